@@ -1,0 +1,47 @@
+// Runtime ISA dispatch: which compiled kernel path is safe and best on this CPU, and a way to
+// pin one (--force_path / INFENG_FORCE_PATH) so a benchmark or test measures the path it names.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace infeng {
+
+// Priority order, lowest first: the best supported path wins under "auto".
+enum class Path : int { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+inline constexpr int kPathCount = 3;
+
+struct CpuFeatures {
+  bool sse42 = false, avx = false, avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
+  bool avx512_vnni = false, avx512_bf16 = false, avx_vnni = false;
+  // XCR0 says the OS saves the YMM (bit 2) / opmask+ZMM (bits 5-7) state on context switch;
+  // without it the instructions fault even when cpuid lists them.
+  bool os_ymm = false, os_zmm = false;
+  std::string brand;
+};
+
+// Detected once (cpuid + xgetbv), then cached.
+const CpuFeatures& cpu_features();
+
+// Flags that matter to the kernels, space-separated and sorted ("avx2 avx512bw ... fma").
+std::string isa_flags();
+
+const char* path_name(Path p);
+// "scalar" | "avx2" | "avx512"; throws std::invalid_argument naming the text otherwise.
+Path parse_path(std::string_view name);
+
+bool path_compiled(Path p);
+// Compiled in, and the CPU and OS support it.
+bool path_supported(Path p);
+Path best_path();
+
+// "auto" → best_path(); an explicit path the build or the CPU lacks throws
+// std::runtime_error that says which and why.
+Path resolve_path(std::string_view request);
+
+// The path kernels use when the caller does not name one: INFENG_FORCE_PATH if set (read once),
+// else auto. force_path() overrides it for this process (the --force_path flag).
+Path active_path();
+void force_path(std::string_view request);
+
+}  // namespace infeng

@@ -1,0 +1,76 @@
+// FP32 GEMM for LLM linear layers: y = x·W, and the fused LoRA form
+// y = x·W + scale·(x·A)·B, with W packed once ahead of time (weights are static).
+//
+// Shapes: x is M×K (row-major, leading dimension ldx), W is K×N, A is K×r, B is r×N,
+// y is M×N (row-major, ldy). Decode has small M (1-16), prefill large M (128+).
+#pragma once
+#include <cstddef>
+#include <memory>
+#include "infeng/dispatch.h"
+
+namespace infeng::gemm {
+
+// Memory released with free(); 64-byte aligned.
+struct AlignedDeleter {
+  void operator()(float* p) const noexcept;
+};
+using AlignedBuffer = std::unique_ptr<float[], AlignedDeleter>;
+AlignedBuffer aligned_floats(std::size_t count);
+
+// W packed for one ISA path: the layout belongs to that path's microkernel, so a matrix packed
+// for one path is only valid with that path (checked).
+struct PackedWeights {
+  int K = 0, N = 0;
+  Path path = Path::Scalar;
+  int nr = 0;   // column panel width of the microkernel
+  int kc = 0;   // K block depth chosen at pack time
+  std::size_t floats = 0;
+  AlignedBuffer data;
+  std::size_t bytes() const { return floats * sizeof(float); }
+};
+
+PackedWeights pack_weights(const float* W, int K, int N, int ldw, Path path);
+inline PackedWeights pack_weights(const float* W, int K, int N, int ldw) {
+  return pack_weights(W, K, N, ldw, active_path());
+}
+
+// A LoRA adapter prepared for the fused kernel (A and B may be re-laid out for the path).
+struct PackedLora {
+  int K = 0, N = 0, rank = 0;
+  float scale = 1.0f;
+  Path path = Path::Scalar;
+  AlignedBuffer a;   // layout owned by the driver
+  AlignedBuffer b;   // layout owned by the driver
+  std::size_t bytes = 0;
+};
+
+// A: K×rank row-major (lda), B: rank×N row-major (ldb).
+PackedLora pack_lora(const float* A, int lda, const float* B, int ldb, int K, int N, int rank,
+                     float scale, Path path);
+
+struct Options {
+  int threads = 1;  // worker threads (the calling thread included); <= 0 means all cores
+};
+
+// y = x·W   (y is overwritten)
+void matmul(const float* x, int M, int ldx, const PackedWeights& W, float* y, int ldy,
+            const Options& opt = {});
+
+// y = x·W + scale·(x·A)·B, fused: x·A is formed while the x panel is hot, and the low-rank
+// term is added in the epilogue of each output tile, so y is written once.
+void matmul_lora_fused(const float* x, int M, int ldx, const PackedWeights& W, const PackedLora& L,
+                       float* y, int ldy, const Options& opt = {});
+
+// The same result as three separate GEMMs (y = x·W; t = x·A; y += scale·t·B), each streaming
+// its operands: the in-run comparison that shows what fusion buys.
+void matmul_lora_unfused(const float* x, int M, int ldx, const PackedWeights& W,
+                         const PackedLora& L, float* y, int ldy, const Options& opt = {});
+
+// Scalar reference on unpacked operands, double accumulation: the oracle for tests.
+void reference_matmul(const float* x, int M, int ldx, const float* W, int ldw, int K, int N,
+                      float* y, int ldy);
+void reference_lora(const float* x, int M, int ldx, const float* W, int ldw, const float* A,
+                    int lda, const float* B, int ldb, int K, int N, int rank, float scale, float* y,
+                    int ldy);
+
+}  // namespace infeng::gemm

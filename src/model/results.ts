@@ -1,0 +1,60 @@
+import type { LaneName } from './lanes.js';
+import type { Machine } from './machine.js';
+
+export type Better = 'higher' | 'lower';
+
+/**
+ * `absolute`: depends on the machine (GFLOP/s, latency); only judged against a baseline from
+ * matching hardware and compiler. `same-run`: a ratio of two things measured side by side in the
+ * same run (LoRA tax, ratio vs OpenBLAS); judged everywhere.
+ */
+export type MetricKind = 'absolute' | 'same-run';
+
+export interface Metric {
+  name: string;
+  unit: string;
+  better: Better;
+  kind: MetricKind;
+  /** one value per repetition, in run order; never empty for a metric that was measured */
+  samples: number[];
+  /** median of samples */
+  value: number;
+}
+
+export interface CaseResult {
+  /** stable id, e.g. "decode/M1/H4096/r16"; baselines and rules key on it */
+  id: string;
+  params: Record<string, string | number>;
+  metrics: Metric[];
+  /** set when this case failed inside an otherwise healthy lane */
+  error?: string;
+}
+
+export type LaneStatus = 'ok' | 'error' | 'timeout' | 'skipped';
+
+export interface LaneError {
+  /** the step that failed: "build", "spawn", "run", "parse", ... */
+  step: string;
+  message: string;
+}
+
+export interface LaneResult {
+  lane: LaneName;
+  status: LaneStatus;
+  error?: LaneError;
+  /** the ISA path that ran (scalar | avx2 | avx512), or "" when the lane did not run */
+  path: string;
+  cases: CaseResult[];
+  durationS: number;
+  /** report files the lane wrote (CSV, summaries), relative to the reports dir */
+  artifacts: string[];
+  /** lane-specific facts worth showing (threads, measured read bandwidth, peer library) */
+  info: Record<string, string | number>;
+}
+
+export interface RunResults {
+  schemaVersion: 1;
+  machine: Machine;
+  profile: string;
+  lanes: LaneResult[];
+}

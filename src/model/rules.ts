@@ -1,0 +1,42 @@
+export type Severity = 'fail' | 'warn';
+
+/** Tolerance for baseline-relative change of the metrics it matches. */
+export interface ToleranceRule {
+  /** glob over metric names ("*" = all) */
+  metric: string;
+  /** glob over case ids ("*" = all) */
+  cases: string;
+  /** relative change beyond which a change counts, in percent */
+  tolerancePct?: number;
+  /** absolute change beyond which a change counts, in the metric's unit (for metrics that are percentages) */
+  toleranceAbs?: number;
+  severity: Severity;
+}
+
+/** Absolute gate on a (same-run) metric: judged without a baseline. */
+export interface GateRule {
+  name: string;
+  metric: string;
+  cases: string;
+  min?: number;
+  max?: number;
+  severity: Severity;
+  /** shown in the report, e.g. "the seed: fused within 2r/H + 1 pp of base" */
+  description?: string;
+}
+
+export interface LaneRules {
+  tolerances: ToleranceRule[];
+  gates: GateRule[];
+}
+
+export interface Rules {
+  /** significance level of the Mann-Whitney U test */
+  alpha: number;
+  /** fewest samples per side for the U test to be run; fewer makes a change `noisy` */
+  minSamples: number;
+  /** defaults applied to a metric no lane rule matches */
+  defaultTolerancePct: number;
+  defaultSeverity: Severity;
+  lanes: Partial<Record<string, LaneRules>>;
+}

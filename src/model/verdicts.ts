@@ -1,0 +1,74 @@
+import type { Better, MetricKind } from './results.js';
+import type { Severity } from './rules.js';
+import type { Machine } from './machine.js';
+import type { BaselineMeta } from './baselines.js';
+
+export const VERDICT_STATES = [
+  'pass',
+  'improved',
+  'regressed',
+  'noisy',
+  'incomparable',
+  'new',
+  'missing',
+  'error',
+] as const;
+export type VerdictState = (typeof VERDICT_STATES)[number];
+
+export interface Side {
+  median: number;
+  /** relative IQR, as a fraction */
+  spread: number;
+  n: number;
+}
+
+export interface Verdict {
+  lane: string;
+  caseId: string;
+  metric: string;
+  unit: string;
+  better: Better;
+  kind: MetricKind;
+  /** "baseline": change against the committed baseline; "gate": an absolute gate of rules.yml */
+  source: 'baseline' | 'gate';
+  state: VerdictState;
+  severity: Severity;
+  baseline?: Side;
+  current?: Side;
+  /** (current - baseline) / baseline × 100 */
+  deltaPct?: number;
+  /** two-sided Mann-Whitney U p-value, when the test ran */
+  pValue?: number;
+  /** for gates: the gate name and its bound */
+  gate?: { name: string; min?: number; max?: number; description?: string };
+  /** one human sentence: why this state */
+  reason: string;
+}
+
+export type CheckConclusion = 'success' | 'failure' | 'neutral';
+
+export interface LaneVerdicts {
+  lane: string;
+  check: string;
+  conclusion: CheckConclusion;
+  /** one line for the check run title and the headline */
+  summary: string;
+  path: string;
+  status: string;
+  /** why the baseline's absolute metrics were not judged, when they were not */
+  incomparable?: string;
+  baselineMeta?: BaselineMeta;
+  error?: { step: string; message: string };
+  verdicts: Verdict[];
+}
+
+export interface VerdictReport {
+  schemaVersion: 1;
+  machine: Machine;
+  profile: string;
+  conclusion: 'success' | 'failure';
+  counts: Record<VerdictState, number>;
+  lanes: LaneVerdicts[];
+  /** problems found while comparing that did not stop it (a malformed baseline, say) */
+  notes: string[];
+}
