@@ -20,6 +20,8 @@ export interface GateRule {
   cases: string;
   min?: number;
   max?: number;
+  /** glob over the ISA path that ran ("avx2", "avx512", ...); absent = every path */
+  path?: string;
   severity: Severity;
   /** shown in the report, e.g. "the seed: fused within 2r/H + 1 pp of base" */
   description?: string;

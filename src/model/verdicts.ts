@@ -37,6 +37,10 @@ export interface Verdict {
   current?: Side;
   /** (current - baseline) / baseline × 100 */
   deltaPct?: number;
+  /** current - baseline, in the metric's unit (the change that counts for percentage metrics) */
+  deltaAbs?: number;
+  /** the tolerance the change was judged against (from the matching rule or the defaults) */
+  tolerance?: { pct?: number; abs?: number };
   /** two-sided Mann-Whitney U p-value, when the test ran */
   pValue?: number;
   /** for gates: the gate name and its bound */
