@@ -45,6 +45,8 @@ export interface LaneResult {
   /** the ISA path that ran (scalar | avx2 | avx512), or "" when the lane did not run */
   path: string;
   cases: CaseResult[];
+  /** case ids this profile meant to run; a baseline case outside this list is not "missing" */
+  planned: string[];
   durationS: number;
   /** report files the lane wrote (CSV, summaries), relative to the reports dir */
   artifacts: string[];

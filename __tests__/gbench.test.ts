@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { GbenchParseError, parseGbenchJson, stripSuffixes } from '../src/results/gbench.js';
+import { gemmResultFromJson } from '../src/lanes/gemm.js';
+
+const fixture = readFileSync(new URL('./fixtures/gbench/gemm_smoke.json', import.meta.url), 'utf8');
+
+describe('google/benchmark JSON parser', () => {
+  it('keeps per-repetition entries, drops aggregates, and reads user counters', () => {
+    const r = parseGbenchJson(fixture);
+    const dec = r.cases.find((c) => c.name === 'gemm/decode/M1/H256/r8');
+    expect(dec?.runs).toHaveLength(3);
+    expect(dec?.runs.map((x) => x.repetitionIndex)).toEqual([0, 1, 2]);
+    expect(dec?.runs[0]?.counters.base_gflops).toBeCloseTo(13.1);
+    expect(dec?.runs[0]?.counters).not.toHaveProperty('iterations');
+    expect(dec?.runs[1]?.realTimeMs).toBeCloseTo(1.26);
+    expect(r.context.path).toBe('avx512');
+  });
+
+  it('reports a benchmark that skipped with an error', () => {
+    const r = parseGbenchJson(fixture);
+    const pre = r.cases.find((c) => c.name === 'gemm/prefill/M64/H256/r8');
+    expect(pre?.error).toMatch(/fused and unfused differ/);
+    expect(pre?.runs).toHaveLength(0);
+  });
+
+  it('turns bare NaN / Infinity counters into NaN instead of failing the whole file', () => {
+    const text =
+      '{"context":{},"benchmarks":[{"name":"a","run_name":"a","run_type":"iteration","repetition_index":0,' +
+      '"real_time":1,"time_unit":"us","x": NaN,"y": -Infinity,"z": 2}]}';
+    const r = parseGbenchJson(text);
+    expect(r.cases[0]?.runs[0]?.counters.x).toBeNaN();
+    expect(r.cases[0]?.runs[0]?.counters.y).toBeNaN();
+    expect(r.cases[0]?.runs[0]?.counters.z).toBe(2);
+    expect(r.cases[0]?.runs[0]?.realTimeMs).toBeCloseTo(0.001);
+  });
+
+  it('strips the suffixes google/benchmark appends to run names', () => {
+    expect(stripSuffixes('gemm/decode/M1/H256/r8/repeats:5/real_time')).toBe('gemm/decode/M1/H256/r8');
+    expect(stripSuffixes('BM_x/threads:2')).toBe('BM_x');
+    expect(stripSuffixes('gemm/membw')).toBe('gemm/membw');
+  });
+
+  it('rejects what is not a benchmark report, saying why', () => {
+    expect(() => parseGbenchJson('{"benchmarks": 3}')).toThrow(GbenchParseError);
+    expect(() => parseGbenchJson('{"benchmarks": 3}')).toThrow(/"benchmarks"/);
+    expect(() => parseGbenchJson('{"context":{},"benchmarks":[{"name":"a","run_type":"iteration","time_unit":"h"}]}')).toThrow(
+      /unknown time_unit/,
+    );
+    expect(() => parseGbenchJson('')).toThrow(/not JSON/);
+  });
+});
+
+describe('GEMM lane adapter', () => {
+  const planned = ['decode/M1/H256/r8', 'prefill/M64/H256/r8', 'decode/M16/H256/r8'];
+  const r = gemmResultFromJson(fixture, planned);
+
+  it('maps counters to metrics with units, direction and kind', () => {
+    const dec = r.cases.find((c) => c.id === 'decode/M1/H256/r8');
+    const tax = dec?.metrics.find((m) => m.name === 'lora_tax_pct');
+    expect(tax).toMatchObject({ unit: '%', better: 'lower', kind: 'same-run' });
+    expect(tax?.samples).toHaveLength(3);
+    expect(tax?.value).toBeCloseTo(7.0, 1);
+    const excess = dec?.metrics.find((m) => m.name === 'lora_tax_excess_pp');
+    expect(excess?.value).toBeCloseTo(7.0 - 6.25, 1);
+    expect(dec?.metrics.find((m) => m.name === 'base_gflops')).toMatchObject({ kind: 'absolute', better: 'higher' });
+    expect(dec?.metrics.find((m) => m.name === 'bw_efficiency_pct')).toBeDefined();
+    expect(dec?.params).toMatchObject({ M: 1, K: 256, N: 256, rank: 8, phase: 'decode' });
+  });
+
+  it('turns a skipped benchmark and an unreported planned case into case errors', () => {
+    expect(r.cases.find((c) => c.id === 'prefill/M64/H256/r8')?.error).toMatch(/differ/);
+    expect(r.cases.find((c) => c.id === 'decode/M16/H256/r8')?.error).toMatch(/did not report/);
+  });
+
+  it('records the path, the peer and the measured read bandwidth', () => {
+    expect(r.path).toBe('avx512');
+    expect(r.info.read_gbps).toBe(31);
+    expect(String(r.info.openblas_config)).toMatch(/OpenBLAS/);
+  });
+});

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// Entry point of the CLI (and of the bundled dist/index.js): parses the command, calls the
+// pipeline, and is the only place that exits the process. Exit codes: 0 pass, 1 a gate
+// failed, 2 bad usage or bad input.
+import { Command, CommanderError, Option } from 'commander';
+import { buildConfig, type RawOptions } from './config.js';
+import { calibrateStage, compareStage, readResults, runStage } from './pipeline.js';
+import { InputError, formatError } from './errors.js';
+import { ISA_PATHS, LANES, PROFILES } from './model/lanes.js';
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function addCommon(cmd: Command, opts: { run: boolean }): Command {
+  cmd
+    .option('--root <dir>', 'project root holding native/, baselines/ and reports/', '.')
+    .option('--lanes <list>', `comma-separated lanes (${LANES.join(', ')}); default: every lane in this build`)
+    .option('--baselines-dir <dir>', 'committed baselines and rules.yml', 'baselines')
+    .option('--reports-dir <dir>', 'where results, verdicts and reports are written', 'reports');
+  if (opts.run) {
+    cmd
+      .addOption(new Option('--profile <name>', 'benchmark profile').choices([...PROFILES]))
+      .addOption(new Option('--force-path <path>', 'pin the kernel ISA path').choices([...ISA_PATHS]))
+      .option('--native-dir <dir>', 'the CMake project of the kernels', 'native')
+      .option('--clang-version <major>', 'clang major to build with (default 17, or INFENG_CLANG_VERSION)')
+      .option('--threads <n>', 'threads per kernel (default: all cores)')
+      .option('--timeout <seconds>', 'per-lane timeout (default depends on the profile)')
+      .option('--no-build', 'use the binaries already in build/ instead of building');
+  }
+  return cmd;
+}
+
+async function doRun(raw: RawOptions): Promise<number> {
+  await runStage(buildConfig(raw), log);
+  return 0;
+}
+
+async function doCompare(raw: RawOptions, results?: Awaited<ReturnType<typeof runStage>>): Promise<number> {
+  const config = buildConfig(raw);
+  const outcome = compareStage(config, results ?? readResults(config));
+  process.stdout.write(`${outcome.terminal}\n`);
+  log(`wrote ${config.reportsDir}/verdicts.json and report.md`);
+  return outcome.report.conclusion === 'failure' ? 1 : 0;
+}
+
+async function doAll(raw: RawOptions): Promise<number> {
+  const results = await runStage(buildConfig(raw), log);
+  return doCompare(raw, results);
+}
+
+async function doCalibrate(raw: RawOptions & { from?: boolean }): Promise<number> {
+  const config = buildConfig({ ...raw, profile: raw.profile ?? 'full' });
+  const results = raw.from ? readResults(config) : await runStage(config, log);
+  const written = calibrateStage(config, results, log);
+  if (written.length === 0) throw new InputError('no baseline written: no selected lane ran cleanly');
+  return 0;
+}
+
+function program(setCode: (code: number) => void): Command {
+  const root = new Command('infeng-perf')
+    .description('Build the native kernels, run the perf lanes, compare with committed baselines, report.')
+    .enablePositionalOptions()
+    .exitOverride()
+    .showHelpAfterError();
+  addCommon(root, { run: true }).action(async (o: RawOptions) => { setCode(await doAll(o)); });
+  addCommon(root.command('run').description('build if needed and run the lanes; writes reports/results.json'), { run: true }).action(
+    async (o: RawOptions) => { setCode(await doRun(o)); },
+  );
+  addCommon(
+    root.command('compare').description('compare reports/results.json with the baselines; exit 1 when a gate fails'),
+    { run: false },
+  ).action(async (o: RawOptions) => { setCode(await doCompare(o)); });
+  const baseline = root.command('baseline').description('manage the committed baselines');
+  addCommon(baseline.command('update').description('calibrate: run the lanes (full profile) and write baselines/<lane>.json'), {
+    run: true,
+  })
+    .option('--from', 'use the existing reports/results.json instead of running the lanes')
+    .action(async (o: RawOptions & { from?: boolean }) => { setCode(await doCalibrate(o)); });
+  return root;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  try {
+    await program((c) => (code = c)).parseAsync(argv);
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version are not errors
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+    }
+    log(formatError(e));
+    return e instanceof InputError ? 2 : 1;
+  }
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    log(formatError(e));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,179 @@
+// The GEMM lane: base, fused-LoRA and unfused-LoRA FP32 GEMM against OpenBLAS on the same
+// shapes, timed round-robin inside one process (native/bench/gemm_bench.cpp). This adapter
+// picks the shapes per profile, runs the binary, and turns its counters into metrics.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { median } from 'simple-statistics';
+import type { Lane, LaneContext } from './lane.js';
+import type { Profile } from '../model/lanes.js';
+import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../model/results.js';
+import { parseGbenchJson, type GbenchCase } from '../results/gbench.js';
+import { describeFailure, runProcess } from './spawn.js';
+import { writeGemmReports } from '../results/gemm-reports.js';
+
+interface Grid {
+  m: number[];
+  h: number[];
+  r: number[];
+  repetitions: number;
+  minTimeS: number;
+  streamBytes: number;
+}
+
+// quick is what a developer runs before pushing; full is the calibration and nightly grid;
+// smoke exists for the pipeline's own integration test and finishes in seconds.
+export const GEMM_GRIDS: Record<Profile, Grid> = {
+  smoke: { m: [1, 64], h: [256], r: [8], repetitions: 3, minTimeS: 0.01, streamBytes: 16 << 20 },
+  quick: { m: [1, 16, 128], h: [2048], r: [16], repetitions: 7, minTimeS: 0.1, streamBytes: 512 << 20 },
+  full: { m: [1, 4, 16, 128, 512], h: [2048, 4096], r: [8, 16, 64], repetitions: 10, minTimeS: 0.2, streamBytes: 1 << 30 },
+};
+
+export function gemmCaseId(m: number, h: number, r: number): string {
+  return `${m <= 16 ? 'decode' : 'prefill'}/M${m}/H${h}/r${r}`;
+}
+
+interface MetricSpec {
+  unit: string;
+  better: Better;
+  kind: MetricKind;
+  decodeOnly?: boolean;
+}
+
+/** The counters the bench reports that become metrics, in the order the report shows them. */
+export const GEMM_METRICS: Record<string, MetricSpec> = {
+  fused_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
+  base_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
+  unfused_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
+  openblas_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
+  weight_gbps: { unit: 'GB/s', better: 'higher', kind: 'absolute', decodeOnly: true },
+  lora_tax_pct: { unit: '%', better: 'lower', kind: 'same-run' },
+  lora_tax_excess_pp: { unit: 'pp', better: 'lower', kind: 'same-run' },
+  ratio_vs_openblas: { unit: '×', better: 'higher', kind: 'same-run' },
+  fused_vs_unfused: { unit: '×', better: 'higher', kind: 'same-run' },
+  bw_efficiency_pct: { unit: '%', better: 'higher', kind: 'same-run', decodeOnly: true },
+};
+
+function benchArgs(grid: Grid, ctx: LaneContext, outFile: string): string[] {
+  return [
+    `--force_path=${ctx.forcePath}`,
+    `--threads=${ctx.threads}`,
+    `--gemm_m=${grid.m.join(',')}`,
+    `--gemm_h=${grid.h.join(',')}`,
+    `--gemm_r=${grid.r.join(',')}`,
+    `--stream_bytes=${grid.streamBytes}`,
+    `--benchmark_repetitions=${grid.repetitions}`,
+    `--benchmark_min_time=${grid.minTimeS}`,
+    '--benchmark_enable_random_interleaving=true',
+    `--benchmark_out=${outFile}`,
+    '--benchmark_out_format=json',
+    '--benchmark_format=console',
+  ];
+}
+
+function metricsOf(c: GbenchCase, decode: boolean, r: number, h: number): Metric[] {
+  const out: Metric[] = [];
+  for (const [name, spec] of Object.entries(GEMM_METRICS)) {
+    if (spec.decodeOnly && !decode) continue;
+    let samples: number[];
+    if (name === 'lora_tax_excess_pp') {
+      // how far the tax is above its floor, the share of extra work 2r/H; the seed's target is ≤ 1 pp
+      const bound = (100 * 2 * r) / h;
+      samples = c.runs.map((run) => (run.counters.lora_tax_pct ?? Number.NaN) - bound);
+    } else {
+      samples = c.runs.map((run) => run.counters[name] ?? Number.NaN);
+    }
+    const finite = samples.filter(Number.isFinite);
+    out.push({
+      name,
+      ...spec,
+      samples,
+      value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
+    });
+  }
+  return out;
+}
+
+/** Bench JSON → lane result; pure, so it is tested on recorded output. */
+export function gemmResultFromJson(text: string, planned: string[]): Omit<LaneResult, 'durationS' | 'artifacts'> {
+  const report = parseGbenchJson(text);
+  const cases: CaseResult[] = [];
+  const info: LaneResult['info'] = {};
+  for (const key of ['threads', 'isa_flags', 'openblas_config', 'openblas_threads', 'stream_bytes', 'compiler']) {
+    const v = report.context[key];
+    if (typeof v === 'string' || typeof v === 'number') info[key] = v;
+  }
+  for (const c of report.cases) {
+    if (c.name === 'gemm/membw') {
+      const gbps = c.runs.map((r) => r.counters.read_gbps).filter((v): v is number => Number.isFinite(v));
+      if (gbps.length) info.read_gbps = Number(median(gbps).toFixed(2));
+      continue;
+    }
+    const m = /^gemm\/(decode|prefill)\/M(\d+)\/H(\d+)\/r(\d+)$/.exec(c.name);
+    if (!m) continue;
+    const [, phase, M, H, R] = m;
+    const id = `${phase}/M${M}/H${H}/r${R}`;
+    const params = { phase: phase!, M: Number(M), K: Number(H), N: Number(H), rank: Number(R) };
+    if (c.error || c.runs.length === 0) {
+      cases.push({ id, params, metrics: [], error: c.error ?? 'no repetitions reported' });
+      continue;
+    }
+    cases.push({ id, params, metrics: metricsOf(c, phase === 'decode', Number(R), Number(H)) });
+  }
+  const seen = new Set(cases.map((c) => c.id));
+  for (const id of planned) {
+    if (!seen.has(id)) cases.push({ id, params: {}, metrics: [], error: 'the bench did not report this case' });
+  }
+  const path = typeof report.context.path === 'string' ? report.context.path : '';
+  return { lane: 'gemm', status: 'ok', path, cases, planned, info };
+}
+
+export const gemmLane: Lane = {
+  name: 'gemm',
+  targets: ['infeng_gemm_bench'],
+  plannedCases(profile) {
+    const g = GEMM_GRIDS[profile];
+    return g.m.flatMap((m) => g.h.flatMap((h) => g.r.map((r) => gemmCaseId(m, h, r))));
+  },
+  async run(ctx) {
+    const grid = GEMM_GRIDS[ctx.profile];
+    const planned = this.plannedCases(ctx.profile);
+    const rawDir = path.join(ctx.reportsDir, 'raw');
+    mkdirSync(rawDir, { recursive: true });
+    const outFile = path.join(rawDir, 'gemm_bench.json');
+    writeFileSync(outFile, '');
+    const bin = path.join(ctx.buildDir, 'bench', 'infeng_gemm_bench');
+    const outcome = await runProcess(bin, benchArgs(grid, ctx, outFile), {
+      timeoutMs: ctx.timeoutMs,
+      onLine: (l) => ctx.log(`gemm: ${l}`),
+    });
+    const base = { lane: 'gemm' as const, planned, durationS: outcome.durationS, artifacts: [] as string[] };
+    const failure = describeFailure(outcome, 'infeng_gemm_bench', ctx.timeoutMs);
+    const text = readFileSync(outFile, 'utf8');
+    if (failure) {
+      return {
+        ...base,
+        status: outcome.timedOut ? 'timeout' : 'error',
+        error: { step: outcome.spawnError ? 'spawn' : 'run', message: failure },
+        path: '',
+        cases: [],
+        info: {},
+      };
+    }
+    let parsed;
+    try {
+      parsed = gemmResultFromJson(text, planned);
+    } catch (e) {
+      return {
+        ...base,
+        status: 'error',
+        error: { step: 'parse', message: `${path.relative(process.cwd(), outFile)}: ${(e as Error).message}` },
+        path: '',
+        cases: [],
+        info: {},
+      };
+    }
+    const result: LaneResult = { ...parsed, durationS: outcome.durationS, artifacts: [] };
+    result.artifacts = writeGemmReports(result, ctx.reportsDir);
+    return result;
+  },
+};

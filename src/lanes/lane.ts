@@ -1,0 +1,27 @@
+// The contract between the runner and one lane adapter. An adapter knows its binary, the
+// arguments for a profile, and how to turn the binary's output into results; the runner owns
+// processes, timeouts and the rule that a failing lane never stops the others.
+import type { LaneName, Profile, IsaPath } from '../model/lanes.js';
+import type { LaneResult } from '../model/results.js';
+
+export interface LaneContext {
+  /** directory holding the built lane binaries (the CMake binary dir) */
+  buildDir: string;
+  /** where the lane writes its raw output and report files */
+  reportsDir: string;
+  profile: Profile;
+  forcePath: IsaPath;
+  threads: number;
+  timeoutMs: number;
+  /** progress lines for the terminal / job log */
+  log: (line: string) => void;
+}
+
+export interface Lane {
+  name: LaneName;
+  /** CMake targets the lane needs built */
+  targets: string[];
+  /** case ids the lane plans to run in this profile: a baseline case outside it is not "missing" */
+  plannedCases(profile: Profile): string[];
+  run(ctx: LaneContext): Promise<LaneResult>;
+}

@@ -1,0 +1,44 @@
+// Runs the selected lanes one after another (benchmarks sharing two cores would measure each
+// other) and guarantees one result per lane: a lane that throws, crashes or hangs becomes an
+// error result and the next lane still runs.
+import type { LaneName } from '../model/lanes.js';
+import type { LaneResult } from '../model/results.js';
+import type { LaneContext } from './lane.js';
+import { laneAdapter } from './registry.js';
+
+function emptyResult(lane: LaneName, status: LaneResult['status'], step: string, message: string): LaneResult {
+  return { lane, status, error: { step, message }, path: '', cases: [], planned: [], durationS: 0, artifacts: [], info: {} };
+}
+
+export async function runLanes(
+  lanes: LaneName[],
+  ctx: LaneContext,
+  unbuilt: Partial<Record<LaneName, string>> = {},
+): Promise<LaneResult[]> {
+  const results: LaneResult[] = [];
+  for (const name of lanes) {
+    const adapter = laneAdapter(name);
+    if (!adapter) {
+      results.push(emptyResult(name, 'skipped', 'select', `the ${name} lane is not part of this build`));
+      continue;
+    }
+    const buildFailure = unbuilt[name];
+    if (buildFailure) {
+      results.push(emptyResult(name, 'error', 'build', buildFailure));
+      continue;
+    }
+    ctx.log(`lane ${name}: running (profile ${ctx.profile}, path ${ctx.forcePath}, ${ctx.threads} threads)`);
+    const start = Date.now();
+    try {
+      const r = await adapter.run(ctx);
+      results.push(r);
+      ctx.log(`lane ${name}: ${r.status} in ${((Date.now() - start) / 1000).toFixed(1)} s${r.error ? ` (${r.error.message})` : ''}`);
+    } catch (e) {
+      const r = emptyResult(name, 'error', 'run', e instanceof Error ? e.message : String(e));
+      r.durationS = (Date.now() - start) / 1000;
+      results.push(r);
+      ctx.log(`lane ${name}: error: ${r.error?.message}`);
+    }
+  }
+  return results;
+}

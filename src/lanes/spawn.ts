@@ -1,0 +1,77 @@
+// Runs one lane binary in its own process with a timeout, so a crash or a hang in native code
+// costs that lane only.
+import { spawn } from 'node:child_process';
+
+export interface SpawnOutcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  durationS: number;
+  /** set when the process could not be started at all (missing binary, permissions) */
+  spawnError?: string;
+}
+
+const KEEP = 64 * 1024;
+
+function tail(s: string): string {
+  return s.length > KEEP ? s.slice(-KEEP) : s;
+}
+
+export function runProcess(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string; onLine?: (line: string) => void },
+): Promise<SpawnOutcome> {
+  const start = process.hrtime.bigint();
+  const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    let settled = false;
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const finish = (o: Omit<SpawnOutcome, 'stdout' | 'stderr' | 'durationS' | 'timedOut'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ ...o, timedOut, stdout: tail(stdout), stderr: tail(stderr), durationS: elapsed() });
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      // a process that ignores SIGTERM (stuck in a kernel loop) still has to go
+      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+    }, opts.timeoutMs);
+    // Both streams are progress for the log; each keeps its own partial line.
+    const pending = { out: '', err: '' };
+    const forward = (key: 'out' | 'err', text: string) => {
+      if (!opts.onLine) return;
+      pending[key] += text;
+      const lines = pending[key].split('\n');
+      pending[key] = lines.pop() ?? '';
+      for (const l of lines) if (l.trim()) opts.onLine(l);
+    };
+    child.stdout.on('data', (d: Buffer) => {
+      stdout = tail(stdout + d.toString());
+      forward('out', d.toString());
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = tail(stderr + d.toString());
+      forward('err', d.toString());
+    });
+    child.on('error', (e) => finish({ code: null, signal: null, spawnError: e.message }));
+    child.on('close', (code, signal) => finish({ code, signal }));
+  });
+}
+
+/** One sentence on why a process did not succeed, or undefined when it did. */
+export function describeFailure(o: SpawnOutcome, what: string, timeoutMs: number): string | undefined {
+  if (o.spawnError) return `${what} could not be started: ${o.spawnError}`;
+  if (o.timedOut) return `${what} did not finish within ${Math.round(timeoutMs / 1000)} s and was killed`;
+  const lastErr = o.stderr.trim().split('\n').slice(-3).join(' / ');
+  if (o.signal) return `${what} was killed by ${o.signal}${lastErr ? `: ${lastErr}` : ''}`;
+  if (o.code !== 0) return `${what} exited with code ${o.code}${lastErr ? `: ${lastErr}` : ''}`;
+  return undefined;
+}

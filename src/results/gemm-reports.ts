@@ -1,0 +1,104 @@
+// The GEMM lane's report files: reports/gemm_lora.csv (one row per case, medians) and
+// reports/gemm_summary.json (the same plus headline figures), for people and for other tools.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import type { CaseResult, LaneResult } from '../model/results.js';
+
+export const GEMM_CSV_COLUMNS = [
+  'case',
+  'phase',
+  'M',
+  'K',
+  'N',
+  'rank',
+  'path',
+  'threads',
+  'base_gflops',
+  'fused_gflops',
+  'unfused_gflops',
+  'openblas_gflops',
+  'lora_tax_pct',
+  'lora_tax_bound_pct',
+  'lora_tax_excess_pp',
+  'fused_vs_unfused',
+  'ratio_vs_openblas',
+  'weight_gbps',
+  'bw_efficiency_pct',
+  'repetitions',
+  'error',
+] as const;
+
+function val(c: CaseResult, name: string): number | undefined {
+  return c.metrics.find((m) => m.name === name)?.value;
+}
+
+function round(v: number | undefined, digits = 3): number | '' {
+  return v === undefined || !Number.isFinite(v) ? '' : Number(v.toFixed(digits));
+}
+
+export function gemmCsvRows(result: LaneResult): Record<(typeof GEMM_CSV_COLUMNS)[number], string | number>[] {
+  return result.cases.map((c) => {
+    const r = Number(c.params.rank);
+    const h = Number(c.params.K);
+    return {
+      case: c.id,
+      phase: String(c.params.phase ?? ''),
+      M: c.params.M ?? '',
+      K: c.params.K ?? '',
+      N: c.params.N ?? '',
+      rank: c.params.rank ?? '',
+      path: result.path,
+      threads: result.info.threads ?? '',
+      base_gflops: round(val(c, 'base_gflops'), 2),
+      fused_gflops: round(val(c, 'fused_gflops'), 2),
+      unfused_gflops: round(val(c, 'unfused_gflops'), 2),
+      openblas_gflops: round(val(c, 'openblas_gflops'), 2),
+      lora_tax_pct: round(val(c, 'lora_tax_pct'), 2),
+      lora_tax_bound_pct: Number.isFinite(r / h) ? round((100 * 2 * r) / h, 3) : '',
+      lora_tax_excess_pp: round(val(c, 'lora_tax_excess_pp'), 2),
+      fused_vs_unfused: round(val(c, 'fused_vs_unfused')),
+      ratio_vs_openblas: round(val(c, 'ratio_vs_openblas')),
+      weight_gbps: round(val(c, 'weight_gbps'), 2),
+      bw_efficiency_pct: round(val(c, 'bw_efficiency_pct'), 1),
+      repetitions: c.metrics[0]?.samples.length ?? 0,
+      error: c.error ?? '',
+    };
+  });
+}
+
+function geomean(xs: number[]): number | undefined {
+  const v = xs.filter((x) => Number.isFinite(x) && x > 0);
+  return v.length ? Math.exp(v.reduce((s, x) => s + Math.log(x), 0) / v.length) : undefined;
+}
+
+export function gemmSummary(result: LaneResult) {
+  const phase = (p: string) => result.cases.filter((c) => c.params.phase === p);
+  const metric = (cs: CaseResult[], name: string) => cs.map((c) => val(c, name) ?? Number.NaN);
+  const finite = (xs: number[]) => xs.filter(Number.isFinite);
+  const prefill = phase('prefill');
+  const decode = phase('decode');
+  return {
+    lane: 'gemm',
+    path: result.path,
+    info: result.info,
+    headline: {
+      prefill_ratio_vs_openblas_geomean: round(geomean(metric(prefill, 'ratio_vs_openblas'))),
+      decode_ratio_vs_openblas_geomean: round(geomean(metric(decode, 'ratio_vs_openblas'))),
+      decode_bw_efficiency_pct_min: round(Math.min(...finite(metric(decode, 'bw_efficiency_pct'))), 1),
+      prefill_lora_tax_excess_pp_max: round(Math.max(...finite(metric(prefill, 'lora_tax_excess_pp'))), 2),
+      decode_lora_tax_excess_pp_max: round(Math.max(...finite(metric(decode, 'lora_tax_excess_pp'))), 2),
+    },
+    cases: gemmCsvRows(result),
+  };
+}
+
+/** Writes both files; returns their names relative to reportsDir. */
+export function writeGemmReports(result: LaneResult, reportsDir: string): string[] {
+  writeFileSync(
+    path.join(reportsDir, 'gemm_lora.csv'),
+    stringify(gemmCsvRows(result), { header: true, columns: [...GEMM_CSV_COLUMNS] }),
+  );
+  writeFileSync(path.join(reportsDir, 'gemm_summary.json'), JSON.stringify(gemmSummary(result), null, 2) + '\n');
+  return ['gemm_lora.csv', 'gemm_summary.json'];
+}
