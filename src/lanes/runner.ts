@@ -3,7 +3,7 @@
 // error result and the next lane still runs.
 import type { LaneName } from '../model/lanes.js';
 import type { LaneResult } from '../model/results.js';
-import type { LaneContext } from './lane.js';
+import type { Lane, LaneContext } from './lane.js';
 import { laneAdapter } from './registry.js';
 
 function emptyResult(lane: LaneName, status: LaneResult['status'], step: string, message: string): LaneResult {
@@ -14,10 +14,11 @@ export async function runLanes(
   lanes: LaneName[],
   ctx: LaneContext,
   unbuilt: Partial<Record<LaneName, string>> = {},
+  lookup: (name: LaneName) => Lane | undefined = laneAdapter,
 ): Promise<LaneResult[]> {
   const results: LaneResult[] = [];
   for (const name of lanes) {
-    const adapter = laneAdapter(name);
+    const adapter = lookup(name);
     if (!adapter) {
       results.push(emptyResult(name, 'skipped', 'select', `the ${name} lane is not part of this build`));
       continue;

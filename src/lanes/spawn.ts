@@ -31,7 +31,21 @@ export function runProcess(
     let stderr = '';
     let timedOut = false;
     let settled = false;
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so a timeout kills whatever the lane started too (a wrapper
+    // script's children would otherwise keep the pipes open and the lane "running").
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
+      } catch {
+        child.kill(sig);
+      }
+    };
     const finish = (o: Omit<SpawnOutcome, 'stdout' | 'stderr' | 'durationS' | 'timedOut'>) => {
       if (settled) return;
       settled = true;
@@ -40,9 +54,9 @@ export function runProcess(
     };
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGTERM');
+      killGroup('SIGTERM');
       // a process that ignores SIGTERM (stuck in a kernel loop) still has to go
-      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+      setTimeout(() => killGroup('SIGKILL'), 2000).unref();
     }, opts.timeoutMs);
     // Both streams are progress for the log; each keeps its own partial line.
     const pending = { out: '', err: '' };

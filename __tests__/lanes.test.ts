@@ -1,0 +1,104 @@
+// A lane that crashes, hangs, or is not built must cost that lane only: the runner still
+// returns one result per lane, and the next lane still runs.
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { gemmLane } from '../src/lanes/gemm.js';
+import type { Lane, LaneContext } from '../src/lanes/lane.js';
+import { runLanes } from '../src/lanes/runner.js';
+import type { LaneResult } from '../src/model/results.js';
+
+function fakeBuild(script: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'infeng-lane-'));
+  mkdirSync(path.join(dir, 'bench'));
+  const bin = path.join(dir, 'bench', 'infeng_gemm_bench');
+  writeFileSync(bin, `#!/bin/sh\n${script}\n`);
+  chmodSync(bin, 0o755);
+  return dir;
+}
+
+function ctx(buildDir: string, timeoutMs = 10_000): LaneContext {
+  const reportsDir = mkdtempSync(path.join(os.tmpdir(), 'infeng-reports-'));
+  return { buildDir, reportsDir, profile: 'smoke', forcePath: 'auto', threads: 1, timeoutMs, log: () => {} };
+}
+
+describe('GEMM lane process handling', () => {
+  it('a crashing bench becomes an error result naming the signal', async () => {
+    const r = await gemmLane.run(ctx(fakeBuild('echo "about to crash" >&2; kill -SEGV $$')));
+    expect(r.status).toBe('error');
+    expect(r.error?.step).toBe('run');
+    expect(r.error?.message).toMatch(/SIGSEGV/);
+    expect(r.error?.message).toMatch(/about to crash/);
+  });
+
+  it('a hanging bench is killed at the timeout', async () => {
+    const r = await gemmLane.run(ctx(fakeBuild('sleep 30'), 500));
+    expect(r.status).toBe('timeout');
+    expect(r.error?.message).toMatch(/did not finish within/);
+  });
+
+  it('a missing binary is a spawn error', async () => {
+    const r = await gemmLane.run(ctx(path.join(os.tmpdir(), 'no-such-build-dir')));
+    expect(r.status).toBe('error');
+    expect(r.error?.step).toBe('spawn');
+  });
+
+  it('garbage output is a parse error that names the file', async () => {
+    const r = await gemmLane.run(
+      ctx(fakeBuild('for a in "$@"; do case "$a" in --benchmark_out=*) echo "{not json" > "${a#--benchmark_out=}";; esac; done')),
+    );
+    expect(r.status).toBe('error');
+    expect(r.error?.step).toBe('parse');
+    expect(r.error?.message).toMatch(/gemm_bench\.json: not JSON/);
+  });
+
+  it('NaN counters survive as NaN metric values (compare turns them into errors)', async () => {
+    const doc = JSON.stringify({
+      context: { path: 'scalar' },
+      benchmarks: [
+        { name: 'gemm/decode/M1/H256/r8', run_type: 'iteration', repetition_index: 0, real_time: 1, time_unit: 'ms', base_gflops: 1 },
+      ],
+    }).replace('"base_gflops":1', '"base_gflops":NaN');
+    const r = await gemmLane.run(
+      ctx(fakeBuild(`for a in "$@"; do case "$a" in --benchmark_out=*) echo '${doc}' > "\${a#--benchmark_out=}";; esac; done`)),
+    );
+    expect(r.status).toBe('ok');
+    const c = r.cases.find((x) => x.id === 'decode/M1/H256/r8');
+    expect(c?.metrics.find((m) => m.name === 'base_gflops')?.value).toBeNaN();
+    // planned cases the bench never reported are not silently dropped
+    expect(r.cases.find((x) => x.id === 'prefill/M64/H256/r8')?.error).toMatch(/did not report/);
+  });
+});
+
+describe('lane runner', () => {
+  const ok: Lane = {
+    name: 'gemm',
+    targets: [],
+    plannedCases: () => [],
+    run: async (): Promise<LaneResult> => ({
+      lane: 'gemm', status: 'ok', path: 'scalar', cases: [], planned: [], durationS: 0, artifacts: [], info: {},
+    }),
+  };
+  const throwing: Lane = { ...ok, name: 'tokenizer', run: async () => { throw new Error('adapter blew up'); } };
+
+  it('keeps going after a lane throws, and reports lanes this build lacks as skipped', async () => {
+    const lookup = (n: string) => (n === 'gemm' ? ok : n === 'tokenizer' ? throwing : undefined);
+    const results = await runLanes(['tokenizer', 'gemm', 'sched'], ctx('/nonexistent'), {}, lookup);
+    expect(results.map((r) => [r.lane, r.status])).toEqual([
+      ['tokenizer', 'error'],
+      ['gemm', 'ok'],
+      ['sched', 'skipped'],
+    ]);
+    expect(results[0]?.error?.message).toBe('adapter blew up');
+    expect(results[2]?.error?.message).toMatch(/not part of this build/);
+  });
+
+  it('a lane whose build failed is an error at the build step and is not run', async () => {
+    let ran = false;
+    const spy: Lane = { ...ok, run: async (c) => { ran = true; return ok.run(c); } };
+    const results = await runLanes(['gemm'], ctx('/nonexistent'), { gemm: 'building infeng_gemm_bench failed' }, () => spy);
+    expect(ran).toBe(false);
+    expect(results[0]).toMatchObject({ status: 'error', error: { step: 'build' } });
+  });
+});
