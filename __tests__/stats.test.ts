@@ -2,7 +2,14 @@
 // reference values (scipy.stats.mannwhitneyu 1.17, two-sided; the textbook example of the
 // scipy docs) and against hand-countable cases.
 import { describe, expect, it } from 'vitest';
-import { erfc, mannWhitneyU, median, quantile, relativeSpread, summarizeSamples } from '../src/compare/stats.js';
+import {
+  erfc,
+  mannWhitneyU,
+  median,
+  quantile,
+  relativeSpread,
+  summarizeSamples,
+} from '../src/compare/stats.js';
 
 describe('order statistics', () => {
   it('median of odd and even samples', () => {

@@ -98,9 +98,10 @@ function rankPooled(x: readonly number[], y: readonly number[]): { rankSumX: num
   );
   let rankSumX = 0;
   let tieTerm = 0;
-  for (let i = 0; i < pooled.length; ) {
+  for (let i = 0; i < pooled.length;) {
     let j = i;
-    while (j + 1 < pooled.length && (pooled[j + 1] as { v: number }).v === (pooled[i] as { v: number }).v) j++;
+    while (j + 1 < pooled.length && (pooled[j + 1] as { v: number }).v === (pooled[i] as { v: number }).v)
+      j++;
     const t = j - i + 1;
     const midRank = (i + j) / 2 + 1; // ranks are 1-based
     for (let k = i; k <= j; k++) if ((pooled[k] as { fromX: boolean }).fromX) rankSumX += midRank;
@@ -156,7 +157,9 @@ export function erfc(x: number): number {
               (0.09678418 +
                 t *
                   (-0.18628806 +
-                    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+                    t *
+                      (0.27886807 +
+                        t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
   const r = t * Math.exp(poly);
   return x >= 0 ? r : 2 - r;
 }

@@ -39,6 +39,8 @@ export interface Rules {
   minSamples: number;
   /** defaults applied to a metric no lane rule matches */
   defaultTolerancePct: number;
+  /** default absolute tolerance for metrics measured in % or pp, where a relative change misleads */
+  defaultToleranceAbs?: number;
   defaultSeverity: Severity;
   lanes: Partial<Record<string, LaneRules>>;
 }

@@ -1,0 +1,221 @@
+// baselines/rules.yml → the `Rules` model, and the lookups compare needs.
+//
+// The file is reviewed like code and edited by hand, so parsing is strict: unknown keys and
+// unknown lanes are errors (a typo must not silently disable a gate), and every error names the
+// file and the field. A missing file is not an error: the built-in defaults apply.
+//
+// Matching: `metric`, `cases` and `path` are globs (`*` any run of characters including "/",
+// `?` one character, `{a,b}` alternatives). The first tolerance rule of a lane that matches a
+// (case, metric) wins, so specific rules go above catch-alls; every matching gate applies.
+
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { InputError } from '../errors.js';
+import { LANES } from '../model/lanes.js';
+import type { GateRule, LaneRules, Rules, Severity, ToleranceRule } from '../model/rules.js';
+import { makeValidator } from './validate.js';
+
+export const DEFAULT_RULES: Readonly<Rules> = Object.freeze({
+  alpha: 0.05,
+  // with 5 against 5 samples the smallest exact two-sided p is 2/252 ≈ 0.008, below alpha;
+  // with 3 against 3 it is 0.1, so no change could ever be significant
+  minSamples: 5,
+  // shared runners: ~2.7 % run-to-run CV, so the difference of two runs has σ ≈ 3.8 %; 8 % is
+  // about 2σ, rare enough by chance for a failing gate
+  defaultTolerancePct: 8,
+  defaultToleranceAbs: 1,
+  defaultSeverity: 'fail' as Severity,
+  lanes: {},
+});
+
+const severity = { enum: ['fail', 'warn'] };
+const glob = { type: 'string', minLength: 1 };
+
+const toleranceSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['metric'],
+  properties: {
+    metric: glob,
+    cases: glob,
+    tolerancePct: { type: 'number', exclusiveMinimum: 0 },
+    toleranceAbs: { type: 'number', exclusiveMinimum: 0 },
+    severity,
+  },
+};
+
+const gateSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'metric'],
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    metric: glob,
+    cases: glob,
+    min: { type: 'number' },
+    max: { type: 'number' },
+    path: glob,
+    severity,
+    description: { type: 'string' },
+  },
+};
+
+const rulesSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+    minSamples: { type: 'integer', minimum: 2 },
+    defaultTolerancePct: { type: 'number', exclusiveMinimum: 0 },
+    defaultToleranceAbs: { type: 'number', exclusiveMinimum: 0 },
+    defaultSeverity: severity,
+    lanes: {
+      type: 'object',
+      propertyNames: { enum: [...LANES] },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          tolerances: { type: 'array', items: toleranceSchema },
+          gates: { type: 'array', items: gateSchema },
+        },
+      },
+    },
+  },
+};
+
+interface RawTolerance {
+  metric: string;
+  cases?: string;
+  tolerancePct?: number;
+  toleranceAbs?: number;
+  severity?: Severity;
+}
+type RawGate = Omit<GateRule, 'cases' | 'severity'> & { cases?: string; severity?: Severity };
+interface RawRules {
+  alpha?: number;
+  minSamples?: number;
+  defaultTolerancePct?: number;
+  defaultToleranceAbs?: number;
+  defaultSeverity?: Severity;
+  lanes?: Record<string, { tolerances?: RawTolerance[]; gates?: RawGate[] }>;
+}
+
+const validateRules = makeValidator<RawRules>(rulesSchema);
+
+/** Parses the text of a rules file. `file` is only used in error messages. */
+export function parseRules(text: string, file = 'baselines/rules.yml'): Rules {
+  const doc = parseDocument(text, { prettyErrors: true });
+  const yamlError = doc.errors[0];
+  if (yamlError) throw new InputError(`invalid YAML: ${yamlError.message}`, { file, cause: yamlError });
+  const raw = validateRules(doc.toJS() ?? {}, file);
+
+  const defaultSeverity = raw.defaultSeverity ?? DEFAULT_RULES.defaultSeverity;
+  const lanes: Record<string, LaneRules> = {};
+  for (const [lane, laneRaw] of Object.entries(raw.lanes ?? {})) {
+    const tolerances = (laneRaw.tolerances ?? []).map((t, i): ToleranceRule => {
+      if (t.tolerancePct === undefined && t.toleranceAbs === undefined) {
+        throw new InputError('needs tolerancePct or toleranceAbs', {
+          file,
+          field: `lanes.${lane}.tolerances[${i}]`,
+        });
+      }
+      return { ...t, cases: t.cases ?? '*', severity: t.severity ?? defaultSeverity };
+    });
+    const names = new Set<string>();
+    const gates = (laneRaw.gates ?? []).map((g, i): GateRule => {
+      const field = `lanes.${lane}.gates[${i}]`;
+      if (g.min === undefined && g.max === undefined)
+        throw new InputError('needs min or max', { file, field });
+      if (g.min !== undefined && g.max !== undefined && g.min > g.max) {
+        throw new InputError(`min (${g.min}) is above max (${g.max})`, { file, field });
+      }
+      if (names.has(g.name))
+        throw new InputError(`duplicate gate name "${g.name}"`, { file, field: `${field}.name` });
+      names.add(g.name);
+      return { ...g, cases: g.cases ?? '*', severity: g.severity ?? defaultSeverity };
+    });
+    lanes[lane] = { tolerances, gates };
+  }
+
+  return {
+    alpha: raw.alpha ?? DEFAULT_RULES.alpha,
+    minSamples: raw.minSamples ?? DEFAULT_RULES.minSamples,
+    defaultTolerancePct: raw.defaultTolerancePct ?? DEFAULT_RULES.defaultTolerancePct,
+    defaultToleranceAbs: raw.defaultToleranceAbs ?? DEFAULT_RULES.defaultToleranceAbs,
+    defaultSeverity,
+    lanes,
+  };
+}
+
+/** Reads the rules file; the defaults when it does not exist. */
+export async function loadRules(file: string): Promise<Rules> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ...DEFAULT_RULES, lanes: {} };
+    throw new InputError(`cannot read: ${(err as Error).message}`, { file, cause: err });
+  }
+  return parseRules(text, file);
+}
+
+const globCache = new Map<string, RegExp>();
+
+/** `*` any run of characters (including "/"), `?` one character, `{a,b}` alternatives. */
+export function globMatch(pattern: string, text: string): boolean {
+  let re = globCache.get(pattern);
+  if (!re) {
+    let src = '';
+    let depth = 0;
+    for (const ch of pattern) {
+      if (ch === '*') src += '.*';
+      else if (ch === '?') src += '.';
+      else if (ch === '{') {
+        src += '(?:';
+        depth++;
+      } else if (ch === '}' && depth > 0) {
+        src += ')';
+        depth--;
+      } else if (ch === ',' && depth > 0) src += '|';
+      else src += ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    }
+    src += ')'.repeat(depth); // an unclosed brace closes at the end
+    re = new RegExp(`^${src}$`);
+    globCache.set(pattern, re);
+  }
+  return re.test(text);
+}
+
+export interface Tolerance {
+  pct?: number;
+  abs?: number;
+  severity: Severity;
+}
+
+/** Units where a relative change misleads (2 % → 3 % is +1 pp, not +50 %). */
+export function isPercentUnit(unit: string): boolean {
+  return unit === '%' || unit === 'pp';
+}
+
+/** The tolerance for one (lane, case, metric): the first matching rule, else the defaults. */
+export function toleranceFor(
+  rules: Rules,
+  lane: string,
+  caseId: string,
+  metric: string,
+  unit: string,
+): Tolerance {
+  const rule = rules.lanes[lane]?.tolerances.find(
+    (t) => globMatch(t.metric, metric) && globMatch(t.cases, caseId),
+  );
+  if (rule) return { pct: rule.tolerancePct, abs: rule.toleranceAbs, severity: rule.severity };
+  if (isPercentUnit(unit) && rules.defaultToleranceAbs !== undefined) {
+    return { abs: rules.defaultToleranceAbs, severity: rules.defaultSeverity };
+  }
+  return { pct: rules.defaultTolerancePct, severity: rules.defaultSeverity };
+}
+
+export function gatesFor(rules: Rules, lane: string): GateRule[] {
+  return rules.lanes[lane]?.gates ?? [];
+}
