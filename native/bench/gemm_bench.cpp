@@ -1,0 +1,562 @@
+// The GEMM lane: base GEMM and LoRA-fused GEMM measured against their own unfused form, against
+// OpenBLAS, and (for decode) against the memory bandwidth the machine delivers in the same run.
+//
+// Absolute GEMM times drift by a few percent between CI runners, so the numbers this lane is
+// judged on are same-run ratios: each benchmark iteration is one round that times every variant
+// once, in an order that rotates per round, so drift hits all variants alike. Decode (M ≤ 16)
+// streams its weights from DRAM, as every layer of a real model does, so decode cases rotate
+// through enough distinct copies of W to exceed the last-level cache; otherwise the lane would
+// report cache bandwidth and flatter the kernels. A case whose outputs disagree is skipped with
+// an error: no speed is reported for a wrong answer.
+//
+// Benchmark names are a contract with the result parser: gemm/<decode|prefill>/M<m>/H<h>/r<r>
+// and gemm/membw.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_flags.h"
+#include "infeng/dispatch.h"
+#include "infeng/gemm.h"
+#include "stream_read.h"
+
+namespace {
+
+using infeng::Path;
+using infeng::bench::StreamReader;
+using infeng::bench::usage_error;
+namespace gemm = infeng::gemm;
+
+constexpr int kDecodeMaxM = 16;     // decode batches are 1-16 rows; larger M is prefill
+constexpr float kLoraScale = 0.5f;  // large enough that a dropped LoRA term fails the check
+
+struct Config {
+  int threads = 1;
+  std::vector<std::int64_t> m = {1, 4, 16, 128, 512};
+  std::vector<std::int64_t> h = {2048, 4096};
+  std::vector<std::int64_t> r = {8, 16, 64};
+  std::size_t stream_bytes = std::size_t{1} << 30;
+};
+
+Config g_cfg;
+std::unique_ptr<StreamReader> g_reader;
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Deterministic uniform values in [-scale, scale): the same inputs on every run and machine.
+void fill_uniform(float* p, std::size_t n, std::uint64_t seed, float scale) {
+  std::uint64_t s = seed;
+  for (std::size_t i = 0; i < n; ++i) {
+    s += 0x9E3779B97F4A7C15ull;  // splitmix64
+    std::uint64_t z = s;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    p[i] = (static_cast<float>(z >> 40) * (1.0f / 8388608.0f) - 1.0f) * scale;
+  }
+}
+
+// A buffer the lane streams: huge-page advice is given before the first touch, so every
+// streamed buffer (packed W, OpenBLAS W, probe) gets the same page size.
+gemm::AlignedBuffer streamed_floats(std::size_t count) {
+  gemm::AlignedBuffer b = gemm::aligned_floats(count);
+  if (!b) throw std::bad_alloc();
+  infeng::bench::advise_huge_pages(b.get(), count * sizeof(float));
+  return b;
+}
+
+// A byte-for-byte copy of packed weights at a new address. Re-packing each copy would give
+// the same bytes, only slower: packing 1 GiB per case would dominate the lane's run time.
+gemm::PackedWeights clone_packed(const gemm::PackedWeights& src) {
+  gemm::PackedWeights out;
+  out.K = src.K;
+  out.N = src.N;
+  out.path = src.path;
+  out.nr = src.nr;
+  out.kc = src.kc;
+  out.floats = src.floats;
+  out.data = streamed_floats(src.floats);
+  std::memcpy(out.data.get(), src.data.get(), src.bytes());
+  return out;
+}
+
+std::size_t copies_to_span(std::size_t footprint, std::size_t one) {
+  return std::max<std::size_t>(1, (footprint + one - 1) / one);
+}
+
+// The weights of one hidden size: packed copies for our kernels, plain copies for OpenBLAS,
+// and the probe buffer. Decode needs copies spanning --stream_bytes; prefill uses copy 0.
+struct WeightSet {
+  int H = 0;
+  Path path = Path::Scalar;
+  bool streaming = false;
+  std::vector<gemm::PackedWeights> packed;
+  gemm::AlignedBuffer plain;  // plain_copies × (K×N), row-major; copy 0 is the packing source
+  std::size_t plain_copies = 0;
+  gemm::AlignedBuffer probe;  // packed.size() slots of exactly packed_bytes() each
+  std::size_t packed_bytes() const { return packed.front().bytes(); }
+  std::size_t plain_floats() const { return static_cast<std::size_t>(H) * H; }
+};
+
+std::shared_ptr<WeightSet> build_weights(int H, Path path, bool streaming) {
+  auto ws = std::make_shared<WeightSet>();
+  ws->H = H;
+  ws->path = path;
+  ws->streaming = streaming;
+  const std::size_t kn = ws->plain_floats();
+  const std::size_t footprint = g_cfg.stream_bytes;
+  ws->plain_copies = streaming ? copies_to_span(footprint, kn * sizeof(float)) : 1;
+  ws->plain = streamed_floats(ws->plain_copies * kn);
+  fill_uniform(ws->plain.get(), kn, 0x5EED0000u + H, 1.0f / std::sqrt(static_cast<float>(H)));
+  for (std::size_t c = 1; c < ws->plain_copies; ++c) {
+    std::memcpy(ws->plain.get() + c * kn, ws->plain.get(), kn * sizeof(float));
+  }
+
+  gemm::PackedWeights proto = gemm::pack_weights(ws->plain.get(), H, H, H, path);
+  const std::size_t packed_copies = streaming ? copies_to_span(footprint, proto.bytes()) : 1;
+  ws->packed.reserve(packed_copies);
+  for (std::size_t c = 0; c < packed_copies; ++c) ws->packed.push_back(clone_packed(proto));
+
+  if (streaming) {
+    ws->probe = streamed_floats(packed_copies * proto.floats);
+    std::memset(ws->probe.get(), 0x5A, packed_copies * proto.bytes());
+  }
+  return ws;
+}
+
+enum Variant : int { kBase = 0, kFused, kUnfused, kOpenblas, kProbe, kVariantCount };
+
+// Everything one case needs. Only the most recent case is kept (see case_for), so memory stays
+// at one case's footprint while the repeated calls Google Benchmark makes for one case — the
+// iteration-count probes and consecutive repetitions — do not re-pack and re-check each time.
+struct CaseData {
+  int M = 0, H = 0, r = 0, threads = 0;
+  Path path = Path::Scalar;
+  std::shared_ptr<WeightSet> ws;
+  gemm::AlignedBuffer x, A, B;
+  gemm::PackedLora lora;
+  gemm::AlignedBuffer y[4];
+  std::string error;  // non-empty: the outputs failed the check
+  std::size_t next_packed = 0, next_plain = 0, next_probe = 0;
+  int rotation = 0;
+  std::uint64_t sink = 0;
+};
+
+std::unique_ptr<CaseData> g_case;
+
+// Runs one variant once and returns its wall time in seconds. copy selects which distinct
+// copy of W (and slot of the probe buffer) to read.
+double run_variant(CaseData& c, int v, std::size_t copy) {
+  const WeightSet& ws = *c.ws;
+  const int M = c.M, K = c.H, N = c.H;
+  // Naming the path makes the library refuse weights packed for another one.
+  const gemm::Options opt{c.threads, c.path};
+  const auto t0 = std::chrono::steady_clock::now();
+  switch (v) {
+    case kBase:
+      gemm::matmul(c.x.get(), M, K, ws.packed[copy], c.y[kBase].get(), N, opt);
+      break;
+    case kFused:
+      gemm::matmul_lora_fused(c.x.get(), M, K, ws.packed[copy], c.lora, c.y[kFused].get(), N, opt);
+      break;
+    case kUnfused:
+      gemm::matmul_lora_unfused(c.x.get(), M, K, ws.packed[copy], c.lora, c.y[kUnfused].get(), N,
+                                opt);
+      break;
+    case kOpenblas:
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, c.x.get(), K,
+                  ws.plain.get() + copy * ws.plain_floats(), N, 0.0f, c.y[kOpenblas].get(), N);
+      break;
+    case kProbe: {
+      // The reader times its own reads, without the wake-up of its parked threads.
+      const auto* base = reinterpret_cast<const unsigned char*>(ws.probe.get());
+      const auto res = g_reader->read(base + copy * ws.packed_bytes(), ws.packed_bytes());
+      c.sink += res.checksum;
+      return res.seconds;
+    }
+  }
+  return seconds_since(t0);
+}
+
+// Per-element error bound for one FP32 result: lambda·sqrt(K)·u·S, with S = Σ|x||W| (+ the same
+// for the LoRA term) and u the unit roundoff. sqrt(K) rather than the worst-case K is the
+// probabilistic bound for rounding errors of independent sign (Higham & Mary, 2019); lambda = 8
+// leaves a vanishing chance of a false alarm while any dropped block or term still fails.
+constexpr double kLambda = 8.0;
+constexpr double kUnitRoundoff = 0x1p-24;
+
+std::string fmt(const char* format, double a, double b, double c, double d) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, format, a, b, c, d);
+  return buf;
+}
+
+// Compares got against want element by element (rows × N, contiguous rows); the tolerance of
+// each element is factor · lambda·sqrt(K)·u · bound. Returns a message on the first mismatch.
+std::string compare(const char* what, const float* got, const float* want, const float* bound,
+                    int rows, int N, int row0, int K, double factor) {
+  const double per_unit = factor * kLambda * std::sqrt(static_cast<double>(K)) * kUnitRoundoff;
+  for (int i = 0; i < rows; ++i) {
+    for (int n = 0; n < N; ++n) {
+      const std::size_t at = static_cast<std::size_t>(i) * N + n;
+      const double diff = std::fabs(static_cast<double>(got[at]) - want[at]);
+      const double tol = per_unit * bound[at] + 1e-30;
+      if (!(diff <= tol)) {  // also catches NaN
+        return std::string(what) + " differ at row " + std::to_string(row0 + i) + " col " +
+               std::to_string(n) +
+               fmt(": %.7g vs %.7g, |diff| %.3g > tolerance %.3g", got[at], want[at], diff, tol) +
+               " (K=" + std::to_string(K) + "); refusing to report speed for a wrong answer";
+      }
+    }
+  }
+  return {};
+}
+
+std::vector<float> abs_copy(const float* p, std::size_t n) {
+  std::vector<float> out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = std::fabs(p[i]);
+  return out;
+}
+
+// Runs every variant once on copy 0 (which also warms thread pools and OpenBLAS buffers) and
+// checks: fused against unfused and base against OpenBLAS on every element, and base and fused
+// against the double-precision reference on a few rows.
+std::string check_outputs(CaseData& c) {
+  const int M = c.M, K = c.H, N = c.H, r = c.r;
+  for (int v = kBase; v <= kOpenblas; ++v) {
+    run_variant(c, v, 0);
+    // Proof that the forced path ran: a fallback would otherwise be measured under its name.
+    const auto ran = gemm::last_path();
+    if (v != kOpenblas && (!ran || *ran != c.path)) {
+      return std::string("the kernels ran path ") + (ran ? infeng::path_name(*ran) : "(none)") +
+             ", not the requested " + infeng::path_name(c.path);
+    }
+  }
+
+  // Error-bound scale S = |x|·|W| + scale·|x|·|A|·|B|, computed with OpenBLAS (fast; an FP32
+  // estimate of a magnitude is plenty for a tolerance).
+  const std::size_t mn = static_cast<std::size_t>(M) * N;
+  const auto ax = abs_copy(c.x.get(), static_cast<std::size_t>(M) * K);
+  const auto aA = abs_copy(c.A.get(), static_cast<std::size_t>(K) * r);
+  const auto aB = abs_copy(c.B.get(), static_cast<std::size_t>(r) * N);
+  std::vector<float> s_base(mn), s_lora(mn), t(static_cast<std::size_t>(M) * r);
+  {
+    const auto aW = abs_copy(c.ws->plain.get(), c.ws->plain_floats());
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, ax.data(), K, aW.data(),
+                N, 0.0f, s_base.data(), N);
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, r, K, 1.0f, ax.data(), K, aA.data(), r,
+              0.0f, t.data(), r);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, r, std::fabs(kLoraScale), t.data(), r,
+              aB.data(), N, 0.0f, s_lora.data(), N);
+  for (std::size_t i = 0; i < mn; ++i) s_lora[i] += s_base[i];
+
+  // Two computed results each carry an error up to the bound: factor 2 when comparing them.
+  std::string err = compare("fused and unfused LoRA outputs", c.y[kFused].get(),
+                            c.y[kUnfused].get(), s_lora.data(), M, N, 0, K, 2.0);
+  if (err.empty()) {
+    err = compare("base GEMM and OpenBLAS outputs", c.y[kBase].get(), c.y[kOpenblas].get(),
+                  s_base.data(), M, N, 0, K, 2.0);
+  }
+  std::vector<int> rows = {0, M / 2, M - 1};
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  std::vector<float> ref(N);
+  for (int row : rows) {
+    if (!err.empty()) break;
+    const std::size_t off = static_cast<std::size_t>(row) * N;
+    const float* xr = c.x.get() + static_cast<std::size_t>(row) * K;
+    gemm::reference_matmul(xr, 1, K, c.ws->plain.get(), N, K, N, ref.data(), N);
+    err = compare("base GEMM and the reference", c.y[kBase].get() + off, ref.data(),
+                  s_base.data() + off, 1, N, row, K, 1.0);
+    if (!err.empty()) break;
+    gemm::reference_lora(xr, 1, K, c.ws->plain.get(), N, c.A.get(), r, c.B.get(), N, K, N, r,
+                         kLoraScale, ref.data(), N);
+    err = compare("fused LoRA GEMM and the reference", c.y[kFused].get() + off, ref.data(),
+                  s_lora.data() + off, 1, N, row, K, 1.0);
+  }
+  return err;
+}
+
+CaseData& case_for(int M, int H, int r) {
+  const Path path = infeng::active_path();
+  const bool streaming = M <= kDecodeMaxM;
+  if (g_case && g_case->M == M && g_case->H == H && g_case->r == r && g_case->path == path &&
+      g_case->threads == g_cfg.threads) {
+    return *g_case;
+  }
+  // Keep the weights when only M or r changed (prefill can use a streaming set's copy 0);
+  // free everything else before allocating, so two cases never coexist in memory.
+  std::shared_ptr<WeightSet> ws;
+  if (g_case && g_case->ws && g_case->ws->H == H && g_case->ws->path == path &&
+      (g_case->ws->streaming || !streaming)) {
+    ws = g_case->ws;
+  }
+  g_case.reset();
+  if (!ws) ws = build_weights(H, path, streaming);
+
+  auto c = std::make_unique<CaseData>();
+  c->M = M;
+  c->H = H;
+  c->r = r;
+  c->threads = g_cfg.threads;
+  c->path = path;
+  c->ws = std::move(ws);
+  const std::size_t K = H, N = H;
+  c->x = gemm::aligned_floats(static_cast<std::size_t>(M) * K);
+  c->A = gemm::aligned_floats(K * r);
+  c->B = gemm::aligned_floats(static_cast<std::size_t>(r) * N);
+  fill_uniform(c->x.get(), static_cast<std::size_t>(M) * K, 0xA11CE000u + M, 1.0f);
+  fill_uniform(c->A.get(), K * r, 0xAAAA0000u + r, 1.0f / std::sqrt(static_cast<float>(K)));
+  fill_uniform(c->B.get(), r * N, 0xBBBB0000u + r, 1.0f / std::sqrt(static_cast<float>(r)));
+  c->lora = gemm::pack_lora(c->A.get(), r, c->B.get(), static_cast<int>(N), H, H, r, kLoraScale,
+                            path);
+  for (auto& y : c->y) {
+    y = gemm::aligned_floats(static_cast<std::size_t>(M) * N);
+    std::memset(y.get(), 0, static_cast<std::size_t>(M) * N * sizeof(float));
+  }
+  c->error = check_outputs(*c);
+  g_case = std::move(c);
+  return *g_case;
+}
+
+std::size_t take_next(std::size_t& counter, std::size_t n) {
+  const std::size_t i = counter;
+  counter = (counter + 1) % n;
+  return i;
+}
+
+void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
+  CaseData* cp = nullptr;
+  try {
+    cp = &case_for(M, H, r);
+  } catch (const std::exception& e) {
+    g_case.reset();
+    state.SkipWithError((std::string("setup failed: ") + e.what()).c_str());
+    return;
+  }
+  CaseData& c = *cp;
+  if (!c.error.empty()) {
+    state.SkipWithError(c.error.c_str());
+    return;
+  }
+  const WeightSet& ws = *c.ws;
+  const bool decode = M <= kDecodeMaxM;
+  const int variants = decode ? kVariantCount : kOpenblas + 1;
+  // Prefill is compute-bound and reuses one W, as a real prefill does over its whole batch.
+  const std::size_t packed_n = decode ? ws.packed.size() : 1;
+  const std::size_t plain_n = decode ? ws.plain_copies : 1;
+
+  double sec[kVariantCount] = {};
+  try {
+    for (auto _ : state) {
+      for (int j = 0; j < variants; ++j) {
+        const int v = (c.rotation + j) % variants;
+        std::size_t copy = 0;
+        if (v == kOpenblas) {
+          copy = take_next(c.next_plain, plain_n);
+        } else if (v == kProbe) {
+          copy = take_next(c.next_probe, ws.packed.size());
+        } else {
+          copy = take_next(c.next_packed, packed_n);
+        }
+        sec[v] += run_variant(c, v, copy);
+      }
+      c.rotation = (c.rotation + 1) % variants;
+    }
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("kernel failed: ") + e.what()).c_str());
+    return;
+  }
+  benchmark::DoNotOptimize(c.sink);
+
+  const double n = static_cast<double>(state.iterations());
+  if (n <= 0) return;
+  const double Md = M, Kd = H, Nd = H, rd = r;
+  const double base_flops = 2.0 * Md * Kd * Nd;
+  const double lora_flops = base_flops + 2.0 * Md * Kd * rd + 2.0 * Md * rd * Nd;
+  const double per[kVariantCount] = {sec[0] / n, sec[1] / n, sec[2] / n, sec[3] / n, sec[4] / n};
+  auto& k = state.counters;
+  k["base_ms"] = per[kBase] * 1e3;
+  k["fused_ms"] = per[kFused] * 1e3;
+  k["unfused_ms"] = per[kUnfused] * 1e3;
+  k["openblas_ms"] = per[kOpenblas] * 1e3;
+  k["base_gflops"] = base_flops / per[kBase] * 1e-9;
+  k["fused_gflops"] = lora_flops / per[kFused] * 1e-9;
+  k["unfused_gflops"] = lora_flops / per[kUnfused] * 1e-9;
+  k["openblas_gflops"] = base_flops / per[kOpenblas] * 1e-9;
+  k["lora_tax_pct"] = (per[kFused] / per[kBase] - 1.0) * 100.0;
+  k["lora_tax_bound_pct"] = 100.0 * 2.0 * rd / Kd;
+  k["fused_vs_unfused"] = per[kUnfused] / per[kFused];
+  k["ratio_vs_openblas"] = per[kOpenblas] / per[kBase];
+  if (decode) {
+    const double wbytes = static_cast<double>(ws.packed_bytes());
+    const double weight_gbps = wbytes / per[kBase] * 1e-9;
+    const double read_gbps = wbytes / per[kProbe] * 1e-9;
+    k["weight_gbps"] = weight_gbps;
+    k["read_gbps"] = read_gbps;
+    k["bw_efficiency_pct"] = 100.0 * weight_gbps / read_gbps;
+    k["openblas_weight_gbps"] = Kd * Nd * sizeof(float) / per[kOpenblas] * 1e-9;
+  }
+  char label[128];
+  std::snprintf(label, sizeof label, "path=%s packed_MiB=%.1f copies=%zu",
+                infeng::path_name(c.path), ws.packed_bytes() / 1048576.0, packed_n);
+  state.SetLabel(label);
+}
+
+// The machine's streaming read bandwidth over --stream_bytes on --threads threads: the
+// ceiling that decode's weight_gbps is read against.
+void bm_membw(benchmark::State& state) {
+  g_case.reset();  // one footprint at a time
+  const std::size_t bytes = g_cfg.stream_bytes & ~std::size_t{3};
+  gemm::AlignedBuffer buf;
+  try {
+    buf = streamed_floats(bytes / sizeof(float));
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("cannot allocate the stream buffer: ") + e.what()).c_str());
+    return;
+  }
+  std::memset(buf.get(), 0x5A, bytes);
+  std::uint64_t sink = 0;
+  double sec = 0;
+  for (auto _ : state) {
+    const auto res = g_reader->read(buf.get(), bytes);
+    sink += res.checksum;
+    sec += res.seconds;
+  }
+  benchmark::DoNotOptimize(sink);
+  const double n = static_cast<double>(state.iterations());
+  if (n <= 0) return;
+  state.counters["read_gbps"] = static_cast<double>(bytes) * n / sec * 1e-9;
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes) * state.iterations());
+}
+
+// OpenBLAS's worker threads busy-wait for about 2^28 cycles (~0.1 s) after every call. On a
+// two-core runner that spinning steals a core from whichever variant is timed next, so the
+// round-robin would charge our kernels for OpenBLAS's idle time. The timeout is read once
+// when libopenblas loads, before main, so the only way to set it from here is to re-execute
+// with it in the environment. A value the caller already set is respected.
+void ensure_openblas_thread_timeout(char** argv) {
+  if (std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr) return;
+  setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);  // 2^4 cycles, the minimum: park at once
+  execv("/proc/self/exe", argv);
+  std::fprintf(stderr, "warning: could not re-execute with OPENBLAS_THREAD_TIMEOUT=4 (%s); "
+               "OpenBLAS threads may spin between calls\n", std::strerror(errno));
+}
+
+void print_lane_flags() {
+  std::printf(
+      "infeng_gemm_bench lane flags (taken before the Google Benchmark flags below):\n"
+      "  --force_path=auto|scalar|avx2|avx512   kernel path (default: auto, or INFENG_FORCE_PATH)\n"
+      "  --threads=N          threads for our kernels, OpenBLAS and the read probe (default: cores)\n"
+      "  --gemm_m=LIST        rows of x; M <= %d is decode (default: 1,4,16,128,512)\n"
+      "  --gemm_h=LIST        hidden size, K = N = H (default: 2048,4096)\n"
+      "  --gemm_r=LIST        LoRA rank (default: 8,16,64)\n"
+      "  --stream_bytes=N     decode weight rotation footprint and gemm/membw size (default: 1 GiB)\n\n",
+      kDecodeMaxM);
+}
+
+void parse_lane_flags(int& argc, char** argv) {
+  using infeng::bench::parse_positive;
+  using infeng::bench::parse_positive_list;
+  using infeng::bench::take_flag;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0) print_lane_flags();
+  }
+
+  const unsigned hw = std::thread::hardware_concurrency();
+  g_cfg.threads = hw > 0 ? static_cast<int>(hw) : 1;
+  if (auto v = take_flag(argc, argv, "threads")) {
+    g_cfg.threads = static_cast<int>(parse_positive("threads", *v, 1024));
+  }
+  if (auto v = take_flag(argc, argv, "gemm_m")) g_cfg.m = parse_positive_list("gemm_m", *v, 65536);
+  if (auto v = take_flag(argc, argv, "gemm_h")) g_cfg.h = parse_positive_list("gemm_h", *v, 16384);
+  if (auto v = take_flag(argc, argv, "gemm_r")) g_cfg.r = parse_positive_list("gemm_r", *v, 16384);
+  if (auto v = take_flag(argc, argv, "stream_bytes")) {
+    g_cfg.stream_bytes =
+        static_cast<std::size_t>(parse_positive("stream_bytes", *v, std::int64_t{1} << 36));
+  }
+  const std::int64_t min_h = *std::min_element(g_cfg.h.begin(), g_cfg.h.end());
+  for (std::int64_t r : g_cfg.r) {
+    if (r > min_h) {
+      usage_error("--gemm_r: rank " + std::to_string(r) + " exceeds the smallest hidden size " +
+                  std::to_string(min_h) + " in --gemm_h");
+    }
+  }
+
+  const auto path = take_flag(argc, argv, "force_path");
+  try {
+    if (path) {
+      infeng::force_path(*path);
+    } else {
+      (void)infeng::active_path();  // validates INFENG_FORCE_PATH if it is set
+    }
+  } catch (const std::invalid_argument& e) {
+    usage_error(std::string(path ? "--force_path" : "INFENG_FORCE_PATH") + ": " + e.what() +
+                " (expected auto, scalar, avx2 or avx512)");
+  } catch (const std::exception& e) {
+    usage_error(std::string(path ? "--force_path=" + *path : "INFENG_FORCE_PATH") + ": " +
+                e.what());
+  }
+}
+
+void register_benchmarks() {
+  for (std::int64_t h : g_cfg.h) {
+    for (std::int64_t m : g_cfg.m) {
+      for (std::int64_t r : g_cfg.r) {
+        const std::string name = std::string("gemm/") + (m <= kDecodeMaxM ? "decode" : "prefill") +
+                                 "/M" + std::to_string(m) + "/H" + std::to_string(h) + "/r" +
+                                 std::to_string(r);
+        benchmark::RegisterBenchmark(name.c_str(), bm_gemm_case, static_cast<int>(m),
+                                     static_cast<int>(h), static_cast<int>(r))
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+      }
+    }
+  }
+  benchmark::RegisterBenchmark("gemm/membw", bm_membw)->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ensure_openblas_thread_timeout(argv);
+  parse_lane_flags(argc, argv);
+
+  openblas_set_num_threads(g_cfg.threads);
+  g_reader = std::make_unique<StreamReader>(g_cfg.threads);
+
+  benchmark::AddCustomContext("path", infeng::path_name(infeng::active_path()));
+  benchmark::AddCustomContext("threads", std::to_string(g_cfg.threads));
+  benchmark::AddCustomContext("isa_flags", infeng::isa_flags());
+  benchmark::AddCustomContext("compiler", __VERSION__);
+  benchmark::AddCustomContext("openblas_config", openblas_get_config());
+  benchmark::AddCustomContext("openblas_threads", std::to_string(openblas_get_num_threads()));
+  const char* timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
+  benchmark::AddCustomContext("openblas_thread_timeout", timeout ? timeout : "");
+  benchmark::AddCustomContext("stream_bytes", std::to_string(g_cfg.stream_bytes));
+
+  register_benchmarks();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return infeng::bench::kUsageExit;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  g_case.reset();
+  g_reader.reset();
+  return 0;
+}
