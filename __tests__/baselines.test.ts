@@ -1,0 +1,200 @@
+// Baselines are committed and edited by hand: a broken one must be an error naming the file
+// and the field (for that lane only), a missing one simply means "no baseline yet".
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InputError, LaneError } from '../src/errors.js';
+import {
+  comparable,
+  formatBaseline,
+  loadBaseline,
+  loadBaselines,
+  parseBaseline,
+  summarizeLane,
+  writeBaseline,
+} from '../src/compare/baselines.js';
+import { baselineOf, gemmCase, lane, machine, metric } from './fixtures/compare/build.js';
+
+const gemm = lane('gemm', [
+  gemmCase('decode/M1/H4096/r16', [
+    metric('fused_gflops', [10, 11, 12, 13, 14]),
+    metric('lora_tax_pct', [2, 2.5, 3], { unit: '%', better: 'lower', kind: 'same-run' }),
+    metric('broken', [1, NaN]),
+  ]),
+  gemmCase('prefill/M128/H2048/r8', [metric('fused_gflops', [100])], 'segfault'),
+]);
+const good = baselineOf(gemm);
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'baselines-'));
+}
+
+function parseError(text: string): InputError {
+  try {
+    parseBaseline(text, 'gemm', 'baselines/gemm.json');
+  } catch (err) {
+    if (err instanceof InputError) return err;
+    throw err;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('summarizeLane', () => {
+  it('keeps median, spread, n and samples, leaving out failed cases and non-finite metrics', () => {
+    expect(Object.keys(good.cases)).toEqual(['decode/M1/H4096/r16']);
+    expect(good.cases['decode/M1/H4096/r16']).toEqual({
+      fused_gflops: {
+        unit: 'GFLOP/s',
+        better: 'higher',
+        kind: 'absolute',
+        median: 12,
+        spread: 2 / 12,
+        n: 5,
+        samples: [10, 11, 12, 13, 14],
+      },
+      lora_tax_pct: {
+        unit: '%',
+        better: 'lower',
+        kind: 'same-run',
+        median: 2.5,
+        spread: 0.2,
+        n: 3,
+        samples: [2, 2.5, 3],
+      },
+    });
+    expect(good._meta).toMatchObject({
+      lane: 'gemm',
+      hardware: 'AMD EPYC 7763 64-Core Processor',
+      compiler: 'clang 17.0.6',
+      compilerMajor: 17,
+      path: 'avx2',
+      profile: 'quick',
+      commit: 'ba5e000',
+    });
+  });
+
+  it('refuses a lane that did not run', () => {
+    const failed = lane('gemm', [], { status: 'error', error: { step: 'build', message: 'no compiler' } });
+    expect(() => summarizeLane(failed, machine(), 'quick')).toThrow(LaneError);
+  });
+});
+
+describe('load and write', () => {
+  it('round-trips through the file, with sample arrays on one line', async () => {
+    const dir = await tempDir();
+    const file = await writeBaseline(good, dir);
+    expect(file).toBe(join(dir, 'gemm.json'));
+    const text = await readFile(file, 'utf8');
+    expect(text).toContain('"samples": [10, 11, 12, 13, 14]');
+    expect(text).toContain('"isa": [\n');
+    expect(await loadBaseline('gemm', dir)).toEqual(good);
+  });
+
+  it('gives undefined for a missing file (every verdict will be `new`)', async () => {
+    expect(await loadBaseline('gemm', await tempDir())).toBeUndefined();
+  });
+
+  it('collects a malformed baseline as an InputError and loads the others', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'gemm.json'), '{"_meta": ');
+    await writeFile(
+      join(dir, 'sched.json'),
+      formatBaseline({ ...good, _meta: { ...good._meta, lane: 'sched' } }),
+    );
+    const all = await loadBaselines(['gemm', 'sched', 'tokenizer'], dir);
+    expect(all.gemm).toBeInstanceOf(InputError);
+    expect((all.gemm as InputError).message).toMatch(/gemm\.json: invalid JSON/);
+    expect(all.sched).toMatchObject({ _meta: { lane: 'sched' } });
+    expect(all.tokenizer).toBeUndefined();
+  });
+});
+
+describe('malformed baselines name the file and the field', () => {
+  const text = (mutate: (b: Record<string, unknown>) => void): string => {
+    const b = JSON.parse(JSON.stringify(good)) as Record<string, unknown>;
+    mutate(b);
+    return JSON.stringify(b);
+  };
+
+  it('malformed JSON', () => {
+    const err = parseError('{ "cases": [1, }');
+    expect(err.file).toBe('baselines/gemm.json');
+    expect(err.message).toMatch(/^baselines\/gemm\.json: invalid JSON: /);
+  });
+
+  it('a wrong type deep inside a case', () => {
+    const err = parseError(
+      text((b) => {
+        (b.cases as Record<string, Record<string, Record<string, unknown>>>)[
+          'decode/M1/H4096/r16'
+        ]!.fused_gflops!.median = '12';
+      }),
+    );
+    expect(err.message).toBe(
+      'baselines/gemm.json: cases["decode/M1/H4096/r16"].fused_gflops.median: must be number',
+    );
+  });
+
+  it('a missing _meta field', () => {
+    const err = parseError(text((b) => delete (b._meta as Record<string, unknown>).compilerMajor));
+    expect(err.field).toBe('_meta.compilerMajor');
+    expect(err.message).toBe('baselines/gemm.json: _meta.compilerMajor: is required');
+  });
+
+  it('a missing _meta', () => {
+    expect(parseError(text((b) => delete b._meta)).field).toBe('_meta');
+  });
+
+  it('a bad enum, a sample that is not a number, an unknown field', () => {
+    const at = (b: Record<string, unknown>) =>
+      (b.cases as Record<string, Record<string, Record<string, unknown>>>)['decode/M1/H4096/r16']!
+        .lora_tax_pct!;
+    expect(parseError(text((b) => (at(b).better = 'up'))).message).toBe(
+      'baselines/gemm.json: cases["decode/M1/H4096/r16"].lora_tax_pct.better: must be one of "higher", "lower"',
+    );
+    expect(parseError(text((b) => (at(b).samples = [1, 'x']))).field).toBe(
+      'cases["decode/M1/H4096/r16"].lora_tax_pct.samples[1]',
+    );
+    expect(parseError(text((b) => (at(b).mean = 3))).detail).toBe('unknown field');
+  });
+
+  it('a baseline of another lane, a bad timestamp', () => {
+    expect(parseError(text((b) => ((b._meta as Record<string, unknown>).lane = 'sched'))).field).toBe(
+      '_meta.lane',
+    );
+    expect(
+      parseError(text((b) => ((b._meta as Record<string, unknown>).timestamp = 'last week'))).message,
+    ).toBe('baselines/gemm.json: _meta.timestamp: must be an ISO 8601 time');
+  });
+});
+
+describe('comparable', () => {
+  it('accepts the same machine whatever the ISA flag order', () => {
+    expect(comparable(good._meta, machine({ isa: ['fma', 'avx2'] }), 'avx2')).toEqual({ ok: true });
+  });
+
+  it('names everything that differs', () => {
+    const other = machine({
+      cpuModel: 'Intel Xeon Platinum 8370C',
+      cores: 2,
+      isa: ['avx2', 'avx512f', 'fma'],
+      compiler: { id: 'clang', version: '16.0.6', major: 16, requestedMajor: 17, path: '/usr/bin/clang-16' },
+    });
+    const r = comparable(good._meta, other, 'avx512');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.reason).toBe(
+      'baseline vs this run: CPU "AMD EPYC 7763 64-Core Processor" vs "Intel Xeon Platinum 8370C"; 4 vs 2 cores; ' +
+        'ISA flags differ (this machine is with avx512f); compiler clang 17.0.6 vs clang 16.0.6; ISA path avx2 vs avx512',
+    );
+  });
+
+  it('flags lost ISA features', () => {
+    const r = comparable(good._meta, machine({ isa: ['avx2'] }));
+    expect(r).toEqual({
+      ok: false,
+      reason: 'baseline vs this run: ISA flags differ (this machine is without fma)',
+    });
+  });
+});
