@@ -43,5 +43,7 @@ Path resolve_path(std::string_view request);
 // else auto. force_path() overrides it for this process (the --force_path flag).
 Path active_path();
 void force_path(std::string_view request);
+// Drops a force_path() override: active_path() falls back to INFENG_FORCE_PATH or auto.
+void clear_forced_path();
 
 }  // namespace infeng

@@ -5,7 +5,9 @@
 // y is M×N (row-major, ldy). Decode has small M (1-16), prefill large M (128+).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include "infeng/dispatch.h"
 
 namespace infeng::gemm {
@@ -50,6 +52,9 @@ PackedLora pack_lora(const float* A, int lda, const float* B, int ldb, int K, in
 
 struct Options {
   int threads = 1;  // worker threads (the calling thread included); <= 0 means all cores
+  // When set, the path the caller expects to run: a W (or adapter) packed for another path
+  // throws std::invalid_argument instead of silently running that other path.
+  std::optional<Path> path;
 };
 
 // y = x·W   (y is overwritten)
@@ -65,6 +70,12 @@ void matmul_lora_fused(const float* x, int M, int ldx, const PackedWeights& W, c
 // its operands: the in-run comparison that shows what fusion buys.
 void matmul_lora_unfused(const float* x, int M, int ldx, const PackedWeights& W,
                          const PackedLora& L, float* y, int ldy, const Options& opt = {});
+
+// Introspection, for tests and benchmarks that must prove which kernels ran: the ISA path of
+// the microkernels used by the most recent matmul* call in this process (std::nullopt before
+// any), and how many matmul* calls each path has served.
+std::optional<Path> last_path();
+std::uint64_t kernel_calls(Path p);
 
 // Scalar reference on unpacked operands, double accumulation: the oracle for tests.
 void reference_matmul(const float* x, int M, int ldx, const float* W, int ldw, int K, int N,

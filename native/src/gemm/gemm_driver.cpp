@@ -1,0 +1,470 @@
+// GEMM driver: blocking, packing of x, threading and LoRA fusion around the per-ISA
+// microkernels (microkernels.h). No ISA code here: this file is built for baseline x86-64.
+//
+// DESIGN (notes and measurements to be filled in below)
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/thread_pool.h"
+#include "gemm/microkernels.h"
+#include "gemm/pack.h"
+#include "infeng/gemm.h"
+
+namespace infeng::gemm {
+
+namespace detail {
+
+Geometry geometry(Path p) {
+  switch (p) {
+    case Path::Scalar:
+      return kGeomScalar;
+    case Path::Avx2:
+      return kGeomAvx2;
+    case Path::Avx512:
+      return kGeomAvx512;
+  }
+  throw std::invalid_argument("geometry: unknown path");
+}
+
+const KernelSet& kernels_for(Path p) {
+  // resolve_path throws with the reason (not compiled / CPU / OS) when p cannot run here.
+  (void)resolve_path(path_name(p));
+  switch (p) {
+    case Path::Scalar:
+      return kernels_scalar();
+    case Path::Avx2:
+#if INFENG_HAVE_AVX2
+      return kernels_avx2();
+#else
+      break;
+#endif
+    case Path::Avx512:
+#if INFENG_HAVE_AVX512
+      return kernels_avx512();
+#else
+      break;
+#endif
+  }
+  throw std::runtime_error(std::string("no kernels for path '") + path_name(p) + "'");
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::Geometry;
+using detail::KernelSet;
+using detail::PanelView;
+using detail::UkArgs;
+
+std::atomic<int> g_last_path{-1};
+std::atomic<std::uint64_t> g_calls[kPathCount];
+
+// At or below this many rows the call is a GEMV-like decode step: memory bound on W.
+constexpr int kDecodeMaxM = 16;
+// Rows of x packed per outer chunk in prefill; the packed kc×MC block must sit in L2.
+constexpr int kMaxMc = 1024;
+
+// Grow-only scratch, one per thread: avoids a malloc/free (often mmap/munmap for these
+// sizes) on every call.
+struct Scratch {
+  AlignedBuffer buf;
+  std::size_t cap = 0;
+  float* get(std::size_t n) {
+    if (n > cap) {
+      buf = aligned_floats(n);
+      cap = n;
+    }
+    return buf.get();
+  }
+};
+thread_local Scratch t_shared;   // buffers the calling thread shares with the workers
+thread_local Scratch t_private;  // a thread's own packed x (decode)
+thread_local Scratch t_private2;
+
+// Splitting `count` items as evenly as possible into `parts`: the start of part p.
+inline int split(int count, int parts, int p) {
+  return static_cast<int>(static_cast<long long>(count) * p / parts);
+}
+
+// Row blocks of near-equal height ≤ mr: 128 rows with mr=14 become 8×13 + 2×12 rather than
+// 9×14 + 1×2, whose 2-row tile runs at a fraction of the FMA rate.
+struct RowBlocks {
+  int M = 0, count = 0, base = 0, extra = 0;
+  RowBlocks(int m, int mr) : M(m) {
+    count = (m + mr - 1) / mr;
+    base = count ? m / count : 0;
+    extra = count ? m % count : 0;
+  }
+  int start(int b) const { return b * base + std::min(b, extra); }
+  int rows(int b) const { return base + (b < extra ? 1 : 0); }
+};
+
+struct Problem {
+  const KernelSet* ks = nullptr;
+  const float* x = nullptr;
+  int M = 0, ldx = 0, K = 0, N = 0;
+  PanelView w;
+  float* y = nullptr;
+  int ldy = 0;
+  bool acc_y = false;  // y += x·W instead of y = x·W
+  // Fused LoRA: y += scale·(x·A)·B in the tile epilogue.
+  bool lora = false;
+  PanelView la;  // K × rank
+  PanelView lb;  // rank × N, panels aligned with w's
+  int rank = 0;
+  float scale = 1.0f;
+};
+
+// T columns are padded to whole A panels.
+inline int t_stride(const Problem& p) { return p.la.panels() * p.la.nr; }
+
+// T(m×rank) += x_block·A for one K range, written into T at ldT.
+void lora_t_block(const Problem& p, const float* apack, int m, int k0, int kc, float* T,
+                  int ldT, bool accumulate) {
+  const KernelSet& ks = *p.ks;
+  for (int ja = 0; ja < p.la.panels(); ++ja) {
+    const int wa = p.la.width(ja);
+    UkArgs u;
+    u.kc = kc;
+    u.a = apack;
+    u.b = p.la.panel(ja) + static_cast<std::size_t>(k0) * wa;
+    u.ldb = wa;
+    u.c = T + ja * p.la.nr;
+    u.ldc = ldT;
+    u.n = wa;
+    u.accumulate = accumulate;
+    ks.uk[m][wa / ks.g.vw](u);
+  }
+}
+
+// scale·T rows → the packed A layout the epilogue reads (k-major, m rows interleaved).
+void pack_t(const float* T, int ldT, int m, int rank, float scale, float* dst) {
+  for (int k = 0; k < rank; ++k)
+    for (int i = 0; i < m; ++i) dst[k * m + i] = scale * T[i * ldT + k];
+}
+
+// ---------------------------------------------------------------------------------------
+// Prefill: per MC chunk of rows, per kc slab: (1) the threads pack disjoint row blocks of x
+// for the slab (and accumulate T = x·A for those rows from the freshly packed block), (2)
+// barrier, (3) each thread sweeps its own range of W panels: the kc×nr sliver of a panel
+// stays in L1 while every row block of the chunk is multiplied against it. The packed x
+// buffer is double-buffered, so one barrier per slab is enough.
+void prefill(const Problem& p, int threads) {
+  const KernelSet& ks = *p.ks;
+  const Geometry g = ks.g;
+  const int KC = g.kc;
+  const int np = p.w.panels();
+  const int slabs = (p.K + KC - 1) / KC;
+  const int mc_max = std::min(p.M, kMaxMc);
+  const int ldT = p.lora ? t_stride(p) : 0;
+
+  const std::size_t apack_floats = static_cast<std::size_t>(mc_max) * KC;
+  const std::size_t t_floats = p.lora ? static_cast<std::size_t>(mc_max) * ldT : 0;
+  const std::size_t a2_floats = p.lora ? static_cast<std::size_t>(mc_max) * p.rank : 0;
+  float* base = t_shared.get(2 * apack_floats + t_floats + a2_floats);
+  float* apack[2] = {base, base + apack_floats};
+  float* Tbuf = base + 2 * apack_floats;
+  float* a2buf = Tbuf + t_floats;
+
+  ThreadPool& pool = ThreadPool::instance();
+  pool.run(threads, [&](int tid, int nt) {
+    int parity = 0;
+    for (int mc0 = 0; mc0 < p.M; mc0 += kMaxMc) {
+      const int mc = std::min(kMaxMc, p.M - mc0);
+      const RowBlocks rb(mc, g.mr);
+      const int b0 = split(rb.count, nt, tid), b1 = split(rb.count, nt, tid + 1);
+      const int j0 = split(np, nt, tid), j1 = split(np, nt, tid + 1);
+      const float* xc = p.x + static_cast<std::size_t>(mc0) * p.ldx;
+      float* yc = p.y + static_cast<std::size_t>(mc0) * p.ldy;
+
+      for (int s = 0; s < slabs; ++s, parity ^= 1) {
+        const int k0 = s * KC;
+        const int kc = std::min(KC, p.K - k0);
+        const bool last = s == slabs - 1;
+        float* ap = apack[parity];
+
+        for (int b = b0; b < b1; ++b) {
+          const int r0 = rb.start(b), m = rb.rows(b);
+          float* dst = ap + static_cast<std::size_t>(r0) * KC;
+          detail::pack_a(xc + static_cast<std::size_t>(r0) * p.ldx + k0, p.ldx, m, kc, dst);
+          if (p.lora) {
+            float* T = Tbuf + static_cast<std::size_t>(r0) * ldT;
+            lora_t_block(p, dst, m, k0, kc, T, ldT, s > 0);
+            if (last) pack_t(T, ldT, m, p.rank, p.scale, a2buf + static_cast<std::size_t>(r0) * p.rank);
+          }
+        }
+        pool.barrier();
+
+        for (int j = j0; j < j1; ++j) {
+          const int w = p.w.width(j);
+          const int nv = w / g.vw;
+          const int valid = std::min(g.nr, p.N - j * g.nr);
+          const float* bs = p.w.panel(j) + static_cast<std::size_t>(k0) * w;
+          for (int b = 0; b < rb.count; ++b) {
+            const int r0 = rb.start(b), m = rb.rows(b);
+            UkArgs u;
+            u.kc = kc;
+            u.a = ap + static_cast<std::size_t>(r0) * KC;
+            u.b = bs;
+            u.ldb = w;
+            u.c = yc + static_cast<std::size_t>(r0) * p.ldy + j * g.nr;
+            u.ldc = p.ldy;
+            u.n = valid;
+            u.accumulate = s > 0 || p.acc_y;
+            if (last && p.lora) {
+              u.kc2 = p.rank;
+              u.a2 = a2buf + static_cast<std::size_t>(r0) * p.rank;
+              u.b2 = p.lb.panel(j);
+            }
+            ks.uk[m][nv](u);
+          }
+        }
+      }
+      // The next chunk re-packs x and rebuilds T and the epilogue operand.
+      if (mc0 + kMaxMc < p.M) pool.barrier();
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Decode: M ≤ 16 rows. Each thread owns a contiguous range of W panels (so a contiguous
+// range of the packed buffer) and streams it once; every row is computed in that one pass.
+// x is tiny, so each thread packs all of it privately. For LoRA, T = x·A is split over K
+// across the threads (each streams a disjoint part of A), summed after one barrier.
+void decode(const Problem& p, int threads) {
+  const KernelSet& ks = *p.ks;
+  const Geometry g = ks.g;
+  const int np = p.w.panels();
+  const int ldT = p.lora ? t_stride(p) : 0;
+  const std::size_t t_floats = p.lora ? static_cast<std::size_t>(p.M) * ldT : 0;
+  float* Tpart = p.lora ? t_shared.get(t_floats * threads) : nullptr;
+
+  ThreadPool& pool = ThreadPool::instance();
+  pool.run(threads, [&](int tid, int nt) {
+    const RowBlocks rb(p.M, g.mr);
+    float* xp = t_private.get(static_cast<std::size_t>(p.M) * p.K + t_floats +
+                              static_cast<std::size_t>(p.M) * p.rank + 1);
+    float* T = xp + static_cast<std::size_t>(p.M) * p.K;
+    float* a2 = T + t_floats;
+    for (int b = 0; b < rb.count; ++b) {
+      const int r0 = rb.start(b);
+      detail::pack_a(p.x + static_cast<std::size_t>(r0) * p.ldx, p.ldx, rb.rows(b), p.K,
+                     xp + static_cast<std::size_t>(r0) * p.K);
+    }
+    if (p.lora) {
+      const int k0 = split(p.K, nt, tid), k1 = split(p.K, nt, tid + 1);
+      float* mine = Tpart + t_floats * tid;
+      for (int b = 0; b < rb.count; ++b) {
+        const int r0 = rb.start(b), m = rb.rows(b);
+        lora_t_block(p, xp + static_cast<std::size_t>(r0) * p.K + static_cast<std::size_t>(k0) * m,
+                     m, k0, k1 - k0, mine + static_cast<std::size_t>(r0) * ldT, ldT, false);
+      }
+      pool.barrier();
+      std::memcpy(T, Tpart, sizeof(float) * t_floats);
+      for (int t = 1; t < nt; ++t) {
+        const float* o = Tpart + t_floats * t;
+        for (std::size_t i = 0; i < t_floats; ++i) T[i] += o[i];
+      }
+      for (int b = 0; b < rb.count; ++b) {
+        const int r0 = rb.start(b);
+        pack_t(T + static_cast<std::size_t>(r0) * ldT, ldT, rb.rows(b), p.rank, p.scale,
+               a2 + static_cast<std::size_t>(r0) * p.rank);
+      }
+    }
+
+    const int j0 = split(np, nt, tid), j1 = split(np, nt, tid + 1);
+    // One row block: the whole K in one call, B streamed with prefetch. Several: kc slabs,
+    // the first block pulls the sliver from memory, the others find it in L1.
+    const int KC = rb.count == 1 ? std::max(p.K, 1) : g.kc;
+    const int slabs = std::max(1, (p.K + KC - 1) / KC);
+    for (int j = j0; j < j1; ++j) {
+      const int w = p.w.width(j);
+      const int nv = w / g.vw;
+      const int valid = std::min(g.nr, p.N - j * g.nr);
+      for (int s = 0; s < slabs; ++s) {
+        const int k0 = s * KC;
+        const int kc = std::min(KC, p.K - k0);
+        const bool last = s == slabs - 1;
+        for (int b = 0; b < rb.count; ++b) {
+          const int r0 = rb.start(b), m = rb.rows(b);
+          UkArgs u;
+          u.kc = kc;
+          u.a = xp + static_cast<std::size_t>(r0) * p.K + static_cast<std::size_t>(k0) * m;
+          u.b = p.w.panel(j) + static_cast<std::size_t>(k0) * w;
+          u.ldb = w;
+          u.c = p.y + static_cast<std::size_t>(r0) * p.ldy + j * g.nr;
+          u.ldc = p.ldy;
+          u.n = valid;
+          u.accumulate = s > 0 || p.acc_y;
+          if (last && p.lora) {
+            u.kc2 = p.rank;
+            u.a2 = a2 + static_cast<std::size_t>(r0) * p.rank;
+            u.b2 = p.lb.panel(j);
+          }
+          (b == 0 ? ks.uk_stream[m][nv] : ks.uk[m][nv])(u);
+        }
+      }
+    }
+  });
+}
+
+int thread_count(const Options& opt, int panels) {
+  int t = opt.threads > 0 ? opt.threads : ThreadPool::hardware_threads();
+  return std::max(1, std::min(t, panels));
+}
+
+void run(const Problem& p, const Options& opt) {
+  g_last_path.store(static_cast<int>(p.ks->path), std::memory_order_relaxed);
+  g_calls[static_cast<int>(p.ks->path)].fetch_add(1, std::memory_order_relaxed);
+  if (p.M <= 0 || p.N <= 0) return;
+  if (p.K <= 0) {
+    // An empty sum: y = 0 (or unchanged when accumulating), plus nothing from the adapter.
+    if (!p.acc_y)
+      for (int i = 0; i < p.M; ++i) std::memset(p.y + static_cast<std::size_t>(i) * p.ldy, 0, sizeof(float) * p.N);
+    return;
+  }
+  const int threads = thread_count(opt, p.w.panels());
+  if (p.M <= kDecodeMaxM) {
+    decode(p, threads);
+  } else {
+    prefill(p, threads);
+  }
+}
+
+PanelView view(const float* data, int K, int N, Path path) {
+  const Geometry g = detail::geometry(path);
+  PanelView v;
+  v.data = data;
+  v.K = K;
+  v.N = N;
+  v.nr = g.nr;
+  v.vw = g.vw;
+  return v;
+}
+
+const KernelSet& checked_kernels(const PackedWeights& W, const Options& opt) {
+  if (opt.path && *opt.path != W.path) {
+    throw std::invalid_argument(std::string("weights packed for path '") + path_name(W.path) +
+                                "' used with path '" + path_name(*opt.path) + "'");
+  }
+  const Geometry g = detail::geometry(W.path);
+  if ((W.data == nullptr && W.floats != 0) || W.nr != g.nr ||
+      W.floats != detail::packed_floats(W.K, W.N, g)) {
+    throw std::invalid_argument(std::string("weights are not a valid packing for path '") +
+                                path_name(W.path) + "'");
+  }
+  return detail::kernels_for(W.path);
+}
+
+void check_lora(const PackedWeights& W, const PackedLora& L) {
+  if (L.path != W.path) {
+    throw std::invalid_argument(std::string("LoRA adapter packed for path '") + path_name(L.path) +
+                                "' used with weights packed for path '" + path_name(W.path) + "'");
+  }
+  if (L.K != W.K || L.N != W.N || L.rank <= 0 || !L.a || !L.b) {
+    throw std::invalid_argument("LoRA adapter shape does not match the weights");
+  }
+}
+
+void check_args(const float* x, int M, int ldx, const PackedWeights& W, const float* y, int ldy) {
+  if (M < 0) throw std::invalid_argument("matmul: M < 0");
+  if (M > 0 && (ldx < W.K || ldy < W.N)) throw std::invalid_argument("matmul: ldx < K or ldy < N");
+  if (M > 0 && W.K > 0 && W.N > 0 && (x == nullptr || y == nullptr))
+    throw std::invalid_argument("matmul: null operand");
+}
+
+Problem base_problem(const KernelSet& ks, const float* x, int M, int ldx, const PackedWeights& W,
+                     float* y, int ldy) {
+  Problem p;
+  p.ks = &ks;
+  p.x = x;
+  p.M = M;
+  p.ldx = ldx;
+  p.K = W.K;
+  p.N = W.N;
+  p.w = view(W.data.get(), W.K, W.N, W.path);
+  p.y = y;
+  p.ldy = ldy;
+  return p;
+}
+
+}  // namespace
+
+std::optional<Path> last_path() {
+  const int v = g_last_path.load(std::memory_order_relaxed);
+  if (v < 0) return std::nullopt;
+  return static_cast<Path>(v);
+}
+
+std::uint64_t kernel_calls(Path p) {
+  return g_calls[static_cast<int>(p)].load(std::memory_order_relaxed);
+}
+
+void matmul(const float* x, int M, int ldx, const PackedWeights& W, float* y, int ldy,
+            const Options& opt) {
+  check_args(x, M, ldx, W, y, ldy);
+  const KernelSet& ks = checked_kernels(W, opt);
+  run(base_problem(ks, x, M, ldx, W, y, ldy), opt);
+}
+
+void matmul_lora_fused(const float* x, int M, int ldx, const PackedWeights& W, const PackedLora& L,
+                       float* y, int ldy, const Options& opt) {
+  check_args(x, M, ldx, W, y, ldy);
+  const KernelSet& ks = checked_kernels(W, opt);
+  check_lora(W, L);
+  Problem p = base_problem(ks, x, M, ldx, W, y, ldy);
+  p.lora = true;
+  p.la = view(L.a.get(), L.K, L.rank, L.path);
+  p.lb = view(L.b.get(), L.rank, L.N, L.path);
+  p.rank = L.rank;
+  p.scale = L.scale;
+  if (p.K <= 0) {
+    run(p, opt);  // y = 0: x·A is empty too
+    return;
+  }
+  run(p, opt);
+}
+
+void matmul_lora_unfused(const float* x, int M, int ldx, const PackedWeights& W,
+                         const PackedLora& L, float* y, int ldy, const Options& opt) {
+  check_args(x, M, ldx, W, y, ldy);
+  const KernelSet& ks = checked_kernels(W, opt);
+  check_lora(W, L);
+  if (M <= 0) return;
+  // y = x·W
+  run(base_problem(ks, x, M, ldx, W, y, ldy), opt);
+  // t = x·A, then t *= scale
+  std::vector<float> t(static_cast<std::size_t>(M) * L.rank);
+  Problem pa;
+  pa.ks = &ks;
+  pa.x = x;
+  pa.M = M;
+  pa.ldx = ldx;
+  pa.K = L.K;
+  pa.N = L.rank;
+  pa.w = view(L.a.get(), L.K, L.rank, L.path);
+  pa.y = t.data();
+  pa.ldy = L.rank;
+  run(pa, opt);
+  for (float& v : t) v *= L.scale;
+  // y += t·B
+  Problem pb;
+  pb.ks = &ks;
+  pb.x = t.data();
+  pb.M = M;
+  pb.ldx = L.rank;
+  pb.K = L.rank;
+  pb.N = L.N;
+  pb.w = view(L.b.get(), L.rank, L.N, L.path);
+  pb.y = y;
+  pb.ldy = ldy;
+  pb.acc_y = true;
+  run(pb, opt);
+}
+
+}  // namespace infeng::gemm
