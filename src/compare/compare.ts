@@ -1,0 +1,396 @@
+// Results + baselines + rules → verdicts. Pure: no I/O, no clock (a baseline's age is measured
+// against the run's own time by the report).
+//
+// What fails: only a `regressed` or `error` verdict of severity `fail`. A change must be beyond
+// tolerance AND significant on the samples to be `regressed`; otherwise it is `noisy` and shown.
+// Absolute metrics against a baseline from other hardware are `incomparable`: shown, not judged,
+// while same-run metrics and gates are still judged.
+
+import { InputError } from '../errors.js';
+import type { Baseline, MetricSummary } from '../model/baselines.js';
+import { CHECK_NAMES, type LaneName } from '../model/lanes.js';
+import type { Machine } from '../model/machine.js';
+import type { CaseResult, LaneResult, Metric, RunResults } from '../model/results.js';
+import type { GateRule, Rules } from '../model/rules.js';
+import {
+  VERDICT_STATES,
+  type CheckConclusion,
+  type LaneVerdicts,
+  type Side,
+  type Verdict,
+  type VerdictReport,
+  type VerdictState,
+} from '../model/verdicts.js';
+import { comparable } from './baselines.js';
+import { formatAbsDelta, formatCompact, formatNumber, formatPct, formatValue } from './format.js';
+import { gatesFor, globMatch, toleranceFor, type Tolerance } from './rules.js';
+import { allFinite, mannWhitneyU, summarizeSamples } from './stats.js';
+
+export type BaselineInput = Baseline | undefined | InputError;
+
+export function compare(
+  results: RunResults,
+  baselines: Record<string, BaselineInput>,
+  rules: Rules,
+): VerdictReport {
+  const notes: string[] = [];
+  const lanes = results.lanes.map((lane) =>
+    compareLane(lane, results.machine, baselines[lane.lane], rules, notes),
+  );
+  const counts = emptyCounts();
+  for (const v of lanes.flatMap((l) => l.verdicts)) counts[v.state]++;
+  return {
+    schemaVersion: 1,
+    machine: results.machine,
+    profile: results.profile,
+    conclusion: lanes.some((l) => l.verdicts.some(isFailing)) ? 'failure' : 'success',
+    counts,
+    lanes,
+    notes,
+  };
+}
+
+export function emptyCounts(): Record<VerdictState, number> {
+  return Object.fromEntries(VERDICT_STATES.map((s) => [s, 0])) as Record<VerdictState, number>;
+}
+
+/** The one definition of what fails the gate. */
+export function isFailing(v: Verdict): boolean {
+  return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');
+}
+
+function checkName(lane: string): string {
+  return CHECK_NAMES[lane as LaneName] ?? `${lane}-perf`;
+}
+
+function compareLane(
+  lane: LaneResult,
+  machine: Machine,
+  baselineInput: BaselineInput,
+  rules: Rules,
+  notes: string[],
+): LaneVerdicts {
+  const base: LaneVerdicts = {
+    lane: lane.lane,
+    check: checkName(lane.lane),
+    conclusion: 'success',
+    summary: '',
+    path: lane.path,
+    status: lane.status,
+    verdicts: [],
+  };
+
+  if (lane.status === 'skipped') {
+    return {
+      ...base,
+      conclusion: 'neutral',
+      summary: `skipped: ${lane.error?.message ?? 'not run in this profile'}`,
+    };
+  }
+  if (lane.status === 'error' || lane.status === 'timeout') {
+    const step = lane.error?.step ?? (lane.status === 'timeout' ? 'run' : 'unknown step');
+    const what = lane.status === 'timeout' ? 'timed out' : 'failed';
+    const message = lane.error?.message ?? what;
+    const v = laneLevel(lane.lane, `${step} ${what}: ${message}`);
+    return {
+      ...base,
+      conclusion: 'failure',
+      summary: `error: ${step} ${what}: ${firstLine(message)}`,
+      error: { step, message },
+      verdicts: [v],
+    };
+  }
+
+  const verdicts: Verdict[] = [];
+  let baseline: Baseline | undefined;
+  let incomparable: string | undefined;
+  if (baselineInput instanceof InputError) {
+    // A broken committed baseline must be fixed, not silently treated as "no baseline":
+    // it fails the lane, and the gates still run.
+    notes.push(`${lane.lane}: baseline not used: ${baselineInput.message}`);
+    verdicts.push(laneLevel(lane.lane, `baseline unusable: ${baselineInput.message}`));
+  } else if (baselineInput) {
+    baseline = baselineInput;
+    const c = comparable(baseline._meta, machine, lane.path);
+    if (!c.ok) incomparable = c.reason;
+  }
+
+  if (lane.cases.length === 0) {
+    verdicts.push(laneLevel(lane.lane, 'the lane ran but reported no cases'));
+  }
+
+  const gates = gatesFor(rules, lane.lane);
+  const gateMatched = new Set<string>();
+  for (const c of lane.cases) {
+    if (c.error) {
+      verdicts.push({ ...laneLevel(lane.lane, `case failed: ${c.error}`), caseId: c.id });
+      continue;
+    }
+    for (const m of c.metrics) {
+      const tol = toleranceFor(rules, lane.lane, c.id, m.name, m.unit);
+      const invalid = invalidSamples(m);
+      if (invalid) {
+        verdicts.push({
+          ...identity(lane.lane, c.id, m),
+          source: 'baseline',
+          state: 'error',
+          severity: tol.severity,
+          reason: invalid,
+        });
+        continue;
+      }
+      const current = summarizeSamples(m.samples);
+      // with an unusable baseline only the gates judge this metric
+      if (!(baselineInput instanceof InputError)) {
+        verdicts.push(
+          judge(lane.lane, c.id, m, current, baseline?.cases[c.id]?.[m.name], tol, rules, incomparable),
+        );
+      }
+      for (const g of gates) {
+        if (!globMatch(g.metric, m.name) || !globMatch(g.cases, c.id)) continue;
+        gateMatched.add(g.name);
+        if (g.path !== undefined && !globMatch(g.path, lane.path)) continue;
+        verdicts.push(judgeGate(lane.lane, c.id, m, current, g));
+      }
+    }
+  }
+
+  if (baseline) verdicts.push(...missingVerdicts(lane, baseline));
+  if (lane.cases.length > 0) {
+    for (const g of gates) {
+      if (!gateMatched.has(g.name))
+        notes.push(`${lane.lane}: gate "${g.name}" matched no metric (${g.metric} in ${g.cases})`);
+    }
+  }
+
+  const conclusion = laneConclusion(verdicts);
+  return {
+    ...base,
+    conclusion,
+    summary: laneSummary(verdicts, lane.path, incomparable),
+    ...(incomparable ? { incomparable } : {}),
+    ...(baseline ? { baselineMeta: baseline._meta } : {}),
+    verdicts,
+  };
+}
+
+function identity(lane: string, caseId: string, m: Pick<Metric, 'name' | 'unit' | 'better' | 'kind'>) {
+  return { lane, caseId, metric: m.name, unit: m.unit, better: m.better, kind: m.kind };
+}
+
+/** A verdict about the lane as a whole (crash, timeout, unusable baseline): always fails. */
+function laneLevel(lane: string, reason: string): Verdict {
+  return {
+    lane,
+    caseId: '',
+    metric: '',
+    unit: '',
+    better: 'higher',
+    kind: 'same-run',
+    source: 'baseline',
+    state: 'error',
+    severity: 'fail',
+    reason,
+  };
+}
+
+function invalidSamples(m: Metric): string | undefined {
+  if (m.samples.length === 0) return 'no samples: the metric was not measured';
+  if (!allFinite(m.samples)) {
+    const bad = m.samples.filter((x) => !Number.isFinite(x)).map(String);
+    return `non-finite samples (${[...new Set(bad)].join(', ')}): the measurement is broken`;
+  }
+  if (!Number.isFinite(m.value)) return `non-finite value (${String(m.value)})`;
+  return undefined;
+}
+
+function sideOf(s: MetricSummary): Side {
+  return { median: s.median, spread: s.spread, n: s.n };
+}
+
+function toleranceText(tol: Tolerance, unit: string): string {
+  const parts: string[] = [];
+  if (tol.pct !== undefined) parts.push(`±${formatCompact(tol.pct)} %`);
+  if (tol.abs !== undefined) parts.push(`±${formatCompact(tol.abs)} ${unit === '%' ? 'pp' : unit}`.trim());
+  return parts.join(' and ');
+}
+
+function judge(
+  lane: string,
+  caseId: string,
+  m: Metric,
+  current: Side,
+  summary: MetricSummary | undefined,
+  tol: Tolerance,
+  rules: Rules,
+  incomparable: string | undefined,
+): Verdict {
+  const id = { ...identity(lane, caseId, m), source: 'baseline' as const, current };
+  if (!summary) return { ...id, state: 'new', severity: 'warn', reason: 'no baseline for this metric yet' };
+
+  const baseline = sideOf(summary);
+  const deltaAbs = current.median - baseline.median;
+  const deltaPct = baseline.median !== 0 ? (deltaAbs / Math.abs(baseline.median)) * 100 : undefined;
+  const tolerance = { pct: tol.pct, abs: tol.abs };
+  const shown = { ...id, baseline, deltaAbs, ...(deltaPct !== undefined ? { deltaPct } : {}), tolerance };
+
+  if (summary.unit !== m.unit) {
+    return {
+      ...shown,
+      state: 'incomparable',
+      severity: 'warn',
+      reason: `unit changed from ${summary.unit} to ${m.unit}: recalibrate`,
+    };
+  }
+  if (m.kind === 'absolute' && incomparable) {
+    return {
+      ...shown,
+      state: 'incomparable',
+      severity: 'warn',
+      reason: 'absolute metric, baseline from other hardware or compiler',
+    };
+  }
+
+  // A change counts when it exceeds every tolerance the rule gives (relative and absolute).
+  const exceeds: boolean[] = [];
+  if (tol.pct !== undefined)
+    exceeds.push(deltaPct === undefined ? deltaAbs !== 0 : Math.abs(deltaPct) > tol.pct);
+  if (tol.abs !== undefined) exceeds.push(Math.abs(deltaAbs) > tol.abs);
+  const beyond = exceeds.length > 0 && exceeds.every(Boolean);
+  const change =
+    tol.abs !== undefined
+      ? formatAbsDelta(deltaAbs, m.unit)
+      : deltaPct !== undefined
+        ? formatPct(deltaPct)
+        : formatAbsDelta(deltaAbs, m.unit);
+  const within = toleranceText(tol, m.unit);
+  if (!beyond)
+    return { ...shown, state: 'pass', severity: tol.severity, reason: `${change} within ${within}` };
+
+  const worse = m.better === 'higher' ? deltaAbs < 0 : deltaAbs > 0;
+  const direction = worse ? 'worse' : 'better';
+  const nBase = summary.samples.length;
+  if (nBase < rules.minSamples || current.n < rules.minSamples) {
+    return {
+      ...shown,
+      state: 'noisy',
+      severity: tol.severity,
+      reason: `${change} (${direction}) beyond ${within}, but ${nBase} vs ${current.n} samples are too few for the U test (needs ${rules.minSamples} per side)`,
+    };
+  }
+  const { p } = mannWhitneyU(summary.samples, m.samples);
+  if (p >= rules.alpha) {
+    return {
+      ...shown,
+      pValue: p,
+      state: 'noisy',
+      severity: tol.severity,
+      reason: `${change} (${direction}) beyond ${within}, but not significant (p = ${formatNumber(p)} ≥ ${rules.alpha})`,
+    };
+  }
+  return {
+    ...shown,
+    pValue: p,
+    state: worse ? 'regressed' : 'improved',
+    severity: tol.severity,
+    reason: `${change} (${direction}) beyond ${within}, p = ${formatNumber(p)}`,
+  };
+}
+
+/** Gates are judged on the median of this run's samples: the gate fails when the median is beyond the bound. */
+function judgeGate(lane: string, caseId: string, m: Metric, current: Side, g: GateRule): Verdict {
+  const v = current.median;
+  const low = g.min !== undefined && v < g.min;
+  const high = g.max !== undefined && v > g.max;
+  const value = formatValue(v, m.unit);
+  let reason: string;
+  if (low) reason = `median ${value} is below the minimum ${formatValue(g.min as number, m.unit)}`;
+  else if (high) reason = `median ${value} is above the maximum ${formatValue(g.max as number, m.unit)}`;
+  else reason = `median ${value} within ${boundText(g, m.unit)}`;
+  return {
+    ...identity(lane, caseId, m),
+    source: 'gate',
+    state: low || high ? 'regressed' : 'pass',
+    severity: g.severity,
+    current,
+    gate: {
+      name: g.name,
+      ...(g.min !== undefined ? { min: g.min } : {}),
+      ...(g.max !== undefined ? { max: g.max } : {}),
+      ...(g.description !== undefined ? { description: g.description } : {}),
+    },
+    reason,
+  };
+}
+
+/** "≥ 1.3×", "≤ 1.00 pp", "-0.300 % … 0.300 %" */
+export function boundText(g: { min?: number; max?: number }, unit: string): string {
+  if (g.min !== undefined && g.max !== undefined)
+    return `${formatValue(g.min, unit)} … ${formatValue(g.max, unit)}`;
+  if (g.min !== undefined) return `≥ ${formatValue(g.min, unit)}`;
+  if (g.max !== undefined) return `≤ ${formatValue(g.max, unit)}`;
+  return '';
+}
+
+/** Baseline metrics this run should have measured but did not. */
+function missingVerdicts(lane: LaneResult, baseline: Baseline): Verdict[] {
+  const byId = new Map<string, CaseResult>(lane.cases.map((c) => [c.id, c]));
+  // a baseline case outside this profile's plan was not meant to run: not missing
+  const planned = lane.planned ? new Set(lane.planned) : undefined;
+  const out: Verdict[] = [];
+  for (const [caseId, metrics] of Object.entries(baseline.cases)) {
+    const c = byId.get(caseId);
+    if (!c && planned && !planned.has(caseId)) continue;
+    if (c?.error) continue; // already an error verdict
+    const have = new Set(c?.metrics.map((m) => m.name) ?? []);
+    for (const [name, s] of Object.entries(metrics)) {
+      if (have.has(name)) continue;
+      out.push({
+        ...identity(lane.lane, caseId, { name, unit: s.unit, better: s.better, kind: s.kind }),
+        source: 'baseline',
+        state: 'missing',
+        severity: 'warn',
+        baseline: sideOf(s),
+        reason: c ? 'in the baseline, not measured in this run' : 'case in the baseline did not run',
+      });
+    }
+  }
+  return out;
+}
+
+function laneConclusion(verdicts: Verdict[]): CheckConclusion {
+  if (verdicts.some(isFailing)) return 'failure';
+  const absolute = verdicts.filter(
+    (v) => v.source === 'baseline' && v.kind === 'absolute' && v.state !== 'new',
+  );
+  if (absolute.length > 0 && absolute.every((v) => v.state === 'incomparable')) return 'neutral';
+  return 'success';
+}
+
+const SUMMARY_ORDER: VerdictState[] = [
+  'error',
+  'regressed',
+  'improved',
+  'noisy',
+  'pass',
+  'incomparable',
+  'new',
+  'missing',
+];
+
+function laneSummary(verdicts: Verdict[], path: string, incomparable: string | undefined): string {
+  const counts = emptyCounts();
+  for (const v of verdicts) counts[v.state]++;
+  const failing = verdicts.filter(isFailing).length;
+  const parts = SUMMARY_ORDER.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
+  let text = parts.length > 0 ? parts.join(', ') : 'nothing to judge';
+  if (failing > 0) text = `${failing} failing: ${text}`;
+  if (path) text += ` (${path})`;
+  if (incomparable) text += '; absolute metrics not judged: baseline from other hardware or compiler';
+  return text;
+}
+
+function firstLine(s: string): string {
+  const line = s.split('\n')[0] ?? '';
+  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
+}
