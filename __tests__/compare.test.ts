@@ -286,7 +286,7 @@ describe('gates', () => {
       state: 'regressed',
       severity: 'warn',
       gate: { name: 'vs-openblas', min: 1.3 },
-      reason: 'median 1.20× is below the minimum 1.30×',
+      reason: 'median 1.20× is below the minimum: ≥ 1.3×',
     });
     expect(find(r, 'lora_tax_excess_pp', 'gate')).toMatchObject({
       state: 'regressed',
@@ -299,7 +299,7 @@ describe('gates', () => {
   it('passes within the bound', () => {
     expect(find(judge(steady()), 'ratio_vs_openblas', 'gate')).toMatchObject({
       state: 'pass',
-      reason: 'median 1.34× within ≥ 1.30×',
+      reason: 'median 1.34× meets ≥ 1.3×',
     });
   });
 

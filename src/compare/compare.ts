@@ -22,7 +22,14 @@ import {
   type VerdictState,
 } from '../model/verdicts.js';
 import { comparable } from './baselines.js';
-import { formatAbsDelta, formatCompact, formatNumber, formatPct, formatValue } from './format.js';
+import {
+  formatAbsDelta,
+  formatCompact,
+  formatNumber,
+  formatPct,
+  formatValue,
+  isRatioUnit,
+} from './format.js';
 import { gatesFor, globMatch, toleranceFor, type Tolerance } from './rules.js';
 import { allFinite, mannWhitneyU, summarizeSamples } from './stats.js';
 
@@ -304,9 +311,9 @@ function judgeGate(lane: string, caseId: string, m: Metric, current: Side, g: Ga
   const high = g.max !== undefined && v > g.max;
   const value = formatValue(v, m.unit);
   let reason: string;
-  if (low) reason = `median ${value} is below the minimum ${formatValue(g.min as number, m.unit)}`;
-  else if (high) reason = `median ${value} is above the maximum ${formatValue(g.max as number, m.unit)}`;
-  else reason = `median ${value} within ${boundText(g, m.unit)}`;
+  if (low) reason = `median ${value} is below the minimum: ${boundText({ min: g.min }, m.unit)}`;
+  else if (high) reason = `median ${value} is above the maximum: ${boundText({ max: g.max }, m.unit)}`;
+  else reason = `median ${value} meets ${boundText(g, m.unit)}`;
   return {
     ...identity(lane, caseId, m),
     source: 'gate',
@@ -323,12 +330,13 @@ function judgeGate(lane: string, caseId: string, m: Metric, current: Side, g: Ga
   };
 }
 
-/** "≥ 1.3×", "≤ 1.00 pp", "-0.300 % … 0.300 %" */
+/** "≥ 1.3×", "≤ 1 pp", "-0.3 % … 0.3 %": bounds as written in rules.yml */
 export function boundText(g: { min?: number; max?: number }, unit: string): string {
-  if (g.min !== undefined && g.max !== undefined)
-    return `${formatValue(g.min, unit)} … ${formatValue(g.max, unit)}`;
-  if (g.min !== undefined) return `≥ ${formatValue(g.min, unit)}`;
-  if (g.max !== undefined) return `≤ ${formatValue(g.max, unit)}`;
+  const f = (v: number) =>
+    isRatioUnit(unit) ? `${formatCompact(v)}×` : `${formatCompact(v)} ${unit}`.trim();
+  if (g.min !== undefined && g.max !== undefined) return `${f(g.min)} … ${f(g.max)}`;
+  if (g.min !== undefined) return `≥ ${f(g.min)}`;
+  if (g.max !== undefined) return `≤ ${f(g.max)}`;
   return '';
 }
 

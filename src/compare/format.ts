@@ -6,6 +6,7 @@ export function formatNumber(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
   if (a === 0) return '0';
+  if (a >= 1e6) return `${(v / 1e6).toFixed(a >= 1e8 ? 0 : 2)}M`;
   if (a >= 1000) return v.toFixed(0);
   if (a >= 100) return v.toFixed(1);
   if (a >= 1) return v.toFixed(2);

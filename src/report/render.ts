@@ -1,0 +1,484 @@
+// VerdictReport → Markdown (PR comment, check run, job summary) and → plain terminal text.
+// Pure: the same report always renders to the same text, which the snapshot tests keep.
+//
+// Layout, most important first, so that trimming from the end loses the least:
+//   1. marker + headline: the counts, the machine, path, compiler, baseline age;
+//   2. one line per lane (its check name, conclusion and summary);
+//   3. "Changes": baseline verdicts that are not a plain pass (regressions first);
+//   4. "Gates": the targets of rules.yml and where this run stands;
+//   5. notes: lane errors with their output, incomparable baselines, noisy, new, missing;
+//   6. per lane, in <details>: every verdict, for whoever wants the full picture.
+// Over the size budget, whole sections are dropped from the end with a note saying which.
+
+import { markdownTable } from 'markdown-table';
+import { formatAbsDelta, formatPct, formatValue } from '../compare/format.js';
+import { boundText, isFailing } from '../compare/compare.js';
+import type {
+  CheckConclusion,
+  LaneVerdicts,
+  Verdict,
+  VerdictReport,
+  VerdictState,
+} from '../model/verdicts.js';
+import { codeBlock, escapeMarkdown as esc, plainText } from './escape.js';
+
+export const REPORT_MARKER = '<!-- infeng-perf-report -->';
+/** GitHub's limit is 65,536 characters for a comment and 65,535 for a check run summary. */
+export const DEFAULT_MAX_CHARS = 65000;
+/** Beyond this many gate rows the main table keeps only the ones that did not pass. */
+const MAX_GATE_ROWS = 20;
+const MAX_LISTED = 8;
+
+export interface RenderOptions {
+  maxChars?: number;
+  /** where the untruncated report can be found, said in the truncation note */
+  fullReportHint?: string;
+}
+
+const EMOJI: Record<VerdictState, string> = {
+  pass: '✅',
+  improved: '🚀',
+  regressed: '❌',
+  noisy: '〰️',
+  incomparable: '➖',
+  new: '🆕',
+  missing: '❔',
+  error: '💥',
+};
+
+const CONCLUSION: Record<CheckConclusion, string> = { success: '✅', failure: '❌', neutral: '➖' };
+
+/** Order of rows in a table: what fails first, then what changed, then the rest. */
+const RANK: Record<VerdictState, number> = {
+  error: 0,
+  regressed: 1,
+  improved: 2,
+  noisy: 3,
+  missing: 4,
+  incomparable: 5,
+  new: 6,
+  pass: 7,
+};
+
+function byImportance(a: Verdict, b: Verdict): number {
+  return (
+    Number(isFailing(b)) - Number(isFailing(a)) ||
+    RANK[a.state] - RANK[b.state] ||
+    a.lane.localeCompare(b.lane) ||
+    natural(a.caseId, b.caseId) ||
+    a.metric.localeCompare(b.metric)
+  );
+}
+
+/** "prefill/M512" before "prefill/M2048" */
+function natural(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+const isMetricVerdict = (v: Verdict): boolean => v.metric !== '';
+const CHANGED: ReadonlySet<VerdictState> = new Set(['error', 'regressed', 'improved', 'noisy', 'missing']);
+
+function allVerdicts(report: VerdictReport): Verdict[] {
+  return report.lanes.flatMap((l) => l.verdicts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// cells shared by both renderers
+
+/** Gates are targets: met or missed. A warn-severity miss or regression says so. */
+function label(v: Verdict): string {
+  const word =
+    v.source === 'gate'
+      ? v.state === 'pass'
+        ? 'met'
+        : v.state === 'regressed'
+          ? 'missed'
+          : v.state
+      : v.state;
+  return v.state === 'regressed' && v.severity === 'warn' ? `${word} (warn)` : word;
+}
+
+/** ❌ only for what fails the gate; a warn-severity regression is ⚠️. */
+function emoji(v: Verdict): string {
+  return v.state === 'regressed' && v.severity === 'warn' ? '⚠️' : EMOJI[v.state];
+}
+
+function verdictDetail(v: Verdict): string {
+  if (v.pValue !== undefined && (v.state === 'regressed' || v.state === 'improved' || v.state === 'noisy')) {
+    return `p=${v.pValue < 0.001 ? v.pValue.toExponential(0) : v.pValue.toFixed(3)}`;
+  }
+  if (v.state === 'noisy') return 'few samples';
+  if (v.state === 'error' || v.state === 'incomparable') return v.reason;
+  return '';
+}
+
+function delta(v: Verdict): string {
+  if (v.deltaAbs === undefined) return '';
+  if (v.tolerance?.abs !== undefined || v.deltaPct === undefined) return formatAbsDelta(v.deltaAbs, v.unit);
+  return formatPct(v.deltaPct);
+}
+
+/** ± half the interquartile range, relative to the median */
+function spread(v: Verdict): string {
+  const s = v.current?.spread;
+  return s === undefined ? '' : `±${((s * 100) / 2).toFixed(1)} %`;
+}
+
+function value(side: Verdict['baseline'], unit: string): string {
+  return side ? formatValue(side.median, unit) : '';
+}
+
+function machineLine(report: VerdictReport): string {
+  const m = report.machine;
+  const paths = [...new Set(report.lanes.map((l) => l.path).filter((p) => p !== ''))];
+  const parts = [`${m.cpuModel} (${m.cores} cores)`];
+  if (paths.length > 0) parts.push(paths.join(', '));
+  parts.push(`${m.compiler.id} ${m.compiler.version}`);
+  parts.push(`profile ${report.profile}`);
+  const age = baselineAge(report);
+  if (age) parts.push(age);
+  return parts.join(' · ');
+}
+
+function baselineAge(report: VerdictReport): string | undefined {
+  const now = Date.parse(report.machine.time);
+  const days = report.lanes
+    .map((l) => l.baselineMeta?.timestamp)
+    .filter((t): t is string => t !== undefined)
+    .map((t) => Math.max(0, Math.floor((now - Date.parse(t)) / 86_400_000)))
+    .filter((d) => Number.isFinite(d));
+  if (days.length === 0) return 'no baseline';
+  const lo = Math.min(...days);
+  const hi = Math.max(...days);
+  const span = lo === hi ? `${lo}` : `${lo}–${hi}`;
+  return `baseline ${span} day${hi === 1 ? '' : 's'} old`;
+}
+
+function countsLine(report: VerdictReport): string {
+  const c = report.counts;
+  const parts = [`${c.regressed} regressed`, `${c.improved} improved`, `${c.pass} unchanged`];
+  if (c.noisy > 0) parts.push(`${c.noisy} noisy`);
+  if (c.incomparable > 0) parts.push(`${c.incomparable} incomparable`);
+  if (c.new > 0) parts.push(`${c.new} new`);
+  if (c.missing > 0) parts.push(`${c.missing} missing`);
+  if (c.error > 0) parts.push(`${c.error} error${c.error === 1 ? '' : 's'}`);
+  return parts.join(', ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Markdown
+
+function mdTable(header: string[], rows: string[][], align: string[]): string {
+  return markdownTable([header, ...rows], { align, alignDelimiters: false });
+}
+
+function mdVerdict(v: Verdict): string {
+  const detail = verdictDetail(v);
+  const text = `${emoji(v)} ${label(v)}`;
+  return detail ? `${text} <sub>${esc(detail)}</sub>` : text;
+}
+
+function changeRows(verdicts: Verdict[], withLane: boolean): string[][] {
+  return verdicts.map((v) => [
+    ...(withLane ? [esc(v.lane)] : []),
+    esc(v.caseId),
+    esc(v.metric),
+    esc(value(v.baseline, v.unit)),
+    esc(value(v.current, v.unit)),
+    esc(delta(v)),
+    esc(spread(v)),
+    mdVerdict(v),
+  ]);
+}
+
+function changesTable(verdicts: Verdict[], withLane: boolean): string {
+  const header = [
+    ...(withLane ? ['lane'] : []),
+    'case',
+    'metric',
+    'baseline',
+    'current',
+    'Δ',
+    'spread',
+    'verdict',
+  ];
+  const align = [...(withLane ? ['l'] : []), 'l', 'l', 'r', 'r', 'r', 'r', 'l'];
+  return mdTable(header, changeRows(verdicts, withLane), align);
+}
+
+function gatesTable(verdicts: Verdict[], withLane: boolean): string {
+  const header = [...(withLane ? ['lane'] : []), 'gate', 'case', 'metric', 'current', 'target', 'verdict'];
+  const align = [...(withLane ? ['l'] : []), 'l', 'l', 'l', 'r', 'r', 'l'];
+  const rows = verdicts.map((v) => [
+    ...(withLane ? [esc(v.lane)] : []),
+    v.gate?.description
+      ? `${esc(v.gate.name)} <sub>${esc(v.gate.description)}</sub>`
+      : esc(v.gate?.name ?? ''),
+    esc(v.caseId),
+    esc(v.metric),
+    esc(value(v.current, v.unit)),
+    esc(v.gate ? boundText(v.gate, v.unit) : ''),
+    `${emoji(v)} ${label(v)}`,
+  ]);
+  return mdTable(header, rows, align);
+}
+
+interface Section {
+  /** said in the truncation note when the section is left out */
+  label: string;
+  text: string;
+}
+
+function headSection(report: VerdictReport): string {
+  const failing = allVerdicts(report).filter(isFailing).length;
+  const warned = allVerdicts(report).some((v) => v.state === 'regressed' && v.severity === 'warn');
+  const icon = report.conclusion === 'failure' ? '❌' : warned ? '⚠️' : '✅';
+  const verdict = failing > 0 ? `**${failing} failing** · ` : '';
+  const lines = [
+    REPORT_MARKER,
+    `${icon} **infeng perf** · ${verdict}${esc(countsLine(report))} · ${esc(machineLine(report))}`,
+    '',
+    mdTable(
+      ['check', 'result', 'summary'],
+      report.lanes.map((l) => [esc(l.check), `${CONCLUSION[l.conclusion]} ${l.conclusion}`, esc(l.summary)]),
+      ['l', 'l', 'l'],
+    ),
+  ];
+  return lines.join('\n');
+}
+
+function notesSection(report: VerdictReport): string | undefined {
+  const items: string[] = [];
+  for (const l of report.lanes) {
+    if (l.error) {
+      items.push(
+        `**${esc(l.lane)}** failed at the ${esc(l.error.step)} step:\n\n${indent(codeBlock(clip(l.error.message)))}`,
+      );
+    }
+    if (l.incomparable)
+      items.push(`**${esc(l.lane)}**: absolute metrics not judged (${esc(l.incomparable)}).`);
+    const listed = (state: VerdictState, what: string) => {
+      const vs = l.verdicts.filter((v) => v.state === state && isMetricVerdict(v));
+      if (vs.length === 0) return;
+      const names = vs.slice(0, MAX_LISTED).map((v) => `${esc(v.metric)} in ${esc(v.caseId)}`);
+      const more = vs.length > MAX_LISTED ? `, and ${vs.length - MAX_LISTED} more` : '';
+      items.push(`**${esc(l.lane)}**: ${vs.length} ${what}: ${names.join(', ')}${more}.`);
+    };
+    listed('noisy', 'noisy (beyond tolerance, not significant: rerun or add repetitions)');
+    listed('new', 'without a baseline yet (run calibration to add them)');
+    listed('missing', 'in the baseline but not measured');
+  }
+  for (const n of report.notes) items.push(esc(n));
+  if (items.length === 0) return undefined;
+  return ['#### Notes', '', ...items.map((i) => `- ${i}`)].join('\n');
+}
+
+function indent(block: string): string {
+  return block
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n');
+}
+
+function clip(message: string): string {
+  const lines = message.split(/\r?\n/);
+  const kept = lines.slice(-30).join('\n'); // the end of a log says why it stopped
+  const text = kept.length > 3000 ? `…${kept.slice(-3000)}` : kept;
+  return lines.length > 30 ? `… (${lines.length - 30} earlier lines left out)\n${text}` : text;
+}
+
+function laneDetails(l: LaneVerdicts): string {
+  const metrics = l.verdicts.filter((v) => v.source === 'baseline' && isMetricVerdict(v));
+  const gates = l.verdicts.filter((v) => v.source === 'gate');
+  const parts = [
+    `<details><summary>${CONCLUSION[l.conclusion]} <b>${esc(l.check)}</b> · ${esc(l.summary)}</summary>`,
+    '',
+  ];
+  const b = l.baselineMeta;
+  if (b) {
+    parts.push(
+      esc(
+        `Baseline: commit ${b.commit}, ${b.timestamp.slice(0, 10)}, ${b.hardware} (${b.cores} cores), ${b.compiler}, path ${b.path}, profile ${b.profile}.`,
+      ),
+      '',
+    );
+  }
+  const sorted = [...metrics].sort((x, y) => natural(x.caseId, y.caseId) || x.metric.localeCompare(y.metric));
+  if (sorted.length > 0) parts.push(changesTable(sorted, false), '');
+  if (gates.length > 0) parts.push(gatesTable(gates, false), '');
+  if (sorted.length === 0 && gates.length === 0) parts.push('No metrics.', '');
+  parts.push('</details>');
+  return parts.join('\n');
+}
+
+function markdownSections(report: VerdictReport): { head: string; rest: Section[] } {
+  const verdicts = allVerdicts(report);
+  const multiLane = new Set(verdicts.map((v) => v.lane)).size > 1;
+  const rest: Section[] = [];
+
+  const changes = verdicts.filter(
+    (v) => v.source === 'baseline' && isMetricVerdict(v) && CHANGED.has(v.state),
+  );
+  const unchanged = verdicts.filter((v) => v.source === 'baseline' && v.state === 'pass').length;
+  rest.push({
+    label: 'the changes table',
+    text:
+      changes.length > 0
+        ? [
+            '#### Changes against the baseline',
+            '',
+            changesTable(changes.sort(byImportance), multiLane),
+            '',
+            legend(unchanged),
+          ].join('\n')
+        : `#### Changes against the baseline\n\nNo change beyond tolerance${unchanged > 0 ? ` (${unchanged} metrics unchanged)` : ''}.`,
+  });
+
+  const gates = verdicts.filter((v) => v.source === 'gate').sort(byImportance);
+  if (gates.length > 0) {
+    const shown = gates.length > MAX_GATE_ROWS ? gates.filter((v) => v.state !== 'pass') : gates;
+    const hidden = gates.length - shown.length;
+    const lines = ['#### Gates', ''];
+    if (shown.length > 0) lines.push(gatesTable(shown, multiLane));
+    if (hidden > 0)
+      lines.push(
+        '',
+        `${shown.length > 0 ? 'The other ' : 'All '}${hidden} gates pass (see the lane details).`,
+      );
+    rest.push({ label: 'the gates table', text: lines.join('\n') });
+  }
+
+  const notes = notesSection(report);
+  if (notes) rest.push({ label: 'the notes', text: notes });
+
+  for (const l of report.lanes) {
+    if (l.verdicts.some(isMetricVerdict))
+      rest.push({ label: `the details of ${l.lane}`, text: laneDetails(l) });
+  }
+  return { head: headSection(report), rest };
+}
+
+function legend(unchanged: number): string {
+  return `<sub>${unchanged} unchanged metrics not shown. Δ: change of the median (pp for percentages). spread: ± half the interquartile range of this run, relative to the median. p: two-sided Mann–Whitney U.</sub>`;
+}
+
+/** The Markdown report; never longer than `maxChars`, dropping whole sections from the end. */
+export function renderMarkdown(report: VerdictReport, options: RenderOptions = {}): string {
+  const maxChars = options.maxChars ?? DEFAULT_MAX_CHARS;
+  const { head, rest } = markdownSections(report);
+  const join = (sections: string[]): string => `${sections.join('\n\n')}\n`;
+
+  const full = join([head, ...rest.map((s) => s.text)]);
+  if (full.length <= maxChars) return full;
+
+  const hint = options.fullReportHint ?? 'The full report is in the run’s report files.';
+  const kept = [...rest];
+  const dropped: Section[] = [];
+  for (;;) {
+    const note = `**Report shortened** to fit ${maxChars.toLocaleString('en-US')} characters: left out ${dropped
+      .map((s) => s.label)
+      .reverse()
+      .join(', ')}. ${hint}`;
+    const text = join([head, ...kept.map((s) => s.text), note]);
+    if (dropped.length > 0 && (text.length <= maxChars || kept.length === 0)) {
+      // the head alone over budget cannot happen with real lane counts; cut at a line if it does
+      return text.length <= maxChars ? text : `${text.slice(0, text.lastIndexOf('\n', maxChars - 1))}\n`;
+    }
+    const last = kept.pop();
+    if (!last) return text;
+    dropped.push(last);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Terminal
+
+function terminalLabel(v: Verdict): string {
+  const base = isFailing(v) ? label(v).toUpperCase() : label(v);
+  const detail = verdictDetail(v);
+  return detail ? `${base} (${detail})` : base;
+}
+
+/** Columns padded with spaces; numbers right-aligned. */
+function textTable(header: string[], rows: string[][], right: boolean[]): string {
+  const all = [header, ...rows].map((r) => r.map(plainText));
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((cell, i) => (right[i] ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(all[0] ?? []), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)].join(
+    '\n',
+  );
+}
+
+/** The same report for a terminal: plain text, aligned, readable without colours. */
+export function renderTerminal(report: VerdictReport): string {
+  const verdicts = allVerdicts(report);
+  const failing = verdicts.filter(isFailing).length;
+  const out: string[] = [
+    `infeng perf: ${report.conclusion === 'failure' ? `FAILED (${failing} failing)` : 'ok'} - ${countsLine(report)}`,
+    plainText(machineLine(report)),
+    '',
+  ];
+  const laneWidth = Math.max(...report.lanes.map((l) => l.check.length), 0);
+  for (const l of report.lanes) {
+    out.push(`  ${l.check.padEnd(laneWidth)}  ${l.conclusion.padEnd(7)}  ${plainText(l.summary)}`);
+  }
+
+  const changes = verdicts
+    .filter((v) => v.source === 'baseline' && isMetricVerdict(v) && CHANGED.has(v.state))
+    .sort(byImportance);
+  out.push('', 'Changes against the baseline:');
+  if (changes.length === 0) out.push('  none beyond tolerance');
+  else {
+    out.push(
+      textTable(
+        ['lane', 'case', 'metric', 'baseline', 'current', 'delta', 'spread', 'verdict'],
+        changes.map((v) => [
+          v.lane,
+          v.caseId,
+          v.metric,
+          value(v.baseline, v.unit),
+          value(v.current, v.unit),
+          delta(v),
+          spread(v),
+          terminalLabel(v),
+        ]),
+        [false, false, false, true, true, true, true, false],
+      ),
+    );
+  }
+
+  const gates = verdicts.filter((v) => v.source === 'gate').sort(byImportance);
+  if (gates.length > 0) {
+    out.push('', 'Gates:');
+    out.push(
+      textTable(
+        ['lane', 'gate', 'case', 'current', 'target', 'verdict'],
+        gates.map((v) => [
+          v.lane,
+          v.gate?.name ?? '',
+          v.caseId,
+          value(v.current, v.unit),
+          v.gate ? boundText(v.gate, v.unit) : '',
+          terminalLabel(v),
+        ]),
+        [false, false, false, true, true, false],
+      ),
+    );
+  }
+
+  const notes: string[] = [];
+  for (const l of report.lanes) {
+    if (l.error)
+      notes.push(
+        `${l.lane} failed at ${l.error.step}: ${l.error.message.split(/\r?\n/).slice(-5).join(' | ')}`,
+      );
+    if (l.incomparable) notes.push(`${l.lane}: absolute metrics not judged (${l.incomparable})`);
+  }
+  notes.push(...report.notes);
+  if (notes.length > 0) out.push('', 'Notes:', ...notes.map((n) => `  - ${plainText(n)}`));
+  return `${out.join('\n')}\n`;
+}
