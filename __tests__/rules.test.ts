@@ -137,3 +137,18 @@ describe('matching', () => {
     expect(toleranceFor(rules, 'sched', 'c', 'tok', 'tok/s')).toEqual({ pct: 8, severity: 'fail' });
   });
 });
+
+describe('errors for the terminal', () => {
+  it('formats input errors with file and field, and maps them to exit code 2', async () => {
+    const { formatError, exitCodeFor, LaneError } = await import('../src/errors.js');
+    const err = new InputError('must be number', { file: 'baselines/rules.yml', field: 'alpha' });
+    expect(formatError(err)).toBe('error: baselines/rules.yml: alpha: must be number');
+    expect(exitCodeFor(err)).toBe(2);
+    expect(formatError(new LaneError('gemm', 'spawn', 'ENOENT'))).toBe(
+      'error: lane gemm failed at spawn: ENOENT',
+    );
+    expect(exitCodeFor(new Error('bug'))).toBe(1);
+    expect(formatError(new Error('bug'))).toBe('internal error: bug');
+    expect(formatError(new Error('bug'), { verbose: true })).toMatch(/^internal error: bug\nError: bug\n/);
+  });
+});
