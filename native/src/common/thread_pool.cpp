@@ -42,13 +42,15 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::ensure_workers(int count) {
   while (static_cast<int>(workers_.size()) < count) {
     const int index = static_cast<int>(workers_.size()) + 1;
-    workers_.emplace_back([this, index] { worker_main(index); });
+    // The worker must start from the state before the job about to be published, or a
+    // thread that starts late would mistake that job for one it has already run.
+    const std::uint64_t seen = state_.load();
+    workers_.emplace_back([this, index, seen] { worker_main(index, seen); });
   }
 }
 
-void ThreadPool::worker_main(int index) {
+void ThreadPool::worker_main(int index, std::uint64_t seen) {
   t_in_job = true;  // a job that calls back into the pool runs inline
-  std::uint64_t seen = state_.load(std::memory_order_acquire);
   for (;;) {
     std::uint64_t g = state_.load(std::memory_order_acquire);
     for (int i = 0; g == seen && i < kSpinIters; ++i) {
@@ -58,7 +60,9 @@ void ThreadPool::worker_main(int index) {
     if (g == seen) {
       std::unique_lock<std::mutex> lk(park_mu_);
       parked_.fetch_add(1);
-      park_cv_.wait(lk, [&] { return state_.load(std::memory_order_acquire) != seen; });
+      // seq_cst on parked_ and state_ (here and in run()) rules out the store-load reordering
+      // in which the publisher sees no sleeper and this thread sees no new job.
+      park_cv_.wait(lk, [&] { return state_.load() != seen; });
       parked_.fetch_sub(1);
       g = state_.load(std::memory_order_acquire);
     }
@@ -99,8 +103,8 @@ void ThreadPool::run(int n, Fn fn, void* ctx) {
   bar_count_.store(0, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
   const std::uint64_t prev = state_.load(std::memory_order_relaxed);
-  state_.store(((prev >> 16) + 1) << 16 | static_cast<std::uint64_t>(n), std::memory_order_release);
-  if (parked_.load(std::memory_order_acquire) > 0) {
+  state_.store(((prev >> 16) + 1) << 16 | static_cast<std::uint64_t>(n));
+  if (parked_.load() > 0) {
     std::lock_guard<std::mutex> plk(park_mu_);
     park_cv_.notify_all();
   }

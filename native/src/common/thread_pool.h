@@ -39,7 +39,7 @@ class ThreadPool {
  private:
   ThreadPool() = default;
   void ensure_workers(int count);
-  void worker_main(int index);
+  void worker_main(int index, std::uint64_t seen);
 
   std::mutex run_mu_;  // one job at a time
   std::vector<std::thread> workers_;
