@@ -30,6 +30,8 @@ class StreamReader {
   StreamReader& operator=(const StreamReader&) = delete;
 
   int threads() const { return threads_; }
+  // The vector width the reads use: the widest the CPU supports, whatever the kernels run.
+  static const char* isa();
 
   struct Result {
     std::uint64_t checksum;  // of the bytes read, so the compiler cannot drop the loads
