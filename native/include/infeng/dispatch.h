@@ -31,6 +31,9 @@ const char* path_name(Path p);
 Path parse_path(std::string_view name);
 
 bool path_compiled(Path p);
+// Why p cannot run on a machine with features f (not compiled / the CPU lacks a flag / the OS
+// does not enable the register state); empty when it can. resolve_path() reports this text.
+std::string unsupported_reason(Path p, const CpuFeatures& f);
 // Compiled in, and the CPU and OS support it.
 bool path_supported(Path p);
 Path best_path();

@@ -15,14 +15,14 @@ namespace {
 
 constexpr Path kAllPaths[kPathCount] = {Path::Scalar, Path::Avx2, Path::Avx512};
 
-// Empty when usable; otherwise why not, phrased for an error message.
-std::string unsupported_reason(Path p) {
+}  // namespace
+
+std::string unsupported_reason(Path p, const CpuFeatures& f) {
   const std::string name = path_name(p);
   if (!path_compiled(p)) {
     return "path '" + name + "' is not compiled into this build (configure with INFENG_" +
            (p == Path::Avx2 ? std::string("AVX2") : std::string("AVX512")) + "=ON)";
   }
-  const CpuFeatures& f = cpu_features();
   std::string missing;
   auto need = [&](bool have, const char* flag) {
     if (!have) missing += (missing.empty() ? "" : ", ") + std::string(flag);
@@ -59,6 +59,8 @@ std::string unsupported_reason(Path p) {
   }
   return "unknown path";
 }
+
+namespace {
 
 // -1: no override.
 std::atomic<int> g_forced{-1};
@@ -119,7 +121,7 @@ bool path_compiled(Path p) {
   return false;
 }
 
-bool path_supported(Path p) { return unsupported_reason(p).empty(); }
+bool path_supported(Path p) { return unsupported_reason(p, cpu_features()).empty(); }
 
 Path best_path() {
   static const Path best = [] {
@@ -135,7 +137,7 @@ Path best_path() {
 Path resolve_path(std::string_view request) {
   if (request == "auto") return best_path();
   const Path p = parse_path(request);
-  const std::string why = unsupported_reason(p);
+  const std::string why = unsupported_reason(p, cpu_features());
   if (!why.empty()) throw std::runtime_error(why);
   return p;
 }
