@@ -32,6 +32,7 @@
 #include "bench_flags.h"
 #include "infeng/dispatch.h"
 #include "infeng/gemm.h"
+#include "quiesce.h"
 #include "stream_read.h"
 
 namespace {
@@ -43,6 +44,17 @@ namespace gemm = infeng::gemm;
 
 constexpr int kDecodeMaxM = 16;     // decode batches are 1-16 rows; larger M is prefill
 constexpr float kLoraScale = 0.5f;  // large enough that a dropped LoRA term fails the check
+constexpr double kQuiesceTimeoutMs = 50.0;  // far above any pool's spin-before-park
+
+// Before every timed call: wait (untimed) until no other thread of the process runs, so no
+// variant pays for the pool that the previous one left spinning. Counts the waits that gave up.
+int g_quiesce_timeouts = 0;
+void quiesce() {
+  if (!infeng::bench::wait_quiescent(kQuiesceTimeoutMs) && g_quiesce_timeouts++ == 0) {
+    std::fprintf(stderr, "warning: a thread of this process kept running for %.0f ms; "
+                 "timed calls may share their cores with it\n", kQuiesceTimeoutMs);
+  }
+}
 
 struct Config {
   int threads = 1;
@@ -366,6 +378,7 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
         // reused after the same amount of traffic: they are equally (un)cached when read.
         const std::size_t tick = decode ? c.tick++ : 0;
         const std::size_t copy = tick % (v == kOpenblas ? plain_n : packed_n);
+        quiesce();
         sec[v] += run_variant(c, v, copy);
       }
       c.rotation = (c.rotation + 1) % variants;
@@ -404,9 +417,10 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
     k["bw_efficiency_pct"] = 100.0 * weight_gbps / read_gbps;
     k["openblas_weight_gbps"] = Kd * Nd * sizeof(float) / per[kOpenblas] * 1e-9;
   }
-  char label[128];
-  std::snprintf(label, sizeof label, "path=%s packed_MiB=%.1f copies=%zu",
-                infeng::path_name(c.path), ws.packed_bytes() / 1048576.0, packed_n);
+  char label[160];
+  std::snprintf(label, sizeof label, "path=%s packed_MiB=%.1f copies=%zu quiesce_timeouts=%d",
+                infeng::path_name(c.path), ws.packed_bytes() / 1048576.0, packed_n,
+                g_quiesce_timeouts);
   state.SetLabel(label);
 }
 
@@ -427,6 +441,7 @@ void bm_membw(benchmark::State& state) {
   std::uint64_t sink = 0;
   double sec = 0;
   for (auto _ : state) {
+    quiesce();
     const auto res = g_reader->read(buf.get(), bytes);
     sink += res.checksum;
     sec += res.seconds;
@@ -499,7 +514,8 @@ void parse_lane_flags(int& argc, char** argv) {
       (void)infeng::active_path();  // validates INFENG_FORCE_PATH if it is set
     }
   } catch (const std::invalid_argument& e) {
-    usage_error(std::string(path ? "--force_path" : "INFENG_FORCE_PATH") + ": " + e.what());
+    // The library's message already names INFENG_FORCE_PATH when the environment was the source.
+    usage_error(path ? std::string("--force_path: ") + e.what() : std::string(e.what()));
   } catch (const std::exception& e) {
     usage_error(std::string(path ? "--force_path=" + *path : "INFENG_FORCE_PATH") + ": " +
                 e.what());
