@@ -122,6 +122,10 @@ struct WeightSet {
   gemm::AlignedBuffer plain;  // plain_copies × (K×N), row-major; copy 0 is the packing source
   std::size_t plain_copies = 0;
   gemm::AlignedBuffer probe;  // packed.size() slots of exactly packed_bytes() each
+  // Calls that read a copy so far. Every variant takes copy `cursor % copies`, so the next
+  // copy is always the least recently read one, across variants and across the cases that
+  // share this set (one counter also makes a W copy and a probe slot equally cold).
+  std::size_t cursor = 0;
   std::size_t packed_bytes() const { return packed.front().bytes(); }
   std::size_t plain_floats() const { return static_cast<std::size_t>(H) * H; }
 };
@@ -165,7 +169,6 @@ struct CaseData {
   gemm::PackedLora lora;
   gemm::AlignedBuffer y[4];
   std::string error;  // non-empty: the outputs failed the check
-  std::size_t tick = 0;  // decode calls so far: every variant takes its copy from this count
   int rotation = 0;
   std::uint64_t sink = 0;
 };
@@ -251,8 +254,10 @@ std::vector<float> abs_copy(const float* p, std::size_t n) {
 // against the double-precision reference on a few rows.
 std::string check_outputs(CaseData& c) {
   const int M = c.M, K = c.H, N = c.H, r = c.r;
+  // The copy read here is now cached: advance the cursor past it so decode starts cold.
+  const std::size_t tick = c.ws->cursor++;
   for (int v = kBase; v <= kOpenblas; ++v) {
-    run_variant(c, v, 0);
+    run_variant(c, v, tick % (v == kOpenblas ? c.ws->plain_copies : c.ws->packed.size()));
     // Proof that the forced path ran: a fallback would otherwise be measured under its name.
     const auto ran = gemm::last_path();
     if (v != kOpenblas && (!ran || *ran != c.path)) {
@@ -269,7 +274,7 @@ std::string check_outputs(CaseData& c) {
   const auto aB = abs_copy(c.B.get(), static_cast<std::size_t>(r) * N);
   std::vector<float> s_base(mn), s_lora(mn), t(static_cast<std::size_t>(M) * r);
   {
-    const auto aW = abs_copy(c.ws->plain.get(), c.ws->plain_floats());
+    const auto aW = abs_copy(c.ws->plain.get(), c.ws->plain_floats());  // copies are equal
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, ax.data(), K, aW.data(),
                 N, 0.0f, s_base.data(), N);
   }
@@ -364,19 +369,17 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
   const WeightSet& ws = *c.ws;
   const bool decode = M <= kDecodeMaxM;
   const int variants = decode ? kVariantCount : kOpenblas + 1;
-  // Prefill is compute-bound and reuses one W, as a real prefill does over its whole batch.
-  // The probe buffer has as many slots as there are packed copies.
-  const std::size_t packed_n = decode ? ws.packed.size() : 1;
-  const std::size_t plain_n = decode ? ws.plain_copies : 1;
-
+  // Prefill is compute-bound and reuses one W, as a real prefill does over its whole batch: it
+  // reads the most recently used copy (the check just read it), which the decode rotation of
+  // a case sharing these weights will reach last, so it never hands decode a warm copy.
+  const std::size_t packed_n = ws.packed.size();
+  const std::size_t plain_n = ws.plain_copies;
   double sec[kVariantCount] = {};
   try {
     for (auto _ : state) {
       for (int j = 0; j < variants; ++j) {
         const int v = (c.rotation + j) % variants;
-        // One counter for all variants, so a slot of the probe buffer and a copy of W are
-        // reused after the same amount of traffic: they are equally (un)cached when read.
-        const std::size_t tick = decode ? c.tick++ : 0;
+        const std::size_t tick = decode ? c.ws->cursor++ : c.ws->cursor - 1;
         const std::size_t copy = tick % (v == kOpenblas ? plain_n : packed_n);
         quiesce();
         sec[v] += run_variant(c, v, copy);
@@ -419,7 +422,7 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
   }
   char label[160];
   std::snprintf(label, sizeof label, "path=%s packed_MiB=%.1f copies=%zu quiesce_timeouts=%d",
-                infeng::path_name(c.path), ws.packed_bytes() / 1048576.0, packed_n,
+                infeng::path_name(c.path), ws.packed_bytes() / 1048576.0, decode ? packed_n : 1,
                 g_quiesce_timeouts);
   state.SetLabel(label);
 }
