@@ -36,7 +36,7 @@ async function doRun(raw: RawOptions): Promise<number> {
 
 async function doCompare(raw: RawOptions, results?: Awaited<ReturnType<typeof runStage>>): Promise<number> {
   const config = buildConfig(raw);
-  const outcome = compareStage(config, results ?? readResults(config));
+  const outcome = await compareStage(config, results ?? readResults(config));
   process.stdout.write(`${outcome.terminal}\n`);
   log(`wrote ${config.reportsDir}/verdicts.json and report.md`);
   return outcome.report.conclusion === 'failure' ? 1 : 0;
@@ -50,7 +50,7 @@ async function doAll(raw: RawOptions): Promise<number> {
 async function doCalibrate(raw: RawOptions & { from?: boolean }): Promise<number> {
   const config = buildConfig({ ...raw, profile: raw.profile ?? 'full' });
   const results = raw.from ? readResults(config) : await runStage(config, log);
-  const written = calibrateStage(config, results, log);
+  const written = await calibrateStage(config, results, log);
   if (written.length === 0) throw new InputError('no baseline written: no selected lane ran cleanly');
   return 0;
 }

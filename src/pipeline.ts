@@ -7,7 +7,6 @@ import type { Config } from './config.js';
 import type { LaneName } from './model/lanes.js';
 import type { RunResults } from './model/results.js';
 import type { VerdictReport } from './model/verdicts.js';
-import type { Baseline } from './model/baselines.js';
 import { resolveToolchain, type Toolchain } from './build/toolchain.js';
 import { buildTargets, configure } from './build/cmake.js';
 import { BuildError } from './build/errors.js';
@@ -15,10 +14,8 @@ import { describeMachine, probeCompiler } from './build/machine.js';
 import { laneAdapter } from './lanes/registry.js';
 import { runLanes } from './lanes/runner.js';
 import { InputError } from './errors.js';
-import { loadRules } from './compare/rules.js';
-import { loadBaseline, summarizeLane, writeBaseline } from './compare/baselines.js';
-import { compare } from './compare/compare.js';
-import { renderMarkdown, renderTerminal } from './report/render.js';
+import { compare, loadBaselines, loadRules, summarizeLane, writeBaseline } from './compare/index.js';
+import { renderMarkdown, renderTerminal } from './report/index.js';
 
 export type Log = (line: string) => void;
 
@@ -111,17 +108,12 @@ export interface CompareOutcome {
   terminal: string;
 }
 
-export function compareStage(config: Config, results: RunResults): CompareOutcome {
-  const rules = loadRules(config.rulesFile);
-  const baselines: Record<string, Baseline | InputError | undefined> = {};
-  for (const lane of results.lanes) {
-    try {
-      baselines[lane.lane] = loadBaseline(path.join(config.baselinesDir, `${lane.lane}.json`));
-    } catch (e) {
-      if (!(e instanceof InputError)) throw e;
-      baselines[lane.lane] = e;
-    }
-  }
+export async function compareStage(config: Config, results: RunResults): Promise<CompareOutcome> {
+  const rules = await loadRules(config.rulesFile);
+  const baselines = await loadBaselines(
+    results.lanes.map((l) => l.lane),
+    config.baselinesDir,
+  );
   const report = compare(results, baselines, rules);
   const markdown = renderMarkdown(report);
   writeJson(path.join(config.reportsDir, VERDICTS_FILE), report);
@@ -130,7 +122,7 @@ export function compareStage(config: Config, results: RunResults): CompareOutcom
 }
 
 /** Calibration: turns a run's samples into the committed baselines, one file per lane. */
-export function calibrateStage(config: Config, results: RunResults, log: Log): string[] {
+export async function calibrateStage(config: Config, results: RunResults, log: Log): Promise<string[]> {
   const written: string[] = [];
   for (const lane of results.lanes) {
     if (!config.lanes.includes(lane.lane)) continue;
@@ -138,8 +130,7 @@ export function calibrateStage(config: Config, results: RunResults, log: Log): s
       log(`baseline ${lane.lane}: not written, the lane did not run cleanly (${lane.error?.message ?? lane.status})`);
       continue;
     }
-    const file = path.join(config.baselinesDir, `${lane.lane}.json`);
-    writeBaseline(file, summarizeLane(lane, results.machine, results.profile));
+    const file = await writeBaseline(summarizeLane(lane, results.machine, results.profile), config.baselinesDir);
     log(`baseline ${lane.lane}: wrote ${path.relative(process.cwd(), file)}`);
     written.push(file);
   }
