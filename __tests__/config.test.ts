@@ -5,13 +5,21 @@ import { InputError } from '../src/errors.js';
 describe('config', () => {
   it('defaults: quick profile, auto path, clang 17 not pinned, every lane in this build', () => {
     const c = buildConfig({}, {});
-    expect(c).toMatchObject({ profile: 'quick', forcePath: 'auto', clangVersion: 17, clangVersionExplicit: false, lanes: ['gemm'] });
+    expect(c).toMatchObject({
+      profile: 'quick',
+      forcePath: 'auto',
+      clangVersion: 17,
+      clangVersionExplicit: false,
+      lanes: ['gemm'],
+    });
     expect(c.buildDir.endsWith('build/native/release')).toBe(true);
   });
 
   it('an unknown lane is an input error that names the flag and lists the known lanes', () => {
     expect(() => parseLanes('gemm,tokeniser')).toThrow(InputError);
-    expect(() => parseLanes('gemm,tokeniser')).toThrow(/--lanes: unknown lane "tokeniser"; known lanes: tokenizer, gemm/);
+    expect(() => parseLanes('gemm,tokeniser')).toThrow(
+      /--lanes: unknown lane "tokeniser"; known lanes: tokenizer, gemm/,
+    );
   });
 
   it('known lanes are deduplicated and keep their order', () => {

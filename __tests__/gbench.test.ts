@@ -44,9 +44,9 @@ describe('google/benchmark JSON parser', () => {
   it('rejects what is not a benchmark report, saying why', () => {
     expect(() => parseGbenchJson('{"benchmarks": 3}')).toThrow(GbenchParseError);
     expect(() => parseGbenchJson('{"benchmarks": 3}')).toThrow(/"benchmarks"/);
-    expect(() => parseGbenchJson('{"context":{},"benchmarks":[{"name":"a","run_type":"iteration","time_unit":"h"}]}')).toThrow(
-      /unknown time_unit/,
-    );
+    expect(() =>
+      parseGbenchJson('{"context":{},"benchmarks":[{"name":"a","run_type":"iteration","time_unit":"h"}]}'),
+    ).toThrow(/unknown time_unit/);
     expect(() => parseGbenchJson('')).toThrow(/not JSON/);
   });
 });
@@ -63,7 +63,10 @@ describe('GEMM lane adapter', () => {
     expect(tax?.value).toBeCloseTo(7.0, 1);
     const excess = dec?.metrics.find((m) => m.name === 'lora_tax_excess_pp');
     expect(excess?.value).toBeCloseTo(7.0 - 6.25, 1);
-    expect(dec?.metrics.find((m) => m.name === 'base_gflops')).toMatchObject({ kind: 'absolute', better: 'higher' });
+    expect(dec?.metrics.find((m) => m.name === 'base_gflops')).toMatchObject({
+      kind: 'absolute',
+      better: 'higher',
+    });
     expect(dec?.metrics.find((m) => m.name === 'bw_efficiency_pct')).toBeDefined();
     expect(dec?.params).toMatchObject({ M: 1, K: 256, N: 256, rank: 8, phase: 'decode' });
   });

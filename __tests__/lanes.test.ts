@@ -46,7 +46,11 @@ describe('GEMM lane process handling', () => {
 
   it('garbage output is a parse error that names the file', async () => {
     const r = await gemmLane.run(
-      ctx(fakeBuild('for a in "$@"; do case "$a" in --benchmark_out=*) echo "{not json" > "${a#--benchmark_out=}";; esac; done')),
+      ctx(
+        fakeBuild(
+          'for a in "$@"; do case "$a" in --benchmark_out=*) echo "{not json" > "${a#--benchmark_out=}";; esac; done',
+        ),
+      ),
     );
     expect(r.status).toBe('error');
     expect(r.error?.step).toBe('parse');
@@ -57,11 +61,22 @@ describe('GEMM lane process handling', () => {
     const doc = JSON.stringify({
       context: { path: 'scalar' },
       benchmarks: [
-        { name: 'gemm/decode/M1/H256/r8', run_type: 'iteration', repetition_index: 0, real_time: 1, time_unit: 'ms', base_gflops: 1 },
+        {
+          name: 'gemm/decode/M1/H256/r8',
+          run_type: 'iteration',
+          repetition_index: 0,
+          real_time: 1,
+          time_unit: 'ms',
+          base_gflops: 1,
+        },
       ],
     }).replace('"base_gflops":1', '"base_gflops":NaN');
     const r = await gemmLane.run(
-      ctx(fakeBuild(`for a in "$@"; do case "$a" in --benchmark_out=*) echo '${doc}' > "\${a#--benchmark_out=}";; esac; done`)),
+      ctx(
+        fakeBuild(
+          `for a in "$@"; do case "$a" in --benchmark_out=*) echo '${doc}' > "\${a#--benchmark_out=}";; esac; done`,
+        ),
+      ),
     );
     expect(r.status).toBe('ok');
     const c = r.cases.find((x) => x.id === 'decode/M1/H256/r8');
@@ -77,10 +92,23 @@ describe('lane runner', () => {
     targets: [],
     plannedCases: () => [],
     run: async (): Promise<LaneResult> => ({
-      lane: 'gemm', status: 'ok', path: 'scalar', cases: [], planned: [], durationS: 0, artifacts: [], info: {},
+      lane: 'gemm',
+      status: 'ok',
+      path: 'scalar',
+      cases: [],
+      planned: [],
+      durationS: 0,
+      artifacts: [],
+      info: {},
     }),
   };
-  const throwing: Lane = { ...ok, name: 'tokenizer', run: async () => { throw new Error('adapter blew up'); } };
+  const throwing: Lane = {
+    ...ok,
+    name: 'tokenizer',
+    run: async () => {
+      throw new Error('adapter blew up');
+    },
+  };
 
   it('keeps going after a lane throws, and reports lanes this build lacks as skipped', async () => {
     const lookup = (n: string) => (n === 'gemm' ? ok : n === 'tokenizer' ? throwing : undefined);
@@ -96,8 +124,19 @@ describe('lane runner', () => {
 
   it('a lane whose build failed is an error at the build step and is not run', async () => {
     let ran = false;
-    const spy: Lane = { ...ok, run: async (c) => { ran = true; return ok.run(c); } };
-    const results = await runLanes(['gemm'], ctx('/nonexistent'), { gemm: 'building infeng_gemm_bench failed' }, () => spy);
+    const spy: Lane = {
+      ...ok,
+      run: async (c) => {
+        ran = true;
+        return ok.run(c);
+      },
+    };
+    const results = await runLanes(
+      ['gemm'],
+      ctx('/nonexistent'),
+      { gemm: 'building infeng_gemm_bench failed' },
+      () => spy,
+    );
     expect(ran).toBe(false);
     expect(results[0]).toMatchObject({ status: 'error', error: { step: 'build' } });
   });

@@ -19,7 +19,13 @@ beforeAll(async () => {
   const baselinesDir = path.join(tmp, 'baselines');
   mkdirSync(baselinesDir);
   cpSync(path.join(root, 'baselines', 'rules.yml'), path.join(baselinesDir, 'rules.yml'));
-  config = buildConfig({ root, profile: 'smoke', lanes: 'gemm', reportsDir: path.join(tmp, 'reports'), baselinesDir });
+  config = buildConfig({
+    root,
+    profile: 'smoke',
+    lanes: 'gemm',
+    reportsDir: path.join(tmp, 'reports'),
+    baselinesDir,
+  });
   results = await runStage(config, () => {});
 }, 600_000);
 
@@ -39,12 +45,16 @@ describe('pipeline on the smoke profile', () => {
     expect(results.machine.compiler.id).toBe('clang');
     expect(results.machine.compiler.requestedMajor).toBe(17);
     expect(results.machine.cores).toBeGreaterThan(0);
-    const onDisk = JSON.parse(readFileSync(path.join(config.reportsDir, 'results.json'), 'utf8')) as RunResults;
+    const onDisk = JSON.parse(
+      readFileSync(path.join(config.reportsDir, 'results.json'), 'utf8'),
+    ) as RunResults;
     expect(onDisk.lanes[0]?.cases[0]?.metrics[0]?.samples.length).toBe(3);
   });
 
   it('writes the lane CSV with its columns and the summary', () => {
-    const rows = parse(readFileSync(path.join(config.reportsDir, 'gemm_lora.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    const rows = parse(readFileSync(path.join(config.reportsDir, 'gemm_lora.csv'), 'utf8'), {
+      columns: true,
+    }) as Record<string, string>[];
     expect(Object.keys(rows[0] ?? {})).toEqual([...GEMM_CSV_COLUMNS]);
     expect(rows).toHaveLength(2);
     expect(Number(rows.find((r) => r.phase === 'decode')?.bw_efficiency_pct)).toBeGreaterThan(0);
@@ -53,16 +63,24 @@ describe('pipeline on the smoke profile', () => {
 
   it('without a baseline every metric is new, and the report is written', async () => {
     const out = await compareStage(config, results);
-    const states = new Set(out.report.lanes[0]?.verdicts.filter((v) => v.source === 'baseline').map((v) => v.state));
+    const states = new Set(
+      out.report.lanes[0]?.verdicts.filter((v) => v.source === 'baseline').map((v) => v.state),
+    );
     expect([...states]).toEqual(['new']);
-    expect(readFileSync(path.join(config.reportsDir, 'report.md'), 'utf8')).toContain('<!-- infeng-perf-report -->');
+    expect(readFileSync(path.join(config.reportsDir, 'report.md'), 'utf8')).toContain(
+      '<!-- infeng-perf-report -->',
+    );
     expect(out.terminal).toMatch(/gemm-perf/);
   });
 
   it('against a baseline calibrated from the same samples nothing changed', async () => {
     await calibrateStage(config, results, () => {});
     const baseline = JSON.parse(readFileSync(path.join(config.baselinesDir, 'gemm.json'), 'utf8'));
-    expect(baseline._meta).toMatchObject({ lane: 'gemm', cores: results.machine.cores, compilerMajor: results.machine.compiler.major });
+    expect(baseline._meta).toMatchObject({
+      lane: 'gemm',
+      cores: results.machine.cores,
+      compilerMajor: results.machine.compiler.major,
+    });
     const out = await compareStage(config, results);
     const fromBaseline = out.report.lanes[0]?.verdicts.filter((v) => v.source === 'baseline') ?? [];
     expect(fromBaseline.length).toBeGreaterThan(10);

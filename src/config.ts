@@ -3,7 +3,15 @@
 import os from 'node:os';
 import path from 'node:path';
 import { InputError } from './errors.js';
-import { ISA_PATHS, LANES, PROFILES, isLaneName, type IsaPath, type LaneName, type Profile } from './model/lanes.js';
+import {
+  ISA_PATHS,
+  LANES,
+  PROFILES,
+  isLaneName,
+  type IsaPath,
+  type LaneName,
+  type Profile,
+} from './model/lanes.js';
 import { defaultLanes } from './lanes/registry.js';
 
 export interface Config {
@@ -50,12 +58,20 @@ export function parseLanes(text: string | undefined, flag = '--lanes'): LaneName
     .filter(Boolean);
   const unknown = names.filter((n) => !isLaneName(n));
   if (unknown.length) {
-    throw new InputError(`unknown lane ${unknown.map((u) => `"${u}"`).join(', ')}; known lanes: ${LANES.join(', ')}`, { field: flag });
+    throw new InputError(
+      `unknown lane ${unknown.map((u) => `"${u}"`).join(', ')}; known lanes: ${LANES.join(', ')}`,
+      { field: flag },
+    );
   }
   return [...new Set(names)] as LaneName[];
 }
 
-function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T, flag: string): T {
+function oneOf<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+  flag: string,
+): T {
   if (value === undefined || value === '') return fallback;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new InputError(`${flag} must be one of ${allowed.join(', ')}, not "${value}"`, { field: flag });
@@ -64,7 +80,8 @@ function oneOf<T extends string>(value: string | undefined, allowed: readonly T[
 function positiveInt(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InputError(`${flag} must be a positive integer, not "${value}"`, { field: flag });
+  if (!Number.isInteger(n) || n <= 0)
+    throw new InputError(`${flag} must be a positive integer, not "${value}"`, { field: flag });
   return n;
 }
 

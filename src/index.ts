@@ -13,7 +13,10 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 function addCommon(cmd: Command, opts: { run: boolean }): Command {
   cmd
     .option('--root <dir>', 'project root holding native/, baselines/ and reports/', '.')
-    .option('--lanes <list>', `comma-separated lanes (${LANES.join(', ')}); default: every lane in this build`)
+    .option(
+      '--lanes <list>',
+      `comma-separated lanes (${LANES.join(', ')}); default: every lane in this build`,
+    )
     .option('--baselines-dir <dir>', 'committed baselines and rules.yml', 'baselines')
     .option('--reports-dir <dir>', 'where results, verdicts and reports are written', 'reports');
   if (opts.run) {
@@ -61,20 +64,36 @@ function program(setCode: (code: number) => void): Command {
     .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError();
-  addCommon(root, { run: true }).action(async (o: RawOptions) => { setCode(await doAll(o)); });
-  addCommon(root.command('run').description('build if needed and run the lanes; writes reports/results.json'), { run: true }).action(
-    async (o: RawOptions) => { setCode(await doRun(o)); },
-  );
+  addCommon(root, { run: true }).action(async (o: RawOptions) => {
+    setCode(await doAll(o));
+  });
   addCommon(
-    root.command('compare').description('compare reports/results.json with the baselines; exit 1 when a gate fails'),
+    root.command('run').description('build if needed and run the lanes; writes reports/results.json'),
+    { run: true },
+  ).action(async (o: RawOptions) => {
+    setCode(await doRun(o));
+  });
+  addCommon(
+    root
+      .command('compare')
+      .description('compare reports/results.json with the baselines; exit 1 when a gate fails'),
     { run: false },
-  ).action(async (o: RawOptions) => { setCode(await doCompare(o)); });
+  ).action(async (o: RawOptions) => {
+    setCode(await doCompare(o));
+  });
   const baseline = root.command('baseline').description('manage the committed baselines');
-  addCommon(baseline.command('update').description('calibrate: run the lanes (full profile) and write baselines/<lane>.json'), {
-    run: true,
-  })
+  addCommon(
+    baseline
+      .command('update')
+      .description('calibrate: run the lanes (full profile) and write baselines/<lane>.json'),
+    {
+      run: true,
+    },
+  )
     .option('--from', 'use the existing reports/results.json instead of running the lanes')
-    .action(async (o: RawOptions & { from?: boolean }) => { setCode(await doCalibrate(o)); });
+    .action(async (o: RawOptions & { from?: boolean }) => {
+      setCode(await doCalibrate(o));
+    });
   return root;
 }
 

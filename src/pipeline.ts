@@ -29,9 +29,19 @@ function writeJson(file: string, data: unknown): void {
 }
 
 /** Builds what the selected lanes need; returns per-lane build failures instead of throwing. */
-async function buildLanes(config: Config, toolchain: Toolchain, log: Log): Promise<Partial<Record<LaneName, string>>> {
+async function buildLanes(
+  config: Config,
+  toolchain: Toolchain,
+  log: Log,
+): Promise<Partial<Record<LaneName, string>>> {
   const failures: Partial<Record<LaneName, string>> = {};
-  const opts = { nativeDir: config.nativeDir, buildDir: config.buildDir, buildType: 'Release' as const, toolchain, log };
+  const opts = {
+    nativeDir: config.nativeDir,
+    buildDir: config.buildDir,
+    buildType: 'Release' as const,
+    toolchain,
+    log,
+  };
   try {
     await configure(opts);
   } catch (e) {
@@ -55,7 +65,11 @@ export async function runStage(config: Config, log: Log): Promise<RunResults> {
   let toolchain: Toolchain | undefined;
   let unbuilt: Partial<Record<LaneName, string>> = {};
   try {
-    toolchain = resolveToolchain(config.clangVersion, config.clangVersionExplicit, path.join(config.root, 'build', 'toolchain.env'));
+    toolchain = resolveToolchain(
+      config.clangVersion,
+      config.clangVersionExplicit,
+      path.join(config.root, 'build', 'toolchain.env'),
+    );
     if (toolchain.note) log(`toolchain: ${toolchain.note}`);
   } catch (e) {
     if (!(e instanceof BuildError)) throw e;
@@ -127,10 +141,15 @@ export async function calibrateStage(config: Config, results: RunResults, log: L
   for (const lane of results.lanes) {
     if (!config.lanes.includes(lane.lane)) continue;
     if (lane.status !== 'ok') {
-      log(`baseline ${lane.lane}: not written, the lane did not run cleanly (${lane.error?.message ?? lane.status})`);
+      log(
+        `baseline ${lane.lane}: not written, the lane did not run cleanly (${lane.error?.message ?? lane.status})`,
+      );
       continue;
     }
-    const file = await writeBaseline(summarizeLane(lane, results.machine, results.profile), config.baselinesDir);
+    const file = await writeBaseline(
+      summarizeLane(lane, results.machine, results.profile),
+      config.baselinesDir,
+    );
     log(`baseline ${lane.lane}: wrote ${path.relative(process.cwd(), file)}`);
     written.push(file);
   }

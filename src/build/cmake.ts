@@ -30,7 +30,10 @@ function cachedCompiler(buildDir: string): string | undefined {
 
 export async function configure(o: BuildOptions): Promise<void> {
   if (!existsSync(path.join(o.nativeDir, 'CMakeLists.txt'))) {
-    throw new BuildError('configure', `${path.join(o.nativeDir, 'CMakeLists.txt')} not found (is native-dir right?)`);
+    throw new BuildError(
+      'configure',
+      `${path.join(o.nativeDir, 'CMakeLists.txt')} not found (is native-dir right?)`,
+    );
   }
   const cached = cachedCompiler(o.buildDir);
   // Re-running configure is cheap, but a changed compiler needs a fresh cache: CMake refuses
@@ -52,8 +55,10 @@ export async function configure(o: BuildOptions): Promise<void> {
     ...Object.entries(o.defines ?? {}).map(([k, v]) => `-D${k}=${v}`),
   ];
   const r = await runProcess('cmake', args, { timeoutMs: BUILD_TIMEOUT_MS });
-  if (r.spawnError) throw new BuildError('configure', `cmake could not be started (${r.spawnError}); run scripts/setup.sh`);
-  if (r.code !== 0) throw new BuildError('configure', `cmake configure failed:\n${lastLines(r.stderr || r.stdout)}`);
+  if (r.spawnError)
+    throw new BuildError('configure', `cmake could not be started (${r.spawnError}); run scripts/setup.sh`);
+  if (r.code !== 0)
+    throw new BuildError('configure', `cmake configure failed:\n${lastLines(r.stderr || r.stdout)}`);
 }
 
 export async function buildTargets(o: BuildOptions, targets: string[]): Promise<void> {
@@ -64,6 +69,11 @@ export async function buildTargets(o: BuildOptions, targets: string[]): Promise<
     },
   });
   if (r.spawnError) throw new BuildError('build', `cmake could not be started: ${r.spawnError}`);
-  if (r.timedOut) throw new BuildError('build', `building ${targets.join(', ')} took over ${BUILD_TIMEOUT_MS / 60000} min`);
-  if (r.code !== 0) throw new BuildError('build', `building ${targets.join(', ')} failed:\n${lastLines(r.stdout + r.stderr)}`);
+  if (r.timedOut)
+    throw new BuildError('build', `building ${targets.join(', ')} took over ${BUILD_TIMEOUT_MS / 60000} min`);
+  if (r.code !== 0)
+    throw new BuildError(
+      'build',
+      `building ${targets.join(', ')} failed:\n${lastLines(r.stdout + r.stderr)}`,
+    );
 }

@@ -37,7 +37,11 @@ export function cpuInfo(text?: string): { model: string; isa: string[] } {
 
 export function gitCommit(cwd: string): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return process.env.GITHUB_SHA?.slice(0, 12) ?? 'unknown';
   }

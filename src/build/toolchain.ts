@@ -16,7 +16,12 @@ export interface Toolchain {
 
 function which(cmd: string): string | undefined {
   try {
-    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+    return (
+      execFileSync('sh', ['-c', `command -v ${cmd}`], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() || undefined
+    );
   } catch {
     return undefined;
   }
@@ -59,9 +64,18 @@ export function resolveToolchain(requested: number, explicit: boolean, toolchain
       const fxx = which(`clang++-${v}`);
       const fc = which(`clang-${v}`);
       if (fxx && fc) {
-        return { major: v, requestedMajor: requested, cc: fc, cxx: fxx, note: `clang-${requested} is not installed; using the nearest installed major, clang-${v}` };
+        return {
+          major: v,
+          requestedMajor: requested,
+          cc: fc,
+          cxx: fxx,
+          note: `clang-${requested} is not installed; using the nearest installed major, clang-${v}`,
+        };
       }
     }
   }
-  throw new BuildError('toolchain', `clang-${requested} is not installed and no nearby major was found; run scripts/setup.sh`);
+  throw new BuildError(
+    'toolchain',
+    `clang-${requested} is not installed and no nearby major was found; run scripts/setup.sh`,
+  );
 }

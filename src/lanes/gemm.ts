@@ -25,7 +25,14 @@ interface Grid {
 export const GEMM_GRIDS: Record<Profile, Grid> = {
   smoke: { m: [1, 64], h: [256], r: [8], repetitions: 3, minTimeS: 0.01, streamBytes: 16 << 20 },
   quick: { m: [1, 16, 128], h: [2048], r: [16], repetitions: 7, minTimeS: 0.1, streamBytes: 512 << 20 },
-  full: { m: [1, 4, 16, 128, 512], h: [2048, 4096], r: [8, 16, 64], repetitions: 10, minTimeS: 0.2, streamBytes: 1 << 30 },
+  full: {
+    m: [1, 4, 16, 128, 512],
+    h: [2048, 4096],
+    r: [8, 16, 64],
+    repetitions: 10,
+    minTimeS: 0.2,
+    streamBytes: 1 << 30,
+  },
 };
 
 export function gemmCaseId(m: number, h: number, r: number): string {
@@ -94,11 +101,21 @@ function metricsOf(c: GbenchCase, decode: boolean, r: number, h: number): Metric
 }
 
 /** Bench JSON → lane result; pure, so it is tested on recorded output. */
-export function gemmResultFromJson(text: string, planned: string[]): Omit<LaneResult, 'durationS' | 'artifacts'> {
+export function gemmResultFromJson(
+  text: string,
+  planned: string[],
+): Omit<LaneResult, 'durationS' | 'artifacts'> {
   const report = parseGbenchJson(text);
   const cases: CaseResult[] = [];
   const info: LaneResult['info'] = {};
-  for (const key of ['threads', 'isa_flags', 'openblas_config', 'openblas_threads', 'stream_bytes', 'compiler']) {
+  for (const key of [
+    'threads',
+    'isa_flags',
+    'openblas_config',
+    'openblas_threads',
+    'stream_bytes',
+    'compiler',
+  ]) {
     const v = report.context[key];
     if (typeof v === 'string' || typeof v === 'number') info[key] = v;
   }
@@ -121,7 +138,8 @@ export function gemmResultFromJson(text: string, planned: string[]): Omit<LaneRe
   }
   const seen = new Set(cases.map((c) => c.id));
   for (const id of planned) {
-    if (!seen.has(id)) cases.push({ id, params: {}, metrics: [], error: 'the bench did not report this case' });
+    if (!seen.has(id))
+      cases.push({ id, params: {}, metrics: [], error: 'the bench did not report this case' });
   }
   const path = typeof report.context.path === 'string' ? report.context.path : '';
   return { lane: 'gemm', status: 'ok', path, cases, planned, info };
@@ -166,7 +184,10 @@ export const gemmLane: Lane = {
       return {
         ...base,
         status: 'error',
-        error: { step: 'parse', message: `${path.relative(process.cwd(), outFile)}: ${(e as Error).message}` },
+        error: {
+          step: 'parse',
+          message: `${path.relative(process.cwd(), outFile)}: ${(e as Error).message}`,
+        },
         path: '',
         cases: [],
         info: {},

@@ -6,8 +6,23 @@ import type { LaneResult } from '../model/results.js';
 import type { Lane, LaneContext } from './lane.js';
 import { laneAdapter } from './registry.js';
 
-function emptyResult(lane: LaneName, status: LaneResult['status'], step: string, message: string): LaneResult {
-  return { lane, status, error: { step, message }, path: '', cases: [], planned: [], durationS: 0, artifacts: [], info: {} };
+function emptyResult(
+  lane: LaneName,
+  status: LaneResult['status'],
+  step: string,
+  message: string,
+): LaneResult {
+  return {
+    lane,
+    status,
+    error: { step, message },
+    path: '',
+    cases: [],
+    planned: [],
+    durationS: 0,
+    artifacts: [],
+    info: {},
+  };
 }
 
 export async function runLanes(
@@ -33,7 +48,9 @@ export async function runLanes(
     try {
       const r = await adapter.run(ctx);
       results.push(r);
-      ctx.log(`lane ${name}: ${r.status} in ${((Date.now() - start) / 1000).toFixed(1)} s${r.error ? ` (${r.error.message})` : ''}`);
+      ctx.log(
+        `lane ${name}: ${r.status} in ${((Date.now() - start) / 1000).toFixed(1)} s${r.error ? ` (${r.error.message})` : ''}`,
+      );
     } catch (e) {
       const r = emptyResult(name, 'error', 'run', e instanceof Error ? e.message : String(e));
       r.durationS = (Date.now() - start) / 1000;

@@ -57,7 +57,10 @@ export class GbenchParseError extends Error {
 }
 
 export function stripSuffixes(name: string): string {
-  return name.replace(/(\/(repeats|threads|min_time|iterations):[^/]+|\/(real_time|manual_time|process_time))+$/, '');
+  return name.replace(
+    /(\/(repeats|threads|min_time|iterations):[^/]+|\/(real_time|manual_time|process_time))+$/,
+    '',
+  );
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -105,14 +108,16 @@ export function parseGbenchJson(text: string): GbenchReport {
     }
     const unit = typeof entry.time_unit === 'string' ? entry.time_unit : 'ns';
     const scale = TIME_TO_MS[unit];
-    if (scale === undefined) throw new GbenchParseError(`benchmarks[${i}] (${name}): unknown time_unit "${unit}"`);
+    if (scale === undefined)
+      throw new GbenchParseError(`benchmarks[${i}] (${name}): unknown time_unit "${unit}"`);
     const counters: Record<string, number> = {};
     for (const [k, v] of Object.entries(entry)) {
       if (RESERVED.has(k)) continue;
       // NaN and infinities arrive as strings or null from some reporters; keep them as NaN so
       // compare reports the metric as an error instead of silently dropping it.
       if (typeof v === 'number') counters[k] = v;
-      else if (v === null || v === 'nan' || v === 'NaN' || v === 'inf' || v === '-inf') counters[k] = Number.NaN;
+      else if (v === null || v === 'nan' || v === 'NaN' || v === 'inf' || v === '-inf')
+        counters[k] = Number.NaN;
     }
     c.runs.push({
       name,

@@ -37,7 +37,9 @@ function round(v: number | undefined, digits = 3): number | '' {
   return v === undefined || !Number.isFinite(v) ? '' : Number(v.toFixed(digits));
 }
 
-export function gemmCsvRows(result: LaneResult): Record<(typeof GEMM_CSV_COLUMNS)[number], string | number>[] {
+export function gemmCsvRows(
+  result: LaneResult,
+): Record<(typeof GEMM_CSV_COLUMNS)[number], string | number>[] {
   return result.cases.map((c) => {
     const r = Number(c.params.rank);
     const h = Number(c.params.K);
@@ -99,6 +101,9 @@ export function writeGemmReports(result: LaneResult, reportsDir: string): string
     path.join(reportsDir, 'gemm_lora.csv'),
     stringify(gemmCsvRows(result), { header: true, columns: [...GEMM_CSV_COLUMNS] }),
   );
-  writeFileSync(path.join(reportsDir, 'gemm_summary.json'), JSON.stringify(gemmSummary(result), null, 2) + '\n');
+  writeFileSync(
+    path.join(reportsDir, 'gemm_summary.json'),
+    JSON.stringify(gemmSummary(result), null, 2) + '\n',
+  );
   return ['gemm_lora.csv', 'gemm_summary.json'];
 }
