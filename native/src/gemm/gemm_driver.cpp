@@ -2,8 +2,11 @@
 // microkernels (microkernels.h). No ISA code here: this file is built for baseline x86-64.
 //
 // DESIGN (notes and measurements to be filled in below)
+#include <xmmintrin.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -68,6 +71,9 @@ std::atomic<std::uint64_t> g_calls[kPathCount];
 constexpr int kDecodeMaxM = 16;
 // Rows of x packed per outer chunk in prefill; the packed kc×MC block must sit in L2.
 constexpr int kMaxMc = 1024;
+// Decode with several row blocks walks W in slabs this deep: the slab being reused and the
+// next one being prefetched (2 × 16 KiB for a 32-wide panel) both fit the 48 KiB L1.
+constexpr int kDecodeKc = 128;
 
 // Grow-only scratch, one per thread: avoids a malloc/free (often mmap/munmap for these
 // sizes) on every call.
@@ -125,7 +131,7 @@ inline int t_stride(const Problem& p) { return p.la.panels() * p.la.nr; }
 
 // T(m×rank) += x_block·A for one K range, written into T at ldT.
 void lora_t_block(const Problem& p, const float* apack, int m, int k0, int kc, float* T,
-                  int ldT, bool accumulate) {
+                  int ldT, bool accumulate, bool stream = false) {
   const KernelSet& ks = *p.ks;
   for (int ja = 0; ja < p.la.panels(); ++ja) {
     const int wa = p.la.width(ja);
@@ -138,7 +144,7 @@ void lora_t_block(const Problem& p, const float* apack, int m, int k0, int kc, f
     u.ldc = ldT;
     u.n = wa;
     u.accumulate = accumulate;
-    ks.uk[m][wa / ks.g.vw](u);
+    (stream ? ks.uk_stream : ks.uk)[m][wa / ks.g.vw](u);
   }
 }
 
@@ -221,7 +227,13 @@ void prefill(const Problem& p, int threads) {
               u.a2 = a2buf + static_cast<std::size_t>(r0) * p.rank;
               u.b2 = p.lb.panel(j);
             }
-            ks.uk[m][nv](u);
+            // Pull the next panel's sliver into L1 while this one is being reused: it is
+            // 256 KiB+ away, past what the hardware prefetcher follows.
+            const char* next = reinterpret_cast<const char*>(bs + static_cast<std::size_t>(p.K) * g.nr);
+            const std::size_t sliver_bytes = static_cast<std::size_t>(kc) * w * sizeof(float);
+            u.pf = next + sliver_bytes * b / rb.count;
+            u.pf_step = static_cast<int>(sliver_bytes / rb.count / kc);
+            (u.pf_step > 0 && u.pf_step <= 64 && j + 1 < j1 ? ks.uk_ahead[m][nv] : ks.uk[m][nv])(u);
           }
         }
       }
@@ -234,15 +246,14 @@ void prefill(const Problem& p, int threads) {
 // ---------------------------------------------------------------------------------------
 // Decode: M ≤ 16 rows. Each thread owns a contiguous range of W panels (so a contiguous
 // range of the packed buffer) and streams it once; every row is computed in that one pass.
-// x is tiny, so each thread packs all of it privately. For LoRA, T = x·A is split over K
-// across the threads (each streams a disjoint part of A), summed after one barrier.
+// x is tiny, so each thread packs all of it privately, and forms all of T = x·A privately
+// too (no barrier).
 void decode(const Problem& p, int threads) {
   const KernelSet& ks = *p.ks;
   const Geometry g = ks.g;
   const int np = p.w.panels();
   const int ldT = p.lora ? t_stride(p) : 0;
   const std::size_t t_floats = p.lora ? static_cast<std::size_t>(p.M) * ldT : 0;
-  float* Tpart = p.lora ? t_shared.get(t_floats * threads) : nullptr;
 
   ThreadPool& pool = ThreadPool::instance();
   pool.run(threads, [&](int tid, int nt) {
@@ -257,30 +268,28 @@ void decode(const Problem& p, int threads) {
                      xp + static_cast<std::size_t>(r0) * p.K);
     }
     if (p.lora) {
-      const int k0 = split(p.K, nt, tid), k1 = split(p.K, nt, tid + 1);
-      float* mine = Tpart + t_floats * tid;
+      // Each thread forms all of T itself: A is rank/N of W's bytes, the second reader finds
+      // it in the shared L3, and no barrier holds a thread back from its W range.
       for (int b = 0; b < rb.count; ++b) {
         const int r0 = rb.start(b), m = rb.rows(b);
-        lora_t_block(p, xp + static_cast<std::size_t>(r0) * p.K + static_cast<std::size_t>(k0) * m,
-                     m, k0, k1 - k0, mine + static_cast<std::size_t>(r0) * ldT, ldT, false);
-      }
-      pool.barrier();
-      std::memcpy(T, Tpart, sizeof(float) * t_floats);
-      for (int t = 1; t < nt; ++t) {
-        const float* o = Tpart + t_floats * t;
-        for (std::size_t i = 0; i < t_floats; ++i) T[i] += o[i];
-      }
-      for (int b = 0; b < rb.count; ++b) {
-        const int r0 = rb.start(b);
-        pack_t(T + static_cast<std::size_t>(r0) * ldT, ldT, rb.rows(b), p.rank, p.scale,
+        lora_t_block(p, xp + static_cast<std::size_t>(r0) * p.K, m, 0, p.K,
+                     T + static_cast<std::size_t>(r0) * ldT, ldT, false, b == 0);
+        pack_t(T + static_cast<std::size_t>(r0) * ldT, ldT, m, p.rank, p.scale,
                a2 + static_cast<std::size_t>(r0) * p.rank);
       }
     }
 
     const int j0 = split(np, nt, tid), j1 = split(np, nt, tid + 1);
+    if (p.lora && j0 < j1) {
+      // The adapter's B panel is read once per W panel, 2 KiB from a cold place: fetch them
+      // all towards L2 up front, they are small (rank × N).
+      const char* lb0 = reinterpret_cast<const char*>(p.lb.panel(j0));
+      const char* lb1 = reinterpret_cast<const char*>(p.lb.panel(j1 - 1) + static_cast<std::size_t>(p.rank) * p.lb.width(j1 - 1));
+      for (const char* q = lb0; q < lb1; q += 64) _mm_prefetch(q, _MM_HINT_T1);
+    }
     // One row block: the whole K in one call, B streamed with prefetch. Several: kc slabs,
     // the first block pulls the sliver from memory, the others find it in L1.
-    const int KC = rb.count == 1 ? std::max(p.K, 1) : g.kc;
+    const int KC = rb.count == 1 ? std::max(p.K, 1) : kDecodeKc;
     const int slabs = std::max(1, (p.K + KC - 1) / KC);
     for (int j = j0; j < j1; ++j) {
       const int w = p.w.width(j);
@@ -306,7 +315,16 @@ void decode(const Problem& p, int threads) {
             u.a2 = a2 + static_cast<std::size_t>(r0) * p.rank;
             u.b2 = p.lb.panel(j);
           }
-          (b == 0 ? ks.uk_stream[m][nv] : ks.uk[m][nv])(u);
+          if (rb.count == 1) {
+            ks.uk_stream[m][nv](u);
+          } else {
+            // Every row block streams its share of the next slab in, so memory stays busy
+            // for the whole slab instead of only during the first block.
+            const std::size_t slab_bytes = static_cast<std::size_t>(kc) * w * sizeof(float);
+            u.pf = reinterpret_cast<const char*>(u.b) + slab_bytes + slab_bytes * b / rb.count;
+            u.pf_step = static_cast<int>(slab_bytes / rb.count / kc);
+            ks.uk_ahead[m][nv](u);
+          }
         }
       }
     }

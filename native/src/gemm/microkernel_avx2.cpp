@@ -13,16 +13,23 @@ namespace {
 constexpr int kVw = kGeomAvx2.vw;
 constexpr int kMr = kGeomAvx2.mr;
 constexpr int kNv = kGeomAvx2.nr / kGeomAvx2.vw;
-constexpr int kStreamAheadRows = 32;  // ~2 KiB ahead for a 16-wide panel, see the AVX-512 file
+constexpr int kStreamAheadFloats = 768;  // 3 KiB ahead, see the AVX-512 file
 
-template <int M, int NV, bool STREAM>
+enum : int { kPlain, kStream, kAhead };
+
+template <int M, int NV, int MODE>
 [[gnu::always_inline]] inline void run_k(__m256 (&acc)[M][NV], int kc, const float* a,
-                                         const float* b, int ldb) {
+                                         const float* b, int ldb, const char* pf = nullptr,
+                                         int pf_step = 0) {
 #pragma clang loop unroll_count(2)
   for (int k = 0; k < kc; ++k) {
-    if constexpr (STREAM) {
-      // one 64-byte line per 16-float row
-      _mm_prefetch(reinterpret_cast<const char*>(b + kStreamAheadRows * ldb), _MM_HINT_T0);
+    if constexpr (MODE == kAhead) {
+      _mm_prefetch(pf + static_cast<std::ptrdiff_t>(k) * pf_step, _MM_HINT_T0);
+    }
+    if constexpr (MODE == kStream) {
+      // one 64-byte line per 16-float row; every other k for an 8-wide panel (re-prefetching
+      // a line already on its way is cheap)
+      _mm_prefetch(reinterpret_cast<const char*>(b + kStreamAheadFloats), _MM_HINT_T0);
     }
     __m256 bv[NV];
     for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(b + v * kVw);
@@ -35,13 +42,13 @@ template <int M, int NV, bool STREAM>
   }
 }
 
-template <int M, int NV, bool STREAM>
+template <int M, int NV, int MODE>
 void uk(const UkArgs& p) {
   __m256 acc[M][NV];
   for (int i = 0; i < M; ++i)
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
-  run_k<M, NV, STREAM>(acc, p.kc, p.a, p.b, p.ldb);
-  if (p.kc2 > 0) run_k<M, NV, false>(acc, p.kc2, p.a2, p.b2, p.ldb);
+  run_k<M, NV, MODE>(acc, p.kc, p.a, p.b, p.ldb, p.pf, p.pf_step);
+  if (p.kc2 > 0) run_k<M, NV, kPlain>(acc, p.kc2, p.a2, p.b2, p.ldb);
 
   float* c = p.c;
   const std::ptrdiff_t ldc = p.ldc;
@@ -73,10 +80,12 @@ void uk(const UkArgs& p) {
 
 template <int M>
 void fill_row(KernelSet& s) {
-  s.uk[M][1] = &uk<M, 1, false>;
-  s.uk[M][2] = &uk<M, 2, false>;
-  s.uk_stream[M][1] = &uk<M, 1, true>;
-  s.uk_stream[M][2] = &uk<M, 2, true>;
+  s.uk[M][1] = &uk<M, 1, kPlain>;
+  s.uk[M][2] = &uk<M, 2, kPlain>;
+  s.uk_stream[M][1] = &uk<M, 1, kStream>;
+  s.uk_stream[M][2] = &uk<M, 2, kStream>;
+  s.uk_ahead[M][1] = &uk<M, 1, kAhead>;
+  s.uk_ahead[M][2] = &uk<M, 2, kAhead>;
 }
 
 template <int... Ms>
@@ -86,7 +95,7 @@ void fill(KernelSet& s, std::integer_sequence<int, Ms...>) {
 
 }  // namespace
 
-void ukernel_avx2_6x16(const UkArgs& p) { uk<kMr, kNv, false>(p); }
+void ukernel_avx2_6x16(const UkArgs& p) { uk<kMr, kNv, kPlain>(p); }
 
 const KernelSet& kernels_avx2() {
   static const KernelSet s = [] {

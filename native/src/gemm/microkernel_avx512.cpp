@@ -14,19 +14,26 @@ namespace {
 constexpr int kVw = kGeomAvx512.vw;
 constexpr int kMr = kGeomAvx512.mr;
 constexpr int kNv = kGeomAvx512.nr / kGeomAvx512.vw;
-// Decode streams B from memory once; prefetching this many B rows ahead (~2 KiB for a
-// 32-wide panel) hides the DRAM/L3 latency the hardware prefetcher leaves at 4 KiB page
-// boundaries.
-constexpr int kStreamAheadRows = 24;
+// Decode streams B from memory once. Prefetching a fixed number of bytes ahead (not rows:
+// a 16-wide LoRA A panel has 64-byte rows, a W panel 128-byte rows) covers the memory
+// latency at the rate one core consumes B; 24 rows of a 16-wide panel (1.5 KiB) was too
+// short for x·A streamed from DRAM.
+constexpr int kStreamAheadFloats = 768;  // 3 KiB
 
-template <int M, int NV, bool STREAM>
+enum : int { kPlain, kStream, kAhead };
+
+template <int M, int NV, int MODE>
 [[gnu::always_inline]] inline void run_k(__m512 (&acc)[M][NV], int kc, const float* a,
-                                         const float* b, int ldb) {
+                                         const float* b, int ldb, const char* pf = nullptr,
+                                         int pf_step = 0) {
 #pragma clang loop unroll_count(2)
   for (int k = 0; k < kc; ++k) {
-    if constexpr (STREAM) {
+    if constexpr (MODE == kAhead) {
+      _mm_prefetch(pf + static_cast<std::ptrdiff_t>(k) * pf_step, _MM_HINT_T0);
+    }
+    if constexpr (MODE == kStream) {
       for (int v = 0; v < NV; ++v) {
-        _mm_prefetch(reinterpret_cast<const char*>(b + kStreamAheadRows * ldb + v * kVw),
+        _mm_prefetch(reinterpret_cast<const char*>(b + kStreamAheadFloats + v * kVw),
                      _MM_HINT_T0);
       }
     }
@@ -41,13 +48,13 @@ template <int M, int NV, bool STREAM>
   }
 }
 
-template <int M, int NV, bool STREAM>
+template <int M, int NV, int MODE>
 void uk(const UkArgs& p) {
   __m512 acc[M][NV];
   for (int i = 0; i < M; ++i)
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
-  run_k<M, NV, STREAM>(acc, p.kc, p.a, p.b, p.ldb);
-  if (p.kc2 > 0) run_k<M, NV, false>(acc, p.kc2, p.a2, p.b2, p.ldb);
+  run_k<M, NV, MODE>(acc, p.kc, p.a, p.b, p.ldb, p.pf, p.pf_step);
+  if (p.kc2 > 0) run_k<M, NV, kPlain>(acc, p.kc2, p.a2, p.b2, p.ldb);
 
   float* c = p.c;
   const std::ptrdiff_t ldc = p.ldc;
@@ -79,10 +86,12 @@ void uk(const UkArgs& p) {
 
 template <int M>
 void fill_row(KernelSet& s) {
-  s.uk[M][1] = &uk<M, 1, false>;
-  s.uk[M][2] = &uk<M, 2, false>;
-  s.uk_stream[M][1] = &uk<M, 1, true>;
-  s.uk_stream[M][2] = &uk<M, 2, true>;
+  s.uk[M][1] = &uk<M, 1, kPlain>;
+  s.uk[M][2] = &uk<M, 2, kPlain>;
+  s.uk_stream[M][1] = &uk<M, 1, kStream>;
+  s.uk_stream[M][2] = &uk<M, 2, kStream>;
+  s.uk_ahead[M][1] = &uk<M, 1, kAhead>;
+  s.uk_ahead[M][2] = &uk<M, 2, kAhead>;
 }
 
 template <int... Ms>
@@ -92,7 +101,7 @@ void fill(KernelSet& s, std::integer_sequence<int, Ms...>) {
 
 }  // namespace
 
-void ukernel_avx512_14x32(const UkArgs& p) { uk<kMr, kNv, false>(p); }
+void ukernel_avx512_14x32(const UkArgs& p) { uk<kMr, kNv, kPlain>(p); }
 
 const KernelSet& kernels_avx512() {
   static const KernelSet s = [] {

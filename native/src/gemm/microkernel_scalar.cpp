@@ -40,6 +40,7 @@ template <int M, int NV>
 void fill_row(KernelSet& s) {
   s.uk[M][NV] = &uk<M, NV>;
   s.uk_stream[M][NV] = &uk<M, NV>;
+  s.uk_ahead[M][NV] = &uk<M, NV>;
 }
 
 template <int... Ms>

@@ -45,6 +45,10 @@ struct UkArgs {
   std::ptrdiff_t ldc = 0;
   int n = 0;            // valid columns, 1..nv*vw
   bool accumulate = false;  // C += A·B, else C = A·B
+  // uk_ahead only: prefetch (into L1) the line at pf + k*pf_step at step k. The driver points
+  // it at the B sliver the next call(s) will need, split across the calls of this sliver.
+  const char* pf = nullptr;
+  int pf_step = 0;
 };
 
 using Ukernel = void (*)(const UkArgs&);
@@ -52,10 +56,12 @@ using Ukernel = void (*)(const UkArgs&);
 struct KernelSet {
   Path path = Path::Scalar;
   Geometry g{};
-  // uk[m][nv]: tile of m rows × nv vectors, for every m ≤ mr and nv ≤ nr/vw. The *_stream
-  // variants prefetch B ahead for a B that is read once from memory (decode).
+  // uk[m][nv]: tile of m rows × nv vectors, for every m ≤ mr and nv ≤ nr/vw. uk_stream
+  // prefetches its own B a fixed distance ahead (B read once from memory: decode, one row
+  // block); uk_ahead prefetches the range UkArgs::pf names (the next sliver).
   Ukernel uk[kMaxMr + 1][kMaxNv + 1] = {};
   Ukernel uk_stream[kMaxMr + 1][kMaxNv + 1] = {};
+  Ukernel uk_ahead[kMaxMr + 1][kMaxNv + 1] = {};
 };
 
 const KernelSet& kernels_scalar();
