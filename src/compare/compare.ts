@@ -388,9 +388,15 @@ const SUMMARY_ORDER: VerdictState[] = [
 
 function laneSummary(verdicts: Verdict[], path: string, incomparable: string | undefined): string {
   const counts = emptyCounts();
-  for (const v of verdicts) counts[v.state]++;
+  // a missed warn-severity gate or tolerance is a warning, not a regression: the gate passes
+  let warnings = 0;
+  for (const v of verdicts) {
+    if (v.state === 'regressed' && v.severity === 'warn') warnings++;
+    else counts[v.state]++;
+  }
   const failing = verdicts.filter(isFailing).length;
   const parts = SUMMARY_ORDER.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
+  if (warnings > 0) parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
   let text = parts.length > 0 ? parts.join(', ') : 'nothing to judge';
   if (failing > 0) text = `${failing} failing: ${text}`;
   if (path) text += ` (${path})`;

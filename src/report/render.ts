@@ -121,7 +121,14 @@ function delta(v: Verdict): string {
 /** ± half the interquartile range, relative to the median */
 function spread(v: Verdict): string {
   const s = v.current?.spread;
-  return s === undefined ? '' : `±${((s * 100) / 2).toFixed(1)} %`;
+  if (s === undefined) return '';
+  // A relative spread of a percentage near zero (a LoRA tax of 0.2 %) reads as ±255 %; for
+  // percentages and percentage points the spread is shown in the metric's own unit instead.
+  if (v.unit === '%' || v.unit === 'pp') {
+    const half = (s * Math.abs(v.current?.median ?? 0)) / 2;
+    return `±${half.toFixed(2)} pp`;
+  }
+  return `±${((s * 100) / 2).toFixed(1)} %`;
 }
 
 function value(side: Verdict['baseline'], unit: string): string {
@@ -156,7 +163,9 @@ function baselineAge(report: VerdictReport): string | undefined {
 
 function countsLine(report: VerdictReport): string {
   const c = report.counts;
-  const parts = [`${c.regressed} regressed`, `${c.improved} improved`, `${c.pass} unchanged`];
+  const warnings = allVerdicts(report).filter((v) => v.state === 'regressed' && v.severity === 'warn').length;
+  const parts = [`${c.regressed - warnings} regressed`, `${c.improved} improved`, `${c.pass} unchanged`];
+  if (warnings > 0) parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
   if (c.noisy > 0) parts.push(`${c.noisy} noisy`);
   if (c.incomparable > 0) parts.push(`${c.incomparable} incomparable`);
   if (c.new > 0) parts.push(`${c.new} new`);
@@ -359,7 +368,7 @@ function markdownSections(report: VerdictReport): { head: string; rest: Section[
 }
 
 function legend(unchanged: number): string {
-  return `<sub>${unchanged} unchanged metrics not shown. Δ: change of the median (pp for percentages). spread: ± half the interquartile range of this run, relative to the median. p: two-sided Mann–Whitney U.</sub>`;
+  return `<sub>${unchanged} unchanged metrics not shown. Δ: change of the median (pp for percentages). spread: ± half the interquartile range of this run, relative to the median (in pp for percentages). p: two-sided Mann–Whitney U.</sub>`;
 }
 
 /** The Markdown report; never longer than `maxChars`, dropping whole sections from the end. */
