@@ -10,6 +10,9 @@ if(NOT DEFINED INFENG_CLANG_VERSION)
   endif()
 endif()
 set(INFENG_CLANG_VERSION "${INFENG_CLANG_VERSION}" CACHE STRING "clang major version")
+# try_compile projects re-read this file without the cache: hand the choice down to them.
+list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES INFENG_CLANG_VERSION)
+set(ENV{INFENG_CLANG_VERSION} "${INFENG_CLANG_VERSION}")
 
 find_program(INFENG_CLANG_C NAMES clang-${INFENG_CLANG_VERSION})
 find_program(INFENG_CLANG_CXX NAMES clang++-${INFENG_CLANG_VERSION})
