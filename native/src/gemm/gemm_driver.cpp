@@ -1,7 +1,69 @@
 // GEMM driver: blocking, packing of x, threading and LoRA fusion around the per-ISA
 // microkernels (microkernels.h). No ISA code here: this file is built for baseline x86-64.
 //
-// DESIGN (notes and measurements to be filled in below)
+// DESIGN
+//
+// Layout. W is packed once per ISA path, panel-major: panel j = columns [j·NR, j·NR+NR) for
+// all K rows, contiguous (pack.h). A prefill sliver (KC rows of one panel) and a decode
+// thread's whole share (a run of panels) are both contiguous. NR = 32 on AVX-512 (2 zmm),
+// 16 on AVX2 and scalar; a ragged last panel is narrowed to whole vectors and zero-padded.
+//
+// Microkernels (microkernels.h, one TU per ISA). AVX-512 14×32: 28 accumulators + 2 B
+// vectors, A as embedded broadcasts; edge rows use the same template at m < 14, edge columns
+// masked stores. Rows are split into near-equal blocks (128 → 8×13 + 2×12) so no block runs
+// a 1-2 row tile at a fraction of the FMA rate.
+//
+// Prefill (M > 16). KC = 256: the 256×32 sliver (32 KiB) stays in the 48 KiB L1 while all
+// row blocks of the chunk are multiplied against it; the packed x block (MC×KC, MC ≤ 1024,
+// ≤ 1 MiB) sits in the 2 MiB L2. Per KC slab the threads pack disjoint row blocks of x,
+// meet at one barrier (packed x is double-buffered, so no second barrier), then each thread
+// sweeps its own contiguous range of panels. W is not re-streamed per thread. While a
+// sliver is being reused, every microkernel call prefetches 1/blocks of the next panel's
+// sliver (256 KiB+ away, beyond the hardware prefetcher's reach).
+//
+// Decode (M ≤ 16). Threads split the panels: each streams one contiguous distinct range of
+// packed W, once, computing all M rows in that pass (M ≤ 14: one block, whole K in one call,
+// B prefetched 3 KiB ahead; M = 15/16: two 8-row blocks over 128-deep slabs, the second
+// finds the slab in L1, and both blocks prefetch halves of the next slab so memory stays
+// busy throughout).
+//
+// Fused LoRA. The microkernel takes a second (a2, b2, kc2) product into the same registers
+// before its store: y = [x, scale·T]·[W; B], so the low-rank term is added in the tile's
+// epilogue and y is written once. Prefill: T = x·A (M×r) is accumulated slab by slab by
+// the thread that packs those rows, from the packed x block while it is hot in L1/L2, with
+// the same microkernels (A packed like W, r padded to whole vectors); on the last slab the
+// packer turns scale·T into the packed a2 operand. B is packed like W (rank rows), so panel
+// j of B lines up with panel j of W. Decode: each thread forms T itself before streaming.
+// Unfused: three driver runs (x·W; x·A; y += (scale·t)·B), each streaming its operands.
+//
+// Threads: a persistent pool (common/thread_pool.h); the caller is thread 0; workers spin
+// ~65k pauses before parking, so back-to-back calls do not pay a futex wake.
+//
+// Measured on the 2-core AVX-512 KVM guest (harness: y=x·W, K=N=H, r=16, medians of
+// interleaved runs; OpenBLAS 0.3.21 pthread, same threads; the machine is shared and
+// several runs were disturbed by other load, see the report).
+//   1 thread, prefill, before next-sliver prefetch: M=128 H=2048 128 GF/s (OpenBLAS 127),
+//     M=512 149 (145). Peak is ~165-170 GF/s per core.
+//   1 thread, with it: M=128 H=2048 151-167, H=4096 151-163 (OpenBLAS 106-123);
+//     M=512 160-166 (OpenBLAS 150-166).
+//   2 threads, quiet machine: M=512 H=2048 325 GF/s vs OpenBLAS 316 (1.01×), M=128 H=2048
+//     219 vs 184 (1.19×) before the prefetch.
+//   Decode, 2 threads, quiet: M=1/4/16 stream W at 93-117 % of a same-size 2-thread
+//     streaming read (~29 GB/s) from rotated copies larger than the 480 MiB L3.
+//
+// Tried and dropped:
+//   - KC = 512 (sliver from L2): M=512 unchanged (165 vs 166 GF/s), M=128 H=2048 149 vs
+//     151-167 at 256; KC = 128: within noise of 256 (167/160/163/160 vs 154/166/153/161).
+//   - Burst-prefetching the next sliver from the driver before each call (prefetcht1/t0):
+//     the same gain as the spread prefetch in the kernel, but bursts stall on fill buffers.
+//   - Decode M=16 as 14+2 row blocks: the 2-row tile is latency bound; 8+8 instead.
+//   - Decode M=16 with 256-deep slabs and prefetch only in the first block: memory idle
+//     during the second block, 66-80 % of read bandwidth; 128-deep slabs with both blocks
+//     prefetching the next slab: 98-101 %.
+//   - Decode T = x·A split over K across threads + a barrier: no better than each thread
+//     forming T (the barrier exposes wake-up skew); dropped for the simpler form.
+//   - Stream prefetch distance in rows (24 rows): 1.5 KiB for 16-wide A panels, too short
+//     for DRAM; now 3 KiB in bytes.
 #include <xmmintrin.h>
 
 #include <algorithm>
