@@ -28426,10 +28426,18 @@ const SUMMARY_ORDER = [
 ];
 function laneSummary(verdicts, path, incomparable) {
     const counts = emptyCounts();
-    for (const v of verdicts)
-        counts[v.state]++;
+    // a missed warn-severity gate or tolerance is a warning, not a regression: the gate passes
+    let warnings = 0;
+    for (const v of verdicts) {
+        if (v.state === 'regressed' && v.severity === 'warn')
+            warnings++;
+        else
+            counts[v.state]++;
+    }
     const failing = verdicts.filter(isFailing).length;
     const parts = SUMMARY_ORDER.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
+    if (warnings > 0)
+        parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
     let text = parts.length > 0 ? parts.join(', ') : 'nothing to judge';
     if (failing > 0)
         text = `${failing} failing: ${text}`;
@@ -29029,7 +29037,15 @@ function delta(v) {
 /** ± half the interquartile range, relative to the median */
 function spread(v) {
     const s = v.current?.spread;
-    return s === undefined ? '' : `±${((s * 100) / 2).toFixed(1)} %`;
+    if (s === undefined)
+        return '';
+    // A relative spread of a percentage near zero (a LoRA tax of 0.2 %) reads as ±255 %; for
+    // percentages and percentage points the spread is shown in the metric's own unit instead.
+    if (v.unit === '%' || v.unit === 'pp') {
+        const half = (s * Math.abs(v.current?.median ?? 0)) / 2;
+        return `±${half.toFixed(2)} pp`;
+    }
+    return `±${((s * 100) / 2).toFixed(1)} %`;
 }
 function value(side, unit) {
     return side ? formatValue(side.median, unit) : '';
@@ -29063,7 +29079,10 @@ function baselineAge(report) {
 }
 function countsLine(report) {
     const c = report.counts;
-    const parts = [`${c.regressed} regressed`, `${c.improved} improved`, `${c.pass} unchanged`];
+    const warnings = allVerdicts(report).filter((v) => v.state === 'regressed' && v.severity === 'warn').length;
+    const parts = [`${c.regressed - warnings} regressed`, `${c.improved} improved`, `${c.pass} unchanged`];
+    if (warnings > 0)
+        parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
     if (c.noisy > 0)
         parts.push(`${c.noisy} noisy`);
     if (c.incomparable > 0)
@@ -29239,7 +29258,7 @@ function markdownSections(report) {
     return { head: headSection(report), rest };
 }
 function legend(unchanged) {
-    return `<sub>${unchanged} unchanged metrics not shown. Δ: change of the median (pp for percentages). spread: ± half the interquartile range of this run, relative to the median. p: two-sided Mann–Whitney U.</sub>`;
+    return `<sub>${unchanged} unchanged metrics not shown. Δ: change of the median (pp for percentages). spread: ± half the interquartile range of this run, relative to the median (in pp for percentages). p: two-sided Mann–Whitney U.</sub>`;
 }
 /** The Markdown report; never longer than `maxChars`, dropping whole sections from the end. */
 function renderMarkdown(report, options = {}) {
