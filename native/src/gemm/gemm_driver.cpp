@@ -33,7 +33,10 @@
 // the thread that packs those rows, from the packed x block while it is hot in L1/L2, with
 // the same microkernels (A packed like W, r padded to whole vectors); on the last slab the
 // packer turns scale·T into the packed a2 operand. B is packed like W (rank rows), so panel
-// j of B lines up with panel j of W. Decode: each thread forms T itself before streaming.
+// j of B lines up with panel j of W. Decode: each thread forms T itself before streaming,
+// and adds (scale·T)·B to its y block right after its W range has streamed (y block still
+// in L2, B_lora read as one run): putting cold B_lora reads inside the W stream cost
+// 14-17 % at M=16 (see below), so decode trades "y written once" for no memory traffic.
 // Unfused: three driver runs (x·W; x·A; y += (scale·t)·B), each streaming its operands.
 //
 // Threads: a persistent pool (common/thread_pool.h); the caller is thread 0; workers spin
@@ -62,6 +65,11 @@
 //     prefetching the next slab: 98-101 %.
 //   - Decode T = x·A split over K across threads + a barrier: no better than each thread
 //     forming T (the barrier exposes wake-up skew); dropped for the simpler form.
+//   - Decode LoRA term in each tile's epilogue (same microkernel call): fused/base at
+//     M=16 H=2048, 1 thread, W rotated through 1.5 GiB: +15.5/+16.5 %; with B_lora panels
+//     prefetched one W panel ahead: no better (+17/+18 %); as a separate call per panel right
+//     after it: +14/+15 %; after the thread's whole W range: +3.8/+4.7 % (M=1: +2/+3.5 %
+//     against +4.4/+5.6 % in the tile). Kept the last.
 //   - Stream prefetch distance in rows (24 rows): 1.5 KiB for 16-wide A panels, too short
 //     for DRAM; now 3 KiB in bytes.
 #include <xmmintrin.h>
@@ -342,15 +350,9 @@ void decode(const Problem& p, int threads) {
     }
 
     const int j0 = split(np, nt, tid), j1 = split(np, nt, tid + 1);
-    if (p.lora && j0 < j1) {
-      // The adapter's B panel is read once per W panel, 2 KiB from a cold place: fetch them
-      // all towards L2 up front, they are small (rank × N).
-      const char* lb0 = reinterpret_cast<const char*>(p.lb.panel(j0));
-      const char* lb1 = reinterpret_cast<const char*>(p.lb.panel(j1 - 1) + static_cast<std::size_t>(p.rank) * p.lb.width(j1 - 1));
-      for (const char* q = lb0; q < lb1; q += 64) _mm_prefetch(q, _MM_HINT_T1);
-    }
     // One row block: the whole K in one call, B streamed with prefetch. Several: kc slabs,
-    // the first block pulls the sliver from memory, the others find it in L1.
+    // the first block pulls the slab from memory (or L1, prefetched), the others find it
+    // in L1.
     const int KC = rb.count == 1 ? std::max(p.K, 1) : kDecodeKc;
     const int slabs = std::max(1, (p.K + KC - 1) / KC);
     for (int j = j0; j < j1; ++j) {
@@ -360,7 +362,6 @@ void decode(const Problem& p, int threads) {
       for (int s = 0; s < slabs; ++s) {
         const int k0 = s * KC;
         const int kc = std::min(KC, p.K - k0);
-        const bool last = s == slabs - 1;
         for (int b = 0; b < rb.count; ++b) {
           const int r0 = rb.start(b), m = rb.rows(b);
           UkArgs u;
@@ -372,11 +373,6 @@ void decode(const Problem& p, int threads) {
           u.ldc = p.ldy;
           u.n = valid;
           u.accumulate = s > 0 || p.acc_y;
-          if (last && p.lora) {
-            u.kc2 = p.rank;
-            u.a2 = a2 + static_cast<std::size_t>(r0) * p.rank;
-            u.b2 = p.lb.panel(j);
-          }
           if (rb.count == 1) {
             ks.uk_stream[m][nv](u);
           } else {
@@ -387,6 +383,29 @@ void decode(const Problem& p, int threads) {
             u.pf_step = static_cast<int>(slab_bytes / rb.count / kc);
             ks.uk_ahead[m][nv](u);
           }
+        }
+      }
+    }
+    if (p.lora) {
+      // The low-rank term, once this thread's W range has streamed: its y block (M rows ×
+      // its columns, 64-128 KiB at M=16, H=2048-4096) is still in L2, so the second write costs no memory
+      // traffic, and B_lora is read as one sequential run. Adding it inside each tile's
+      // epilogue instead, in the middle of the W stream, measured 14-17 % tax at M=16
+      // (cold B_lora reads queued behind the W stream), against 4-5 % this way.
+      for (int j = j0; j < j1; ++j) {
+        const int w = p.w.width(j);
+        for (int b = 0; b < rb.count; ++b) {
+          const int r0 = rb.start(b), m = rb.rows(b);
+          UkArgs u;
+          u.kc = p.rank;
+          u.a = a2 + static_cast<std::size_t>(r0) * p.rank;
+          u.b = p.lb.panel(j);
+          u.ldb = w;
+          u.c = p.y + static_cast<std::size_t>(r0) * p.ldy + j * g.nr;
+          u.ldc = p.ldy;
+          u.n = std::min(g.nr, p.N - j * g.nr);
+          u.accumulate = true;
+          ks.uk[m][w / g.vw](u);
         }
       }
     }
