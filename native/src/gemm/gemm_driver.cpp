@@ -42,17 +42,22 @@
 // Threads: a persistent pool (common/thread_pool.h); the caller is thread 0; workers spin
 // ~65k pauses before parking, so back-to-back calls do not pay a futex wake.
 //
-// Measured on the 2-core AVX-512 KVM guest (harness: y=x·W, K=N=H, r=16, medians of
-// interleaved runs; OpenBLAS 0.3.21 pthread, same threads; the machine is shared and
-// several runs were disturbed by other load, see the report).
-//   1 thread, prefill, before next-sliver prefetch: M=128 H=2048 128 GF/s (OpenBLAS 127),
-//     M=512 149 (145). Peak is ~165-170 GF/s per core.
-//   1 thread, with it: M=128 H=2048 151-167, H=4096 151-163 (OpenBLAS 106-123);
-//     M=512 160-166 (OpenBLAS 150-166).
-//   2 threads, quiet machine: M=512 H=2048 325 GF/s vs OpenBLAS 316 (1.01×), M=128 H=2048
-//     219 vs 184 (1.19×) before the prefetch.
-//   Decode, 2 threads, quiet: M=1/4/16 stream W at 93-117 % of a same-size 2-thread
-//     streaming read (~29 GB/s) from rotated copies larger than the 480 MiB L3.
+// Measured on the 2-core AVX-512 KVM guest (a throwaway harness: K=N=H, r=16, random data,
+// base/fused/unfused/OpenBLAS 0.3.21 interleaved per round, medians; decode rotates W
+// copies over 1.5 GiB, beyond the 480 MiB L3; the machine is shared, quiet-period figures).
+// One core peaks near 180-185 GF/s (2 FMA ports × 16 lanes × ~2.9 GHz).
+//   Prefill, 2 threads, GF/s base / fused, ratio to OpenBLAS, LoRA tax (bound 2r/H + 1 pt):
+//     M=128 H=2048  369 / -    1.40×  -0.8 %  (2.56)
+//     M=512 H=2048  349 / 329  1.08×   2.7 %  (2.56)
+//     M=128 H=4096  351 / 354  1.32×   1.0 %  (1.78)
+//     M=512 H=4096  356 / 317  1.10×   1.8 %  (1.78)
+//   1 thread: M=128 1.31× / 1.60×, M=512 1.12× / 1.05× OpenBLAS; tax 0.95/3.1/0.75/2.8 %.
+//   Before the next-sliver prefetch, 1 thread M=128 H=2048 ran at 128 GF/s (OpenBLAS 127);
+//   the 256 KiB jump between slivers of neighbouring panels left each sliver's first row
+//   block waiting on L3.
+//   Decode, 2 threads, W stream vs a 2-thread streaming read of the same bytes (29-30 GB/s):
+//     M=1 116 % / 111 %, M=4 104 % / 102 %, M=16 101 % / 96 % (H=2048 / 4096); LoRA tax
+//     2.4 / 4.9 / 3.7 % at H=2048 (byte ratio 1.56 %), 0.5 / 3.1 / 3.9 % at H=4096 (0.78 %).
 //
 // Tried and dropped:
 //   - KC = 512 (sliver from L2): M=512 unchanged (165 vs 166 GF/s), M=128 H=2048 149 vs
@@ -160,7 +165,6 @@ struct Scratch {
 };
 thread_local Scratch t_shared;   // buffers the calling thread shares with the workers
 thread_local Scratch t_private;  // a thread's own packed x (decode)
-thread_local Scratch t_private2;
 
 // Splitting `count` items as evenly as possible into `parts`: the start of part p.
 inline int split(int count, int parts, int p) {
