@@ -2,11 +2,14 @@
 // Entry point of the CLI (and of the bundled dist/index.js): parses the command, calls the
 // pipeline, and is the only place that exits the process. Exit codes: 0 pass, 1 a gate
 // failed, 2 bad usage or bad input.
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { buildConfig, type RawOptions } from './config.js';
 import { calibrateStage, compareStage, readResults, runStage } from './pipeline.js';
 import { InputError, formatError } from './errors.js';
 import { ISA_PATHS, LANES, PROFILES } from './model/lanes.js';
+import * as core from '@actions/core';
+import { PHASES, runActionPhase, type ActionIO, type Phase } from './action/phases.js';
+import { INPUT_ENV } from './action/inputs.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -58,6 +61,23 @@ async function doCalibrate(raw: RawOptions & { from?: boolean }): Promise<number
   return 0;
 }
 
+/** One step of the GitHub Action (action.yml); inputs come from INFENG_* variables. */
+async function doAction(phase: Phase): Promise<number> {
+  const token = process.env[INPUT_ENV['github-token']];
+  // masked in every later log line, whatever prints it
+  if (token) core.setSecret(token);
+  const io: ActionIO = {
+    env: process.env,
+    info: (line) => core.info(line),
+    warn: (message) => core.warning(message),
+    error: (message) => core.error(message),
+    setOutput: (name, value) => core.setOutput(name, value),
+    print: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    now: () => new Date(),
+  };
+  return runActionPhase(phase, io);
+}
+
 function program(setCode: (code: number) => void): Command {
   const root = new Command('infeng-perf')
     .description('Build the native kernels, run the perf lanes, compare with committed baselines, report.')
@@ -93,6 +113,13 @@ function program(setCode: (code: number) => void): Command {
     .option('--from', 'use the existing reports/results.json instead of running the lanes')
     .action(async (o: RawOptions & { from?: boolean }) => {
       setCode(await doCalibrate(o));
+    });
+  root
+    .command('action')
+    .description('one step of the GitHub Action (see action.yml); settings come from INFENG_* variables')
+    .addArgument(new Argument('<phase>', 'the step to run').choices([...PHASES]))
+    .action(async (phase: Phase) => {
+      setCode(await doAction(phase));
     });
   return root;
 }

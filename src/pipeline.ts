@@ -29,7 +29,7 @@ function writeJson(file: string, data: unknown): void {
 }
 
 /** Builds what the selected lanes need; returns per-lane build failures instead of throwing. */
-async function buildLanes(
+export async function buildLanes(
   config: Config,
   toolchain: Toolchain,
   log: Log,

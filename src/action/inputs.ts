@@ -1,0 +1,79 @@
+// The action's inputs, as action.yml hands them to the `run:` steps. A composite action gets
+// no INPUT_* variables in its run steps, so action.yml maps each input to an INFENG_* variable
+// in `env:`; that also keeps input text out of the shell scripts, where `${{ inputs.x }}`
+// would be pasted into the script before bash reads it (a script injection).
+import { InputError } from '../errors.js';
+import type { RawOptions } from '../config.js';
+import { COMMENT_MODES, type CommentMode } from '../sinks/comment.js';
+import { CHECK_RUN_MODES, type CheckRunMode } from '../sinks/check-plan.js';
+
+export const MODES = ['gate', 'calibrate', 'report'] as const;
+export type Mode = (typeof MODES)[number];
+export const FAIL_ON = ['regression', 'never'] as const;
+export type FailOn = (typeof FAIL_ON)[number];
+
+/** action input name → environment variable set by action.yml */
+export const INPUT_ENV = {
+  lanes: 'INFENG_LANES',
+  profile: 'INFENG_PROFILE',
+  'clang-version': 'INFENG_CLANG_VERSION',
+  'native-dir': 'INFENG_NATIVE_DIR',
+  'baselines-dir': 'INFENG_BASELINES_DIR',
+  'reports-dir': 'INFENG_REPORTS_DIR',
+  'working-directory': 'INFENG_WORKING_DIRECTORY',
+  'github-token': 'INFENG_GITHUB_TOKEN',
+  comment: 'INFENG_COMMENT',
+  'check-runs': 'INFENG_CHECK_RUNS',
+  'fail-on': 'INFENG_FAIL_ON',
+  mode: 'INFENG_MODE',
+} as const;
+export type InputName = keyof typeof INPUT_ENV;
+
+export interface ActionInputs {
+  mode: Mode;
+  comment: CommentMode;
+  checkRuns: CheckRunMode;
+  failOn: FailOn;
+  /** empty: no GitHub calls, the job summary and outputs only */
+  token: string;
+  /** for buildConfig: the same settings the CLI flags give */
+  options: RawOptions;
+}
+
+function input(env: NodeJS.ProcessEnv, name: InputName): string | undefined {
+  const v = env[INPUT_ENV[name]]?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function choice<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: InputName,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const v = input(env, name);
+  if (v === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  throw new InputError(`must be one of ${allowed.join(', ')}, not "${v}"`, { field: `input "${name}"` });
+}
+
+export function readActionInputs(env: NodeJS.ProcessEnv): ActionInputs {
+  const root = input(env, 'working-directory');
+  const options: RawOptions = {
+    ...(root ? { root } : {}),
+    ...(input(env, 'lanes') ? { lanes: input(env, 'lanes') } : {}),
+    ...(input(env, 'profile') ? { profile: input(env, 'profile') } : {}),
+    ...(input(env, 'clang-version') ? { clangVersion: input(env, 'clang-version') } : {}),
+    ...(input(env, 'native-dir') ? { nativeDir: input(env, 'native-dir') } : {}),
+    ...(input(env, 'baselines-dir') ? { baselinesDir: input(env, 'baselines-dir') } : {}),
+    ...(input(env, 'reports-dir') ? { reportsDir: input(env, 'reports-dir') } : {}),
+  };
+  return {
+    mode: choice(env, 'mode', MODES, 'gate'),
+    comment: choice(env, 'comment', COMMENT_MODES, 'always'),
+    checkRuns: choice(env, 'check-runs', CHECK_RUN_MODES, 'per-lane'),
+    failOn: choice(env, 'fail-on', FAIL_ON, 'regression'),
+    token: input(env, 'github-token') ?? '',
+    options,
+  };
+}

@@ -1,0 +1,219 @@
+// The action's steps. action.yml runs each as `node dist/index.js action <phase>`, so every
+// step shows in the job log under its own name and a failing lane or sink is visible where it
+// happened:
+//
+//   cache-key  key of the native build cache (sources, compiler, OS, arch) → step output
+//   build      configure and build what the lanes need; a failed build fails only its lanes
+//   lanes      per lane: start its check (in_progress), run it; reports/results.json
+//   compare    results + baselines → verdicts.json, report.md, the table in the log
+//   report     sinks: check runs, sticky comment, job summary, outputs, github.json
+//   gate       exit 1 when a verdict fails the gate (and fail-on is `regression`)
+//
+// Only the gate step decides the job's result, and only from the verdicts: every sink failure
+// is a warning (sinks/policy.ts).
+import os from 'node:os';
+import path from 'node:path';
+import { buildConfig, type Config } from '../config.js';
+import { InputError } from '../errors.js';
+import { buildLanes, compareStage, readResults, runStage, REPORT_FILE, RESULTS_FILE } from '../pipeline.js';
+import { resolveToolchain } from '../build/toolchain.js';
+import { BuildError } from '../build/errors.js';
+import { probeCompiler } from '../build/machine.js';
+import { CHECK_NAMES } from '../model/lanes.js';
+import type { LaneResult, RunResults } from '../model/results.js';
+import { readActionInputs, type ActionInputs } from './inputs.js';
+import { cacheKey, hashTree } from './cache-key.js';
+import {
+  BUILD_STATE,
+  CHECKS_STATE,
+  readState,
+  readVerdicts,
+  writeState,
+  type BuildState,
+  type ChecksState,
+} from './state.js';
+import { reportPhase } from './report.js';
+import { resolveContext } from '../github/context.js';
+import { readEvent } from './state.js';
+import { createClient } from '../github/client.js';
+import { startCheck } from '../sinks/checks.js';
+import { SINGLE_CHECK_NAME } from '../sinks/check-plan.js';
+import { runSink } from '../sinks/policy.js';
+import { writeFileSync, mkdirSync } from 'node:fs';
+
+export const PHASES = ['cache-key', 'build', 'lanes', 'compare', 'report', 'gate'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** The runner-facing effects, given by the entry point (@actions/core there, fakes in tests). */
+export interface ActionIO {
+  env: NodeJS.ProcessEnv;
+  info: (line: string) => void;
+  warn: (message: string) => void;
+  error: (message: string) => void;
+  setOutput: (name: string, value: string) => void;
+  /** stdout: the terminal table */
+  print: (text: string) => void;
+  now: () => Date;
+}
+
+export async function runActionPhase(phase: Phase, io: ActionIO): Promise<number> {
+  const inputs = readActionInputs(io.env);
+  const config = buildConfig(inputs.options, io.env);
+  switch (phase) {
+    case 'cache-key':
+      return cacheKeyPhase(config, io);
+    case 'build':
+      return buildPhase(config, io);
+    case 'lanes':
+      return lanesPhase(inputs, config, io);
+    case 'compare':
+      return comparePhase(config, io);
+    case 'report':
+      return reportPhase(inputs, config, io);
+    case 'gate':
+      return gatePhase(inputs, config, io);
+  }
+}
+
+function cacheKeyPhase(config: Config, io: ActionIO): number {
+  let compiler = 'none';
+  try {
+    const tc = resolveToolchain(
+      config.clangVersion,
+      config.clangVersionExplicit,
+      path.join(config.root, 'build', 'toolchain.env'),
+    );
+    const c = probeCompiler(tc.cxx, config.clangVersion);
+    compiler = `${c.id}-${c.version}`;
+  } catch (e) {
+    if (!(e instanceof BuildError)) throw e;
+    io.warn(`cache key: ${e.message}`);
+  }
+  const key = cacheKey({
+    sourcesHash: hashTree(config.nativeDir),
+    compiler,
+    os: io.env.RUNNER_OS ?? os.platform(),
+    arch: io.env.RUNNER_ARCH ?? os.arch(),
+  });
+  io.info(`cache key: ${key}`);
+  io.setOutput('key', key);
+  // the directory CMake builds into: what the cache saves and restores
+  io.setOutput('path', path.dirname(config.buildDir));
+  return 0;
+}
+
+async function buildPhase(config: Config, io: ActionIO): Promise<number> {
+  let failures: Record<string, string> = {};
+  try {
+    const tc = resolveToolchain(
+      config.clangVersion,
+      config.clangVersionExplicit,
+      path.join(config.root, 'build', 'toolchain.env'),
+    );
+    if (tc.note) io.info(`toolchain: ${tc.note}`);
+    failures = await buildLanes(config, tc, io.info);
+  } catch (e) {
+    if (!(e instanceof BuildError)) throw e;
+    for (const l of config.lanes) failures[l] = e.message;
+  }
+  for (const [lane, message] of Object.entries(failures)) {
+    // not a failed step: the lane reports an error verdict and the other lanes still run
+    io.error(`build of lane ${lane} failed: ${message.split('\n')[0] ?? ''}`);
+  }
+  writeState(config.reportsDir, BUILD_STATE, { failures } satisfies BuildState);
+  return 0;
+}
+
+function buildFailure(lane: LaneResult['lane'], message: string): LaneResult {
+  return {
+    lane,
+    status: 'error',
+    error: { step: 'build', message },
+    path: '',
+    cases: [],
+    planned: [],
+    durationS: 0,
+    artifacts: [],
+    info: {},
+  };
+}
+
+async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): Promise<number> {
+  const built = readState<BuildState>(config.reportsDir, BUILD_STATE)?.failures ?? {};
+  const starter = await checkStarter(inputs, io);
+  if (inputs.checkRuns === 'single') await starter.start(SINGLE_CHECK_NAME);
+
+  const lanes: LaneResult[] = [];
+  let machine: RunResults['machine'] | undefined;
+  for (const lane of config.lanes) {
+    if (inputs.checkRuns === 'per-lane') await starter.start(CHECK_NAMES[lane]);
+    const failure = built[lane];
+    if (failure) {
+      // never run a binary left in the cache by an earlier build of other sources
+      io.info(`lane ${lane}: not run, its build failed`);
+      lanes.push(buildFailure(lane, failure));
+      continue;
+    }
+    const r = await runStage({ ...config, lanes: [lane], build: false }, io.info);
+    machine = r.machine;
+    lanes.push(...r.lanes);
+  }
+  machine ??= (await runStage({ ...config, lanes: [], build: false }, io.info)).machine;
+  const results: RunResults = { schemaVersion: 1, machine, profile: config.profile, lanes };
+  mkdirSync(config.reportsDir, { recursive: true });
+  writeFileSync(path.join(config.reportsDir, RESULTS_FILE), `${JSON.stringify(results, null, 2)}\n`);
+  writeState(config.reportsDir, CHECKS_STATE, starter.state());
+  return 0;
+}
+
+/** Starts check runs in_progress; after the first 403 it stops trying (a fork's token). */
+async function checkStarter(inputs: ActionInputs, io: ActionIO) {
+  const state: ChecksState = { headSha: '', ids: {}, forbidden: false };
+  const enabled = inputs.mode === 'gate' && inputs.checkRuns !== 'none' && inputs.token !== '';
+  if (!enabled) return { start: async (_name: string) => {}, state: () => state };
+  const ctx = resolveContext(io.env, readEvent(io.env));
+  state.headSha = ctx.headSha;
+  const client = createClient({ token: inputs.token, apiUrl: io.env.GITHUB_API_URL, warn: io.warn });
+  const target = {
+    owner: ctx.owner,
+    repo: ctx.repo,
+    headSha: ctx.headSha,
+    ...(ctx.runUrl ? { detailsUrl: ctx.runUrl } : {}),
+  };
+  return {
+    start: async (name: string) => {
+      if (state.forbidden) return;
+      const r = await runSink(`check ${name}`, () => startCheck(client, target, name, io.now()), io.warn);
+      if (r.ok) state.ids[name] = r.value;
+      else if (r.forbidden) state.forbidden = true;
+    },
+    state: () => state,
+  };
+}
+
+async function comparePhase(config: Config, io: ActionIO): Promise<number> {
+  const outcome = await compareStage(config, readResults(config));
+  io.print(outcome.terminal);
+  io.info(`wrote ${path.join(config.reportsDir, 'verdicts.json')} and ${REPORT_FILE}`);
+  return 0;
+}
+
+function gatePhase(inputs: ActionInputs, config: Config, io: ActionIO): number {
+  const report = readVerdicts(config.reportsDir);
+  if (!report) {
+    throw new InputError('no verdicts.json: the compare step did not run or failed', {
+      file: config.reportsDir,
+    });
+  }
+  const failing = report.lanes.filter((l) => l.conclusion === 'failure').map((l) => l.check);
+  if (report.conclusion !== 'failure') {
+    io.info('gate: pass');
+    return 0;
+  }
+  if (inputs.failOn === 'never') {
+    io.warn(`gate: ${failing.join(', ')} failed, but fail-on is "never"`);
+    return 0;
+  }
+  io.error(`gate: ${failing.join(', ')} failed; see the report in the job summary`);
+  return 1;
+}

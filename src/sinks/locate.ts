@@ -1,0 +1,36 @@
+// Annotations need a file and a line. A regression points at the case's entry in the lane's
+// committed baseline and a missed gate at the gate in rules.yml: the two places a reviewer
+// would go to understand or, after review, accept the change.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Verdict } from '../model/verdicts.js';
+import type { Locate } from './check-plan.js';
+
+/** 1-based line of the first line containing `needle`, or undefined. */
+export function lineOf(text: string, needle: string): number | undefined {
+  const i = text.split('\n').findIndex((l) => l.includes(needle));
+  return i >= 0 ? i + 1 : undefined;
+}
+
+/** Reads each file once; paths in annotations are relative to the repository root. */
+export function fileLocator(baselinesDir: string, repoRoot: string): Locate {
+  const cache = new Map<string, string | undefined>();
+  const read = (file: string) => {
+    if (!cache.has(file)) cache.set(file, existsSync(file) ? readFileSync(file, 'utf8') : undefined);
+    return cache.get(file);
+  };
+  const rel = (file: string) => path.relative(repoRoot, file).split(path.sep).join('/');
+  return (v: Verdict) => {
+    if (v.source === 'gate' && v.gate) {
+      const file = path.join(baselinesDir, 'rules.yml');
+      const text = read(file);
+      const line = text && lineOf(text, `name: ${v.gate.name}`);
+      return line ? { path: rel(file), line } : undefined;
+    }
+    if (!v.caseId) return undefined;
+    const file = path.join(baselinesDir, `${v.lane}.json`);
+    const text = read(file);
+    const line = text && lineOf(text, JSON.stringify(v.caseId));
+    return line ? { path: rel(file), line } : undefined;
+  };
+}
