@@ -149,9 +149,17 @@ function compareLane(
       const current = summarizeSamples(m.samples);
       // with an unusable baseline only the gates judge this metric
       if (!(baselineInput instanceof InputError)) {
-        verdicts.push(
-          judge(lane.lane, c.id, m, current, baseline?.cases[c.id]?.[m.name], tol, rules, incomparable),
+        const v = judge(
+          lane.lane,
+          c.id,
+          m,
+          current,
+          baseline?.cases[c.id]?.[m.name],
+          tol,
+          rules,
+          incomparable,
         );
+        verdicts.push(tol.control ? guardMachineDrift(v, c, baseline?.cases[c.id], tol.control) : v);
       }
       for (const g of gates) {
         if (!globMatch(g.metric, m.name) || !globMatch(g.cases, c.id)) continue;
@@ -301,6 +309,36 @@ function judge(
     state: worse ? 'regressed' : 'improved',
     severity: tol.severity,
     reason: `${change} (${direction}) beyond ${within}, p = ${formatNumber(p)}`,
+  };
+}
+
+/**
+ * A shared runner can be slower for a whole run (a noisy neighbour, a throttled host): every
+ * repetition shifts together, so the U test calls it significant. The control metric, the
+ * peer measured in the same rounds, tells that apart from a slower kernel: when the peer lost
+ * at least half as much in the same direction, the regression is the machine's and becomes
+ * `noisy`, shown with the reason and never failed.
+ */
+export function guardMachineDrift(
+  v: Verdict,
+  c: CaseResult,
+  baselineCase: Record<string, MetricSummary> | undefined,
+  control: string,
+): Verdict {
+  if (v.state !== 'regressed' || v.deltaPct === undefined) return v;
+  const now = c.metrics.find((m) => m.name === control);
+  const before = baselineCase?.[control];
+  if (!now || !before || before.median === 0 || !Number.isFinite(now.value)) return v;
+  const controlPct = ((now.value - before.median) / Math.abs(before.median)) * 100;
+  // both signed in the "worse" direction: positive = worse
+  const worseBy = (pct: number, better: 'higher' | 'lower') => (better === 'higher' ? -pct : pct);
+  const ours = worseBy(v.deltaPct, v.better);
+  const theirs = worseBy(controlPct, now.better);
+  if (theirs < ours / 2) return v;
+  return {
+    ...v,
+    state: 'noisy',
+    reason: `${v.reason}; but ${control}, measured in the same rounds, moved ${formatPct(controlPct)} too: the machine was slower, not the code`,
   };
 }
 

@@ -40,6 +40,7 @@ const toleranceSchema = {
     cases: glob,
     tolerancePct: { type: 'number', exclusiveMinimum: 0 },
     toleranceAbs: { type: 'number', exclusiveMinimum: 0 },
+    control: { type: 'string', minLength: 1 },
     severity,
   },
 };
@@ -89,6 +90,7 @@ interface RawTolerance {
   cases?: string;
   tolerancePct?: number;
   toleranceAbs?: number;
+  control?: string;
   severity?: Severity;
 }
 type RawGate = Omit<GateRule, 'cases' | 'severity'> & { cases?: string; severity?: Severity };
@@ -190,6 +192,7 @@ export function globMatch(pattern: string, text: string): boolean {
 export interface Tolerance {
   pct?: number;
   abs?: number;
+  control?: string;
   severity: Severity;
 }
 
@@ -209,7 +212,14 @@ export function toleranceFor(
   const rule = rules.lanes[lane]?.tolerances.find(
     (t) => globMatch(t.metric, metric) && globMatch(t.cases, caseId),
   );
-  if (rule) return { pct: rule.tolerancePct, abs: rule.toleranceAbs, severity: rule.severity };
+  if (rule) {
+    return {
+      pct: rule.tolerancePct,
+      abs: rule.toleranceAbs,
+      ...(rule.control !== undefined ? { control: rule.control } : {}),
+      severity: rule.severity,
+    };
+  }
   if (isPercentUnit(unit) && rules.defaultToleranceAbs !== undefined) {
     return { abs: rules.defaultToleranceAbs, severity: rules.defaultSeverity };
   }

@@ -10,6 +10,12 @@ export interface ToleranceRule {
   tolerancePct?: number;
   /** absolute change beyond which a change counts, in the metric's unit (for metrics that are percentages) */
   toleranceAbs?: number;
+  /**
+   * A metric of the same case measured in the same run that the change cannot affect (the
+   * peer's throughput). When it moved the same bad way, the machine was slower, not the code:
+   * a regression of this metric is then `noisy`, not failed.
+   */
+  control?: string;
   severity: Severity;
 }
 

@@ -1,0 +1,129 @@
+// The machine-drift guard: a regression that the same-run peer shares is the runner's, not
+// the code's.
+import { describe, expect, it } from 'vitest';
+import { compare } from '../src/compare/compare.js';
+import { parseRules } from '../src/compare/rules.js';
+import type { Baseline } from '../src/model/baselines.js';
+import type { Metric, RunResults } from '../src/model/results.js';
+
+const machine = {
+  cpuModel: 'Test CPU',
+  cores: 2,
+  isa: ['avx2'],
+  compiler: { id: 'clang', version: '17.0.6', major: 17, requestedMajor: 17, path: '/usr/bin/clang++-17' },
+  os: 'Linux',
+  commit: 'abc',
+  time: '2026-11-22T00:00:00.000Z',
+};
+
+const scale = (xs: number[], f: number) => xs.map((x) => x * f);
+const ours = [100, 101, 99, 102, 100, 98, 101];
+const peer = [80, 81, 79, 80, 82, 80, 79];
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function metric(name: string, samples: number[]): Metric {
+  return { name, unit: 'GFLOP/s', better: 'higher', kind: 'absolute', samples, value: med(samples) };
+}
+
+function run(oursFactor: number, peerFactor: number): RunResults {
+  return {
+    schemaVersion: 1,
+    machine,
+    profile: 'quick',
+    lanes: [
+      {
+        lane: 'gemm',
+        status: 'ok',
+        path: 'avx2',
+        planned: ['prefill/M128/H2048/r16'],
+        durationS: 1,
+        artifacts: [],
+        info: {},
+        cases: [
+          {
+            id: 'prefill/M128/H2048/r16',
+            params: {},
+            metrics: [
+              metric('fused_gflops', scale(ours, oursFactor)),
+              metric('openblas_gflops', scale(peer, peerFactor)),
+            ],
+          },
+        ],
+      },
+    ],
+  };
+}
+
+const summary = (xs: number[]) => ({
+  unit: 'GFLOP/s',
+  better: 'higher' as const,
+  kind: 'absolute' as const,
+  median: med(xs),
+  spread: 0.02,
+  n: xs.length,
+  samples: xs,
+});
+
+const baseline: Baseline = {
+  _meta: {
+    lane: 'gemm',
+    hardware: 'Test CPU',
+    cores: 2,
+    isa: ['avx2'],
+    compiler: 'clang 17.0.6',
+    compilerMajor: 17,
+    path: 'avx2',
+    profile: 'quick',
+    commit: 'abc',
+    timestamp: '2026-11-01T00:00:00.000Z',
+  },
+  cases: { 'prefill/M128/H2048/r16': { fused_gflops: summary(ours), openblas_gflops: summary(peer) } },
+};
+
+const rules = parseRules(`
+lanes:
+  gemm:
+    tolerances:
+      - metric: fused_gflops
+        tolerancePct: 8
+        control: openblas_gflops
+        severity: fail
+      - metric: openblas_gflops
+        tolerancePct: 8
+        severity: warn
+`);
+
+function fused(r: RunResults) {
+  return compare(r, { gemm: baseline }, rules).lanes[0]!.verdicts.find((v) => v.metric === 'fused_gflops')!;
+}
+
+describe('machine-drift guard', () => {
+  it('a slowdown the peer does not share is a regression', () => {
+    const v = fused(run(0.85, 1.0));
+    expect(v.state).toBe('regressed');
+    expect(v.severity).toBe('fail');
+  });
+
+  it('a slowdown the peer shares is noisy, with the reason', () => {
+    const v = fused(run(0.85, 0.86));
+    expect(v.state).toBe('noisy');
+    expect(v.reason).toMatch(/openblas_gflops, measured in the same rounds, moved −14\.\d+ % too/);
+    expect(compare(run(0.85, 0.86), { gemm: baseline }, rules).conclusion).toBe('success');
+  });
+
+  it('a peer that lost less than half as much does not excuse the regression', () => {
+    expect(fused(run(0.8, 0.93)).state).toBe('regressed');
+  });
+
+  it('a peer that got faster does not excuse it either', () => {
+    expect(fused(run(0.85, 1.2)).state).toBe('regressed');
+  });
+
+  it('control must be a metric name', () => {
+    expect(() =>
+      parseRules(
+        'lanes:\n  gemm:\n    tolerances:\n      - metric: x\n        tolerancePct: 5\n        control: ""\n',
+      ),
+    ).toThrow(/control/);
+  });
+});
