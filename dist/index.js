@@ -58870,6 +58870,7 @@ const toleranceSchema = {
         cases: glob,
         tolerancePct: { type: 'number', exclusiveMinimum: 0 },
         toleranceAbs: { type: 'number', exclusiveMinimum: 0 },
+        control: { type: 'string', minLength: 1 },
         severity,
     },
 };
@@ -59006,8 +59007,14 @@ function isPercentUnit(unit) {
 /** The tolerance for one (lane, case, metric): the first matching rule, else the defaults. */
 function toleranceFor(rules, lane, caseId, metric, unit) {
     const rule = rules.lanes[lane]?.tolerances.find((t) => globMatch(t.metric, metric) && globMatch(t.cases, caseId));
-    if (rule)
-        return { pct: rule.tolerancePct, abs: rule.toleranceAbs, severity: rule.severity };
+    if (rule) {
+        return {
+            pct: rule.tolerancePct,
+            abs: rule.toleranceAbs,
+            ...(rule.control !== undefined ? { control: rule.control } : {}),
+            severity: rule.severity,
+        };
+    }
     if (isPercentUnit(unit) && rules.defaultToleranceAbs !== undefined) {
         return { abs: rules.defaultToleranceAbs, severity: rules.defaultSeverity };
     }
@@ -59129,7 +59136,8 @@ function compareLane(lane, machine, baselineInput, rules, notes) {
             const current = summarizeSamples(m.samples);
             // with an unusable baseline only the gates judge this metric
             if (!(baselineInput instanceof InputError)) {
-                verdicts.push(judge(lane.lane, c.id, m, current, baseline?.cases[c.id]?.[m.name], tol, rules, incomparable));
+                const v = judge(lane.lane, c.id, m, current, baseline?.cases[c.id]?.[m.name], tol, rules, incomparable);
+                verdicts.push(tol.control ? guardMachineDrift(v, c, baseline?.cases[c.id], tol.control) : v);
             }
             for (const g of gates) {
                 if (!globMatch(g.metric, m.name) || !globMatch(g.cases, c.id))
@@ -59266,6 +59274,33 @@ function judge(lane, caseId, m, current, summary, tol, rules, incomparable) {
         state: worse ? 'regressed' : 'improved',
         severity: tol.severity,
         reason: `${change} (${direction}) beyond ${within}, p = ${formatNumber(p)}`,
+    };
+}
+/**
+ * A shared runner can be slower for a whole run (a noisy neighbour, a throttled host): every
+ * repetition shifts together, so the U test calls it significant. The control metric, the
+ * peer measured in the same rounds, tells that apart from a slower kernel: when the peer lost
+ * at least half as much in the same direction, the regression is the machine's and becomes
+ * `noisy`, shown with the reason and never failed.
+ */
+function guardMachineDrift(v, c, baselineCase, control) {
+    if (v.state !== 'regressed' || v.deltaPct === undefined)
+        return v;
+    const now = c.metrics.find((m) => m.name === control);
+    const before = baselineCase?.[control];
+    if (!now || !before || before.median === 0 || !Number.isFinite(now.value))
+        return v;
+    const controlPct = ((now.value - before.median) / Math.abs(before.median)) * 100;
+    // both signed in the "worse" direction: positive = worse
+    const worseBy = (pct, better) => (better === 'higher' ? -pct : pct);
+    const ours = worseBy(v.deltaPct, v.better);
+    const theirs = worseBy(controlPct, now.better);
+    if (theirs < ours / 2)
+        return v;
+    return {
+        ...v,
+        state: 'noisy',
+        reason: `${v.reason}; but ${control}, measured in the same rounds, moved ${formatPct(controlPct)} too: the machine was slower, not the code`,
     };
 }
 /** Gates are judged on the median of this run's samples: the gate fails when the median is beyond the bound. */
@@ -63131,7 +63166,7 @@ function exportVariable(name, val) {
  * ```
  */
 function core_setSecret(secret) {
-    command_issueCommand('add-mask', {}, secret);
+    issueCommand('add-mask', {}, secret);
 }
 /**
  * Prepends inputPath to the PATH (for this action and future actions)
@@ -69770,7 +69805,6 @@ function gatePhase(inputs, config, io) {
 
 
 
-
 const log = (line) => process.stderr.write(`${line}\n`);
 function addCommon(cmd, opts) {
     cmd
@@ -69815,10 +69849,8 @@ async function doCalibrate(raw) {
 }
 /** One step of the GitHub Action (action.yml); inputs come from INFENG_* variables. */
 async function doAction(phase) {
-    const token = process.env[INPUT_ENV['github-token']];
-    // masked in every later log line, whatever prints it
-    if (token)
-        core_setSecret(token);
+    // No core.setSecret(token): the runner already masks github.token and secrets, and
+    // ::add-mask:: would echo the token to stdout wherever this runs outside a runner.
     const io = {
         env: process.env,
         info: (line) => info(line),

@@ -9,7 +9,6 @@ import { InputError, formatError } from './errors.js';
 import { ISA_PATHS, LANES, PROFILES } from './model/lanes.js';
 import * as core from '@actions/core';
 import { PHASES, runActionPhase, type ActionIO, type Phase } from './action/phases.js';
-import { INPUT_ENV } from './action/inputs.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -63,9 +62,8 @@ async function doCalibrate(raw: RawOptions & { from?: boolean }): Promise<number
 
 /** One step of the GitHub Action (action.yml); inputs come from INFENG_* variables. */
 async function doAction(phase: Phase): Promise<number> {
-  const token = process.env[INPUT_ENV['github-token']];
-  // masked in every later log line, whatever prints it
-  if (token) core.setSecret(token);
+  // No core.setSecret(token): the runner already masks github.token and secrets, and
+  // ::add-mask:: would echo the token to stdout wherever this runs outside a runner.
   const io: ActionIO = {
     env: process.env,
     info: (line) => core.info(line),

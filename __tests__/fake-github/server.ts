@@ -1,0 +1,309 @@
+// A loopback HTTP server playing the GitHub REST API for the endpoints the bot uses: issue
+// comments, check runs, pull requests. Every request is matched against GitHub's OpenAPI
+// description and validated (path, query, body); every response it sends is validated
+// against the operation's response schema. Anything off is recorded in `problems`, which the
+// tests expect to stay empty, and answered the way GitHub would (404 or 422).
+//
+// Failure injection plays what the real API does to a bot: 403 for a fork's read-only token,
+// 5xx for a bad moment.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  example,
+  loadSpec,
+  match,
+  responseSchema,
+  validate,
+  validateRequest,
+  type Operation,
+} from './openapi.js';
+
+type Json = Record<string, unknown>;
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  operationId: string;
+  body: unknown;
+  status: number;
+  authorization: string | undefined;
+}
+
+export interface Fault {
+  operationId: string;
+  status: number;
+  /** how many times; Infinity for always */
+  times: number;
+  message?: string;
+}
+
+interface Comment {
+  issue: number;
+  data: Json;
+}
+
+/** GitHub's limit on a comment body. */
+export const COMMENT_MAX = 65_536;
+
+export class FakeGitHub {
+  readonly requests: RecordedRequest[] = [];
+  readonly problems: string[] = [];
+  readonly comments = new Map<number, Comment>();
+  readonly checkRuns = new Map<number, Json>();
+  /** pull number → head commit and head repository */
+  readonly pulls = new Map<number, { headSha: string; headRepo: string }>();
+  faults: Fault[] = [];
+  /** the login comments are created as: GITHUB_TOKEN comments as github-actions[bot] */
+  botLogin = 'github-actions[bot]';
+  private server?: http.Server;
+  private nextId = 1000;
+  private readonly spec = loadSpec();
+
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => this.handle(req, Buffer.concat(chunks).toString('utf8'), res));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Adds a comment someone else wrote (to prove the bot leaves it alone). */
+  seedComment(issue: number, body: string, login: string): number {
+    const op = this.op('issues/create-comment');
+    const data = this.commentData(op, issue, body, login);
+    this.comments.set(data.id as number, { issue, data });
+    return data.id as number;
+  }
+
+  callsTo(operationId: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.operationId === operationId);
+  }
+
+  private op(operationId: string): Operation {
+    const op = this.spec.operations.find((o) => o.operationId === operationId);
+    if (!op) throw new Error(`no operation ${operationId}`);
+    return op;
+  }
+
+  private handle(req: http.IncomingMessage, text: string, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const method = req.method ?? 'GET';
+    let body: unknown;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      this.problems.push(`${method} ${url.pathname}: body is not JSON`);
+      return this.send(res, undefined, 400, { message: 'Problems parsing JSON' });
+    }
+    const found = match(this.spec, method, url.pathname);
+    const record = (status: number, operationId: string) =>
+      this.requests.push({
+        method,
+        path: url.pathname,
+        operationId,
+        body,
+        status,
+        authorization: req.headers.authorization,
+      });
+    if (!found) {
+      this.problems.push(`${method} ${url.pathname}: not an operation of the GitHub REST API`);
+      record(404, '');
+      return this.send(res, undefined, 404, { message: 'Not Found' });
+    }
+    const { op, params } = found;
+    const invalid = validateRequest(op, params, url.searchParams, body);
+    if (!req.headers.authorization) invalid.push('no authorization header');
+    if (invalid.length > 0) {
+      this.problems.push(`${op.operationId}: ${invalid.join('; ')}`);
+      record(422, op.operationId);
+      return this.send(res, op, 422, {
+        message: 'Validation Failed',
+        documentation_url: 'https://docs.github.com/rest',
+      });
+    }
+    const fault = this.faults.find((f) => f.operationId === op.operationId && f.times > 0);
+    if (fault) {
+      fault.times--;
+      record(fault.status, op.operationId);
+      return this.send(res, op, fault.status, {
+        message:
+          fault.message ?? (fault.status === 403 ? 'Resource not accessible by integration' : 'Server Error'),
+        documentation_url: 'https://docs.github.com/rest',
+        status: String(fault.status),
+      });
+    }
+    const [status, data] = this.answer(op, params, body as Json | undefined);
+    record(status, op.operationId);
+    this.send(res, op, status, data);
+  }
+
+  private answer(op: Operation, params: Record<string, string>, body: Json | undefined): [number, unknown] {
+    const owner = params.owner ?? '';
+    const repo = params.repo ?? '';
+    switch (op.operationId) {
+      case 'issues/list-comments': {
+        const issue = Number(params.issue_number);
+        return [200, [...this.comments.values()].filter((c) => c.issue === issue).map((c) => c.data)];
+      }
+      case 'issues/create-comment': {
+        const issue = Number(params.issue_number);
+        const text = String(body?.body ?? '');
+        if (text.length > COMMENT_MAX) return this.tooLong('body', text.length, COMMENT_MAX);
+        const data = this.commentData(op, issue, text, this.botLogin, owner, repo);
+        this.comments.set(data.id as number, { issue, data });
+        return [201, data];
+      }
+      case 'issues/update-comment': {
+        const c = this.comments.get(Number(params.comment_id));
+        if (!c) return [404, { message: 'Not Found' }];
+        const text = String(body?.body ?? '');
+        if (text.length > COMMENT_MAX) return this.tooLong('body', text.length, COMMENT_MAX);
+        // GitHub refuses to edit another user's comment for a bot token
+        if ((c.data.user as Json).login !== this.botLogin)
+          return [403, { message: 'Must have admin rights to Repository.' }];
+        c.data.body = text;
+        c.data.updated_at = new Date().toISOString();
+        return [200, c.data];
+      }
+      case 'checks/create': {
+        const data = example(op, 201, 'example-of-completed-conclusion');
+        const id = this.nextId++;
+        Object.assign(data, {
+          id,
+          name: body?.name,
+          head_sha: body?.head_sha,
+          external_id: '',
+          url: `https://api.github.com/repos/${owner}/${repo}/check-runs/${id}`,
+          html_url: `https://github.com/${owner}/${repo}/runs/${id}`,
+          details_url: body?.details_url ?? null,
+          status: body?.status ?? 'queued',
+          conclusion: body?.conclusion ?? null,
+          started_at: body?.started_at ?? new Date().toISOString(),
+          completed_at: body?.completed_at ?? null,
+          pull_requests: [],
+        });
+        this.applyOutput(data, body);
+        this.checkRuns.set(id, data);
+        return [201, data];
+      }
+      case 'checks/update': {
+        const data = this.checkRuns.get(Number(params.check_run_id));
+        if (!data) return [404, { message: 'Not Found' }];
+        for (const k of ['status', 'conclusion', 'completed_at', 'details_url'] as const) {
+          if (body?.[k] !== undefined) data[k] = body[k];
+        }
+        this.applyOutput(data, body);
+        return [200, data];
+      }
+      case 'pulls/get': {
+        const pr = this.pulls.get(Number(params.pull_number));
+        if (!pr) return [404, { message: 'Not Found' }];
+        const data = example(op, 200);
+        const head = data.head as Json;
+        Object.assign(data, { number: Number(params.pull_number) });
+        Object.assign(head, { sha: pr.headSha });
+        Object.assign(head.repo as Json, { full_name: pr.headRepo });
+        return [200, data];
+      }
+      case 'users/get-authenticated':
+        // what GitHub answers an installation token (GITHUB_TOKEN)
+        return [
+          403,
+          {
+            message: 'Resource not accessible by integration',
+            documentation_url: 'https://docs.github.com/rest',
+          },
+        ];
+      default:
+        this.problems.push(`${op.operationId}: the fake does not play this operation`);
+        return [404, { message: 'Not Found' }];
+    }
+  }
+
+  /** Keeps what the API keeps: output text, and annotations appended across requests. */
+  private applyOutput(data: Json, body: Json | undefined): void {
+    const out = body?.output as Json | undefined;
+    if (!out) return;
+    const store = data.output as Json;
+    store.title = out.title ?? store.title;
+    store.summary = out.summary ?? store.summary;
+    const kept = (data._annotations as unknown[] | undefined) ?? [];
+    const added = (out.annotations as unknown[] | undefined) ?? [];
+    Object.defineProperty(data, '_annotations', {
+      value: [...kept, ...added],
+      enumerable: false,
+      writable: true,
+    });
+    store.annotations_count = kept.length + added.length;
+  }
+
+  private commentData(
+    op: Operation,
+    issue: number,
+    body: string,
+    login: string,
+    owner = 'o',
+    repo = 'r',
+  ): Json {
+    const data = example(
+      op.operationId === 'issues/create-comment' ? op : this.op('issues/create-comment'),
+      201,
+    );
+    const id = this.nextId++;
+    Object.assign(data, {
+      id,
+      body,
+      html_url: `https://github.com/${owner}/${repo}/pull/${issue}#issuecomment-${id}`,
+      url: `https://api.github.com/repos/${owner}/${repo}/issues/comments/${id}`,
+      issue_url: `https://api.github.com/repos/${owner}/${repo}/issues/${issue}`,
+      created_at: new Date().toISOString(),
+      updated_at: new Date().toISOString(),
+    });
+    Object.assign(data.user as Json, { login, type: login.endsWith('[bot]') ? 'Bot' : 'User' });
+    return data;
+  }
+
+  private tooLong(field: string, length: number, max: number): [number, unknown] {
+    this.problems.push(`${field} of ${length} characters is over GitHub's ${max}`);
+    return [
+      422,
+      {
+        message: 'Validation Failed',
+        errors: [
+          {
+            resource: 'IssueComment',
+            code: 'custom',
+            field,
+            message: `${field} is too long (maximum is ${max} characters)`,
+          },
+        ],
+      },
+    ];
+  }
+
+  private send(res: http.ServerResponse, op: Operation | undefined, status: number, data: unknown): void {
+    if (op) {
+      const schema = responseSchema(this.spec, op, status);
+      if (schema) {
+        const errors = validate(schema, data);
+        if (errors.length > 0)
+          this.problems.push(`response of ${op.operationId} ${status}: ${errors.join('; ')}`);
+      }
+    }
+    const text = JSON.stringify(data);
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      'x-github-media-type': 'github.v3; format=json',
+      'x-ratelimit-limit': '5000',
+      'x-ratelimit-remaining': '4999',
+    });
+    res.end(text);
+  }
+}
