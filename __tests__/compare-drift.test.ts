@@ -107,7 +107,9 @@ describe('machine-drift guard', () => {
   it('a slowdown the peer shares is noisy, with the reason', () => {
     const v = fused(run(0.85, 0.86));
     expect(v.state).toBe('noisy');
-    expect(v.reason).toMatch(/openblas_gflops, measured in the same rounds, moved −14\.\d+ % too/);
+    expect(v.reason).toMatch(
+      /openblas_gflops, measured in the same rounds, moved −14\.\d+ %: the machine was disturbed/,
+    );
     expect(compare(run(0.85, 0.86), { gemm: baseline }, rules).conclusion).toBe('success');
   });
 
@@ -125,5 +127,53 @@ describe('machine-drift guard', () => {
         'lanes:\n  gemm:\n    tolerances:\n      - metric: x\n        tolerancePct: 5\n        control: ""\n',
       ),
     ).toThrow(/control/);
+  });
+});
+
+describe('machine-drift guard on a metric judged in percentage points', () => {
+  const tax = (samples: number[]): Metric => ({
+    name: 'lora_tax_pct',
+    unit: '%',
+    better: 'lower',
+    kind: 'same-run',
+    samples,
+    value: med(samples),
+  });
+  const before = [1.0, 1.2, 0.9, 1.1, 1.0, 1.05, 0.95];
+  const after = before.map((x) => x + 3);
+  const r = (peerFactor: number): RunResults => {
+    const base = run(1, peerFactor);
+    base.lanes[0]!.cases[0]!.metrics.push(tax(after));
+    return base;
+  };
+  const b: Baseline = {
+    ...baseline,
+    cases: {
+      'prefill/M128/H2048/r16': {
+        ...baseline.cases['prefill/M128/H2048/r16']!,
+        lora_tax_pct: { ...summary(before), unit: '%', better: 'lower', kind: 'same-run' },
+      },
+    },
+  };
+  const taxRules = parseRules(`
+lanes:
+  gemm:
+    tolerances:
+      - metric: lora_tax_pct
+        toleranceAbs: 1
+        control: openblas_gflops
+        severity: fail
+`);
+  const verdict = (peerFactor: number) =>
+    compare(r(peerFactor), { gemm: b }, taxRules).lanes[0]!.verdicts.find(
+      (v) => v.metric === 'lora_tax_pct',
+    )!;
+
+  it('stays a regression when the peer held steady', () => {
+    expect(verdict(0.97).state).toBe('regressed');
+  });
+
+  it('is noisy when the peer lost more than the disturbance threshold', () => {
+    expect(verdict(0.8).state).toBe('noisy');
   });
 });

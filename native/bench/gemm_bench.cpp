@@ -545,6 +545,9 @@ void register_benchmarks() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The lane runner reads stdout through a pipe and shows it as progress: line-buffer it, or
+  // a full run prints nothing for minutes and then everything at once.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   ensure_openblas_thread_timeout(argv);
   parse_lane_flags(argc, argv);
 

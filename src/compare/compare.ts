@@ -314,31 +314,36 @@ function judge(
 
 /**
  * A shared runner can be slower for a whole run (a noisy neighbour, a throttled host): every
- * repetition shifts together, so the U test calls it significant. The control metric, the
- * peer measured in the same rounds, tells that apart from a slower kernel: when the peer lost
- * at least half as much in the same direction, the regression is the machine's and becomes
- * `noisy`, shown with the reason and never failed.
+ * repetition shifts together, so the U test calls it significant, and contention does not
+ * even hit both sides of a same-run ratio alike. The control metric, the peer measured in the
+ * same rounds, tells a disturbed machine from a slower kernel: when the peer got worse by at
+ * least half as much as this metric (or, for a metric judged in percentage points, by more
+ * than DISTURBED_PCT), the regression is the machine's and becomes `noisy`, shown with the
+ * reason and never failed.
  */
+export const DISTURBED_PCT = 8;
+
 export function guardMachineDrift(
   v: Verdict,
   c: CaseResult,
   baselineCase: Record<string, MetricSummary> | undefined,
   control: string,
 ): Verdict {
-  if (v.state !== 'regressed' || v.deltaPct === undefined) return v;
+  if (v.state !== 'regressed') return v;
   const now = c.metrics.find((m) => m.name === control);
   const before = baselineCase?.[control];
   if (!now || !before || before.median === 0 || !Number.isFinite(now.value)) return v;
   const controlPct = ((now.value - before.median) / Math.abs(before.median)) * 100;
-  // both signed in the "worse" direction: positive = worse
+  // signed in the "worse" direction: positive = worse
   const worseBy = (pct: number, better: 'higher' | 'lower') => (better === 'higher' ? -pct : pct);
-  const ours = worseBy(v.deltaPct, v.better);
   const theirs = worseBy(controlPct, now.better);
-  if (theirs < ours / 2) return v;
+  const judgedInPoints = v.tolerance?.abs !== undefined || v.deltaPct === undefined;
+  const threshold = judgedInPoints ? DISTURBED_PCT : worseBy(v.deltaPct ?? 0, v.better) / 2;
+  if (theirs < threshold) return v;
   return {
     ...v,
     state: 'noisy',
-    reason: `${v.reason}; but ${control}, measured in the same rounds, moved ${formatPct(controlPct)} too: the machine was slower, not the code`,
+    reason: `${v.reason}; but ${control}, measured in the same rounds, moved ${formatPct(controlPct)}: the machine was disturbed, not the code`,
   };
 }
 
