@@ -21,6 +21,8 @@ type Json = Record<string, unknown>;
 
 const PR_HEAD = 'ec26c3e57ca3a959ca5aad62de7213c562f8c821'; // head.sha of the example payload
 const PR_NUMBER = 2;
+/** Octokit's throttling spaces writes 1 s apart, as GitHub asks of bots: a run takes seconds. */
+const SLOW = 90_000;
 
 let gh: FakeGitHub;
 let apiUrl: string;
@@ -64,7 +66,7 @@ function botComments(): Json[] {
   return [...gh.comments.values()].map((c) => c.data);
 }
 
-describe('a pull request from the same repository', () => {
+describe('a pull request from the same repository', { timeout: SLOW }, () => {
   it('creates the sticky comment and one completed check per lane on the PR head, then updates the same comment', async () => {
     const ws = makeWorkspace();
     const r = runner({ apiUrl, root: ws.root, event: pullRequestEvent(), eventName: 'pull_request' });
@@ -136,3 +138,234 @@ describe('a pull request from the same repository', () => {
     expect(third.summary()).toContain('- comment: updated');
   });
 });
+
+describe('a pull request from a fork', { timeout: SLOW }, () => {
+  it('falls back to the job summary and the artifact when the token cannot write, then the report workflow posts on the head commit', async () => {
+    const ws = makeWorkspace();
+    // a fork's GITHUB_TOKEN is read-only: reads work, writes are refused
+    gh.faults = [
+      { operationId: 'checks/create', status: 403, times: Infinity },
+      { operationId: 'issues/create-comment', status: 403, times: Infinity },
+    ];
+    const r = runner({
+      apiUrl,
+      root: ws.root,
+      event: pullRequestEvent({ fork: true }),
+      eventName: 'pull_request',
+    });
+    const gate = await runSteps(r);
+
+    expect(gate.report.stderr + gate.report.stdout).toMatch(
+      /::warning::check tokenizer-perf: HTTP 403: Resource not accessible by integration: the token cannot write here/,
+    );
+    expect(gate.report.stderr + gate.report.stdout).toMatch(/::warning::comment: HTTP 403/);
+    // after the first refusal no more check runs are tried
+    expect(gh.callsTo('checks/create')).toHaveLength(1);
+    expect(gate.gate.code).toBe(1); // the verdicts still fail the gate
+    expect(r.summary()).toContain('<!-- infeng-perf-report -->');
+    expect(r.summary()).toMatch(/- comment: not posted: HTTP 403/);
+    expect(r.outputs()).toMatchObject({ conclusion: 'failure', 'comment-url': '' });
+    const claims = JSON.parse(readFileSync(path.join(ws.reports, 'github.json'), 'utf8')) as Json;
+    expect(claims).toMatchObject({
+      pr: PR_NUMBER,
+      headSha: PR_HEAD,
+      posted: { comment: false, checks: false },
+    });
+
+    // perf-report (workflow_run, write token): downloads the artifact and posts it
+    gh.faults = [];
+    gh.pulls.set(PR_NUMBER, { headSha: PR_HEAD, headRepo: 'forker/Hello-World' });
+    const artifact = downloadArtifact(ws.reports);
+    const event = workflowRunEvent({ headSha: PR_HEAD, name: 'perf', repository: 'Codertocat/Hello-World' });
+    const report = runner({
+      apiUrl,
+      root: ws.root,
+      event,
+      eventName: 'workflow_run',
+      inputs: { mode: 'report', 'reports-dir': artifact },
+    });
+    report.env.GITHUB_WORKFLOW = 'perf-report';
+    report.env.GITHUB_SHA = '0000000000000000000000000000000000000000'; // the default branch
+    const posted = await step(report, 'report');
+    expect(posted.code, posted.stderr).toBe(0);
+    expect(posted.stdout + posted.stderr).not.toContain(TOKEN);
+
+    expect(gh.callsTo('pulls/get')).toHaveLength(1); // the artifact's PR number was checked
+    const checks = checksByName();
+    expect(Object.keys(checks)).toHaveLength(5);
+    for (const c of Object.values(checks)) expect(c.head_sha).toBe(PR_HEAD);
+    expect(checks['gemm-perf']!.conclusion).toBe('failure');
+    expect(checks['attn-prefill-perf']!.conclusion).toBe('neutral');
+    const comments = botComments();
+    expect(comments).toHaveLength(1);
+    // named after the measuring workflow, so a later same-repository run edits this comment
+    expect(comments[0]!.body as string).toMatch(/^<!-- infeng-perf-comment workflow="perf" -->/);
+    expect(report.outputs()['comment-url']).toBe(comments[0]!.html_url);
+  });
+
+  it('does not comment on a pull request the artifact names when its head is another commit', async () => {
+    const ws = makeWorkspace();
+    const r = runner({
+      apiUrl,
+      root: ws.root,
+      event: pullRequestEvent({ fork: true }),
+      eventName: 'pull_request',
+    });
+    r.env.INFENG_GITHUB_TOKEN = ''; // no token at all: summary and outputs only
+    await runSteps(r);
+    expect(gh.requests).toHaveLength(0);
+    expect(r.summary()).toContain('no github-token');
+
+    // a tampered artifact aims at PR 7, whose head is not the measured commit
+    const artifact = downloadArtifact(ws.reports);
+    const claims = JSON.parse(readFileSync(path.join(artifact, 'github.json'), 'utf8')) as Json;
+    writeFileSync(path.join(artifact, 'github.json'), JSON.stringify({ ...claims, pr: 7 }));
+    gh.pulls.set(7, { headSha: '1111111111111111111111111111111111111111', headRepo: 'victim/Hello-World' });
+    const report = runner({
+      apiUrl,
+      root: ws.root,
+      event: workflowRunEvent({ headSha: PR_HEAD, name: 'perf', repository: 'Codertocat/Hello-World' }),
+      eventName: 'workflow_run',
+      inputs: { mode: 'report', 'reports-dir': artifact },
+    });
+    const posted = await step(report, 'report');
+    expect(posted.code).toBe(0);
+    expect(posted.stdout + posted.stderr).toMatch(
+      /::warning::comment: the report artifact names pull request #7/,
+    );
+    expect(botComments()).toHaveLength(0);
+    expect(Object.keys(checksByName())).toHaveLength(5); // the checks still complete
+  });
+
+  it('completes every check as failed when the measuring run left no report', async () => {
+    const ws = makeWorkspace();
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'infeng-artifact-'));
+    const report = runner({
+      apiUrl,
+      root: ws.root,
+      event: workflowRunEvent({ headSha: PR_HEAD, name: 'perf', repository: 'Codertocat/Hello-World' }),
+      eventName: 'workflow_run',
+      inputs: { mode: 'report', 'reports-dir': empty },
+    });
+    const posted = await step(report, 'report');
+    expect(posted.code, posted.stderr).toBe(0);
+    const checks = Object.values(checksByName());
+    expect(checks).toHaveLength(5);
+    expect(checks.every((c) => c.conclusion === 'failure' && c.head_sha === PR_HEAD)).toBe(true);
+    expect(report.summary()).toContain('No report: the perf run ended failure');
+    expect(report.outputs().conclusion).toBe('failure');
+    expect(botComments()).toHaveLength(0);
+  });
+});
+
+describe('GitHub having a bad moment', { timeout: SLOW }, () => {
+  it('retries a 5xx and still completes every check and the comment', async () => {
+    const ws = makeWorkspace();
+    gh.faults = [
+      { operationId: 'checks/create', status: 502, times: 1 },
+      { operationId: 'issues/list-comments', status: 503, times: 1 },
+    ];
+    const r = runner({ apiUrl, root: ws.root, event: pullRequestEvent(), eventName: 'pull_request' });
+    const { report } = await runSteps(r);
+    expect(report.stdout + report.stderr).not.toContain('::warning::');
+    expect(gh.callsTo('checks/create').map((q) => q.status)).toEqual([502, 201, 201, 201, 201, 201]);
+    expect(gh.callsTo('issues/list-comments').map((q) => q.status)).toEqual([503, 200]);
+    expect(Object.keys(checksByName())).toHaveLength(5);
+    expect(botComments()).toHaveLength(1);
+  });
+});
+
+describe('what the comment may contain', { timeout: SLOW }, () => {
+  it(
+    'keeps a report over the size limit under GitHub’s limits, whole sections left out with a note',
+    { timeout: 120_000 },
+    async () => {
+      const ws = makeWorkspace({ extraCases: 200 });
+      const r = runner({ apiUrl, root: ws.root, event: pullRequestEvent(), eventName: 'pull_request' });
+      await runSteps(r);
+      const body = botComments()[0]!.body as string;
+      expect(body.length).toBeLessThanOrEqual(COMMENT_MAX);
+      expect(body).toContain('**Report shortened** to fit 65,000 characters: left out the changes table');
+      expect(body).toContain(
+        'The full report is in the job summary and the report artifact of https://github.com/Codertocat/Hello-World/actions/runs/4242.',
+      );
+      expect(body).not.toContain('decode/M200/H4096/r64');
+      // the job summary and report-full.md (in the artifact) have room for all of it
+      expect(r.summary().length).toBeGreaterThan(COMMENT_MAX);
+      expect(r.summary()).toContain('decode/M200/H4096/r64');
+      expect(readFileSync(path.join(ws.reports, 'report-full.md'), 'utf8')).toContain(
+        'decode/M200/H4096/r64',
+      );
+      // 603 regressions: the first 50 annotations complete the check, updates append the rest
+      const gemm = checksByName()['gemm-perf']!;
+      expect((gemm.output as Json).annotations_count).toBe(603);
+      const batches = gh
+        .callsTo('checks/update')
+        .map((q) => (((q.body as Json).output as Json).annotations as unknown[]).length);
+      const created = gh.callsTo('checks/create').find((q) => (q.body as Json).name === 'gemm-perf')!;
+      expect((((created.body as Json).output as Json).annotations as unknown[]).length).toBe(50);
+      expect(batches).toEqual([...Array<number>(11).fill(50), 3]);
+      expect(((gemm.output as Json).summary as string).length).toBeLessThanOrEqual(65_535);
+    },
+  );
+
+  it('neutralises Markdown and HTML in a case name', async () => {
+    const ws = makeWorkspace();
+    const r = runner({ apiUrl, root: ws.root, event: pullRequestEvent(), eventName: 'pull_request' });
+    await runSteps(r);
+    const body = botComments()[0]!.body as string;
+    const row = body.split('\n').find((l) => l.includes('evil'))!;
+    const header = body.split('\n').find((l) => l.startsWith('| case | metric |'))!;
+    // one cell per column: no `|` of the name survives to split the row
+    expect(row.split('|').length).toBe(header.split('|').length);
+    expect(row).not.toMatch(/<img|`|\[click\]|\*\*bold|@octo-org/);
+    expect(row).toContain('@\u200docto-org/admins'); // readable, but no team is notified
+    expect(EVIL_CASE).toContain('<img');
+  });
+});
+
+describe('a lane that errored', { timeout: SLOW }, () => {
+  it('starts its check in_progress when the lane starts and completes it as failed; lanes not run complete neutral', async () => {
+    const ws = makeWorkspace();
+    writeFileSync(
+      path.join(ws.reports, 'build.json'),
+      JSON.stringify({
+        failures: { sched: 'building infeng_sched_bench failed:\nsched.cpp:1: error: `x` | y' },
+      }),
+    );
+    const r = runner({
+      apiUrl,
+      root: ws.root,
+      event: pullRequestEvent(),
+      eventName: 'pull_request',
+      inputs: { lanes: 'sched' },
+    });
+    const lanes = await step(r, 'lanes');
+    expect(lanes.code, lanes.stderr).toBe(0);
+    const started = gh.callsTo('checks/create');
+    expect(
+      started.map((q) => [(q.body as Json).name, (q.body as Json).status, (q.body as Json).head_sha]),
+    ).toEqual([['sched-zipf-perf', 'in_progress', PR_HEAD]]);
+    await runSteps(r);
+    const checks = checksByName();
+    expect(Object.keys(checks)).toHaveLength(5);
+    // the started check was completed in place, not duplicated
+    expect(gh.callsTo('checks/update').map((q) => (q.body as Json).conclusion)).toEqual(['failure']);
+    expect(checks['sched-zipf-perf']).toMatchObject({ status: 'completed', conclusion: 'failure' });
+    expect((checks['sched-zipf-perf']!.output as Json).summary).toContain('failed at the build step');
+    for (const name of ['tokenizer-perf', 'gemm-perf', 'attn-prefill-perf', 'attn-decode-perf']) {
+      expect(checks[name]).toMatchObject({ status: 'completed', conclusion: 'neutral' });
+      expect((checks[name]!.output as Json).title).toBe(
+        'not run: not selected in this workflow (lanes: sched)',
+      );
+    }
+  });
+});
+
+function downloadArtifact(reports: string): string {
+  // what actions/download-artifact leaves in the report workflow's workspace
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'infeng-artifact-'));
+  cpSync(reports, dir, { recursive: true });
+  expect(existsSync(path.join(dir, 'verdicts.json'))).toBe(true);
+  return dir;
+}

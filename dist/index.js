@@ -59278,29 +59278,33 @@ function judge(lane, caseId, m, current, summary, tol, rules, incomparable) {
 }
 /**
  * A shared runner can be slower for a whole run (a noisy neighbour, a throttled host): every
- * repetition shifts together, so the U test calls it significant. The control metric, the
- * peer measured in the same rounds, tells that apart from a slower kernel: when the peer lost
- * at least half as much in the same direction, the regression is the machine's and becomes
- * `noisy`, shown with the reason and never failed.
+ * repetition shifts together, so the U test calls it significant, and contention does not
+ * even hit both sides of a same-run ratio alike. The control metric, the peer measured in the
+ * same rounds, tells a disturbed machine from a slower kernel: when the peer got worse by at
+ * least half as much as this metric (or, for a metric judged in percentage points, by more
+ * than DISTURBED_PCT), the regression is the machine's and becomes `noisy`, shown with the
+ * reason and never failed.
  */
+const DISTURBED_PCT = 8;
 function guardMachineDrift(v, c, baselineCase, control) {
-    if (v.state !== 'regressed' || v.deltaPct === undefined)
+    if (v.state !== 'regressed')
         return v;
     const now = c.metrics.find((m) => m.name === control);
     const before = baselineCase?.[control];
     if (!now || !before || before.median === 0 || !Number.isFinite(now.value))
         return v;
     const controlPct = ((now.value - before.median) / Math.abs(before.median)) * 100;
-    // both signed in the "worse" direction: positive = worse
+    // signed in the "worse" direction: positive = worse
     const worseBy = (pct, better) => (better === 'higher' ? -pct : pct);
-    const ours = worseBy(v.deltaPct, v.better);
     const theirs = worseBy(controlPct, now.better);
-    if (theirs < ours / 2)
+    const judgedInPoints = v.tolerance?.abs !== undefined || v.deltaPct === undefined;
+    const threshold = judgedInPoints ? DISTURBED_PCT : worseBy(v.deltaPct ?? 0, v.better) / 2;
+    if (theirs < threshold)
         return v;
     return {
         ...v,
         state: 'noisy',
-        reason: `${v.reason}; but ${control}, measured in the same rounds, moved ${formatPct(controlPct)} too: the machine was slower, not the code`,
+        reason: `${v.reason}; but ${control}, measured in the same rounds, moved ${formatPct(controlPct)}: the machine was disturbed, not the code`,
     };
 }
 /** Gates are judged on the median of this run's samples: the gate fails when the median is beyond the bound. */
@@ -69408,6 +69412,8 @@ function actionOutputs(report, reportPath, commentUrl) {
 
 
 
+
+const FULL_REPORT_FILE = 'report-full.md';
 /** The step summary takes up to 1 MiB: room for the whole report. */
 const SUMMARY_MAX_CHARS = 900_000;
 async function reportPhase(inputs, config, io) {
@@ -69476,6 +69482,9 @@ async function reportPhase(inputs, config, io) {
         ? renderMarkdown(report, { maxChars: SUMMARY_MAX_CHARS })
         : `### infeng perf\n\nNo report: ${escapeMarkdown(noReportReason(ctx))}.\n`;
     writeJobSummary(io.env.GITHUB_STEP_SUMMARY, jobSummary(summary, sinks));
+    // report.md is budgeted for a comment; this copy travels in the artifact whole
+    if (report)
+        (0,external_node_fs_.writeFileSync)(external_node_path_default().join(dir, FULL_REPORT_FILE), summary);
     const reportPath = external_node_path_default().join(dir, REPORT_FILE);
     for (const [name, value] of Object.entries(actionOutputs(report, reportPath, commentUrl))) {
         io.setOutput(name, value);

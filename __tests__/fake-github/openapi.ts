@@ -38,6 +38,7 @@ export function loadSpec(): Spec {
   const doc = JSON.parse(readFileSync(path.join(dir, 'generated', 'api.github.com.deref.json'), 'utf8')) as {
     paths: Record<string, Record<string, Json>>;
   };
+  nullableEnums(doc);
   const operations: Operation[] = [];
   for (const [template, item] of Object.entries(doc.paths)) {
     for (const method of ['get', 'post', 'patch', 'put', 'delete']) {
@@ -70,6 +71,22 @@ export function loadSpec(): Spec {
   const basicError = forbidden.content['application/json']!.schema;
   cached = { operations, basicError };
   return cached;
+}
+
+/**
+ * OpenAPI 3.0 lets `nullable: true` admit null past an `enum` that does not list it; JSON
+ * Schema (and Ajv) want null in the enum. Rewrites the document in place, once.
+ */
+function nullableEnums(node: unknown, seen = new Set<object>()): void {
+  if (node === null || typeof node !== 'object' || seen.has(node)) return;
+  seen.add(node);
+  if (Array.isArray(node)) {
+    for (const n of node) nullableEnums(n, seen);
+    return;
+  }
+  const o = node as Json;
+  if (o.nullable === true && Array.isArray(o.enum) && !o.enum.includes(null)) o.enum = [...o.enum, null];
+  for (const v of Object.values(o)) nullableEnums(v, seen);
 }
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;

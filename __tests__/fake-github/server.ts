@@ -206,7 +206,8 @@ export class FakeGitHub {
         if (!pr) return [404, { message: 'Not Found' }];
         const data = example(op, 200);
         const head = data.head as Json;
-        Object.assign(data, { number: Number(params.pull_number) });
+        // GitHub's own example fails its schema here (requested_teams[0] has no `type`)
+        Object.assign(data, { number: Number(params.pull_number), requested_teams: [] });
         Object.assign(head, { sha: pr.headSha });
         Object.assign(head.repo as Json, { full_name: pr.headRepo });
         return [200, data];

@@ -7,6 +7,7 @@
 //               artifact. It trusts only data from it: the commit comes from the event, and
 //               the PR number the artifact claims is used only when that PR's head is the
 //               event's head commit, so a fork cannot aim the comment at another pull request.
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { VerdictReport } from '../model/verdicts.js';
@@ -35,6 +36,8 @@ import {
   type ChecksState,
   type GitHubState,
 } from './state.js';
+
+export const FULL_REPORT_FILE = 'report-full.md';
 
 /** The step summary takes up to 1 MiB: room for the whole report. */
 const SUMMARY_MAX_CHARS = 900_000;
@@ -108,6 +111,8 @@ export async function reportPhase(inputs: ActionInputs, config: Config, io: Acti
     ? renderMarkdown(report, { maxChars: SUMMARY_MAX_CHARS })
     : `### infeng perf\n\nNo report: ${escapeMarkdown(noReportReason(ctx))}.\n`;
   writeJobSummary(io.env.GITHUB_STEP_SUMMARY, jobSummary(summary, sinks));
+  // report.md is budgeted for a comment; this copy travels in the artifact whole
+  if (report) writeFileSync(path.join(dir, FULL_REPORT_FILE), summary);
 
   const reportPath = path.join(dir, REPORT_FILE);
   for (const [name, value] of Object.entries(actionOutputs(report, reportPath, commentUrl))) {
