@@ -74,7 +74,7 @@ describe('pipeline on the smoke profile', () => {
   });
 
   it('against a baseline calibrated from the same samples nothing changed', async () => {
-    await calibrateStage(config, results, () => {});
+    await calibrateStage(config, [results], () => {});
     const baseline = JSON.parse(readFileSync(path.join(config.baselinesDir, 'gemm.json'), 'utf8'));
     expect(baseline._meta).toMatchObject({
       lane: 'gemm',

@@ -52,10 +52,22 @@ async function doAll(raw: RawOptions): Promise<number> {
   return doCompare(raw, results);
 }
 
-async function doCalibrate(raw: RawOptions & { from?: boolean }): Promise<number> {
+async function doCalibrate(raw: RawOptions & { from?: boolean; runs?: string }): Promise<number> {
   const config = buildConfig({ ...raw, profile: raw.profile ?? 'full' });
-  const results = raw.from ? readResults(config) : await runStage(config, log);
-  const written = await calibrateStage(config, results, log);
+  const count = Number(raw.runs ?? '3');
+  if (!Number.isInteger(count) || count < 1) {
+    throw new InputError(`--runs must be a positive integer, not "${raw.runs}"`, { field: '--runs' });
+  }
+  const runs = [];
+  if (raw.from) runs.push(readResults(config));
+  else {
+    for (let i = 0; i < count; i++) {
+      log(`calibration run ${i + 1} of ${count}`);
+      // build once; the later runs measure the same binaries
+      runs.push(await runStage({ ...config, build: config.build && i === 0 }, log));
+    }
+  }
+  const written = await calibrateStage(config, runs, log);
   if (written.length === 0) throw new InputError('no baseline written: no selected lane ran cleanly');
   return 0;
 }
@@ -109,7 +121,8 @@ function program(setCode: (code: number) => void): Command {
     },
   )
     .option('--from', 'use the existing reports/results.json instead of running the lanes')
-    .action(async (o: RawOptions & { from?: boolean }) => {
+    .option('--runs <n>', 'independent runs to pool; their spread widens the tolerances (default 3)')
+    .action(async (o: RawOptions & { from?: boolean; runs?: string }) => {
       setCode(await doCalibrate(o));
     });
   root

@@ -135,9 +135,14 @@ export async function compareStage(config: Config, results: RunResults): Promise
   return { report, markdown, terminal: renderTerminal(report) };
 }
 
-/** Calibration: turns a run's samples into the committed baselines, one file per lane. */
-export async function calibrateStage(config: Config, results: RunResults, log: Log): Promise<string[]> {
+/**
+ * Calibration: turns the samples of one or more independent runs into the committed
+ * baselines, one file per lane. Several runs let compare see the run-to-run spread.
+ */
+export async function calibrateStage(config: Config, runs: RunResults[], log: Log): Promise<string[]> {
   const written: string[] = [];
+  const [results, ...more] = runs;
+  if (!results) return written;
   for (const lane of results.lanes) {
     if (!config.lanes.includes(lane.lane)) continue;
     if (lane.status !== 'ok') {
@@ -146,10 +151,10 @@ export async function calibrateStage(config: Config, results: RunResults, log: L
       );
       continue;
     }
-    const file = await writeBaseline(
-      summarizeLane(lane, results.machine, results.profile),
-      config.baselinesDir,
-    );
+    const others = more.flatMap((r) => r.lanes.filter((l) => l.lane === lane.lane && l.status === 'ok'));
+    const baseline = summarizeLane(lane, results.machine, results.profile, others);
+    const file = await writeBaseline(baseline, config.baselinesDir);
+    log(`baseline ${lane.lane}: ${1 + others.length} run${others.length ? 's' : ''} pooled`);
     log(`baseline ${lane.lane}: wrote ${path.relative(process.cwd(), file)}`);
     written.push(file);
   }

@@ -29,6 +29,7 @@ const metricSummarySchema = {
     spread: { type: 'number', minimum: 0 },
     n: { type: 'integer', minimum: 0 },
     samples: { type: 'array', items: { type: 'number' } },
+    runMedians: { type: 'array', items: { type: 'number' } },
   },
 };
 
@@ -132,8 +133,15 @@ export async function loadBaselines(
 /**
  * A calibration run's lane → its baseline. Cases that failed and metrics without finite samples
  * are left out (a baseline must never hold NaN); a lane that did not run cannot be a baseline.
+ * `moreRuns` are further independent runs of the same lane: their samples are pooled and each
+ * run's median is kept, so compare knows the run-to-run spread.
  */
-export function summarizeLane(lane: LaneResult, machine: Machine, profile: string): Baseline {
+export function summarizeLane(
+  lane: LaneResult,
+  machine: Machine,
+  profile: string,
+  moreRuns: LaneResult[] = [],
+): Baseline {
   if (lane.status !== 'ok') {
     throw new LaneError(
       lane.lane,
@@ -147,8 +155,23 @@ export function summarizeLane(lane: LaneResult, machine: Machine, profile: strin
     const metrics: Record<string, MetricSummary> = {};
     for (const m of [...c.metrics].sort((a, b) => a.name.localeCompare(b.name))) {
       if (m.samples.length === 0 || !allFinite(m.samples)) continue;
-      const side = summarizeSamples(m.samples);
-      metrics[m.name] = { unit: m.unit, better: m.better, kind: m.kind, ...side, samples: [...m.samples] };
+      const runs = [m.samples];
+      for (const other of moreRuns) {
+        const om = other.cases
+          .find((oc) => oc.id === c.id && !oc.error)
+          ?.metrics.find((x) => x.name === m.name);
+        if (om && om.samples.length > 0 && allFinite(om.samples)) runs.push(om.samples);
+      }
+      const pooled = runs.flat();
+      const side = summarizeSamples(pooled);
+      metrics[m.name] = {
+        unit: m.unit,
+        better: m.better,
+        kind: m.kind,
+        ...side,
+        samples: pooled,
+        ...(runs.length > 1 ? { runMedians: runs.map((r) => summarizeSamples(r).median) } : {}),
+      };
     }
     if (Object.keys(metrics).length > 0) cases[c.id] = metrics;
   }

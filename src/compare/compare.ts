@@ -230,6 +230,22 @@ function toleranceText(tol: Tolerance, unit: string): string {
   return parts.join(' and ');
 }
 
+/**
+ * Widens a tolerance to twice the baseline's run-to-run spread (the largest distance of a
+ * calibration run's median from the pooled median): a change smaller than what separates two
+ * runs of the same code on this machine is not evidence of anything.
+ */
+export function widenToRunSpread(tol: Tolerance, summary: MetricSummary): Tolerance {
+  const runs = summary.runMedians;
+  if (!runs || runs.length < 2) return tol;
+  const floorAbs = Math.max(...runs.map((r) => Math.abs(r - summary.median)));
+  const floorPct = summary.median !== 0 ? (floorAbs / Math.abs(summary.median)) * 100 : undefined;
+  const out: Tolerance = { ...tol };
+  if (tol.pct !== undefined && floorPct !== undefined) out.pct = Math.max(tol.pct, 2 * floorPct);
+  if (tol.abs !== undefined) out.abs = Math.max(tol.abs, 2 * floorAbs);
+  return out;
+}
+
 function judge(
   lane: string,
   caseId: string,
@@ -244,6 +260,9 @@ function judge(
   if (!summary) return { ...id, state: 'new', severity: 'warn', reason: 'no baseline for this metric yet' };
 
   const baseline = sideOf(summary);
+  const widened = widenToRunSpread(tol, summary);
+  const wasWidened = widened.pct !== tol.pct || widened.abs !== tol.abs;
+  tol = widened;
   const deltaAbs = current.median - baseline.median;
   const deltaPct = baseline.median !== 0 ? (deltaAbs / Math.abs(baseline.median)) * 100 : undefined;
   const tolerance = { pct: tol.pct, abs: tol.abs };
@@ -278,7 +297,7 @@ function judge(
       : deltaPct !== undefined
         ? formatPct(deltaPct)
         : formatAbsDelta(deltaAbs, m.unit);
-  const within = toleranceText(tol, m.unit);
+  const within = `${toleranceText(tol, m.unit)}${wasWidened ? " (the baseline's run-to-run spread)" : ''}`;
   if (!beyond)
     return { ...shown, state: 'pass', severity: tol.severity, reason: `${change} within ${within}` };
 

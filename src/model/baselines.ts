@@ -26,6 +26,12 @@ export interface MetricSummary {
   n: number;
   /** kept so the significance test has both sides' samples */
   samples: number[];
+  /**
+   * The median of each independent calibration run, when there were several. Repetitions of
+   * one run share that run's machine state; how far whole runs land apart is the noise floor a
+   * single run cannot show, and compare widens the tolerance to it.
+   */
+  runMedians?: number[];
 }
 
 export interface Baseline {
