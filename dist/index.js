@@ -58605,6 +58605,7 @@ const metricSummarySchema = {
         spread: { type: 'number', minimum: 0 },
         n: { type: 'integer', minimum: 0 },
         samples: { type: 'array', items: { type: 'number' } },
+        runMedians: { type: 'array', items: { type: 'number' } },
     },
 };
 const baselineSchema = {
@@ -58703,8 +58704,10 @@ async function loadBaselines(lanes, dir = 'baselines') {
 /**
  * A calibration run's lane → its baseline. Cases that failed and metrics without finite samples
  * are left out (a baseline must never hold NaN); a lane that did not run cannot be a baseline.
+ * `moreRuns` are further independent runs of the same lane: their samples are pooled and each
+ * run's median is kept, so compare knows the run-to-run spread.
  */
-function summarizeLane(lane, machine, profile) {
+function summarizeLane(lane, machine, profile, moreRuns = []) {
     if (lane.status !== 'ok') {
         throw new LaneError(lane.lane, lane.error?.step ?? lane.status, `cannot calibrate a lane that is ${lane.status}`);
     }
@@ -58716,8 +58719,24 @@ function summarizeLane(lane, machine, profile) {
         for (const m of [...c.metrics].sort((a, b) => a.name.localeCompare(b.name))) {
             if (m.samples.length === 0 || !allFinite(m.samples))
                 continue;
-            const side = summarizeSamples(m.samples);
-            metrics[m.name] = { unit: m.unit, better: m.better, kind: m.kind, ...side, samples: [...m.samples] };
+            const runs = [m.samples];
+            for (const other of moreRuns) {
+                const om = other.cases
+                    .find((oc) => oc.id === c.id && !oc.error)
+                    ?.metrics.find((x) => x.name === m.name);
+                if (om && om.samples.length > 0 && allFinite(om.samples))
+                    runs.push(om.samples);
+            }
+            const pooled = runs.flat();
+            const side = summarizeSamples(pooled);
+            metrics[m.name] = {
+                unit: m.unit,
+                better: m.better,
+                kind: m.kind,
+                ...side,
+                samples: pooled,
+                ...(runs.length > 1 ? { runMedians: runs.map((r) => summarizeSamples(r).median) } : {}),
+            };
         }
         if (Object.keys(metrics).length > 0)
             cases[c.id] = metrics;
@@ -59207,11 +59226,32 @@ function toleranceText(tol, unit) {
         parts.push(`±${formatCompact(tol.abs)} ${unit === '%' ? 'pp' : unit}`.trim());
     return parts.join(' and ');
 }
+/**
+ * Widens a tolerance to twice the baseline's run-to-run spread (the largest distance of a
+ * calibration run's median from the pooled median): a change smaller than what separates two
+ * runs of the same code on this machine is not evidence of anything.
+ */
+function widenToRunSpread(tol, summary) {
+    const runs = summary.runMedians;
+    if (!runs || runs.length < 2)
+        return tol;
+    const floorAbs = Math.max(...runs.map((r) => Math.abs(r - summary.median)));
+    const floorPct = summary.median !== 0 ? (floorAbs / Math.abs(summary.median)) * 100 : undefined;
+    const out = { ...tol };
+    if (tol.pct !== undefined && floorPct !== undefined)
+        out.pct = Math.max(tol.pct, 2 * floorPct);
+    if (tol.abs !== undefined)
+        out.abs = Math.max(tol.abs, 2 * floorAbs);
+    return out;
+}
 function judge(lane, caseId, m, current, summary, tol, rules, incomparable) {
     const id = { ...identity(lane, caseId, m), source: 'baseline', current };
     if (!summary)
         return { ...id, state: 'new', severity: 'warn', reason: 'no baseline for this metric yet' };
     const baseline = sideOf(summary);
+    const widened = widenToRunSpread(tol, summary);
+    const wasWidened = widened.pct !== tol.pct || widened.abs !== tol.abs;
+    tol = widened;
     const deltaAbs = current.median - baseline.median;
     const deltaPct = baseline.median !== 0 ? (deltaAbs / Math.abs(baseline.median)) * 100 : undefined;
     const tolerance = { pct: tol.pct, abs: tol.abs };
@@ -59244,7 +59284,7 @@ function judge(lane, caseId, m, current, summary, tol, rules, incomparable) {
         : deltaPct !== undefined
             ? formatPct(deltaPct)
             : formatAbsDelta(deltaAbs, m.unit);
-    const within = toleranceText(tol, m.unit);
+    const within = `${toleranceText(tol, m.unit)}${wasWidened ? " (the baseline's run-to-run spread)" : ''}`;
     if (!beyond)
         return { ...shown, state: 'pass', severity: tol.severity, reason: `${change} within ${within}` };
     const worse = m.better === 'higher' ? deltaAbs < 0 : deltaAbs > 0;
@@ -60448,9 +60488,15 @@ async function compareStage(config, results) {
     (0,external_node_fs_.writeFileSync)(external_node_path_default().join(config.reportsDir, REPORT_FILE), markdown);
     return { report, markdown, terminal: renderTerminal(report) };
 }
-/** Calibration: turns a run's samples into the committed baselines, one file per lane. */
-async function calibrateStage(config, results, log) {
+/**
+ * Calibration: turns the samples of one or more independent runs into the committed
+ * baselines, one file per lane. Several runs let compare see the run-to-run spread.
+ */
+async function calibrateStage(config, runs, log) {
     const written = [];
+    const [results, ...more] = runs;
+    if (!results)
+        return written;
     for (const lane of results.lanes) {
         if (!config.lanes.includes(lane.lane))
             continue;
@@ -60458,7 +60504,10 @@ async function calibrateStage(config, results, log) {
             log(`baseline ${lane.lane}: not written, the lane did not run cleanly (${lane.error?.message ?? lane.status})`);
             continue;
         }
-        const file = await writeBaseline(summarizeLane(lane, results.machine, results.profile), config.baselinesDir);
+        const others = more.flatMap((r) => r.lanes.filter((l) => l.lane === lane.lane && l.status === 'ok'));
+        const baseline = summarizeLane(lane, results.machine, results.profile, others);
+        const file = await writeBaseline(baseline, config.baselinesDir);
+        log(`baseline ${lane.lane}: ${1 + others.length} run${others.length ? 's' : ''} pooled`);
         log(`baseline ${lane.lane}: wrote ${external_node_path_default().relative(process.cwd(), file)}`);
         written.push(file);
     }
@@ -69850,8 +69899,21 @@ async function doAll(raw) {
 }
 async function doCalibrate(raw) {
     const config = buildConfig({ ...raw, profile: raw.profile ?? 'full' });
-    const results = raw.from ? readResults(config) : await runStage(config, log);
-    const written = await calibrateStage(config, results, log);
+    const count = Number(raw.runs ?? '3');
+    if (!Number.isInteger(count) || count < 1) {
+        throw new InputError(`--runs must be a positive integer, not "${raw.runs}"`, { field: '--runs' });
+    }
+    const runs = [];
+    if (raw.from)
+        runs.push(readResults(config));
+    else {
+        for (let i = 0; i < count; i++) {
+            log(`calibration run ${i + 1} of ${count}`);
+            // build once; the later runs measure the same binaries
+            runs.push(await runStage({ ...config, build: config.build && i === 0 }, log));
+        }
+    }
+    const written = await calibrateStage(config, runs, log);
     if (written.length === 0)
         throw new InputError('no baseline written: no selected lane ran cleanly');
     return 0;
@@ -69895,6 +69957,7 @@ function src_program(setCode) {
         run: true,
     })
         .option('--from', 'use the existing reports/results.json instead of running the lanes')
+        .option('--runs <n>', 'independent runs to pool; their spread widens the tolerances (default 3)')
         .action(async (o) => {
         setCode(await doCalibrate(o));
     });
