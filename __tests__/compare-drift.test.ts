@@ -3,82 +3,33 @@
 import { describe, expect, it } from 'vitest';
 import { compare } from '../src/compare/compare.js';
 import { parseRules } from '../src/compare/rules.js';
-import type { Baseline } from '../src/model/baselines.js';
 import type { Metric, RunResults } from '../src/model/results.js';
-
-const machine = {
-  cpuModel: 'Test CPU',
-  cores: 2,
-  isa: ['avx2'],
-  compiler: { id: 'clang', version: '17.0.6', major: 17, requestedMajor: 17, path: '/usr/bin/clang++-17' },
-  os: 'Linux',
-  commit: 'abc',
-  time: '2026-11-22T00:00:00.000Z',
-};
+import { baselineOf, lane, machine, metric, run as runOf } from './fixtures/compare/build.js';
 
 const scale = (xs: number[], f: number) => xs.map((x) => x * f);
 const ours = [100, 101, 99, 102, 100, 98, 101];
 const peer = [80, 81, 79, 80, 82, 80, 79];
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const id = 'prefill/M128/H2048/r16';
 
-function metric(name: string, samples: number[]): Metric {
-  return { name, unit: 'GFLOP/s', better: 'higher', kind: 'absolute', samples, value: med(samples) };
-}
-
-function run(oursFactor: number, peerFactor: number): RunResults {
-  return {
-    schemaVersion: 1,
-    machine,
-    profile: 'quick',
-    lanes: [
+function run(oursFactor: number, peerFactor: number, extra: Metric[] = []): RunResults {
+  return runOf([
+    lane('gemm', [
       {
-        lane: 'gemm',
-        status: 'ok',
-        path: 'avx2',
-        planned: ['prefill/M128/H2048/r16'],
-        durationS: 1,
-        artifacts: [],
-        info: {},
-        cases: [
-          {
-            id: 'prefill/M128/H2048/r16',
-            params: {},
-            metrics: [
-              metric('fused_gflops', scale(ours, oursFactor)),
-              metric('openblas_gflops', scale(peer, peerFactor)),
-            ],
-          },
+        id,
+        params: {},
+        metrics: [
+          metric('fused_gflops', scale(ours, oursFactor)),
+          metric('openblas_gflops', scale(peer, peerFactor)),
+          ...extra,
         ],
       },
-    ],
-  };
+    ]),
+  ]);
 }
 
-const summary = (xs: number[]) => ({
-  unit: 'GFLOP/s',
-  better: 'higher' as const,
-  kind: 'absolute' as const,
-  median: med(xs),
-  spread: 0.02,
-  n: xs.length,
-  samples: xs,
-});
-
-const baseline: Baseline = {
-  _meta: {
-    lane: 'gemm',
-    hardware: 'Test CPU',
-    cores: 2,
-    isa: ['avx2'],
-    compiler: 'clang 17.0.6',
-    compilerMajor: 17,
-    path: 'avx2',
-    profile: 'quick',
-    commit: 'abc',
-    timestamp: '2026-11-01T00:00:00.000Z',
-  },
-  cases: { 'prefill/M128/H2048/r16': { fused_gflops: summary(ours), openblas_gflops: summary(peer) } },
-};
+// the baseline: the same machine, calibrated on the unscaled samples
+const baselineFrom = (extra: Metric[] = []) => baselineOf(run(1, 1, extra).lanes[0]!, machine());
+const baseline = baselineFrom();
 
 const rules = parseRules(`
 lanes:
@@ -131,30 +82,11 @@ describe('machine-drift guard', () => {
 });
 
 describe('machine-drift guard on a metric judged in percentage points', () => {
-  const tax = (samples: number[]): Metric => ({
-    name: 'lora_tax_pct',
-    unit: '%',
-    better: 'lower',
-    kind: 'same-run',
-    samples,
-    value: med(samples),
-  });
+  const tax = (samples: number[]) =>
+    metric('lora_tax_pct', samples, { unit: '%', better: 'lower', kind: 'same-run' });
   const before = [1.0, 1.2, 0.9, 1.1, 1.0, 1.05, 0.95];
   const after = before.map((x) => x + 3);
-  const r = (peerFactor: number): RunResults => {
-    const base = run(1, peerFactor);
-    base.lanes[0]!.cases[0]!.metrics.push(tax(after));
-    return base;
-  };
-  const b: Baseline = {
-    ...baseline,
-    cases: {
-      'prefill/M128/H2048/r16': {
-        ...baseline.cases['prefill/M128/H2048/r16']!,
-        lora_tax_pct: { ...summary(before), unit: '%', better: 'lower', kind: 'same-run' },
-      },
-    },
-  };
+  const b = baselineFrom([tax(before)]);
   const taxRules = parseRules(`
 lanes:
   gemm:
@@ -165,7 +97,7 @@ lanes:
         severity: fail
 `);
   const verdict = (peerFactor: number) =>
-    compare(r(peerFactor), { gemm: b }, taxRules).lanes[0]!.verdicts.find(
+    compare(run(1, peerFactor, [tax(after)]), { gemm: b }, taxRules).lanes[0]!.verdicts.find(
       (v) => v.metric === 'lora_tax_pct',
     )!;
 

@@ -4,42 +4,16 @@ import { describe, expect, it } from 'vitest';
 import { summarizeLane } from '../src/compare/baselines.js';
 import { widenToRunSpread } from '../src/compare/compare.js';
 import type { MetricSummary } from '../src/model/baselines.js';
-import type { LaneResult } from '../src/model/results.js';
+import { lane, machine, metric } from './fixtures/compare/build.js';
 
-const machine = {
-  cpuModel: 'Test CPU',
-  cores: 2,
-  isa: ['avx2'],
-  compiler: { id: 'clang', version: '17.0.6', major: 17, requestedMajor: 17, path: '/usr/bin/clang++-17' },
-  os: 'Linux',
-  commit: 'abc',
-  time: '2026-11-22T00:00:00.000Z',
-};
-
-function lane(samples: number[]): LaneResult {
-  return {
-    lane: 'gemm',
-    status: 'ok',
-    path: 'avx2',
-    planned: ['c'],
-    durationS: 1,
-    artifacts: [],
-    info: {},
-    cases: [
-      {
-        id: 'c',
-        params: {},
-        metrics: [{ name: 'm', unit: '×', better: 'higher', kind: 'same-run', samples, value: samples[1]! }],
-      },
-    ],
-  };
-}
+const samplesLane = (samples: number[]) =>
+  lane('gemm', [{ id: 'c', params: {}, metrics: [metric('m', samples, { unit: '×', kind: 'same-run' })] }]);
 
 describe('pooled calibration runs', () => {
   it('pools the samples and keeps one median per run', () => {
-    const b = summarizeLane(lane([1.0, 1.1, 1.2]), machine, 'full', [
-      lane([1.3, 1.4, 1.5]),
-      lane([0.9, 1.0, 1.1]),
+    const b = summarizeLane(samplesLane([1.0, 1.1, 1.2]), machine(), 'full', [
+      samplesLane([1.3, 1.4, 1.5]),
+      samplesLane([0.9, 1.0, 1.1]),
     ]);
     const s = b.cases.c!.m!;
     expect(s.n).toBe(9);
@@ -48,7 +22,7 @@ describe('pooled calibration runs', () => {
   });
 
   it('one run keeps no run medians', () => {
-    expect(summarizeLane(lane([1, 2, 3]), machine, 'full').cases.c!.m!.runMedians).toBeUndefined();
+    expect(summarizeLane(samplesLane([1, 2, 3]), machine(), 'full').cases.c!.m!.runMedians).toBeUndefined();
   });
 });
 
