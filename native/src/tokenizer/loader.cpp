@@ -1,0 +1,383 @@
+// tokenizer.json → Model. Every component of the file is either understood exactly or refused
+// with a LoadError that names it: a tokenizer this code does not fully implement must not load
+// and then encode differently from the reference.
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "json.h"
+#include "model.h"
+#include "utf8.h"
+
+namespace infeng::tok {
+
+namespace {
+
+using json::Value;
+
+[[noreturn]] void fail(const std::string& what) { throw LoadError("tokenizer.json: " + what); }
+
+const Value& need(const Value& obj, const char* key, const char* where) {
+  const Value* v = obj.find(key);
+  if (!v) fail(std::string(where) + ": missing \"" + key + "\"");
+  return *v;
+}
+
+std::string type_of(const Value& v, const char* where) {
+  if (!v.is_object()) fail(std::string(where) + " is not an object");
+  const Value* t = v.find("type");
+  if (!t || !t->is_string()) fail(std::string(where) + ": missing \"type\"");
+  return t->str;
+}
+
+bool flag(const Value& obj, const char* key, bool dflt = false) {
+  const Value* v = obj.find(key);
+  if (!v || v->is_null()) return dflt;
+  if (!v->is_bool()) fail(std::string("\"") + key + "\" is not a boolean");
+  return v->b;
+}
+
+uint32_t id_value(const Value& v, const std::string& where) {
+  if (!v.is_number() || v.num < 0 || v.num >= 4294967295.0 || v.num != std::floor(v.num))
+    fail(where + ": id is not a non-negative integer");
+  return uint32_t(v.num);
+}
+
+// GPT-2's byte ↔ printable-character table: bytes that are printable stay themselves, the
+// others map to U+0100 onwards in byte order.
+struct ByteAlphabet {
+  uint32_t to_cp[256];
+  int16_t to_byte[0x180];
+  ByteAlphabet() {
+    for (auto& b : to_byte) b = -1;
+    uint32_t extra = 0;
+    for (int b = 0; b < 256; ++b) {
+      bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+      to_cp[b] = printable ? uint32_t(b) : 256 + extra++;
+      to_byte[to_cp[b]] = int16_t(b);
+    }
+  }
+  // The raw bytes a byte-level token string stands for; false if it has a character outside
+  // the alphabet (such a token can never come out of byte-level BPE).
+  bool unmap(const std::string& tok, std::string* out) const {
+    const auto* s = reinterpret_cast<const uint8_t*>(tok.data());
+    out->clear();
+    for (size_t i = 0; i < tok.size();) {
+      size_t len;
+      uint32_t cp = utf8_decode(s, i, &len);
+      if (cp >= 0x180 || to_byte[cp] < 0) return false;
+      *out += char(to_byte[cp]);
+      i += len;
+    }
+    return true;
+  }
+};
+
+void load_normalizer(const Value& v, Tokenizer::Model& m) {
+  if (v.is_null()) return;
+  std::string t = type_of(v, "normalizer");
+  if (t == "Sequence") {
+    const Value& list = need(v, "normalizers", "normalizer Sequence");
+    if (!list.is_array()) fail("normalizer Sequence: \"normalizers\" is not an array");
+    for (const Value& n : list.arr) load_normalizer(n, m);
+    return;
+  }
+  if (t == "NFC") {
+    if (!m.prepend.empty() || m.replace_space) fail("normalizer NFC after Prepend/Replace is not supported");
+    m.nfc = true;
+    return;
+  }
+  if (t == "Prepend") {
+    const Value& p = need(v, "prepend", "normalizer Prepend");
+    if (!p.is_string() || p.str.empty() || m.replace_space || !m.prepend.empty())
+      fail("normalizer Prepend: only a single non-empty Prepend before Replace is supported");
+    m.prepend = p.str;
+    return;
+  }
+  if (t == "Replace") {
+    const Value& pat = need(v, "pattern", "normalizer Replace");
+    const Value* s = pat.find("String");
+    const Value& content = need(v, "content", "normalizer Replace");
+    if (!s || !s->is_string() || s->str != " " || !content.is_string() || content.str.empty() || m.replace_space)
+      fail("normalizer Replace: only one Replace of the string \" \" is supported");
+    m.replace_space = true;
+    m.replace_with = content.str;
+    return;
+  }
+  fail("normalizer " + t + " is not supported");
+}
+
+void load_pre_tokenizer(const Value& v, Tokenizer::Model& m) {
+  if (v.is_null()) {
+    m.family = Tokenizer::Model::Family::SentencePiece;
+    return;
+  }
+  std::string t = type_of(v, "pre_tokenizer");
+  if (t != "Sequence")
+    fail("pre_tokenizer " + t + " is not supported (supported: none, or Sequence[Split, ByteLevel])");
+  const Value& list = need(v, "pretokenizers", "pre_tokenizer Sequence");
+  if (!list.is_array() || list.arr.size() != 2)
+    fail("pre_tokenizer Sequence: only Sequence[Split, ByteLevel] is supported");
+  const Value& split = list.arr[0];
+  const Value& bl = list.arr[1];
+  std::string t0 = type_of(split, "pre_tokenizer Sequence[0]");
+  std::string t1 = type_of(bl, "pre_tokenizer Sequence[1]");
+  if (t0 != "Split") fail("pre_tokenizer " + t0 + " is not supported");
+  if (t1 != "ByteLevel") fail("pre_tokenizer " + t1 + " is not supported after Split");
+  const Value& pat = need(split, "pattern", "pre_tokenizer Split");
+  const Value* re = pat.find("Regex");
+  if (!re || !re->is_string()) fail("pre_tokenizer Split: only a Regex pattern is supported");
+  if (!recognize_split_pattern(re->str, &m.split))
+    fail("pre_tokenizer Split: pattern is not supported: " + re->str);
+  const Value* beh = split.find("behavior");
+  if (!beh || !beh->is_string() || beh->str != "Isolated")
+    fail("pre_tokenizer Split: only behavior Isolated is supported");
+  if (flag(split, "invert")) fail("pre_tokenizer Split: invert is not supported");
+  if (flag(bl, "add_prefix_space")) fail("pre_tokenizer ByteLevel: add_prefix_space is not supported");
+  if (flag(bl, "use_regex", true)) fail("pre_tokenizer ByteLevel: use_regex is not supported after Split");
+  m.family = Tokenizer::Model::Family::ByteLevel;
+}
+
+void load_post_processor(const Value& v, const json::Value& root, Tokenizer::Model& m) {
+  if (v.is_null()) return;
+  std::string t = type_of(v, "post_processor");
+  if (t == "Sequence") {
+    const Value& list = need(v, "processors", "post_processor Sequence");
+    if (!list.is_array()) fail("post_processor Sequence: \"processors\" is not an array");
+    for (const Value& p : list.arr) load_post_processor(p, root, m);
+    return;
+  }
+  if (t == "ByteLevel") return;  // offsets only; ids unchanged
+  if (t != "TemplateProcessing") fail("post_processor " + t + " is not supported");
+  if (!m.template_before.empty() || !m.template_after.empty())
+    fail("post_processor: more than one TemplateProcessing");
+  const Value& single = need(v, "single", "post_processor TemplateProcessing");
+  const Value& specials = need(v, "special_tokens", "post_processor TemplateProcessing");
+  if (!single.is_array()) fail("post_processor TemplateProcessing: \"single\" is not an array");
+  bool seen_a = false;
+  for (const Value& piece : single.arr) {
+    if (const Value* seq = piece.find("Sequence")) {
+      const Value* id = seq->find("id");
+      if (!id || !id->is_string() || id->str != "A" || seen_a)
+        fail("post_processor TemplateProcessing: unsupported sequence in \"single\"");
+      seen_a = true;
+      continue;
+    }
+    const Value* sp = piece.find("SpecialToken");
+    const Value* name = sp ? sp->find("id") : nullptr;
+    if (!name || !name->is_string()) fail("post_processor TemplateProcessing: unsupported piece in \"single\"");
+    const Value* tok = specials.find(name->str);
+    const Value* ids = tok ? tok->find("ids") : nullptr;
+    if (!ids || !ids->is_array())
+      fail("post_processor TemplateProcessing: special token " + name->str + " is not defined");
+    for (const Value& id : ids->arr)
+      (seen_a ? m.template_after : m.template_before).push_back(id_value(id, "post_processor " + name->str));
+  }
+  if (!seen_a) fail("post_processor TemplateProcessing: \"single\" has no sequence A");
+}
+
+void load_decoder(const Value& v, Tokenizer::Model& m) {
+  if (v.is_null()) return;
+  std::string t = type_of(v, "decoder");
+  bool byte_level = m.family == Tokenizer::Model::Family::ByteLevel;
+  if (t == "ByteLevel") {
+    if (!byte_level) fail("decoder ByteLevel needs a ByteLevel pre-tokenizer");
+    return;
+  }
+  if (byte_level) fail("decoder " + t + " is not supported with a ByteLevel pre-tokenizer");
+  if (t != "Sequence") fail("decoder " + t + " is not supported");
+  const Value& list = need(v, "decoders", "decoder Sequence");
+  if (!list.is_array()) fail("decoder Sequence: \"decoders\" is not an array");
+  // The SentencePiece chain: Replace(▁ → ' '), ByteFallback, Fuse, Strip(' ', 1, 0).
+  for (const Value& d : list.arr) {
+    std::string dt = type_of(d, "decoder Sequence item");
+    if (dt == "Replace") {
+      const Value* s = need(d, "pattern", "decoder Replace").find("String");
+      const Value& c = need(d, "content", "decoder Replace");
+      if (!s || !s->is_string() || s->str != m.replace_with || !c.is_string() || c.str != " ")
+        fail("decoder Replace: only the inverse of the normalizer's Replace is supported");
+    } else if (dt == "ByteFallback") {
+      m.decode_byte_fallback = true;
+    } else if (dt == "Fuse") {
+    } else if (dt == "Strip") {
+      const Value& c = need(d, "content", "decoder Strip");
+      const Value& start = need(d, "start", "decoder Strip");
+      const Value& stop = need(d, "stop", "decoder Strip");
+      if (!c.is_string() || c.str != " " || !start.is_number() || start.num != 1 || !stop.is_number() || stop.num != 0)
+        fail("decoder Strip: only Strip(' ', 1, 0) is supported");
+      m.decode_strip_space = true;
+    } else {
+      fail("decoder " + dt + " is not supported");
+    }
+  }
+}
+
+}  // namespace
+
+void load_model(std::string_view text, Tokenizer::Model& m) {
+  Value root;
+  try {
+    root = json::parse(text);
+  } catch (const json::ParseError& e) {
+    fail(e.what());
+  }
+  if (!root.is_object()) fail("the document is not an object");
+  for (const char* key : {"truncation", "padding"}) {
+    const Value* v = root.find(key);
+    if (v && !v->is_null()) fail(std::string(key) + " is not supported");
+  }
+  const Value& model = need(root, "model", "document");
+  std::string mt = type_of(model, "model");
+  if (mt != "BPE") fail("model type " + mt + " is not supported (only BPE)");
+  const Value* dropout = model.find("dropout");
+  if (dropout && !dropout->is_null()) fail("model BPE: dropout is not supported");
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+    const Value* v = model.find(key);
+    if (v && !v->is_null() && !(v->is_string() && v->str.empty()))
+      fail(std::string("model BPE: ") + key + " is not supported");
+  }
+  m.byte_fallback = flag(model, "byte_fallback");
+  m.fuse_unk = flag(model, "fuse_unk");
+  m.ignore_merges = flag(model, "ignore_merges");
+
+  const Value* norm = root.find("normalizer");
+  if (norm) load_normalizer(*norm, m);
+  const Value* pre = root.find("pre_tokenizer");
+  load_pre_tokenizer(pre ? *pre : Value(), m);
+  const bool byte_level = m.family == Tokenizer::Model::Family::ByteLevel;
+  if (byte_level && (!m.prepend.empty() || m.replace_space))
+    fail("normalizer Prepend/Replace with a ByteLevel pre-tokenizer is not supported");
+  if (!byte_level && m.nfc) fail("normalizer NFC without a pre-tokenizer is not supported");
+
+  // Vocabulary: the file's token strings, then the keys the encoder uses.
+  const Value& vocab = need(model, "vocab", "model");
+  if (!vocab.is_object()) fail("model.vocab is not an object");
+  StrMap by_text;
+  by_text.reserve(vocab.obj.size());
+  uint32_t max_id = 0;
+  for (const auto& [tok, idv] : vocab.obj) {
+    uint32_t id = id_value(idv, "model.vocab");
+    if (id >= (1u << 24)) fail("model.vocab: id " + std::to_string(id) + " is too large");
+    by_text.insert(tok, id);
+    max_id = std::max(max_id, id);
+  }
+  const Value* added = root.find("added_tokens");
+  if (added && !added->is_null() && !added->is_array()) fail("added_tokens is not an array");
+  if (added && added->is_array()) {
+    for (size_t i = 0; i < added->arr.size(); ++i) {
+      const Value& t = added->arr[i];
+      std::string where = "added_tokens[" + std::to_string(i) + "]";
+      const Value& content = need(t, "content", where.c_str());
+      if (!content.is_string()) fail(where + ": content is not a string");
+      uint32_t id = id_value(need(t, "id", where.c_str()), where);
+      if (id >= (1u << 24)) fail(where + ": id is too large");
+      for (const char* key : {"single_word", "lstrip", "rstrip", "normalized"})
+        if (flag(t, key)) fail(where + ": " + key + " = true is not supported");
+      m.added.add(content.str, id);
+      max_id = std::max(max_id, id);
+    }
+  }
+  m.added.build();
+  m.vocab_size = size_t(max_id) + 1;
+
+  ByteAlphabet alpha;
+  std::vector<std::string> text_of(m.vocab_size);
+  m.id_text.assign(m.vocab_size, std::string());
+  m.id_byte.assign(m.vocab_size, -1);
+  m.id_known.assign(m.vocab_size, 0);
+  m.vocab.reserve(vocab.obj.size());
+  for (auto& b : m.byte_id) b = kNoId;
+  for (auto& b : m.ascii_id) b = kNoId;
+  std::string raw;
+  for (const auto& [tok, idv] : vocab.obj) {
+    uint32_t id = by_text.find(tok);  // the id that won for this string
+    text_of[id] = tok;
+    m.id_known[id] = 1;
+    if (byte_level) {
+      if (alpha.unmap(tok, &raw)) {
+        m.vocab.insert(raw, id);
+        if (raw.size() == 1) m.byte_id[uint8_t(raw[0])] = id;
+        m.id_text[id] = raw;
+      } else {
+        m.id_text[id] = tok;  // the reference decodes such a token as its own UTF-8
+      }
+    } else {
+      m.vocab.insert(tok, id);
+      if (tok.size() == 1 && uint8_t(tok[0]) < 0x80) m.ascii_id[uint8_t(tok[0])] = id;
+      unsigned byte;
+      char tail;
+      if (tok.size() == 6 && std::sscanf(tok.c_str(), "<0x%2X%c", &byte, &tail) == 2 && tail == '>') {
+        char canon[8];
+        std::snprintf(canon, sizeof canon, "<0x%02X>", byte);
+        if (tok == canon) {
+          m.byte_id[byte] = id;
+          m.id_byte[id] = int16_t(byte);
+        }
+      }
+      std::string dec;
+      for (size_t i = 0; i < tok.size();) {
+        if (m.replace_space && tok.compare(i, m.replace_with.size(), m.replace_with) == 0) {
+          dec += ' ';
+          i += m.replace_with.size();
+        } else {
+          dec += tok[i++];
+        }
+      }
+      m.id_text[id] = dec;
+    }
+  }
+  for (const auto& t : m.added.tokens()) {
+    m.id_text[t.id] = t.content;
+    m.id_byte[t.id] = -1;
+    m.id_known[t.id] = 1;
+    if (text_of[t.id].empty()) text_of[t.id] = t.content;
+  }
+  if (byte_level) {
+    for (int b = 0; b < 256; ++b)
+      if (m.byte_id[b] == kNoId) fail("model.vocab: byte-level vocabulary lacks the token of byte " + std::to_string(b));
+  } else {
+    if (m.replace_space) m.replace_id = m.vocab.find(m.replace_with);
+  }
+  const Value* unk = model.find("unk_token");
+  if (unk && !unk->is_null()) {
+    if (!unk->is_string()) fail("model.unk_token is not a string");
+    m.unk_id = by_text.find(unk->str);
+    if (m.unk_id == StrMap::kNone) fail("model.unk_token " + unk->str + " is not in the vocabulary");
+  }
+
+  // Merges: "a b" strings or [a, b] pairs; the merged token must be in the vocabulary.
+  const Value& merges = need(model, "merges", "model");
+  if (!merges.is_array()) fail("model.merges is not an array");
+  m.merges.reserve(merges.arr.size());
+  std::string a, b;
+  for (size_t i = 0; i < merges.arr.size(); ++i) {
+    const Value& e = merges.arr[i];
+    if (e.is_string()) {
+      size_t sp = e.str.find(' ');
+      if (sp == std::string::npos || e.str.find(' ', sp + 1) != std::string::npos)
+        fail("model.merges[" + std::to_string(i) + "] is not \"a b\"");
+      a = e.str.substr(0, sp);
+      b = e.str.substr(sp + 1);
+    } else if (e.is_array() && e.arr.size() == 2 && e.arr[0].is_string() && e.arr[1].is_string()) {
+      a = e.arr[0].str;
+      b = e.arr[1].str;
+    } else {
+      fail("model.merges[" + std::to_string(i) + "] is neither \"a b\" nor [a, b]");
+    }
+    uint32_t ia = by_text.find(a), ib = by_text.find(b), in = by_text.find(a + b);
+    if (ia == StrMap::kNone || ib == StrMap::kNone || in == StrMap::kNone)
+      fail("model.merges[" + std::to_string(i) + "]: a token of \"" + a + " " + b + "\" is not in the vocabulary");
+    m.merges.insert(ia, ib, {uint32_t(i), in});
+  }
+
+  const Value* post = root.find("post_processor");
+  load_post_processor(post ? *post : Value(), root, m);
+  for (uint32_t id : m.template_before)
+    if (id >= m.vocab_size) fail("post_processor: id out of range");
+  for (uint32_t id : m.template_after)
+    if (id >= m.vocab_size) fail("post_processor: id out of range");
+  const Value* dec = root.find("decoder");
+  load_decoder(dec ? *dec : Value(), m);
+}
+
+}  // namespace infeng::tok

@@ -1,0 +1,60 @@
+// What a loaded tokenizer.json becomes: the pieces of the reference's pipeline this
+// implementation supports, in the form the encode path wants (raw-byte keys for byte-level
+// vocabularies, id tables for single bytes). Internal to src/tokenizer.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "added_tokens.h"
+#include "flat_hash.h"
+#include "infeng/tokenizer.h"
+#include "pretokenizer.h"
+
+namespace infeng::tok {
+
+inline constexpr uint32_t kNoId = ~0u;
+
+struct Tokenizer::Model {
+  enum class Family { SentencePiece, ByteLevel };
+  Family family = Family::ByteLevel;
+
+  // normalizers (applied per segment between added tokens)
+  bool nfc = false;
+  std::string prepend;        // Prepend normalizer, e.g. "▁"; empty = none
+  bool replace_space = false; // Replace ' ' → replace_with
+  std::string replace_with;
+
+  SplitPattern split{3};      // byte-level family
+
+  // BPE
+  StrMap vocab;               // byte-level: raw bytes → id; SentencePiece: token text → id
+  PairMap merges;
+  uint32_t byte_id[256];      // byte-level: the token of each byte; SentencePiece: <0xNN>
+  uint32_t ascii_id[128];     // SentencePiece: the token of each ASCII character (kNoId if none)
+  uint32_t replace_id = kNoId;  // SentencePiece: the token of replace_with
+  bool byte_fallback = false;
+  bool fuse_unk = false;
+  bool ignore_merges = false;
+  uint32_t unk_id = kNoId;
+
+  AddedTokens added;
+
+  // post-processor template for a single sequence: ids before and after it
+  std::vector<uint32_t> template_before, template_after;
+
+  // decode
+  std::vector<std::string> id_text;   // bytes each id decodes to (before the strip)
+  std::vector<int16_t> id_byte;       // SentencePiece byte-fallback id → its byte, else -1
+  std::vector<uint8_t> id_known;      // 1 when the id exists
+  bool decode_strip_space = false;    // Strip decoder: one leading ' '
+  bool decode_byte_fallback = false;
+
+  size_t vocab_size = 0;
+  uint64_t serial = 0;  // unique per loaded tokenizer (keys the per-thread piece caches)
+};
+
+// Builds a Model from tokenizer.json text; throws LoadError.
+void load_model(std::string_view json_text, Tokenizer::Model& m);
+
+}  // namespace infeng::tok

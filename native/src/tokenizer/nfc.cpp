@@ -1,0 +1,125 @@
+// NFC by the book (UAX #15): full canonical decomposition (tables, plus Hangul arithmetic),
+// canonical ordering of combining marks, then canonical composition with blocking. The tables
+// come from gen/gen_unicode_tables.py.
+#include "nfc.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "unicode_tables.h"
+#include "utf8.h"
+
+namespace infeng::tok {
+
+namespace {
+
+constexpr uint32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
+constexpr uint32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount,
+                   kSCount = kLCount * kNCount;
+
+uint8_t ccc(uint32_t cp) {
+  using unicode::kCcc;
+  const auto* end = kCcc + unicode::kCccCount;
+  const auto* it = std::lower_bound(kCcc, end, cp, [](const unicode::CccEntry& e, uint32_t c) { return e.cp < c; });
+  return (it != end && it->cp == cp) ? it->ccc : 0;
+}
+
+void decompose(uint32_t cp, std::vector<uint32_t>& out) {
+  if (cp >= kSBase && cp < kSBase + kSCount) {
+    uint32_t si = cp - kSBase;
+    out.push_back(kLBase + si / kNCount);
+    out.push_back(kVBase + (si % kNCount) / kTCount);
+    if (si % kTCount) out.push_back(kTBase + si % kTCount);
+    return;
+  }
+  using unicode::kDecomp;
+  const auto* end = kDecomp + unicode::kDecompCount;
+  const auto* it = std::lower_bound(kDecomp, end, cp, [](const unicode::DecompEntry& e, uint32_t c) { return e.cp < c; });
+  if (it != end && it->cp == cp) {
+    for (int k = 0; k < it->n; ++k) out.push_back(it->to[k]);
+  } else {
+    out.push_back(cp);
+  }
+}
+
+// The primary composite of (a, b), or 0.
+uint32_t compose(uint32_t a, uint32_t b) {
+  if (a >= kLBase && a < kLBase + kLCount && b >= kVBase && b < kVBase + kVCount)
+    return kSBase + ((a - kLBase) * kVCount + (b - kVBase)) * kTCount;
+  if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 && b > kTBase && b < kTBase + kTCount)
+    return a + (b - kTBase);
+  using unicode::kCompose;
+  uint64_t key = (uint64_t(a) << 21) | b;
+  const auto* end = kCompose + unicode::kComposeCount;
+  const auto* it = std::lower_bound(kCompose, end, key, [](const unicode::CompEntry& e, uint64_t k) { return e.key < k; });
+  return (it != end && it->key == key) ? it->cp : 0;
+}
+
+}  // namespace
+
+bool nfc_quick_check(std::string_view sv) {
+  const auto* s = reinterpret_cast<const uint8_t*>(sv.data());
+  size_t n = sv.size();
+  for (size_t i = 0; i < n;) {
+    if (s[i] < 0x80) { ++i; continue; }
+    size_t len;
+    uint32_t cp = utf8_decode(s, i, &len);
+    if (unicode::class_of(cp) & unicode::kNfcCheck) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string nfc(std::string_view sv) {
+  const auto* s = reinterpret_cast<const uint8_t*>(sv.data());
+  size_t n = sv.size();
+  std::vector<uint32_t> cps;
+  cps.reserve(n);
+  for (size_t i = 0; i < n;) {
+    size_t len;
+    uint32_t cp = utf8_decode(s, i, &len);
+    decompose(cp, cps);
+    i += len;
+  }
+  // Canonical ordering: stable sort of each run of non-starters by combining class.
+  for (size_t i = 0; i < cps.size();) {
+    if (ccc(cps[i]) == 0) { ++i; continue; }
+    size_t j = i;
+    while (j < cps.size() && ccc(cps[j]) != 0) ++j;
+    std::stable_sort(cps.begin() + i, cps.begin() + j, [](uint32_t a, uint32_t b) { return ccc(a) < ccc(b); });
+    i = j;
+  }
+  // Composition: each character combines with the last starter unless blocked by a character
+  // in between of the same or higher class (or by a starter).
+  std::vector<uint32_t> out;
+  out.reserve(cps.size());
+  size_t starter = SIZE_MAX;
+  int last_ccc = -1;
+  for (uint32_t cp : cps) {
+    int c = ccc(cp);
+    if (starter != SIZE_MAX) {
+      bool blocked = !(last_ccc == -1 || (last_ccc != 0 && last_ccc < c)) ;
+      // last_ccc == -1: cp directly follows the starter.
+      if (!blocked) {
+        if (uint32_t comp = compose(out[starter], cp)) {
+          out[starter] = comp;
+          continue;
+        }
+      }
+    }
+    if (c == 0) {
+      starter = out.size();
+      last_ccc = -1;
+    } else {
+      last_ccc = c;
+    }
+    out.push_back(cp);
+  }
+  std::string r;
+  r.reserve(n);
+  for (uint32_t cp : out) utf8_append(r, cp);
+  return r;
+}
+
+}  // namespace infeng::tok

@@ -1,0 +1,36 @@
+// The GPT-4-style Split pre-tokenizer, hand-written. Llama-3 and Qwen split text with
+//   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,D}| ?[^\s\p{L}\p{N}]+[\r\n]*
+//   |\s*[\r\n]+|\s+(?!\S)|\s+
+// (D = 3 for Llama-3, 1 for Qwen) through Oniguruma in the reference. Running a regex engine per
+// piece would cost more than the BPE itself, so the alternatives are decided here directly
+// from character classes, in the pattern's order and with its backtracking outcomes.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace infeng::tok {
+
+struct SplitPattern {
+  int max_digits;  // D above
+};
+
+// The exact pattern strings this file implements; nullptr-equivalent (false) otherwise.
+bool recognize_split_pattern(std::string_view regex, SplitPattern* out);
+
+// Length in bytes of the piece that starts at s[i] (valid UTF-8, i < n).
+size_t next_piece(const uint8_t* s, size_t n, size_t i, const SplitPattern& p);
+
+// Calls f(begin, end) for every piece of s, in order.
+template <class F>
+void split_pieces(std::string_view text, const SplitPattern& p, F&& f) {
+  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    size_t len = next_piece(s, n, i, p);
+    f(i, i + len);
+    i += len;
+  }
+}
+
+}  // namespace infeng::tok
