@@ -1,0 +1,231 @@
+// Decode attention, AVX-512 (F/BW/VL/DQ + F16C): 16 tokens' scores per zmm, G query heads
+// accumulated from each K vector load, V tiles read from L1 once per chunk of 4 heads.
+// Built with the AVX-512 flags only; called only after the dispatcher checked the CPU.
+// decode_vnni_avx512.cpp reuses this table and swaps in the vpdpbusd score kernel.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "attention/decode_avx512_parts.h"
+#include "attention/decode_kernels.h"
+
+namespace infeng::attn::detail {
+namespace {
+
+// ---- scores, FP16 K: per channel one 16-token vector, broadcast q, NH×NB accumulators.
+template <int NH, int NB>
+void scores_f16_block(const std::uint16_t* k, int D, const float* q, float* s, int lds) {
+  __m512 acc[NB][NH];
+  for (int b = 0; b < NB; ++b)
+    for (int h = 0; h < NH; ++h) acc[b][h] = _mm512_setzero_ps();
+  for (int c = 0; c < D; ++c) {
+    __m512 kv[NB];
+    for (int b = 0; b < NB; ++b) {
+      kv[b] = _mm512_cvtph_ps(_mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(k + static_cast<std::size_t>(b) * D * kKvSub + c * kKvSub)));
+    }
+    for (int h = 0; h < NH; ++h) {
+      const __m512 qb = _mm512_set1_ps(q[h * D + c]);
+      for (int b = 0; b < NB; ++b) acc[b][h] = _mm512_fmadd_ps(qb, kv[b], acc[b][h]);
+    }
+  }
+  for (int b = 0; b < NB; ++b)
+    for (int h = 0; h < NH; ++h) _mm512_storeu_ps(s + h * lds + b * kKvSub, acc[b][h]);
+}
+
+template <int NH>
+void scores_f16_heads(const std::uint16_t* k, int D, int nsub, const float* q, float* s, int lds) {
+  // Fewer than 8 heads leave FMA latency exposed: take two sub-blocks per pass then.
+  int b = 0;
+  if constexpr (NH <= 4) {
+    for (; b + 2 <= nsub; b += 2)
+      scores_f16_block<NH, 2>(k + static_cast<std::size_t>(b) * D * kKvSub, D, q, s + b * kKvSub, lds);
+  }
+  for (; b < nsub; ++b)
+    scores_f16_block<NH, 1>(k + static_cast<std::size_t>(b) * D * kKvSub, D, q, s + b * kKvSub, lds);
+}
+
+void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, float* s, int lds) {
+  for (int h0 = 0; h0 < G; h0 += 8) {
+    const float* qh = q + h0 * D;
+    float* sh = s + h0 * lds;
+    switch (std::min(8, G - h0)) {
+      case 1: scores_f16_heads<1>(k, D, nsub, qh, sh, lds); break;
+      case 2: scores_f16_heads<2>(k, D, nsub, qh, sh, lds); break;
+      case 3: scores_f16_heads<3>(k, D, nsub, qh, sh, lds); break;
+      case 4: scores_f16_heads<4>(k, D, nsub, qh, sh, lds); break;
+      case 5: scores_f16_heads<5>(k, D, nsub, qh, sh, lds); break;
+      case 6: scores_f16_heads<6>(k, D, nsub, qh, sh, lds); break;
+      case 7: scores_f16_heads<7>(k, D, nsub, qh, sh, lds); break;
+      default: scores_f16_heads<8>(k, D, nsub, qh, sh, lds); break;
+    }
+  }
+}
+
+// ---- scores, int8 K without VNNI: each 32-bit lane holds 4 channels of one token; shift and
+// mask out channel j, convert, FMA with the integer query as float. Products and sums of
+// these small integers are exact in FP32 (|sum| ≤ 127·255·256 < 2^24).
+template <int NH>
+void scores_i8_block(const std::uint8_t* k, int D, const float* qf, const QuantQuery& q, float* s,
+                     int lds) {
+  __m512 acc[NH];
+  for (int h = 0; h < NH; ++h) acc[h] = _mm512_setzero_ps();
+  const __m512i lo = _mm512_set1_epi32(0xFF);
+  for (int c4 = 0; c4 < D / 4; ++c4) {
+    const __m512i x = _mm512_loadu_si512(k + c4 * kKvSub * 4);
+    for (int j = 0; j < 4; ++j) {
+      const __m512 kj = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(x, 8 * j), lo));
+      for (int h = 0; h < NH; ++h) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(qf[h * D + c4 * 4 + j]), kj, acc[h]);
+    }
+  }
+  for (int h = 0; h < NH; ++h) {
+    const __m512 r = _mm512_sub_ps(acc[h], _mm512_set1_ps(static_cast<float>(q.bias[h])));
+    _mm512_storeu_ps(s + h * lds, _mm512_mul_ps(r, _mm512_set1_ps(q.sq[h])));
+  }
+}
+
+void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s, int lds) {
+  thread_local std::vector<float> qf;
+  qf.resize(static_cast<std::size_t>(G) * D);
+  for (int i = 0; i < G * D; ++i) qf[i] = q.qq[i];
+  for (int h0 = 0; h0 < G; h0 += 8) {
+    const QuantQuery qh{q.qq + h0 * D, q.sq + h0, q.bias + h0};
+    for (int b = 0; b < nsub; ++b) {
+      const std::uint8_t* kb = k + static_cast<std::size_t>(b) * D * kKvSub;
+      float* sb = s + h0 * lds + b * kKvSub;
+      const float* qfh = qf.data() + h0 * D;
+      switch (std::min(8, G - h0)) {
+        case 1: scores_i8_block<1>(kb, D, qfh, qh, sb, lds); break;
+        case 2: scores_i8_block<2>(kb, D, qfh, qh, sb, lds); break;
+        case 3: scores_i8_block<3>(kb, D, qfh, qh, sb, lds); break;
+        case 4: scores_i8_block<4>(kb, D, qfh, qh, sb, lds); break;
+        case 5: scores_i8_block<5>(kb, D, qfh, qh, sb, lds); break;
+        case 6: scores_i8_block<6>(kb, D, qfh, qh, sb, lds); break;
+        case 7: scores_i8_block<7>(kb, D, qfh, qh, sb, lds); break;
+        default: scores_i8_block<8>(kb, D, qfh, qh, sb, lds); break;
+      }
+    }
+  }
+}
+
+// ---- online softmax over one tile.
+void softmax_tile(float* s, int lds, int G, int T, float* m, float* l, float* corr) {
+  const int Tv = T / 16 * 16;
+  for (int h = 0; h < G; ++h) {
+    float* row = s + h * lds;
+    __m512 vmax = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    for (int t = 0; t < Tv; t += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(row + t));
+    float mt = _mm512_reduce_max_ps(vmax);
+    for (int t = Tv; t < T; ++t) mt = std::max(mt, row[t]);
+    const float mn = std::max(m[h], mt);
+    corr[h] = m[h] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(m[h] - mn);
+    const __m512 vm = _mm512_set1_ps(mn);
+    __m512 vsum = _mm512_setzero_ps();
+    for (int t = 0; t < Tv; t += 16) {
+      const __m512 p = exp512(_mm512_sub_ps(_mm512_loadu_ps(row + t), vm));
+      _mm512_storeu_ps(row + t, p);
+      vsum = _mm512_add_ps(vsum, p);
+    }
+    float sum = _mm512_reduce_add_ps(vsum);
+    for (int t = Tv; t < T; ++t) {
+      row[t] = std::exp(row[t] - mn);
+      sum += row[t];
+    }
+    l[h] = l[h] * corr[h] + sum;
+    m[h] = mn;
+  }
+}
+
+// ---- P·V: a chunk of NH heads × NV vectors (the last one masked to D's 8-float granule)
+// lives in registers across the tile's tokens; each V row chunk is read once per head chunk.
+template <typename Load, int NH, int NV>
+void accum_chunk(Load load_v, int D, int d0, __mmask16 last, int T, const float* p, int lds,
+                 const float* corr, float* acc) {
+  __m512 a[NH][NV];
+  for (int h = 0; h < NH; ++h) {
+    const __m512 cr = _mm512_set1_ps(corr[h]);
+    for (int v = 0; v < NV; ++v) {
+      const __mmask16 mk = v == NV - 1 ? last : __mmask16(0xFFFF);
+      a[h][v] = _mm512_mul_ps(cr, _mm512_maskz_loadu_ps(mk, acc + h * D + d0 + 16 * v));
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    __m512 x[NV];
+    for (int v = 0; v < NV; ++v) x[v] = load_v(t, d0 + 16 * v, v == NV - 1 ? last : __mmask16(0xFFFF));
+    for (int h = 0; h < NH; ++h) {
+      const __m512 pb = _mm512_set1_ps(p[h * lds + t]);
+      for (int v = 0; v < NV; ++v) a[h][v] = _mm512_fmadd_ps(pb, x[v], a[h][v]);
+    }
+  }
+  for (int h = 0; h < NH; ++h)
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(acc + h * D + d0 + 16 * v, v == NV - 1 ? last : __mmask16(0xFFFF), a[h][v]);
+}
+
+template <typename Load, int NV>
+void accum_heads(Load load_v, int D, int d0, __mmask16 last, int T, const float* p, int lds, int G,
+                 const float* corr, float* acc) {
+  for (int h0 = 0; h0 < G; h0 += 4) {
+    const float* ph = p + h0 * lds;
+    float* ah = acc + h0 * D;
+    switch (std::min(4, G - h0)) {
+      case 1: accum_chunk<Load, 1, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah); break;
+      case 2: accum_chunk<Load, 2, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah); break;
+      case 3: accum_chunk<Load, 3, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah); break;
+      default: accum_chunk<Load, 4, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah); break;
+    }
+  }
+}
+
+template <typename Load>
+void accum_v(Load load_v, int D, int T, const float* p, int lds, int G, const float* corr, float* acc) {
+  for (int d0 = 0; d0 < D; d0 += 64) {
+    const int width = std::min(64, D - d0);  // a multiple of 8
+    const int nv = (width + 15) / 16;
+    const __mmask16 last = width % 16 ? __mmask16(0x00FF) : __mmask16(0xFFFF);
+    switch (nv) {
+      case 1: accum_heads<Load, 1>(load_v, D, d0, last, T, p, lds, G, corr, acc); break;
+      case 2: accum_heads<Load, 2>(load_v, D, d0, last, T, p, lds, G, corr, acc); break;
+      case 3: accum_heads<Load, 3>(load_v, D, d0, last, T, p, lds, G, corr, acc); break;
+      default: accum_heads<Load, 4>(load_v, D, d0, last, T, p, lds, G, corr, acc); break;
+    }
+  }
+}
+
+void accum_v_f16(const std::uint16_t* v, int D, int T, const float* p, int lds, int G,
+                 const float* corr, float* acc) {
+  auto load = [v, D](int t, int d, __mmask16 mk) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, v + static_cast<std::size_t>(t) * D + d));
+  };
+  accum_v(load, D, T, p, lds, G, corr, acc);
+}
+
+void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, int lds, int G,
+                const float* corr, float* acc) {
+  // The per-token V scale goes into the weights once, not into every V element.
+  const int Tv = T / 16 * 16;
+  for (int h = 0; h < G; ++h) {
+    float* row = p + h * lds;
+    for (int t = 0; t < Tv; t += 16)
+      _mm512_storeu_ps(row + t, _mm512_mul_ps(_mm512_loadu_ps(row + t), _mm512_loadu_ps(vs + t)));
+    for (int t = Tv; t < T; ++t) row[t] *= vs[t];
+  }
+  auto load = [v, D](int t, int d, __mmask16 mk) {
+    return _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mk, v + static_cast<std::size_t>(t) * D + d)));
+  };
+  accum_v(load, D, T, p, lds, G, corr, acc);
+}
+
+}  // namespace
+
+const DecodeKernels& decode_kernels_avx512() {
+  static const DecodeKernels k{Path::Avx512, false,        16,          scores_f16, scores_i8,
+                               softmax_tile, accum_v_f16, accum_v_i8};
+  return k;
+}
+
+}  // namespace infeng::attn::detail

@@ -1,0 +1,306 @@
+// Decode attention driver: one query token per head against a KV cache, grouped-query heads,
+// FP16 cache (baseline) or int8 cache (engine). No ISA code here (built for baseline x86-64);
+// the per-ISA tile steps are in decode_kernels.h.
+//
+// DESIGN
+//
+// Decode reads every K and V byte of the context once per generated token and does ~2 FLOPs
+// per byte with FP16 (4 with int8): memory bound on a machine with ~10 FLOP per DRAM byte.
+// So the levers are bytes (int8 halves them) and making sure the arithmetic stays hidden
+// under the stream on the 2 cores at hand.
+//
+// Work split. One work item = one KV head with its G query heads; threads take KV heads
+// round-robin (TinyLlama-like 32/4: 2 heads per thread on 2 cores). Each item walks the
+// context once, in tiles of T tokens (online softmax: running max m, sum l, and the G×D
+// output accumulator rescaled by exp(m_old − m_new) once per tile). Every K/V byte is loaded
+// once and used by all G heads of the group while it is in registers (K) or L1 (V tile).
+//
+// K layout. K is stored in 16-token sub-blocks transposed so a vector holds one channel of
+// 16 tokens: the score kernel broadcasts q[h][c] and FMAs into G accumulators of 16 scores,
+// no horizontal sums. int8 K uses the vpdpbusd operand layout ([c/4][16 tokens][4 channels],
+// offset-binary bytes k + 128, so K is the unsigned operand and the query the signed one).
+//
+// int8 arithmetic. K has per-channel scales per 64-token group, V a scale per token. For a
+// group the driver folds the channel scales into the query, q'_c = q_c·ks_c, quantises q' per
+// head to int8 (scale sq), and the kernel computes Σ_c qq_c·(ku_c − 128) exactly in integers
+// (VNNI: vpdpbusd; other paths: FP32 FMAs of small integers, exact below 2^24, so all paths
+// give bit-identical scores); score = sq·(acc − 128·Σqq). An outlier K channel (range > 6× the
+// median channel's) would make q' one huge entry and crush the other channels of qq to a few
+// levels, so its values go to a CSR side-table (exact FP32), its int8 bytes are zero, and the
+// driver adds q_c·k_tc for those entries after the integer scores. V's per-token scale is
+// multiplied into the softmax weights, so the V loop is an int8→FP32 convert and G FMAs.
+// Tokens of the group still being filled sit in an FP16 residual and go through the FP16
+// kernels, continuing the same softmax state.
+//
+// Scratch per thread: the G×T score tile, the G×D accumulator and scaled query, and for int8
+// the G×D quantised query plus 2·G scalars: the same order as FP16 (ratio ~1.0-1.1).
+//
+// MEASURED (see the bottom of this note; filled in from infeng_attn_decode_bench).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "attention/decode_kernels.h"
+#include "common/thread_pool.h"
+#include "infeng/attention.h"
+
+namespace infeng::attn {
+
+namespace detail {
+
+const DecodeKernels& decode_kernels_for(Path p, bool want_vnni) {
+  (void)resolve_path(path_name(p));  // throws with the reason when p cannot run here
+  switch (p) {
+    case Path::Scalar:
+      return decode_kernels_scalar();
+    case Path::Avx2:
+#if INFENG_HAVE_AVX2
+      return decode_kernels_avx2();
+#else
+      break;
+#endif
+    case Path::Avx512:
+#if INFENG_HAVE_AVX512
+      return want_vnni && cpu_features().avx512_vnni ? decode_kernels_vnni_avx512()
+                                                     : decode_kernels_avx512();
+#else
+      break;
+#endif
+  }
+  throw std::runtime_error(std::string("no decode kernels for path '") + path_name(p) + "'");
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::DecodeKernels;
+using detail::QuantQuery;
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+int resolve_threads(int requested, int items) {
+  int n = requested > 0 ? requested : ThreadPool::hardware_threads();
+  return std::max(1, std::min(n, items));
+}
+
+// Per-thread working memory, grown on demand and reused across calls.
+struct Scratch {
+  std::vector<float> s, acc, qs, m, l, corr, sq;
+  std::vector<std::int8_t> qq;
+  std::vector<std::int32_t> bias;
+  int lds = 0;
+  void size_for(int G, int D, int T, bool int8) {
+    lds = T;
+    s.resize(static_cast<std::size_t>(G) * T);
+    acc.assign(static_cast<std::size_t>(G) * D, 0.0f);
+    qs.resize(static_cast<std::size_t>(G) * D);
+    m.assign(G, kNegInf);
+    l.assign(G, 0.0f);
+    corr.resize(G);
+    if (int8) {
+      qq.resize(static_cast<std::size_t>(G) * D);
+      sq.resize(G);
+      bias.resize(G);
+    }
+  }
+};
+thread_local Scratch t_scratch;
+
+std::size_t scratch_bytes(int G, int D, int T, bool int8) {
+  std::size_t b = sizeof(float) * (static_cast<std::size_t>(G) * T + 2 * G * D + 3 * G);
+  if (int8) b += static_cast<std::size_t>(G) * D + G * (sizeof(float) + sizeof(std::int32_t));
+  return b;
+}
+
+void check_call(const Shape& s, int cache_heads, int cache_dim, int cache_len, int ctx) {
+  validate(s);
+  if (s.n_kv_heads != cache_heads || s.head_dim != cache_dim) {
+    throw std::invalid_argument("decode: the shape's " + std::to_string(s.n_kv_heads) + " kv heads × " +
+                                std::to_string(s.head_dim) + " do not match the cache's " +
+                                std::to_string(cache_heads) + " × " + std::to_string(cache_dim));
+  }
+  if (ctx < 1 || ctx > cache_len) {
+    throw std::out_of_range("decode: context of " + std::to_string(ctx) +
+                            " tokens is outside the cache's 1.." + std::to_string(cache_len));
+  }
+}
+
+// Walks FP16 tokens [0, n) of one head through the kernels, continuing the softmax state.
+void run_f16_tokens(const DecodeKernels& k, const std::uint16_t* kh, const std::uint16_t* vh,
+                    int D, int n, int G, int T, Scratch& sc) {
+  for (int t0 = 0; t0 < n; t0 += T) {
+    const int len = std::min(T, n - t0);
+    const int nsub = (len + kKvSub - 1) / kKvSub;
+    k.scores_f16(kh + static_cast<std::size_t>(t0) * D, D, nsub, sc.qs.data(), G, sc.s.data(), sc.lds);
+    k.softmax_tile(sc.s.data(), sc.lds, G, len, sc.m.data(), sc.l.data(), sc.corr.data());
+    k.accum_v_f16(vh + static_cast<std::size_t>(t0) * D, D, len, sc.s.data(), sc.lds, G,
+                  sc.corr.data(), sc.acc.data());
+  }
+}
+
+void load_query(const float* q, int h0, int G, int D, Scratch& sc) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  for (int i = 0; i < G * D; ++i) sc.qs[i] = q[static_cast<std::size_t>(h0) * D + i] * scale;
+}
+
+void write_out(float* out, int h0, int G, int D, const Scratch& sc) {
+  for (int h = 0; h < G; ++h) {
+    const float inv = sc.l[h] > 0.0f ? 1.0f / sc.l[h] : 0.0f;
+    for (int d = 0; d < D; ++d) out[static_cast<std::size_t>(h0 + h) * D + d] = sc.acc[h * D + d] * inv;
+  }
+}
+
+// Folds group g's channel scales into the query and quantises it per head (see DESIGN).
+void quantise_query(const float* ks, int G, int D, Scratch& sc) {
+  for (int h = 0; h < G; ++h) {
+    const float* q = sc.qs.data() + h * D;
+    float amax = 0.0f;
+    for (int c = 0; c < D; ++c) amax = std::max(amax, std::fabs(q[c] * ks[c]));
+    const float sq = amax / 127.0f;
+    const float inv = sq > 0.0f ? 1.0f / sq : 0.0f;
+    std::int32_t sum = 0;
+    for (int c = 0; c < D; ++c) {
+      const int v = static_cast<int>(std::lrint(q[c] * ks[c] * inv));
+      sc.qq[h * D + c] = static_cast<std::int8_t>(std::clamp(v, -127, 127));
+      sum += sc.qq[h * D + c];
+    }
+    sc.sq[h] = sq;
+    sc.bias[h] = 128 * sum;
+  }
+}
+
+DecodeInfo make_info(const DecodeKernels& k, int T, int G, int D, bool int8) {
+  DecodeInfo info;
+  info.path = k.path;
+  info.vnni = k.vnni;
+  info.tile_tokens = T;
+  info.acc_width = k.acc_width;
+  info.scratch_bytes = scratch_bytes(G, D, T, int8);
+  return info;
+}
+
+}  // namespace
+
+int decode_tile_tokens(int requested, int head_dim) {
+  if (requested < 0 || requested % kKvSub != 0) {
+    throw std::invalid_argument("tile_tokens " + std::to_string(requested) +
+                                " is not a positive multiple of " + std::to_string(kKvSub) +
+                                " (the K sub-block); 0 asks for the heuristic");
+  }
+  if (requested > 0) return requested;
+  // The tile's FP16 K+V (4·D bytes per token) within 64 KiB: L1 holds the V tile when the V
+  // pass reads it back per head chunk; the score tile (G·T floats) stays small beside it.
+  const int t = 16384 / std::max(head_dim, 8);
+  return std::clamp(t / kKvSub * kKvSub, 64, 512);
+}
+
+DecodeInfo decode_f16(const Shape& s, const float* q, const KvCacheF16& kv, int ctx, float* out,
+                      const DecodeOptions& opt) {
+  check_call(s, kv.n_kv_heads(), kv.head_dim(), kv.len(), ctx);
+  const int T = decode_tile_tokens(opt.tile_tokens, s.head_dim);
+  const DecodeKernels& k = detail::decode_kernels_for(opt.path ? *opt.path : active_path(), false);
+  const int G = s.group(), D = s.head_dim, H = s.n_kv_heads;
+  const int nt = resolve_threads(opt.threads, H);
+  ThreadPool::instance().run(nt, [&](int tid, int n) {
+    Scratch& sc = t_scratch;
+    for (int h = tid; h < H; h += n) {
+      sc.size_for(G, D, T, false);
+      load_query(q, h * G, G, D, sc);
+      run_f16_tokens(k, kv.k_head(h), kv.v_head(h), D, ctx, G, T, sc);
+      write_out(out, h * G, G, D, sc);
+    }
+  });
+  return make_info(k, T, G, D, false);
+}
+
+DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, int ctx, float* out,
+                       const DecodeOptions& opt) {
+  check_call(s, kv.n_kv_heads(), kv.head_dim(), kv.len(), ctx);
+  const int T = decode_tile_tokens(opt.tile_tokens, s.head_dim);
+  const DecodeKernels& k =
+      detail::decode_kernels_for(opt.path ? *opt.path : active_path(), opt.use_vnni);
+  const int G = s.group(), D = s.head_dim, H = s.n_kv_heads;
+  const int qctx = std::min(ctx, kv.quantised_len());
+  const int nt = resolve_threads(opt.threads, H);
+  ThreadPool::instance().run(nt, [&](int tid, int n) {
+    Scratch& sc = t_scratch;
+    for (int h = tid; h < H; h += n) {
+      sc.size_for(G, D, T, true);
+      load_query(q, h * G, G, D, sc);
+      const std::uint8_t* kh = kv.k_head(h);
+      const std::int8_t* vh = kv.v_head(h);
+      const float* vs = kv.v_scales(h);
+      const OutlierCsr& csr = kv.outliers(h);
+      int qgroup = -1;
+      for (int t0 = 0; t0 < qctx; t0 += T) {
+        const int t1 = std::min(qctx, t0 + T);
+        // Score segments never straddle a K group: each group has its own quantised query.
+        for (int a = t0; a < t1;) {
+          const int g = a / kKvGroup;
+          const int b = std::min(t1, (g + 1) * kKvGroup);
+          if (g != qgroup) {
+            quantise_query(kv.k_scales(h, g), G, D, sc);
+            qgroup = g;
+          }
+          const QuantQuery qq{sc.qq.data(), sc.sq.data(), sc.bias.data()};
+          k.scores_i8(kh + static_cast<std::size_t>(a) * D, D, (b - a + kKvSub - 1) / kKvSub, qq, G,
+                      sc.s.data() + (a - t0), sc.lds);
+          a = b;
+        }
+        // The exact outlier channels, with the unquantised (scaled) query.
+        for (int t = t0; t < t1; ++t) {
+          for (int i = csr.row_ptr[t]; i < csr.row_ptr[t + 1]; ++i) {
+            const int c = csr.col[i];
+            const float val = csr.val[i];
+            for (int hh = 0; hh < G; ++hh) sc.s[hh * sc.lds + (t - t0)] += sc.qs[hh * D + c] * val;
+          }
+        }
+        k.softmax_tile(sc.s.data(), sc.lds, G, t1 - t0, sc.m.data(), sc.l.data(), sc.corr.data());
+        k.accum_v_i8(vh + static_cast<std::size_t>(t0) * D, vs + t0, D, t1 - t0, sc.s.data(), sc.lds,
+                     G, sc.corr.data(), sc.acc.data());
+      }
+      if (ctx > qctx) {
+        const KvCacheF16& r = kv.residual();
+        run_f16_tokens(k, r.k_head(h), r.v_head(h), D, ctx - qctx, G, T, sc);
+      }
+      write_out(out, h * G, G, D, sc);
+    }
+  });
+  return make_info(k, T, G, D, true);
+}
+
+void reference_decode(const Shape& s, const float* q, const float* k, const float* v, int ctx,
+                      float* out) {
+  validate(s);
+  if (ctx < 1) throw std::out_of_range("reference_decode: context must be at least 1 token");
+  const int G = s.group(), D = s.head_dim, H = s.n_kv_heads;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  std::vector<double> sc(ctx), o(D);
+  for (int hq = 0; hq < s.n_q_heads; ++hq) {
+    const int hk = hq / G;
+    const float* qh = q + static_cast<std::size_t>(hq) * D;
+    double mx = -std::numeric_limits<double>::infinity();
+    for (int t = 0; t < ctx; ++t) {
+      const float* kt = k + (static_cast<std::size_t>(t) * H + hk) * D;
+      double d = 0;
+      for (int c = 0; c < D; ++c) d += static_cast<double>(qh[c]) * kt[c];
+      sc[t] = d * scale;
+      mx = std::max(mx, sc[t]);
+    }
+    double sum = 0;
+    std::fill(o.begin(), o.end(), 0.0);
+    for (int t = 0; t < ctx; ++t) {
+      const double p = std::exp(sc[t] - mx);
+      sum += p;
+      const float* vt = v + (static_cast<std::size_t>(t) * H + hk) * D;
+      for (int c = 0; c < D; ++c) o[c] += p * vt[c];
+    }
+    for (int c = 0; c < D; ++c) out[static_cast<std::size_t>(hq) * D + c] = static_cast<float>(o[c] / sum);
+  }
+}
+
+}  // namespace infeng::attn
