@@ -9,6 +9,7 @@
 //   t.setPrefixCache(prefixBytes, entries)   // 0 bytes turns it off; resets the statistics
 //   t.prefixCacheStats() → { hits, lookups }
 //   t.vocabSize, t.family
+//   hostPath, isaFlags: the host's best ISA path and flags (for the lane's gates)
 //
 // Calls are synchronous: encoding a few kilobytes takes microseconds, less than a round trip
 // through the libuv pool would cost. encodeBatch runs on the native thread pool.
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "infeng/dispatch.h"
 #include "infeng/tokenizer.h"
 
 namespace {
@@ -155,6 +157,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = TokenizerWrap::Init(env);
   env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(ctor)));
   exports.Set("Tokenizer", ctor);
+  // The best ISA path of this host ("scalar" | "avx2" | "avx512"): the tokenizer has no
+  // per-ISA code, but the lane's gates are chosen by host class.
+  exports.Set("hostPath", Napi::String::New(env, infeng::path_name(infeng::best_path())));
+  exports.Set("isaFlags", Napi::String::New(env, infeng::isa_flags()));
   return exports;
 }
 

@@ -1,0 +1,233 @@
+// The tokenizer lane's measuring process. Runs the native tokenizer (this directory's addon)
+// and the reference (npm `tokenizers`, resolved from --root) on the same texts in this one
+// process, interleaved repetition by repetition, and prints one JSON document on stdout.
+// Plain JavaScript beside the built addon, so the lane runs the same from src/ and from the
+// bundled dist/index.js. Spawned by src/lanes/tokenizer.ts; progress goes to stderr.
+//
+//   node tokenizer_lane_child.mjs --root=<project> --corpus=<dir> --models=name=path,...
+//     [--repetitions=5] [--min_time_ms=200] [--threads=1,2,4,8] [--prefix_k=1024]
+//     [--prefix_cache_entries=64]
+import { createRequire } from 'node:module';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const flags = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const m = /^--([^=]+)=(.*)$/.exec(a);
+    if (!m) throw new Error(`bad argument ${a}: use --name=value`);
+    return [m[1], m[2]];
+  }),
+);
+const num = (k, d) => (flags[k] === undefined ? d : Number(flags[k]));
+const repetitions = num('repetitions', 5);
+const minTimeMs = num('min_time_ms', 200);
+const threadSweep = (flags.threads ?? '1,2,4,8').split(',').map(Number);
+const prefixK = num('prefix_k', 1024);
+const prefixEntries = num('prefix_cache_entries', 64);
+const log = (s) => process.stderr.write(`${s}\n`);
+
+const native = createRequire(import.meta.url)(path.join(here, 'infeng_tokenizer.node'));
+let hfModule;
+try {
+  hfModule = createRequire(path.join(path.resolve(flags.root ?? '.'), 'package.json'))('tokenizers');
+} catch (e) {
+  throw new Error(`the reference, npm package "tokenizers", is not installed (run npm ci): ${e.message}`);
+}
+const hfVersion = JSON.parse(
+  readFileSync(
+    path.join(path.dirname(createRequire(path.join(path.resolve(flags.root ?? '.'), 'package.json')).resolve('tokenizers')), 'package.json'),
+    'utf8',
+  ),
+).version;
+
+const corpusDir = flags.corpus;
+const files = readdirSync(corpusDir).filter((f) => f.endsWith('.txt')).sort();
+const texts = files.map((f) => readFileSync(path.join(corpusDir, f), 'utf8'));
+const bytes = texts.reduce((s, t) => s + Buffer.byteLength(t), 0);
+// The batch: the corpus cut into paragraphs of at most ~2 KB, like many short requests.
+const batch = texts.flatMap((t) => {
+  const out = [];
+  for (const para of t.split(/(?<=\n\n)/)) {
+    for (let i = 0; i < para.length; i += 2048) out.push(para.slice(i, i + 2048));
+  }
+  return out;
+});
+const batchBytes = batch.reduce((s, t) => s + Buffer.byteLength(t), 0);
+
+const now = () => performance.now();
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+// Runs fn `loops` times and returns the seconds per loop.
+async function timeLoops(fn, loops) {
+  const t0 = now();
+  for (let i = 0; i < loops; i++) await fn();
+  return (now() - t0) / 1000 / loops;
+}
+// Enough loops that one timing takes about minTimeMs.
+async function calibrate(fn) {
+  const once = await timeLoops(fn, 1);
+  return Math.max(1, Math.ceil(minTimeMs / 1000 / Math.max(once, 1e-6)));
+}
+
+function sameIds(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function measure(name, file) {
+  const nat = native.Tokenizer.fromFile(file);
+  const hf = hfModule.Tokenizer.fromFile(file);
+  const hfEncode = async (t, special = false) => (await hf.encode(t, null, { addSpecialTokens: special })).getIds();
+
+  // Parity: every text, with and without special tokens.
+  let mismatches = 0;
+  const firstMismatch = [];
+  let tokens = 0;
+  for (let i = 0; i < texts.length; i++) {
+    for (const special of [false, true]) {
+      const want = await hfEncode(texts[i], special);
+      const got = nat.encode(texts[i], special);
+      if (!special) tokens += want.length;
+      if (!sameIds(want, got)) {
+        mismatches++;
+        if (firstMismatch.length < 3) firstMismatch.push(`${files[i]}${special ? ' +special' : ''}`);
+      }
+    }
+  }
+
+  // Single thread, interleaved: each repetition times native then the reference (the order
+  // alternates, so neither always runs on a cache the other warmed or cooled).
+  const natAll = () => {
+    for (const t of texts) nat.encode(t, false);
+  };
+  const hfAll = async () => {
+    for (const t of texts) await hf.encode(t, null, { addSpecialTokens: false });
+  };
+  const natLoops = await calibrate(natAll);
+  const hfLoops = await calibrate(hfAll);
+  const single = { native_s: [], hf_s: [] };
+  for (let r = 0; r < repetitions; r++) {
+    const order = r % 2 ? ['hf', 'native'] : ['native', 'hf'];
+    for (const side of order) {
+      if (side === 'native') single.native_s.push(await timeLoops(natAll, natLoops));
+      else single.hf_s.push(await timeLoops(hfAll, hfLoops));
+    }
+  }
+
+  // Batch: the native thread sweep (a batch is checked against single-text encodes once per
+  // thread count) and the reference's own encodeBatch (its thread pool, all cores).
+  const batchWant = batch.map((t) => nat.encode(t, false));
+  const natBatch = (n) => () => nat.encodeBatch(batch, n, false);
+  const hfBatch = async () => hf.encodeBatch(batch, { addSpecialTokens: false });
+  for (const n of threadSweep) {
+    const got = nat.encodeBatch(batch, n, false);
+    got.forEach((ids, i) => {
+      if (!sameIds(ids, batchWant[i])) mismatches++;
+    });
+  }
+  const hfBatchOut = await hfBatch();
+  hfBatchOut.forEach((enc, i) => {
+    if (!sameIds(enc.getIds(), batchWant[i])) mismatches++;
+  });
+  const batchLoops = await calibrate(natBatch(1));
+  const hfBatchLoops = await calibrate(hfBatch);
+  const batchS = Object.fromEntries(threadSweep.map((n) => [n, []]));
+  const hfBatchS = [];
+  for (let r = 0; r < repetitions; r++) {
+    for (const n of threadSweep) batchS[n].push(await timeLoops(natBatch(n), batchLoops));
+    hfBatchS.push(await timeLoops(hfBatch, hfBatchLoops));
+  }
+
+  // Prefix cache: chat-style requests sharing a long system prompt, with the cache on and off;
+  // the ids must be identical.
+  const system = texts[files.indexOf('chat.txt')] ?? texts[0];
+  const requests = batch.slice(0, 64).map((t) => system + t);
+  nat.setPrefixCache(0, 1);
+  const plain = requests.map((t) => nat.encode(t, true));
+  nat.setPrefixCache(prefixK, prefixEntries);
+  const cached = requests.map((t) => nat.encode(t, true));
+  cached.forEach((ids, i) => {
+    if (!sameIds(ids, plain[i])) mismatches++;
+  });
+  const stats = nat.prefixCacheStats();
+  const reqAll = () => {
+    for (const t of requests) nat.encode(t, true);
+  };
+  const prefixLoops = await calibrate(reqAll);
+  const prefixOn = [];
+  const prefixOff = [];
+  for (let r = 0; r < repetitions; r++) {
+    nat.setPrefixCache(0, 1);
+    prefixOff.push(await timeLoops(reqAll, prefixLoops));
+    nat.setPrefixCache(prefixK, prefixEntries);
+    prefixOn.push(await timeLoops(reqAll, prefixLoops));
+  }
+  nat.setPrefixCache(0, 1);
+
+  const mb = (b, s) => b / s / 1e6;
+  const batchTokens = batchWant.reduce((s, ids) => s + ids.length, 0);
+  const result = {
+    name,
+    file,
+    family: nat.family,
+    texts: texts.length,
+    bytes,
+    tokens,
+    batch_texts: batch.length,
+    batch_bytes: batchBytes,
+    batch_tokens: batchTokens,
+    parity_mismatches: mismatches,
+    parity_first: firstMismatch,
+    samples: {
+      native_mb_s: single.native_s.map((s) => mb(bytes, s)),
+      hf_mb_s: single.hf_s.map((s) => mb(bytes, s)),
+      native_tokens_s: single.native_s.map((s) => tokens / s),
+      hf_tokens_s: single.hf_s.map((s) => tokens / s),
+      speedup_vs_hf: single.native_s.map((s, i) => single.hf_s[i] / s),
+      hf_batch_mb_s: hfBatchS.map((s) => mb(batchBytes, s)),
+      batch_speedup_vs_hf: hfBatchS.map((s, i) => s / Math.min(...threadSweep.map((n) => batchS[n][i]))),
+      prefix_speedup: prefixOff.map((s, i) => s / prefixOn[i]),
+      ...Object.fromEntries(threadSweep.map((n) => [`batch_mb_s_t${n}`, batchS[n].map((s) => mb(batchBytes, s))])),
+      ...Object.fromEntries(threadSweep.map((n) => [`batch_tokens_s_t${n}`, batchS[n].map((s) => batchTokens / s)])),
+      ...(threadSweep.includes(1) && threadSweep.includes(2)
+        ? { batch_scaling_2t: batchS[1].map((s, i) => s / batchS[2][i]) }
+        : {}),
+    },
+    prefix: { k: prefixK, entries: prefixEntries, hits: stats.hits, lookups: stats.lookups },
+  };
+  log(
+    `tokenizer ${name}: native ${median(result.samples.native_mb_s).toFixed(1)} MB/s, reference ` +
+      `${median(result.samples.hf_mb_s).toFixed(1)} MB/s, ×${median(result.samples.speedup_vs_hf).toFixed(1)}; ` +
+      `parity mismatches ${mismatches}`,
+  );
+  return result;
+}
+
+const models = (flags.models ?? '').split(',').filter(Boolean).map((kv) => {
+  const i = kv.indexOf('=');
+  return { name: kv.slice(0, i), file: kv.slice(i + 1) };
+});
+const out = {
+  context: {
+    host_path: native.hostPath,
+    isa_flags: native.isaFlags,
+    cores: os.cpus().length,
+    reference: `tokenizers ${hfVersion}`,
+    node: process.version,
+    repetitions,
+    threads: threadSweep.join(','),
+    oversubscribed_threads: threadSweep.filter((n) => n > os.cpus().length).join(','),
+    corpus_files: files.join(','),
+  },
+  models: [],
+};
+for (const m of models) out.models.push(await measure(m.name, m.file));
+process.stdout.write(`${JSON.stringify(out)}\n`);

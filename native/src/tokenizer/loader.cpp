@@ -350,6 +350,7 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
   if (!merges.is_array()) fail("model.merges is not an array");
   m.merges.reserve(merges.arr.size());
   std::string a, b;
+  bool crosses_words = false;
   for (size_t i = 0; i < merges.arr.size(); ++i) {
     const Value& e = merges.arr[i];
     if (e.is_string()) {
@@ -368,7 +369,14 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
     if (ia == StrMap::kNone || ib == StrMap::kNone || in == StrMap::kNone)
       fail("model.merges[" + std::to_string(i) + "]: a token of \"" + a + " " + b + "\" is not in the vocabulary");
     m.merges.insert(ia, ib, {uint32_t(i), in});
+    if (!byte_level && m.replace_space) {
+      const std::string& w = m.replace_with;
+      bool a_ends_word = !(a.size() >= w.size() && a.compare(a.size() - w.size(), w.size(), w) == 0);
+      bool b_starts_space = b.compare(0, w.size(), w) == 0;
+      if (a_ends_word && b_starts_space) crosses_words = true;
+    }
   }
+  m.sp_words = !byte_level && m.replace_space && m.replace_id != kNoId && !crosses_words;
 
   const Value* post = root.find("post_processor");
   load_post_processor(post ? *post : Value(), root, m);

@@ -33,6 +33,10 @@ struct Tokenizer::Model {
   uint32_t byte_id[256];      // byte-level: the token of each byte; SentencePiece: <0xNN>
   uint32_t ascii_id[128];     // SentencePiece: the token of each ASCII character (kNoId if none)
   uint32_t replace_id = kNoId;  // SentencePiece: the token of replace_with
+  // SentencePiece: no merge joins a left part ending in a non-▁ character to a right part
+  // starting with ▁, so a segment splits exactly into words (a ▁ run and what follows it up to
+  // the next ▁) that BPE independently and can be cached. Checked on the merges at load.
+  bool sp_words = false;
   bool byte_fallback = false;
   bool fuse_unk = false;
   bool ignore_merges = false;

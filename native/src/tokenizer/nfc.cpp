@@ -71,7 +71,10 @@ bool nfc_quick_check(std::string_view sv) {
   return true;
 }
 
-std::string nfc(std::string_view sv) {
+namespace {
+
+// NFC of one chunk that may contain flagged code points.
+std::string nfc_chunk(std::string_view sv) {
   const auto* s = reinterpret_cast<const uint8_t*>(sv.data());
   size_t n = sv.size();
   std::vector<uint32_t> cps;
@@ -120,6 +123,46 @@ std::string nfc(std::string_view sv) {
   r.reserve(n);
   for (uint32_t cp : out) utf8_append(r, cp);
   return r;
+}
+
+}  // namespace
+
+// Text splits into independent NFC chunks before every code point with ccc = 0 and
+// NFC_QC = Yes (the unflagged ones): such a character neither combines with what precedes it
+// nor reorders past it. So only the chunks around flagged code points go through the full
+// algorithm; the rest is copied.
+std::string nfc(std::string_view sv) {
+  const auto* s = reinterpret_cast<const uint8_t*>(sv.data());
+  size_t n = sv.size();
+  std::string out;
+  out.reserve(n + 16);
+  size_t copied = 0;    // sv[0..copied) is in out
+  size_t prev = 0;      // start of the previous code point
+  for (size_t i = 0; i < n;) {
+    size_t len = 1;
+    bool flagged = s[i] >= 0x80 && (unicode::class_of(utf8_decode(s, i, &len)) & unicode::kNfcCheck);
+    if (!flagged) {
+      prev = i;
+      i += len;
+      continue;
+    }
+    // The chunk starts at the last boundary: the previous code point (unflagged, or the
+    // start of the text) and runs to the next unflagged code point.
+    size_t start = std::max(copied, i == 0 ? 0 : prev);
+    size_t j = i + len;
+    while (j < n) {
+      size_t l2 = 1;
+      if (s[j] < 0x80 || !(unicode::class_of(utf8_decode(s, j, &l2)) & unicode::kNfcCheck)) break;
+      j += l2;
+    }
+    out.append(sv.data() + copied, start - copied);
+    out += nfc_chunk(sv.substr(start, j - start));
+    copied = j;
+    prev = j;
+    i = j;
+  }
+  out.append(sv.data() + copied, n - copied);
+  return out;
 }
 
 }  // namespace infeng::tok

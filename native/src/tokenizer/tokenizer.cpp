@@ -136,6 +136,7 @@ struct Encoder {
   PieceCache* cache;
   std::vector<Boundary>* bounds;  // recorded only when computing a prefix-cache entry
   std::vector<uint32_t> syms;
+  std::string norm;
 
   // SentencePiece: the initial symbols of one character (bytes c[0..n)).
   void sp_char(const uint8_t* c, size_t n, bool& last_unk) {
@@ -162,34 +163,72 @@ struct Encoder {
     }
   }
 
-  // SentencePiece family: the whole segment is one BPE word.
-  void sp_segment(std::string_view seg, bool segment_start) {
-    syms.clear();
-    bool last_unk = false;
-    const auto* s = reinterpret_cast<const uint8_t*>(seg.data());
-    // Prepend applies to each non-empty segment the normalizer sees.
-    if (segment_start && !m.prepend.empty() && !seg.empty()) {
-      const auto* p = reinterpret_cast<const uint8_t*>(m.prepend.data());
-      for (size_t i = 0; i < m.prepend.size();) {
-        size_t len = utf8_len(p[i]);
-        if (m.replace_space && len == 1 && p[i] == ' ') sp_char(reinterpret_cast<const uint8_t*>(m.replace_with.data()), m.replace_with.size(), last_unk);
-        else sp_char(p + i, len, last_unk);
-        i += len;
+  // SentencePiece: BPE of one word (or of a whole segment), given as normalized bytes.
+  void sp_word(const uint8_t* w, size_t n, bool cacheable) {
+    uint64_t h = 0;
+    cacheable = cacheable && cache && n <= PieceCache::kMaxPiece;
+    if (cacheable) {
+      h = hash_bytes(w, n);
+      uint32_t count;
+      if (const uint32_t* ids = cache->find(w, n, h, &count)) {
+        out.insert(out.end(), ids, ids + count);
+        return;
       }
     }
-    for (size_t i = 0; i < seg.size();) {
-      if (s[i] == ' ' && m.replace_space) {
-        if (m.replace_id != kNoId) { syms.push_back(m.replace_id); last_unk = false; }
-        else sp_char(reinterpret_cast<const uint8_t*>(m.replace_with.data()), m.replace_with.size(), last_unk);
-        ++i;
-        continue;
+    syms.clear();
+    bool last_unk = false;
+    for (size_t i = 0; i < n;) {
+      size_t len = utf8_len(w[i]);
+      if (len == m.replace_with.size() && std::memcmp(w + i, m.replace_with.data(), len) == 0 && m.replace_id != kNoId) {
+        syms.push_back(m.replace_id);
+        last_unk = false;
+      } else {
+        sp_char(w + i, len, last_unk);
       }
-      size_t len = utf8_len(s[i]);
-      sp_char(s + i, len, last_unk);
       i += len;
     }
     bpe_merge(m.merges, syms);
+    if (cacheable) cache->insert(w, n, h, syms.data(), syms.size());
     out.insert(out.end(), syms.begin(), syms.end());
+  }
+
+  // SentencePiece family: normalize the segment (Prepend, Replace ' '), then BPE it whole, or
+  // word by word when the merges allow (Model::sp_words).
+  void sp_segment(std::string_view seg, bool segment_start) {
+    norm.clear();
+    auto put = [&](std::string_view part) {  // Replace applies to the prepended text too
+      if (!m.replace_space) { norm.append(part); return; }
+      for (char c : part) {
+        if (c == ' ') norm += m.replace_with;
+        else norm += c;
+      }
+    };
+    if (segment_start && !seg.empty()) put(m.prepend);
+    put(seg);
+    const auto* s = reinterpret_cast<const uint8_t*>(norm.data());
+    const size_t n = norm.size();
+    if (!m.sp_words) {
+      sp_word(s, n, false);
+      return;
+    }
+    const std::string& w = m.replace_with;
+    auto is_space = [&](size_t i) { return i + w.size() <= n && std::memcmp(s + i, w.data(), w.size()) == 0; };
+    size_t start = 0;
+    bool in_word = false;  // a non-▁ character has been seen since start
+    for (size_t i = 0; i < n;) {
+      if (is_space(i)) {
+        if (in_word) {
+          sp_word(s + start, i - start, true);
+          start = i;
+          in_word = false;
+        }
+        i += w.size();
+      } else {
+        in_word = true;
+        i += utf8_len(s[i]);
+      }
+    }
+    if (start < n) sp_word(s + start, n - start, true);
   }
 
   // Byte-level family: one pre-tokenized piece.
