@@ -108,8 +108,9 @@ void check_f16(const Case& c, Path path, const synthetic::Kv& kv, const std::vec
   }
 }
 
-// int8: K error per channel ≤ ks_c/2 (0 for CSR outliers), query error ≤ sq/2 per channel of
-// the folded query, V error ≤ vs_t/2; uniform, so σ = step/√12 each.
+// int8: K error per channel ≤ ks_c/2 around its midpoint (0 for CSR outliers), V error
+// ≤ vs_t/2; the VNNI path's two-level query adds ≤ s_hi/508 per folded channel (s_hi =
+// max|q'|/127), times |ku − 128| ≤ 127. Uniform errors: σ = step/√12 each.
 void check_int8(const Case& c, Path path, bool vnni, const synthetic::Kv& kv, const std::vector<float>& q,
                 std::vector<float>* out_keep) {
   const Shape& s = c.shape;
@@ -138,10 +139,11 @@ void check_int8(const Case& c, Path path, bool vnni, const synthetic::Kv& kv, co
         const float* ks = cache.k_scales(hk, t / kKvGroup);
         double qmax = 0;
         for (int ch = 0; ch < D; ++ch) qmax = std::max(qmax, std::fabs(q[hq * D + ch] * inv_sqrt_d * ks[ch]));
-        const double sq = qmax / 127.0;
+        const double sq = vnni ? qmax / 127.0 / 254.0 : 0.0;
+        const float* mid = cache.k_mids(hk, t / kKvGroup);
         for (int ch = 0; ch < D; ++ch) {
           const double qc = q[hq * D + ch] * inv_sqrt_d;
-          const double kq = ks[ch] > 0 ? std::fabs(cache.k_at(hk, t, ch)) / ks[ch] : 0.0;
+          const double kq = ks[ch] > 0 ? std::fabs(cache.k_at(hk, t, ch) - mid[ch]) / ks[ch] : 0.0;
           var += (qc * qc * ks[ch] * ks[ch] + kq * kq * sq * sq) / 12.0;
         }
         es[t] = std::sqrt(var) + 1e-7;
@@ -191,8 +193,9 @@ TEST(AttentionDecode, Int8CacheMatchesReferenceWithinTheQuantisationBound) {
   }
 }
 
-// The integer scores are exact on every path, so paths differ only by FP32 rounding in the
-// softmax and P·V: far inside the quantisation bound.
+// The FMA paths compute the same FP32 scores up to summation order; VNNI's two-level query
+// differs from them by ≤ 1/(2·127·254) of the largest folded channel: all far inside the
+// quantisation bound.
 TEST(AttentionDecode, Int8PathsAgreeToFloatRounding) {
   const Case c{{32, 4, 64}, 1000, 0};
   const auto kv = synthetic::make_kv(c.ctx, 4, 64, 31);

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <vector>
 
@@ -75,14 +76,15 @@ struct OutlierCsr {
 struct QuantConfig {
   // A channel whose absolute maximum over a group exceeds ratio × the median channel maximum
   // is an outlier channel of that group; at most max_channels per group (the largest first).
-  float outlier_ratio = 6.0f;
-  int max_outlier_channels = 4;
+  float outlier_ratio = getenv("XR") ? atof(getenv("XR")) : 6.0f;
+  int max_outlier_channels = getenv("XM") ? atoi(getenv("XM")) : 4;
 };
 
 // int8 KV cache. Quantised groups of kKvGroup tokens per head:
-//   K: offset-binary bytes (k + 128), in 16-token sub-blocks laid out [channel/4][16][4], the
-//      operand layout of vpdpbusd (4 channels of one token per 32-bit lane); per-channel scales
-//      per group (0 for outlier channels, whose bytes hold 128 = zero);
+//   K: offset-binary bytes (kq + 128, k ≈ mid_c + ks_c·kq: each channel's range is centred on
+//      its midpoint, so an offset channel uses all 255 levels), in 16-token sub-blocks laid out [channel/4][16][4], the
+//      operand layout of vpdpbusd (4 channels of one token per 32-bit lane); per-channel scales and
+//      midpoints per group (0 for outlier channels, whose bytes hold 128 = zero);
 //   V: int8 token-major with one scale per token;
 //   outliers: exact values in a CSR side-table per head.
 // The tokens of the group still being filled (the residual, < kKvGroup tokens) are kept in
@@ -108,6 +110,10 @@ class KvCacheInt8 {
   const float* k_scales(int h, int g) const {
     return ks_.data() + (static_cast<std::size_t>(h) * groups_cap_ + g) * head_dim_;
   }
+  // Per-channel K midpoints of group g of head h: k ≈ mid_c + ks_c·(ku − 128).
+  const float* k_mids(int h, int g) const {
+    return kmid_.data() + (static_cast<std::size_t>(h) * groups_cap_ + g) * head_dim_;
+  }
   const float* v_scales(int h) const { return vs_.data() + static_cast<std::size_t>(h) * cap_padded_; }
   const OutlierCsr& outliers(int h) const { return csr_[h]; }
   const KvCacheF16& residual() const { return residual_; }
@@ -125,7 +131,7 @@ class KvCacheInt8 {
   int len_ = 0, qlen_ = 0;
   std::vector<std::uint8_t> kq_;
   std::vector<std::int8_t> vq_;
-  std::vector<float> ks_, vs_;
+  std::vector<float> ks_, kmid_, vs_;
   std::vector<OutlierCsr> csr_;
   KvCacheF16 residual_;
   std::vector<float> pending_k_, pending_v_;  // FP32 copy of the residual, to quantise from

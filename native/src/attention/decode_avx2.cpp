@@ -81,10 +81,10 @@ void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, 
   }
 }
 
-// int8 K: each 32-bit lane holds 4 channels of one token (see decode_avx512.cpp); exact in FP32.
+// int8 K: each 32-bit lane holds 4 channels of one token (see decode_avx512.cpp).
 template <int NH>
-void scores_i8_block(const std::uint8_t* k, int D, const float* qf, const QuantQuery& q, float* s,
-                     int lds) {
+void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s, int lds) {
+  const float* qf = q.qf;
   __m256 a0[NH], a1[NH];
   for (int h = 0; h < NH; ++h) a0[h] = a1[h] = _mm256_setzero_ps();
   const __m256i lo = _mm256_set1_epi32(0xFF);
@@ -102,28 +102,23 @@ void scores_i8_block(const std::uint8_t* k, int D, const float* qf, const QuantQ
     }
   }
   for (int h = 0; h < NH; ++h) {
-    const __m256 bias = _mm256_set1_ps(static_cast<float>(q.bias[h]));
-    const __m256 sq = _mm256_set1_ps(q.sq[h]);
-    _mm256_storeu_ps(s + h * lds, _mm256_mul_ps(_mm256_sub_ps(a0[h], bias), sq));
-    _mm256_storeu_ps(s + h * lds + 8, _mm256_mul_ps(_mm256_sub_ps(a1[h], bias), sq));
+    const __m256 base = _mm256_set1_ps(q.base[h]);
+    _mm256_storeu_ps(s + h * lds, _mm256_add_ps(a0[h], base));
+    _mm256_storeu_ps(s + h * lds + 8, _mm256_add_ps(a1[h], base));
   }
 }
 
 void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s, int lds) {
-  thread_local std::vector<float> qf;
-  qf.resize(static_cast<std::size_t>(G) * D);
-  for (int i = 0; i < G * D; ++i) qf[i] = q.qq[i];
   for (int b = 0; b < nsub; ++b) {
     const std::uint8_t* kb = k + static_cast<std::size_t>(b) * D * kKvSub;
     for (int h0 = 0; h0 < G; h0 += 4) {
-      const QuantQuery qh{q.qq + h0 * D, q.sq + h0, q.bias + h0};
-      const float* qfh = qf.data() + h0 * D;
+      const QuantQuery qh = q.heads_from(h0, D);
       float* sh = s + h0 * lds + b * kKvSub;
       switch (std::min(4, G - h0)) {
-        case 1: scores_i8_block<1>(kb, D, qfh, qh, sh, lds); break;
-        case 2: scores_i8_block<2>(kb, D, qfh, qh, sh, lds); break;
-        case 3: scores_i8_block<3>(kb, D, qfh, qh, sh, lds); break;
-        default: scores_i8_block<4>(kb, D, qfh, qh, sh, lds); break;
+        case 1: scores_i8_block<1>(kb, D, qh, sh, lds); break;
+        case 2: scores_i8_block<2>(kb, D, qh, sh, lds); break;
+        case 3: scores_i8_block<3>(kb, D, qh, sh, lds); break;
+        default: scores_i8_block<4>(kb, D, qh, sh, lds); break;
       }
     }
   }

@@ -66,11 +66,10 @@ void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, 
 }
 
 // ---- scores, int8 K without VNNI: each 32-bit lane holds 4 channels of one token; shift and
-// mask out channel j, convert, FMA with the integer query as float. Products and sums of
-// these small integers are exact in FP32 (|sum| ≤ 127·255·256 < 2^24).
+// mask out channel j, convert, FMA with the folded FP32 query.
 template <int NH>
-void scores_i8_block(const std::uint8_t* k, int D, const float* qf, const QuantQuery& q, float* s,
-                     int lds) {
+void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s, int lds) {
+  const float* qf = q.qf;
   __m512 acc[NH];
   for (int h = 0; h < NH; ++h) acc[h] = _mm512_setzero_ps();
   const __m512i lo = _mm512_set1_epi32(0xFF);
@@ -82,30 +81,25 @@ void scores_i8_block(const std::uint8_t* k, int D, const float* qf, const QuantQ
     }
   }
   for (int h = 0; h < NH; ++h) {
-    const __m512 r = _mm512_sub_ps(acc[h], _mm512_set1_ps(static_cast<float>(q.bias[h])));
-    _mm512_storeu_ps(s + h * lds, _mm512_mul_ps(r, _mm512_set1_ps(q.sq[h])));
+    _mm512_storeu_ps(s + h * lds, _mm512_add_ps(acc[h], _mm512_set1_ps(q.base[h])));
   }
 }
 
 void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s, int lds) {
-  thread_local std::vector<float> qf;
-  qf.resize(static_cast<std::size_t>(G) * D);
-  for (int i = 0; i < G * D; ++i) qf[i] = q.qq[i];
   for (int h0 = 0; h0 < G; h0 += 8) {
-    const QuantQuery qh{q.qq + h0 * D, q.sq + h0, q.bias + h0};
+    const QuantQuery qh = q.heads_from(h0, D);
     for (int b = 0; b < nsub; ++b) {
       const std::uint8_t* kb = k + static_cast<std::size_t>(b) * D * kKvSub;
       float* sb = s + h0 * lds + b * kKvSub;
-      const float* qfh = qf.data() + h0 * D;
       switch (std::min(8, G - h0)) {
-        case 1: scores_i8_block<1>(kb, D, qfh, qh, sb, lds); break;
-        case 2: scores_i8_block<2>(kb, D, qfh, qh, sb, lds); break;
-        case 3: scores_i8_block<3>(kb, D, qfh, qh, sb, lds); break;
-        case 4: scores_i8_block<4>(kb, D, qfh, qh, sb, lds); break;
-        case 5: scores_i8_block<5>(kb, D, qfh, qh, sb, lds); break;
-        case 6: scores_i8_block<6>(kb, D, qfh, qh, sb, lds); break;
-        case 7: scores_i8_block<7>(kb, D, qfh, qh, sb, lds); break;
-        default: scores_i8_block<8>(kb, D, qfh, qh, sb, lds); break;
+        case 1: scores_i8_block<1>(kb, D, qh, sb, lds); break;
+        case 2: scores_i8_block<2>(kb, D, qh, sb, lds); break;
+        case 3: scores_i8_block<3>(kb, D, qh, sb, lds); break;
+        case 4: scores_i8_block<4>(kb, D, qh, sb, lds); break;
+        case 5: scores_i8_block<5>(kb, D, qh, sb, lds); break;
+        case 6: scores_i8_block<6>(kb, D, qh, sb, lds); break;
+        case 7: scores_i8_block<7>(kb, D, qh, sb, lds); break;
+        default: scores_i8_block<8>(kb, D, qh, sb, lds); break;
       }
     }
   }

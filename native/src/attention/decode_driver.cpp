@@ -89,9 +89,11 @@ int resolve_threads(int requested, int items) {
 
 // Per-thread working memory, grown on demand and reused across calls.
 struct Scratch {
-  std::vector<float> s, acc, qs, m, l, corr, sq;
-  std::vector<std::int8_t> qq;
-  std::vector<std::int32_t> bias;
+  std::vector<float> s, acc, qs, m, l, corr;
+  // The query prepared for one K group (QuantQuery).
+  std::vector<float> qf, base, s_hi, s_lo, zq;
+  std::vector<std::int8_t> hi, lo;
+  std::vector<std::int32_t> b_hi, b_lo;
   int lds = 0;
   void size_for(int G, int D, int T, bool int8) {
     lds = T;
@@ -102,17 +104,21 @@ struct Scratch {
     l.assign(G, 0.0f);
     corr.resize(G);
     if (int8) {
-      qq.resize(static_cast<std::size_t>(G) * D);
-      sq.resize(G);
-      bias.resize(G);
+      for (auto* v : {&qf}) v->resize(static_cast<std::size_t>(G) * D);
+      for (auto* v : {&hi, &lo}) v->resize(static_cast<std::size_t>(G) * D);
+      for (auto* v : {&base, &s_hi, &s_lo, &zq}) v->resize(G);
+      for (auto* v : {&b_hi, &b_lo}) v->resize(G);
     }
+  }
+  QuantQuery query() const {
+    return {qf.data(), base.data(), hi.data(), lo.data(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
   }
 };
 thread_local Scratch t_scratch;
 
 std::size_t scratch_bytes(int G, int D, int T, bool int8) {
   std::size_t b = sizeof(float) * (static_cast<std::size_t>(G) * T + 2 * G * D + 3 * G);
-  if (int8) b += static_cast<std::size_t>(G) * D + G * (sizeof(float) + sizeof(std::int32_t));
+  if (int8) b += static_cast<std::size_t>(G) * D * (sizeof(float) + 2) + G * (4 * sizeof(float) + 2 * sizeof(std::int32_t));
   return b;
 }
 
@@ -154,22 +160,38 @@ void write_out(float* out, int h0, int G, int D, const Scratch& sc) {
   }
 }
 
-// Folds group g's channel scales into the query and quantises it per head (see DESIGN).
-void quantise_query(const float* ks, int G, int D, Scratch& sc) {
+// Folds group g's channel scales and midpoints into the query (see QuantQuery).
+void quantise_query(const float* ks, const float* mid, int G, int D, Scratch& sc) {
   for (int h = 0; h < G; ++h) {
     const float* q = sc.qs.data() + h * D;
-    float amax = 0.0f;
-    for (int c = 0; c < D; ++c) amax = std::max(amax, std::fabs(q[c] * ks[c]));
-    const float sq = amax / 127.0f;
-    const float inv = sq > 0.0f ? 1.0f / sq : 0.0f;
-    std::int32_t sum = 0;
+    float* qf = sc.qf.data() + h * D;
+    float amax = 0.0f, z = 0.0f, sum_qf = 0.0f;
     for (int c = 0; c < D; ++c) {
-      const int v = static_cast<int>(std::lrint(q[c] * ks[c] * inv));
-      sc.qq[h * D + c] = static_cast<std::int8_t>(std::clamp(v, -127, 127));
-      sum += sc.qq[h * D + c];
+      qf[c] = q[c] * ks[c];
+      amax = std::max(amax, std::fabs(qf[c]));
+      z += q[c] * mid[c];
+      sum_qf += qf[c];
     }
-    sc.sq[h] = sq;
-    sc.bias[h] = 128 * sum;
+    sc.zq[h] = z;
+    sc.base[h] = z - 128.0f * sum_qf;
+    // Two int8 levels: hi with step s_hi, then the residual (|r| ≤ s_hi/2) with s_hi/254.
+    const float s_hi = amax / 127.0f;
+    const float s_lo = s_hi / 254.0f;
+    const float inv_hi = s_hi > 0.0f ? 1.0f / s_hi : 0.0f;
+    const float inv_lo = s_lo > 0.0f ? 1.0f / s_lo : 0.0f;
+    std::int32_t sum_hi = 0, sum_lo = 0;
+    for (int c = 0; c < D; ++c) {
+      const int a = std::clamp(static_cast<int>(std::lrint(qf[c] * inv_hi)), -127, 127);
+      const int b = std::clamp(static_cast<int>(std::lrint((qf[c] - s_hi * static_cast<float>(a)) * inv_lo)), -127, 127);
+      sc.hi[h * D + c] = static_cast<std::int8_t>(a);
+      sc.lo[h * D + c] = static_cast<std::int8_t>(b);
+      sum_hi += a;
+      sum_lo += b;
+    }
+    sc.s_hi[h] = s_hi;
+    sc.s_lo[h] = s_lo;
+    sc.b_hi[h] = 128 * sum_hi;
+    sc.b_lo[h] = 128 * sum_lo;
   }
 }
 
@@ -243,11 +265,10 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
           const int g = a / kKvGroup;
           const int b = std::min(t1, (g + 1) * kKvGroup);
           if (g != qgroup) {
-            quantise_query(kv.k_scales(h, g), G, D, sc);
+            quantise_query(kv.k_scales(h, g), kv.k_mids(h, g), G, D, sc);
             qgroup = g;
           }
-          const QuantQuery qq{sc.qq.data(), sc.sq.data(), sc.bias.data()};
-          k.scores_i8(kh + static_cast<std::size_t>(a) * D, D, (b - a + kKvSub - 1) / kKvSub, qq, G,
+          k.scores_i8(kh + static_cast<std::size_t>(a) * D, D, (b - a + kKvSub - 1) / kKvSub, sc.query(), G,
                       sc.s.data() + (a - t0), sc.lds);
           a = b;
         }

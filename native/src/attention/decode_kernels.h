@@ -12,12 +12,26 @@
 
 namespace infeng::attn::detail {
 
-// The query of one head group quantised for one K group: qq = round(q·ks / sq), so that
-// score = sq · Σ_c qq_c·(ku_c − 128) exactly in integers.
+// The query of one head group prepared for one K group (channel scales ks_c and midpoints
+// mid_c folded in), so that score = Σ_c q'_c·(ku_c − 128) + zq with q'_c = q_c·ks_c and
+// zq = Σ_c q_c·mid_c.
+//  - FMA paths use q' in FP32: s = Σ_c q'_c·ku_c + base, base = zq − 128·Σ_c q'_c.
+//  - The VNNI path uses q' in two int8 levels, q' ≈ s_hi·hi + s_lo·lo (lo quantises the
+//    residual of hi with a step 254× finer), so the integer dot products carry no
+//    query-rounding error that matters: s = s_hi·(Σ hi·ku − 128Σhi) + s_lo·(…lo…) + zq.
 struct QuantQuery {
-  const std::int8_t* qq = nullptr;  // G × D
-  const float* sq = nullptr;        // G: scale of each head's qq
-  const std::int32_t* bias = nullptr;  // G: 128 · Σ_c qq_c (removes the offset-binary 128)
+  const float* qf = nullptr;          // G × D
+  const float* base = nullptr;        // G
+  const std::int8_t* hi = nullptr;    // G × D
+  const std::int8_t* lo = nullptr;    // G × D
+  const float* s_hi = nullptr;        // G
+  const float* s_lo = nullptr;        // G
+  const std::int32_t* b_hi = nullptr; // G: 128·Σ hi
+  const std::int32_t* b_lo = nullptr; // G: 128·Σ lo
+  const float* zq = nullptr;          // G
+  QuantQuery heads_from(int h0, int D) const {
+    return {qf + h0 * D, base + h0, hi + h0 * D, lo + h0 * D, s_hi + h0, s_lo + h0, b_hi + h0, b_lo + h0, zq + h0};
+  }
 };
 
 struct DecodeKernels {
@@ -27,7 +41,7 @@ struct DecodeKernels {
   // s[h][t] = Σ_d q[h][d]·k[t][d] for nsub 16-token FP16 blocks ([D][16] each).
   void (*scores_f16)(const std::uint16_t* k, int D, int nsub, const float* q, int G, float* s,
                      int lds);
-  // s[h][t] = sq[h]·(Σ_c qq[h][c]·ku[t][c] − bias[h]) for nsub int8 sub-blocks ([D/4][16][4]).
+  // s[h][t] = Σ_c q'[h][c]·(ku[t][c] − 128) + zq[h] for nsub int8 sub-blocks ([D/4][16][4]).
   void (*scores_i8)(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s,
                     int lds);
   // Online softmax over T valid scores per head: m, l running max and sum; on return s holds

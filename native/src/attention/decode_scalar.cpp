@@ -29,13 +29,11 @@ void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int 
   for (int b = 0; b < nsub; ++b) {
     const std::uint8_t* blk = k + static_cast<std::size_t>(b) * D * kKvSub;
     for (int h = 0; h < G; ++h) {
-      const std::int8_t* qq = q.qq + h * D;
+      const float* qf = q.qf + h * D;
       for (int j = 0; j < kKvSub; ++j) {
-        std::int32_t acc = 0;
-        for (int c = 0; c < D; ++c) {
-          acc += static_cast<std::int32_t>(qq[c]) * blk[(c / 4) * (kKvSub * 4) + j * 4 + c % 4];
-        }
-        s[h * lds + b * kKvSub + j] = q.sq[h] * static_cast<float>(acc - q.bias[h]);
+        float acc = q.base[h];
+        for (int c = 0; c < D; ++c) acc += qf[c] * static_cast<float>(blk[(c / 4) * (kKvSub * 4) + j * 4 + c % 4]);
+        s[h * lds + b * kKvSub + j] = acc;
       }
     }
   }

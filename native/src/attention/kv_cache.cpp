@@ -140,6 +140,7 @@ KvCacheInt8::KvCacheInt8(int n_kv_heads, int head_dim, int capacity, QuantConfig
   kq_.assign(head_stride() * n_kv_heads, 128);
   vq_.assign(head_stride() * n_kv_heads, 0);
   ks_.assign(static_cast<std::size_t>(groups_cap_) * n_kv_heads * head_dim, 0.0f);
+  kmid_.assign(ks_.size(), 0.0f);
   vs_.assign(static_cast<std::size_t>(cap_padded_) * n_kv_heads, 0.0f);
   csr_.resize(n_kv_heads);
   pending_k_.reserve(static_cast<std::size_t>(kKvGroup) * n_kv_heads * head_dim);
@@ -182,16 +183,22 @@ void KvCacheInt8::append_many(const float* k, const float* v, int n) {
 void KvCacheInt8::quantise_group(const float* k, const float* v) {
   const int D = head_dim_, H = n_kv_heads_;
   const int g = qlen_ / kKvGroup;
-  std::vector<float> amax(D), sorted(D);
+  std::vector<float> amax(D), lo(D), hi(D), sorted(D);
   std::vector<int> order(D);
   std::vector<char> outlier(D);
   for (int h = 0; h < H; ++h) {
     auto kval = [&](int t, int c) { return k[(static_cast<std::size_t>(t) * H + h) * D + c]; };
     auto vval = [&](int t, int c) { return v[(static_cast<std::size_t>(t) * H + h) * D + c]; };
-    std::fill(amax.begin(), amax.end(), 0.0f);
-    for (int t = 0; t < kKvGroup; ++t) {
-      for (int c = 0; c < D; ++c) amax[c] = std::max(amax[c], std::fabs(kval(t, c)));
+    std::fill(lo.begin(), lo.end(), kval(0, 0));
+    for (int c = 0; c < D; ++c) lo[c] = hi[c] = kval(0, c);
+    for (int t = 1; t < kKvGroup; ++t) {
+      for (int c = 0; c < D; ++c) {
+        lo[c] = std::min(lo[c], kval(t, c));
+        hi[c] = std::max(hi[c], kval(t, c));
+      }
     }
+    // Outliers are judged by magnitude (what they would do to the folded query's range).
+    for (int c = 0; c < D; ++c) amax[c] = std::max(std::fabs(lo[c]), std::fabs(hi[c]));
     // Outlier channels: far above the median channel's range; the largest few.
     sorted = amax;
     std::nth_element(sorted.begin(), sorted.begin() + D / 2, sorted.end());
@@ -205,7 +212,12 @@ void KvCacheInt8::quantise_group(const float* k, const float* v) {
     }
 
     float* ks = ks_.data() + (static_cast<std::size_t>(h) * groups_cap_ + g) * D;
-    for (int c = 0; c < D; ++c) ks[c] = outlier[c] || amax[c] == 0.0f ? 0.0f : amax[c] / 127.0f;
+    float* mid = kmid_.data() + (static_cast<std::size_t>(h) * groups_cap_ + g) * D;
+    for (int c = 0; c < D; ++c) {
+      const bool flat = outlier[c] || hi[c] == lo[c];
+      mid[c] = outlier[c] ? 0.0f : 0.5f * (hi[c] + lo[c]);
+      ks[c] = flat ? 0.0f : (hi[c] - lo[c]) / 254.0f;
+    }
 
     std::uint8_t* kb = kq_.data() + head_stride() * h;
     OutlierCsr& csr = csr_[h];
@@ -218,7 +230,7 @@ void KvCacheInt8::quantise_group(const float* k, const float* v) {
           csr.col.push_back(static_cast<std::uint16_t>(c));
           csr.val.push_back(kval(t, c));
         } else if (ks[c] > 0.0f) {
-          q = static_cast<int>(std::lrint(kval(t, c) / ks[c]));
+          q = static_cast<int>(std::lrint((kval(t, c) - mid[c]) / ks[c]));
           q = std::clamp(q, -127, 127);
         }
         sub[(c / 4) * (kKvSub * 4) + (tt % kKvSub) * 4 + (c % 4)] = static_cast<std::uint8_t>(q + 128);
@@ -251,7 +263,7 @@ float KvCacheInt8::k_at(int h, int t, int c) const {
   }
   const std::uint8_t* sub = k_head(h) + static_cast<std::size_t>(t / kKvSub) * D * kKvSub;
   const int q = static_cast<int>(sub[(c / 4) * (kKvSub * 4) + (t % kKvSub) * 4 + (c % 4)]) - 128;
-  return static_cast<float>(q) * k_scales(h, t / kKvGroup)[c];
+  return k_mids(h, t / kKvGroup)[c] + static_cast<float>(q) * k_scales(h, t / kKvGroup)[c];
 }
 
 float KvCacheInt8::v_at(int h, int t, int c) const {
@@ -263,7 +275,7 @@ float KvCacheInt8::v_at(int h, int t, int c) const {
 std::size_t KvCacheInt8::stream_bytes() const {
   const std::size_t D = head_dim_, H = n_kv_heads_, q = qlen_;
   std::size_t b = H * q * (2 * D + sizeof(float));              // K, V bytes, V scales
-  b += H * (q / kKvGroup) * D * sizeof(float);                   // K scales
+  b += H * (q / kKvGroup) * D * 2 * sizeof(float);               // K scales and midpoints
   for (const auto& c : csr_) b += c.col.size() * (sizeof(std::uint16_t) + sizeof(float));
   b += H * (q + 1) * sizeof(std::int32_t);                       // CSR row pointers
   b += static_cast<std::size_t>(len_ - qlen_) * D * H * 2 * sizeof(std::uint16_t);
