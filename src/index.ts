@@ -9,6 +9,7 @@ import { InputError, formatError } from './errors.js';
 import { ISA_PATHS, LANES, PROFILES } from './model/lanes.js';
 import * as core from '@actions/core';
 import { PHASES, runActionPhase, type ActionIO, type Phase } from './action/phases.js';
+import { tokenizeToJson, type TokenizeOptions } from './commands/tokenize.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -131,6 +132,16 @@ function program(setCode: (code: number) => void): Command {
     .addArgument(new Argument('<phase>', 'the step to run').choices([...PHASES]))
     .action(async (phase: Phase) => {
       setCode(await doAction(phase));
+    });
+  root
+    .command('tokenize')
+    .description('encode a text file with the native tokenizer; prints {"ids":[…]}')
+    .requiredOption('--tokenizer <file>', 'a Hugging Face tokenizer.json')
+    .requiredOption('--input <file>', 'the text, encoded whole as one text')
+    .option('--add-special-tokens', "apply the post-processor's template (e.g. BOS)")
+    .option('--root <dir>', 'project root holding build/native/release/addon/', '.')
+    .action((o: TokenizeOptions) => {
+      process.stdout.write(`${tokenizeToJson(o)}\n`);
     });
   return root;
 }

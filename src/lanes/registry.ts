@@ -4,8 +4,10 @@
 import type { LaneName } from '../model/lanes.js';
 import type { Lane } from './lane.js';
 import { gemmLane } from './gemm.js';
+import { tokenizerLane } from './tokenizer.js';
 
 export const AVAILABLE_LANES: Partial<Record<LaneName, Lane>> = {
+  tokenizer: tokenizerLane,
   gemm: gemmLane,
 };
 

@@ -1,0 +1,246 @@
+// The tokenizer lane: the native tokenizer against Hugging Face tokenizers (npm `tokenizers`,
+// pinned in package.json) on the shipped corpus, for each real tokenizer file. The measuring
+// runs in a child Node process (native/addon/tokenizer_lane_child.mjs, installed next to the
+// addon) so that a crash in native code costs this lane only and both sides share one process;
+// this adapter picks the grid per profile, runs it, checks parity and turns samples into metrics.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { median } from 'simple-statistics';
+import type { Lane, LaneContext } from './lane.js';
+import type { Profile } from '../model/lanes.js';
+import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../model/results.js';
+import { describeFailure, runProcess } from './spawn.js';
+import {
+  TOKENIZER_MODELS,
+  corpusDir,
+  laneChildPath,
+  rootOfBuildDir,
+  tokenizerFile,
+  type TokenizerModel,
+} from './tokenizer-setup.js';
+import { writeTokenizerReports } from '../results/tokenizer-reports.js';
+
+interface Grid {
+  models: TokenizerModel[];
+  repetitions: number;
+  minTimeMs: number;
+  threads: number[];
+  prefixK: number;
+  prefixEntries: number;
+}
+
+// 4 and 8 threads oversubscribe a 2-core runner on purpose: the sweep shows that the batch
+// path degrades gracefully instead of collapsing.
+export const TOKENIZER_GRIDS: Record<Profile, Grid> = {
+  smoke: {
+    models: ['llama3'],
+    repetitions: 3,
+    minTimeMs: 20,
+    threads: [1, 2],
+    prefixK: 1024,
+    prefixEntries: 64,
+  },
+  quick: {
+    models: [...TOKENIZER_MODELS],
+    repetitions: 7,
+    minTimeMs: 150,
+    threads: [1, 2, 4, 8],
+    prefixK: 1024,
+    prefixEntries: 64,
+  },
+  full: {
+    models: [...TOKENIZER_MODELS],
+    repetitions: 11,
+    minTimeMs: 300,
+    threads: [1, 2, 4, 8],
+    prefixK: 1024,
+    prefixEntries: 64,
+  },
+};
+
+interface MetricSpec {
+  unit: string;
+  better: Better;
+  kind: MetricKind;
+}
+
+const THREAD_METRICS = (threads: number[]): Record<string, MetricSpec> =>
+  Object.fromEntries(
+    threads.flatMap((n) => [
+      [`batch_mb_s_t${n}`, { unit: 'MB/s', better: 'higher', kind: 'absolute' }],
+      [`batch_tokens_s_t${n}`, { unit: 'tok/s', better: 'higher', kind: 'absolute' }],
+    ]),
+  );
+
+/** The samples the child reports that become metrics, in the order the report shows them. */
+export function tokenizerMetricSpecs(threads: number[]): Record<string, MetricSpec> {
+  return {
+    speedup_vs_hf: { unit: '×', better: 'higher', kind: 'same-run' },
+    parity_mismatches: { unit: 'texts', better: 'lower', kind: 'same-run' },
+    native_mb_s: { unit: 'MB/s', better: 'higher', kind: 'absolute' },
+    hf_mb_s: { unit: 'MB/s', better: 'higher', kind: 'absolute' },
+    native_tokens_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
+    hf_tokens_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
+    batch_scaling_2t: { unit: '×', better: 'higher', kind: 'same-run' },
+    batch_speedup_vs_hf: { unit: '×', better: 'higher', kind: 'same-run' },
+    hf_batch_mb_s: { unit: 'MB/s', better: 'higher', kind: 'absolute' },
+    ...THREAD_METRICS(threads),
+    prefix_hit_rate_pct: { unit: '%', better: 'higher', kind: 'same-run' },
+    prefix_speedup: { unit: '×', better: 'higher', kind: 'same-run' },
+  };
+}
+
+/** What the child prints (tokenizer_lane_child.mjs). */
+export interface ChildModel {
+  name: string;
+  file: string;
+  family: string;
+  texts: number;
+  bytes: number;
+  tokens: number;
+  batch_texts: number;
+  batch_bytes: number;
+  batch_tokens: number;
+  parity_mismatches: number;
+  parity_first: string[];
+  samples: Record<string, number[]>;
+  prefix: { k: number; entries: number; hits: number; lookups: number };
+}
+export interface ChildOutput {
+  context: Record<string, string | number>;
+  models: ChildModel[];
+}
+
+function metric(name: string, spec: MetricSpec, samples: number[]): Metric {
+  const finite = samples.filter(Number.isFinite);
+  return {
+    name,
+    ...spec,
+    samples,
+    value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
+  };
+}
+
+/** Child JSON → lane result; pure, so it is tested on recorded output. */
+export function tokenizerResultFromJson(
+  text: string,
+  planned: string[],
+  threads: number[],
+): Omit<LaneResult, 'durationS' | 'artifacts'> {
+  const out = JSON.parse(text) as ChildOutput;
+  if (!out || !Array.isArray(out.models) || typeof out.context !== 'object')
+    throw new Error('not the tokenizer lane child output');
+  const specs = tokenizerMetricSpecs(threads);
+  const cases: CaseResult[] = out.models.map((m) => {
+    const metrics: Metric[] = [];
+    for (const [name, spec] of Object.entries(specs)) {
+      let samples: number[] | undefined = m.samples[name];
+      if (name === 'parity_mismatches') samples = [m.parity_mismatches];
+      if (name === 'prefix_hit_rate_pct')
+        samples = m.prefix.lookups > 0 ? [(100 * m.prefix.hits) / m.prefix.lookups] : undefined;
+      if (samples) metrics.push(metric(name, spec, samples));
+    }
+    const c: CaseResult = {
+      id: m.name,
+      params: {
+        family: m.family,
+        texts: m.texts,
+        bytes: m.bytes,
+        tokens: m.tokens,
+        batch_texts: m.batch_texts,
+        prefix_k: m.prefix.k,
+        prefix_cache_entries: m.prefix.entries,
+      },
+      metrics,
+    };
+    if (m.parity_mismatches > 0)
+      c.error = `ids differ from the reference on ${m.parity_mismatches} check(s), first: ${m.parity_first.join(', ')}`;
+    return c;
+  });
+  const seen = new Set(cases.map((c) => c.id));
+  for (const id of planned)
+    if (!seen.has(id))
+      cases.push({ id, params: {}, metrics: [], error: 'the lane did not report this case' });
+  const info: LaneResult['info'] = {};
+  for (const [k, v] of Object.entries(out.context))
+    if (typeof v === 'string' || typeof v === 'number') info[k] = v;
+  const hostPath = typeof out.context.host_path === 'string' ? out.context.host_path : '';
+  return { lane: 'tokenizer', status: 'ok', path: hostPath, cases, planned, info };
+}
+
+function childArgs(grid: Grid, root: string, ctx: LaneContext): string[] {
+  return [
+    laneChildPath(ctx.buildDir),
+    `--root=${root}`,
+    `--corpus=${corpusDir(root)}`,
+    `--models=${grid.models.map((m) => `${m}=${tokenizerFile(root, m)}`).join(',')}`,
+    `--repetitions=${grid.repetitions}`,
+    `--min_time_ms=${grid.minTimeMs}`,
+    `--threads=${grid.threads.join(',')}`,
+    `--prefix_k=${grid.prefixK}`,
+    `--prefix_cache_entries=${grid.prefixEntries}`,
+  ];
+}
+
+export const tokenizerLane: Lane = {
+  name: 'tokenizer',
+  targets: ['infeng_tokenizer_addon'],
+  plannedCases(profile) {
+    return [...TOKENIZER_GRIDS[profile].models];
+  },
+  async run(ctx) {
+    const grid = TOKENIZER_GRIDS[ctx.profile];
+    const planned = this.plannedCases(ctx.profile);
+    const root = rootOfBuildDir(ctx.buildDir);
+    const base = {
+      lane: 'tokenizer' as const,
+      planned,
+      path: '',
+      cases: [],
+      info: {},
+      artifacts: [] as string[],
+    };
+    let args: string[];
+    try {
+      args = childArgs(grid, root, ctx);
+    } catch (e) {
+      return {
+        ...base,
+        status: 'error',
+        durationS: 0,
+        error: { step: 'setup', message: (e as Error).message },
+      };
+    }
+    const outcome = await runProcess(process.execPath, args, {
+      timeoutMs: ctx.timeoutMs,
+      cwd: root,
+      onLine: (l) => ctx.log(`tokenizer: ${l}`),
+    });
+    const failure = describeFailure(outcome, 'the tokenizer lane process', ctx.timeoutMs);
+    if (failure) {
+      return {
+        ...base,
+        status: outcome.timedOut ? 'timeout' : 'error',
+        durationS: outcome.durationS,
+        error: { step: outcome.spawnError ? 'spawn' : 'run', message: failure },
+      };
+    }
+    const rawDir = path.join(ctx.reportsDir, 'raw');
+    mkdirSync(rawDir, { recursive: true });
+    writeFileSync(path.join(rawDir, 'tokenizer_lane.json'), outcome.stdout);
+    let parsed;
+    try {
+      parsed = tokenizerResultFromJson(outcome.stdout.trim().split('\n').pop() ?? '', planned, grid.threads);
+    } catch (e) {
+      return {
+        ...base,
+        status: 'error',
+        durationS: outcome.durationS,
+        error: { step: 'parse', message: `tokenizer lane output: ${(e as Error).message}` },
+      };
+    }
+    const result: LaneResult = { ...parsed, durationS: outcome.durationS, artifacts: [] };
+    result.artifacts = writeTokenizerReports(result, ctx.reportsDir);
+    return result;
+  },
+};
