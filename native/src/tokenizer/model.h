@@ -3,6 +3,8 @@
 // vocabularies, id tables for single bytes). Internal to src/tokenizer.
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -55,6 +57,15 @@ struct Tokenizer::Model {
   bool decode_byte_fallback = false;
 
   size_t vocab_size = 0;
+
+  // Piece caches of encode_batch's workers, kept between batches so they stay warm.
+  std::unique_ptr<PieceCache> take_cache() const;
+  void return_cache(std::unique_ptr<PieceCache> c) const;
+  mutable std::mutex caches_mu;
+  mutable std::vector<std::unique_ptr<PieceCache>> caches;
+
+  Model();
+  ~Model();
   uint64_t serial = 0;  // unique per loaded tokenizer (keys the per-thread piece caches)
 };
 

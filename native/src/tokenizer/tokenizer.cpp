@@ -27,7 +27,6 @@
 #include "model.h"
 #include "nfc.h"
 #include "utf8.h"
-#include "../common/thread_pool.h"
 
 namespace infeng::tok {
 
@@ -319,6 +318,22 @@ PieceCache& thread_cache(uint64_t serial) {
 }  // namespace
 
 Tokenizer::Tokenizer() : m_(new Model) {}
+
+std::unique_ptr<PieceCache> Tokenizer::Model::take_cache() const {
+  std::lock_guard<std::mutex> lk(caches_mu);
+  if (caches.empty()) return std::make_unique<PieceCache>();
+  std::unique_ptr<PieceCache> c = std::move(caches.back());
+  caches.pop_back();
+  return c;
+}
+
+void Tokenizer::Model::return_cache(std::unique_ptr<PieceCache> c) const {
+  std::lock_guard<std::mutex> lk(caches_mu);
+  caches.push_back(std::move(c));
+}
+
+Tokenizer::Model::Model() = default;
+Tokenizer::Model::~Model() = default;
 Tokenizer::~Tokenizer() = default;
 
 std::unique_ptr<Tokenizer> Tokenizer::from_json(std::string_view json) {
@@ -423,15 +438,22 @@ std::vector<std::vector<uint32_t>> Tokenizer::encode_batch(const std::vector<std
   // Texts are handed out one at a time from a shared counter: their lengths vary, and a static
   // split would leave one thread idle while the other finishes a long text.
   std::atomic<size_t> next{0};
-  auto work = [&](int, int) {
-    PieceCache& cache = thread_cache(m_->serial);
+  auto work = [&] {
+    std::unique_ptr<PieceCache> cache = m_->take_cache();
     for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < texts.size();) {
       results[i].reserve(texts[i].size() / 3 + 4);
-      encode(texts[i], add_special_tokens, results[i], &cache, nullptr);
+      encode(texts[i], add_special_tokens, results[i], cache.get(), nullptr);
     }
+    m_->return_cache(std::move(cache));
   };
-  if (threads == 1) work(0, 1);
-  else ThreadPool::instance().run(threads, std::move(work));
+  // Threads of its own rather than the shared spinning pool: a batch is milliseconds, so a
+  // thread start (tens of microseconds) is cheap, and on an oversubscribed or busy machine
+  // a blocked join gives the core to the workers where spin-waiting would take it from them.
+  std::vector<std::thread> pool;
+  pool.reserve(size_t(threads - 1));
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
   return results;
 }
 
