@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -352,7 +353,21 @@ CaseData& case_for(int M, int H, int r) {
   return *g_case;
 }
 
+// The benchmark name is the case id the lane parser keys on (src/lanes/gemm.ts).
+std::string case_name(int M, int H, int r) {
+  return std::string("gemm/") + (M <= kDecodeMaxM ? "decode" : "prefill") + "/M" + std::to_string(M) +
+         "/H" + std::to_string(H) + "/r" + std::to_string(r);
+}
+
+// With repetitions interleaved, Google Benchmark prints nothing until the end of the run; one
+// stderr line per repetition is the progress the lane runner shows.
+void report_progress(const std::string& name) {
+  static std::map<std::string, int> seen;
+  std::fprintf(stderr, "progress: %s, run %d (the first sizes the iteration count)\n", name.c_str(), ++seen[name]);
+}
+
 void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
+  report_progress(case_name(M, H, r));
   CaseData* cp = nullptr;
   try {
     cp = &case_for(M, H, r);
@@ -529,9 +544,7 @@ void register_benchmarks() {
   for (std::int64_t h : g_cfg.h) {
     for (std::int64_t m : g_cfg.m) {
       for (std::int64_t r : g_cfg.r) {
-        const std::string name = std::string("gemm/") + (m <= kDecodeMaxM ? "decode" : "prefill") +
-                                 "/M" + std::to_string(m) + "/H" + std::to_string(h) + "/r" +
-                                 std::to_string(r);
+        const std::string name = case_name(static_cast<int>(m), static_cast<int>(h), static_cast<int>(r));
         benchmark::RegisterBenchmark(name.c_str(), bm_gemm_case, static_cast<int>(m),
                                      static_cast<int>(h), static_cast<int>(r))
             ->UseRealTime()
