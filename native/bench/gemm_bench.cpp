@@ -360,10 +360,11 @@ std::string case_name(int M, int H, int r) {
 }
 
 // With repetitions interleaved, Google Benchmark prints nothing until the end of the run; one
-// stderr line per repetition is the progress the lane runner shows.
+// stderr line per run of a case is the progress the lane runner shows (Google Benchmark runs
+// each case once more than the repetitions: the first run sizes the iteration count).
 void report_progress(const std::string& name) {
   static std::map<std::string, int> seen;
-  std::fprintf(stderr, "progress: %s, run %d (the first sizes the iteration count)\n", name.c_str(), ++seen[name]);
+  std::fprintf(stderr, "progress: %s run %d\n", name.c_str(), ++seen[name]);
 }
 
 void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
