@@ -18,6 +18,7 @@ import { InputError } from '../errors.js';
 import { buildLanes, compareStage, readResults, runStage, REPORT_FILE, RESULTS_FILE } from '../pipeline.js';
 import { resolveToolchain } from '../build/toolchain.js';
 import { BuildError } from '../build/errors.js';
+import { emptyResult } from '../lanes/runner.js';
 import { probeCompiler } from '../build/machine.js';
 import { CHECK_NAMES } from '../model/lanes.js';
 import type { LaneResult, RunResults } from '../model/results.js';
@@ -124,20 +125,6 @@ async function buildPhase(config: Config, io: ActionIO): Promise<number> {
   return 0;
 }
 
-function buildFailure(lane: LaneResult['lane'], message: string): LaneResult {
-  return {
-    lane,
-    status: 'error',
-    error: { step: 'build', message },
-    path: '',
-    cases: [],
-    planned: [],
-    durationS: 0,
-    artifacts: [],
-    info: {},
-  };
-}
-
 async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): Promise<number> {
   const built = readState<BuildState>(config.reportsDir, BUILD_STATE)?.failures ?? {};
   const starter = await checkStarter(inputs, io);
@@ -151,7 +138,7 @@ async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): P
     if (failure) {
       // never run a binary left in the cache by an earlier build of other sources
       io.info(`lane ${lane}: not run, its build failed`);
-      lanes.push(buildFailure(lane, failure));
+      lanes.push(emptyResult(lane, 'error', 'build', failure));
       continue;
     }
     const r = await runStage({ ...config, lanes: [lane], build: false }, io.info);

@@ -6,7 +6,8 @@ import type { LaneResult } from '../model/results.js';
 import type { Lane, LaneContext } from './lane.js';
 import { laneAdapter } from './registry.js';
 
-function emptyResult(
+/** The result of a lane that produced nothing: it still reports, with the step that stopped it. */
+export function emptyResult(
   lane: LaneName,
   status: LaneResult['status'],
   step: string,
