@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attention/decode_kernels.h"
+#include "attention/decode_query_prep.h"
 
 namespace infeng::attn::detail {
 namespace {
@@ -47,10 +48,11 @@ inline __m256 exp256(__m256 x) {
 }
 
 template <int NH>
-void scores_f16_block(const std::uint16_t* k, int D, const float* q, float* s, int lds) {
+void scores_f16_block(const std::uint16_t* k, int D, const float* q, float* s, int lds, std::ptrdiff_t pf) {
   __m256 a0[NH], a1[NH];
   for (int h = 0; h < NH; ++h) a0[h] = a1[h] = _mm256_setzero_ps();
   for (int c = 0; c < D; ++c) {
+    if (pf && (c & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(k) + pf + c * 32, _MM_HINT_T1);
     const __m256 k0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + c * kKvSub)));
     const __m256 k1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + c * kKvSub + 8)));
     for (int h = 0; h < NH; ++h) {
@@ -65,17 +67,18 @@ void scores_f16_block(const std::uint16_t* k, int D, const float* q, float* s, i
   }
 }
 
-void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, float* s, int lds) {
+void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, float* s, int lds,
+                std::ptrdiff_t pf) {
   for (int b = 0; b < nsub; ++b) {
     const std::uint16_t* kb = k + static_cast<std::size_t>(b) * D * kKvSub;
     for (int h0 = 0; h0 < G; h0 += 4) {
       const float* qh = q + h0 * D;
       float* sh = s + h0 * lds + b * kKvSub;
       switch (std::min(4, G - h0)) {
-        case 1: scores_f16_block<1>(kb, D, qh, sh, lds); break;
-        case 2: scores_f16_block<2>(kb, D, qh, sh, lds); break;
-        case 3: scores_f16_block<3>(kb, D, qh, sh, lds); break;
-        default: scores_f16_block<4>(kb, D, qh, sh, lds); break;
+        case 1: scores_f16_block<1>(kb, D, qh, sh, lds, h0 == 0 ? pf : 0); break;
+        case 2: scores_f16_block<2>(kb, D, qh, sh, lds, h0 == 0 ? pf : 0); break;
+        case 3: scores_f16_block<3>(kb, D, qh, sh, lds, h0 == 0 ? pf : 0); break;
+        default: scores_f16_block<4>(kb, D, qh, sh, lds, h0 == 0 ? pf : 0); break;
       }
     }
   }
@@ -83,12 +86,13 @@ void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, 
 
 // int8 K: each 32-bit lane holds 4 channels of one token (see decode_avx512.cpp).
 template <int NH>
-void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s, int lds) {
+void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s, int lds, std::ptrdiff_t pf) {
   const float* qf = q.qf;
   __m256 a0[NH], a1[NH];
   for (int h = 0; h < NH; ++h) a0[h] = a1[h] = _mm256_setzero_ps();
   const __m256i lo = _mm256_set1_epi32(0xFF);
   for (int c4 = 0; c4 < D / 4; ++c4) {
+    if (pf) _mm_prefetch(reinterpret_cast<const char*>(k) + pf + c4 * 64, _MM_HINT_T1);
     const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + c4 * kKvSub * 4));
     const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + c4 * kKvSub * 4 + 32));
     for (int j = 0; j < 4; ++j) {
@@ -108,17 +112,18 @@ void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s
   }
 }
 
-void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s, int lds) {
+void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s, int lds,
+               std::ptrdiff_t pf) {
   for (int b = 0; b < nsub; ++b) {
     const std::uint8_t* kb = k + static_cast<std::size_t>(b) * D * kKvSub;
     for (int h0 = 0; h0 < G; h0 += 4) {
       const QuantQuery qh = q.heads_from(h0, D);
       float* sh = s + h0 * lds + b * kKvSub;
       switch (std::min(4, G - h0)) {
-        case 1: scores_i8_block<1>(kb, D, qh, sh, lds); break;
-        case 2: scores_i8_block<2>(kb, D, qh, sh, lds); break;
-        case 3: scores_i8_block<3>(kb, D, qh, sh, lds); break;
-        default: scores_i8_block<4>(kb, D, qh, sh, lds); break;
+        case 1: scores_i8_block<1>(kb, D, qh, sh, lds, h0 == 0 ? pf : 0); break;
+        case 2: scores_i8_block<2>(kb, D, qh, sh, lds, h0 == 0 ? pf : 0); break;
+        case 3: scores_i8_block<3>(kb, D, qh, sh, lds, h0 == 0 ? pf : 0); break;
+        default: scores_i8_block<4>(kb, D, qh, sh, lds, h0 == 0 ? pf : 0); break;
       }
     }
   }
@@ -154,13 +159,14 @@ void softmax_tile(float* s, int lds, int G, int T, float* m, float* l, float* co
 // P·V: NH heads × NV vectors of 8 floats in registers across the tile (D is a multiple of 8).
 template <typename Load, int NH, int NV>
 void accum_chunk(Load load_v, int D, int d0, int T, const float* p, int lds, const float* corr,
-                 float* acc) {
+                 float* acc, const char* pf, int row_bytes) {
   __m256 a[NH][NV];
   for (int h = 0; h < NH; ++h) {
     const __m256 cr = _mm256_set1_ps(corr[h]);
     for (int v = 0; v < NV; ++v) a[h][v] = _mm256_mul_ps(cr, _mm256_loadu_ps(acc + h * D + d0 + 8 * v));
   }
   for (int t = 0; t < T; ++t) {
+    if (pf) prefetch_l2(pf + static_cast<std::ptrdiff_t>(t) * row_bytes, row_bytes);
     __m256 x[NV];
     for (int v = 0; v < NV; ++v) x[v] = load_v(t, d0 + 8 * v);
     for (int h = 0; h < NH; ++h) {
@@ -174,40 +180,43 @@ void accum_chunk(Load load_v, int D, int d0, int T, const float* p, int lds, con
 
 template <typename Load, int NV>
 void accum_heads(Load load_v, int D, int d0, int T, const float* p, int lds, int G, const float* corr,
-                 float* acc) {
+                 float* acc, const char* pf, int row_bytes) {
   for (int h0 = 0; h0 < G; h0 += 3) {
+    if (h0 > 0) pf = nullptr;
     const float* ph = p + h0 * lds;
     float* ah = acc + h0 * D;
     switch (std::min(3, G - h0)) {
-      case 1: accum_chunk<Load, 1, NV>(load_v, D, d0, T, ph, lds, corr + h0, ah); break;
-      case 2: accum_chunk<Load, 2, NV>(load_v, D, d0, T, ph, lds, corr + h0, ah); break;
-      default: accum_chunk<Load, 3, NV>(load_v, D, d0, T, ph, lds, corr + h0, ah); break;
+      case 1: accum_chunk<Load, 1, NV>(load_v, D, d0, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
+      case 2: accum_chunk<Load, 2, NV>(load_v, D, d0, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
+      default: accum_chunk<Load, 3, NV>(load_v, D, d0, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
     }
   }
 }
 
 template <typename Load>
-void accum_v(Load load_v, int D, int T, const float* p, int lds, int G, const float* corr, float* acc) {
+void accum_v(Load load_v, int D, int T, const float* p, int lds, int G, const float* corr, float* acc,
+             const char* pf, int row_bytes) {
   for (int d0 = 0; d0 < D; d0 += 32) {
+    if (d0 > 0) pf = nullptr;
     switch (std::min(32, D - d0) / 8) {
-      case 1: accum_heads<Load, 1>(load_v, D, d0, T, p, lds, G, corr, acc); break;
-      case 2: accum_heads<Load, 2>(load_v, D, d0, T, p, lds, G, corr, acc); break;
-      case 3: accum_heads<Load, 3>(load_v, D, d0, T, p, lds, G, corr, acc); break;
-      default: accum_heads<Load, 4>(load_v, D, d0, T, p, lds, G, corr, acc); break;
+      case 1: accum_heads<Load, 1>(load_v, D, d0, T, p, lds, G, corr, acc, pf, row_bytes); break;
+      case 2: accum_heads<Load, 2>(load_v, D, d0, T, p, lds, G, corr, acc, pf, row_bytes); break;
+      case 3: accum_heads<Load, 3>(load_v, D, d0, T, p, lds, G, corr, acc, pf, row_bytes); break;
+      default: accum_heads<Load, 4>(load_v, D, d0, T, p, lds, G, corr, acc, pf, row_bytes); break;
     }
   }
 }
 
 void accum_v_f16(const std::uint16_t* v, int D, int T, const float* p, int lds, int G,
-                 const float* corr, float* acc) {
+                 const float* corr, float* acc, std::ptrdiff_t pf) {
   auto load = [v, D](int t, int d) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + static_cast<std::size_t>(t) * D + d)));
   };
-  accum_v(load, D, T, p, lds, G, corr, acc);
+  accum_v(load, D, T, p, lds, G, corr, acc, pf ? reinterpret_cast<const char*>(v) + pf : nullptr, 2 * D);
 }
 
 void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, int lds, int G,
-                const float* corr, float* acc) {
+                const float* corr, float* acc, std::ptrdiff_t pf) {
   const int Tv = T / 8 * 8;
   for (int h = 0; h < G; ++h) {
     float* row = p + h * lds;
@@ -219,14 +228,14 @@ void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, i
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
         _mm_loadl_epi64(reinterpret_cast<const __m128i*>(v + static_cast<std::size_t>(t) * D + d))));
   };
-  accum_v(load, D, T, p, lds, G, corr, acc);
+  accum_v(load, D, T, p, lds, G, corr, acc, pf ? reinterpret_cast<const char*>(v) + pf : nullptr, D);
 }
 
 }  // namespace
 
 const DecodeKernels& decode_kernels_avx2() {
   static const DecodeKernels k{Path::Avx2, false,        8,           scores_f16, scores_i8,
-                               softmax_tile, accum_v_f16, accum_v_i8};
+                               softmax_tile, accum_v_f16, accum_v_i8, prepare_query_impl, apply_outliers_impl};
   return k;
 }
 

@@ -11,17 +11,23 @@
 
 #include "attention/decode_avx512_parts.h"
 #include "attention/decode_kernels.h"
+#include "attention/decode_query_prep.h"
 
 namespace infeng::attn::detail {
 namespace {
 
 // ---- scores, FP16 K: per channel one 16-token vector, broadcast q, NH×NB accumulators.
 template <int NH, int NB>
-void scores_f16_block(const std::uint16_t* k, int D, const float* q, float* s, int lds) {
+void scores_f16_block(const std::uint16_t* k, int D, const float* q, float* s, int lds, std::ptrdiff_t pf) {
   __m512 acc[NB][NH];
   for (int b = 0; b < NB; ++b)
     for (int h = 0; h < NH; ++h) acc[b][h] = _mm512_setzero_ps();
   for (int c = 0; c < D; ++c) {
+    // A sub-block is D·32 bytes: one line of the next tile's every second channel.
+    if (pf && (c & 1) == 0) {
+      for (int b = 0; b < NB; ++b)
+        _mm_prefetch(reinterpret_cast<const char*>(k + static_cast<std::size_t>(b) * D * kKvSub) + pf + c * 32, _MM_HINT_T1);
+    }
     __m512 kv[NB];
     for (int b = 0; b < NB; ++b) {
       kv[b] = _mm512_cvtph_ps(_mm256_loadu_si256(
@@ -37,30 +43,32 @@ void scores_f16_block(const std::uint16_t* k, int D, const float* q, float* s, i
 }
 
 template <int NH>
-void scores_f16_heads(const std::uint16_t* k, int D, int nsub, const float* q, float* s, int lds) {
+void scores_f16_heads(const std::uint16_t* k, int D, int nsub, const float* q, float* s, int lds, std::ptrdiff_t pf) {
   // Fewer than 8 heads leave FMA latency exposed: take two sub-blocks per pass then.
   int b = 0;
   if constexpr (NH <= 4) {
     for (; b + 2 <= nsub; b += 2)
-      scores_f16_block<NH, 2>(k + static_cast<std::size_t>(b) * D * kKvSub, D, q, s + b * kKvSub, lds);
+      scores_f16_block<NH, 2>(k + static_cast<std::size_t>(b) * D * kKvSub, D, q, s + b * kKvSub, lds, pf);
   }
   for (; b < nsub; ++b)
-    scores_f16_block<NH, 1>(k + static_cast<std::size_t>(b) * D * kKvSub, D, q, s + b * kKvSub, lds);
+    scores_f16_block<NH, 1>(k + static_cast<std::size_t>(b) * D * kKvSub, D, q, s + b * kKvSub, lds, pf);
 }
 
-void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, float* s, int lds) {
+void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, float* s, int lds,
+                std::ptrdiff_t pf) {
   for (int h0 = 0; h0 < G; h0 += 8) {
+    if (h0 > 0) pf = 0;  // the first head chunk prefetched the next tile already
     const float* qh = q + h0 * D;
     float* sh = s + h0 * lds;
     switch (std::min(8, G - h0)) {
-      case 1: scores_f16_heads<1>(k, D, nsub, qh, sh, lds); break;
-      case 2: scores_f16_heads<2>(k, D, nsub, qh, sh, lds); break;
-      case 3: scores_f16_heads<3>(k, D, nsub, qh, sh, lds); break;
-      case 4: scores_f16_heads<4>(k, D, nsub, qh, sh, lds); break;
-      case 5: scores_f16_heads<5>(k, D, nsub, qh, sh, lds); break;
-      case 6: scores_f16_heads<6>(k, D, nsub, qh, sh, lds); break;
-      case 7: scores_f16_heads<7>(k, D, nsub, qh, sh, lds); break;
-      default: scores_f16_heads<8>(k, D, nsub, qh, sh, lds); break;
+      case 1: scores_f16_heads<1>(k, D, nsub, qh, sh, lds, pf); break;
+      case 2: scores_f16_heads<2>(k, D, nsub, qh, sh, lds, pf); break;
+      case 3: scores_f16_heads<3>(k, D, nsub, qh, sh, lds, pf); break;
+      case 4: scores_f16_heads<4>(k, D, nsub, qh, sh, lds, pf); break;
+      case 5: scores_f16_heads<5>(k, D, nsub, qh, sh, lds, pf); break;
+      case 6: scores_f16_heads<6>(k, D, nsub, qh, sh, lds, pf); break;
+      case 7: scores_f16_heads<7>(k, D, nsub, qh, sh, lds, pf); break;
+      default: scores_f16_heads<8>(k, D, nsub, qh, sh, lds, pf); break;
     }
   }
 }
@@ -68,12 +76,13 @@ void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, 
 // ---- scores, int8 K without VNNI: each 32-bit lane holds 4 channels of one token; shift and
 // mask out channel j, convert, FMA with the folded FP32 query.
 template <int NH>
-void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s, int lds) {
+void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s, int lds, std::ptrdiff_t pf) {
   const float* qf = q.qf;
   __m512 acc[NH];
   for (int h = 0; h < NH; ++h) acc[h] = _mm512_setzero_ps();
   const __m512i lo = _mm512_set1_epi32(0xFF);
   for (int c4 = 0; c4 < D / 4; ++c4) {
+    if (pf) _mm_prefetch(reinterpret_cast<const char*>(k) + pf + c4 * 64, _MM_HINT_T1);
     const __m512i x = _mm512_loadu_si512(k + c4 * kKvSub * 4);
     for (int j = 0; j < 4; ++j) {
       const __m512 kj = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(x, 8 * j), lo));
@@ -85,21 +94,23 @@ void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s
   }
 }
 
-void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s, int lds) {
+void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s, int lds,
+               std::ptrdiff_t pf) {
   for (int h0 = 0; h0 < G; h0 += 8) {
+    if (h0 > 0) pf = 0;
     const QuantQuery qh = q.heads_from(h0, D);
     for (int b = 0; b < nsub; ++b) {
       const std::uint8_t* kb = k + static_cast<std::size_t>(b) * D * kKvSub;
       float* sb = s + h0 * lds + b * kKvSub;
       switch (std::min(8, G - h0)) {
-        case 1: scores_i8_block<1>(kb, D, qh, sb, lds); break;
-        case 2: scores_i8_block<2>(kb, D, qh, sb, lds); break;
-        case 3: scores_i8_block<3>(kb, D, qh, sb, lds); break;
-        case 4: scores_i8_block<4>(kb, D, qh, sb, lds); break;
-        case 5: scores_i8_block<5>(kb, D, qh, sb, lds); break;
-        case 6: scores_i8_block<6>(kb, D, qh, sb, lds); break;
-        case 7: scores_i8_block<7>(kb, D, qh, sb, lds); break;
-        default: scores_i8_block<8>(kb, D, qh, sb, lds); break;
+        case 1: scores_i8_block<1>(kb, D, qh, sb, lds, pf); break;
+        case 2: scores_i8_block<2>(kb, D, qh, sb, lds, pf); break;
+        case 3: scores_i8_block<3>(kb, D, qh, sb, lds, pf); break;
+        case 4: scores_i8_block<4>(kb, D, qh, sb, lds, pf); break;
+        case 5: scores_i8_block<5>(kb, D, qh, sb, lds, pf); break;
+        case 6: scores_i8_block<6>(kb, D, qh, sb, lds, pf); break;
+        case 7: scores_i8_block<7>(kb, D, qh, sb, lds, pf); break;
+        default: scores_i8_block<8>(kb, D, qh, sb, lds, pf); break;
       }
     }
   }
@@ -137,7 +148,7 @@ void softmax_tile(float* s, int lds, int G, int T, float* m, float* l, float* co
 // lives in registers across the tile's tokens; each V row chunk is read once per head chunk.
 template <typename Load, int NH, int NV>
 void accum_chunk(Load load_v, int D, int d0, __mmask16 last, int T, const float* p, int lds,
-                 const float* corr, float* acc) {
+                 const float* corr, float* acc, const char* pf, int row_bytes) {
   __m512 a[NH][NV];
   for (int h = 0; h < NH; ++h) {
     const __m512 cr = _mm512_set1_ps(corr[h]);
@@ -147,6 +158,7 @@ void accum_chunk(Load load_v, int D, int d0, __mmask16 last, int T, const float*
     }
   }
   for (int t = 0; t < T; ++t) {
+    if (pf) prefetch_l2(pf + static_cast<std::ptrdiff_t>(t) * row_bytes, row_bytes);
     __m512 x[NV];
     for (int v = 0; v < NV; ++v) x[v] = load_v(t, d0 + 16 * v, v == NV - 1 ? last : __mmask16(0xFFFF));
     for (int h = 0; h < NH; ++h) {
@@ -161,44 +173,47 @@ void accum_chunk(Load load_v, int D, int d0, __mmask16 last, int T, const float*
 
 template <typename Load, int NV>
 void accum_heads(Load load_v, int D, int d0, __mmask16 last, int T, const float* p, int lds, int G,
-                 const float* corr, float* acc) {
+                 const float* corr, float* acc, const char* pf, int row_bytes) {
   for (int h0 = 0; h0 < G; h0 += 4) {
+    if (h0 > 0) pf = nullptr;  // only the first pass over the tile prefetches the next
     const float* ph = p + h0 * lds;
     float* ah = acc + h0 * D;
     switch (std::min(4, G - h0)) {
-      case 1: accum_chunk<Load, 1, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah); break;
-      case 2: accum_chunk<Load, 2, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah); break;
-      case 3: accum_chunk<Load, 3, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah); break;
-      default: accum_chunk<Load, 4, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah); break;
+      case 1: accum_chunk<Load, 1, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
+      case 2: accum_chunk<Load, 2, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
+      case 3: accum_chunk<Load, 3, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
+      default: accum_chunk<Load, 4, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
     }
   }
 }
 
 template <typename Load>
-void accum_v(Load load_v, int D, int T, const float* p, int lds, int G, const float* corr, float* acc) {
+void accum_v(Load load_v, int D, int T, const float* p, int lds, int G, const float* corr, float* acc,
+             const char* pf, int row_bytes) {
   for (int d0 = 0; d0 < D; d0 += 64) {
+    if (d0 > 0) pf = nullptr;
     const int width = std::min(64, D - d0);  // a multiple of 8
     const int nv = (width + 15) / 16;
     const __mmask16 last = width % 16 ? __mmask16(0x00FF) : __mmask16(0xFFFF);
     switch (nv) {
-      case 1: accum_heads<Load, 1>(load_v, D, d0, last, T, p, lds, G, corr, acc); break;
-      case 2: accum_heads<Load, 2>(load_v, D, d0, last, T, p, lds, G, corr, acc); break;
-      case 3: accum_heads<Load, 3>(load_v, D, d0, last, T, p, lds, G, corr, acc); break;
-      default: accum_heads<Load, 4>(load_v, D, d0, last, T, p, lds, G, corr, acc); break;
+      case 1: accum_heads<Load, 1>(load_v, D, d0, last, T, p, lds, G, corr, acc, pf, row_bytes); break;
+      case 2: accum_heads<Load, 2>(load_v, D, d0, last, T, p, lds, G, corr, acc, pf, row_bytes); break;
+      case 3: accum_heads<Load, 3>(load_v, D, d0, last, T, p, lds, G, corr, acc, pf, row_bytes); break;
+      default: accum_heads<Load, 4>(load_v, D, d0, last, T, p, lds, G, corr, acc, pf, row_bytes); break;
     }
   }
 }
 
 void accum_v_f16(const std::uint16_t* v, int D, int T, const float* p, int lds, int G,
-                 const float* corr, float* acc) {
+                 const float* corr, float* acc, std::ptrdiff_t pf) {
   auto load = [v, D](int t, int d, __mmask16 mk) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, v + static_cast<std::size_t>(t) * D + d));
   };
-  accum_v(load, D, T, p, lds, G, corr, acc);
+  accum_v(load, D, T, p, lds, G, corr, acc, pf ? reinterpret_cast<const char*>(v) + pf : nullptr, 2 * D);
 }
 
 void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, int lds, int G,
-                const float* corr, float* acc) {
+                const float* corr, float* acc, std::ptrdiff_t pf) {
   // The per-token V scale goes into the weights once, not into every V element.
   const int Tv = T / 16 * 16;
   for (int h = 0; h < G; ++h) {
@@ -211,14 +226,14 @@ void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, i
     return _mm512_cvtepi32_ps(
         _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mk, v + static_cast<std::size_t>(t) * D + d)));
   };
-  accum_v(load, D, T, p, lds, G, corr, acc);
+  accum_v(load, D, T, p, lds, G, corr, acc, pf ? reinterpret_cast<const char*>(v) + pf : nullptr, D);
 }
 
 }  // namespace
 
 const DecodeKernels& decode_kernels_avx512() {
   static const DecodeKernels k{Path::Avx512, false,        16,          scores_f16, scores_i8,
-                               softmax_tile, accum_v_f16, accum_v_i8};
+                               softmax_tile, accum_v_f16, accum_v_i8, prepare_query_impl, apply_outliers_impl};
   return k;
 }
 

@@ -79,6 +79,7 @@ namespace {
 
 using detail::DecodeKernels;
 using detail::QuantQuery;
+using detail::QueryBuffers;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -89,7 +90,7 @@ int resolve_threads(int requested, int items) {
 
 // Per-thread working memory, grown on demand and reused across calls.
 struct Scratch {
-  std::vector<float> s, acc, qs, m, l, corr;
+  std::vector<float> s, acc, qs, qt, m, l, corr;
   // The query prepared for one K group (QuantQuery).
   std::vector<float> qf, base, s_hi, s_lo, zq;
   std::vector<std::int8_t> hi, lo;
@@ -104,11 +105,14 @@ struct Scratch {
     l.assign(G, 0.0f);
     corr.resize(G);
     if (int8) {
-      for (auto* v : {&qf}) v->resize(static_cast<std::size_t>(G) * D);
+      for (auto* v : {&qf, &qt}) v->resize(static_cast<std::size_t>(G) * D);
       for (auto* v : {&hi, &lo}) v->resize(static_cast<std::size_t>(G) * D);
       for (auto* v : {&base, &s_hi, &s_lo, &zq}) v->resize(G);
       for (auto* v : {&b_hi, &b_lo}) v->resize(G);
     }
+  }
+  QueryBuffers buffers() {
+    return {qf.data(), base.data(), hi.data(), lo.data(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
   }
   QuantQuery query() const {
     return {qf.data(), base.data(), hi.data(), lo.data(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
@@ -118,7 +122,7 @@ thread_local Scratch t_scratch;
 
 std::size_t scratch_bytes(int G, int D, int T, bool int8) {
   std::size_t b = sizeof(float) * (static_cast<std::size_t>(G) * T + 2 * G * D + 3 * G);
-  if (int8) b += static_cast<std::size_t>(G) * D * (sizeof(float) + 2) + G * (4 * sizeof(float) + 2 * sizeof(std::int32_t));
+  if (int8) b += static_cast<std::size_t>(G) * D * (2 * sizeof(float) + 2) + G * (4 * sizeof(float) + 2 * sizeof(std::int32_t));
   return b;
 }
 
@@ -141,10 +145,12 @@ void run_f16_tokens(const DecodeKernels& k, const std::uint16_t* kh, const std::
   for (int t0 = 0; t0 < n; t0 += T) {
     const int len = std::min(T, n - t0);
     const int nsub = (len + kKvSub - 1) / kKvSub;
-    k.scores_f16(kh + static_cast<std::size_t>(t0) * D, D, nsub, sc.qs.data(), G, sc.s.data(), sc.lds);
+    // Prefetch the next tile only when it is whole (no reads past the cache's tokens).
+    const std::ptrdiff_t pf = t0 + 2 * T <= n ? static_cast<std::ptrdiff_t>(T) * D * 2 : 0;
+    k.scores_f16(kh + static_cast<std::size_t>(t0) * D, D, nsub, sc.qs.data(), G, sc.s.data(), sc.lds, pf);
     k.softmax_tile(sc.s.data(), sc.lds, G, len, sc.m.data(), sc.l.data(), sc.corr.data());
     k.accum_v_f16(vh + static_cast<std::size_t>(t0) * D, D, len, sc.s.data(), sc.lds, G,
-                  sc.corr.data(), sc.acc.data());
+                  sc.corr.data(), sc.acc.data(), pf);
   }
 }
 
@@ -157,41 +163,6 @@ void write_out(float* out, int h0, int G, int D, const Scratch& sc) {
   for (int h = 0; h < G; ++h) {
     const float inv = sc.l[h] > 0.0f ? 1.0f / sc.l[h] : 0.0f;
     for (int d = 0; d < D; ++d) out[static_cast<std::size_t>(h0 + h) * D + d] = sc.acc[h * D + d] * inv;
-  }
-}
-
-// Folds group g's channel scales and midpoints into the query (see QuantQuery).
-void quantise_query(const float* ks, const float* mid, int G, int D, Scratch& sc) {
-  for (int h = 0; h < G; ++h) {
-    const float* q = sc.qs.data() + h * D;
-    float* qf = sc.qf.data() + h * D;
-    float amax = 0.0f, z = 0.0f, sum_qf = 0.0f;
-    for (int c = 0; c < D; ++c) {
-      qf[c] = q[c] * ks[c];
-      amax = std::max(amax, std::fabs(qf[c]));
-      z += q[c] * mid[c];
-      sum_qf += qf[c];
-    }
-    sc.zq[h] = z;
-    sc.base[h] = z - 128.0f * sum_qf;
-    // Two int8 levels: hi with step s_hi, then the residual (|r| ≤ s_hi/2) with s_hi/254.
-    const float s_hi = amax / 127.0f;
-    const float s_lo = s_hi / 254.0f;
-    const float inv_hi = s_hi > 0.0f ? 1.0f / s_hi : 0.0f;
-    const float inv_lo = s_lo > 0.0f ? 1.0f / s_lo : 0.0f;
-    std::int32_t sum_hi = 0, sum_lo = 0;
-    for (int c = 0; c < D; ++c) {
-      const int a = std::clamp(static_cast<int>(std::lrint(qf[c] * inv_hi)), -127, 127);
-      const int b = std::clamp(static_cast<int>(std::lrint((qf[c] - s_hi * static_cast<float>(a)) * inv_lo)), -127, 127);
-      sc.hi[h * D + c] = static_cast<std::int8_t>(a);
-      sc.lo[h * D + c] = static_cast<std::int8_t>(b);
-      sum_hi += a;
-      sum_lo += b;
-    }
-    sc.s_hi[h] = s_hi;
-    sc.s_lo[h] = s_lo;
-    sc.b_hi[h] = 128 * sum_hi;
-    sc.b_lo[h] = 128 * sum_lo;
   }
 }
 
@@ -253,6 +224,8 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
     for (int h = tid; h < H; h += n) {
       sc.size_for(G, D, T, true);
       load_query(q, h * G, G, D, sc);
+      for (int hh = 0; hh < G; ++hh)
+        for (int c = 0; c < D; ++c) sc.qt[static_cast<std::size_t>(c) * G + hh] = sc.qs[hh * D + c];
       const std::uint8_t* kh = kv.k_head(h);
       const std::int8_t* vh = kv.v_head(h);
       const float* vs = kv.v_scales(h);
@@ -260,29 +233,25 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
       int qgroup = -1;
       for (int t0 = 0; t0 < qctx; t0 += T) {
         const int t1 = std::min(qctx, t0 + T);
+        const std::ptrdiff_t pf = t0 + 2 * T <= qctx ? static_cast<std::ptrdiff_t>(T) * D : 0;
         // Score segments never straddle a K group: each group has its own quantised query.
         for (int a = t0; a < t1;) {
           const int g = a / kKvGroup;
           const int b = std::min(t1, (g + 1) * kKvGroup);
           if (g != qgroup) {
-            quantise_query(kv.k_scales(h, g), kv.k_mids(h, g), G, D, sc);
+            k.prepare_query(sc.qs.data(), kv.k_scales(h, g), kv.k_mids(h, g), G, D, k.vnni, sc.buffers());
             qgroup = g;
           }
           k.scores_i8(kh + static_cast<std::size_t>(a) * D, D, (b - a + kKvSub - 1) / kKvSub, sc.query(), G,
-                      sc.s.data() + (a - t0), sc.lds);
+                      sc.s.data() + (a - t0), sc.lds, pf);
           a = b;
         }
         // The exact outlier channels, with the unquantised (scaled) query.
-        for (int t = t0; t < t1; ++t) {
-          for (int i = csr.row_ptr[t]; i < csr.row_ptr[t + 1]; ++i) {
-            const int c = csr.col[i];
-            const float val = csr.val[i];
-            for (int hh = 0; hh < G; ++hh) sc.s[hh * sc.lds + (t - t0)] += sc.qs[hh * D + c] * val;
-          }
-        }
+        k.apply_outliers(csr.row_ptr.data(), csr.col.data(), csr.val.data(), t0, t1, sc.qt.data(), G, D,
+                         sc.s.data(), sc.lds);
         k.softmax_tile(sc.s.data(), sc.lds, G, t1 - t0, sc.m.data(), sc.l.data(), sc.corr.data());
         k.accum_v_i8(vh + static_cast<std::size_t>(t0) * D, vs + t0, D, t1 - t0, sc.s.data(), sc.lds,
-                     G, sc.corr.data(), sc.acc.data());
+                     G, sc.corr.data(), sc.acc.data(), pf);
       }
       if (ctx > qctx) {
         const KvCacheF16& r = kv.residual();

@@ -6,11 +6,13 @@
 #include <limits>
 
 #include "attention/decode_kernels.h"
+#include "attention/decode_query_prep.h"
 
 namespace infeng::attn::detail {
 namespace {
 
-void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, float* s, int lds) {
+void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, float* s, int lds,
+                std::ptrdiff_t) {
   for (int b = 0; b < nsub; ++b) {
     const std::uint16_t* blk = k + static_cast<std::size_t>(b) * D * kKvSub;
     for (int h = 0; h < G; ++h) {
@@ -25,7 +27,7 @@ void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, 
 }
 
 void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s,
-               int lds) {
+               int lds, std::ptrdiff_t) {
   for (int b = 0; b < nsub; ++b) {
     const std::uint8_t* blk = k + static_cast<std::size_t>(b) * D * kKvSub;
     for (int h = 0; h < G; ++h) {
@@ -40,7 +42,7 @@ void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int 
 }
 
 void accum_v_f16(const std::uint16_t* v, int D, int T, const float* p, int lds, int G,
-                 const float* corr, float* acc) {
+                 const float* corr, float* acc, std::ptrdiff_t) {
   for (int h = 0; h < G; ++h) {
     float* a = acc + h * D;
     for (int d = 0; d < D; ++d) a[d] *= corr[h];
@@ -53,7 +55,7 @@ void accum_v_f16(const std::uint16_t* v, int D, int T, const float* p, int lds, 
 }
 
 void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, int lds, int G,
-                const float* corr, float* acc) {
+                const float* corr, float* acc, std::ptrdiff_t) {
   for (int h = 0; h < G; ++h) {
     float* a = acc + h * D;
     for (int d = 0; d < D; ++d) a[d] *= corr[h];
@@ -86,7 +88,7 @@ void softmax_tile_scalar(float* s, int lds, int G, int T, float* m, float* l, fl
 
 const DecodeKernels& decode_kernels_scalar() {
   static const DecodeKernels k{Path::Scalar, false,     1,          scores_f16, scores_i8,
-                               softmax_tile_scalar, accum_v_f16, accum_v_i8};
+                               softmax_tile_scalar, accum_v_f16, accum_v_i8, prepare_query_impl, apply_outliers_impl};
   return k;
 }
 

@@ -15,15 +15,18 @@ namespace {
 
 template <int NH, int NB>
 void scores_block(const std::uint8_t* k, int D, const std::int32_t* hi4, const std::int32_t* lo4,
-                  const QuantQuery& q, float* s, int lds) {
+                  const QuantQuery& q, float* s, int lds, std::ptrdiff_t pf) {
   __m512i ahi[NB][NH], alo[NB][NH];
   for (int b = 0; b < NB; ++b)
     for (int h = 0; h < NH; ++h) ahi[b][h] = alo[b][h] = _mm512_setzero_si512();
   const int D4 = D / 4;
   for (int c4 = 0; c4 < D4; ++c4) {
     __m512i x[NB];
-    for (int b = 0; b < NB; ++b)
-      x[b] = _mm512_loadu_si512(k + static_cast<std::size_t>(b) * D * kKvSub + c4 * kKvSub * 4);
+    for (int b = 0; b < NB; ++b) {
+      const std::uint8_t* at = k + static_cast<std::size_t>(b) * D * kKvSub + c4 * kKvSub * 4;
+      if (pf) _mm_prefetch(reinterpret_cast<const char*>(at) + pf, _MM_HINT_T1);
+      x[b] = _mm512_loadu_si512(at);
+    }
     for (int h = 0; h < NH; ++h) {
       const __m512i qh = _mm512_set1_epi32(hi4[h * D4 + c4]);
       const __m512i ql = _mm512_set1_epi32(lo4[h * D4 + c4]);
@@ -47,20 +50,21 @@ void scores_block(const std::uint8_t* k, int D, const std::int32_t* hi4, const s
 
 template <int NH>
 void scores_heads(const std::uint8_t* k, int D, int nsub, const std::int32_t* hi4, const std::int32_t* lo4,
-                  const QuantQuery& q, float* s, int lds) {
+                  const QuantQuery& q, float* s, int lds, std::ptrdiff_t pf) {
   // vpdpbusd has a 5-cycle latency: below 8 heads, take two sub-blocks per pass.
   int b = 0;
   if constexpr (NH <= 4) {
     for (; b + 2 <= nsub; b += 2)
-      scores_block<NH, 2>(k + static_cast<std::size_t>(b) * D * kKvSub, D, hi4, lo4, q, s + b * kKvSub, lds);
+      scores_block<NH, 2>(k + static_cast<std::size_t>(b) * D * kKvSub, D, hi4, lo4, q, s + b * kKvSub, lds, pf);
   }
   for (; b < nsub; ++b)
-    scores_block<NH, 1>(k + static_cast<std::size_t>(b) * D * kKvSub, D, hi4, lo4, q, s + b * kKvSub, lds);
+    scores_block<NH, 1>(k + static_cast<std::size_t>(b) * D * kKvSub, D, hi4, lo4, q, s + b * kKvSub, lds, pf);
 }
 
 void scores_i8_vnni(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s,
-                    int lds) {
+                    int lds, std::ptrdiff_t pf) {
   for (int h0 = 0; h0 < G; h0 += 8) {
+    if (h0 > 0) pf = 0;
     // 4 consecutive int8 channels of a head as one 32-bit broadcast operand (copied: the
     // int8 arrays are not int32 objects). 8 heads × 256 channels at most.
     const int nh = std::min(8, G - h0);
@@ -70,14 +74,14 @@ void scores_i8_vnni(const std::uint8_t* k, int D, int nsub, const QuantQuery& q,
     const QuantQuery qh = q.heads_from(h0, D);
     float* sh = s + h0 * lds;
     switch (nh) {
-      case 1: scores_heads<1>(k, D, nsub, hi4, lo4, qh, sh, lds); break;
-      case 2: scores_heads<2>(k, D, nsub, hi4, lo4, qh, sh, lds); break;
-      case 3: scores_heads<3>(k, D, nsub, hi4, lo4, qh, sh, lds); break;
-      case 4: scores_heads<4>(k, D, nsub, hi4, lo4, qh, sh, lds); break;
-      case 5: scores_heads<5>(k, D, nsub, hi4, lo4, qh, sh, lds); break;
-      case 6: scores_heads<6>(k, D, nsub, hi4, lo4, qh, sh, lds); break;
-      case 7: scores_heads<7>(k, D, nsub, hi4, lo4, qh, sh, lds); break;
-      default: scores_heads<8>(k, D, nsub, hi4, lo4, qh, sh, lds); break;
+      case 1: scores_heads<1>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
+      case 2: scores_heads<2>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
+      case 3: scores_heads<3>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
+      case 4: scores_heads<4>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
+      case 5: scores_heads<5>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
+      case 6: scores_heads<6>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
+      case 7: scores_heads<7>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
+      default: scores_heads<8>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
     }
   }
 }

@@ -1,0 +1,81 @@
+// Shared flag handling and helpers of the attention lane binaries (see attn_bench_common.h).
+#include "attn_bench_common.h"
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+#include "bench_flags.h"
+#include "infeng/dispatch.h"
+#include "quiesce.h"
+
+namespace infeng::bench::attn {
+
+std::vector<infeng::attn::Shape> parse_shapes(const std::string& flag, const std::string& text) {
+  std::vector<infeng::attn::Shape> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    infeng::attn::Shape s;
+    char tail = 0;
+    if (std::sscanf(item.c_str(), "%d/%d/%d%c", &s.n_q_heads, &s.n_kv_heads, &s.head_dim, &tail) != 3) {
+      usage_error("--" + flag + ": '" + item + "' is not q_heads/kv_heads/head_dim (e.g. 32/4/64)");
+    }
+    try {
+      infeng::attn::validate(s);
+    } catch (const std::exception& e) {
+      usage_error("--" + flag + ": " + e.what());
+    }
+    out.push_back(s);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string shape_id(const infeng::attn::Shape& s) {
+  return "q" + std::to_string(s.n_q_heads) + "kv" + std::to_string(s.n_kv_heads) + "d" +
+         std::to_string(s.head_dim);
+}
+
+void apply_force_path(int& argc, char** argv) {
+  const auto path = take_flag(argc, argv, "force_path");
+  try {
+    if (path) {
+      infeng::force_path(*path);
+    } else {
+      (void)infeng::active_path();  // validates INFENG_FORCE_PATH if it is set
+    }
+  } catch (const std::invalid_argument& e) {
+    usage_error(path ? std::string("--force_path: ") + e.what() : std::string(e.what()));
+  } catch (const std::exception& e) {
+    usage_error(std::string(path ? "--force_path=" + *path : "INFENG_FORCE_PATH") + ": " + e.what());
+  }
+}
+
+void quiesce() {
+  static int timeouts = 0;
+  constexpr double kTimeoutMs = 50.0;  // far above the pool's spin-before-park
+  if (!wait_quiescent(kTimeoutMs) && timeouts++ == 0) {
+    std::fprintf(stderr, "warning: a thread of this process kept running for %.0f ms; timed calls "
+                 "may share their cores with it\n", kTimeoutMs);
+  }
+}
+
+std::string model_path(int& argc, char** argv) {
+  const auto v = take_flag(argc, argv, "model");
+  return v ? *v : std::string(INFENG_TESTDATA_DIR) + "/stories260K.bin";
+}
+
+double nmse(const float* got, const float* ref, std::size_t n) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(got[i]) - ref[i];
+    num += d * d;
+    den += static_cast<double>(ref[i]) * ref[i];
+  }
+  return den > 0 ? num / den : (num > 0 ? INFINITY : 0.0);
+}
+
+}  // namespace infeng::bench::attn
