@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the tokenizer's libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined) in
+# build/native/fuzz and runs each for a short time from its seeds: the loader from the small
+# tokenizer.json files in native/fuzz/seeds/load, encode from the shipped corpus. A crash
+# leaves its reproducer in build/native/fuzz/artifacts/ and fails the script; turn it into a
+# regression test in native/tests/ (tokenizer_load_test.cpp or tokenizer_core_test.cpp).
+#   FUZZ_SECONDS=30 bash native/fuzz/run.sh
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+seconds="${FUZZ_SECONDS:-30}"
+env_file=build/toolchain.env
+[ -f "$env_file" ] || bash scripts/setup.sh
+# shellcheck disable=SC1090
+. "$env_file"
+build=build/native/fuzz
+cmake -S native -B "$build" -G Ninja \
+  -DCMAKE_TOOLCHAIN_FILE="$root/native/cmake/toolchains/clang17.cmake" \
+  -DINFENG_CLANG_VERSION="$INFENG_CLANG_VERSION" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DINFENG_FUZZ=ON -DINFENG_BUILD_TESTS=OFF -DINFENG_BUILD_BENCH=OFF -DINFENG_TOKENIZER_ADDON=OFF >/dev/null
+cmake --build "$build" --target infeng_tokenizer_fuzz_load infeng_tokenizer_fuzz_encode
+work="$build/work"
+rm -rf "$work"
+mkdir -p "$work/load" "$work/encode" "$build/artifacts"
+cp native/fuzz/seeds/load/* "$work/load/"
+cp native/testdata/corpus/*.txt "$work/encode/"
+for target in load encode; do
+  echo "fuzz: tokenizer $target for ${seconds}s"
+  "$build/src/tokenizer/infeng_tokenizer_fuzz_$target" -max_total_time="$seconds" -max_len=16384 \
+    -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "$work/$target" \
+    2> "$build/fuzz_$target.log" || { tail -40 "$build/fuzz_$target.log" >&2; exit 1; }
+  grep -E "^stat::number_of_executed_units|^Done" "$build/fuzz_$target.log" || true
+done
