@@ -5,10 +5,12 @@ import type { LaneName } from '../model/lanes.js';
 import type { Lane } from './lane.js';
 import { gemmLane } from './gemm.js';
 import { tokenizerLane } from './tokenizer.js';
+import { attnDecodeLane } from './attn-decode.js';
 
 export const AVAILABLE_LANES: Partial<Record<LaneName, Lane>> = {
   tokenizer: tokenizerLane,
   gemm: gemmLane,
+  'attn-decode': attnDecodeLane,
 };
 
 export function laneAdapter(name: LaneName): Lane | undefined {

@@ -1,0 +1,153 @@
+// The attn-decode lane adapter on a recorded smoke run of infeng_attn_decode_bench, its report
+// files, and the lane's gates in baselines/rules.yml firing on crafted results.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { describe, expect, it } from 'vitest';
+import { attnDecodeLane, attnDecodeResultFromJson } from '../src/lanes/attn-decode.js';
+import { ATTN_DECODE_CSV_COLUMNS, writeAttnDecodeReports } from '../src/results/attn-decode-reports.js';
+import { compare } from '../src/compare/compare.js';
+import { loadRules } from '../src/compare/rules.js';
+import type { LaneResult } from '../src/model/results.js';
+import { around, lane, machine, metric, run } from './fixtures/compare/build.js';
+
+const fixture = readFileSync(new URL('./fixtures/gbench/attn_decode_smoke.json', import.meta.url), 'utf8');
+const planned = attnDecodeLane.plannedCases('smoke');
+
+describe('attn-decode lane adapter', () => {
+  const r = attnDecodeResultFromJson(fixture, planned);
+
+  it('plans the smoke grid and the perplexity case', () => {
+    expect(planned).toEqual(['q32kv4d64/ctx256', 'q32kv4d64/ctx2048', 'perplexity']);
+  });
+
+  it('maps counters to metrics with units, direction and kind, keeping every repetition', () => {
+    const c = r.cases.find((x) => x.id === 'q32kv4d64/ctx2048');
+    expect(c?.error).toBeUndefined();
+    const speedup = c?.metrics.find((m) => m.name === 'speedup_vs_fp16kv');
+    expect(speedup).toMatchObject({ unit: '×', better: 'higher', kind: 'same-run' });
+    expect(speedup?.samples).toHaveLength(3);
+    expect(speedup?.value).toBeGreaterThan(0);
+    expect(c?.metrics.find((m) => m.name === 'l2_diff')).toMatchObject({ better: 'lower' });
+    expect(c?.metrics.find((m) => m.name === 'tokens_per_s')?.kind).toBe('absolute');
+    expect(c?.params).toMatchObject({ q_heads: 32, kv_heads: 4, head_dim: 64, ctx: 2048 });
+    expect(Number(c?.params.tile_tokens)).toBeGreaterThan(0);
+  });
+
+  it('reads the model perplexity case and the run facts', () => {
+    const ppl = r.cases.find((x) => x.id === 'perplexity');
+    expect(ppl?.error).toBeUndefined();
+    const delta = ppl?.metrics.find((m) => m.name === 'perplexity_delta_pct');
+    expect(Math.abs(delta?.value ?? Number.NaN)).toBeLessThan(1);
+    expect(Number(ppl?.params.ppl_int8)).toBeGreaterThan(1);
+    expect(['scalar', 'avx2', 'avx512']).toContain(r.path);
+    expect(Number(r.info.read_gbps)).toBeGreaterThan(0);
+  });
+
+  it('turns an unreported planned case into a case error', () => {
+    const more = attnDecodeResultFromJson(fixture, [...planned, 'q32kv8d128/ctx4096']);
+    expect(more.cases.find((c) => c.id === 'q32kv8d128/ctx4096')?.error).toMatch(/did not report/);
+  });
+
+  it('writes the CSV with DESIGN.md columns and the summary', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'attn-decode-'));
+    const result: LaneResult = { ...r, durationS: 1, artifacts: [] };
+    expect(writeAttnDecodeReports(result, dir)).toEqual(['attn_decode.csv', 'attn_decode_summary.json']);
+    const rows = parse(readFileSync(path.join(dir, 'attn_decode.csv'), 'utf8'), { columns: true }) as Record<
+      string,
+      string
+    >[];
+    expect(Object.keys(rows[0] ?? {})).toEqual([...ATTN_DECODE_CSV_COLUMNS]);
+    for (const col of [
+      'tokens_per_s',
+      'baseline_tokens_per_s',
+      'perplexity_delta',
+      'scratch_ratio',
+      'tile_tokens',
+      'acc_width',
+      'has_avx2',
+      'has_vnni',
+      'csr_outliers',
+      'l2_bytes_per_token',
+    ]) {
+      expect(rows[0]).toHaveProperty(col);
+      expect(rows[0]?.[col]).not.toBe('');
+    }
+    expect(rows).toHaveLength(2);
+    const summary = JSON.parse(readFileSync(path.join(dir, 'attn_decode_summary.json'), 'utf8'));
+    expect(summary.lane).toBe('attn-decode');
+    expect(summary.headline.perplexity_delta_pct).toEqual(expect.any(Number));
+  });
+});
+
+describe('attn-decode gates (baselines/rules.yml)', () => {
+  const same = { kind: 'same-run' as const };
+  const decodeCase = (id: string, speedup: number, l2: number, scratch: number) => ({
+    id,
+    params: {},
+    metrics: [
+      metric('speedup_vs_fp16kv', around(speedup), { unit: '×', ...same }),
+      metric('l2_diff', around(l2), { unit: '', better: 'lower', ...same }),
+      metric('scratch_ratio', around(scratch), { unit: '×', better: 'lower', ...same }),
+    ],
+  });
+  const pplCase = (delta: number) => ({
+    id: 'perplexity',
+    params: {},
+    metrics: [metric('perplexity_delta_pct', around(delta), { unit: '%', better: 'lower', ...same })],
+  });
+
+  async function judge(cases: LaneResult['cases']) {
+    const rules = await loadRules(path.resolve(__dirname, '..', 'baselines', 'rules.yml'));
+    return compare(run([lane('attn-decode', cases)], machine()), {}, rules);
+  }
+  const gate = (r: Awaited<ReturnType<typeof judge>>, name: string, caseId: string) =>
+    r.lanes[0]?.verdicts.find((v) => v.source === 'gate' && v.gate?.name === name && v.caseId === caseId);
+
+  it('passes a healthy run', async () => {
+    const r = await judge([decodeCase('q32kv4d64/ctx4096', 1.6, 5e-5, 1.1), pplCase(0.1)]);
+    expect(gate(r, 'speedup-vs-fp16kv', 'q32kv4d64/ctx4096')?.state).toBe('pass');
+    expect(gate(r, 'decode-perplexity', 'perplexity')?.state).toBe('pass');
+    expect(r.conclusion).toBe('success');
+  });
+
+  it('fails a slow int8 kernel at ctx ≥ 2k, and not at 512', async () => {
+    const r = await judge([
+      decodeCase('q32kv4d64/ctx2048', 1.05, 5e-5, 1.1),
+      decodeCase('q32kv4d64/ctx512', 1.05, 5e-5, 1.1),
+    ]);
+    expect(gate(r, 'speedup-vs-fp16kv', 'q32kv4d64/ctx2048')).toMatchObject({
+      state: 'regressed',
+      severity: 'fail',
+    });
+    expect(gate(r, 'speedup-vs-fp16kv', 'q32kv4d64/ctx512')).toBeUndefined();
+    expect(r.conclusion).toBe('failure');
+  });
+
+  it('fails on perplexity either way, output error and scratch', async () => {
+    for (const [cases, name, id] of [
+      [[pplCase(0.5)], 'decode-perplexity', 'perplexity'],
+      [[pplCase(-0.4)], 'decode-perplexity', 'perplexity'],
+      [[decodeCase('q32kv8d128/ctx8192', 1.6, 3e-3, 1.1)], 'decode-l2', 'q32kv8d128/ctx8192'],
+      [[decodeCase('q32kv8d128/ctx8192', 1.6, 5e-5, 1.4)], 'decode-scratch', 'q32kv8d128/ctx8192'],
+    ] as const) {
+      const r = await judge([...cases]);
+      expect(gate(r, name, id)).toMatchObject({ state: 'regressed', severity: 'fail' });
+      expect(r.conclusion).toBe('failure');
+    }
+  });
+
+  it('shows the issue targets as warnings only', async () => {
+    const r = await judge([decodeCase('q32kv4d64/ctx8192', 1.3, 5e-5, 1.1), pplCase(0.2)]);
+    expect(gate(r, 'decode-speedup-target', 'q32kv4d64/ctx8192')).toMatchObject({
+      state: 'regressed',
+      severity: 'warn',
+    });
+    expect(gate(r, 'decode-perplexity-target', 'perplexity')).toMatchObject({
+      state: 'regressed',
+      severity: 'warn',
+    });
+    expect(r.conclusion).toBe('success');
+  });
+});
