@@ -83,9 +83,79 @@ void bpe_merge_heap(const PairMap& merges, std::vector<uint32_t>& syms) {
   syms.resize(w);
 }
 
+void bpe_merge_rounds(const PairMap& merges, std::vector<uint32_t>& syms) {
+  const size_t n0 = syms.size();
+  size_t n = n0;
+  if (n < 2) return;
+  // rank[i]/into[i]: the merge of pair (i, i+1); `merged` marks symbols made in this round,
+  // whose pairs need a new lookup (the other pairs keep theirs).
+  thread_local std::vector<uint32_t> rank, into, nsyms, nrank, ninto;
+  thread_local std::vector<uint8_t> merged;
+  rank.resize(n);
+  into.resize(n);
+  auto look = [&](uint32_t a, uint32_t b, uint32_t* r, uint32_t* to) {
+    const PairMap::Merge* m = merges.find(a, b);
+    *r = m ? m->rank : kNoRank;
+    *to = m ? m->id : 0;
+  };
+  for (size_t i = 0; i + 1 < n; ++i) look(syms[i], syms[i + 1], &rank[i], &into[i]);
+  // Scanning costs n per round, so rounds pay off only while they merge several occurrences
+  // each (repetition). Diverse text merges about once per round: after a few such rounds the
+  // rest goes to the heap.
+  int lean_rounds = 0;
+  for (;;) {
+    uint32_t r = kNoRank;
+    for (size_t i = 0; i + 1 < n; ++i) r = std::min(r, rank[i]);
+    if (r == kNoRank) break;
+    if (lean_rounds > 6 && n > kBpeShortLimit) {
+      syms.resize(n);
+      bpe_merge_heap(merges, syms);
+      return;
+    }
+    nsyms.resize(n);
+    nrank.resize(n);
+    ninto.resize(n);
+    merged.assign(n, 0);
+    size_t w = 0;
+    bool stop = false;
+    for (size_t i = 0; i < n; ++w) {
+      if (!stop && i + 1 < n && rank[i] == r) {
+        const uint32_t t = into[i];
+        nsyms[w] = t;
+        merged[w] = 1;
+        // A new pair ranking below r is what the reference's queue takes next: end the pass
+        // here and let the next round start from it.
+        uint32_t q, to;
+        if (w > 0) {
+          look(nsyms[w - 1], t, &q, &to);
+          if (q < r) stop = true;
+        }
+        if (i + 2 < n) {
+          look(t, syms[i + 2], &q, &to);
+          if (q < r) stop = true;
+        }
+        i += 2;
+      } else {
+        nsyms[w] = syms[i];
+        nrank[w] = rank[i];  // still right unless a neighbour was merged: fixed up below
+        ninto[w] = into[i];
+        i += 1;
+      }
+    }
+    for (size_t j = 0; j + 1 < w; ++j)
+      if (merged[j] || merged[j + 1]) look(nsyms[j], nsyms[j + 1], &nrank[j], &ninto[j]);
+    lean_rounds += n - w < 3 ? 1 : 0;
+    n = w;
+    std::copy(nsyms.begin(), nsyms.begin() + n, syms.begin());
+    std::swap(rank, nrank);
+    std::swap(into, ninto);
+  }
+  syms.resize(n);
+}
+
 void bpe_merge(const PairMap& merges, std::vector<uint32_t>& syms) {
   if (syms.size() <= kBpeShortLimit) bpe_merge_short(merges, syms);
-  else bpe_merge_heap(merges, syms);
+  else bpe_merge_rounds(merges, syms);
 }
 
 }  // namespace infeng::tok

@@ -35,7 +35,7 @@ namespace infeng::tok {
 // cache refills with the frequent pieces within a few kilobytes of text.
 class PieceCache {
  public:
-  static constexpr size_t kMaxPiece = 48;
+  static constexpr size_t kMaxPiece = 256;
   static constexpr size_t kSlots = 1 << 15;
   static constexpr size_t kMaxEntries = kSlots / 2;
 
@@ -57,7 +57,7 @@ class PieceCache {
     for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
       Slot& s = slots_[i];
       if (s.len == 0) {
-        s = {h, uint32_t(keys_.size()), uint32_t(ids_.size()), uint16_t(n), uint16_t(count)};
+        s = {h, uint32_t(keys_.size()), uint32_t(ids_.size()), uint16_t(n), uint16_t(count)};  // n ≤ kMaxPiece
         keys_.insert(keys_.end(), p, p + n);
         ids_.insert(ids_.end(), ids, ids + count);
         ++entries_;
