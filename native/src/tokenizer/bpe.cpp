@@ -99,9 +99,9 @@ void bpe_merge_rounds(const PairMap& merges, std::vector<uint32_t>& syms) {
     *to = m ? m->id : 0;
   };
   for (size_t i = 0; i + 1 < n; ++i) look(syms[i], syms[i + 1], &rank[i], &into[i]);
-  // Scanning costs n per round, so rounds pay off only while they merge several occurrences
-  // each (repetition). Diverse text merges about once per round: after a few such rounds the
-  // rest goes to the heap.
+  // Scanning costs n per round, so rounds pay off only while each merges a fair share of the
+  // piece (repetition). Diverse text merges a few pairs per round: after a few such lean
+  // rounds the rest goes to the heap.
   int lean_rounds = 0;
   for (;;) {
     uint32_t r = kNoRank;
@@ -144,7 +144,7 @@ void bpe_merge_rounds(const PairMap& merges, std::vector<uint32_t>& syms) {
     }
     for (size_t j = 0; j + 1 < w; ++j)
       if (merged[j] || merged[j + 1]) look(nsyms[j], nsyms[j + 1], &nrank[j], &ninto[j]);
-    lean_rounds += n - w < 3 ? 1 : 0;
+    lean_rounds += (n - w) * 32 < n ? 1 : 0;
     n = w;
     std::copy(nsyms.begin(), nsyms.begin() + n, syms.begin());
     std::swap(rank, nrank);

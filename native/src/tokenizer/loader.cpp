@@ -351,6 +351,8 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
   m.merges.reserve(merges.arr.size());
   std::string a, b;
   bool crosses_words = false;
+  std::vector<std::pair<uint32_t, uint32_t>> merge_pairs;
+  merge_pairs.reserve(merges.arr.size());
   for (size_t i = 0; i < merges.arr.size(); ++i) {
     const Value& e = merges.arr[i];
     if (e.is_string()) {
@@ -369,6 +371,7 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
     if (ia == StrMap::kNone || ib == StrMap::kNone || in == StrMap::kNone)
       fail("model.merges[" + std::to_string(i) + "]: a token of \"" + a + " " + b + "\" is not in the vocabulary");
     m.merges.insert(ia, ib, {uint32_t(i), in});
+    merge_pairs.emplace_back(ia, ib);
     if (!byte_level && m.replace_space) {
       const std::string& w = m.replace_with;
       bool a_ends_word = !(a.size() >= w.size() && a.compare(a.size() - w.size(), w.size(), w) == 0);
@@ -377,6 +380,47 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
     }
   }
   m.sp_words = !byte_level && m.replace_space && m.replace_id != kNoId && !crosses_words;
+
+  // Initial symbols a token's text starts and ends with, as the encoder would make them.
+  {
+    auto initial = [&](std::string_view piece) -> uint32_t {
+      if (byte_level) return m.byte_id[uint8_t(piece[0])];
+      uint32_t id = m.vocab.find(piece);
+      if (id != kNoId) return id;
+      if (m.byte_fallback && m.byte_id[uint8_t(piece[0])] != kNoId) return m.byte_id[uint8_t(piece[0])];
+      return m.unk_id;
+    };
+    auto ends = [&](uint32_t id, uint32_t* first, uint32_t* last) {
+      if (m.id_byte[id] >= 0 || id == m.unk_id) {  // byte-fallback and unknown tokens stand alone
+        *first = *last = id;
+        return;
+      }
+      const std::string& t = byte_level ? m.id_text[id] : text_of[id];
+      if (t.empty()) { *first = *last = kNoId; return; }
+      if (byte_level) {
+        *first = m.byte_id[uint8_t(t.front())];
+        *last = m.byte_id[uint8_t(t.back())];
+        return;
+      }
+      size_t len0 = utf8_len(uint8_t(t[0]));
+      size_t lastpos = t.size() - 1;
+      while (lastpos > 0 && (uint8_t(t[lastpos]) & 0xC0) == 0x80) --lastpos;
+      *first = initial(std::string_view(t).substr(0, len0));
+      // a character without its own token falls back to bytes: its last byte's token
+      std::string_view lc = std::string_view(t).substr(lastpos);
+      uint32_t l = m.vocab.find(lc);
+      if (l == kNoId && m.byte_fallback) l = m.byte_id[uint8_t(lc.back())];
+      *last = l == kNoId ? m.unk_id : l;
+    };
+    m.joinable.reserve(merges.arr.size());
+    for (const auto& [a_id, b_id] : merge_pairs) {
+      uint32_t fa, la, fb, lb;
+      ends(a_id, &fa, &la);
+      ends(b_id, &fb, &lb);
+      if (la == kNoId || fb == kNoId) { m.joinable_all = true; continue; }
+      m.joinable.insert(la, fb, {0, 0});
+    }
+  }
 
   const Value* post = root.find("post_processor");
   load_post_processor(post ? *post : Value(), root, m);

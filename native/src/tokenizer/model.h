@@ -39,6 +39,11 @@ struct Tokenizer::Model {
   // starting with ▁, so a segment splits exactly into words (a ▁ run and what follows it up to
   // the next ▁) that BPE independently and can be cached. Checked on the merges at load.
   bool sp_words = false;
+  // Pairs of initial symbols (last of a merge's left part, first of its right part) that some
+  // merge joins. Where two adjacent initial symbols are not such a pair, no merge can ever
+  // cross between them, so a long piece splits there into independent BPE runs.
+  PairMap joinable;
+  bool joinable_all = false;  // a merge part whose ends are unknown: never split
   bool byte_fallback = false;
   bool fuse_unk = false;
   bool ignore_merges = false;

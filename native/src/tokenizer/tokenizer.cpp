@@ -122,6 +122,26 @@ namespace {
 
 using Model = Tokenizer::Model;
 
+// BPE of a piece's initial symbols. A long piece is first cut where no merge can join the two
+// neighbouring symbols (Model::joinable), and each run merges on its own: the runs are
+// shorter, often repeat (and the rounds algorithm likes them), and the result is the same.
+void merge_runs(const Model& m, std::vector<uint32_t>& syms, std::vector<uint32_t>& run) {
+  const size_t n = syms.size();
+  if (n <= kBpeShortLimit || m.joinable_all) {
+    bpe_merge(m.merges, syms);
+    return;
+  }
+  size_t w = 0, start = 0;
+  for (size_t i = 1; i <= n; ++i) {
+    if (i < n && m.joinable.find(syms[i - 1], syms[i])) continue;
+    run.assign(syms.begin() + start, syms.begin() + i);
+    bpe_merge(m.merges, run);
+    for (uint32_t id : run) syms[w++] = id;
+    start = i;
+  }
+  syms.resize(w);
+}
+
 // A point after which encoding can restart: byte offset, ids emitted so far, and whether it is
 // inside a segment (so the restart must not apply segment-start normalization).
 struct Boundary {
@@ -134,7 +154,7 @@ struct Encoder {
   std::vector<uint32_t>& out;
   PieceCache* cache;
   std::vector<Boundary>* bounds;  // recorded only when computing a prefix-cache entry
-  std::vector<uint32_t> syms;
+  std::vector<uint32_t> syms, runbuf;
   std::string norm;
 
   // SentencePiece: the initial symbols of one character (bytes c[0..n)).
@@ -186,7 +206,7 @@ struct Encoder {
       }
       i += len;
     }
-    bpe_merge(m.merges, syms);
+    merge_runs(m, syms, runbuf);
     if (cacheable) cache->insert(w, n, h, syms.data(), syms.size());
     out.insert(out.end(), syms.begin(), syms.end());
   }
@@ -254,7 +274,7 @@ struct Encoder {
     }
     syms.resize(n);
     for (size_t i = 0; i < n; ++i) syms[i] = m.byte_id[p[i]];
-    bpe_merge(m.merges, syms);
+    merge_runs(m, syms, runbuf);
     if (cache && n <= PieceCache::kMaxPiece) cache->insert(p, n, h, syms.data(), syms.size());
     out.insert(out.end(), syms.begin(), syms.end());
   }
