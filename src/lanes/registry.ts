@@ -6,10 +6,12 @@ import type { Lane } from './lane.js';
 import { gemmLane } from './gemm.js';
 import { tokenizerLane } from './tokenizer.js';
 import { attnDecodeLane } from './attn-decode.js';
+import { attnPrefillLane } from './attn-prefill.js';
 
 export const AVAILABLE_LANES: Partial<Record<LaneName, Lane>> = {
   tokenizer: tokenizerLane,
   gemm: gemmLane,
+  'attn-prefill': attnPrefillLane,
   'attn-decode': attnDecodeLane,
 };
 
