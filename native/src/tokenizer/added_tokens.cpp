@@ -2,6 +2,7 @@
 #include "added_tokens.h"
 
 #include <algorithm>
+#include <map>
 
 namespace infeng::tok {
 
@@ -13,24 +14,34 @@ void AddedTokens::add(std::string content, uint32_t id) {
 }
 
 void AddedTokens::build() {
-  order_.clear();
-  for (uint32_t i = 0; i < tokens_.size(); ++i)
-    if (!tokens_[i].content.empty()) order_.push_back(i);
-  std::stable_sort(order_.begin(), order_.end(), [&](uint32_t a, uint32_t b) {
-    uint8_t fa = uint8_t(tokens_[a].content[0]), fb = uint8_t(tokens_[b].content[0]);
-    if (fa != fb) return fa < fb;
-    return tokens_[a].content.size() > tokens_[b].content.size();
-  });
-  std::fill(std::begin(start_), std::end(start_), 0u);
-  std::fill(std::begin(first_), std::end(first_), false);
+  // Build with a map per node, then flatten to contiguous edge lists.
+  struct Building { std::map<uint8_t, uint32_t> next; uint32_t id = kNone; };
+  std::vector<Building> b(1);  // node 0: the root (not stored)
   max_len_ = 0;
-  for (uint32_t i : order_) {
-    uint8_t f = uint8_t(tokens_[i].content[0]);
-    first_[f] = true;
-    start_[f + 1]++;
-    max_len_ = std::max(max_len_, tokens_[i].content.size());
+  for (const Token& t : tokens_) {
+    if (t.content.empty()) continue;
+    uint32_t node = 0;
+    for (char c : t.content) {
+      auto it = b[node].next.find(uint8_t(c));
+      if (it == b[node].next.end()) {
+        b.push_back({});
+        it = b[node].next.emplace(uint8_t(c), uint32_t(b.size() - 1)).first;
+      }
+      node = it->second;
+    }
+    b[node].id = t.id;
+    max_len_ = std::max(max_len_, t.content.size());
   }
-  for (int b = 0; b < 256; ++b) start_[b + 1] += start_[b];
+  nodes_.assign(b.size(), Node{});
+  edges_.clear();
+  for (size_t i = 0; i < b.size(); ++i) {
+    nodes_[i].id = b[i].id;
+    nodes_[i].first = uint32_t(edges_.size());
+    nodes_[i].count = uint32_t(b[i].next.size());
+    for (const auto& [byte, to] : b[i].next) edges_.push_back({byte, to});
+  }
+  for (auto& r : root_) r = kNone;
+  for (const auto& [byte, to] : b[0].next) root_[byte] = to;
 }
 
 }  // namespace infeng::tok
