@@ -109,3 +109,28 @@ lanes:
     expect(verdict(0.8).state).toBe('noisy');
   });
 });
+
+describe('machine-drift guard and a baseline from other hardware', () => {
+  it('does not excuse a same-run regression by comparing the peer across machines', () => {
+    const ratio = (xs: number[]) => metric('ratio_vs_openblas', xs, { unit: '×', kind: 'same-run' });
+    const before = [1.5, 1.52, 1.49, 1.51, 1.5, 1.48, 1.5];
+    const other = machine({ cpuModel: 'Other CPU' });
+    const b = baselineOf(run(1, 1, [ratio(before)]).lanes[0]!, other);
+    const rules = parseRules(`
+lanes:
+  gemm:
+    tolerances:
+      - metric: ratio_vs_openblas
+        tolerancePct: 5
+        control: openblas_gflops
+        severity: fail
+`);
+    // the peer is 40 % slower than on the baseline's machine: another machine, not a disturbance
+    const v = compare(
+      run(1, 0.6, [ratio(before.map((x) => x * 0.7))]),
+      { gemm: b },
+      rules,
+    ).lanes[0]!.verdicts.find((x) => x.metric === 'ratio_vs_openblas')!;
+    expect(v.state).toBe('regressed');
+  });
+});

@@ -159,7 +159,9 @@ function compareLane(
           rules,
           incomparable,
         );
-        verdicts.push(tol.control ? guardMachineDrift(v, c, baseline?.cases[c.id], tol.control) : v);
+        // the control's absolute value only says something against a baseline from this hardware
+        const guard = tol.control !== undefined && !incomparable;
+        verdicts.push(guard ? guardMachineDrift(v, c, baseline?.cases[c.id], tol.control!) : v);
       }
       for (const g of gates) {
         if (!globMatch(g.metric, m.name) || !globMatch(g.cases, c.id)) continue;
