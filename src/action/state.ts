@@ -10,6 +10,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import type { VerdictReport } from '../model/verdicts.js';
+import { makeValidator } from '../compare/validate.js';
+import { verdictReportSchema } from './verdicts-schema.js';
+
+const validateVerdicts = makeValidator<VerdictReport>(verdictReportSchema);
 
 export const BUILD_STATE = 'build.json';
 export const CHECKS_STATE = 'checks.json';
@@ -56,14 +60,9 @@ export function readState<T>(dir: string, file: string): T | undefined {
 }
 
 export function readVerdicts(dir: string): VerdictReport | undefined {
-  const r = readState<Partial<VerdictReport>>(dir, 'verdicts.json');
+  const r = readState<unknown>(dir, 'verdicts.json');
   if (r === undefined) return undefined;
-  if (r.schemaVersion !== 1 || !Array.isArray(r.lanes) || typeof r.counts !== 'object') {
-    throw new InputError('not a verdicts file (schemaVersion 1 with lanes and counts expected)', {
-      file: path.join(dir, 'verdicts.json'),
-    });
-  }
-  return r as VerdictReport;
+  return validateVerdicts(r, path.join(dir, 'verdicts.json'));
 }
 
 /** The event payload the runner wrote; {} when there is none (a local run). */

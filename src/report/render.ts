@@ -100,7 +100,7 @@ function label(v: Verdict): string {
 
 /** ❌ only for what fails the gate; a warn-severity regression is ⚠️. */
 function emoji(v: Verdict): string {
-  return v.state === 'regressed' && v.severity === 'warn' ? '⚠️' : EMOJI[v.state];
+  return v.state === 'regressed' && v.severity === 'warn' ? '⚠️' : (EMOJI[v.state] ?? '');
 }
 
 function verdictDetail(v: Verdict): string {
@@ -183,7 +183,8 @@ function mdTable(header: string[], rows: string[][], align: string[]): string {
 
 function mdVerdict(v: Verdict): string {
   const detail = verdictDetail(v);
-  const text = `${emoji(v)} ${label(v)}`;
+  // verdicts.json may come from a fork's artifact: even the fixed words are escaped
+  const text = `${emoji(v)} ${esc(label(v))}`;
   return detail ? `${text} <sub>${esc(detail)}</sub>` : text;
 }
 
@@ -227,7 +228,7 @@ function gatesTable(verdicts: Verdict[], withLane: boolean): string {
     esc(v.metric),
     esc(value(v.current, v.unit)),
     esc(v.gate ? boundText(v.gate, v.unit) : ''),
-    `${emoji(v)} ${label(v)}`,
+    `${emoji(v)} ${esc(label(v))}`,
   ]);
   return mdTable(header, rows, align);
 }
@@ -249,7 +250,7 @@ function headSection(report: VerdictReport): string {
     '',
     mdTable(
       ['check', 'result', 'summary'],
-      report.lanes.map((l) => [esc(l.check), `${CONCLUSION[l.conclusion]} ${l.conclusion}`, esc(l.summary)]),
+      report.lanes.map((l) => [esc(l.check), `${CONCLUSION[l.conclusion] ?? ''} ${esc(l.conclusion)}`, esc(l.summary)]),
       ['l', 'l', 'l'],
     ),
   ];
@@ -300,7 +301,7 @@ function laneDetails(l: LaneVerdicts): string {
   const metrics = l.verdicts.filter((v) => v.source === 'baseline' && isMetricVerdict(v));
   const gates = l.verdicts.filter((v) => v.source === 'gate');
   const parts = [
-    `<details><summary>${CONCLUSION[l.conclusion]} <b>${esc(l.check)}</b> · ${esc(l.summary)}</summary>`,
+    `<details><summary>${CONCLUSION[l.conclusion] ?? ''} <b>${esc(l.check)}</b> · ${esc(l.summary)}</summary>`,
     '',
   ];
   const b = l.baselineMeta;
