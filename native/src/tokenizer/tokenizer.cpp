@@ -2,16 +2,44 @@
 // raw text), normalize each remaining segment (NFC, or SentencePiece's Prepend ▁ + Replace
 // ' ' → ▁), pre-tokenize (byte-level family), BPE each piece, then the post-processor template.
 //
-// Design and measurements (2-core AVX-512 runner, clang-16, the shipped corpus, medians of the
-// tokenizer lane; Hugging Face tokenizers 0.23.2 in the same process):
-//  - No regex engine: the Split pattern is decided per character class (pretokenizer.cpp).
+// Design, and what was measured (2-core AVX-512 runner shared with other builds, clang-16;
+// MB/s per corpus file are Google Benchmark medians from infeng_tokenizer_bench, single
+// thread, warm piece cache; "×" are same-run ratios against Hugging Face tokenizers 0.23.2 from
+// the lane, `npx infeng-perf run --lanes tokenizer`):
+//  - No regex engine: the Split pattern is decided per character class (pretokenizer.cpp),
+//    checked against Oniguruma's splits recorded as fixtures.
 //  - Byte-level BPE runs on raw bytes: the vocabulary is re-keyed from GPT-2's printable
 //    alphabet to the bytes it stands for at load, so no text is mapped per encode.
 //  - ignore_merges (Llama-3): a piece that is itself a token is one hash lookup.
-//  - Per-thread piece cache (PieceCache): most pieces of real text repeat.
-//  - BPE merge loop: an array of pair ranks for short pieces, heap + linked list for long ones
-//    (bpe.h); both validated without a second lookup by comparing ranks.
-//  EXPERIMENTS is filled in below with what was tried and dropped.
+//  - Per-thread piece cache (PieceCache), pieces up to 256 bytes. At 48 bytes, Chinese and
+//    Japanese sentences (one letter run, one piece) missed it: llama3 cjk.txt 149 → 255 MB/s.
+//  - SentencePiece (Llama-2) has no pre-tokenizer, so the reference runs BPE over a whole
+//    segment. Cutting it into words before each ▁ that follows another character is exact
+//    when no merge joins a part ending in another character to a part starting with ▁ (checked
+//    at load; true for Llama-2) and makes words cacheable: prose.txt 9.8 → 139 MB/s, code.txt
+//    9.4 → 113 MB/s.
+//  - Long pieces are cut where no merge can join the two neighbouring initial symbols (a pair
+//    set built from the merges at load): llama2 repeated.txt 18.6 → 59 MB/s, cjk.txt 82 → 110.
+//  - Merge loop (bpe.h): rank array for pieces up to 64 symbols; for longer ones "rounds" (all
+//    occurrences of the lowest rank per pass) and the heap when rounds turn lean. repeated.txt
+//    (runs of one character) with the heap alone: 13-15 MB/s; with rounds: llama3 84, qwen3 73.
+//  - NFC (Qwen) only around code points the quick check flags, the rest copied: qwen3
+//    prose.txt (a few decomposed accents) 22 → 147 MB/s.
+//  - Added tokens by a byte trie: llama3 chat.txt 44 → 169 MB/s (256 specials share "<|").
+// Tried and dropped:
+//  - Rounds only for "monotone" merge tables (every merge ranked after the merges making its
+//    parts): Llama-2 and Llama-3 are not (10,312 and 49,630 merges rank before a merge that
+//    makes one of their parts, because a token has several producing merges). Replaced by
+//    ending a pass where the reference's queue would diverge, exact for any table.
+//  - A rounds budget of n·(16 + 2·log2 n) scan steps before the heap: diverse 65-symbol words
+//    paid the whole budget and then the heap (llama2 chat.txt 72 → 33 MB/s). Replaced by
+//    counting lean rounds (fewer than n/32 merges): 178 MB/s.
+//  - encode_batch on the shared spin-waiting thread pool (common/thread_pool): on a busy host
+//    two threads ran 2.5× slower than one (35 → 15 MB/s) because the spinning waiter took the
+//    core from the worker. Own threads with a blocking join: no collapse (62 → 56 MB/s under
+//    the same load). Two-thread scaling is only measurable on an idle runner.
+// Lane, quick profile, 7 repetitions, load average ~2 (one core busy with other jobs):
+// llama2 48.7 MB/s = 19.8× the reference, llama3 107 MB/s = 34.6×, qwen3 101 MB/s = 44.6×.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
