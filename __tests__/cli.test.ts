@@ -82,4 +82,14 @@ describe('infeng-perf CLI', () => {
     expect(r.stderr).toMatch(/rules\.yml/);
     expect(r.stderr).toMatch(/alpha/);
   });
+
+  it('a malformed baseline is bad input: exit 2 naming the file and field, and the report is still written', () => {
+    const dir = workspace();
+    writeFileSync(path.join(dir, 'reports', 'results.json'), JSON.stringify(results([1, 1, 1, 1, 1])));
+    writeFileSync(path.join(dir, 'baselines', 'gemm.json'), '{"_meta": {"lane": "gemm"}, "cases": {}}');
+    const r = cli(['compare'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/gemm\.json: _meta/);
+    expect(readFileSync(path.join(dir, 'reports', 'report.md'), 'utf8')).toMatch(/gemm\.json/);
+  });
 });

@@ -5,7 +5,7 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { buildConfig, type RawOptions } from './config.js';
 import { calibrateStage, compareStage, readResults, runStage } from './pipeline.js';
-import { InputError, formatError } from './errors.js';
+import { EXIT_FAILURE, EXIT_INPUT, EXIT_OK, InputError, exitCodeFor, formatError } from './errors.js';
 import { ISA_PATHS, LANES, PROFILES } from './model/lanes.js';
 import * as core from '@actions/core';
 import { PHASES, runActionPhase, type ActionIO, type Phase } from './action/phases.js';
@@ -45,7 +45,11 @@ async function doCompare(raw: RawOptions, results?: Awaited<ReturnType<typeof ru
   const outcome = await compareStage(config, results ?? readResults(config));
   process.stdout.write(`${outcome.terminal}\n`);
   log(`wrote ${config.reportsDir}/verdicts.json and report.md`);
-  return outcome.report.conclusion === 'failure' ? 1 : 0;
+  // A broken baseline is bad input: the report is written for every lane, and the exit code
+  // says input, not regression.
+  for (const e of outcome.inputErrors) log(formatError(e));
+  if (outcome.inputErrors.length > 0) return EXIT_INPUT;
+  return outcome.report.conclusion === 'failure' ? EXIT_FAILURE : EXIT_OK;
 }
 
 async function doAll(raw: RawOptions): Promise<number> {
@@ -154,10 +158,10 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version are not errors
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT_OK : EXIT_INPUT;
     }
     log(formatError(e));
-    return e instanceof InputError ? 2 : 1;
+    return exitCodeFor(e);
   }
 }
 
@@ -165,6 +169,6 @@ main(process.argv).then(
   (code) => process.exit(code),
   (e: unknown) => {
     log(formatError(e));
-    process.exit(1);
+    process.exit(EXIT_FAILURE);
   },
 );

@@ -120,6 +120,8 @@ export interface CompareOutcome {
   report: VerdictReport;
   markdown: string;
   terminal: string;
+  /** baselines that could not be used (their lanes got an error verdict; the run is bad input) */
+  inputErrors: InputError[];
 }
 
 export async function compareStage(config: Config, results: RunResults): Promise<CompareOutcome> {
@@ -132,7 +134,8 @@ export async function compareStage(config: Config, results: RunResults): Promise
   const markdown = renderMarkdown(report);
   writeJson(path.join(config.reportsDir, VERDICTS_FILE), report);
   writeFileSync(path.join(config.reportsDir, REPORT_FILE), markdown);
-  return { report, markdown, terminal: renderTerminal(report) };
+  const inputErrors = Object.values(baselines).filter((b): b is InputError => b instanceof InputError);
+  return { report, markdown, terminal: renderTerminal(report), inputErrors };
 }
 
 /**
