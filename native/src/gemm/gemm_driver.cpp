@@ -526,11 +526,7 @@ void matmul_lora_fused(const float* x, int M, int ldx, const PackedWeights& W, c
   p.lb = view(L.b.get(), L.rank, L.N, L.path);
   p.rank = L.rank;
   p.scale = L.scale;
-  if (p.K <= 0) {
-    run(p, opt);  // y = 0: x·A is empty too
-    return;
-  }
-  run(p, opt);
+  run(p, opt);  // K = 0 needs no branch: x·A is empty too, and y = 0
 }
 
 void matmul_lora_unfused(const float* x, int M, int ldx, const PackedWeights& W,
