@@ -141,3 +141,18 @@ describe('lane runner', () => {
     expect(results[0]).toMatchObject({ status: 'error', error: { step: 'build' } });
   });
 });
+
+describe('lane process environment', () => {
+  it('carries no credentials into the code under test', async () => {
+    const { withoutSecrets } = await import('../src/lanes/spawn.js');
+    const env = withoutSecrets({
+      PATH: '/usr/bin',
+      INFENG_GITHUB_TOKEN: 'ghs_x',
+      GITHUB_TOKEN: 'ghs_y',
+      ACTIONS_RUNTIME_TOKEN: 'z',
+      ACTIONS_RESULTS_URL: 'u',
+      INFENG_FORCE_PATH: 'avx2',
+    });
+    expect(env).toEqual({ PATH: '/usr/bin', INFENG_FORCE_PATH: 'avx2' });
+  });
+});

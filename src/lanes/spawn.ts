@@ -19,6 +19,19 @@ function tail(s: string): string {
   return s.length > KEEP ? s.slice(-KEEP) : s;
 }
 
+/**
+ * Lane and build processes run the pull request's own code: they get the environment minus
+ * every credential the action holds (the GitHub token, the runtime token), which they never need.
+ */
+export function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (/TOKEN|SECRET|PASSWORD|^ACTIONS_(RUNTIME|ID_TOKEN|RESULTS)/i.test(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
 export function runProcess(
   cmd: string,
   args: string[],
@@ -34,7 +47,7 @@ export function runProcess(
     // Its own process group, so a timeout kills whatever the lane started too (a wrapper
     // script's children would otherwise keep the pipes open and the lane "running").
     const child = spawn(cmd, args, {
-      env: opts.env ?? process.env,
+      env: withoutSecrets(opts.env ?? process.env),
       cwd: opts.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
