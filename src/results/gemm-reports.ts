@@ -14,6 +14,10 @@ export const GEMM_CSV_COLUMNS = [
   'rank',
   'path',
   'threads',
+  'base_ms',
+  'fused_ms',
+  'unfused_ms',
+  'openblas_ms',
   'base_gflops',
   'fused_gflops',
   'unfused_gflops',
@@ -52,6 +56,10 @@ export function gemmCsvRows(
       rank: c.params.rank ?? '',
       path: result.path,
       threads: result.info.threads ?? '',
+      base_ms: round(latencyMs(c, 'base_gflops', false), 4),
+      fused_ms: round(latencyMs(c, 'fused_gflops', true), 4),
+      unfused_ms: round(latencyMs(c, 'unfused_gflops', true), 4),
+      openblas_ms: round(latencyMs(c, 'openblas_gflops', false), 4),
       base_gflops: round(val(c, 'base_gflops'), 2),
       fused_gflops: round(val(c, 'fused_gflops'), 2),
       unfused_gflops: round(val(c, 'unfused_gflops'), 2),
@@ -67,6 +75,21 @@ export function gemmCsvRows(
       error: c.error ?? '',
     };
   });
+}
+
+/**
+ * Latency of one call from its throughput (the bench reports both from the same timings; the
+ * median of the rate is the rate of the median time, so this is exact for odd sample counts).
+ */
+function latencyMs(c: CaseResult, name: string, withLora: boolean): number | undefined {
+  const g = val(c, name);
+  const M = Number(c.params.M);
+  const K = Number(c.params.K);
+  const N = Number(c.params.N);
+  const r = Number(c.params.rank);
+  if (g === undefined || !(g > 0) || ![M, K, N, r].every(Number.isFinite)) return undefined;
+  const flops = 2 * M * K * N + (withLora ? 2 * M * K * r + 2 * M * r * N : 0);
+  return flops / (g * 1e6);
 }
 
 function geomean(xs: number[]): number | undefined {
