@@ -95,9 +95,13 @@ export async function runStage(config: Config, log: Log): Promise<RunResults> {
     unbuilt,
   );
   const results: RunResults = { schemaVersion: 1, machine, profile: config.profile, lanes };
-  writeJson(path.join(config.reportsDir, RESULTS_FILE), results);
+  writeResults(config, results);
   log(`wrote ${path.relative(process.cwd(), path.join(config.reportsDir, RESULTS_FILE))}`);
   return results;
+}
+
+export function writeResults(config: Config, results: RunResults): void {
+  writeJson(path.join(config.reportsDir, RESULTS_FILE), results);
 }
 
 export function readResults(config: Config): RunResults {

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildConfig, type Config } from '../config.js';
 import { InputError } from '../errors.js';
-import { buildLanes, compareStage, readResults, runStage, REPORT_FILE, RESULTS_FILE } from '../pipeline.js';
+import { buildLanes, compareStage, readResults, runStage, writeResults, REPORT_FILE } from '../pipeline.js';
 import { resolveToolchain } from '../build/toolchain.js';
 import { BuildError } from '../build/errors.js';
 import { emptyResult } from '../lanes/runner.js';
@@ -40,7 +40,6 @@ import { createClient } from '../github/client.js';
 import { startCheck } from '../sinks/checks.js';
 import { SINGLE_CHECK_NAME } from '../sinks/check-plan.js';
 import { runSink } from '../sinks/policy.js';
-import { writeFileSync, mkdirSync } from 'node:fs';
 
 export const PHASES = ['cache-key', 'build', 'lanes', 'compare', 'report', 'gate'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -128,12 +127,18 @@ async function buildPhase(config: Config, io: ActionIO): Promise<number> {
 async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): Promise<number> {
   const built = readState<BuildState>(config.reportsDir, BUILD_STATE)?.failures ?? {};
   const starter = await checkStarter(inputs, io);
-  if (inputs.checkRuns === 'single') await starter.start(SINGLE_CHECK_NAME);
+  // Saved after every start, not once at the end: if this step is cancelled or dies, the
+  // report step still knows which checks are in_progress and completes them.
+  const start = async (name: string) => {
+    await starter.start(name);
+    writeState(config.reportsDir, CHECKS_STATE, starter.state());
+  };
+  if (inputs.checkRuns === 'single') await start(SINGLE_CHECK_NAME);
 
   const lanes: LaneResult[] = [];
   let machine: RunResults['machine'] | undefined;
   for (const lane of config.lanes) {
-    if (inputs.checkRuns === 'per-lane') await starter.start(CHECK_NAMES[lane]);
+    if (inputs.checkRuns === 'per-lane') await start(CHECK_NAMES[lane]);
     const failure = built[lane];
     if (failure) {
       // never run a binary left in the cache by an earlier build of other sources
@@ -147,9 +152,7 @@ async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): P
   }
   machine ??= (await runStage({ ...config, lanes: [], build: false }, io.info)).machine;
   const results: RunResults = { schemaVersion: 1, machine, profile: config.profile, lanes };
-  mkdirSync(config.reportsDir, { recursive: true });
-  writeFileSync(path.join(config.reportsDir, RESULTS_FILE), `${JSON.stringify(results, null, 2)}\n`);
-  writeState(config.reportsDir, CHECKS_STATE, starter.state());
+  writeResults(config, results);
   return 0;
 }
 
