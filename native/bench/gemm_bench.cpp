@@ -167,7 +167,11 @@ struct CaseData {
   Path path = Path::Scalar;
   std::shared_ptr<WeightSet> ws;
   gemm::AlignedBuffer x, A, B;
-  gemm::PackedLora lora;
+  // One adapter copy per W copy when decode streams: a real model's adapters sit beside its
+  // layers' weights and come from DRAM with them, so a single cache-hot copy would understate
+  // the LoRA tax.
+  std::vector<gemm::PackedLora> loras;
+  const gemm::PackedLora& lora(std::size_t copy) const { return loras[copy % loras.size()]; }
   gemm::AlignedBuffer y[4];
   std::string error;  // non-empty: the outputs failed the check
   int rotation = 0;
@@ -189,10 +193,10 @@ double run_variant(CaseData& c, int v, std::size_t copy) {
       gemm::matmul(c.x.get(), M, K, ws.packed[copy], c.y[kBase].get(), N, opt);
       break;
     case kFused:
-      gemm::matmul_lora_fused(c.x.get(), M, K, ws.packed[copy], c.lora, c.y[kFused].get(), N, opt);
+      gemm::matmul_lora_fused(c.x.get(), M, K, ws.packed[copy], c.lora(copy), c.y[kFused].get(), N, opt);
       break;
     case kUnfused:
-      gemm::matmul_lora_unfused(c.x.get(), M, K, ws.packed[copy], c.lora, c.y[kUnfused].get(), N,
+      gemm::matmul_lora_unfused(c.x.get(), M, K, ws.packed[copy], c.lora(copy), c.y[kUnfused].get(), N,
                                 opt);
       break;
     case kOpenblas:
@@ -342,8 +346,12 @@ CaseData& case_for(int M, int H, int r) {
   fill_uniform(c->x.get(), static_cast<std::size_t>(M) * K, 0xA11CE000u + M, 1.0f);
   fill_uniform(c->A.get(), K * r, 0xAAAA0000u + r, 1.0f / std::sqrt(static_cast<float>(K)));
   fill_uniform(c->B.get(), r * N, 0xBBBB0000u + r, 1.0f / std::sqrt(static_cast<float>(r)));
-  c->lora = gemm::pack_lora(c->A.get(), r, c->B.get(), static_cast<int>(N), H, H, r, kLoraScale,
-                            path);
+  const std::size_t lora_copies = c->ws->streaming ? c->ws->packed.size() : 1;
+  c->loras.reserve(lora_copies);
+  for (std::size_t i = 0; i < lora_copies; ++i) {
+    c->loras.push_back(gemm::pack_lora(c->A.get(), r, c->B.get(), static_cast<int>(N), H, H, r,
+                                       kLoraScale, path));
+  }
   for (auto& y : c->y) {
     y = gemm::aligned_floats(static_cast<std::size_t>(M) * N);
     std::memset(y.get(), 0, static_cast<std::size_t>(M) * N * sizeof(float));
