@@ -22,11 +22,19 @@ std::uint64_t sum_tail(const unsigned char* p, std::size_t n) {
   return total;
 }
 
+// The kernels this probe measures against prefetch about 3 KiB ahead of their loads; a probe
+// without it reads slower than they do and efficiencies come out above 100 %. Same distance
+// here, so the yardstick is a read as good as the kernels' own. (Prefetching past the end of
+// the buffer is harmless: a prefetch never faults.)
+constexpr std::size_t kPrefetchAhead = 3072;
+
 __attribute__((target("avx512f"))) std::uint64_t sum_avx512(const unsigned char* p,
                                                              std::size_t n) {
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
   std::size_t i = 0;
   for (; i + 256 <= n; i += 256) {
+    _mm_prefetch(reinterpret_cast<const char*>(p + i + kPrefetchAhead), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(p + i + kPrefetchAhead + 128), _MM_HINT_T0);
     a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(p + i));
     a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(p + i + 64));
     a2 = _mm512_add_epi64(a2, _mm512_loadu_si512(p + i + 128));
@@ -40,6 +48,7 @@ __attribute__((target("avx2"))) std::uint64_t sum_avx2(const unsigned char* p, s
   __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
   std::size_t i = 0;
   for (; i + 128 <= n; i += 128) {
+    _mm_prefetch(reinterpret_cast<const char*>(p + i + kPrefetchAhead), _MM_HINT_T0);
     a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
     a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
     a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
