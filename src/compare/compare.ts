@@ -61,6 +61,11 @@ export function emptyCounts(): Record<VerdictState, number> {
   return Object.fromEntries(VERDICT_STATES.map((s) => [s, 0])) as Record<VerdictState, number>;
 }
 
+/** A missed warn-severity tolerance or gate: shown as a warning, never fails. */
+export function isWarning(v: Verdict): boolean {
+  return v.severity === 'warn' && v.state === 'regressed';
+}
+
 /** The one definition of what fails the gate. */
 export function isFailing(v: Verdict): boolean {
   return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');
@@ -455,7 +460,7 @@ function laneSummary(verdicts: Verdict[], path: string, incomparable: string | u
   // a missed warn-severity gate or tolerance is a warning, not a regression: the gate passes
   let warnings = 0;
   for (const v of verdicts) {
-    if (v.state === 'regressed' && v.severity === 'warn') warnings++;
+    if (isWarning(v)) warnings++;
     else counts[v.state]++;
   }
   const failing = verdicts.filter(isFailing).length;

@@ -1,5 +1,5 @@
 // The compare stage's public surface, for the orchestrator and the calibration command.
-export { compare, isFailing, emptyCounts, boundText, type BaselineInput } from './compare.js';
+export { compare, isFailing, isWarning, emptyCounts, boundText, type BaselineInput } from './compare.js';
 export {
   loadBaseline,
   loadBaselines,

@@ -12,7 +12,7 @@
 
 import { markdownTable } from 'markdown-table';
 import { formatAbsDelta, formatPct, formatValue } from '../compare/format.js';
-import { boundText, isFailing } from '../compare/compare.js';
+import { boundText, isFailing, isWarning } from '../compare/compare.js';
 import type {
   CheckConclusion,
   LaneVerdicts,
@@ -95,12 +95,12 @@ function label(v: Verdict): string {
           ? 'missed'
           : v.state
       : v.state;
-  return v.state === 'regressed' && v.severity === 'warn' ? `${word} (warn)` : word;
+  return isWarning(v) ? `${word} (warn)` : word;
 }
 
 /** ❌ only for what fails the gate; a warn-severity regression is ⚠️. */
 function emoji(v: Verdict): string {
-  return v.state === 'regressed' && v.severity === 'warn' ? '⚠️' : (EMOJI[v.state] ?? '');
+  return isWarning(v) ? '⚠️' : (EMOJI[v.state] ?? '');
 }
 
 function verdictDetail(v: Verdict): string {
@@ -163,7 +163,7 @@ function baselineAge(report: VerdictReport): string | undefined {
 
 function countsLine(report: VerdictReport): string {
   const c = report.counts;
-  const warnings = allVerdicts(report).filter((v) => v.state === 'regressed' && v.severity === 'warn').length;
+  const warnings = allVerdicts(report).filter((v) => isWarning(v)).length;
   const parts = [`${c.regressed - warnings} regressed`, `${c.improved} improved`, `${c.pass} unchanged`];
   if (warnings > 0) parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
   if (c.noisy > 0) parts.push(`${c.noisy} noisy`);
@@ -241,7 +241,7 @@ interface Section {
 
 function headSection(report: VerdictReport): string {
   const failing = allVerdicts(report).filter(isFailing).length;
-  const warned = allVerdicts(report).some((v) => v.state === 'regressed' && v.severity === 'warn');
+  const warned = allVerdicts(report).some((v) => isWarning(v));
   const icon = report.conclusion === 'failure' ? '❌' : warned ? '⚠️' : '✅';
   const verdict = failing > 0 ? `**${failing} failing** · ` : '';
   const lines = [
@@ -250,7 +250,11 @@ function headSection(report: VerdictReport): string {
     '',
     mdTable(
       ['check', 'result', 'summary'],
-      report.lanes.map((l) => [esc(l.check), `${CONCLUSION[l.conclusion] ?? ''} ${esc(l.conclusion)}`, esc(l.summary)]),
+      report.lanes.map((l) => [
+        esc(l.check),
+        `${CONCLUSION[l.conclusion] ?? ''} ${esc(l.conclusion)}`,
+        esc(l.summary),
+      ]),
       ['l', 'l', 'l'],
     ),
   ];

@@ -4,7 +4,7 @@
 // The rule that matters for branch protection: every stable lane check name completes, also
 // for lanes that were not selected, not built, or when no report exists at all, because a
 // required check that never reports stays "pending" and blocks the merge forever.
-import { isFailing } from '../compare/compare.js';
+import { isFailing, isWarning } from '../compare/compare.js';
 import { CHECK_NAMES, LANES } from '../model/lanes.js';
 import type { CheckConclusion, Verdict, VerdictReport } from '../model/verdicts.js';
 import { renderLaneCheck, renderNotRunCheck, renderReportCheck } from '../report/check.js';
@@ -48,7 +48,7 @@ export function annotationsFor(verdicts: readonly Verdict[], locate: Locate): An
   const out: Annotation[] = [];
   for (const v of verdicts) {
     const failing = isFailing(v);
-    const warned = v.state === 'regressed' && v.severity === 'warn';
+    const warned = isWarning(v);
     if (!failing && !warned) continue;
     const at = locate(v);
     if (!at) continue;
