@@ -146,6 +146,8 @@ void softmax_tile(float* s, int lds, int G, int T, float* m, float* l, float* co
 
 // ---- P·V: a chunk of NH heads × NV vectors (the last one masked to D's 8-float granule)
 // lives in registers across the tile's tokens; each V row chunk is read once per head chunk.
+// The prefetch of the next tile's V rows rides on the first chunk's pass only, so with D > 32
+// only the first 32 channels' pass issues it (it covers whole rows).
 template <typename Load, int NH, int NV>
 void accum_chunk(Load load_v, int D, int d0, __mmask16 last, int T, const float* p, int lds,
                  const float* corr, float* acc, const char* pf, int row_bytes) {
@@ -174,32 +176,36 @@ void accum_chunk(Load load_v, int D, int d0, __mmask16 last, int T, const float*
 template <typename Load, int NV>
 void accum_heads(Load load_v, int D, int d0, __mmask16 last, int T, const float* p, int lds, int G,
                  const float* corr, float* acc, const char* pf, int row_bytes) {
-  for (int h0 = 0; h0 < G; h0 += 4) {
+  for (int h0 = 0; h0 < G; h0 += 8) {
     if (h0 > 0) pf = nullptr;  // only the first pass over the tile prefetches the next
     const float* ph = p + h0 * lds;
     float* ah = acc + h0 * D;
-    switch (std::min(4, G - h0)) {
+    switch (std::min(8, G - h0)) {
       case 1: accum_chunk<Load, 1, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
       case 2: accum_chunk<Load, 2, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
       case 3: accum_chunk<Load, 3, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
-      default: accum_chunk<Load, 4, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
+      case 4: accum_chunk<Load, 4, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
+      case 5: accum_chunk<Load, 5, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
+      case 6: accum_chunk<Load, 6, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
+      case 7: accum_chunk<Load, 7, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
+      default: accum_chunk<Load, 8, NV>(load_v, D, d0, last, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
     }
   }
 }
 
+// Chunks of 8 heads × 32 channels (16 accumulators): each V element is loaded and converted
+// once per tile (with 4 heads × 64 channels it was converted once per 4 heads).
 template <typename Load>
 void accum_v(Load load_v, int D, int T, const float* p, int lds, int G, const float* corr, float* acc,
              const char* pf, int row_bytes) {
-  for (int d0 = 0; d0 < D; d0 += 64) {
+  for (int d0 = 0; d0 < D; d0 += 32) {
     if (d0 > 0) pf = nullptr;
-    const int width = std::min(64, D - d0);  // a multiple of 8
-    const int nv = (width + 15) / 16;
+    const int width = std::min(32, D - d0);  // a multiple of 8
     const __mmask16 last = width % 16 ? __mmask16(0x00FF) : __mmask16(0xFFFF);
-    switch (nv) {
-      case 1: accum_heads<Load, 1>(load_v, D, d0, last, T, p, lds, G, corr, acc, pf, row_bytes); break;
-      case 2: accum_heads<Load, 2>(load_v, D, d0, last, T, p, lds, G, corr, acc, pf, row_bytes); break;
-      case 3: accum_heads<Load, 3>(load_v, D, d0, last, T, p, lds, G, corr, acc, pf, row_bytes); break;
-      default: accum_heads<Load, 4>(load_v, D, d0, last, T, p, lds, G, corr, acc, pf, row_bytes); break;
+    if (width > 16) {
+      accum_heads<Load, 2>(load_v, D, d0, last, T, p, lds, G, corr, acc, pf, row_bytes);
+    } else {
+      accum_heads<Load, 1>(load_v, D, d0, last, T, p, lds, G, corr, acc, pf, row_bytes);
     }
   }
 }

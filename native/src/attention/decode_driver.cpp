@@ -90,13 +90,14 @@ int resolve_threads(int requested, int items) {
 
 // Per-thread working memory, grown on demand and reused across calls.
 struct Scratch {
-  std::vector<float> s, acc, qs, qt, m, l, corr;
+  std::vector<float> s, acc, qs, m, l, corr;
   // The query prepared for one K group (QuantQuery).
   std::vector<float> qf, base, s_hi, s_lo, zq;
   std::vector<std::int8_t> hi, lo;
   std::vector<std::int32_t> b_hi, b_lo;
   int lds = 0;
-  void size_for(int G, int D, int T, bool int8) {
+  // int8: the FMA kernels read q' in FP32 (qf), the VNNI kernel its int8 levels (hi, lo).
+  void size_for(int G, int D, int T, bool int8, bool vnni) {
     lds = T;
     s.resize(static_cast<std::size_t>(G) * T);
     acc.assign(static_cast<std::size_t>(G) * D, 0.0f);
@@ -105,8 +106,8 @@ struct Scratch {
     l.assign(G, 0.0f);
     corr.resize(G);
     if (int8) {
-      for (auto* v : {&qf, &qt}) v->resize(static_cast<std::size_t>(G) * D);
-      for (auto* v : {&hi, &lo}) v->resize(static_cast<std::size_t>(G) * D);
+      qf.resize(vnni ? 0 : static_cast<std::size_t>(G) * D);
+      for (auto* v : {&hi, &lo}) v->resize(vnni ? static_cast<std::size_t>(G) * D : 0);
       for (auto* v : {&base, &s_hi, &s_lo, &zq}) v->resize(G);
       for (auto* v : {&b_hi, &b_lo}) v->resize(G);
     }
@@ -120,9 +121,17 @@ struct Scratch {
 };
 thread_local Scratch t_scratch;
 
-std::size_t scratch_bytes(int G, int D, int T, bool int8) {
+std::size_t scratch_bytes(int G, int D, int T, bool int8, bool vnni) {
+  // Score tile, accumulator, scaled query, softmax state (m, l, corr).
   std::size_t b = sizeof(float) * (static_cast<std::size_t>(G) * T + 2 * G * D + 3 * G);
-  if (int8) b += static_cast<std::size_t>(G) * D * (2 * sizeof(float) + 2) + G * (4 * sizeof(float) + 2 * sizeof(std::int32_t));
+  if (int8) {
+    // base, zq (+ s_hi, s_lo, b_hi, b_lo with VNNI); qf, or hi/lo plus the per-head D-float
+    // staging of q' while its levels are formed.
+    b += sizeof(float) * 2 * G;
+    b += vnni ? static_cast<std::size_t>(G) * (2 * D + 16) + sizeof(float) * D
+              : sizeof(float) * static_cast<std::size_t>(G) * D;
+    b += sizeof(float) * 4 * kKvGroup;  // outlier columns de-interleaved over a group's tokens
+  }
   return b;
 }
 
@@ -172,7 +181,7 @@ DecodeInfo make_info(const DecodeKernels& k, int T, int G, int D, bool int8) {
   info.vnni = k.vnni;
   info.tile_tokens = T;
   info.acc_width = k.acc_width;
-  info.scratch_bytes = scratch_bytes(G, D, T, int8);
+  info.scratch_bytes = scratch_bytes(G, D, T, int8, k.vnni);
   return info;
 }
 
@@ -185,10 +194,12 @@ int decode_tile_tokens(int requested, int head_dim) {
                                 " (the K sub-block); 0 asks for the heuristic");
   }
   if (requested > 0) return requested;
-  // The tile's FP16 K+V (4·D bytes per token) within 64 KiB: L1 holds the V tile when the V
-  // pass reads it back per head chunk; the score tile (G·T floats) stays small beside it.
+  // At least 256 tokens: the per-tile costs (rescaling the G×D accumulator, the softmax
+  // set-up, the query preparation of a new K group) amortise, and the G×T score tile outweighs
+  // the int8 path's extra query buffers. Up to 16384/D (the FP16 K+V tile in 64 KiB, L1+L2
+  // friendly) for narrow heads.
   const int t = 16384 / std::max(head_dim, 8);
-  return std::clamp(t / kKvSub * kKvSub, 64, 512);
+  return std::clamp(t / kKvSub * kKvSub, 256, 512);
 }
 
 DecodeInfo decode_f16(const Shape& s, const float* q, const KvCacheF16& kv, int ctx, float* out,
@@ -201,7 +212,7 @@ DecodeInfo decode_f16(const Shape& s, const float* q, const KvCacheF16& kv, int 
   ThreadPool::instance().run(nt, [&](int tid, int n) {
     Scratch& sc = t_scratch;
     for (int h = tid; h < H; h += n) {
-      sc.size_for(G, D, T, false);
+      sc.size_for(G, D, T, false, false);
       load_query(q, h * G, G, D, sc);
       run_f16_tokens(k, kv.k_head(h), kv.v_head(h), D, ctx, G, T, sc);
       write_out(out, h * G, G, D, sc);
@@ -222,10 +233,8 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
   ThreadPool::instance().run(nt, [&](int tid, int n) {
     Scratch& sc = t_scratch;
     for (int h = tid; h < H; h += n) {
-      sc.size_for(G, D, T, true);
+      sc.size_for(G, D, T, true, k.vnni);
       load_query(q, h * G, G, D, sc);
-      for (int hh = 0; hh < G; ++hh)
-        for (int c = 0; c < D; ++c) sc.qt[static_cast<std::size_t>(c) * G + hh] = sc.qs[hh * D + c];
       const std::uint8_t* kh = kv.k_head(h);
       const std::int8_t* vh = kv.v_head(h);
       const float* vs = kv.v_scales(h);
@@ -244,11 +253,11 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
           }
           k.scores_i8(kh + static_cast<std::size_t>(a) * D, D, (b - a + kKvSub - 1) / kKvSub, sc.query(), G,
                       sc.s.data() + (a - t0), sc.lds, pf);
+          // The exact outlier channels, with the unquantised (scaled) query.
+          k.apply_outliers(csr.row_ptr.data(), csr.col.data(), csr.val.data(), a, b, sc.qs.data(), G, D,
+                           sc.s.data() + (a - t0), sc.lds);
           a = b;
         }
-        // The exact outlier channels, with the unquantised (scaled) query.
-        k.apply_outliers(csr.row_ptr.data(), csr.col.data(), csr.val.data(), t0, t1, sc.qt.data(), G, D,
-                         sc.s.data(), sc.lds);
         k.softmax_tile(sc.s.data(), sc.lds, G, t1 - t0, sc.m.data(), sc.l.data(), sc.corr.data());
         k.accum_v_i8(vh + static_cast<std::size_t>(t0) * D, vs + t0, D, t1 - t0, sc.s.data(), sc.lds,
                      G, sc.corr.data(), sc.acc.data(), pf);

@@ -78,9 +78,9 @@ struct DecodeKernels {
   void (*prepare_query)(const float* qs, const float* ks, const float* mid, int G, int D,
                         bool int_levels, const QueryBuffers& out);
   // Adds the exact outlier products of tokens [t0, t1) to the score tile (s[h][t − t0]);
-  // qt is the scaled query transposed (D × G).
+  // qs is the scaled query (G × D).
   void (*apply_outliers)(const std::int32_t* row_ptr, const std::uint16_t* col, const float* val,
-                         int t0, int t1, const float* qt, int G, int D, float* s, int lds);
+                         int t0, int t1, const float* qs, int G, int D, float* s, int lds);
 };
 
 const DecodeKernels& decode_kernels_scalar();

@@ -13,9 +13,16 @@
 namespace infeng::attn::detail {
 namespace {
 
+// 4 consecutive int8 channels as one 32-bit broadcast operand (a memcpy: the bytes are not
+// an int32 object; it compiles to the broadcast's memory operand).
+inline std::int32_t load4(const std::int8_t* p) {
+  std::int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
 template <int NH, int NB>
-void scores_block(const std::uint8_t* k, int D, const std::int32_t* hi4, const std::int32_t* lo4,
-                  const QuantQuery& q, float* s, int lds, std::ptrdiff_t pf) {
+void scores_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s, int lds, std::ptrdiff_t pf) {
   __m512i ahi[NB][NH], alo[NB][NH];
   for (int b = 0; b < NB; ++b)
     for (int h = 0; h < NH; ++h) ahi[b][h] = alo[b][h] = _mm512_setzero_si512();
@@ -28,8 +35,8 @@ void scores_block(const std::uint8_t* k, int D, const std::int32_t* hi4, const s
       x[b] = _mm512_loadu_si512(at);
     }
     for (int h = 0; h < NH; ++h) {
-      const __m512i qh = _mm512_set1_epi32(hi4[h * D4 + c4]);
-      const __m512i ql = _mm512_set1_epi32(lo4[h * D4 + c4]);
+      const __m512i qh = _mm512_set1_epi32(load4(q.hi + h * D + 4 * c4));
+      const __m512i ql = _mm512_set1_epi32(load4(q.lo + h * D + 4 * c4));
       for (int b = 0; b < NB; ++b) {
         ahi[b][h] = _mm512_dpbusd_epi32(ahi[b][h], x[b], qh);
         alo[b][h] = _mm512_dpbusd_epi32(alo[b][h], x[b], ql);
@@ -49,39 +56,34 @@ void scores_block(const std::uint8_t* k, int D, const std::int32_t* hi4, const s
 }
 
 template <int NH>
-void scores_heads(const std::uint8_t* k, int D, int nsub, const std::int32_t* hi4, const std::int32_t* lo4,
-                  const QuantQuery& q, float* s, int lds, std::ptrdiff_t pf) {
+void scores_heads(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, float* s, int lds,
+                  std::ptrdiff_t pf) {
   // vpdpbusd has a 5-cycle latency: below 8 heads, take two sub-blocks per pass.
   int b = 0;
   if constexpr (NH <= 4) {
     for (; b + 2 <= nsub; b += 2)
-      scores_block<NH, 2>(k + static_cast<std::size_t>(b) * D * kKvSub, D, hi4, lo4, q, s + b * kKvSub, lds, pf);
+      scores_block<NH, 2>(k + static_cast<std::size_t>(b) * D * kKvSub, D, q, s + b * kKvSub, lds, pf);
   }
   for (; b < nsub; ++b)
-    scores_block<NH, 1>(k + static_cast<std::size_t>(b) * D * kKvSub, D, hi4, lo4, q, s + b * kKvSub, lds, pf);
+    scores_block<NH, 1>(k + static_cast<std::size_t>(b) * D * kKvSub, D, q, s + b * kKvSub, lds, pf);
 }
 
 void scores_i8_vnni(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s,
                     int lds, std::ptrdiff_t pf) {
   for (int h0 = 0; h0 < G; h0 += 8) {
     if (h0 > 0) pf = 0;
-    // 4 consecutive int8 channels of a head as one 32-bit broadcast operand (copied: the
-    // int8 arrays are not int32 objects). 8 heads × 256 channels at most.
     const int nh = std::min(8, G - h0);
-    std::int32_t hi4[8 * 64], lo4[8 * 64];
-    std::memcpy(hi4, q.hi + h0 * D, static_cast<std::size_t>(nh) * D);
-    std::memcpy(lo4, q.lo + h0 * D, static_cast<std::size_t>(nh) * D);
     const QuantQuery qh = q.heads_from(h0, D);
     float* sh = s + h0 * lds;
     switch (nh) {
-      case 1: scores_heads<1>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
-      case 2: scores_heads<2>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
-      case 3: scores_heads<3>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
-      case 4: scores_heads<4>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
-      case 5: scores_heads<5>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
-      case 6: scores_heads<6>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
-      case 7: scores_heads<7>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
-      default: scores_heads<8>(k, D, nsub, hi4, lo4, qh, sh, lds, pf); break;
+      case 1: scores_heads<1>(k, D, nsub, qh, sh, lds, pf); break;
+      case 2: scores_heads<2>(k, D, nsub, qh, sh, lds, pf); break;
+      case 3: scores_heads<3>(k, D, nsub, qh, sh, lds, pf); break;
+      case 4: scores_heads<4>(k, D, nsub, qh, sh, lds, pf); break;
+      case 5: scores_heads<5>(k, D, nsub, qh, sh, lds, pf); break;
+      case 6: scores_heads<6>(k, D, nsub, qh, sh, lds, pf); break;
+      case 7: scores_heads<7>(k, D, nsub, qh, sh, lds, pf); break;
+      default: scores_heads<8>(k, D, nsub, qh, sh, lds, pf); break;
     }
   }
 }
