@@ -105,9 +105,11 @@ TEST(TokenizerEncode, PrefixCacheAndBatchChangeNoId) {
   std::vector<std::string> texts;
   for (const char* tail : {"Hi", " there", "\n\nok", "  x", "<|eot_id|>", "é\u0301", "12345", ""})
     texts.push_back(system + tail);
+  // keys that cut multi-byte characters
+  for (const char* tail : {"中文", "😀 x", ""}) texts.push_back(std::string("中文😀 éé 中") + tail);
   std::vector<std::vector<uint32_t>> want;
   for (const auto& t : texts) want.push_back(tok->encode(t, true));
-  for (size_t k : {1, 5, 17, 40, 60, 200}) {
+  for (size_t k : {1, 2, 3, 5, 7, 17, 40, 60, 200}) {
     PrefixCache pc(k, 4);
     for (size_t i = 0; i < texts.size(); ++i) {
       std::vector<uint32_t> got;

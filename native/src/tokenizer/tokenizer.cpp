@@ -427,7 +427,10 @@ void Tokenizer::encode(std::string_view text, bool add_special_tokens, std::vect
   if (prefix && text.size() > prefix->impl_->k && prefix->impl_->k > 0) {
     PrefixCache::Impl& pc = *prefix->impl_;
     ++pc.lookups;
-    std::string key(text.substr(0, pc.k));
+    // The key ends on a character boundary: the encoder reads whole UTF-8 sequences.
+    size_t k = pc.k;
+    while (k > 0 && (uint8_t(text[k]) & 0xC0) == 0x80) --k;
+    std::string key(text.substr(0, k));
     auto it = pc.map.find(key);
     if (it != pc.map.end()) {
       ++pc.hits;
@@ -440,7 +443,7 @@ void Tokenizer::encode(std::string_view text, bool add_special_tokens, std::vect
       const size_t slack = m_->added.max_len() + 1;
       const Boundary* best = nullptr;
       for (const Boundary& b : bounds) {
-        if (b.end + slack > pc.k) break;
+        if (b.end + slack > key.size()) break;
         if (b.mid && m_->nfc) {
           size_t len;
           uint32_t cp = utf8_decode(reinterpret_cast<const uint8_t*>(key.data()), b.end, &len);
