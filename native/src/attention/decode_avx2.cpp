@@ -87,7 +87,7 @@ void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, 
 // int8 K: each 32-bit lane holds 4 channels of one token (see decode_avx512.cpp).
 template <int NH>
 void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s, int lds, std::ptrdiff_t pf) {
-  const float* qf = q.qf;
+  const float* qs = q.qs;
   __m256 a0[NH], a1[NH];
   for (int h = 0; h < NH; ++h) a0[h] = a1[h] = _mm256_setzero_ps();
   const __m256i lo = _mm256_set1_epi32(0xFF);
@@ -96,19 +96,22 @@ void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s
     const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + c4 * kKvSub * 4));
     const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + c4 * kKvSub * 4 + 32));
     for (int j = 0; j < 4; ++j) {
-      const __m256 k0 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(x0, 8 * j), lo));
-      const __m256 k1 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(x1, 8 * j), lo));
+      // k = ks_c·(ku − 128), once per channel vector for all heads.
+      const __m256 ks = _mm256_broadcast_ss(q.ks + c4 * 4 + j);
+      const __m256 kz = _mm256_mul_ps(ks, _mm256_set1_ps(-128.0f));
+      const __m256 k0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(x0, 8 * j), lo)), ks, kz);
+      const __m256 k1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(x1, 8 * j), lo)), ks, kz);
       for (int h = 0; h < NH; ++h) {
-        const __m256 qb = _mm256_broadcast_ss(qf + h * D + c4 * 4 + j);
+        const __m256 qb = _mm256_broadcast_ss(qs + h * D + c4 * 4 + j);
         a0[h] = _mm256_fmadd_ps(qb, k0, a0[h]);
         a1[h] = _mm256_fmadd_ps(qb, k1, a1[h]);
       }
     }
   }
   for (int h = 0; h < NH; ++h) {
-    const __m256 base = _mm256_set1_ps(q.base[h]);
-    _mm256_storeu_ps(s + h * lds, _mm256_add_ps(a0[h], base));
-    _mm256_storeu_ps(s + h * lds + 8, _mm256_add_ps(a1[h], base));
+    const __m256 zq = _mm256_set1_ps(q.zq[h]);
+    _mm256_storeu_ps(s + h * lds, _mm256_add_ps(a0[h], zq));
+    _mm256_storeu_ps(s + h * lds + 8, _mm256_add_ps(a1[h], zq));
   }
 }
 

@@ -74,10 +74,10 @@ void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, 
 }
 
 // ---- scores, int8 K without VNNI: each 32-bit lane holds 4 channels of one token; shift and
-// mask out channel j, convert, FMA with the folded FP32 query.
+// mask out channel j, convert, scale to ks_c·(ku − 128), FMA with the FP32 query.
 template <int NH>
 void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s, int lds, std::ptrdiff_t pf) {
-  const float* qf = q.qf;
+  const float* qs = q.qs;
   __m512 acc[NH];
   for (int h = 0; h < NH; ++h) acc[h] = _mm512_setzero_ps();
   const __m512i lo = _mm512_set1_epi32(0xFF);
@@ -85,12 +85,15 @@ void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s
     if (pf) _mm_prefetch(reinterpret_cast<const char*>(k) + pf + c4 * 64, _MM_HINT_T1);
     const __m512i x = _mm512_loadu_si512(k + c4 * kKvSub * 4);
     for (int j = 0; j < 4; ++j) {
-      const __m512 kj = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(x, 8 * j), lo));
-      for (int h = 0; h < NH; ++h) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(qf[h * D + c4 * 4 + j]), kj, acc[h]);
+      // k = ks_c·(ku − 128), once per channel vector for all heads.
+      const float ksc = q.ks[c4 * 4 + j];
+      const __m512 kj = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(x, 8 * j), lo)),
+                                        _mm512_set1_ps(ksc), _mm512_set1_ps(-128.0f * ksc));
+      for (int h = 0; h < NH; ++h) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(qs[h * D + c4 * 4 + j]), kj, acc[h]);
     }
   }
   for (int h = 0; h < NH; ++h) {
-    _mm512_storeu_ps(s + h * lds, _mm512_add_ps(acc[h], _mm512_set1_ps(q.base[h])));
+    _mm512_storeu_ps(s + h * lds, _mm512_add_ps(acc[h], _mm512_set1_ps(q.zq[h])));
   }
 }
 

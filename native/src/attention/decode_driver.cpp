@@ -92,11 +92,11 @@ int resolve_threads(int requested, int items) {
 struct Scratch {
   std::vector<float> s, acc, qs, m, l, corr;
   // The query prepared for one K group (QuantQuery).
-  std::vector<float> qf, base, s_hi, s_lo, zq;
+  std::vector<float> s_hi, s_lo, zq;
   std::vector<std::int8_t> hi, lo;
   std::vector<std::int32_t> b_hi, b_lo;
   int lds = 0;
-  // int8: the FMA kernels read q' in FP32 (qf), the VNNI kernel its int8 levels (hi, lo).
+  // int8: the VNNI kernel reads the query's int8 levels (hi, lo); the FMA kernels read qs.
   void size_for(int G, int D, int T, bool int8, bool vnni) {
     lds = T;
     s.resize(static_cast<std::size_t>(G) * T);
@@ -106,17 +106,16 @@ struct Scratch {
     l.assign(G, 0.0f);
     corr.resize(G);
     if (int8) {
-      qf.resize(vnni ? 0 : static_cast<std::size_t>(G) * D);
       for (auto* v : {&hi, &lo}) v->resize(vnni ? static_cast<std::size_t>(G) * D : 0);
-      for (auto* v : {&base, &s_hi, &s_lo, &zq}) v->resize(G);
+      for (auto* v : {&s_hi, &s_lo, &zq}) v->resize(G);
       for (auto* v : {&b_hi, &b_lo}) v->resize(G);
     }
   }
   QueryBuffers buffers() {
-    return {qf.data(), base.data(), hi.data(), lo.data(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
+    return {hi.data(), lo.data(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
   }
-  QuantQuery query() const {
-    return {qf.data(), base.data(), hi.data(), lo.data(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
+  QuantQuery query(const float* ks) const {
+    return {qs.data(), ks, hi.data(), lo.data(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
   }
 };
 thread_local Scratch t_scratch;
@@ -125,12 +124,11 @@ std::size_t scratch_bytes(int G, int D, int T, bool int8, bool vnni) {
   // Score tile, accumulator, scaled query, softmax state (m, l, corr).
   std::size_t b = sizeof(float) * (static_cast<std::size_t>(G) * T + 2 * G * D + 3 * G);
   if (int8) {
-    // base, zq (+ s_hi, s_lo, b_hi, b_lo with VNNI); qf, or hi/lo plus the per-head D-float
-    // staging of q' while its levels are formed.
-    b += sizeof(float) * 2 * G;
-    b += vnni ? static_cast<std::size_t>(G) * (2 * D + 16) + sizeof(float) * D
-              : sizeof(float) * static_cast<std::size_t>(G) * D;
-    b += sizeof(float) * 4 * kKvGroup;  // outlier columns de-interleaved over a group's tokens
+    // zq, and with VNNI the query's two int8 levels and their scales and sums; the outlier
+    // correction's 4 × 16-token de-interleaving block.
+    b += sizeof(float) * G;
+    if (vnni) b += static_cast<std::size_t>(G) * (2 * D + 2 * sizeof(float) + 2 * sizeof(std::int32_t));
+    b += sizeof(float) * 4 * 16;
   }
   return b;
 }
@@ -251,7 +249,7 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
             k.prepare_query(sc.qs.data(), kv.k_scales(h, g), kv.k_mids(h, g), G, D, k.vnni, sc.buffers());
             qgroup = g;
           }
-          k.scores_i8(kh + static_cast<std::size_t>(a) * D, D, (b - a + kKvSub - 1) / kKvSub, sc.query(), G,
+          k.scores_i8(kh + static_cast<std::size_t>(a) * D, D, (b - a + kKvSub - 1) / kKvSub, sc.query(kv.k_scales(h, g)), G,
                       sc.s.data() + (a - t0), sc.lds, pf);
           // The exact outlier channels, with the unquantised (scaled) query.
           k.apply_outliers(csr.row_ptr.data(), csr.col.data(), csr.val.data(), a, b, sc.qs.data(), G, D,

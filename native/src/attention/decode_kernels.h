@@ -14,16 +14,16 @@
 
 namespace infeng::attn::detail {
 
-// The query of one head group prepared for one K group (channel scales ks_c and midpoints
-// mid_c folded in), so that score = Σ_c q'_c·(ku_c − 128) + zq with q'_c = q_c·ks_c and
-// zq = Σ_c q_c·mid_c.
-//  - FMA paths use q' in FP32: s = Σ_c q'_c·ku_c + base, base = zq − 128·Σ_c q'_c.
-//  - The VNNI path uses q' in two int8 levels, q' ≈ s_hi·hi + s_lo·lo (lo quantises the
-//    residual of hi with a step 254× finer), so the integer dot products carry no
-//    query-rounding error that matters: s = s_hi·(Σ hi·ku − 128Σhi) + s_lo·(…lo…) + zq.
+// The query of one head group against one K group (channel scales ks_c, midpoints mid_c):
+// score = Σ_c q_c·ks_c·(ku_c − 128) + zq, zq = Σ_c q_c·mid_c.
+//  - FMA paths: ks_c·(ku_c − 128) is formed per channel vector (one FMA shared by the G heads)
+//    and multiplied by the FP32 query, so the query carries no rounding beyond FP32.
+//  - VNNI path: q'_c = q_c·ks_c in two int8 levels, q' ≈ s_hi·hi + s_lo·lo (lo quantises the
+//    residual of hi with a step 254× finer), so the integer dot products carry no query
+//    rounding that matters: s = s_hi·(Σ hi·ku − 128Σhi) + s_lo·(…lo…) + zq.
 struct QuantQuery {
-  const float* qf = nullptr;          // G × D
-  const float* base = nullptr;        // G
+  const float* qs = nullptr;          // G × D, the scaled query
+  const float* ks = nullptr;          // D, the group's channel scales
   const std::int8_t* hi = nullptr;    // G × D
   const std::int8_t* lo = nullptr;    // G × D
   const float* s_hi = nullptr;        // G
@@ -32,14 +32,12 @@ struct QuantQuery {
   const std::int32_t* b_lo = nullptr; // G: 128·Σ lo
   const float* zq = nullptr;          // G
   QuantQuery heads_from(int h0, int D) const {
-    return {qf + h0 * D, base + h0, hi + h0 * D, lo + h0 * D, s_hi + h0, s_lo + h0, b_hi + h0, b_lo + h0, zq + h0};
+    return {qs + h0 * D, ks, hi + h0 * D, lo + h0 * D, s_hi + h0, s_lo + h0, b_hi + h0, b_lo + h0, zq + h0};
   }
 };
 
 // Where the driver wants the prepared query written (the writable side of QuantQuery).
 struct QueryBuffers {
-  float* qf;
-  float* base;
   std::int8_t* hi;
   std::int8_t* lo;
   float* s_hi;

@@ -21,33 +21,26 @@ inline float round_even(float x) {
 
 // The reductions run in 8 independent lanes (D is a multiple of 8): a single FP accumulator
 // is a serial chain of adds the compiler may not reorder, which made this loop cost as much as
-// the group's score kernel.
+// the group's score kernel. q' = q·ks is recomputed in the second pass rather than stored.
 [[maybe_unused]] void prepare_query_impl(const float* __restrict qs, const float* __restrict ks,
                                          const float* __restrict mid, int G, int D, bool int_levels,
                                          const QueryBuffers& out) {
   constexpr int L = 8;
-  float stage[256];  // q' of one head when only its int8 levels are kept
   for (int h = 0; h < G; ++h) {
     const float* __restrict q = qs + h * D;
-    float* __restrict qf = int_levels ? stage : out.qf + h * D;
-    float z[L] = {}, sum[L] = {}, amax[L] = {};
+    float z[L] = {}, amax[L] = {};
     for (int c = 0; c < D; c += L) {
       for (int j = 0; j < L; ++j) {
-        const float f = q[c + j] * ks[c + j];
-        qf[c + j] = f;
         z[j] += q[c + j] * mid[c + j];
-        sum[j] += f;
-        amax[j] = std::max(amax[j], std::fabs(f));
+        amax[j] = std::max(amax[j], std::fabs(q[c + j] * ks[c + j]));
       }
     }
-    float zt = 0.0f, st = 0.0f, at = 0.0f;
+    float zt = 0.0f, at = 0.0f;
     for (int j = 0; j < L; ++j) {
       zt += z[j];
-      st += sum[j];
       at = std::max(at, amax[j]);
     }
     out.zq[h] = zt;
-    out.base[h] = zt - 128.0f * st;
     if (!int_levels) continue;
     // Two int8 levels: hi with step s_hi, then the residual (|r| ≤ s_hi/2) with s_hi/254.
     const float s_hi = at / 127.0f;
@@ -62,7 +55,7 @@ inline float round_even(float x) {
     float shi[L] = {}, slo[L] = {};
     for (int c = 0; c < D; c += L) {
       for (int j = 0; j < L; ++j) {
-        const float f = qf[c + j];
+        const float f = q[c + j] * ks[c + j];
         const float a = std::clamp(round_even(f * inv_hi), -127.0f, 127.0f);
         const float b = std::clamp(round_even((f - s_hi * a) * inv_lo), -127.0f, 127.0f);
         ihi[c + j] = static_cast<std::int32_t>(a);
@@ -111,15 +104,19 @@ inline float round_even(float x) {
     dense = bad == 0;
   }
   if (dense) {
-    alignas(64) float colv[kMaxCols][kKvGroup];
-    for (int t = 0; t < n; ++t)
-      for (int i = 0; i < nf; ++i) colv[i][t] = val[f0 + t * nf + i];
-    for (int h = 0; h < G; ++h) {
-      float* __restrict sh = s + h * lds;
-      for (int i = 0; i < nf; ++i) {
-        const float qc = qs[h * D + col[f0 + i]];
-        const float* __restrict cv = colv[i];
-        for (int t = 0; t < n; ++t) sh[t] += qc * cv[t];
+    // 16 tokens at a time: the de-interleaved block stays a few registers' worth.
+    constexpr int kRun = 16;
+    alignas(64) float colv[kMaxCols][kRun];
+    for (int t0r = 0; t0r < n; t0r += kRun) {
+      const int m = std::min(kRun, n - t0r);
+      for (int t = 0; t < m; ++t)
+        for (int i = 0; i < nf; ++i) colv[i][t] = val[f0 + (t0r + t) * nf + i];
+      for (int h = 0; h < G; ++h) {
+        float* __restrict sh = s + h * lds + t0r;
+        for (int i = 0; i < nf; ++i) {
+          const float qc = qs[h * D + col[f0 + i]];
+          for (int t = 0; t < m; ++t) sh[t] += qc * colv[i][t];
+        }
       }
     }
     return;

@@ -31,10 +31,13 @@ void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int 
   for (int b = 0; b < nsub; ++b) {
     const std::uint8_t* blk = k + static_cast<std::size_t>(b) * D * kKvSub;
     for (int h = 0; h < G; ++h) {
-      const float* qf = q.qf + h * D;
+      const float* qs = q.qs + h * D;
       for (int j = 0; j < kKvSub; ++j) {
-        float acc = q.base[h];
-        for (int c = 0; c < D; ++c) acc += qf[c] * static_cast<float>(blk[(c / 4) * (kKvSub * 4) + j * 4 + c % 4]);
+        float acc = q.zq[h];
+        for (int c = 0; c < D; ++c) {
+          const int ku = blk[(c / 4) * (kKvSub * 4) + j * 4 + c % 4];
+          acc += qs[c] * (q.ks[c] * static_cast<float>(ku - 128));
+        }
         s[h * lds + b * kKvSub + j] = acc;
       }
     }
