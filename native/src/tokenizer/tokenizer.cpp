@@ -50,67 +50,13 @@
 #include <thread>
 #include <unordered_map>
 
-#include "bpe.h"
+#include "encoder.h"
 #include "infeng/tokenizer.h"
 #include "model.h"
-#include "nfc.h"
+#include "piece_cache.h"
 #include "utf8.h"
 
 namespace infeng::tok {
-
-// ---------------------------------------------------------------------------------------------
-// Piece cache: piece bytes → ids. Cleared wholesale when full: simpler than LRU, and a cleared
-// cache refills with the frequent pieces within a few kilobytes of text.
-class PieceCache {
- public:
-  static constexpr size_t kMaxPiece = 256;
-  static constexpr size_t kSlots = 1 << 15;
-  static constexpr size_t kMaxEntries = kSlots / 2;
-
-  PieceCache() : slots_(kSlots) {}
-
-  // Pointer to the cached ids (and their count), or null.
-  const uint32_t* find(const uint8_t* p, size_t n, uint64_t h, uint32_t* count) const {
-    for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
-      const Slot& s = slots_[i];
-      if (s.len == 0) return nullptr;
-      if (s.hash == h && s.len == n && std::memcmp(keys_.data() + s.key_off, p, n) == 0) {
-        *count = s.n_ids;
-        return ids_.data() + s.ids_off;
-      }
-    }
-  }
-  void insert(const uint8_t* p, size_t n, uint64_t h, const uint32_t* ids, size_t count) {
-    if (entries_ >= kMaxEntries) clear();
-    for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
-      Slot& s = slots_[i];
-      if (s.len == 0) {
-        s = {h, uint32_t(keys_.size()), uint32_t(ids_.size()), uint16_t(n), uint16_t(count)};  // n ≤ kMaxPiece
-        keys_.insert(keys_.end(), p, p + n);
-        ids_.insert(ids_.end(), ids, ids + count);
-        ++entries_;
-        return;
-      }
-    }
-  }
-  void clear() {
-    std::fill(slots_.begin(), slots_.end(), Slot{});
-    keys_.clear();
-    ids_.clear();
-    entries_ = 0;
-  }
-
- private:
-  struct Slot {
-    uint64_t hash = 0;
-    uint32_t key_off = 0, ids_off = 0;
-    uint16_t len = 0, n_ids = 0;
-  };
-  std::vector<Slot> slots_;
-  std::vector<uint8_t> keys_;
-  std::vector<uint32_t> ids_;
-  size_t entries_ = 0;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Prefix cache (see tokenizer.h). An entry holds the ids of the text's first L bytes, where L is
@@ -144,208 +90,6 @@ void PrefixCache::clear() {
   impl_->order.clear();
   impl_->hits = impl_->lookups = 0;
 }
-
-// ---------------------------------------------------------------------------------------------
-namespace {
-
-using Model = Tokenizer::Model;
-
-// BPE of a piece's initial symbols. A long piece is first cut where no merge can join the two
-// neighbouring symbols (Model::joinable), and each run merges on its own: the runs are
-// shorter, often repeat (and the rounds algorithm likes them), and the result is the same.
-void merge_runs(const Model& m, std::vector<uint32_t>& syms, std::vector<uint32_t>& run) {
-  const size_t n = syms.size();
-  if (n <= kBpeShortLimit || m.joinable_all) {
-    bpe_merge(m.merges, syms);
-    return;
-  }
-  size_t w = 0, start = 0;
-  for (size_t i = 1; i <= n; ++i) {
-    if (i < n && m.joinable.find(syms[i - 1], syms[i])) continue;
-    run.assign(syms.begin() + start, syms.begin() + i);
-    bpe_merge(m.merges, run);
-    for (uint32_t id : run) syms[w++] = id;
-    start = i;
-  }
-  syms.resize(w);
-}
-
-// A point after which encoding can restart: byte offset, ids emitted so far, and whether it is
-// inside a segment (so the restart must not apply segment-start normalization).
-struct Boundary {
-  size_t end, ids;
-  bool mid;
-};
-
-struct Encoder {
-  const Model& m;
-  std::vector<uint32_t>& out;
-  PieceCache* cache;
-  std::vector<Boundary>* bounds;  // recorded only when computing a prefix-cache entry
-  std::vector<uint32_t> syms, runbuf;
-  std::string norm;
-
-  // SentencePiece: the initial symbols of one character (bytes c[0..n)).
-  void sp_char(const uint8_t* c, size_t n, bool& last_unk) {
-    uint32_t id = kNoId;
-    if (n == 1) id = m.ascii_id[c[0]];
-    else id = m.vocab.find(std::string_view(reinterpret_cast<const char*>(c), n));
-    if (id != kNoId) {
-      syms.push_back(id);
-      last_unk = false;
-      return;
-    }
-    if (m.byte_fallback) {
-      bool all = true;
-      for (size_t k = 0; k < n; ++k) all &= m.byte_id[c[k]] != kNoId;
-      if (all) {
-        for (size_t k = 0; k < n; ++k) syms.push_back(m.byte_id[c[k]]);
-        last_unk = false;
-        return;
-      }
-    }
-    if (m.unk_id != kNoId) {
-      if (!(m.fuse_unk && last_unk)) syms.push_back(m.unk_id);
-      last_unk = true;
-    }
-  }
-
-  // SentencePiece: BPE of one word (or of a whole segment), given as normalized bytes.
-  void sp_word(const uint8_t* w, size_t n, bool cacheable) {
-    uint64_t h = 0;
-    cacheable = cacheable && cache && n <= PieceCache::kMaxPiece;
-    if (cacheable) {
-      h = hash_bytes(w, n);
-      uint32_t count;
-      if (const uint32_t* ids = cache->find(w, n, h, &count)) {
-        out.insert(out.end(), ids, ids + count);
-        return;
-      }
-    }
-    syms.clear();
-    bool last_unk = false;
-    for (size_t i = 0; i < n;) {
-      size_t len = utf8_len(w[i]);
-      if (len == m.replace_with.size() && std::memcmp(w + i, m.replace_with.data(), len) == 0 && m.replace_id != kNoId) {
-        syms.push_back(m.replace_id);
-        last_unk = false;
-      } else {
-        sp_char(w + i, len, last_unk);
-      }
-      i += len;
-    }
-    merge_runs(m, syms, runbuf);
-    if (cacheable) cache->insert(w, n, h, syms.data(), syms.size());
-    out.insert(out.end(), syms.begin(), syms.end());
-  }
-
-  // SentencePiece family: normalize the segment (Prepend, Replace ' '), then BPE it whole, or
-  // word by word when the merges allow (Model::sp_words).
-  void sp_segment(std::string_view seg, bool segment_start) {
-    norm.clear();
-    auto put = [&](std::string_view part) {  // Replace applies to the prepended text too
-      if (!m.replace_space) { norm.append(part); return; }
-      for (char c : part) {
-        if (c == ' ') norm += m.replace_with;
-        else norm += c;
-      }
-    };
-    if (segment_start && !seg.empty()) put(m.prepend);
-    put(seg);
-    const auto* s = reinterpret_cast<const uint8_t*>(norm.data());
-    const size_t n = norm.size();
-    if (!m.sp_words) {
-      sp_word(s, n, false);
-      return;
-    }
-    const std::string& w = m.replace_with;
-    auto is_space = [&](size_t i) { return i + w.size() <= n && std::memcmp(s + i, w.data(), w.size()) == 0; };
-    size_t start = 0;
-    bool in_word = false;  // a non-▁ character has been seen since start
-    for (size_t i = 0; i < n;) {
-      if (is_space(i)) {
-        if (in_word) {
-          sp_word(s + start, i - start, true);
-          start = i;
-          in_word = false;
-        }
-        i += w.size();
-      } else {
-        in_word = true;
-        i += utf8_len(s[i]);
-      }
-    }
-    if (start < n) sp_word(s + start, n - start, true);
-  }
-
-  // Byte-level family: one pre-tokenized piece.
-  void bl_piece(const uint8_t* p, size_t n) {
-    if (n == 1) {
-      out.push_back(m.byte_id[p[0]]);
-      return;
-    }
-    if (m.ignore_merges) {
-      uint32_t id = m.vocab.find(std::string_view(reinterpret_cast<const char*>(p), n));
-      if (id != StrMap::kNone) {
-        out.push_back(id);
-        return;
-      }
-    }
-    uint64_t h = 0;
-    if (cache && n <= PieceCache::kMaxPiece) {
-      h = hash_bytes(p, n);
-      uint32_t count;
-      if (const uint32_t* ids = cache->find(p, n, h, &count)) {
-        out.insert(out.end(), ids, ids + count);
-        return;
-      }
-    }
-    syms.resize(n);
-    for (size_t i = 0; i < n; ++i) syms[i] = m.byte_id[p[i]];
-    merge_runs(m, syms, runbuf);
-    if (cache && n <= PieceCache::kMaxPiece) cache->insert(p, n, h, syms.data(), syms.size());
-    out.insert(out.end(), syms.begin(), syms.end());
-  }
-
-  // `base` is the segment's offset in the whole text (for boundaries).
-  void bl_segment(std::string_view seg, size_t base) {
-    std::string normalized;
-    bool identity = true;
-    if (m.nfc && !nfc_quick_check(seg)) {
-      normalized = nfc(seg);
-      identity = normalized == seg;
-      seg = normalized;
-    }
-    const auto* s = reinterpret_cast<const uint8_t*>(seg.data());
-    split_pieces(seg, m.split, [&](size_t b, size_t e) {
-      bl_piece(s + b, e - b);
-      if (bounds && identity && e < seg.size()) bounds->push_back({base + e, out.size(), true});
-    });
-  }
-
-  void segment(std::string_view seg, size_t base, bool segment_start) {
-    if (seg.empty()) return;
-    if (m.family == Model::Family::ByteLevel) bl_segment(seg, base);
-    else sp_segment(seg, segment_start);
-  }
-
-  // Encodes text[from..], where `from` is 0 or a boundary (mid: inside a segment).
-  void run(std::string_view text, size_t from, bool mid) {
-    size_t pos = from;
-    AddedTokens::Match match;
-    while (pos < text.size()) {
-      bool found = m.added.find(text, pos, &match);
-      size_t seg_end = found ? match.begin : text.size();
-      segment(text.substr(pos, seg_end - pos), pos, !(mid && pos == from));
-      if (!found) break;
-      out.push_back(match.id);
-      pos = match.begin + match.len;
-      if (bounds) bounds->push_back({pos, out.size(), false});
-    }
-  }
-};
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 namespace {
@@ -438,7 +182,7 @@ void Tokenizer::encode(std::string_view text, bool add_special_tokens, std::vect
       // Encode the key alone, recording boundaries; keep the last one the rest cannot move.
       PrefixCache::Impl::Entry e;
       std::vector<Boundary> bounds;
-      Encoder enc{*m_, e.ids, cache, &bounds, {}};
+      Encoder enc(*m_, e.ids, cache, &bounds);
       enc.run(key, 0, false);
       const size_t slack = m_->added.max_len() + 1;
       const Boundary* best = nullptr;
@@ -469,7 +213,7 @@ void Tokenizer::encode(std::string_view text, bool add_special_tokens, std::vect
     from = it->second.cut;
     mid = it->second.mid_segment;
   }
-  Encoder enc{*m_, out, cache, nullptr, {}};
+  Encoder enc(*m_, out, cache, nullptr);
   enc.run(text, from, mid);
   if (add_special_tokens) out.insert(out.end(), m_->template_after.begin(), m_->template_after.end());
 }

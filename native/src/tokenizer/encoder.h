@@ -1,0 +1,220 @@
+// One encode call's working state: walks a text segment by segment (added tokens cut out),
+// normalizes, pre-tokenizes and runs BPE per piece, appending ids. Internal to src/tokenizer;
+// the public entry points are in tokenizer.cpp.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bpe.h"
+#include "model.h"
+#include "nfc.h"
+#include "piece_cache.h"
+#include "pretokenizer.h"
+#include "utf8.h"
+
+namespace infeng::tok {
+
+using Model = Tokenizer::Model;
+
+// BPE of a piece's initial symbols. A long piece is first cut where no merge can join the two
+// neighbouring symbols (Model::joinable), and each run merges on its own: the runs are
+// shorter, often repeat (and the rounds algorithm likes them), and the result is the same.
+inline void merge_runs(const Model& m, std::vector<uint32_t>& syms, std::vector<uint32_t>& run) {
+  const size_t n = syms.size();
+  if (n <= kBpeShortLimit || m.joinable_all) {
+    bpe_merge(m.merges, syms);
+    return;
+  }
+  size_t w = 0, start = 0;
+  for (size_t i = 1; i <= n; ++i) {
+    if (i < n && m.joinable.find(syms[i - 1], syms[i])) continue;
+    run.assign(syms.begin() + start, syms.begin() + i);
+    bpe_merge(m.merges, run);
+    for (uint32_t id : run) syms[w++] = id;
+    start = i;
+  }
+  syms.resize(w);
+}
+
+// A point after which encoding can restart: byte offset, ids emitted so far, and whether it is
+// inside a segment (so the restart must not apply segment-start normalization).
+struct Boundary {
+  size_t end, ids;
+  bool mid;
+};
+
+struct Encoder {
+  Encoder(const Model& model, std::vector<uint32_t>& ids, PieceCache* piece_cache, std::vector<Boundary>* boundaries)
+      : m(model), out(ids), cache(piece_cache), bounds(boundaries) {}
+
+  const Model& m;
+  std::vector<uint32_t>& out;
+  PieceCache* cache;
+  std::vector<Boundary>* bounds;  // recorded only when computing a prefix-cache entry
+  std::vector<uint32_t> syms, runbuf;
+  std::string norm;
+
+  // SentencePiece: the initial symbols of one character (bytes c[0..n)).
+  void sp_char(const uint8_t* c, size_t n, bool& last_unk) {
+    uint32_t id = kNoId;
+    if (n == 1) id = m.ascii_id[c[0]];
+    else id = m.vocab.find(std::string_view(reinterpret_cast<const char*>(c), n));
+    if (id != kNoId) {
+      syms.push_back(id);
+      last_unk = false;
+      return;
+    }
+    if (m.byte_fallback) {
+      bool all = true;
+      for (size_t k = 0; k < n; ++k) all &= m.byte_id[c[k]] != kNoId;
+      if (all) {
+        for (size_t k = 0; k < n; ++k) syms.push_back(m.byte_id[c[k]]);
+        last_unk = false;
+        return;
+      }
+    }
+    if (m.unk_id != kNoId) {
+      if (!(m.fuse_unk && last_unk)) syms.push_back(m.unk_id);
+      last_unk = true;
+    }
+  }
+
+  // SentencePiece: BPE of one word (or of a whole segment), given as normalized bytes.
+  void sp_word(const uint8_t* w, size_t n, bool cacheable) {
+    uint64_t h = 0;
+    cacheable = cacheable && cache && n <= PieceCache::kMaxPiece;
+    if (cacheable) {
+      h = hash_bytes(w, n);
+      uint32_t count;
+      if (const uint32_t* ids = cache->find(w, n, h, &count)) {
+        out.insert(out.end(), ids, ids + count);
+        return;
+      }
+    }
+    syms.clear();
+    bool last_unk = false;
+    for (size_t i = 0; i < n;) {
+      size_t len = utf8_len(w[i]);
+      if (len == m.replace_with.size() && std::memcmp(w + i, m.replace_with.data(), len) == 0 && m.replace_id != kNoId) {
+        syms.push_back(m.replace_id);
+        last_unk = false;
+      } else {
+        sp_char(w + i, len, last_unk);
+      }
+      i += len;
+    }
+    merge_runs(m, syms, runbuf);
+    if (cacheable) cache->insert(w, n, h, syms.data(), syms.size());
+    out.insert(out.end(), syms.begin(), syms.end());
+  }
+
+  // SentencePiece family: normalize the segment (Prepend, Replace ' '), then BPE it whole, or
+  // word by word when the merges allow (Model::sp_words).
+  void sp_segment(std::string_view seg, bool segment_start) {
+    norm.clear();
+    auto put = [&](std::string_view part) {  // Replace applies to the prepended text too
+      if (!m.replace_space) { norm.append(part); return; }
+      for (char c : part) {
+        if (c == ' ') norm += m.replace_with;
+        else norm += c;
+      }
+    };
+    if (segment_start && !seg.empty()) put(m.prepend);
+    put(seg);
+    const auto* s = reinterpret_cast<const uint8_t*>(norm.data());
+    const size_t n = norm.size();
+    if (!m.sp_words) {
+      sp_word(s, n, false);
+      return;
+    }
+    const std::string& w = m.replace_with;
+    auto is_space = [&](size_t i) { return i + w.size() <= n && std::memcmp(s + i, w.data(), w.size()) == 0; };
+    size_t start = 0;
+    bool in_word = false;  // a non-▁ character has been seen since start
+    for (size_t i = 0; i < n;) {
+      if (is_space(i)) {
+        if (in_word) {
+          sp_word(s + start, i - start, true);
+          start = i;
+          in_word = false;
+        }
+        i += w.size();
+      } else {
+        in_word = true;
+        i += utf8_len(s[i]);
+      }
+    }
+    if (start < n) sp_word(s + start, n - start, true);
+  }
+
+  // Byte-level family: one pre-tokenized piece.
+  void bl_piece(const uint8_t* p, size_t n) {
+    if (n == 1) {
+      out.push_back(m.byte_id[p[0]]);
+      return;
+    }
+    if (m.ignore_merges) {
+      uint32_t id = m.vocab.find(std::string_view(reinterpret_cast<const char*>(p), n));
+      if (id != StrMap::kNone) {
+        out.push_back(id);
+        return;
+      }
+    }
+    uint64_t h = 0;
+    if (cache && n <= PieceCache::kMaxPiece) {
+      h = hash_bytes(p, n);
+      uint32_t count;
+      if (const uint32_t* ids = cache->find(p, n, h, &count)) {
+        out.insert(out.end(), ids, ids + count);
+        return;
+      }
+    }
+    syms.resize(n);
+    for (size_t i = 0; i < n; ++i) syms[i] = m.byte_id[p[i]];
+    merge_runs(m, syms, runbuf);
+    if (cache && n <= PieceCache::kMaxPiece) cache->insert(p, n, h, syms.data(), syms.size());
+    out.insert(out.end(), syms.begin(), syms.end());
+  }
+
+  // `base` is the segment's offset in the whole text (for boundaries).
+  void bl_segment(std::string_view seg, size_t base) {
+    std::string normalized;
+    bool identity = true;
+    if (m.nfc && !nfc_quick_check(seg)) {
+      normalized = nfc(seg);
+      identity = normalized == seg;
+      seg = normalized;
+    }
+    const auto* s = reinterpret_cast<const uint8_t*>(seg.data());
+    split_pieces(seg, m.split, [&](size_t b, size_t e) {
+      bl_piece(s + b, e - b);
+      if (bounds && identity && e < seg.size()) bounds->push_back({base + e, out.size(), true});
+    });
+  }
+
+  void segment(std::string_view seg, size_t base, bool segment_start) {
+    if (seg.empty()) return;
+    if (m.family == Model::Family::ByteLevel) bl_segment(seg, base);
+    else sp_segment(seg, segment_start);
+  }
+
+  // Encodes text[from..], where `from` is 0 or a boundary (mid: inside a segment).
+  void run(std::string_view text, size_t from, bool mid) {
+    size_t pos = from;
+    AddedTokens::Match match;
+    while (pos < text.size()) {
+      bool found = m.added.find(text, pos, &match);
+      size_t seg_end = found ? match.begin : text.size();
+      segment(text.substr(pos, seg_end - pos), pos, !(mid && pos == from));
+      if (!found) break;
+      out.push_back(match.id);
+      pos = match.begin + match.len;
+      if (bounds) bounds->push_back({pos, out.size(), false});
+    }
+  }
+};
+
+}  // namespace infeng::tok
