@@ -15,6 +15,8 @@
 // through the libuv pool would cost. encodeBatch runs on the native thread pool.
 #include <napi.h>
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,23 +83,47 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
     return to_array(info.Env(), ids_);
   }
 
+  // The parts that run on the JavaScript thread (reading the strings, making the result
+  // arrays) do not scale with threads, so they are kept lean: the texts are copied into one
+  // buffer, and the results are views into one ArrayBuffer.
   Napi::Value EncodeBatch(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
     if (info.Length() < 1 || !info[0].IsArray())
-      throw Napi::TypeError::New(info.Env(), "encodeBatch(texts, threads, addSpecialTokens): texts must be an array");
+      throw Napi::TypeError::New(env, "encodeBatch(texts, threads, addSpecialTokens): texts must be an array");
     auto arr = info[0].As<Napi::Array>();
     int threads = 1;
     if (info.Length() > 1 && info[1].IsNumber()) threads = info[1].As<Napi::Number>().Int32Value();
-    if (threads < 1 || threads > 256) throw Napi::RangeError::New(info.Env(), "encodeBatch: threads must be 1..256");
-    std::vector<std::string> texts(arr.Length());
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      Napi::Value v = arr[i];
-      if (!v.IsString()) throw Napi::TypeError::New(info.Env(), "encodeBatch: every text must be a string");
-      texts[i] = v.As<Napi::String>().Utf8Value();
+    if (threads < 1 || threads > 256) throw Napi::RangeError::New(env, "encodeBatch: threads must be 1..256");
+    const uint32_t count = arr.Length();
+    std::vector<napi_value> values(count);
+    std::vector<size_t> offsets(count + 1, 0);
+    for (uint32_t i = 0; i < count; ++i) {
+      NAPI_THROW_IF_FAILED(env, napi_get_element(env, arr, i, &values[i]), Napi::Value());
+      size_t len = 0;
+      if (napi_get_value_string_utf8(env, values[i], nullptr, 0, &len) != napi_ok)
+        throw Napi::TypeError::New(env, "encodeBatch: every text must be a string");
+      offsets[i + 1] = offsets[i] + len;
     }
-    std::vector<std::string_view> views(texts.begin(), texts.end());
+    text_buf_.resize(offsets[count] + 1);
+    for (uint32_t i = 0; i < count; ++i) {
+      size_t written = 0;
+      napi_get_value_string_utf8(env, values[i], text_buf_.data() + offsets[i], offsets[i + 1] - offsets[i] + 1,
+                                 &written);
+    }
+    std::vector<std::string_view> views(count);
+    for (uint32_t i = 0; i < count; ++i) views[i] = std::string_view(text_buf_.data() + offsets[i], offsets[i + 1] - offsets[i]);
     auto results = tok_->encode_batch(views, threads, flag(info, 2));
-    auto out = Napi::Array::New(info.Env(), results.size());
-    for (uint32_t i = 0; i < results.size(); ++i) out.Set(i, to_array(info.Env(), results[i]));
+    size_t total = 0;
+    for (const auto& r : results) total += r.size();
+    auto buffer = Napi::ArrayBuffer::New(env, std::max<size_t>(total, 1) * sizeof(uint32_t));
+    auto* dst = static_cast<uint32_t*>(buffer.Data());
+    auto out = Napi::Array::New(env, count);
+    size_t at = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      if (!results[i].empty()) std::memcpy(dst + at, results[i].data(), results[i].size() * sizeof(uint32_t));
+      out.Set(i, Napi::Uint32Array::New(env, results[i].size(), buffer, at * sizeof(uint32_t)));
+      at += results[i].size();
+    }
     return out;
   }
 
@@ -151,6 +177,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
   std::unique_ptr<decltype(std::declval<Tokenizer>().make_piece_cache())> cache_;
   std::unique_ptr<PrefixCache> prefix_;
   std::vector<uint32_t> ids_;
+  std::vector<char> text_buf_;
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -46,6 +46,17 @@ struct Boundary {
   bool mid;
 };
 
+// Working buffers, reused by every encode call on this thread (a call must not allocate for
+// a short text; one Encoder at a time per thread).
+struct EncoderScratch {
+  std::vector<uint32_t> syms, runbuf;
+  std::string norm;
+};
+inline EncoderScratch& encoder_scratch() {
+  thread_local EncoderScratch s;
+  return s;
+}
+
 struct Encoder {
   Encoder(const Model& model, std::vector<uint32_t>& ids, PieceCache* piece_cache, std::vector<Boundary>* boundaries)
       : m(model), out(ids), cache(piece_cache), bounds(boundaries) {}
@@ -54,8 +65,10 @@ struct Encoder {
   std::vector<uint32_t>& out;
   PieceCache* cache;
   std::vector<Boundary>* bounds;  // recorded only when computing a prefix-cache entry
-  std::vector<uint32_t> syms, runbuf;
-  std::string norm;
+  EncoderScratch& scratch = encoder_scratch();
+  std::vector<uint32_t>& syms = scratch.syms;
+  std::vector<uint32_t>& runbuf = scratch.runbuf;
+  std::string& norm = scratch.norm;
 
   // SentencePiece: the initial symbols of one character (bytes c[0..n)).
   void sp_char(const uint8_t* c, size_t n, bool& last_unk) {
