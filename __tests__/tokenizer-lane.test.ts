@@ -1,7 +1,7 @@
 // The tokenizer lane end to end on the smoke profile (the real child process, addon and
 // reference), its report files, and its parsing of the child's output, including a parity
 // failure turning into a case error that the parity gate fails on.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -112,7 +112,7 @@ describe('tokenizer lane on the smoke profile', () => {
 });
 
 describe('tokenizer lane failures', () => {
-  it('a project without the tokenizer packages is an error result naming what to install', async () => {
+  it('an unbuilt addon is a setup error naming the build target', async () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'infeng-tok-empty-'));
     const r = await tokenizerLane.run({
       buildDir: path.join(tmp, 'build', 'native', 'release'),
@@ -125,6 +125,25 @@ describe('tokenizer lane failures', () => {
     });
     expect(r.status).toBe('error');
     expect(r.error?.step).toBe('setup');
+    expect(r.error?.message).toMatch(/infeng_tokenizer\.node is not built/);
+  });
+
+  it('without the tokenizer packages the error names what to install', async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'infeng-tok-nopkg-'));
+    const fakeBuild = path.join(tmp, 'build', 'native', 'release');
+    mkdirSync(path.join(fakeBuild, 'addon'), { recursive: true });
+    for (const f of ['infeng_tokenizer.node', 'tokenizer_lane_child.mjs'])
+      writeFileSync(path.join(fakeBuild, 'addon', f), '');
+    const r = await tokenizerLane.run({
+      buildDir: fakeBuild,
+      reportsDir: path.join(tmp, 'reports'),
+      profile: 'smoke',
+      forcePath: 'auto',
+      threads: 1,
+      timeoutMs: 10_000,
+      log: () => {},
+    });
+    expect(r.status).toBe('error');
     expect(r.error?.message).toMatch(/@lenml\/tokenizer-llama3 is not installed \(run npm ci/);
   });
 });

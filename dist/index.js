@@ -58339,6 +58339,9 @@ const tokenizerLane = {
         (0,external_node_fs_.writeFileSync)(outFile, '');
         let args;
         try {
+            for (const file of [addonPath(ctx.buildDir), laneChildPath(ctx.buildDir)])
+                if (!(0,external_node_fs_.existsSync)(file))
+                    throw new Error(`${file} is not built (cmake --build ${ctx.buildDir} --target infeng_tokenizer_addon)`);
             args = childArgs(grid, root, ctx, outFile);
         }
         catch (e) {

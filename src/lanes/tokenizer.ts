@@ -3,7 +3,7 @@
 // runs in a child Node process (native/addon/tokenizer_lane_child.mjs, installed next to the
 // addon) so that a crash in native code costs this lane only and both sides share one process;
 // this adapter picks the grid per profile, runs it, checks parity and turns samples into metrics.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { median } from 'simple-statistics';
 import type { Lane, LaneContext } from './lane.js';
@@ -12,6 +12,7 @@ import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../mode
 import { describeFailure, runProcess } from './spawn.js';
 import {
   TOKENIZER_MODELS,
+  addonPath,
   corpusDir,
   laneChildPath,
   rootOfBuildDir,
@@ -207,6 +208,11 @@ export const tokenizerLane: Lane = {
     writeFileSync(outFile, '');
     let args: string[];
     try {
+      for (const file of [addonPath(ctx.buildDir), laneChildPath(ctx.buildDir)])
+        if (!existsSync(file))
+          throw new Error(
+            `${file} is not built (cmake --build ${ctx.buildDir} --target infeng_tokenizer_addon)`,
+          );
       args = childArgs(grid, root, ctx, outFile);
     } catch (e) {
       return {
