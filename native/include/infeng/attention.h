@@ -23,7 +23,7 @@ namespace infeng::attn {
 // Tokens per interleaved K sub-block: the vector of scores the kernels produce at once.
 inline constexpr int kKvSub = 16;
 // Tokens sharing one set of per-channel K scales and one outlier decision.
-inline constexpr int kKvGroup = 128;
+inline constexpr int kKvGroup = 64;
 
 struct Shape {
   int n_q_heads = 0;
