@@ -40,6 +40,10 @@
 //    two threads ran 2.5× slower than one (35 → 15 MB/s) because the spinning waiter took the
 //    core from the worker. Own threads with a blocking join: no collapse (62 → 56 MB/s under
 //    the same load). Two-thread scaling is only measurable on an idle runner.
+//  - The first eight key bytes (and a lone id) inline in the hash slots, and the piece cache
+//    asked before Llama-3's vocabulary (A/B against the previous build, interleaved, medians
+//    of 3): llama3 prose.txt +15 %, but code.txt −9 % and qwen3 code.txt −7 % (32-byte slots
+//    make the cache and the vocabulary tables larger). Kept the 24-byte slots.
 // Lane, quick profile, 7 repetitions, load average ~2 (one core busy with other jobs):
 // llama2 48.7 MB/s = 19.8× the reference, llama3 107 MB/s = 34.6×, qwen3 101 MB/s = 44.6×.
 #include <algorithm>
