@@ -100,8 +100,10 @@ TEST(TokenizerBpe, LongAndShortPiecesRoundTrip) {
 }
 
 TEST(TokenizerEncode, PrefixCacheAndBatchChangeNoId) {
-  auto tok = Tokenizer::from_file(std::string(INFENG_TOKENIZER_MODELS_DIR) + "/tokenizer-llama3/models/tokenizer.json");
-  std::string system = "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are terse.  \n";
+ for (const char* model : {"llama3", "llama2"}) {
+  SCOPED_TRACE(model);
+  auto tok = Tokenizer::from_file(std::string(INFENG_TOKENIZER_MODELS_DIR) + "/tokenizer-" + model + "/models/tokenizer.json");
+  std::string system = "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are terse.  \n<s>[INST] be ▁brief  now";
   std::vector<std::string> texts;
   for (const char* tail : {"Hi", " there", "\n\nok", "  x", "<|eot_id|>", "é\u0301", "12345", ""})
     texts.push_back(system + tail);
@@ -119,4 +121,5 @@ TEST(TokenizerEncode, PrefixCacheAndBatchChangeNoId) {
   }
   std::vector<std::string_view> views(texts.begin(), texts.end());
   EXPECT_EQ(tok->encode_batch(views, 3, true), want);
+ }
 }

@@ -126,7 +126,9 @@ struct Encoder {
 
   // SentencePiece family: normalize the segment (Prepend, Replace ' '), then BPE it whole, or
   // word by word when the merges allow (Model::sp_words).
-  void sp_segment(std::string_view seg, bool segment_start) {
+  // `base` is the segment's offset in the whole text (for prefix-cache boundaries: the start
+  // of each word, where the continuation begins with the space and no Prepend).
+  void sp_segment(std::string_view seg, size_t base, bool segment_start) {
     norm.clear();
     auto put = [&](std::string_view part) {  // Replace applies to the prepended text too
       if (!m.replace_space) { norm.append(part); return; }
@@ -136,6 +138,7 @@ struct Encoder {
       }
     };
     if (segment_start && !seg.empty()) put(m.prepend);
+    const size_t pre = norm.size();  // normalized bytes that stand for no input byte
     put(seg);
     const auto* s = reinterpret_cast<const uint8_t*>(norm.data());
     const size_t n = norm.size();
@@ -146,6 +149,7 @@ struct Encoder {
     const std::string& w = m.replace_with;
     auto is_space = [&](size_t i) { return i + w.size() <= n && std::memcmp(s + i, w.data(), w.size()) == 0; };
     size_t start = 0;
+    size_t orig = 0;       // input bytes of seg behind normalized position i (i ≥ pre)
     bool in_word = false;  // a non-▁ character has been seen since start
     for (size_t i = 0; i < n;) {
       if (is_space(i)) {
@@ -153,11 +157,15 @@ struct Encoder {
           sp_word(s + start, i - start, true);
           start = i;
           in_word = false;
+          if (bounds && i >= pre) bounds->push_back({base + orig, out.size(), true});
         }
+        if (i >= pre) orig += seg[orig] == ' ' ? 1 : w.size();  // a space, or a literal ▁
         i += w.size();
       } else {
+        size_t len = utf8_len(s[i]);
+        if (i >= pre) orig += len;
         in_word = true;
-        i += utf8_len(s[i]);
+        i += len;
       }
     }
     if (start < n) sp_word(s + start, n - start, true);
@@ -211,7 +219,7 @@ struct Encoder {
   void segment(std::string_view seg, size_t base, bool segment_start) {
     if (seg.empty()) return;
     if (m.family == Model::Family::ByteLevel) bl_segment(seg, base);
-    else sp_segment(seg, segment_start);
+    else sp_segment(seg, base, segment_start);
   }
 
   // Encodes text[from..], where `from` is 0 or a boundary (mid: inside a segment).
