@@ -4,38 +4,85 @@
 //
 // DESIGN
 //
-// Decode reads every K and V byte of the context once per generated token and does ~2 FLOPs
-// per byte with FP16 (4 with int8): memory bound on a machine with ~10 FLOP per DRAM byte.
-// So the levers are bytes (int8 halves them) and making sure the arithmetic stays hidden
-// under the stream on the 2 cores at hand.
+// Decode reads every K and V byte of the context once per generated token. With G query heads
+// per KV head it does 2·G multiply-adds per cached element: 8 FLOP per FP16 byte at G = 8
+// (TinyLlama-like 32/4/64), 4 at G = 4 (Llama-3-8B-like 32/8/128). The 2-core AVX-512 machine
+// this was tuned on has ~30 GB/s of read bandwidth and ~400 GFLOP/s of FP32 FMA (measured), a
+// balance of ~13 FLOP/byte, so FP16 decode sits near the ridge and int8 (half the bytes, the
+// same FLOPs) crosses into compute: the arithmetic per byte, not only the bytes, decides the
+// int8 speedup. Everything below is about keeping that arithmetic small.
 //
 // Work split. One work item = one KV head with its G query heads; threads take KV heads
-// round-robin (TinyLlama-like 32/4: 2 heads per thread on 2 cores). Each item walks the
-// context once, in tiles of T tokens (online softmax: running max m, sum l, and the G×D
-// output accumulator rescaled by exp(m_old − m_new) once per tile). Every K/V byte is loaded
-// once and used by all G heads of the group while it is in registers (K) or L1 (V tile).
+// round-robin. Each item walks the context once in tiles of T tokens (256-512; online softmax:
+// running max m, sum l, and the G×D accumulator rescaled by exp(m_old − m_new) once per tile).
+// Every K/V byte is loaded once and used by all G heads while in registers (K) or L1 (V tile).
+// Each kernel prefetches the next tile's bytes into L2, spread over its own loop.
 //
-// K layout. K is stored in 16-token sub-blocks transposed so a vector holds one channel of
-// 16 tokens: the score kernel broadcasts q[h][c] and FMAs into G accumulators of 16 scores,
-// no horizontal sums. int8 K uses the vpdpbusd operand layout ([c/4][16 tokens][4 channels],
-// offset-binary bytes k + 128, so K is the unsigned operand and the query the signed one).
+// K layout. 16-token sub-blocks transposed so a vector holds one channel of 16 tokens: the
+// score kernel broadcasts q[h][c] and FMAs into G accumulators of 16 scores, no horizontal
+// sums. int8 K uses the vpdpbusd operand layout ([c/4][16 tokens][4 channels], offset-binary
+// bytes kq + 128, so K is the unsigned operand and the query the signed one).
 //
-// int8 arithmetic. K has per-channel scales per 64-token group, V a scale per token. For a
-// group the driver folds the channel scales into the query, q'_c = q_c·ks_c, quantises q' per
-// head to int8 (scale sq), and the kernel computes Σ_c qq_c·(ku_c − 128) exactly in integers
-// (VNNI: vpdpbusd; other paths: FP32 FMAs of small integers, exact below 2^24, so all paths
-// give bit-identical scores); score = sq·(acc − 128·Σqq). An outlier K channel (range > 6× the
-// median channel's) would make q' one huge entry and crush the other channels of qq to a few
-// levels, so its values go to a CSR side-table (exact FP32), its int8 bytes are zero, and the
-// driver adds q_c·k_tc for those entries after the integer scores. V's per-token scale is
-// multiplied into the softmax weights, so the V loop is an int8→FP32 convert and G FMAs.
-// Tokens of the group still being filled sit in an FP16 residual and go through the FP16
-// kernels, continuing the same softmax state.
+// int8 format. K: per 64-token group, per channel a midpoint and a scale, k ≈ mid_c + ks_c·kq
+// (centring on the midpoint gives an offset channel all 255 levels); V: one scale per token.
+// An outlier K channel (range > 6× the median channel's, at most 4 per group) is kept exactly
+// in a CSR side-table and zero in the int8 payload; since every token of a group has the same
+// outlier channels, the CSR rows of a group form a dense block, applied as vector runs.
+// Scores: FMA paths form ks_c·(ku − 128) per channel vector (one FMA shared by all G heads)
+// and multiply by the FP32 query; the VNNI path folds ks into the query per group and splits
+// it into two int8 levels (hi, and the residual at a 254× finer step), two vpdpbusd per K
+// vector and head. V's per-token scale multiplies the softmax weights, so P·V is an int8 →
+// FP32 convert and G FMAs per vector. The group still being filled stays in an FP16 residual
+// and goes through the FP16 kernels, continuing the same softmax state.
 //
-// Scratch per thread: the G×T score tile, the G×D accumulator and scaled query, and for int8
-// the G×D quantised query plus 2·G scalars: the same order as FP16 (ratio ~1.0-1.1).
+// Scratch per thread: the G×T score tile, the G×D accumulator and scaled query (both
+// formats); int8 adds G floats, with VNNI the 2·G×D query levels, and a 64-float block for the
+// outlier runs: 1.02-1.17× the FP16 kernel's.
 //
-// MEASURED (see the bottom of this note; filled in from infeng_attn_decode_bench).
+// MEASURED (2-core AVX-512 VNNI KVM guest shared with other jobs, clang-16,
+// infeng_attn_decode_bench, medians of 5 repetitions of interleaved rounds, every variant
+// rotating through 1 GiB of cache copies; synthetic K with 2 outlier channels per head):
+//   1 thread (the 2-thread figures swing 2-6× run to run while the other core is busy):
+//     shape/ctx        FP16 µs  int8 µs  speedup  int8 GB/s  read GB/s  int8 eff  FP16 eff
+//     32/4/64  ctx2048    251      247    1.02      5.0       15.2       33 %      55 %
+//     32/4/64  ctx8192   1031      990    1.03      5.0       15.1       32 %      54 %
+//     32/8/128 ctx2048    855      694    1.23      6.7       15.4       45 %      65 %
+//     32/8/128 ctx8192   3378     2464    1.37      7.6       15.8       48 %      63 %
+//   (K groups of 128 tokens; with the 64-token groups kept: 0.97× and 1.23× at ctx 8192.)
+//   2 threads, the quietest run: 32/8/128 ctx8192 1.29× (FP16 1811 µs, int8 1397 µs, int8
+//   13.3 GB/s of 27.3 GB/s read), 32/4/64 ctx8192 1.06× (int8 at 68 % of the read rate).
+//   Bytes per cached token (all KV heads): FP16 1024 / int8 618 at 32/4/64 (K 256, V 256,
+//   V scales 16, K scales and midpoints 32, CSR 64 with 2 outlier channels per head):
+//   the byte ratio caps int8 at 1.66× here, not 2×.
+//   Quality, stories260K on 8 × 512 of its own tokens: perplexity FP32 17.0883, FP16 KV
+//   17.0885 (+0.0008 %), int8 KV 17.1088 (+0.119 % vs FP16). Normalised L2 (Σ(o−ref)²/Σref²)
+//   of the attention outputs on synthetic K with outlier channels at ctx 2k-8k: 5-9e-5 int8,
+//   1.5-3e-6 FP16.
+//
+// Tried and dropped (same machine, same harness):
+//   - Symmetric per-channel K (absmax/127) with the query folded and rounded to one int8
+//     level on every path: Δppl +0.51 %. Centring K on per-channel midpoints: +0.32 %; keeping
+//     the FMA paths' query in FP32 (and two int8 levels on VNNI): +0.12 %. With K exact (all
+//     channels in the CSR) the V quantisation alone gives +0.076 %, the floor of this format.
+//   - Outlier thresholds 1.5-3× or ≤ 2 channels instead of 6× / 4: no better (+0.46 to
+//     +0.58 % in the one-level-query version): the query rounding dominated, not K's range.
+//   - K groups of 128 tokens: ~5-10 % faster on 1 thread, Δppl +0.21 % instead of +0.12 %.
+//   - One-level int8 query on VNNI: half the vpdpbusd of the two-level form but +0.2 pp of
+//     perplexity; the VNNI path with two levels is only on par with the FMA path on this
+//     machine (P·V, not q·K, dominates).
+//   - Query preparation and the outlier correction in this (baseline x86-64) file: scalar,
+//     with lrint and a serial FP reduction they cost as much as the score kernel (int8 at
+//     2.5× the FP16 time in L3); moved into each ISA's file with 8-lane reductions.
+//   - Outlier correction entry by entry over the CSR (per head, or per entry across heads):
+//     16-30 % of the int8 kernel; as dense runs per group: ~10 %.
+//   - No software prefetch: the FP16 kernel ran at ~45 % of the single-thread read rate
+//     from DRAM, ~55-65 % with the next tile prefetched into L2.
+//
+// Not reached: the 1.8× / 85 %-of-bandwidth targets. The int8 kernel is compute-bound at
+// G = 8: P·V costs 2·G FMAs per V element whatever the storage, so int8 V only saves bytes
+// the FP16 kernel was not waiting for. The next lever is integer P·V (softmax weights in u8
+// with a per-tile scale, vpdpbusd against int8 V in a [t/4][D][4] layout), which needs a
+// quality study of weight rounding at long contexts before it can replace FP32 P·V.
 #include <algorithm>
 #include <cmath>
 #include <limits>
