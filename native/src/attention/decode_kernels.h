@@ -31,8 +31,11 @@ struct QuantQuery {
   const std::int32_t* b_hi = nullptr; // G: 128·Σ hi
   const std::int32_t* b_lo = nullptr; // G: 128·Σ lo
   const float* zq = nullptr;          // G
+  // The same for heads h0.. (the int8 levels exist only for the VNNI kernel: null elsewhere).
   QuantQuery heads_from(int h0, int D) const {
-    return {qs + h0 * D, ks, hi + h0 * D, lo + h0 * D, s_hi + h0, s_lo + h0, b_hi + h0, b_lo + h0, zq + h0};
+    auto at = [](auto* p, int off) { return p ? p + off : p; };
+    return {qs + h0 * D, ks, at(hi, h0 * D), at(lo, h0 * D), at(s_hi, h0), at(s_lo, h0),
+            at(b_hi, h0), at(b_lo, h0), zq + h0};
   }
 };
 
