@@ -4,7 +4,6 @@
 #pragma once
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -63,11 +62,10 @@ struct Tokenizer::Model {
 
   size_t vocab_size = 0;
 
-  // Piece caches of encode_batch's workers, kept between batches so they stay warm.
-  std::unique_ptr<PieceCache> take_cache() const;
-  void return_cache(std::unique_ptr<PieceCache> c) const;
-  mutable std::mutex caches_mu;
-  mutable std::vector<std::unique_ptr<PieceCache>> caches;
+  // Piece caches of encode_batch's workers, one per worker thread (BatchPool's tid), kept
+  // between batches so that each stays warm on its thread's core.
+  static constexpr size_t kMaxBatchThreads = 256;
+  mutable std::unique_ptr<PieceCache> batch_caches[kMaxBatchThreads];
 
   Model();
   ~Model();

@@ -56,6 +56,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "batch_pool.h"
 #include "encoder.h"
 #include "infeng/tokenizer.h"
 #include "model.h"
@@ -116,19 +117,6 @@ PieceCache& thread_cache(uint64_t serial) {
 }  // namespace
 
 Tokenizer::Tokenizer() : m_(new Model) {}
-
-std::unique_ptr<PieceCache> Tokenizer::Model::take_cache() const {
-  std::lock_guard<std::mutex> lk(caches_mu);
-  if (caches.empty()) return std::make_unique<PieceCache>();
-  std::unique_ptr<PieceCache> c = std::move(caches.back());
-  caches.pop_back();
-  return c;
-}
-
-void Tokenizer::Model::return_cache(std::unique_ptr<PieceCache> c) const {
-  std::lock_guard<std::mutex> lk(caches_mu);
-  caches.push_back(std::move(c));
-}
 
 Tokenizer::Model::Model() = default;
 Tokenizer::Model::~Model() = default;
@@ -235,26 +223,25 @@ std::vector<uint32_t> Tokenizer::encode(std::string_view text, bool add_special_
 std::vector<std::vector<uint32_t>> Tokenizer::encode_batch(const std::vector<std::string_view>& texts, int threads,
                                                            bool add_special_tokens) const {
   std::vector<std::vector<uint32_t>> results(texts.size());
-  threads = std::max(1, std::min<int>(threads, int(texts.size())));
+  threads = std::max(1, std::min<int>({threads, int(texts.size()), int(Model::kMaxBatchThreads)}));
   // Texts are handed out one at a time from a shared counter: their lengths vary, and a static
   // split would leave one thread idle while the other finishes a long text.
   std::atomic<size_t> next{0};
-  auto work = [&] {
-    std::unique_ptr<PieceCache> cache = m_->take_cache();
+  BatchPool::instance().run(threads, [&](int tid) {
+    // Slot tid is only touched by worker tid, and batches run one at a time.
+    std::unique_ptr<PieceCache>& slot = m_->batch_caches[size_t(tid)];
+    if (!slot) slot = std::make_unique<PieceCache>();
+    PieceCache* cache = slot.get();
+    // Each text is encoded into this thread's own buffer and copied out once: appending to
+    // results[i] directly would write its end pointer per token, on a cache line shared with
+    // the neighbouring results that other threads are filling.
+    std::vector<uint32_t> ids;
     for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < texts.size();) {
-      results[i].reserve(texts[i].size() / 3 + 4);
-      encode(texts[i], add_special_tokens, results[i], cache.get(), nullptr);
+      ids.clear();
+      encode(texts[i], add_special_tokens, ids, cache, nullptr);
+      results[i].assign(ids.begin(), ids.end());
     }
-    m_->return_cache(std::move(cache));
-  };
-  // Threads of its own rather than the shared spinning pool: a batch is milliseconds, so a
-  // thread start (tens of microseconds) is cheap, and on an oversubscribed or busy machine
-  // a blocked join gives the core to the workers where spin-waiting would take it from them.
-  std::vector<std::thread> pool;
-  pool.reserve(size_t(threads - 1));
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  });
   return results;
 }
 
