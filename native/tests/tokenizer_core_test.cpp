@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bpe.h"
@@ -122,4 +123,23 @@ TEST(TokenizerEncode, PrefixCacheAndBatchChangeNoId) {
   std::vector<std::string_view> views(texts.begin(), texts.end());
   EXPECT_EQ(tok->encode_batch(views, 3, true), want);
  }
+}
+
+// Batches from two threads at once (they take turns on the worker pool) and thread counts
+// beyond the cores give the single-thread ids.
+TEST(TokenizerEncode, ConcurrentBatchesAgree) {
+  auto tok = Tokenizer::from_file(std::string(INFENG_TOKENIZER_MODELS_DIR) + "/tokenizer-qwen3/models/tokenizer.json");
+  std::vector<std::string> texts;
+  for (int i = 0; i < 300; ++i)
+    texts.push_back("hello world " + std::to_string(i) + " 中文 <|im_start|> ab" + std::string(size_t(i % 50), 'a'));
+  std::vector<std::string_view> views(texts.begin(), texts.end());
+  const auto want = tok->encode_batch(views, 1);
+  bool other_ok = true;
+  std::thread other([&] {
+    for (int r = 0; r < 4; ++r) other_ok &= tok->encode_batch(views, 3) == want;
+  });
+  for (int r = 0; r < 4; ++r)
+    for (int n : {2, 4, 8}) EXPECT_EQ(tok->encode_batch(views, n), want) << n << " threads";
+  other.join();
+  EXPECT_TRUE(other_ok);
 }

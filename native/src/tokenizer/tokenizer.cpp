@@ -38,8 +38,12 @@
 //    counting lean rounds (fewer than n/32 merges): 178 MB/s.
 //  - encode_batch on the shared spin-waiting thread pool (common/thread_pool): on a busy host
 //    two threads ran 2.5× slower than one (35 → 15 MB/s) because the spinning waiter took the
-//    core from the worker. Own threads with a blocking join: no collapse (62 → 56 MB/s under
-//    the same load). Two-thread scaling is only measurable on an idle runner.
+//    core from the worker. Then threads started per batch, taking piece caches from a shared
+//    free list: still no gain (a cache went cold moving to the other core, and appending to
+//    neighbouring result vectors shared their cache lines). Now: persistent workers parked on
+//    a condition variable (batch_pool.h), one piece cache per worker, each text encoded into
+//    a thread-local buffer and copied out once. Two threads on an idle 2-core runner: see the
+//    lane's batch_scaling_2t; the shared runner was rarely idle while this was written.
 //  - The first eight key bytes (and a lone id) inline in the hash slots, and the piece cache
 //    asked before Llama-3's vocabulary (A/B against the previous build, interleaved, medians
 //    of 3): llama3 prose.txt +15 %, but code.txt −9 % and qwen3 code.txt −7 % (32-byte slots
