@@ -1,6 +1,7 @@
 // The attn-decode lane adapter on a recorded smoke run of infeng_attn_decode_bench, its report
 // files, and the lane's gates in baselines/rules.yml firing on crafted results.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -149,5 +150,49 @@ describe('attn-decode gates (baselines/rules.yml)', () => {
       severity: 'warn',
     });
     expect(r.conclusion).toBe('success');
+  });
+});
+
+// Bad input to the lane binaries is a usage error (exit 2) that names the flag. Needs the
+// native build (npm test builds it first); skipped when the binaries are absent.
+describe('attention lane binaries refuse bad input', () => {
+  const bench = (name: string) => path.resolve(__dirname, '..', 'build', 'native', 'release', 'bench', name);
+  const decode = bench('infeng_attn_decode_bench');
+  const prefill = bench('infeng_attn_prefill_bench');
+  const built = existsSync(decode) && existsSync(prefill);
+
+  it.skipIf(!built).each([
+    [decode, '--tile_tokens=0', /--tile_tokens: '0' is not an integer/],
+    [decode, '--tile_tokens=24', /not a positive multiple of 16/],
+    [decode, '--force_path=avx1024', /unknown ISA path 'avx1024'/],
+    [decode, '--attn_shapes=32/5/64', /do not divide/],
+    [decode, '--attn_shapes=32/4/60', /head_dim must be a multiple of 8/],
+    [prefill, '--tile=24', /--tile: 24 is not a multiple of 16/],
+    [prefill, '--attn_shapes=7/2/64', /do not divide/],
+  ])('%s %s', (bin, flag, message) => {
+    const r = spawnSync(bin, [flag, '--benchmark_filter=none'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it.skipIf(!built)('a model file of the wrong size is a case error, not a crash', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'attn-model-'));
+    const model = path.join(dir, 'short.bin');
+    const real = readFileSync(path.resolve(__dirname, '..', 'native', 'testdata', 'stories260K.bin'));
+    writeFileSync(model, real.subarray(0, real.length - 4));
+    const out = path.join(dir, 'out.json');
+    const r = spawnSync(
+      decode,
+      [
+        `--model=${model}`,
+        '--benchmark_filter=perplexity',
+        `--benchmark_out=${out}`,
+        '--benchmark_out_format=json',
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.status).toBe(0);
+    const result = attnDecodeResultFromJson(readFileSync(out, 'utf8'), ['perplexity']);
+    expect(result.cases[0]?.error).toMatch(/1056536 bytes but its header .* implies exactly 1056540/);
   });
 });
