@@ -84,8 +84,8 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
   }
 
   // The parts that run on the JavaScript thread (reading the strings, making the result
-  // arrays) do not scale with threads, so they are kept lean: the texts are copied into one
-  // buffer, and the results are views into one ArrayBuffer.
+  // arrays) do not scale with threads, so they are kept lean: the texts are converted once
+  // into one buffer, and the results are views into one ArrayBuffer.
   Napi::Value EncodeBatch(const Napi::CallbackInfo& info) {
     napi_env env = info.Env();
     if (info.Length() < 1 || !info[0].IsArray())
@@ -95,23 +95,24 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
     if (info.Length() > 1 && info[1].IsNumber()) threads = info[1].As<Napi::Number>().Int32Value();
     if (threads < 1 || threads > 256) throw Napi::RangeError::New(env, "encodeBatch: threads must be 1..256");
     const uint32_t count = arr.Length();
+    // Each text gets room for its worst case (3 UTF-8 bytes per UTF-16 unit, which only needs
+    // the length) and is converted once, straight into place.
     std::vector<napi_value> values(count);
-    std::vector<size_t> offsets(count + 1, 0);
+    std::vector<size_t> slots(count + 1, 0);
     for (uint32_t i = 0; i < count; ++i) {
       NAPI_THROW_IF_FAILED(env, napi_get_element(env, arr, i, &values[i]), Napi::Value());
-      size_t len = 0;
-      if (napi_get_value_string_utf8(env, values[i], nullptr, 0, &len) != napi_ok)
+      size_t units = 0;
+      if (napi_get_value_string_utf16(env, values[i], nullptr, 0, &units) != napi_ok)
         throw Napi::TypeError::New(env, "encodeBatch: every text must be a string");
-      offsets[i + 1] = offsets[i] + len;
+      slots[i + 1] = slots[i] + 3 * units + 1;
     }
-    text_buf_.resize(offsets[count] + 1);
+    text_buf_.resize(slots[count]);
+    std::vector<std::string_view> views(count);
     for (uint32_t i = 0; i < count; ++i) {
       size_t written = 0;
-      napi_get_value_string_utf8(env, values[i], text_buf_.data() + offsets[i], offsets[i + 1] - offsets[i] + 1,
-                                 &written);
+      napi_get_value_string_utf8(env, values[i], text_buf_.data() + slots[i], slots[i + 1] - slots[i], &written);
+      views[i] = std::string_view(text_buf_.data() + slots[i], written);
     }
-    std::vector<std::string_view> views(count);
-    for (uint32_t i = 0; i < count; ++i) views[i] = std::string_view(text_buf_.data() + offsets[i], offsets[i + 1] - offsets[i]);
     auto results = tok_->encode_batch(views, threads, flag(info, 2));
     size_t total = 0;
     for (const auto& r : results) total += r.size();
