@@ -108,12 +108,15 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
     }
     text_buf_.resize(slots[count]);
     std::vector<std::string_view> views(count);
-    for (uint32_t i = 0; i < count; ++i) {
-      size_t written = 0;
-      napi_get_value_string_utf8(env, values[i], text_buf_.data() + slots[i], slots[i + 1] - slots[i], &written);
-      views[i] = std::string_view(text_buf_.data() + slots[i], written);
-    }
-    auto results = tok_->encode_batch(views, threads, flag(info, 2));
+    // Conversion runs on this thread while the workers already encode the converted texts.
+    auto results = tok_->encode_batch_streaming(views, threads, flag(info, 2), [&](std::atomic<size_t>& ready) {
+      for (uint32_t i = 0; i < count; ++i) {
+        size_t written = 0;
+        napi_get_value_string_utf8(env, values[i], text_buf_.data() + slots[i], slots[i + 1] - slots[i], &written);
+        views[i] = std::string_view(text_buf_.data() + slots[i], written);
+        ready.store(i + 1, std::memory_order_release);
+      }
+    });
     size_t total = 0;
     for (const auto& r : results) total += r.size();
     auto buffer = Napi::ArrayBuffer::New(env, std::max<size_t>(total, 1) * sizeof(uint32_t));

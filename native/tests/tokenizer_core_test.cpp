@@ -4,6 +4,7 @@
 // merge paths against each other (tokenizer_bpe_paths_test.cpp).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -142,4 +143,22 @@ TEST(TokenizerEncode, ConcurrentBatchesAgree) {
     for (int n : {2, 4, 8}) EXPECT_EQ(tok->encode_batch(views, n), want) << n << " threads";
   other.join();
   EXPECT_TRUE(other_ok);
+}
+
+// A batch whose texts appear while the workers run (the addon converts JavaScript strings on
+// the calling thread): workers wait for each text, and the ids are those of plain encodes.
+TEST(TokenizerEncode, StreamingBatchWaitsForItsTexts) {
+  auto tok = Tokenizer::from_file(std::string(INFENG_TOKENIZER_MODELS_DIR) + "/tokenizer-llama3/models/tokenizer.json");
+  std::vector<std::string> source;
+  for (int i = 0; i < 64; ++i) source.push_back("text number " + std::to_string(i) + std::string(size_t(i), '!'));
+  std::vector<std::string_view> texts(source.size());
+  auto got = tok->encode_batch_streaming(texts, 4, true, [&](std::atomic<size_t>& ready) {
+    for (size_t i = 0; i < source.size(); ++i) {
+      if (i % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      texts[i] = source[i];
+      ready.store(i + 1, std::memory_order_release);
+    }
+  });
+  ASSERT_EQ(got.size(), source.size());
+  for (size_t i = 0; i < source.size(); ++i) EXPECT_EQ(got[i], tok->encode(source[i], true)) << i;
 }

@@ -5,7 +5,9 @@
 // pattern (Llama-3, Qwen). Anything else in the file is a load error naming the component, so
 // an unsupported tokenizer never encodes silently differently.
 #pragma once
+#include <atomic>
 #include <cstddef>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -61,6 +63,14 @@ class Tokenizer {
   // Encodes every text on `threads` threads (each with its own piece cache), in order.
   std::vector<std::vector<uint32_t>> encode_batch(const std::vector<std::string_view>& texts,
                                                   int threads, bool add_special_tokens = false) const;
+
+  // The same, for a caller that produces the texts while the workers already encode (the Node
+  // addon converts JavaScript strings on its own thread): `produce` runs first on the calling
+  // thread, sets texts[i] and then `ready` to i + 1, in order; the calling thread then joins
+  // the encoding. texts must be sized to the batch beforehand.
+  std::vector<std::vector<uint32_t>> encode_batch_streaming(
+      std::vector<std::string_view>& texts, int threads, bool add_special_tokens,
+      const std::function<void(std::atomic<size_t>& ready)>& produce) const;
 
   // Ids → text, as the reference decodes with skip_special_tokens = false. Throws
   // std::out_of_range for an id outside the vocabulary.

@@ -229,12 +229,23 @@ std::vector<uint32_t> Tokenizer::encode(std::string_view text, bool add_special_
 
 std::vector<std::vector<uint32_t>> Tokenizer::encode_batch(const std::vector<std::string_view>& texts, int threads,
                                                            bool add_special_tokens) const {
-  std::vector<std::vector<uint32_t>> results(texts.size());
-  threads = std::max(1, std::min<int>({threads, int(texts.size()), int(Model::kMaxBatchThreads)}));
+  std::vector<std::string_view> copy = texts;
+  return encode_batch_streaming(copy, threads, add_special_tokens,
+                                [&](std::atomic<size_t>& ready) { ready.store(copy.size(), std::memory_order_release); });
+}
+
+std::vector<std::vector<uint32_t>> Tokenizer::encode_batch_streaming(
+    std::vector<std::string_view>& texts, int threads, bool add_special_tokens,
+    const std::function<void(std::atomic<size_t>& ready)>& produce) const {
+  const size_t n = texts.size();
+  std::vector<std::vector<uint32_t>> results(n);
+  threads = std::max(1, std::min<int>({threads, int(std::max<size_t>(n, 1)), int(Model::kMaxBatchThreads)}));
   // Texts are handed out one at a time from a shared counter: their lengths vary, and a static
   // split would leave one thread idle while the other finishes a long text.
   std::atomic<size_t> next{0};
+  std::atomic<size_t> ready{0};
   BatchPool::instance().run(threads, [&](int tid) {
+    if (tid == 0) produce(ready);
     // Slot tid is only touched by worker tid, and batches run one at a time.
     std::unique_ptr<PieceCache>& slot = m_->batch_caches[size_t(tid)];
     if (!slot) slot = std::make_unique<PieceCache>();
@@ -243,7 +254,8 @@ std::vector<std::vector<uint32_t>> Tokenizer::encode_batch(const std::vector<std
     // results[i] directly would write its end pointer per token, on a cache line shared with
     // the neighbouring results that other threads are filling.
     std::vector<uint32_t> ids;
-    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < texts.size();) {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) {
+      while (ready.load(std::memory_order_acquire) <= i) std::this_thread::yield();  // not produced yet
       ids.clear();
       encode(texts[i], add_special_tokens, ids, cache, nullptr);
       results[i].assign(ids.begin(), ids.end());
