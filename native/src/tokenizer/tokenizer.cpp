@@ -44,8 +44,9 @@
 //    a condition variable (batch_pool.h), one piece cache per worker, each text encoded into
 //    a thread-local buffer and copied out once. Idle runner, 652 paragraphs (200 KB), llama3:
 //    1.47 → 0.82 ms, 1.8× (two threads encoding independently reach 1.85× on this VM).
-//    Through the addon the JavaScript-thread part (string conversion, result arrays) stays
-//    serial: 1.45-1.7× (lane metric batch_scaling_2t).
+//    Through the addon the JavaScript-thread part stays serial: 1.45-1.65×; converting the
+//    strings while the workers already encode (encode_batch_streaming) gives 1.63-1.70× (the
+//    result arrays are still made on that thread; lane metric batch_scaling_2t).
 //  - The first eight key bytes (and a lone id) inline in the hash slots, and the piece cache
 //    asked before Llama-3's vocabulary (A/B against the previous build, interleaved, medians
 //    of 3): llama3 prose.txt +15 %, but code.txt −9 % and qwen3 code.txt −7 % (32-byte slots
