@@ -42852,7 +42852,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7349:
+/***/ 9730:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -43008,7 +43008,7 @@ exports.composeDoc = composeDoc;
 
 var Alias = __nccwpck_require__(4065);
 var identity = __nccwpck_require__(1127);
-var composeCollection = __nccwpck_require__(7349);
+var composeCollection = __nccwpck_require__(9730);
 var composeScalar = __nccwpck_require__(5413);
 var resolveEnd = __nccwpck_require__(5407);
 var utilEmptyScalarPosition = __nccwpck_require__(2599);
@@ -57736,11 +57736,26 @@ const stringify = function (records, opts = {}) {
 
 
 
+;// CONCATENATED MODULE: ./src/results/report-files.ts
+// Every lane writes its report files the same way: CSV tables for spreadsheets and other tools,
+// and a JSON summary; one place so the formats (header row, trailing newline) never drift.
+
+
+
+/** Writes `name` under reportsDir as CSV with exactly these columns; returns the name. */
+function writeCsv(reportsDir, name, rows, columns) {
+    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, name), stringify(rows, { header: true, columns: [...columns] }));
+    return name;
+}
+/** Writes `name` under reportsDir as pretty JSON; returns the name. */
+function writeJsonReport(reportsDir, name, data) {
+    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, name), `${JSON.stringify(data, null, 2)}\n`);
+    return name;
+}
+
 ;// CONCATENATED MODULE: ./src/results/gemm-reports.ts
 // The GEMM lane's report files: reports/gemm_lora.csv (one row per case, medians) and
 // reports/gemm_summary.json (the same plus headline figures), for people and for other tools.
-
-
 
 const GEMM_CSV_COLUMNS = [
     'case',
@@ -57849,9 +57864,10 @@ function gemmSummary(result) {
 }
 /** Writes both files; returns their names relative to reportsDir. */
 function writeGemmReports(result, reportsDir) {
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'gemm_lora.csv'), stringify(gemmCsvRows(result), { header: true, columns: [...GEMM_CSV_COLUMNS] }));
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'gemm_summary.json'), JSON.stringify(gemmSummary(result), null, 2) + '\n');
-    return ['gemm_lora.csv', 'gemm_summary.json'];
+    return [
+        writeCsv(reportsDir, 'gemm_lora.csv', gemmCsvRows(result), GEMM_CSV_COLUMNS),
+        writeJsonReport(reportsDir, 'gemm_summary.json', gemmSummary(result)),
+    ];
 }
 
 ;// CONCATENATED MODULE: ./src/lanes/gemm.ts
@@ -58081,8 +58097,6 @@ function loadAddon(buildDir) {
 // tokenizer file, medians), reports/tokenizer_hf.csv (the reference measured in the same runs)
 // and reports/tokenizer_summary.json (both plus the same-run comparison).
 
-
-
 function tokenizer_reports_val(c, name) {
     return c.metrics.find((m) => m.name === name)?.value;
 }
@@ -58173,17 +58187,19 @@ function tokenizerHfCsvRows(result) {
 }
 /** Writes the files; returns their names relative to reportsDir. */
 function writeTokenizerReports(result, reportsDir) {
-    const columns = tokenizerCsvColumns(sweptThreads(result));
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'tokenizer.csv'), stringify(tokenizerCsvRows(result), { header: true, columns }));
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'tokenizer_hf.csv'), stringify(tokenizerHfCsvRows(result), { header: true, columns: [...TOKENIZER_HF_CSV_COLUMNS] }));
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'tokenizer_summary.json'), JSON.stringify({
-        lane: 'tokenizer',
-        path: result.path,
-        info: result.info,
-        native: tokenizerCsvRows(result),
-        reference: tokenizerHfCsvRows(result),
-    }, null, 2) + '\n');
-    return ['tokenizer.csv', 'tokenizer_hf.csv', 'tokenizer_summary.json'];
+    const native = tokenizerCsvRows(result);
+    const reference = tokenizerHfCsvRows(result);
+    return [
+        writeCsv(reportsDir, 'tokenizer.csv', native, tokenizerCsvColumns(sweptThreads(result))),
+        writeCsv(reportsDir, 'tokenizer_hf.csv', reference, TOKENIZER_HF_CSV_COLUMNS),
+        writeJsonReport(reportsDir, 'tokenizer_summary.json', {
+            lane: 'tokenizer',
+            path: result.path,
+            info: result.info,
+            native,
+            reference,
+        }),
+    ];
 }
 
 ;// CONCATENATED MODULE: ./src/lanes/tokenizer.ts
@@ -58389,8 +58405,6 @@ const tokenizerLane = {
 // DESIGN.md's columns) and reports/attn_decode_summary.json (the same plus headline figures).
 // The model-level perplexity delta is one number per run; every row carries it.
 
-
-
 const ATTN_DECODE_CSV_COLUMNS = [
     'case',
     'q_heads',
@@ -58479,9 +58493,10 @@ function attnDecodeSummary(result) {
 }
 /** Writes both files; returns their names relative to reportsDir. */
 function writeAttnDecodeReports(result, reportsDir) {
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'attn_decode.csv'), stringify(attnDecodeCsvRows(result), { header: true, columns: [...ATTN_DECODE_CSV_COLUMNS] }));
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'attn_decode_summary.json'), JSON.stringify(attnDecodeSummary(result), null, 2) + '\n');
-    return ['attn_decode.csv', 'attn_decode_summary.json'];
+    return [
+        writeCsv(reportsDir, 'attn_decode.csv', attnDecodeCsvRows(result), ATTN_DECODE_CSV_COLUMNS),
+        writeJsonReport(reportsDir, 'attn_decode_summary.json', attnDecodeSummary(result)),
+    ];
 }
 
 ;// CONCATENATED MODULE: ./src/lanes/attn-common.ts
@@ -58733,8 +58748,6 @@ const attnDecodeLane = {
 // The attn-prefill lane's report files: reports/attn_prefill.csv (one row per case, medians)
 // and reports/attn_prefill_summary.json (the same plus headline figures).
 
-
-
 const ATTN_PREFILL_CSV_COLUMNS = [
     'case',
     'q_heads',
@@ -58816,9 +58829,10 @@ function attnPrefillSummary(result) {
 }
 /** Writes both files; returns their names relative to reportsDir. */
 function writeAttnPrefillReports(result, reportsDir) {
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'attn_prefill.csv'), stringify(attnPrefillCsvRows(result), { header: true, columns: [...ATTN_PREFILL_CSV_COLUMNS] }));
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, 'attn_prefill_summary.json'), JSON.stringify(attnPrefillSummary(result), null, 2) + '\n');
-    return ['attn_prefill.csv', 'attn_prefill_summary.json'];
+    return [
+        writeCsv(reportsDir, 'attn_prefill.csv', attnPrefillCsvRows(result), ATTN_PREFILL_CSV_COLUMNS),
+        writeJsonReport(reportsDir, 'attn_prefill_summary.json', attnPrefillSummary(result)),
+    ];
 }
 
 ;// CONCATENATED MODULE: ./src/lanes/attn-prefill.ts

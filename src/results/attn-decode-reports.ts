@@ -1,9 +1,7 @@
 // The attn-decode lane's report files: reports/attn_decode.csv (one row per case, medians, with
 // DESIGN.md's columns) and reports/attn_decode_summary.json (the same plus headline figures).
 // The model-level perplexity delta is one number per run; every row carries it.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { writeCsv, writeJsonReport } from './report-files.js';
 import type { CaseResult, LaneResult } from '../model/results.js';
 
 export const ATTN_DECODE_CSV_COLUMNS = [
@@ -101,13 +99,8 @@ export function attnDecodeSummary(result: LaneResult) {
 
 /** Writes both files; returns their names relative to reportsDir. */
 export function writeAttnDecodeReports(result: LaneResult, reportsDir: string): string[] {
-  writeFileSync(
-    path.join(reportsDir, 'attn_decode.csv'),
-    stringify(attnDecodeCsvRows(result), { header: true, columns: [...ATTN_DECODE_CSV_COLUMNS] }),
-  );
-  writeFileSync(
-    path.join(reportsDir, 'attn_decode_summary.json'),
-    JSON.stringify(attnDecodeSummary(result), null, 2) + '\n',
-  );
-  return ['attn_decode.csv', 'attn_decode_summary.json'];
+  return [
+    writeCsv(reportsDir, 'attn_decode.csv', attnDecodeCsvRows(result), ATTN_DECODE_CSV_COLUMNS),
+    writeJsonReport(reportsDir, 'attn_decode_summary.json', attnDecodeSummary(result)),
+  ];
 }

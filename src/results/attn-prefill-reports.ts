@@ -1,8 +1,6 @@
 // The attn-prefill lane's report files: reports/attn_prefill.csv (one row per case, medians)
 // and reports/attn_prefill_summary.json (the same plus headline figures).
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { writeCsv, writeJsonReport } from './report-files.js';
 import type { CaseResult, LaneResult } from '../model/results.js';
 
 export const ATTN_PREFILL_CSV_COLUMNS = [
@@ -93,13 +91,8 @@ export function attnPrefillSummary(result: LaneResult) {
 
 /** Writes both files; returns their names relative to reportsDir. */
 export function writeAttnPrefillReports(result: LaneResult, reportsDir: string): string[] {
-  writeFileSync(
-    path.join(reportsDir, 'attn_prefill.csv'),
-    stringify(attnPrefillCsvRows(result), { header: true, columns: [...ATTN_PREFILL_CSV_COLUMNS] }),
-  );
-  writeFileSync(
-    path.join(reportsDir, 'attn_prefill_summary.json'),
-    JSON.stringify(attnPrefillSummary(result), null, 2) + '\n',
-  );
-  return ['attn_prefill.csv', 'attn_prefill_summary.json'];
+  return [
+    writeCsv(reportsDir, 'attn_prefill.csv', attnPrefillCsvRows(result), ATTN_PREFILL_CSV_COLUMNS),
+    writeJsonReport(reportsDir, 'attn_prefill_summary.json', attnPrefillSummary(result)),
+  ];
 }

@@ -1,8 +1,6 @@
 // The GEMM lane's report files: reports/gemm_lora.csv (one row per case, medians) and
 // reports/gemm_summary.json (the same plus headline figures), for people and for other tools.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { writeCsv, writeJsonReport } from './report-files.js';
 import type { CaseResult, LaneResult } from '../model/results.js';
 
 export const GEMM_CSV_COLUMNS = [
@@ -120,13 +118,8 @@ export function gemmSummary(result: LaneResult) {
 
 /** Writes both files; returns their names relative to reportsDir. */
 export function writeGemmReports(result: LaneResult, reportsDir: string): string[] {
-  writeFileSync(
-    path.join(reportsDir, 'gemm_lora.csv'),
-    stringify(gemmCsvRows(result), { header: true, columns: [...GEMM_CSV_COLUMNS] }),
-  );
-  writeFileSync(
-    path.join(reportsDir, 'gemm_summary.json'),
-    JSON.stringify(gemmSummary(result), null, 2) + '\n',
-  );
-  return ['gemm_lora.csv', 'gemm_summary.json'];
+  return [
+    writeCsv(reportsDir, 'gemm_lora.csv', gemmCsvRows(result), GEMM_CSV_COLUMNS),
+    writeJsonReport(reportsDir, 'gemm_summary.json', gemmSummary(result)),
+  ];
 }

@@ -1,9 +1,7 @@
 // The tokenizer lane's report files: reports/tokenizer.csv (the native tokenizer, one row per
 // tokenizer file, medians), reports/tokenizer_hf.csv (the reference measured in the same runs)
 // and reports/tokenizer_summary.json (both plus the same-run comparison).
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { writeCsv, writeJsonReport } from './report-files.js';
 import type { CaseResult, LaneResult } from '../model/results.js';
 
 function val(c: CaseResult, name: string): number | undefined {
@@ -102,28 +100,17 @@ export function tokenizerHfCsvRows(result: LaneResult): Record<string, string | 
 
 /** Writes the files; returns their names relative to reportsDir. */
 export function writeTokenizerReports(result: LaneResult, reportsDir: string): string[] {
-  const columns = tokenizerCsvColumns(sweptThreads(result));
-  writeFileSync(
-    path.join(reportsDir, 'tokenizer.csv'),
-    stringify(tokenizerCsvRows(result), { header: true, columns }),
-  );
-  writeFileSync(
-    path.join(reportsDir, 'tokenizer_hf.csv'),
-    stringify(tokenizerHfCsvRows(result), { header: true, columns: [...TOKENIZER_HF_CSV_COLUMNS] }),
-  );
-  writeFileSync(
-    path.join(reportsDir, 'tokenizer_summary.json'),
-    JSON.stringify(
-      {
-        lane: 'tokenizer',
-        path: result.path,
-        info: result.info,
-        native: tokenizerCsvRows(result),
-        reference: tokenizerHfCsvRows(result),
-      },
-      null,
-      2,
-    ) + '\n',
-  );
-  return ['tokenizer.csv', 'tokenizer_hf.csv', 'tokenizer_summary.json'];
+  const native = tokenizerCsvRows(result);
+  const reference = tokenizerHfCsvRows(result);
+  return [
+    writeCsv(reportsDir, 'tokenizer.csv', native, tokenizerCsvColumns(sweptThreads(result))),
+    writeCsv(reportsDir, 'tokenizer_hf.csv', reference, TOKENIZER_HF_CSV_COLUMNS),
+    writeJsonReport(reportsDir, 'tokenizer_summary.json', {
+      lane: 'tokenizer',
+      path: result.path,
+      info: result.info,
+      native,
+      reference,
+    }),
+  ];
 }
