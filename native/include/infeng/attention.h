@@ -76,8 +76,8 @@ struct OutlierCsr {
 struct QuantConfig {
   // A channel whose absolute maximum over a group exceeds ratio × the median channel maximum
   // is an outlier channel of that group; at most max_channels per group (the largest first).
-  float outlier_ratio = getenv("XR") ? atof(getenv("XR")) : 6.0f;
-  int max_outlier_channels = getenv("XM") ? atoi(getenv("XM")) : 4;
+  float outlier_ratio = 6.0f;
+  int max_outlier_channels = 4;
 };
 
 // int8 KV cache. Quantised groups of kKvGroup tokens per head:
