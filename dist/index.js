@@ -42852,7 +42852,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9730:
+/***/ 7349:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -43008,7 +43008,7 @@ exports.composeDoc = composeDoc;
 
 var Alias = __nccwpck_require__(4065);
 var identity = __nccwpck_require__(1127);
-var composeCollection = __nccwpck_require__(9730);
+var composeCollection = __nccwpck_require__(7349);
 var composeScalar = __nccwpck_require__(5413);
 var resolveEnd = __nccwpck_require__(5407);
 var utilEmptyScalarPosition = __nccwpck_require__(2599);
@@ -58400,6 +58400,82 @@ const tokenizerLane = {
     },
 };
 
+;// CONCATENATED MODULE: ./src/results/attn-reports.ts
+// Both attention lanes report the same way: one CSV row per shape case (shape, sequence axis,
+// path and threads first; repetitions and error last) with the run's perplexity delta on every
+// row, and a JSON summary of those rows under headline figures. Each lane names its own columns
+// and headline; this module holds the layout they share so the two files cannot drift apart.
+
+/** The model-level case both attention benches report beside their shape grid. */
+const ATTN_PERPLEXITY_CASE = 'perplexity';
+/** A case's median for `name`, undefined when the case did not report it. */
+function metricValue(c, name) {
+    return c?.metrics.find((m) => m.name === name)?.value;
+}
+/** A number with `digits` decimals, or '' (an empty cell) when there is none. */
+function attn_reports_round(v, digits = 3) {
+    const n = typeof v === 'string' ? Number(v) : v;
+    return n === undefined || !Number.isFinite(n) ? '' : Number(n.toFixed(digits));
+}
+function finiteValues(cases, name) {
+    return cases.map((c) => metricValue(c, name) ?? Number.NaN).filter(Number.isFinite);
+}
+/** The smallest median of `name` over `cases`, null when none reported a finite one. */
+function headlineMin(cases, name, digits = 3) {
+    const v = finiteValues(cases, name);
+    return v.length ? attn_reports_round(Math.min(...v), digits) : null;
+}
+/** The largest median of `name` over `cases`, null when none reported a finite one. */
+function headlineMax(cases, name, digits = 3) {
+    const v = finiteValues(cases, name);
+    return v.length ? attn_reports_round(Math.max(...v), digits) : null;
+}
+function perplexityCase(result) {
+    return result.cases.find((c) => c.id === ATTN_PERPLEXITY_CASE);
+}
+function shapeCases(result) {
+    return result.cases.filter((c) => c.id !== ATTN_PERPLEXITY_CASE);
+}
+function attnCsvRows(spec, result) {
+    const delta = attn_reports_round(metricValue(perplexityCase(result), 'perplexity_delta_pct'), spec.pplDigits);
+    return shapeCases(result).map((c) => {
+        const head = {
+            case: c.id,
+            q_heads: c.params.q_heads ?? '',
+            kv_heads: c.params.kv_heads ?? '',
+            head_dim: c.params.head_dim ?? '',
+            [spec.size]: c.params[spec.size] ?? '',
+            path: result.path,
+            threads: result.info.threads ?? '',
+        };
+        const tail = { repetitions: c.metrics[0]?.samples.length ?? 0, error: c.error ?? '' };
+        // The summary lists these rows as JSON, so key order is column order: head, lane, tail.
+        // The lane's part is typed as exactly the remaining columns; the union is not provable here.
+        return { ...head, ...spec.row(c, delta), ...tail };
+    });
+}
+function attnSummary(spec, result) {
+    const ppl = perplexityCase(result);
+    return {
+        lane: spec.lane,
+        path: result.path,
+        info: result.info,
+        headline: {
+            ...spec.headline(shapeCases(result).filter((c) => !c.error)),
+            perplexity_delta_pct: attn_reports_round(metricValue(ppl, 'perplexity_delta_pct'), spec.pplDigits),
+            perplexity: ppl?.params ?? {},
+        },
+        cases: attnCsvRows(spec, result),
+    };
+}
+/** Writes <stem>.csv and <stem>_summary.json; returns their names relative to reportsDir. */
+function writeAttnReports(spec, result, reportsDir) {
+    return [
+        writeCsv(reportsDir, `${spec.stem}.csv`, attnCsvRows(spec, result), spec.columns),
+        writeJsonReport(reportsDir, `${spec.stem}_summary.json`, attnSummary(spec, result)),
+    ];
+}
+
 ;// CONCATENATED MODULE: ./src/results/attn-decode-reports.ts
 // The attn-decode lane's report files: reports/attn_decode.csv (one row per case, medians, with
 // DESIGN.md's columns) and reports/attn_decode_summary.json (the same plus headline figures).
@@ -58432,81 +58508,68 @@ const ATTN_DECODE_CSV_COLUMNS = [
     'repetitions',
     'error',
 ];
-function attn_decode_reports_val(c, name) {
-    return c?.metrics.find((m) => m.name === name)?.value;
-}
-function attn_decode_reports_round(v, digits = 3) {
-    const n = typeof v === 'string' ? Number(v) : v;
-    return n === undefined || !Number.isFinite(n) ? '' : Number(n.toFixed(digits));
-}
-function attnDecodeCsvRows(result) {
-    const ppl = result.cases.find((c) => c.id === 'perplexity');
-    const pplDelta = attn_decode_reports_round(attn_decode_reports_val(ppl, 'perplexity_delta_pct'), 4);
-    return result.cases
-        .filter((c) => c.id !== 'perplexity')
-        .map((c) => ({
-        case: c.id,
-        q_heads: c.params.q_heads ?? '',
-        kv_heads: c.params.kv_heads ?? '',
-        head_dim: c.params.head_dim ?? '',
-        ctx: c.params.ctx ?? '',
-        path: result.path,
-        threads: result.info.threads ?? '',
-        tokens_per_s: attn_decode_reports_round(attn_decode_reports_val(c, 'tokens_per_s'), 1),
-        baseline_tokens_per_s: attn_decode_reports_round(attn_decode_reports_val(c, 'baseline_tokens_per_s'), 1),
-        speedup_vs_fp16kv: attn_decode_reports_round(attn_decode_reports_val(c, 'speedup_vs_fp16kv')),
-        perplexity_delta: pplDelta,
-        l2_diff: c.metrics.length ? Number((attn_decode_reports_val(c, 'l2_diff') ?? Number.NaN).toPrecision(3)) || '' : '',
-        scratch_ratio: attn_decode_reports_round(attn_decode_reports_val(c, 'scratch_ratio')),
+const ATTN_DECODE_REPORT = {
+    lane: 'attn-decode',
+    stem: 'attn_decode',
+    columns: ATTN_DECODE_CSV_COLUMNS,
+    size: 'ctx',
+    pplDigits: 4,
+    row: (c, perplexityDelta) => ({
+        tokens_per_s: attn_reports_round(metricValue(c, 'tokens_per_s'), 1),
+        baseline_tokens_per_s: attn_reports_round(metricValue(c, 'baseline_tokens_per_s'), 1),
+        speedup_vs_fp16kv: attn_reports_round(metricValue(c, 'speedup_vs_fp16kv')),
+        perplexity_delta: perplexityDelta,
+        l2_diff: c.metrics.length ? Number((metricValue(c, 'l2_diff') ?? Number.NaN).toPrecision(3)) || '' : '',
+        scratch_ratio: attn_reports_round(metricValue(c, 'scratch_ratio')),
         tile_tokens: c.params.tile_tokens ?? '',
         acc_width: c.params.acc_width ?? '',
         has_avx2: c.params.has_avx2 ?? '',
         has_vnni: c.params.has_vnni ?? '',
         csr_outliers: c.params.csr_outliers ?? '',
-        l2_bytes_per_token: attn_decode_reports_round(c.params.l2_bytes_per_token, 1),
-        int8_gbps: attn_decode_reports_round(attn_decode_reports_val(c, 'int8_gbps'), 2),
-        read_gbps: attn_decode_reports_round(c.params.read_gbps, 2),
-        bw_efficiency_pct: attn_decode_reports_round(attn_decode_reports_val(c, 'bw_efficiency_pct'), 1),
-        fp16_bw_efficiency_pct: attn_decode_reports_round(attn_decode_reports_val(c, 'fp16_bw_efficiency_pct'), 1),
-        repetitions: c.metrics[0]?.samples.length ?? 0,
-        error: c.error ?? '',
-    }));
-}
-function attnDecodeSummary(result) {
-    const decode = result.cases.filter((c) => c.id !== 'perplexity' && !c.error);
-    const speedups = decode.map((c) => attn_decode_reports_val(c, 'speedup_vs_fp16kv') ?? Number.NaN).filter(Number.isFinite);
-    const effs = decode.map((c) => attn_decode_reports_val(c, 'bw_efficiency_pct') ?? Number.NaN).filter(Number.isFinite);
-    const ppl = result.cases.find((c) => c.id === 'perplexity');
-    return {
-        lane: 'attn-decode',
-        path: result.path,
-        info: result.info,
-        headline: {
-            speedup_vs_fp16kv_min: speedups.length ? attn_decode_reports_round(Math.min(...speedups)) : null,
-            speedup_vs_fp16kv_max: speedups.length ? attn_decode_reports_round(Math.max(...speedups)) : null,
-            bw_efficiency_pct_max: effs.length ? attn_decode_reports_round(Math.max(...effs), 1) : null,
-            perplexity_delta_pct: attn_decode_reports_round(attn_decode_reports_val(ppl, 'perplexity_delta_pct'), 4),
-            perplexity: ppl?.params ?? {},
-        },
-        cases: attnDecodeCsvRows(result),
-    };
-}
+        l2_bytes_per_token: attn_reports_round(c.params.l2_bytes_per_token, 1),
+        int8_gbps: attn_reports_round(metricValue(c, 'int8_gbps'), 2),
+        read_gbps: attn_reports_round(c.params.read_gbps, 2),
+        bw_efficiency_pct: attn_reports_round(metricValue(c, 'bw_efficiency_pct'), 1),
+        fp16_bw_efficiency_pct: attn_reports_round(metricValue(c, 'fp16_bw_efficiency_pct'), 1),
+    }),
+    headline: (healthy) => ({
+        speedup_vs_fp16kv_min: headlineMin(healthy, 'speedup_vs_fp16kv'),
+        speedup_vs_fp16kv_max: headlineMax(healthy, 'speedup_vs_fp16kv'),
+        bw_efficiency_pct_max: headlineMax(healthy, 'bw_efficiency_pct', 1),
+    }),
+};
 /** Writes both files; returns their names relative to reportsDir. */
-function writeAttnDecodeReports(result, reportsDir) {
-    return [
-        writeCsv(reportsDir, 'attn_decode.csv', attnDecodeCsvRows(result), ATTN_DECODE_CSV_COLUMNS),
-        writeJsonReport(reportsDir, 'attn_decode_summary.json', attnDecodeSummary(result)),
-    ];
-}
+const writeAttnDecodeReports = (result, reportsDir) => writeAttnReports(ATTN_DECODE_REPORT, result, reportsDir);
 
 ;// CONCATENATED MODULE: ./src/lanes/attn-common.ts
-// What the two attention lanes (attn-decode, attn-prefill) share: running a lane binary with
-// its profile's arguments, turning a failed run into an error result, and mapping the bench's
-// counters to metrics. Each lane keeps its own grid, metric table and report files.
+// What the two attention lanes (attn-decode, attn-prefill) share: both benches take the same
+// shape grid and flags, name their cases "<bench>/q<Q>kv<KV>d<D>/<axis><N>" plus a model-level
+// perplexity case, report per-case facts and counters the same way, and run the same way (a
+// failed run is an error result, never an exception). Each lane keeps its own grid, sequence
+// axis, metric tables and report files, and describes them to attnLane.
 
 
 
 
+
+
+/** "32/4/64", "ctx", 2048 → "q32kv4d64/ctx2048", the bench's case name without its prefix. */
+function attnCaseId(shape, sizeTag, size) {
+    const [q, kv, d] = shape.split('/');
+    return `q${q}kv${kv}d${d}/${sizeTag}${size}`;
+}
+function attnBenchArgs(grid, ctx, laneArgs) {
+    return [
+        `--force_path=${ctx.forcePath}`,
+        `--threads=${ctx.threads}`,
+        `--attn_shapes=${grid.shapes.join(',')}`,
+        ...laneArgs,
+        `--ppl_sequences=${grid.pplSequences}`,
+        `--benchmark_repetitions=${grid.repetitions}`,
+        `--benchmark_min_time=${grid.minTimeS}`,
+        '--benchmark_enable_random_interleaving=true',
+    ];
+}
 /** The counters in `specs` that a case reported, as metrics with every repetition's sample. */
 function metricsFromCounters(c, specs) {
     const out = [];
@@ -58533,6 +58596,54 @@ function contextInfo(context, keys) {
             info[key] = v;
     }
     return info;
+}
+/**
+ * One bench case as a lane case. A failed case, or one with no repetitions, keeps only the
+ * params from its name: its facts would come from a run that did not happen.
+ */
+function attnCase(c, id, named, kind) {
+    const params = { ...named };
+    if (c.error || c.runs.length === 0) {
+        return { id, params, metrics: [], error: c.error ?? 'no repetitions reported' };
+    }
+    for (const k of kind.facts) {
+        const v = c.runs[0]?.counters[k];
+        if (v !== undefined && Number.isFinite(v))
+            params[k] = kind.format(v);
+    }
+    return { id, params, metrics: metricsFromCounters(c, kind.metrics) };
+}
+/** The lane case a bench case stands for, or undefined for a case that is not one (probes). */
+function laneCase(c, out) {
+    if (c.name === `${out.prefix}/${ATTN_PERPLEXITY_CASE}`)
+        return attnCase(c, ATTN_PERPLEXITY_CASE, {}, out.perplexity);
+    const m = new RegExp(`^${out.prefix}/q(\\d+)kv(\\d+)d(\\d+)/${out.sizeTag}(\\d+)$`).exec(c.name);
+    if (!m)
+        return undefined;
+    const [, q, kv, d, n] = m;
+    const params = {
+        q_heads: Number(q),
+        kv_heads: Number(kv),
+        head_dim: Number(d),
+        [out.sizeParam]: Number(n),
+    };
+    return attnCase(c, attnCaseId(`${q}/${kv}/${d}`, out.sizeTag, n), params, out.shape);
+}
+/** Planned ids the bench did not report become case errors, so a silent gap is visible. */
+function withMissing(cases, planned) {
+    const seen = new Set(cases.map((c) => c.id));
+    const missing = planned
+        .filter((id) => !seen.has(id))
+        .map((id) => ({ id, params: {}, metrics: [], error: 'the bench did not report this case' }));
+    return [...cases, ...missing];
+}
+/** Bench JSON → lane result; pure, so each lane tests it on recorded output. */
+function attn_common_attnResultFromJson(text, planned, out) {
+    const report = parseGbenchJson(text);
+    const info = { ...contextInfo(report.context, out.infoKeys), ...out.extraInfo?.(report.cases) };
+    const cases = report.cases.map((c) => laneCase(c, out)).filter((c) => c !== undefined);
+    const path = typeof report.context.path === 'string' ? report.context.path : '';
+    return { lane: out.lane, status: 'ok', path, cases: withMissing(cases, planned), planned, info };
 }
 /**
  * Runs `bin` (in <buildDir>/bench) writing JSON to reports/raw/<stem>.json; parses it with
@@ -58577,17 +58688,26 @@ async function runBenchLane(ctx, lane, bin, args, planned, parse, write) {
     result.artifacts = write(result, ctx.reportsDir);
     return result;
 }
-/** Planned ids the bench did not report become case errors, so a silent gap is visible. */
-function addMissing(cases, planned) {
-    const seen = new Set(cases.map((c) => c.id));
-    for (const id of planned) {
-        if (!seen.has(id))
-            cases.push({ id, params: {}, metrics: [], error: 'the bench did not report this case' });
-    }
+function attnLane(spec) {
+    const { lane, sizeTag } = spec.output;
+    const plannedCases = (profile) => {
+        const grid = spec.grids[profile];
+        const ids = grid.shapes.flatMap((s) => spec.sizes(grid).map((n) => attnCaseId(s, sizeTag, n)));
+        return [...ids, ATTN_PERPLEXITY_CASE];
+    };
+    return {
+        name: lane,
+        targets: [spec.bin],
+        plannedCases,
+        async run(ctx) {
+            const grid = spec.grids[ctx.profile];
+            const planned = plannedCases(ctx.profile);
+            return runBenchLane(ctx, lane, spec.bin, attnBenchArgs(grid, ctx, spec.laneArgs(grid)), planned, (text) => attn_common_attnResultFromJson(text, planned, spec.output), spec.writeReports);
+        },
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/lanes/attn-decode.ts
-
 
 
 // smoke: the pipeline's own test, seconds. quick: before pushing, the gated contexts of both
@@ -58618,12 +58738,6 @@ const ATTN_DECODE_GRIDS = {
         pplSequences: 8,
     },
 };
-const PERPLEXITY_CASE = 'perplexity';
-/** "32/4/64" + 2048 → "q32kv4d64/ctx2048", the bench's name without the lane prefix. */
-function attnDecodeCaseId(shape, ctx) {
-    const [q, kv, d] = shape.split('/');
-    return `q${q}kv${kv}d${d}/ctx${ctx}`;
-}
 const ATTN_DECODE_METRICS = {
     speedup_vs_fp16kv: { unit: '×', better: 'higher', kind: 'same-run' },
     tokens_per_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
@@ -58653,96 +58767,41 @@ const FACTS = [
     'byte_ratio',
     'l2_diff_fp16',
 ];
-function attn_decode_benchArgs(grid, ctx) {
-    return [
-        `--force_path=${ctx.forcePath}`,
-        `--threads=${ctx.threads}`,
-        `--attn_shapes=${grid.shapes.join(',')}`,
-        `--attn_ctx=${grid.ctx.join(',')}`,
-        `--stream_bytes=${grid.streamBytes}`,
-        `--ppl_sequences=${grid.pplSequences}`,
-        `--benchmark_repetitions=${grid.repetitions}`,
-        `--benchmark_min_time=${grid.minTimeS}`,
-        '--benchmark_enable_random_interleaving=true',
-    ];
-}
-/** Bench JSON → lane result; pure, so it is tested on recorded output. */
-function attnDecodeResultFromJson(text, planned) {
-    const report = parseGbenchJson(text);
-    const info = contextInfo(report.context, [
-        'threads',
-        'isa_flags',
-        'vnni',
-        'stream_bytes',
-        'compiler',
-        'model',
-    ]);
-    const cases = [];
-    for (const c of report.cases) {
-        if (c.name === 'attn_decode/membw') {
-            const v = c.runs.map((r) => r.counters.read_gbps).filter((x) => Number.isFinite(x));
-            if (v.length)
-                info.read_gbps = Number([...v].sort((a, b) => a - b)[Math.floor(v.length / 2)].toFixed(2));
-            continue;
-        }
-        if (c.name === `attn_decode/${PERPLEXITY_CASE}`) {
-            if (c.error || c.runs.length === 0) {
-                cases.push({
-                    id: PERPLEXITY_CASE,
-                    params: {},
-                    metrics: [],
-                    error: c.error ?? 'no repetitions reported',
-                });
-                continue;
-            }
-            const params = {};
-            for (const k of ['ppl_fp32', 'ppl_fp16', 'ppl_int8', 'ppl_tokens']) {
-                const v = c.runs[0]?.counters[k];
-                if (v !== undefined && Number.isFinite(v))
-                    params[k] = Number(v.toFixed(5));
-            }
-            cases.push({ id: PERPLEXITY_CASE, params, metrics: metricsFromCounters(c, ATTN_PERPLEXITY_METRICS) });
-            continue;
-        }
-        const m = /^attn_decode\/q(\d+)kv(\d+)d(\d+)\/ctx(\d+)$/.exec(c.name);
-        if (!m)
-            continue;
-        const [, q, kv, d, ctxLen] = m;
-        const id = `q${q}kv${kv}d${d}/ctx${ctxLen}`;
-        const params = {
-            q_heads: Number(q),
-            kv_heads: Number(kv),
-            head_dim: Number(d),
-            ctx: Number(ctxLen),
-        };
-        if (c.error || c.runs.length === 0) {
-            cases.push({ id, params, metrics: [], error: c.error ?? 'no repetitions reported' });
-            continue;
-        }
-        for (const k of FACTS) {
-            const v = c.runs[0]?.counters[k];
-            if (v !== undefined && Number.isFinite(v))
-                params[k] = v;
-        }
-        cases.push({ id, params, metrics: metricsFromCounters(c, ATTN_DECODE_METRICS) });
+/** The memory-bandwidth probe is a fact of the run, not a case: its read GB/s goes to lane info. */
+function probeInfo(cases) {
+    const info = {};
+    for (const c of cases.filter((x) => x.name === 'attn_decode/membw')) {
+        const v = c.runs.map((r) => r.counters.read_gbps).filter((x) => Number.isFinite(x));
+        if (v.length)
+            info.read_gbps = Number([...v].sort((a, b) => a - b)[Math.floor(v.length / 2)].toFixed(2));
     }
-    addMissing(cases, planned);
-    const path = typeof report.context.path === 'string' ? report.context.path : '';
-    return { lane: 'attn-decode', status: 'ok', path, cases, planned, info };
+    return info;
 }
-const attnDecodeLane = {
-    name: 'attn-decode',
-    targets: ['infeng_attn_decode_bench'],
-    plannedCases(profile) {
-        const g = ATTN_DECODE_GRIDS[profile];
-        return [...g.shapes.flatMap((s) => g.ctx.map((c) => attnDecodeCaseId(s, c))), PERPLEXITY_CASE];
+const OUTPUT = {
+    lane: 'attn-decode',
+    prefix: 'attn_decode',
+    /** cases are q<Q>kv<KV>d<D>/ctx<N> */
+    sizeTag: 'ctx',
+    sizeParam: 'ctx',
+    infoKeys: ['threads', 'isa_flags', 'vnni', 'stream_bytes', 'compiler', 'model'],
+    shape: { facts: FACTS, format: (v) => v, metrics: ATTN_DECODE_METRICS },
+    perplexity: {
+        facts: ['ppl_fp32', 'ppl_fp16', 'ppl_int8', 'ppl_tokens'],
+        format: (v) => Number(v.toFixed(5)),
+        metrics: ATTN_PERPLEXITY_METRICS,
     },
-    async run(ctx) {
-        const grid = ATTN_DECODE_GRIDS[ctx.profile];
-        const planned = this.plannedCases(ctx.profile);
-        return runBenchLane(ctx, 'attn-decode', 'infeng_attn_decode_bench', attn_decode_benchArgs(grid, ctx), planned, (text) => attnDecodeResultFromJson(text, planned), writeAttnDecodeReports);
-    },
+    extraInfo: probeInfo,
 };
+/** Bench JSON → lane result; pure, so it is tested on recorded output. */
+const attnDecodeResultFromJson = (text, planned) => attnResultFromJson(text, planned, OUTPUT);
+const attnDecodeLane = attnLane({
+    bin: 'infeng_attn_decode_bench',
+    output: OUTPUT,
+    grids: ATTN_DECODE_GRIDS,
+    sizes: (g) => g.ctx,
+    laneArgs: (g) => [`--attn_ctx=${g.ctx.join(',')}`, `--stream_bytes=${g.streamBytes}`],
+    writeReports: writeAttnDecodeReports,
+});
 
 ;// CONCATENATED MODULE: ./src/results/attn-prefill-reports.ts
 // The attn-prefill lane's report files: reports/attn_prefill.csv (one row per case, medians)
@@ -58772,71 +58831,36 @@ const ATTN_PREFILL_CSV_COLUMNS = [
     'repetitions',
     'error',
 ];
-function attn_prefill_reports_val(c, name) {
-    return c?.metrics.find((m) => m.name === name)?.value;
-}
-function attn_prefill_reports_round(v, digits = 3) {
-    const n = typeof v === 'string' ? Number(v) : v;
-    return n === undefined || !Number.isFinite(n) ? '' : Number(n.toFixed(digits));
-}
-function attnPrefillCsvRows(result) {
-    const ppl = result.cases.find((c) => c.id === 'perplexity');
-    const pplDelta = attn_prefill_reports_round(attn_prefill_reports_val(ppl, 'perplexity_delta_pct'), 5);
-    return result.cases
-        .filter((c) => c.id !== 'perplexity')
-        .map((c) => ({
-        case: c.id,
-        q_heads: c.params.q_heads ?? '',
-        kv_heads: c.params.kv_heads ?? '',
-        head_dim: c.params.head_dim ?? '',
-        seq: c.params.seq ?? '',
-        path: result.path,
-        threads: result.info.threads ?? '',
+const ATTN_PREFILL_REPORT = {
+    lane: 'attn-prefill',
+    stem: 'attn_prefill',
+    columns: ATTN_PREFILL_CSV_COLUMNS,
+    size: 'seq',
+    pplDigits: 5,
+    row: (c, perplexityDelta) => ({
         tile: c.params.tile ?? '',
-        tiled_ms: attn_prefill_reports_round(c.params.tiled_ms),
-        reference_ms: attn_prefill_reports_round(c.params.reference_ms),
-        speedup_vs_reference: attn_prefill_reports_round(attn_prefill_reports_val(c, 'speedup_vs_reference')),
-        tiled_gflops: attn_prefill_reports_round(attn_prefill_reports_val(c, 'tiled_gflops'), 1),
-        peak_gflops: attn_prefill_reports_round(c.params.peak_gflops, 1),
-        peak_pct: attn_prefill_reports_round(attn_prefill_reports_val(c, 'peak_pct'), 1),
-        tokens_per_s: attn_prefill_reports_round(attn_prefill_reports_val(c, 'tokens_per_s'), 0),
+        tiled_ms: attn_reports_round(c.params.tiled_ms),
+        reference_ms: attn_reports_round(c.params.reference_ms),
+        speedup_vs_reference: attn_reports_round(metricValue(c, 'speedup_vs_reference')),
+        tiled_gflops: attn_reports_round(metricValue(c, 'tiled_gflops'), 1),
+        peak_gflops: attn_reports_round(c.params.peak_gflops, 1),
+        peak_pct: attn_reports_round(metricValue(c, 'peak_pct'), 1),
+        tokens_per_s: attn_reports_round(metricValue(c, 'tokens_per_s'), 0),
         scratch_bytes: c.params.scratch_bytes ?? '',
         reference_scratch_bytes: c.params.reference_scratch_bytes ?? '',
-        scratch_ratio: attn_prefill_reports_round(attn_prefill_reports_val(c, 'scratch_ratio'), 4),
-        l2_diff: c.metrics.length ? Number((attn_prefill_reports_val(c, 'l2_diff') ?? Number.NaN).toPrecision(3)) || 0 : '',
-        perplexity_delta: pplDelta,
-        repetitions: c.metrics[0]?.samples.length ?? 0,
-        error: c.error ?? '',
-    }));
-}
-function attnPrefillSummary(result) {
-    const rows = result.cases.filter((c) => c.id !== 'perplexity' && !c.error);
-    const speed = rows.map((c) => attn_prefill_reports_val(c, 'speedup_vs_reference') ?? Number.NaN).filter(Number.isFinite);
-    const peak = rows.map((c) => attn_prefill_reports_val(c, 'peak_pct') ?? Number.NaN).filter(Number.isFinite);
-    const ppl = result.cases.find((c) => c.id === 'perplexity');
-    return {
-        lane: 'attn-prefill',
-        path: result.path,
-        info: result.info,
-        headline: {
-            speedup_vs_reference_min: speed.length ? attn_prefill_reports_round(Math.min(...speed)) : null,
-            peak_pct_max: peak.length ? attn_prefill_reports_round(Math.max(...peak), 1) : null,
-            perplexity_delta_pct: attn_prefill_reports_round(attn_prefill_reports_val(ppl, 'perplexity_delta_pct'), 5),
-            perplexity: ppl?.params ?? {},
-        },
-        cases: attnPrefillCsvRows(result),
-    };
-}
+        scratch_ratio: attn_reports_round(metricValue(c, 'scratch_ratio'), 4),
+        l2_diff: c.metrics.length ? Number((metricValue(c, 'l2_diff') ?? Number.NaN).toPrecision(3)) || 0 : '',
+        perplexity_delta: perplexityDelta,
+    }),
+    headline: (healthy) => ({
+        speedup_vs_reference_min: headlineMin(healthy, 'speedup_vs_reference'),
+        peak_pct_max: headlineMax(healthy, 'peak_pct', 1),
+    }),
+};
 /** Writes both files; returns their names relative to reportsDir. */
-function writeAttnPrefillReports(result, reportsDir) {
-    return [
-        writeCsv(reportsDir, 'attn_prefill.csv', attnPrefillCsvRows(result), ATTN_PREFILL_CSV_COLUMNS),
-        writeJsonReport(reportsDir, 'attn_prefill_summary.json', attnPrefillSummary(result)),
-    ];
-}
+const writeAttnPrefillReports = (result, reportsDir) => writeAttnReports(ATTN_PREFILL_REPORT, result, reportsDir);
 
 ;// CONCATENATED MODULE: ./src/lanes/attn-prefill.ts
-
 
 
 // The reference is slow by design (n² scores per head): quick stops at 2048 tokens, full
@@ -58858,11 +58882,6 @@ const ATTN_PREFILL_GRIDS = {
         pplSequences: 8,
     },
 };
-const PREFILL_PERPLEXITY_CASE = 'perplexity';
-function attnPrefillCaseId(shape, n) {
-    const [q, kv, d] = shape.split('/');
-    return `q${q}kv${kv}d${d}/n${n}`;
-}
 const ATTN_PREFILL_METRICS = {
     speedup_vs_reference: { unit: '×', better: 'higher', kind: 'same-run' },
     peak_pct: { unit: '%', better: 'higher', kind: 'same-run' },
@@ -58875,62 +58894,35 @@ const ATTN_PREFILL_METRICS = {
 const PPL_METRICS = {
     perplexity_delta_pct: { unit: '%', better: 'lower', kind: 'same-run' },
 };
-const attn_prefill_FACTS = ['tile', 'peak_gflops', 'scratch_bytes', 'reference_scratch_bytes', 'tiled_ms', 'reference_ms'];
-function attn_prefill_benchArgs(grid, ctx) {
-    return [
-        `--force_path=${ctx.forcePath}`,
-        `--threads=${ctx.threads}`,
-        `--attn_shapes=${grid.shapes.join(',')}`,
-        `--attn_seq=${grid.seq.join(',')}`,
-        `--ppl_sequences=${grid.pplSequences}`,
-        `--benchmark_repetitions=${grid.repetitions}`,
-        `--benchmark_min_time=${grid.minTimeS}`,
-        '--benchmark_enable_random_interleaving=true',
-    ];
-}
-/** Bench JSON → lane result; pure, so it is tested on recorded output. */
-function attnPrefillResultFromJson(text, planned) {
-    const report = parseGbenchJson(text);
-    const info = contextInfo(report.context, ['threads', 'isa_flags', 'peak_gflops', 'compiler', 'model']);
-    const cases = [];
-    for (const c of report.cases) {
-        const isPpl = c.name === `attn_prefill/${PREFILL_PERPLEXITY_CASE}`;
-        const m = /^attn_prefill\/q(\d+)kv(\d+)d(\d+)\/n(\d+)$/.exec(c.name);
-        if (!isPpl && !m)
-            continue;
-        const id = isPpl ? PREFILL_PERPLEXITY_CASE : `q${m[1]}kv${m[2]}d${m[3]}/n${m[4]}`;
-        const params = isPpl
-            ? {}
-            : { q_heads: Number(m[1]), kv_heads: Number(m[2]), head_dim: Number(m[3]), seq: Number(m[4]) };
-        if (c.error || c.runs.length === 0) {
-            cases.push({ id, params, metrics: [], error: c.error ?? 'no repetitions reported' });
-            continue;
-        }
-        const facts = isPpl ? ['ppl_reference', 'ppl_tiled', 'ppl_tokens'] : attn_prefill_FACTS;
-        for (const k of facts) {
-            const v = c.runs[0]?.counters[k];
-            if (v !== undefined && Number.isFinite(v))
-                params[k] = Number(v.toPrecision(6));
-        }
-        cases.push({ id, params, metrics: metricsFromCounters(c, isPpl ? PPL_METRICS : ATTN_PREFILL_METRICS) });
-    }
-    addMissing(cases, planned);
-    const path = typeof report.context.path === 'string' ? report.context.path : '';
-    return { lane: 'attn-prefill', status: 'ok', path, cases, planned, info };
-}
-const attnPrefillLane = {
-    name: 'attn-prefill',
-    targets: ['infeng_attn_prefill_bench'],
-    plannedCases(profile) {
-        const g = ATTN_PREFILL_GRIDS[profile];
-        return [...g.shapes.flatMap((s) => g.seq.map((n) => attnPrefillCaseId(s, n))), PREFILL_PERPLEXITY_CASE];
+const sixDigits = (v) => Number(v.toPrecision(6));
+const attn_prefill_OUTPUT = {
+    lane: 'attn-prefill',
+    prefix: 'attn_prefill',
+    /** cases are q<Q>kv<KV>d<D>/n<N>, the prompt length under params.seq */
+    sizeTag: 'n',
+    sizeParam: 'seq',
+    infoKeys: ['threads', 'isa_flags', 'peak_gflops', 'compiler', 'model'],
+    shape: {
+        facts: ['tile', 'peak_gflops', 'scratch_bytes', 'reference_scratch_bytes', 'tiled_ms', 'reference_ms'],
+        format: sixDigits,
+        metrics: ATTN_PREFILL_METRICS,
     },
-    async run(ctx) {
-        const grid = ATTN_PREFILL_GRIDS[ctx.profile];
-        const planned = this.plannedCases(ctx.profile);
-        return runBenchLane(ctx, 'attn-prefill', 'infeng_attn_prefill_bench', attn_prefill_benchArgs(grid, ctx), planned, (text) => attnPrefillResultFromJson(text, planned), writeAttnPrefillReports);
+    perplexity: {
+        facts: ['ppl_reference', 'ppl_tiled', 'ppl_tokens'],
+        format: sixDigits,
+        metrics: PPL_METRICS,
     },
 };
+/** Bench JSON → lane result; pure, so it is tested on recorded output. */
+const attnPrefillResultFromJson = (text, planned) => attnResultFromJson(text, planned, attn_prefill_OUTPUT);
+const attnPrefillLane = attnLane({
+    bin: 'infeng_attn_prefill_bench',
+    output: attn_prefill_OUTPUT,
+    grids: ATTN_PREFILL_GRIDS,
+    sizes: (g) => g.seq,
+    laneArgs: (g) => [`--attn_seq=${g.seq.join(',')}`],
+    writeReports: writeAttnPrefillReports,
+});
 
 ;// CONCATENATED MODULE: ./src/lanes/registry.ts
 
