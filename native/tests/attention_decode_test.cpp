@@ -110,7 +110,9 @@ void check_f16(const Case& c, Path path, const synthetic::Kv& kv, const std::vec
 
 // int8: K error per channel ≤ ks_c/2 around its midpoint (0 for CSR outliers), V error
 // ≤ vs_t/2; the VNNI path's two-level query adds ≤ s_hi/508 per folded channel (s_hi =
-// max|q'|/127), times |ku − 128| ≤ 127. Uniform errors: σ = step/√12 each.
+// max|q'|/127), times |ku − 128| ≤ 127; the two-level u8 softmax weights (decode_weights.h)
+// round p_t·vs_t to steps of max_tile(p·vs)/255² per head and tile, times the token's int8 V
+// (≤ 127). Uniform errors: σ = step/√12 each.
 void check_int8(const Case& c, Path path, bool vnni, const synthetic::Kv& kv, const std::vector<float>& q,
                 std::vector<float>* out_keep) {
   const Shape& s = c.shape;
@@ -131,6 +133,11 @@ void check_int8(const Case& c, Path path, bool vnni, const synthetic::Kv& kv, co
   for (int hq = 0; hq < s.n_q_heads; ++hq) {
     const int hk = hq / G;
     const auto p = ref_probs(s, q.data(), kv.k, hq, c.ctx);
+    // The largest p_t·vs_t of each tile (the weights' scale) in the quantised tokens.
+    const int T = decode_tile_tokens(c.tile, D);
+    std::vector<double> wmax(static_cast<std::size_t>(c.ctx / T + 1), 0.0);
+    for (int t = 0; t < cache.quantised_len(); ++t)
+      wmax[t / T] = std::max(wmax[t / T], p[t] * cache.v_scales(hk)[t]);
     std::vector<double> es(c.ctx), sv(c.ctx);
     for (int t = 0; t < c.ctx; ++t) {
       double var = 0, a = 0, vm = 0;
@@ -147,7 +154,11 @@ void check_int8(const Case& c, Path path, bool vnni, const synthetic::Kv& kv, co
           var += (qc * qc * ks[ch] * ks[ch] + kq * kq * sq * sq) / 12.0;
         }
         es[t] = std::sqrt(var) + 1e-7;
-        sv[t] = cache.v_scales(hk)[t] / std::sqrt(12.0);
+        // V's own rounding and the weight's (relative to p_t, so divided by it; the bound
+        // multiplies by p_t again).
+        const double wstep = wmax[t / T] / (255.0 * 255.0);
+        const double sw_t = p[t] > 0 ? wstep * 127.0 / p[t] : 0.0;
+        sv[t] = std::hypot(cache.v_scales(hk)[t], sw_t) / std::sqrt(12.0);
       } else {
         for (int ch = 0; ch < D; ++ch)
           a += std::fabs(q[hq * D + ch] * inv_sqrt_d * kv.k[(static_cast<std::size_t>(t) * H + hk) * D + ch]);
