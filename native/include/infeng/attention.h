@@ -147,12 +147,17 @@ struct DecodeOptions {
   std::optional<Path> path;     // unset: active_path()
   int tile_tokens = 0;          // 0: heuristic; else a positive multiple of kKvSub
   bool use_vnni = true;         // AVX-512 path: use vpdpbusd for q·K when the CPU has it
+  // AVX-512 path with VNNI: AMX-INT8 tiles for the int8 products when the CPU and OS allow
+  // them and the call fits (≤ 8 query heads per KV head, head_dim 64 or 128, tiles a multiple
+  // of 64 tokens).
+  bool use_amx = true;
 };
 
 // What a decode call ran, for benchmarks and tests that must prove it.
 struct DecodeInfo {
   Path path = Path::Scalar;
   bool vnni = false;
+  bool amx = false;
   int tile_tokens = 0;
   int acc_width = 0;            // lanes of the score accumulators (16 AVX-512, 8 AVX2, 1 scalar)
   std::size_t scratch_bytes = 0;  // per thread: scores, accumulators, quantised query

@@ -120,6 +120,18 @@ const DecodeKernels& decode_kernels_for(Path p, bool want_vnni) {
   throw std::runtime_error(std::string("no decode kernels for path '") + path_name(p) + "'");
 }
 
+// The AMX table when it is allowed and the call fits its tiles (decode_amx.cpp), else the
+// VNNI one.
+const DecodeKernels& decode_kernels_int8(Path p, const DecodeOptions& opt, int G, int D, int T) {
+  const DecodeKernels& k = decode_kernels_for(p, opt.use_vnni);
+#if INFENG_HAVE_AVX512 && INFENG_HAVE_AMX
+  if (k.vnni && opt.use_amx && G <= 8 && (D == 64 || D == 128) && T % 64 == 0 && amx_available()) return decode_kernels_amx();
+#else
+  (void)G, (void)D, (void)T;
+#endif
+  return k;
+}
+
 }  // namespace detail
 
 namespace {
@@ -140,7 +152,9 @@ struct Scratch {
   std::vector<float> s, acc, qs, m, l, corr;
   // The query prepared for one K group (QuantQuery).
   std::vector<float> s_hi, s_lo, zq;
-  std::vector<std::int8_t> hi, lo;
+  // The query's two int8 levels, lo right after hi (G·D bytes each): the AMX kernel loads
+  // both as one tile.
+  std::vector<std::int8_t> levels;
   std::vector<std::int32_t> b_hi, b_lo;
   int lds = 0;
   // int8: the VNNI kernel reads the query's int8 levels (hi, lo); the FMA kernels read qs.
@@ -153,21 +167,23 @@ struct Scratch {
     l.assign(G, 0.0f);
     corr.resize(G);
     if (int8) {
-      for (auto* v : {&hi, &lo}) v->resize(vnni ? static_cast<std::size_t>(G) * D : 0);
+      levels.resize(vnni ? 2 * static_cast<std::size_t>(G) * D : 0);
       for (auto* v : {&s_hi, &s_lo, &zq}) v->resize(G);
       for (auto* v : {&b_hi, &b_lo}) v->resize(G);
     }
   }
+  std::int8_t* hi() { return levels.empty() ? nullptr : levels.data(); }
+  std::int8_t* lo() { return levels.empty() ? nullptr : levels.data() + levels.size() / 2; }
   QueryBuffers buffers() {
-    return {hi.data(), lo.data(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
+    return {hi(), lo(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
   }
-  QuantQuery query(const float* ks) const {
-    return {qs.data(), ks, hi.data(), lo.data(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
+  QuantQuery query(const float* ks) {
+    return {qs.data(), ks, hi(), lo(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
   }
 };
 thread_local Scratch t_scratch;
 
-std::size_t scratch_bytes(int G, int D, int T, bool int8, bool vnni) {
+std::size_t scratch_bytes(int G, int D, int T, bool int8, bool vnni, bool amx) {
   // Score tile, accumulator, scaled query, softmax state (m, l, corr).
   std::size_t b = sizeof(float) * (static_cast<std::size_t>(G) * T + 2 * G * D + 3 * G);
   if (int8) {
@@ -176,6 +192,8 @@ std::size_t scratch_bytes(int G, int D, int T, bool int8, bool vnni) {
     b += sizeof(float) * G;
     if (vnni) b += static_cast<std::size_t>(G) * (2 * D + 2 * sizeof(float) + 2 * sizeof(std::int32_t));
     b += sizeof(float) * 4 * 16;
+    // AMX: the staged weights of one 64-token block and one C tile (16 × 64 bytes each).
+    if (amx) b += 2 * 16 * 64;
   }
   return b;
 }
@@ -224,9 +242,10 @@ DecodeInfo make_info(const DecodeKernels& k, int T, int G, int D, bool int8) {
   DecodeInfo info;
   info.path = k.path;
   info.vnni = k.vnni;
+  info.amx = k.amx;
   info.tile_tokens = T;
   info.acc_width = k.acc_width;
-  info.scratch_bytes = scratch_bytes(G, D, T, int8, k.vnni);
+  info.scratch_bytes = scratch_bytes(G, D, T, int8, k.vnni, k.amx);
   return info;
 }
 
@@ -270,13 +289,13 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
                        const DecodeOptions& opt) {
   check_call(s, kv.n_kv_heads(), kv.head_dim(), kv.len(), ctx);
   const int T = decode_tile_tokens(opt.tile_tokens, s.head_dim);
-  const DecodeKernels& k =
-      detail::decode_kernels_for(opt.path ? *opt.path : active_path(), opt.use_vnni);
   const int G = s.group(), D = s.head_dim, H = s.n_kv_heads;
+  const DecodeKernels& k = detail::decode_kernels_int8(opt.path ? *opt.path : active_path(), opt, G, D, T);
   const int qctx = std::min(ctx, kv.quantised_len());
   const int nt = resolve_threads(opt.threads, H);
   ThreadPool::instance().run(nt, [&](int tid, int n) {
     Scratch& sc = t_scratch;
+    if (k.begin) k.begin(G, D);
     for (int h = tid; h < H; h += n) {
       sc.size_for(G, D, T, true, k.vnni);
       load_query(q, h * G, G, D, sc);
@@ -313,6 +332,7 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
       }
       write_out(out, h * G, G, D, sc);
     }
+    if (k.end) k.end();
   });
   return make_info(k, T, G, D, true);
 }

@@ -83,10 +83,21 @@ struct DecodeKernels {
   // qs is the scaled query (G × D).
   void (*apply_outliers)(const std::int32_t* row_ptr, const std::uint16_t* col, const float* val,
                          int t0, int t1, const float* qs, int G, int D, float* s, int lds);
+  // AMX: the int8 kernels are tile multiplies; each thread configures its tiles for G heads
+  // (begin) before a work item and releases them after (end). Null elsewhere.
+  bool amx = false;
+  void (*begin)(int G, int D) = nullptr;
+  void (*end)() = nullptr;
 };
 
 const DecodeKernels& decode_kernels_scalar();
 #if INFENG_HAVE_AVX512
+#if INFENG_HAVE_AMX
+// AMX-INT8 tables (decode_amx.cpp): usable when amx_available() (CPU, OS and the process's
+// request for the tile state) and the shape fits (amx_fits).
+bool amx_available();
+const DecodeKernels& decode_kernels_amx();
+#endif
 // P·V with u8 weights and vpdpbusd (decode_vnni_pv_avx512.cpp), for the VNNI table.
 void accum_v_i8_vnni(const std::int8_t* v, const float* vs, int D, int T, float* p, int lds, int G,
                      const float* corr, float* acc, std::ptrdiff_t pf);

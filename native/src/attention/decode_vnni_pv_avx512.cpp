@@ -11,40 +11,27 @@
 #include <cstring>
 
 #include "attention/decode_kernels.h"
-#include "attention/decode_weights.h"
+#include "attention/decode_weights_avx512.h"
 
 namespace infeng::attn::detail {
 namespace {
 
-// The u8 form of decode_weights.h for one row, 16 tokens per step; bit-identical to
-// quantise_weights_u8 (same IEEE operations in the same order).
+// The u8 form of decode_weights.h for one row, 16 tokens per step, in place.
 float quantise_row_u8(float* p, const float* vs, int T) {
-  __m512 mx = _mm512_setzero_ps();
-  for (int t = 0; t < T; t += 16) {
-    const __mmask16 m = T - t >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (T - t)) - 1);
-    mx = _mm512_max_ps(mx, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p + t), _mm512_maskz_loadu_ps(m, vs + t)));
-  }
-  const float wmax = _mm512_reduce_max_ps(mx);
-  const float sw = wmax > 0.0f ? wmax / 255.0f : 0.0f;
+  const float wmax = row_max_w(p, vs, T);
   const __m512 inv = _mm512_set1_ps(wmax > 0.0f ? 255.0f / wmax : 0.0f);
   auto* bytes = reinterpret_cast<unsigned char*>(p);
   for (int t = 0; t < T; t += 16) {
     const int n = std::min(16, T - t);
-    const __mmask16 m = n == 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
-    const __m512 w = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p + t), _mm512_maskz_loadu_ps(m, vs + t));
-    const __m512 x = _mm512_min_ps(_mm512_mul_ps(w, inv), _mm512_set1_ps(255.0f));
-    const __m512 h = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    const __m512 l = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_sub_ps(x, h), _mm512_set1_ps(255.0f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m128i hb = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(h));
-    const __m128i lb = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(l));
+    __m128i hb, lb;
+    weights_u8_x16(p + t, vs + t, n, inv, hb, lb);
     // [hi 0-3, lo 0-3, hi 4-7, lo 4-7 | hi 8-11, lo 8-11, hi 12-15, lo 12-15]
     alignas(32) unsigned char quads[32];
     _mm_store_si128(reinterpret_cast<__m128i*>(quads), _mm_unpacklo_epi32(hb, lb));
     _mm_store_si128(reinterpret_cast<__m128i*>(quads + 16), _mm_unpackhi_epi32(hb, lb));
     std::memcpy(bytes + 2 * t, quads, static_cast<std::size_t>(2 * n));
   }
-  return sw;
+  return wmax > 0.0f ? wmax / 255.0f : 0.0f;
 }
 
 inline std::int32_t load4(const unsigned char* p) {
