@@ -11,6 +11,7 @@
 
 #include "attention/decode_avx512_parts.h"
 #include "attention/decode_kernels.h"
+#include "attention/decode_prep_avx512.h"
 #include "attention/decode_query_prep.h"
 #include "attention/decode_weights.h"
 
@@ -283,7 +284,7 @@ void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, i
 
 const DecodeKernels& decode_kernels_avx512() {
   static const DecodeKernels k{Path::Avx512, false,        16,          scores_f16, scores_i8,
-                               softmax_tile, accum_v_f16, accum_v_i8, prepare_query_impl, apply_outliers_impl};
+                               softmax_tile, accum_v_f16, accum_v_i8, prepare_query_avx512, apply_outliers_avx512};
   return k;
 }
 
