@@ -48,7 +48,7 @@ struct Config {
   std::vector<std::int64_t> ctx = {512, 1024, 2048, 4096, 8192};
   int tile_tokens = 0;  // 0: the kernels' heuristic
   bool use_vnni = true;
-  bool use_amx = true;
+  bool use_amx = false;
   std::size_t stream_bytes = std::size_t{1} << 30;
   int ppl_sequences = 8;  // × 512 tokens of the model's own samples
   std::string model;
@@ -277,7 +277,7 @@ void print_lane_flags() {
       "  --attn_ctx=LIST      context lengths in tokens (default: 512,1024,2048,4096,8192)\n"
       "  --tile_tokens=N      online-softmax tile, a positive multiple of 16 (default: heuristic)\n"
       "  --use_vnni=0|1       AVX-512 path: vpdpbusd for int8 q·K when the CPU has it (default: 1)\n"
-      "  --use_amx=0|1        AVX-512 VNNI path: AMX-INT8 tiles when the CPU and OS allow (default: 1)\n"
+      "  --use_amx=0|1        AVX-512 VNNI path: AMX-INT8 tiles when the CPU and OS allow (default: 0)\n"
       "  --stream_bytes=N     cache rotation footprint per variant (default: 1 GiB)\n"
       "  --ppl_sequences=N    model samples of 512 tokens for the perplexity guard (default: 8)\n"
       "  --model=PATH         llama2.c checkpoint (default: native/testdata/stories260K.bin)\n\n");

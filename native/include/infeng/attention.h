@@ -149,8 +149,8 @@ struct DecodeOptions {
   bool use_vnni = true;         // AVX-512 path: use vpdpbusd for q·K when the CPU has it
   // AVX-512 path with VNNI: AMX-INT8 tiles for the int8 products when the CPU and OS allow
   // them and the call fits (≤ 8 query heads per KV head, head_dim 64 or 128, tiles a multiple
-  // of 64 tokens).
-  bool use_amx = true;
+  // of 64 tokens). Off by default: measured no faster than vpdpbusd (decode_driver.cpp).
+  bool use_amx = false;
 };
 
 // What a decode call ran, for benchmarks and tests that must prove it.
