@@ -48,6 +48,7 @@ struct Config {
   std::vector<std::int64_t> ctx = {512, 1024, 2048, 4096, 8192};
   int tile_tokens = 0;  // 0: the kernels' heuristic
   bool use_vnni = true;
+  bool use_amx = false;
   std::size_t stream_bytes = std::size_t{1} << 30;
   int ppl_sequences = 8;  // × 512 tokens of the model's own samples
   std::string model;
@@ -108,6 +109,7 @@ CaseData& case_for(const at::Shape& s, int ctx) {
   c->opt.threads = g_cfg.threads;
   c->opt.tile_tokens = g_cfg.tile_tokens;
   c->opt.use_vnni = g_cfg.use_vnni;
+  c->opt.use_amx = g_cfg.use_amx;
   c->opt.path = infeng::active_path();
   const std::size_t n = static_cast<std::size_t>(s.n_q_heads) * D;
   c->out_f16.resize(n);
@@ -201,11 +203,12 @@ void bm_decode(benchmark::State& state, at::Shape s, int ctx) {
   k["acc_width"] = c.info_i8.acc_width;
   k["has_avx2"] = f.avx2 ? 1 : 0;
   k["has_vnni"] = c.info_i8.vnni ? 1 : 0;
+  k["has_amx"] = c.info_i8.amx ? 1 : 0;
   k["csr_outliers"] = static_cast<double>(c.i8.front().outlier_count());
   k["l2_bytes_per_token"] = b8 / ctx;
   char label[160];
-  std::snprintf(label, sizeof label, "path=%s vnni=%d copies=%zu/%zu kv_MiB=%.2f/%.2f",
-                infeng::path_name(c.info_i8.path), c.info_i8.vnni ? 1 : 0, c.f16.size(), c.i8.size(),
+  std::snprintf(label, sizeof label, "path=%s vnni=%d amx=%d copies=%zu/%zu kv_MiB=%.2f/%.2f",
+                infeng::path_name(c.info_i8.path), c.info_i8.vnni ? 1 : 0, c.info_i8.amx ? 1 : 0, c.f16.size(), c.i8.size(),
                 b16 / 1048576.0, b8 / 1048576.0);
   state.SetLabel(label);
 }
@@ -274,6 +277,7 @@ void print_lane_flags() {
       "  --attn_ctx=LIST      context lengths in tokens (default: 512,1024,2048,4096,8192)\n"
       "  --tile_tokens=N      online-softmax tile, a positive multiple of 16 (default: heuristic)\n"
       "  --use_vnni=0|1       AVX-512 path: vpdpbusd for int8 q·K when the CPU has it (default: 1)\n"
+      "  --use_amx=0|1        AVX-512 VNNI path: AMX-INT8 tiles when the CPU and OS allow (default: 0)\n"
       "  --stream_bytes=N     cache rotation footprint per variant (default: 1 GiB)\n"
       "  --ppl_sequences=N    model samples of 512 tokens for the perplexity guard (default: 8)\n"
       "  --model=PATH         llama2.c checkpoint (default: native/testdata/stories260K.bin)\n\n");
@@ -302,6 +306,10 @@ void parse_lane_flags(int& argc, char** argv) {
   if (auto v = take_flag(argc, argv, "use_vnni")) {
     if (*v != "0" && *v != "1") usage_error("--use_vnni: expected 0 or 1, got '" + *v + "'");
     g_cfg.use_vnni = *v == "1";
+  }
+  if (auto v = take_flag(argc, argv, "use_amx")) {
+    if (*v != "0" && *v != "1") usage_error("--use_amx: expected 0 or 1, got '" + *v + "'");
+    g_cfg.use_amx = *v == "1";
   }
   if (auto v = take_flag(argc, argv, "stream_bytes"))
     g_cfg.stream_bytes = static_cast<std::size_t>(parse_positive("stream_bytes", *v, std::int64_t{1} << 36));

@@ -110,9 +110,30 @@ void check_f16(const Case& c, Path path, const synthetic::Kv& kv, const std::vec
 
 // int8: K error per channel ≤ ks_c/2 around its midpoint (0 for CSR outliers), V error
 // ≤ vs_t/2; the VNNI path's two-level query adds ≤ s_hi/508 per folded channel (s_hi =
-// max|q'|/127), times |ku − 128| ≤ 127. Uniform errors: σ = step/√12 each.
-void check_int8(const Case& c, Path path, bool vnni, const synthetic::Kv& kv, const std::vector<float>& q,
+// max|q'|/127), times |ku − 128| ≤ 127; the two-level u8 softmax weights (decode_weights.h)
+// round p_t·vs_t to steps of max_tile(p·vs)/255² per head and tile, times the token's int8 V
+// (≤ 127). Uniform errors: σ = step/√12 each.
+// The int8 kernels of the AVX-512 path: FMA, vpdpbusd, AMX tiles.
+enum class Int8Kernel { Fma, Vnni, Amx };
+
+const char* kernel_name(Int8Kernel k) { return k == Int8Kernel::Fma ? "" : k == Int8Kernel::Vnni ? " vnni" : " amx"; }
+
+bool amx_here() {
+  const auto& f = cpu_features();
+  return f.amx_tile && f.amx_int8 && f.os_amx && f.avx512_vnni;
+}
+
+// The kernels each path runs on this CPU.
+std::vector<Int8Kernel> int8_kernels(Path p) {
+  std::vector<Int8Kernel> out{Int8Kernel::Fma};
+  if (p == Path::Avx512 && cpu_features().avx512_vnni) out.push_back(Int8Kernel::Vnni);
+  if (p == Path::Avx512 && amx_here()) out.push_back(Int8Kernel::Amx);
+  return out;
+}
+
+void check_int8(const Case& c, Path path, Int8Kernel kernel, const synthetic::Kv& kv, const std::vector<float>& q,
                 std::vector<float>* out_keep) {
+  const bool vnni = kernel != Int8Kernel::Fma;
   const Shape& s = c.shape;
   const int D = s.head_dim, H = s.n_kv_heads, G = s.group();
   KvCacheInt8 cache(H, D, c.ctx + 3);
@@ -122,15 +143,24 @@ void check_int8(const Case& c, Path path, bool vnni, const synthetic::Kv& kv, co
   opt.path = path;
   opt.tile_tokens = c.tile;
   opt.use_vnni = vnni;
+  opt.use_amx = kernel == Int8Kernel::Amx;
   opt.threads = 2;
   const DecodeInfo info = decode_int8(s, q.data(), cache, c.ctx, out.data(), opt);
   EXPECT_EQ(info.path, path);
+  // AMX runs exactly when asked for and the call fits its tiles.
+  const bool amx_fits = s.group() <= 8 && (D == 64 || D == 128) && info.tile_tokens % 64 == 0;
+  EXPECT_EQ(info.amx, kernel == Int8Kernel::Amx && amx_fits) << name_of(c, path) << kernel_name(kernel);
   reference_decode(s, q.data(), kv.k.data(), kv.v.data(), c.ctx, ref.data());
   const double inv_sqrt_d = 1.0 / std::sqrt(static_cast<double>(D));
   const double u16 = std::ldexp(1.0, -11);
   for (int hq = 0; hq < s.n_q_heads; ++hq) {
     const int hk = hq / G;
     const auto p = ref_probs(s, q.data(), kv.k, hq, c.ctx);
+    // The largest p_t·vs_t of each tile (the weights' scale) in the quantised tokens.
+    const int T = decode_tile_tokens(c.tile, D);
+    std::vector<double> wmax(static_cast<std::size_t>(c.ctx / T + 1), 0.0);
+    for (int t = 0; t < cache.quantised_len(); ++t)
+      wmax[t / T] = std::max(wmax[t / T], p[t] * cache.v_scales(hk)[t]);
     std::vector<double> es(c.ctx), sv(c.ctx);
     for (int t = 0; t < c.ctx; ++t) {
       double var = 0, a = 0, vm = 0;
@@ -147,7 +177,11 @@ void check_int8(const Case& c, Path path, bool vnni, const synthetic::Kv& kv, co
           var += (qc * qc * ks[ch] * ks[ch] + kq * kq * sq * sq) / 12.0;
         }
         es[t] = std::sqrt(var) + 1e-7;
-        sv[t] = cache.v_scales(hk)[t] / std::sqrt(12.0);
+        // V's own rounding and the weight's (relative to p_t, so divided by it; the bound
+        // multiplies by p_t again).
+        const double wstep = wmax[t / T] / (255.0 * 255.0);
+        const double sw_t = p[t] > 0 ? wstep * 127.0 / p[t] : 0.0;
+        sv[t] = std::hypot(cache.v_scales(hk)[t], sw_t) / std::sqrt(12.0);
       } else {
         for (int ch = 0; ch < D; ++ch)
           a += std::fabs(q[hq * D + ch] * inv_sqrt_d * kv.k[(static_cast<std::size_t>(t) * H + hk) * D + ch]);
@@ -159,7 +193,7 @@ void check_int8(const Case& c, Path path, bool vnni, const synthetic::Kv& kv, co
       const double o = ref[hq * D + d];
       const double tol = element_bound(p, es, sv, kv.v, s, hq, d, o);
       ASSERT_LE(std::fabs(out[hq * D + d] - o), tol)
-          << name_of(c, path) << (vnni ? " vnni" : "") << " int8 head " << hq << " ch " << d;
+          << name_of(c, path) << kernel_name(kernel) << " int8 head " << hq << " ch " << d;
     }
   }
   if (out_keep) *out_keep = out;
@@ -172,6 +206,8 @@ const Case kCases[] = {
     {{8, 4, 8}, 200, 48},     // stories260K's heads; a tile that straddles K groups
     {{6, 3, 24}, 130, 32},    // odd group sizes and a 24-wide head
     {{4, 4, 16}, 10, 0},      // only the FP16 residual
+    {{16, 8, 64}, 300, 64},   // two heads per KV head, 64-token tiles (AMX's smallest)
+    {{32, 8, 128}, 700, 128}, // two query tiles per K block on AMX
 };
 
 TEST(AttentionDecode, Fp16CacheMatchesReferenceOnEveryPath) {
@@ -186,10 +222,8 @@ TEST(AttentionDecode, Int8CacheMatchesReferenceWithinTheQuantisationBound) {
   for (const Case& c : kCases) {
     const auto kv = synthetic::make_kv(c.ctx, c.shape.n_kv_heads, c.shape.head_dim, 21);
     const auto q = synthetic::make_queries(c.shape.n_q_heads * c.shape.head_dim, 22);
-    for (Path p : runnable_paths()) {
-      check_int8(c, p, false, kv, q, nullptr);
-      if (p == Path::Avx512 && cpu_features().avx512_vnni) check_int8(c, p, true, kv, q, nullptr);
-    }
+    for (Path p : runnable_paths())
+      for (Int8Kernel k : int8_kernels(p)) check_int8(c, p, k, kv, q, nullptr);
   }
 }
 
@@ -201,14 +235,13 @@ TEST(AttentionDecode, Int8PathsAgreeToFloatRounding) {
   const auto kv = synthetic::make_kv(c.ctx, 4, 64, 31);
   const auto q = synthetic::make_queries(32 * 64, 32);
   std::vector<float> scalar, other;
-  check_int8(c, Path::Scalar, false, kv, q, &scalar);
+  check_int8(c, Path::Scalar, Int8Kernel::Fma, kv, q, &scalar);
   for (Path p : runnable_paths()) {
-    for (bool vnni : {false, true}) {
-      if (vnni && !(p == Path::Avx512 && cpu_features().avx512_vnni)) continue;
-      check_int8(c, p, vnni, kv, q, &other);
+    for (Int8Kernel k : int8_kernels(p)) {
+      check_int8(c, p, k, kv, q, &other);
       for (std::size_t i = 0; i < scalar.size(); ++i) {
         ASSERT_NEAR(other[i], scalar[i], 2e-5 * (1.0 + std::fabs(scalar[i])))
-            << path_name(p) << (vnni ? " vnni" : "") << " element " << i;
+            << path_name(p) << kernel_name(k) << " element " << i;
       }
     }
   }

@@ -85,7 +85,8 @@ struct QuantConfig {
 //      its midpoint, so an offset channel uses all 255 levels), in 16-token sub-blocks laid out [channel/4][16][4], the
 //      operand layout of vpdpbusd (4 channels of one token per 32-bit lane); per-channel scales and
 //      midpoints per group (0 for outlier channels, whose bytes hold 128 = zero);
-//   V: int8 token-major with one scale per token;
+//   V: int8 with one scale per token, in token quads [t/4][channel][t%4] (4 tokens of one
+//      channel per 32-bit lane: the vpdpbusd operand for P·V with u8 softmax weights);
 //   outliers: exact values in a CSR side-table per head.
 // The tokens of the group still being filled (the residual, < kKvGroup tokens) are kept in
 // FP16 in the FP16 cache's layout and quantised when their group completes.
@@ -106,6 +107,10 @@ class KvCacheInt8 {
 
   const std::uint8_t* k_head(int h) const { return kq_.data() + head_stride() * h; }
   const std::int8_t* v_head(int h) const { return vq_.data() + head_stride() * h; }
+  // Offset of V element (token t, channel c) within a head's block.
+  std::size_t v_index(int t, int c) const {
+    return (static_cast<std::size_t>(t / 4) * head_dim_ + c) * 4 + t % 4;
+  }
   // Per-channel K scales of group g of head h (head_dim floats).
   const float* k_scales(int h, int g) const {
     return ks_.data() + (static_cast<std::size_t>(h) * groups_cap_ + g) * head_dim_;
@@ -142,12 +147,17 @@ struct DecodeOptions {
   std::optional<Path> path;     // unset: active_path()
   int tile_tokens = 0;          // 0: heuristic; else a positive multiple of kKvSub
   bool use_vnni = true;         // AVX-512 path: use vpdpbusd for q·K when the CPU has it
+  // AVX-512 path with VNNI: AMX-INT8 tiles for the int8 products when the CPU and OS allow
+  // them and the call fits (≤ 8 query heads per KV head, head_dim 64 or 128, tiles a multiple
+  // of 64 tokens). Off by default: measured no faster than vpdpbusd (decode_driver.cpp).
+  bool use_amx = false;
 };
 
 // What a decode call ran, for benchmarks and tests that must prove it.
 struct DecodeInfo {
   Path path = Path::Scalar;
   bool vnni = false;
+  bool amx = false;
   int tile_tokens = 0;
   int acc_width = 0;            // lanes of the score accumulators (16 AVX-512, 8 AVX2, 1 scalar)
   std::size_t scratch_bytes = 0;  // per thread: scores, accumulators, quantised query

@@ -14,9 +14,13 @@ struct CpuFeatures {
   bool sse42 = false, avx = false, avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
   bool avx512_vnni = false, avx512_bf16 = false, avx_vnni = false;
+  bool amx_tile = false, amx_int8 = false;
   // XCR0 says the OS saves the YMM (bit 2) / opmask+ZMM (bits 5-7) state on context switch;
   // without it the instructions fault even when cpuid lists them.
   bool os_ymm = false, os_zmm = false;
+  // XCR0 bits 17-18: the OS manages the AMX tile configuration and data (Linux then still
+  // wants a per-process request before the first tile instruction: see attention's AMX path).
+  bool os_amx = false;
   std::string brand;
 };
 

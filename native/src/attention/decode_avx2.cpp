@@ -10,6 +10,7 @@
 
 #include "attention/decode_kernels.h"
 #include "attention/decode_query_prep.h"
+#include "attention/decode_weights.h"
 
 namespace infeng::attn::detail {
 namespace {
@@ -218,20 +219,52 @@ void accum_v_f16(const std::uint16_t* v, int D, int T, const float* p, int lds, 
   accum_v(load, D, T, p, lds, G, corr, acc, pf ? reinterpret_cast<const char*>(v) + pf : nullptr, 2 * D);
 }
 
+// int8 V in token quads ([t/4][D][4]): a ymm holds 2 channels × 4 tokens, so a head's
+// accumulator keeps 4 token partials per channel, summed when the tile is done. NH heads × 4
+// channels per pass.
+template <int NH>
+void accum_i8_chunk(const std::int8_t* v, int D, int d0, int T, const float* w, int lds, const float* corr,
+                    float* acc, const char* pf) {
+  __m256 a[NH][2];
+  for (int h = 0; h < NH; ++h) a[h][0] = a[h][1] = _mm256_setzero_ps();
+  for (int q = 0; q < T / 4; ++q) {
+    const std::int8_t* vq = v + (static_cast<std::size_t>(q) * D + d0) * 4;
+    if (pf) prefetch_l2(pf + static_cast<std::ptrdiff_t>(q) * D * 4, D * 4);
+    const __m256 x0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(vq))));
+    const __m256 x1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(vq + 8))));
+    for (int h = 0; h < NH; ++h) {
+      const __m256 wq = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(w + h * lds + 4 * q));
+      a[h][0] = _mm256_fmadd_ps(wq, x0, a[h][0]);
+      a[h][1] = _mm256_fmadd_ps(wq, x1, a[h][1]);
+    }
+  }
+  for (int h = 0; h < NH; ++h) {
+    // [c0 × 4 tokens, c1 × 4] and [c2, c3] → the four channel sums.
+    __m256 s = _mm256_hadd_ps(a[h][0], a[h][1]);
+    s = _mm256_hadd_ps(s, s);
+    const __m128 sum = _mm_unpacklo_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    float* out = acc + h * D + d0;
+    _mm_storeu_ps(out, _mm_fmadd_ps(_mm_set1_ps(corr[h]), _mm_loadu_ps(out), sum));
+  }
+}
+
 void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, int lds, int G,
                 const float* corr, float* acc, std::ptrdiff_t pf) {
-  const int Tv = T / 8 * 8;
-  for (int h = 0; h < G; ++h) {
-    float* row = p + h * lds;
-    for (int t = 0; t < Tv; t += 8)
-      _mm256_storeu_ps(row + t, _mm256_mul_ps(_mm256_loadu_ps(row + t), _mm256_loadu_ps(vs + t)));
-    for (int t = Tv; t < T; ++t) row[t] *= vs[t];
+  for (int h = 0; h < G; ++h) quantise_weights_f32(p + h * lds, vs, T);
+  const char* next = pf ? reinterpret_cast<const char*>(v) + pf : nullptr;
+  for (int h0 = 0; h0 < G; h0 += 4) {
+    for (int d0 = 0; d0 < D; d0 += 4) {
+      const char* f = h0 == 0 && d0 == 0 ? next : nullptr;  // one pass prefetches the next tile
+      const float* w = p + h0 * lds;
+      float* a = acc + h0 * D;
+      switch (std::min(4, G - h0)) {
+        case 1: accum_i8_chunk<1>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+        case 2: accum_i8_chunk<2>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+        case 3: accum_i8_chunk<3>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+        default: accum_i8_chunk<4>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+      }
+    }
   }
-  auto load = [v, D](int t, int d) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(v + static_cast<std::size_t>(t) * D + d))));
-  };
-  accum_v(load, D, T, p, lds, G, corr, acc, pf ? reinterpret_cast<const char*>(v) + pf : nullptr, D);
 }
 
 }  // namespace

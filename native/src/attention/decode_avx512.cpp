@@ -11,7 +11,9 @@
 
 #include "attention/decode_avx512_parts.h"
 #include "attention/decode_kernels.h"
+#include "attention/decode_prep_avx512.h"
 #include "attention/decode_query_prep.h"
+#include "attention/decode_weights.h"
 
 namespace infeng::attn::detail {
 namespace {
@@ -221,28 +223,68 @@ void accum_v_f16(const std::uint16_t* v, int D, int T, const float* p, int lds, 
   accum_v(load, D, T, p, lds, G, corr, acc, pf ? reinterpret_cast<const char*>(v) + pf : nullptr, 2 * D);
 }
 
+// int8 V in token quads ([t/4][D][4]) without VNNI: the quantised weights in FP32 (one
+// 4-token broadcast per head and quad), V converted once per pass and shared by NH heads; a
+// zmm holds 4 channels × 4 tokens, so each channel keeps 4 token partials until the tile ends.
+// NH heads × 8 channels per pass: the same converts per FMA as the token-major FP16 kernel.
+template <int NH>
+void accum_i8_chunk(const std::int8_t* v, int D, int d0, int T, const float* w, int lds, const float* corr,
+                    float* acc, const char* pf) {
+  __m512 a[NH][2];
+  for (int h = 0; h < NH; ++h) a[h][0] = a[h][1] = _mm512_setzero_ps();
+  for (int q = 0; q < T / 4; ++q) {
+    const std::int8_t* vq = v + (static_cast<std::size_t>(q) * D + d0) * 4;
+    if (pf) prefetch_l2(pf + static_cast<std::ptrdiff_t>(q) * D * 4, D * 4);
+    const __m512 x0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vq))));
+    const __m512 x1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vq + 16))));
+    for (int h = 0; h < NH; ++h) {
+      const __m512 wq = _mm512_broadcast_f32x4(_mm_loadu_ps(w + h * lds + 4 * q));
+      a[h][0] = _mm512_fmadd_ps(wq, x0, a[h][0]);
+      a[h][1] = _mm512_fmadd_ps(wq, x1, a[h][1]);
+    }
+  }
+  for (int h = 0; h < NH; ++h) {
+    __m128 sums[2];
+    for (int i = 0; i < 2; ++i) {
+      // Sum each channel's 4 token lanes into its first lane, then gather lanes 0, 4, 8, 12.
+      __m512 r = _mm512_add_ps(a[h][i], _mm512_permute_ps(a[h][i], _MM_SHUFFLE(2, 3, 0, 1)));
+      r = _mm512_add_ps(r, _mm512_permute_ps(r, _MM_SHUFFLE(1, 0, 3, 2)));
+      sums[i] = _mm512_castps512_ps128(_mm512_maskz_compress_ps(0x1111, r));
+    }
+    float* out = acc + h * D + d0;
+    const __m256 sum = _mm256_set_m128(sums[1], sums[0]);
+    _mm256_storeu_ps(out, _mm256_fmadd_ps(_mm256_set1_ps(corr[h]), _mm256_loadu_ps(out), sum));
+  }
+}
+
 void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, int lds, int G,
                 const float* corr, float* acc, std::ptrdiff_t pf) {
-  // The per-token V scale goes into the weights once, not into every V element.
-  const int Tv = T / 16 * 16;
-  for (int h = 0; h < G; ++h) {
-    float* row = p + h * lds;
-    for (int t = 0; t < Tv; t += 16)
-      _mm512_storeu_ps(row + t, _mm512_mul_ps(_mm512_loadu_ps(row + t), _mm512_loadu_ps(vs + t)));
-    for (int t = Tv; t < T; ++t) row[t] *= vs[t];
+  for (int h = 0; h < G; ++h) quantise_weights_f32(p + h * lds, vs, T);
+  const char* next = pf ? reinterpret_cast<const char*>(v) + pf : nullptr;
+  for (int h0 = 0; h0 < G; h0 += 8) {
+    for (int d0 = 0; d0 < D; d0 += 8) {
+      const char* f = h0 == 0 && d0 == 0 ? next : nullptr;  // one pass prefetches the next tile
+      const float* w = p + h0 * lds;
+      float* a = acc + h0 * D;
+      switch (std::min(8, G - h0)) {
+        case 1: accum_i8_chunk<1>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+        case 2: accum_i8_chunk<2>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+        case 3: accum_i8_chunk<3>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+        case 4: accum_i8_chunk<4>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+        case 5: accum_i8_chunk<5>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+        case 6: accum_i8_chunk<6>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+        case 7: accum_i8_chunk<7>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+        default: accum_i8_chunk<8>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+      }
+    }
   }
-  auto load = [v, D](int t, int d, __mmask16 mk) {
-    return _mm512_cvtepi32_ps(
-        _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mk, v + static_cast<std::size_t>(t) * D + d)));
-  };
-  accum_v(load, D, T, p, lds, G, corr, acc, pf ? reinterpret_cast<const char*>(v) + pf : nullptr, D);
 }
 
 }  // namespace
 
 const DecodeKernels& decode_kernels_avx512() {
   static const DecodeKernels k{Path::Avx512, false,        16,          scores_f16, scores_i8,
-                               softmax_tile, accum_v_f16, accum_v_i8, prepare_query_impl, apply_outliers_impl};
+                               softmax_tile, accum_v_f16, accum_v_i8, prepare_query_avx512, apply_outliers_avx512};
   return k;
 }
 

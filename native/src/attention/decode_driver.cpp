@@ -31,33 +31,43 @@
 // Scores: FMA paths form ks_c·(ku − 128) per channel vector (one FMA shared by all G heads)
 // and multiply by the FP32 query; the VNNI path folds ks into the query per group and splits
 // it into two int8 levels (hi, and the residual at a 254× finer step), two vpdpbusd per K
-// vector and head. V's per-token scale multiplies the softmax weights, so P·V is an int8 →
-// FP32 convert and G FMAs per vector. The group still being filled stays in an FP16 residual
-// and goes through the FP16 kernels, continuing the same softmax state.
+// vector and head. P·V: V is stored in token quads ([t/4][D][4]); the softmax weights times
+// V's per-token scales are rounded per head and tile to two u8 levels (decode_weights.h), so
+// on VNNI P·V is two vpdpbusd per 64 products with exact int32 sums, and the FMA paths use
+// the same quantised weights in FP32. The group still being filled stays in an FP16 residual
+// and goes through the FP16 kernels, continuing the same softmax state. AMX-INT8 tile
+// kernels for both products (decode_amx.cpp) are opt-in (DecodeOptions::use_amx).
 //
 // Scratch per thread: the G×T score tile, the G×D accumulator and scaled query (both
 // formats); int8 adds G floats, with VNNI the 2·G×D query levels, and a 64-float block for the
-// outlier runs: 1.02-1.17× the FP16 kernel's.
+// outlier runs (the u8 weights overwrite the score tile in place): 1.04-1.17× the FP16
+// kernel's.
 //
 // MEASURED (2-core AVX-512 VNNI KVM guest shared with other jobs, clang-16,
-// infeng_attn_decode_bench, medians of 5 repetitions of interleaved rounds, every variant
-// rotating through 1 GiB of cache copies; synthetic K with 2 outlier channels per head):
-//   1 thread (the 2-thread figures swing 2-6× run to run while the other core is busy):
-//     shape/ctx        FP16 µs  int8 µs  speedup  int8 GB/s  read GB/s  int8 eff  FP16 eff
-//     32/4/64  ctx2048    251      247    1.02      5.0       15.2       33 %      55 %
-//     32/4/64  ctx8192   1031      990    1.03      5.0       15.1       32 %      54 %
-//     32/8/128 ctx2048    855      694    1.23      6.7       15.4       45 %      65 %
-//     32/8/128 ctx8192   3378     2464    1.37      7.6       15.8       48 %      63 %
-//   (K groups of 128 tokens; with the 64-token groups kept: 0.97× and 1.23× at ctx 8192.)
-//   2 threads, the quietest run: 32/8/128 ctx8192 1.29× (FP16 1811 µs, int8 1397 µs, int8
-//   13.3 GB/s of 27.3 GB/s read), 32/4/64 ctx8192 1.06× (int8 at 68 % of the read rate).
+// infeng_attn_decode_bench --attn_ctx=2048,4096,8192 --stream_bytes=1073741824, medians of 5
+// repetitions of interleaved rounds, every variant rotating through 1 GiB of cache copies;
+// synthetic K with 2 outlier channels per head):
+//     shape/ctx          1 thread: FP16 µs  int8 µs  speedup  int8 eff  FP16 eff | 2 threads: speedup
+//     32/4/64  ctx2048             255      212    1.21      40 %      54 %    |            1.12
+//     32/4/64  ctx4096             494      410    1.20      40 %      55 %    |            1.18
+//     32/4/64  ctx8192            1000      821    1.22      39 %      53 %    |            1.29
+//     32/8/128 ctx2048             852      526    1.62      59 %      63 %    |            1.58
+//     32/8/128 ctx4096            1653      990    1.70      61 %      63 %    |            1.67
+//     32/8/128 ctx8192            3299     1897    1.76      64 %      64 %    |            1.72
+//   (eff: the kernel's bytes per second over a same-size streaming read in the same round,
+//   15-16 GB/s on one thread; 2 threads read ~30 GB/s, int8 at 32/8/128 ctx8192 18.4 GB/s.)
 //   Bytes per cached token (all KV heads): FP16 1024 / int8 618 at 32/4/64 (K 256, V 256,
 //   V scales 16, K scales and midpoints 32, CSR 64 with 2 outlier channels per head):
-//   the byte ratio caps int8 at 1.66× here, not 2×.
+//   the byte ratio caps int8 at 1.66× here, 1.75× at 32/8/128, not 2×.
 //   Quality, stories260K on 8 × 512 of its own tokens: perplexity FP32 17.0883, FP16 KV
-//   17.0885 (+0.0008 %), int8 KV 17.1088 (+0.119 % vs FP16). Normalised L2 (Σ(o−ref)²/Σref²)
-//   of the attention outputs on synthetic K with outlier channels at ctx 2k-8k: 5-9e-5 int8,
-//   1.5-3e-6 FP16.
+//   17.0885 (+0.0008 %), int8 KV +0.121 % vs FP16 (+0.119 % with FP32 weights in P·V; on
+//   16 × 512 tokens +0.17 % both ways). Normalised L2 (Σ(o−ref)²/Σref²) of the attention
+//   outputs on synthetic K with outlier channels at ctx 2k-8k: 5-9e-5 int8, 1.5-3e-6 FP16.
+//
+//   Where the int8 time goes (perf, 1 thread, 32/4/64 ctx 8192): P·V 39 %, q·K 29 %, query
+//   preparation 15 %, softmax 10 %, outliers 7 %; the P·V and q·K loops stall on their V and
+//   K loads and on the next tile's prefetches (the L1 fill buffers the prefetches hold are the
+//   ones the current tile's L2 hits need), not on vpdpbusd, which issues 2 per cycle here.
 //
 // Tried and dropped (same machine, same harness):
 //   - Symmetric per-channel K (absmax/127) with the query folded and rounded to one int8
@@ -76,13 +86,23 @@
 //   - Outlier correction entry by entry over the CSR (per head, or per entry across heads):
 //     16-30 % of the int8 kernel; as dense runs per group: ~10 %.
 //   - No software prefetch: the FP16 kernel ran at ~45 % of the single-thread read rate
-//     from DRAM, ~55-65 % with the next tile prefetched into L2.
+//     from DRAM, ~55-65 % with the next tile prefetched into L2; int8 without it: 1.05×
+//     slower at 32/4/64, 1.5× at 32/8/128. Prefetching 2 or 4 tiles ahead instead of 1, or
+//     tiles of 128-1024 tokens: within ±5 %.
+//   - One u8 level for the softmax weights (half the P·V instructions): normalised L2 2×,
+//     perplexity +0.28 % over 16 × 512 tokens where two levels give +0.17 %.
+//   - FP32 P·V on int8 V (convert, then G FMAs per vector): P·V was 57 % of the FP16
+//     kernel's P·V time; integer P·V brought 32/8/128 from 1.42× to 1.7×.
+//   - q·K in chunks of 4 heads × 2 sub-blocks (half the broadcasts per vpdpbusd): 5-10 %
+//     slower than 8 heads × 1 sub-block.
+//   - AMX-INT8 (tdpbsud / tdpbusd, decode_amx.cpp): correct and tested, 1.34× vs 1.21× on one
+//     thread at 32/4/64 but no better on two, and 1.44× vs 1.76× at 32/8/128 (each tile load
+//     waits on L2 or DRAM; the multiplies were never the bottleneck), so it is opt-in.
 //
-// Not reached: the 1.8× / 85 %-of-bandwidth targets. The int8 kernel is compute-bound at
-// G = 8: P·V costs 2·G FMAs per V element whatever the storage, so int8 V only saves bytes
-// the FP16 kernel was not waiting for. The next lever is integer P·V (softmax weights in u8
-// with a per-tile scale, vpdpbusd against int8 V in a [t/4][D][4] layout), which needs a
-// quality study of weight rounding at long contexts before it can replace FP32 P·V.
+// Not reached: the 1.8× / 85 %-of-bandwidth targets. At G = 8 (32/4/64) int8 runs at ~40 %
+// of the read rate, 1.1-1.3×: its loops wait on memory in bursts and compute without memory
+// traffic in between (query preparation, softmax). The next lever is overlap: prefetches
+// spread evenly over every phase of a tile, not issued by the two streaming loops alone.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -120,6 +140,18 @@ const DecodeKernels& decode_kernels_for(Path p, bool want_vnni) {
   throw std::runtime_error(std::string("no decode kernels for path '") + path_name(p) + "'");
 }
 
+// The AMX table when it is allowed and the call fits its tiles (decode_amx.cpp), else the
+// VNNI one.
+const DecodeKernels& decode_kernels_int8(Path p, const DecodeOptions& opt, int G, int D, int T) {
+  const DecodeKernels& k = decode_kernels_for(p, opt.use_vnni);
+#if INFENG_HAVE_AVX512 && INFENG_HAVE_AMX
+  if (k.vnni && opt.use_amx && G <= 8 && (D == 64 || D == 128) && T % 64 == 0 && amx_available()) return decode_kernels_amx();
+#else
+  (void)G, (void)D, (void)T;
+#endif
+  return k;
+}
+
 }  // namespace detail
 
 namespace {
@@ -140,7 +172,9 @@ struct Scratch {
   std::vector<float> s, acc, qs, m, l, corr;
   // The query prepared for one K group (QuantQuery).
   std::vector<float> s_hi, s_lo, zq;
-  std::vector<std::int8_t> hi, lo;
+  // The query's two int8 levels, lo right after hi (G·D bytes each): the AMX kernel loads
+  // both as one tile.
+  std::vector<std::int8_t> levels;
   std::vector<std::int32_t> b_hi, b_lo;
   int lds = 0;
   // int8: the VNNI kernel reads the query's int8 levels (hi, lo); the FMA kernels read qs.
@@ -153,21 +187,23 @@ struct Scratch {
     l.assign(G, 0.0f);
     corr.resize(G);
     if (int8) {
-      for (auto* v : {&hi, &lo}) v->resize(vnni ? static_cast<std::size_t>(G) * D : 0);
+      levels.resize(vnni ? 2 * static_cast<std::size_t>(G) * D : 0);
       for (auto* v : {&s_hi, &s_lo, &zq}) v->resize(G);
       for (auto* v : {&b_hi, &b_lo}) v->resize(G);
     }
   }
+  std::int8_t* hi() { return levels.empty() ? nullptr : levels.data(); }
+  std::int8_t* lo() { return levels.empty() ? nullptr : levels.data() + levels.size() / 2; }
   QueryBuffers buffers() {
-    return {hi.data(), lo.data(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
+    return {hi(), lo(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
   }
-  QuantQuery query(const float* ks) const {
-    return {qs.data(), ks, hi.data(), lo.data(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
+  QuantQuery query(const float* ks) {
+    return {qs.data(), ks, hi(), lo(), s_hi.data(), s_lo.data(), b_hi.data(), b_lo.data(), zq.data()};
   }
 };
 thread_local Scratch t_scratch;
 
-std::size_t scratch_bytes(int G, int D, int T, bool int8, bool vnni) {
+std::size_t scratch_bytes(int G, int D, int T, bool int8, bool vnni, bool amx) {
   // Score tile, accumulator, scaled query, softmax state (m, l, corr).
   std::size_t b = sizeof(float) * (static_cast<std::size_t>(G) * T + 2 * G * D + 3 * G);
   if (int8) {
@@ -176,6 +212,8 @@ std::size_t scratch_bytes(int G, int D, int T, bool int8, bool vnni) {
     b += sizeof(float) * G;
     if (vnni) b += static_cast<std::size_t>(G) * (2 * D + 2 * sizeof(float) + 2 * sizeof(std::int32_t));
     b += sizeof(float) * 4 * 16;
+    // AMX: the staged weights of one 64-token block and one C tile (16 × 64 bytes each).
+    if (amx) b += 2 * 16 * 64;
   }
   return b;
 }
@@ -224,9 +262,10 @@ DecodeInfo make_info(const DecodeKernels& k, int T, int G, int D, bool int8) {
   DecodeInfo info;
   info.path = k.path;
   info.vnni = k.vnni;
+  info.amx = k.amx;
   info.tile_tokens = T;
   info.acc_width = k.acc_width;
-  info.scratch_bytes = scratch_bytes(G, D, T, int8, k.vnni);
+  info.scratch_bytes = scratch_bytes(G, D, T, int8, k.vnni, k.amx);
   return info;
 }
 
@@ -270,13 +309,13 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
                        const DecodeOptions& opt) {
   check_call(s, kv.n_kv_heads(), kv.head_dim(), kv.len(), ctx);
   const int T = decode_tile_tokens(opt.tile_tokens, s.head_dim);
-  const DecodeKernels& k =
-      detail::decode_kernels_for(opt.path ? *opt.path : active_path(), opt.use_vnni);
   const int G = s.group(), D = s.head_dim, H = s.n_kv_heads;
+  const DecodeKernels& k = detail::decode_kernels_int8(opt.path ? *opt.path : active_path(), opt, G, D, T);
   const int qctx = std::min(ctx, kv.quantised_len());
   const int nt = resolve_threads(opt.threads, H);
   ThreadPool::instance().run(nt, [&](int tid, int n) {
     Scratch& sc = t_scratch;
+    if (k.begin) k.begin(G, D);
     for (int h = tid; h < H; h += n) {
       sc.size_for(G, D, T, true, k.vnni);
       load_query(q, h * G, G, D, sc);
@@ -313,6 +352,7 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
       }
       write_out(out, h * G, G, D, sc);
     }
+    if (k.end) k.end();
   });
   return make_info(k, T, G, D, true);
 }

@@ -71,7 +71,8 @@ struct DecodeKernels {
   // acc[h][:] = corr[h]·acc[h][:] + Σ_t p[h][t]·v[t][:], FP16 V token-major.
   void (*accum_v_f16)(const std::uint16_t* v, int D, int T, const float* p, int lds, int G,
                       const float* corr, float* acc, std::ptrdiff_t pf);
-  // The same for int8 V with per-token scales vs (p is scaled by vs in place).
+  // The same for int8 V in token quads ([t/4][D][4], T a multiple of 16) with per-token
+  // scales vs: p is overwritten by the two-level u8 weights of p·vs (decode_weights.h).
   void (*accum_v_i8)(const std::int8_t* v, const float* vs, int D, int T, float* p, int lds, int G,
                      const float* corr, float* acc, std::ptrdiff_t pf);
   // Folds a K group's channel scales and midpoints into the scaled query qs (G × D); the int8
@@ -82,9 +83,25 @@ struct DecodeKernels {
   // qs is the scaled query (G × D).
   void (*apply_outliers)(const std::int32_t* row_ptr, const std::uint16_t* col, const float* val,
                          int t0, int t1, const float* qs, int G, int D, float* s, int lds);
+  // AMX: the int8 kernels are tile multiplies; each thread configures its tiles for G heads
+  // (begin) before a work item and releases them after (end). Null elsewhere.
+  bool amx = false;
+  void (*begin)(int G, int D) = nullptr;
+  void (*end)() = nullptr;
 };
 
 const DecodeKernels& decode_kernels_scalar();
+#if INFENG_HAVE_AVX512
+#if INFENG_HAVE_AMX
+// AMX-INT8 tables (decode_amx.cpp): usable when amx_available() (CPU, OS and the process's
+// request for the tile state) and the shape fits (amx_fits).
+bool amx_available();
+const DecodeKernels& decode_kernels_amx();
+#endif
+// P·V with u8 weights and vpdpbusd (decode_vnni_pv_avx512.cpp), for the VNNI table.
+void accum_v_i8_vnni(const std::int8_t* v, const float* vs, int D, int T, float* p, int lds, int G,
+                     const float* corr, float* acc, std::ptrdiff_t pf);
+#endif
 #if INFENG_HAVE_AVX2
 const DecodeKernels& decode_kernels_avx2();
 #endif

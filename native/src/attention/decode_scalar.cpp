@@ -1,12 +1,14 @@
 // Decode attention, portable C++: the fallback path and the readable statement of what every
 // vector kernel computes (same operand layouts, same integer arithmetic for int8 K, so the
-// vector paths' scores match these bit for bit).
+// vector paths' scores match these bit for bit; the same two-level u8 softmax weights for
+// int8 V, decode_weights.h).
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "attention/decode_kernels.h"
 #include "attention/decode_query_prep.h"
+#include "attention/decode_weights.h"
 
 namespace infeng::attn::detail {
 namespace {
@@ -61,11 +63,13 @@ void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, i
                 const float* corr, float* acc, std::ptrdiff_t) {
   for (int h = 0; h < G; ++h) {
     float* a = acc + h * D;
+    float* w = p + h * lds;
+    quantise_weights_f32(w, vs, T);
     for (int d = 0; d < D; ++d) a[d] *= corr[h];
+    // V in token quads: element (t, d) at ((t/4)·D + d)·4 + t%4.
     for (int t = 0; t < T; ++t) {
-      const float pt = p[h * lds + t] * vs[t];
-      const std::int8_t* vr = v + static_cast<std::size_t>(t) * D;
-      for (int d = 0; d < D; ++d) a[d] += pt * static_cast<float>(vr[d]);
+      const std::int8_t* vq = v + static_cast<std::size_t>(t / 4) * D * 4 + t % 4;
+      for (int d = 0; d < D; ++d) a[d] += w[t] * static_cast<float>(vq[d * 4]);
     }
   }
 }

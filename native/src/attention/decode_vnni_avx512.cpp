@@ -95,6 +95,7 @@ const DecodeKernels& decode_kernels_vnni_avx512() {
     DecodeKernels t = decode_kernels_avx512();
     t.vnni = true;
     t.scores_i8 = scores_i8_vnni;
+    t.accum_v_i8 = accum_v_i8_vnni;
     return t;
   }();
   return k;

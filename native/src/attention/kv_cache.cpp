@@ -241,10 +241,11 @@ void KvCacheInt8::quantise_group(const float* k, const float* v) {
       for (int c = 0; c < D; ++c) vmax = std::max(vmax, std::fabs(vval(t, c)));
       const float s = vmax / 127.0f;
       vs_[static_cast<std::size_t>(h) * cap_padded_ + tt] = s;
-      std::int8_t* vr = vq_.data() + head_stride() * h + static_cast<std::size_t>(tt) * D;
+      // Token quads: [t/4][channel][t%4] (see v_index).
+      std::int8_t* vh = vq_.data() + head_stride() * h;
       for (int c = 0; c < D; ++c) {
-        vr[c] = s > 0.0f ? static_cast<std::int8_t>(std::clamp<long>(std::lrint(vval(t, c) / s), -127, 127))
-                         : std::int8_t{0};
+        vh[v_index(tt, c)] = s > 0.0f ? static_cast<std::int8_t>(std::clamp<long>(std::lrint(vval(t, c) / s), -127, 127))
+                                      : std::int8_t{0};
       }
     }
   }
@@ -269,7 +270,7 @@ float KvCacheInt8::k_at(int h, int t, int c) const {
 float KvCacheInt8::v_at(int h, int t, int c) const {
   const int D = head_dim_;
   if (t >= qlen_) return f16_to_f32(residual_.v_head(h)[static_cast<std::size_t>(t - qlen_) * D + c]);
-  return static_cast<float>(v_head(h)[static_cast<std::size_t>(t) * D + c]) * v_scales(h)[t];
+  return static_cast<float>(v_head(h)[v_index(t, c)]) * v_scales(h)[t];
 }
 
 std::size_t KvCacheInt8::stream_bytes() const {

@@ -50,6 +50,7 @@ CpuFeatures detect() {
     f.os_ymm = (xcr0 & 0x6) == 0x6;
     // bits 5-7: opmask, ZMM0-15 upper halves, ZMM16-31
     f.os_zmm = f.os_ymm && (xcr0 & 0xE0) == 0xE0;
+    f.os_amx = (xcr0 & 0x60000) == 0x60000;
   }
   f.avx = cpu_avx;
 
@@ -61,6 +62,8 @@ CpuFeatures detect() {
     f.avx512bw = bit(l7.b, 30);
     f.avx512vl = bit(l7.b, 31);
     f.avx512_vnni = bit(l7.c, 11);
+    f.amx_tile = bit(l7.d, 24);
+    f.amx_int8 = bit(l7.d, 25);
     if (l7.a >= 1) {
       const Regs l71 = cpuid(7, 1);
       f.avx_vnni = bit(l71.a, 4);
@@ -111,6 +114,7 @@ std::string isa_flags() {
   add(f.avx512dq && f.os_zmm, "avx512dq");
   add(f.avx512_vnni && f.os_zmm, "avx512_vnni");
   add(f.avx512_bf16 && f.os_zmm, "avx512_bf16");
+  add(f.amx_int8 && f.os_amx, "amx_int8");
   std::sort(names.begin(), names.end());
   std::string out;
   for (const auto& n : names) {
