@@ -26,10 +26,18 @@ float quantise_row_u8(float* p, const float* vs, int T) {
     __m128i hb, lb;
     weights_u8_x16(p + t, vs + t, n, inv, hb, lb);
     // [hi 0-3, lo 0-3, hi 4-7, lo 4-7 | hi 8-11, lo 8-11, hi 12-15, lo 12-15]
-    alignas(32) unsigned char quads[32];
-    _mm_store_si128(reinterpret_cast<__m128i*>(quads), _mm_unpacklo_epi32(hb, lb));
-    _mm_store_si128(reinterpret_cast<__m128i*>(quads + 16), _mm_unpackhi_epi32(hb, lb));
-    std::memcpy(bytes + 2 * t, quads, static_cast<std::size_t>(2 * n));
+    const __m128i q0 = _mm_unpacklo_epi32(hb, lb), q1 = _mm_unpackhi_epi32(hb, lb);
+    if (n == 16) {
+      // Vector stores (may-alias types) over floats already read; a variable-length memcpy
+      // here was a library call per 16 tokens.
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + 2 * t), q0);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + 2 * t + 16), q1);
+    } else {
+      alignas(32) unsigned char quads[32];
+      _mm_store_si128(reinterpret_cast<__m128i*>(quads), q0);
+      _mm_store_si128(reinterpret_cast<__m128i*>(quads + 16), q1);
+      std::memcpy(bytes + 2 * t, quads, static_cast<std::size_t>(2 * n));
+    }
   }
   return wmax > 0.0f ? wmax / 255.0f : 0.0f;
 }
