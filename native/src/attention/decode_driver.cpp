@@ -89,6 +89,10 @@
 //     from DRAM, ~55-65 % with the next tile prefetched into L2; int8 without it: 1.05×
 //     slower at 32/4/64, 1.5× at 32/8/128. Prefetching 2 or 4 tiles ahead instead of 1, or
 //     tiles of 128-1024 tokens: within ±5 %.
+//   - Per-token V midpoints (v ≈ mid_t + vs_t·vq, Σ p·mid added per tile): Δppl +0.163 %
+//     instead of +0.17 % over 16 × 512 tokens (+0.067 % vs +0.121 % over 8 × 512: the
+//     8-sequence figure moves with the sample more than with the format), 16 more bytes per
+//     token and 5-10 % slower; dropped.
 //   - One u8 level for the softmax weights (half the P·V instructions): normalised L2 2×,
 //     perplexity +0.28 % over 16 × 512 tokens where two levels give +0.17 %.
 //   - FP32 P·V on int8 V (convert, then G FMAs per vector): P·V was 57 % of the FP16
