@@ -1,5 +1,6 @@
 // The machine-drift guard: a regression that the same-run peer shares is the runner's, not
 // the code's.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compare } from '../src/compare/compare.js';
 import { parseRules } from '../src/compare/rules.js';
@@ -132,5 +133,46 @@ lanes:
       rules,
     ).lanes[0]!.verdicts.find((x) => x.metric === 'ratio_vs_openblas')!;
     expect(v.state).toBe('regressed');
+  });
+});
+
+// The shipped rules: decode GEMM streams its weights from DRAM, so a host with less bandwidth
+// today slows it while OpenBLAS's decode (far from the bandwidth) barely moves; the read probe
+// of the same rounds is its control.
+describe('decode GEMM and the shipped rules', () => {
+  const shipped = parseRules(readFileSync(new URL('../baselines/rules.yml', import.meta.url), 'utf8'));
+  const decodeId = 'decode/M1/H2048/r16';
+  const probe = [30, 30.5, 29.8, 30.2, 30.1, 29.9, 30];
+  const decodeRun = (oursFactor: number, probeFactor: number): RunResults =>
+    runOf([
+      lane('gemm', [
+        {
+          id: decodeId,
+          params: {},
+          metrics: [
+            metric('base_gflops', scale(ours, oursFactor)),
+            metric('openblas_gflops', peer),
+            metric('read_gbps', scale(probe, probeFactor), { unit: 'GB/s' }),
+          ],
+        },
+      ]),
+    ]);
+  const base = (oursFactor: number, probeFactor: number) =>
+    compare(
+      decodeRun(oursFactor, probeFactor),
+      { gemm: baselineOf(decodeRun(1, 1).lanes[0]!, machine()) },
+      shipped,
+    ).lanes[0]!.verdicts.find((v) => v.metric === 'base_gflops')!;
+
+  it('is noisy when the read probe lost as much bandwidth, though OpenBLAS did not move', () => {
+    const v = base(0.86, 0.88);
+    expect(v.state).toBe('noisy');
+    expect(v.reason).toContain('read_gbps');
+  });
+
+  it('is a regression when the read probe held steady', () => {
+    const v = base(0.86, 1.0);
+    expect(v.state).toBe('regressed');
+    expect(v.severity).toBe('fail');
   });
 });

@@ -58,6 +58,9 @@ export const GEMM_METRICS: Record<string, MetricSpec> = {
   ratio_vs_openblas: { unit: '×', better: 'higher', kind: 'same-run' },
   fused_vs_unfused: { unit: '×', better: 'higher', kind: 'same-run' },
   bw_efficiency_pct: { unit: '%', better: 'higher', kind: 'same-run', decodeOnly: true },
+  // The same-size streaming read of each decode round: the control for decode, which is bound
+  // by the machine's bandwidth where OpenBLAS's decode is not.
+  read_gbps: { unit: 'GB/s', better: 'higher', kind: 'absolute', decodeOnly: true },
 };
 
 function benchArgs(grid: Grid, ctx: LaneContext, outFile: string): string[] {
