@@ -60,7 +60,7 @@ describe('machine-drift guard', () => {
     const v = fused(run(0.85, 0.86));
     expect(v.state).toBe('noisy');
     expect(v.reason).toMatch(
-      /openblas_gflops, measured in the same rounds, moved −14\.\d+ %: the machine was disturbed/,
+      /openblas_gflops, measured in the same rounds, moved −14\.\d+ %: the machine changed/,
     );
     expect(compare(run(0.85, 0.86), { gemm: baseline }, rules).conclusion).toBe('success');
   });
@@ -174,5 +174,52 @@ describe('decode GEMM and the shipped rules', () => {
     const v = base(0.86, 1.0);
     expect(v.state).toBe('regressed');
     expect(v.severity).toBe('fail');
+  });
+});
+
+describe('a control that got better', () => {
+  const ratio = (xs: number[]) => metric('ratio_vs_openblas', xs, { unit: '×', kind: 'same-run' });
+  const before = [1.57, 1.58, 1.56, 1.57, 1.57, 1.56, 1.58];
+  const b = baselineOf(run(1, 1, [ratio(before)]).lanes[0]!, machine());
+  const judge = (moves: string) => {
+    const rules = parseRules(`
+lanes:
+  gemm:
+    tolerances:
+      - metric: ratio_vs_openblas
+        tolerancePct: 5
+        control: openblas_gflops
+        ${moves}
+        severity: fail
+`);
+    // the peer is 22 % faster today, ours 12 %: the ratio drops 8 % with no change in the code
+    return compare(
+      run(1.12, 1.22, [ratio(before.map((x) => (x * 1.12) / 1.22))]),
+      { gemm: b },
+      rules,
+    ).lanes[0]!.verdicts.find((x) => x.metric === 'ratio_vs_openblas')!;
+  };
+
+  it('excuses a drop of a ratio over it with controlMoves: either', () => {
+    const v = judge('controlMoves: either');
+    expect(v.state).toBe('noisy');
+    expect(v.reason).toContain('openblas_gflops');
+  });
+
+  it('does not by default', () => {
+    expect(judge('').state).toBe('regressed');
+  });
+
+  it('needs a control to name', () => {
+    expect(() =>
+      parseRules(`
+lanes:
+  gemm:
+    tolerances:
+      - metric: ratio_vs_openblas
+        tolerancePct: 5
+        controlMoves: either
+`),
+    ).toThrow(/controlMoves needs a control/);
   });
 });

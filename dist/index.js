@@ -59827,6 +59827,7 @@ const toleranceSchema = {
         tolerancePct: { type: 'number', exclusiveMinimum: 0 },
         toleranceAbs: { type: 'number', exclusiveMinimum: 0 },
         control: { type: 'string', minLength: 1 },
+        controlMoves: { enum: ['worse', 'either'] },
         severity,
     },
 };
@@ -59882,6 +59883,12 @@ function parseRules(text, file = 'baselines/rules.yml') {
         const tolerances = (laneRaw.tolerances ?? []).map((t, i) => {
             if (t.tolerancePct === undefined && t.toleranceAbs === undefined) {
                 throw new InputError('needs tolerancePct or toleranceAbs', {
+                    file,
+                    field: `lanes.${lane}.tolerances[${i}]`,
+                });
+            }
+            if (t.controlMoves !== undefined && t.control === undefined) {
+                throw new InputError('controlMoves needs a control', {
                     file,
                     field: `lanes.${lane}.tolerances[${i}]`,
                 });
@@ -59968,6 +59975,7 @@ function toleranceFor(rules, lane, caseId, metric, unit) {
             pct: rule.tolerancePct,
             abs: rule.toleranceAbs,
             ...(rule.control !== undefined ? { control: rule.control } : {}),
+            ...(rule.controlMoves !== undefined ? { controlMoves: rule.controlMoves } : {}),
             severity: rule.severity,
         };
     }
@@ -60099,7 +60107,9 @@ function compareLane(lane, machine, baselineInput, rules, notes) {
                 const v = judge(lane.lane, c.id, m, current, baseline?.cases[c.id]?.[m.name], tol, rules, incomparable);
                 // the control's absolute value only says something against a baseline from this hardware
                 const guard = tol.control !== undefined && !incomparable;
-                verdicts.push(guard ? guardMachineDrift(v, c, baseline?.cases[c.id], tol.control) : v);
+                verdicts.push(guard
+                    ? guardMachineDrift(v, c, baseline?.cases[c.id], tol.control, tol.controlMoves ?? 'worse')
+                    : v);
             }
             for (const g of gates) {
                 if (!globMatch(g.metric, m.name) || !globMatch(g.cases, c.id))
@@ -60266,10 +60276,12 @@ function judge(lane, caseId, m, current, summary, tol, rules, incomparable) {
  * same rounds, tells a disturbed machine from a slower kernel: when the peer got worse by at
  * least half as much as this metric (or, for a metric judged in percentage points, by more
  * than DISTURBED_PCT), the regression is the machine's and becomes `noisy`, shown with the
- * reason and never failed.
+ * reason and never failed. With `moves: 'either'` a peer that got better by as much counts
+ * too: a host that is faster today speeds the peer up more than a kernel already near its
+ * limit, and a ratio over the peer then drops with nothing changed in the code.
  */
 const DISTURBED_PCT = 8;
-function guardMachineDrift(v, c, baselineCase, control) {
+function guardMachineDrift(v, c, baselineCase, control, moves = 'worse') {
     if (v.state !== 'regressed')
         return v;
     const now = c.metrics.find((m) => m.name === control);
@@ -60279,7 +60291,7 @@ function guardMachineDrift(v, c, baselineCase, control) {
     const controlPct = ((now.value - before.median) / Math.abs(before.median)) * 100;
     // signed in the "worse" direction: positive = worse
     const worseBy = (pct, better) => (better === 'higher' ? -pct : pct);
-    const theirs = worseBy(controlPct, now.better);
+    const theirs = moves === 'either' ? Math.abs(controlPct) : worseBy(controlPct, now.better);
     const judgedInPoints = v.tolerance?.abs !== undefined || v.deltaPct === undefined;
     const threshold = judgedInPoints ? DISTURBED_PCT : worseBy(v.deltaPct ?? 0, v.better) / 2;
     if (theirs < threshold)
@@ -60287,7 +60299,7 @@ function guardMachineDrift(v, c, baselineCase, control) {
     return {
         ...v,
         state: 'noisy',
-        reason: `${v.reason}; but ${control}, measured in the same rounds, moved ${formatPct(controlPct)}: the machine was disturbed, not the code`,
+        reason: `${v.reason}; but ${control}, measured in the same rounds, moved ${formatPct(controlPct)}: the machine changed, not the code`,
     };
 }
 /** Gates are judged on the median of this run's samples: the gate fails when the median is beyond the bound. */

@@ -166,7 +166,11 @@ function compareLane(
         );
         // the control's absolute value only says something against a baseline from this hardware
         const guard = tol.control !== undefined && !incomparable;
-        verdicts.push(guard ? guardMachineDrift(v, c, baseline?.cases[c.id], tol.control!) : v);
+        verdicts.push(
+          guard
+            ? guardMachineDrift(v, c, baseline?.cases[c.id], tol.control!, tol.controlMoves ?? 'worse')
+            : v,
+        );
       }
       for (const g of gates) {
         if (!globMatch(g.metric, m.name) || !globMatch(g.cases, c.id)) continue;
@@ -345,7 +349,9 @@ function judge(
  * same rounds, tells a disturbed machine from a slower kernel: when the peer got worse by at
  * least half as much as this metric (or, for a metric judged in percentage points, by more
  * than DISTURBED_PCT), the regression is the machine's and becomes `noisy`, shown with the
- * reason and never failed.
+ * reason and never failed. With `moves: 'either'` a peer that got better by as much counts
+ * too: a host that is faster today speeds the peer up more than a kernel already near its
+ * limit, and a ratio over the peer then drops with nothing changed in the code.
  */
 export const DISTURBED_PCT = 8;
 
@@ -354,6 +360,7 @@ export function guardMachineDrift(
   c: CaseResult,
   baselineCase: Record<string, MetricSummary> | undefined,
   control: string,
+  moves: 'worse' | 'either' = 'worse',
 ): Verdict {
   if (v.state !== 'regressed') return v;
   const now = c.metrics.find((m) => m.name === control);
@@ -362,14 +369,14 @@ export function guardMachineDrift(
   const controlPct = ((now.value - before.median) / Math.abs(before.median)) * 100;
   // signed in the "worse" direction: positive = worse
   const worseBy = (pct: number, better: 'higher' | 'lower') => (better === 'higher' ? -pct : pct);
-  const theirs = worseBy(controlPct, now.better);
+  const theirs = moves === 'either' ? Math.abs(controlPct) : worseBy(controlPct, now.better);
   const judgedInPoints = v.tolerance?.abs !== undefined || v.deltaPct === undefined;
   const threshold = judgedInPoints ? DISTURBED_PCT : worseBy(v.deltaPct ?? 0, v.better) / 2;
   if (theirs < threshold) return v;
   return {
     ...v,
     state: 'noisy',
-    reason: `${v.reason}; but ${control}, measured in the same rounds, moved ${formatPct(controlPct)}: the machine was disturbed, not the code`,
+    reason: `${v.reason}; but ${control}, measured in the same rounds, moved ${formatPct(controlPct)}: the machine changed, not the code`,
   };
 }
 

@@ -41,6 +41,7 @@ const toleranceSchema = {
     tolerancePct: { type: 'number', exclusiveMinimum: 0 },
     toleranceAbs: { type: 'number', exclusiveMinimum: 0 },
     control: { type: 'string', minLength: 1 },
+    controlMoves: { enum: ['worse', 'either'] },
     severity,
   },
 };
@@ -91,6 +92,7 @@ interface RawTolerance {
   tolerancePct?: number;
   toleranceAbs?: number;
   control?: string;
+  controlMoves?: 'worse' | 'either';
   severity?: Severity;
 }
 type RawGate = Omit<GateRule, 'cases' | 'severity'> & { cases?: string; severity?: Severity };
@@ -118,6 +120,12 @@ export function parseRules(text: string, file = 'baselines/rules.yml'): Rules {
     const tolerances = (laneRaw.tolerances ?? []).map((t, i): ToleranceRule => {
       if (t.tolerancePct === undefined && t.toleranceAbs === undefined) {
         throw new InputError('needs tolerancePct or toleranceAbs', {
+          file,
+          field: `lanes.${lane}.tolerances[${i}]`,
+        });
+      }
+      if (t.controlMoves !== undefined && t.control === undefined) {
+        throw new InputError('controlMoves needs a control', {
           file,
           field: `lanes.${lane}.tolerances[${i}]`,
         });
@@ -193,6 +201,7 @@ export interface Tolerance {
   pct?: number;
   abs?: number;
   control?: string;
+  controlMoves?: 'worse' | 'either';
   severity: Severity;
 }
 
@@ -217,6 +226,7 @@ export function toleranceFor(
       pct: rule.tolerancePct,
       abs: rule.toleranceAbs,
       ...(rule.control !== undefined ? { control: rule.control } : {}),
+      ...(rule.controlMoves !== undefined ? { controlMoves: rule.controlMoves } : {}),
       severity: rule.severity,
     };
   }

@@ -16,6 +16,13 @@ export interface ToleranceRule {
    * a regression of this metric is then `noisy`, not failed.
    */
   control?: string;
+  /**
+   * Which moves of the control excuse a regression. `worse` (the default): the control got
+   * worse as well, the machine was slower. `either`: for a same-run ratio whose denominator is
+   * the control (or a difference of timings that a changed machine state makes unreliable), a
+   * control that got better moves the ratio down just as surely.
+   */
+  controlMoves?: 'worse' | 'either';
   severity: Severity;
 }
 
