@@ -111,21 +111,27 @@ lanes:
   });
 });
 
-describe('machine-drift guard and a baseline from other hardware', () => {
-  it('does not excuse a same-run regression by comparing the peer across machines', () => {
-    const ratio = (xs: number[]) => metric('ratio_vs_openblas', xs, { unit: '×', kind: 'same-run' });
-    const before = [1.5, 1.52, 1.49, 1.51, 1.5, 1.48, 1.5];
-    const other = machine({ cpuModel: 'Other CPU' });
-    const b = baselineOf(run(1, 1, [ratio(before)]).lanes[0]!, other);
-    const rules = parseRules(`
+const ratio = (xs: number[]) => metric('ratio_vs_openblas', xs, { unit: '×', kind: 'same-run' });
+
+// ratio_vs_openblas judged with OpenBLAS as its control; `extra` adds lines to the rule.
+const ratioRules = (extra = '') =>
+  parseRules(`
 lanes:
   gemm:
     tolerances:
       - metric: ratio_vs_openblas
         tolerancePct: 5
         control: openblas_gflops
+        ${extra}
         severity: fail
 `);
+
+describe('machine-drift guard and a baseline from other hardware', () => {
+  it('does not excuse a same-run regression by comparing the peer across machines', () => {
+    const before = [1.5, 1.52, 1.49, 1.51, 1.5, 1.48, 1.5];
+    const other = machine({ cpuModel: 'Other CPU' });
+    const b = baselineOf(run(1, 1, [ratio(before)]).lanes[0]!, other);
+    const rules = ratioRules();
     // the peer is 40 % slower than on the baseline's machine: another machine, not a disturbance
     const v = compare(
       run(1, 0.6, [ratio(before.map((x) => x * 0.7))]),
@@ -178,20 +184,10 @@ describe('decode GEMM and the shipped rules', () => {
 });
 
 describe('a control that got better', () => {
-  const ratio = (xs: number[]) => metric('ratio_vs_openblas', xs, { unit: '×', kind: 'same-run' });
   const before = [1.57, 1.58, 1.56, 1.57, 1.57, 1.56, 1.58];
   const b = baselineOf(run(1, 1, [ratio(before)]).lanes[0]!, machine());
   const judge = (moves: string) => {
-    const rules = parseRules(`
-lanes:
-  gemm:
-    tolerances:
-      - metric: ratio_vs_openblas
-        tolerancePct: 5
-        control: openblas_gflops
-        ${moves}
-        severity: fail
-`);
+    const rules = ratioRules(moves);
     // the peer is 22 % faster today, ours 12 %: the ratio drops 8 % with no change in the code
     return compare(
       run(1.12, 1.22, [ratio(before.map((x) => (x * 1.12) / 1.22))]),
