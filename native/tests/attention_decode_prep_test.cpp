@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "attention/decode_kernels.h"
+#include "attention/decode_weights.h"
 #include "attention/synthetic_kv.h"
 #include "attention_decode_prep.h"
 #include "infeng/attention.h"
@@ -307,3 +308,35 @@ TEST(AttentionDecodePrep, OutlierCorrectionMatchesGeneric) {
 }
 
 }  // namespace
+
+// The softmax weights' two u8 levels: the AVX-512 quantiser the VNNI kernel runs against the
+// portable definition, byte for byte, on rows with zeros, ties and a partial last block.
+TEST(AttentionDecodePrep, WeightLevelsMatchGenericByteForByte) {
+  if (!avx512_fns()) GTEST_SKIP() << "no AVX-512 here";
+#if INFENG_HAVE_AVX512
+  std::uint64_t seed = 7;
+  auto uniform = [&] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<float>((seed >> 40) & 0xFFFFFF) / 16777216.0f;
+  };
+  for (int T : {4, 16, 20, 64, 256, 500}) {
+    std::vector<float> p(T), vs(T);
+    for (int t = 0; t < T; ++t) {
+      const float u = uniform();
+      p[t] = t % 7 == 3 ? 0.0f : std::exp(-12.0f * u);  // zeros and a wide range of weights
+      vs[t] = 0.001f + 0.05f * uniform();
+    }
+    std::vector<float> a = p, b = p;
+    const float sa = detail::quantise_weights_u8(a.data(), vs.data(), T);
+    const float sb = detail::quantise_weights_u8_avx512(b.data(), vs.data(), T);
+    ASSERT_EQ(bits(sa), bits(sb)) << "T " << T;
+    ASSERT_EQ(0, std::memcmp(a.data(), b.data(), static_cast<std::size_t>(2 * T))) << "T " << T;
+    // And the levels mean what they say: hi + lo/256 is the weight in steps of Sw, to 1/512.
+    const auto* bytes = reinterpret_cast<const unsigned char*>(a.data());
+    for (int t = 0; t < T; ++t) {
+      const double y = bytes[(t / 4) * 8 + t % 4] + bytes[(t / 4) * 8 + 4 + t % 4] / 256.0;
+      ASSERT_NEAR(y * sa, static_cast<double>(p[t]) * vs[t], sa / 512.0 * 1.001) << "T " << T << " token " << t;
+    }
+  }
+#endif
+}

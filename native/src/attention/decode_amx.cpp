@@ -112,11 +112,11 @@ void scores_i8_amx(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, 
 }
 #undef INFENG_AMX_SCORE_SUB
 
-// acc[h][d0 + 16j + n] = corr_h·acc + Sw_h·(hi + lo/255) from C tile j (rows h and G + h).
+// acc[h][d0 + 16j + n] = corr_h·acc + Sw_h·(hi + lo/256) from C tile j (rows h and G + h).
 inline void finish(const std::int32_t* c, int G, int D, int d, const float* sw, const float* corr, float* acc) {
-  const __m512 inv255 = _mm512_set1_ps(1.0f / 255.0f);
+  const __m512 inv256 = _mm512_set1_ps(1.0f / 256.0f);
   for (int h = 0; h < G; ++h) {
-    const __m512 sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * (G + h))), inv255,
+    const __m512 sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * (G + h))), inv256,
                                        _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * h)));
     float* out = acc + h * D + d;
     _mm512_storeu_ps(out, _mm512_fmadd_ps(_mm512_set1_ps(corr[h]), _mm512_loadu_ps(out),
@@ -131,7 +131,7 @@ void accum_v_i8_amx(const std::int8_t* v, const float* vs, int D, int T, float* 
   for (int h = 0; h < G; ++h) {
     const float wmax = row_max_w(p + h * lds, vs, T);
     sw[h] = wmax > 0.0f ? wmax / 255.0f : 0.0f;
-    inv[h] = _mm512_set1_ps(wmax > 0.0f ? 255.0f / wmax : 0.0f);
+    inv[h] = _mm512_set1_ps(wmax > 0.0f ? 65280.0f / wmax : 0.0f);
   }
   alignas(64) std::uint8_t stage[16 * 64];
   alignas(64) std::int32_t c[16 * 16];

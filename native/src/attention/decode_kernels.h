@@ -98,7 +98,9 @@ const DecodeKernels& decode_kernels_scalar();
 bool amx_available();
 const DecodeKernels& decode_kernels_amx();
 #endif
-// P·V with u8 weights and vpdpbusd (decode_vnni_pv_avx512.cpp), for the VNNI table.
+// decode_weights.h's u8 form of one row with AVX-512 (bit-identical to quantise_weights_u8;
+// returns Sw), and P·V with those weights and vpdpbusd (decode_vnni_pv_avx512.cpp).
+float quantise_weights_u8_avx512(float* p, const float* vs, int T);
 void accum_v_i8_vnni(const std::int8_t* v, const float* vs, int D, int T, float* p, int lds, int G,
                      const float* corr, float* acc, std::ptrdiff_t pf);
 #endif

@@ -16,32 +16,6 @@
 namespace infeng::attn::detail {
 namespace {
 
-// The u8 form of decode_weights.h for one row, 16 tokens per step, in place.
-float quantise_row_u8(float* p, const float* vs, int T) {
-  const float wmax = row_max_w(p, vs, T);
-  const __m512 inv = _mm512_set1_ps(wmax > 0.0f ? 255.0f / wmax : 0.0f);
-  auto* bytes = reinterpret_cast<unsigned char*>(p);
-  for (int t = 0; t < T; t += 16) {
-    const int n = std::min(16, T - t);
-    __m128i hb, lb;
-    weights_u8_x16(p + t, vs + t, n, inv, hb, lb);
-    // [hi 0-3, lo 0-3, hi 4-7, lo 4-7 | hi 8-11, lo 8-11, hi 12-15, lo 12-15]
-    const __m128i q0 = _mm_unpacklo_epi32(hb, lb), q1 = _mm_unpackhi_epi32(hb, lb);
-    if (n == 16) {
-      // Vector stores (may-alias types) over floats already read; a variable-length memcpy
-      // here was a library call per 16 tokens.
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + 2 * t), q0);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + 2 * t + 16), q1);
-    } else {
-      alignas(32) unsigned char quads[32];
-      _mm_store_si128(reinterpret_cast<__m128i*>(quads), q0);
-      _mm_store_si128(reinterpret_cast<__m128i*>(quads + 16), q1);
-      std::memcpy(bytes + 2 * t, quads, static_cast<std::size_t>(2 * n));
-    }
-  }
-  return wmax > 0.0f ? wmax / 255.0f : 0.0f;
-}
-
 inline std::int32_t load4(const unsigned char* p) {
   std::int32_t v;
   std::memcpy(&v, p, sizeof v);
@@ -76,13 +50,13 @@ void chunk(const std::int8_t* v, int D, int d0, int width, int T, const unsigned
       }
     }
   }
-  const __m512 inv255 = _mm512_set1_ps(1.0f / 255.0f);
+  const __m512 inv256 = _mm512_set1_ps(1.0f / 256.0f);
   for (int h = 0; h < NH; ++h) {
     const __m512 s = _mm512_set1_ps(sw[h]), c = _mm512_set1_ps(corr[h]);
     for (int j = 0; j < NV; ++j) {
       const __mmask16 mk = j == NV - 1 && tail == 8 ? __mmask16(0x00FF) : __mmask16(0xFFFF);
       float* out = acc + h * D + d0 + 16 * j;
-      const __m512 sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(alo[h][j]), inv255, _mm512_cvtepi32_ps(ahi[h][j]));
+      const __m512 sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(alo[h][j]), inv256, _mm512_cvtepi32_ps(ahi[h][j]));
       _mm512_mask_storeu_ps(out, mk, _mm512_fmadd_ps(c, _mm512_maskz_loadu_ps(mk, out), _mm512_mul_ps(s, sum)));
     }
   }
@@ -109,6 +83,27 @@ void over_channels(const std::int8_t* v, int D, int T, const unsigned char* w, i
 
 }  // namespace
 
+// The u8 form of decode_weights.h for one row, 16 tokens per step, in place.
+float quantise_weights_u8_avx512(float* p, const float* vs, int T) {
+  const float wmax = row_max_w(p, vs, T);
+  const __m512 k = _mm512_set1_ps(wmax > 0.0f ? 65280.0f / wmax : 0.0f);
+  auto* bytes = reinterpret_cast<unsigned char*>(p);
+  for (int t = 0; t < T; t += 16) {
+    const int n = std::min(16, T - t);
+    const __m256i q = weights_quads_x16(p + t, vs + t, n, k);
+    if (n == 16) {
+      // A vector store (a may-alias type) over floats already read; a variable-length memcpy
+      // here was a library call per 16 tokens.
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(bytes + 2 * t), q);
+    } else {
+      alignas(32) unsigned char quads[32];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(quads), q);
+      std::memcpy(bytes + 2 * t, quads, static_cast<std::size_t>(2 * n));
+    }
+  }
+  return wmax > 0.0f ? wmax / 255.0f : 0.0f;
+}
+
 void accum_v_i8_vnni(const std::int8_t* v, const float* vs, int D, int T, float* p, int lds, int G,
                      const float* corr, float* acc, std::ptrdiff_t pf) {
   const int ldw = 4 * lds;  // the u8 rows keep the float rows' pitch, in bytes
@@ -116,7 +111,7 @@ void accum_v_i8_vnni(const std::int8_t* v, const float* vs, int D, int T, float*
   for (int h0 = 0; h0 < G; h0 += 4) {
     const int nh = std::min(4, G - h0);
     float sw[4];
-    for (int h = 0; h < nh; ++h) sw[h] = quantise_row_u8(p + (h0 + h) * lds, vs, T);
+    for (int h = 0; h < nh; ++h) sw[h] = quantise_weights_u8_avx512(p + (h0 + h) * lds, vs, T);
     const std::ptrdiff_t f = h0 == 0 ? pf : 0;  // the first head chunk prefetches the next tile
     const unsigned char* wh = w + static_cast<std::size_t>(h0) * ldw;
     const float* ch = corr + h0;

@@ -5,10 +5,11 @@
 // their value in FP32.
 //
 // Per head and tile, w_t = p_t·vs_t (the softmax weight times the token's V scale), Sw = max w
-// / 255 and x_t = w_t·(255 / max w) ∈ [0, 255]; hi_t = ⌊x_t⌋ and lo_t = round((x_t − hi_t)·255),
-// so w_t ≈ Sw·(hi_t + lo_t/255), within Sw/510. One level (round(x_t) alone) was measured
-// first: twice the normalised L2 error and +0.28 % perplexity on stories260K over 16 × 512
-// tokens, where two levels are indistinguishable from FP32 weights (+0.17 % vs +0.17 %).
+// / 255 and y_t = round(w_t·(65280 / max w)) ∈ [0, 65280], a 16-bit fixed-point weight with 8
+// fraction bits: hi_t = y_t >> 8 and lo_t = y_t & 255, so w_t ≈ Sw·(hi_t + lo_t/256), within
+// Sw/512. One level (round(w_t·255/max w) alone) was measured first: twice the normalised L2
+// error and +0.28 % perplexity on stories260K over 16 × 512 tokens, where two levels are
+// indistinguishable from FP32 weights (+0.17 % vs +0.17 %).
 //
 // Storage, in place over the row's own floats (no extra scratch): the u8 form puts token
 // quad k's four hi bytes at byte 8k and its four lo bytes at 8k + 4, the operand shape of a
@@ -27,8 +28,8 @@ namespace infeng::attn::detail {
 namespace {
 
 struct WeightLevels {
-  float sw;   // Sw: the weight of one hi step
-  float inv;  // 255 / max w (0 for an all-zero row)
+  float sw;  // Sw: the weight of one hi step
+  float k;   // 65280 / max w: w → y (0 for an all-zero row)
 };
 
 // max_t p_t·vs_t over T tokens, in 16 independent lanes (the order does not change a max).
@@ -39,16 +40,13 @@ struct WeightLevels {
   float mx = 0.0f;
   for (float x : m) mx = std::max(mx, x);
   if (!(mx > 0.0f)) return {0.0f, 0.0f};
-  return {mx / 255.0f, 255.0f / mx};
+  return {mx / 255.0f, 65280.0f / mx};
 }
 
-// One token's levels; the vector kernels compute the same IEEE operations in the same order,
-// so their bytes equal these.
-[[maybe_unused]] inline void weight_pair(float p, float vs, float inv, std::uint8_t& hi, std::uint8_t& lo) {
-  const float x = std::min((p * vs) * inv, 255.0f);
-  const float h = std::floor(x);
-  hi = static_cast<std::uint8_t>(h);
-  lo = static_cast<std::uint8_t>(std::nearbyint((x - h) * 255.0f));
+// One token's 16-bit weight y; the vector kernels compute the same IEEE operations in the same
+// order (and round to nearest even, as cvtps2dq does), so their bytes equal these.
+[[maybe_unused]] inline std::uint32_t weight_fixed(float p, float vs, float k) {
+  return static_cast<std::uint32_t>(std::nearbyint(std::min((p * vs) * k, 65535.0f)));
 }
 
 // The u8 form in place (T a multiple of 4); returns Sw.
@@ -59,24 +57,20 @@ struct WeightLevels {
     const int n = std::min(16, T - t);
     unsigned char quads[32];
     for (int j = 0; j < n; ++j) {
-      std::uint8_t hi, lo;
-      weight_pair(p[t + j], vs[t + j], lv.inv, hi, lo);
-      quads[(j / 4) * 8 + j % 4] = hi;
-      quads[(j / 4) * 8 + 4 + j % 4] = lo;
+      const std::uint32_t y = weight_fixed(p[t + j], vs[t + j], lv.k);
+      quads[(j / 4) * 8 + j % 4] = static_cast<unsigned char>(y >> 8);
+      quads[(j / 4) * 8 + 4 + j % 4] = static_cast<unsigned char>(y & 255u);
     }
     std::memcpy(bytes + 2 * t, quads, static_cast<std::size_t>(2 * n));
   }
   return lv.sw;
 }
 
-// The FP32 form in place: p_t ← Sw·(hi_t + lo_t/255).
+// The FP32 form in place: p_t ← Sw·y_t/256.
 [[maybe_unused]] void quantise_weights_f32(float* __restrict p, const float* __restrict vs, int T) {
   const WeightLevels lv = weight_levels(p, vs, T);
-  for (int t = 0; t < T; ++t) {
-    const float x = std::min((p[t] * vs[t]) * lv.inv, 255.0f);
-    const float h = std::floor(x);
-    p[t] = lv.sw * (h + std::nearbyint((x - h) * 255.0f) * (1.0f / 255.0f));
-  }
+  const float step = lv.sw * (1.0f / 256.0f);
+  for (int t = 0; t < T; ++t) p[t] = step * static_cast<float>(weight_fixed(p[t], vs[t], lv.k));
 }
 
 }  // namespace
