@@ -43,31 +43,34 @@
 // outlier runs (the u8 weights overwrite the score tile in place): 1.04-1.17× the FP16
 // kernel's.
 //
-// MEASURED (2-core AVX-512 VNNI KVM guest shared with other jobs, clang-16,
-// infeng_attn_decode_bench --attn_ctx=2048,4096,8192 --stream_bytes=1073741824, medians of 5
-// repetitions of interleaved rounds, every variant rotating through 1 GiB of cache copies;
-// synthetic K with 2 outlier channels per head):
-//     shape/ctx          1 thread: FP16 µs  int8 µs  speedup  int8 eff  FP16 eff | 2 threads: speedup
-//     32/4/64  ctx2048             255      212    1.21      40 %      54 %    |            1.12
-//     32/4/64  ctx4096             494      410    1.20      40 %      55 %    |            1.18
-//     32/4/64  ctx8192            1000      821    1.22      39 %      53 %    |            1.29
-//     32/8/128 ctx2048             852      526    1.62      59 %      63 %    |            1.58
-//     32/8/128 ctx4096            1653      990    1.70      61 %      63 %    |            1.67
-//     32/8/128 ctx8192            3299     1897    1.76      64 %      64 %    |            1.72
+// MEASURED (2-core AVX-512 VNNI KVM guest shared with other jobs, clang-16; 2 threads: the
+// attn-decode lane's calibration, `node dist/index.js baseline update --runs 3 --lanes
+// attn-decode`, 3 pooled runs × 10 repetitions; 1 thread: infeng_attn_decode_bench
+// --threads=1, medians of 3. Every timing is 8 consecutive calls (one decode step) rotating
+// through 1 GiB of cache copies; synthetic K with 2 outlier channels per head):
+//     shape/ctx          2 threads: speedup  int8 eff  FP16 eff | 1 thread: speedup
+//     32/4/64  ctx2048               1.23      40 %      53 %    |           1.26
+//     32/4/64  ctx4096               1.28      43 %      55 %    |
+//     32/4/64  ctx8192               1.30      45 %      57 %    |           1.29
+//     32/8/128 ctx2048               1.66      58 %      62 %    |           1.64
+//     32/8/128 ctx4096               1.72      63 %      63 %    |
+//     32/8/128 ctx8192               1.73      64 %      65 %    |           1.69
 //   (eff: the kernel's bytes per second over a same-size streaming read in the same round,
-//   15-16 GB/s on one thread; 2 threads read ~30 GB/s, int8 at 32/8/128 ctx8192 18.4 GB/s.)
+//   ~30 GB/s on 2 threads; int8 at 32/8/128 ctx8192 moves 19.8 GB/s.)
 //   Bytes per cached token (all KV heads): FP16 1024 / int8 618 at 32/4/64 (K 256, V 256,
 //   V scales 16, K scales and midpoints 32, CSR 64 with 2 outlier channels per head):
 //   the byte ratio caps int8 at 1.66× here, 1.75× at 32/8/128, not 2×.
 //   Quality, stories260K on 8 × 512 of its own tokens: perplexity FP32 17.0883, FP16 KV
-//   17.0885 (+0.0008 %), int8 KV +0.121 % vs FP16 (+0.119 % with FP32 weights in P·V; on
+//   17.0885 (+0.0008 %), int8 KV +0.118 % vs FP16 (+0.119 % with FP32 weights in P·V; on
 //   16 × 512 tokens +0.17 % both ways). Normalised L2 (Σ(o−ref)²/Σref²) of the attention
 //   outputs on synthetic K with outlier channels at ctx 2k-8k: 5-9e-5 int8, 1.5-3e-6 FP16.
 //
-//   Where the int8 time goes (perf, 1 thread, 32/4/64 ctx 8192): P·V 39 %, q·K 29 %, query
-//   preparation 15 %, softmax 10 %, outliers 7 %; the P·V and q·K loops stall on their V and
-//   K loads and on the next tile's prefetches (the L1 fill buffers the prefetches hold are the
-//   ones the current tile's L2 hits need), not on vpdpbusd, which issues 2 per cycle here.
+//   Where the int8 time goes (perf, 1 thread, 32/4/64 ctx 8192, before the 16-bit weight
+//   quantiser): P·V 39 % (half of it quantising the weights), q·K 29 %, query preparation
+//   15 %, softmax 10 %, outliers 7 %; the P·V and q·K loops stall on their V and K loads and
+//   on the next tile's prefetches (the L1 fill buffers the prefetches hold are the ones the
+//   current tile's L2 hits need), not on vpdpbusd, which issues 2 per cycle here. With the
+//   data in cache, int8 takes about as long as FP16 at G = 8 (~170 µs at ctx 2048).
 //
 // Tried and dropped (same machine, same harness):
 //   - Symmetric per-channel K (absmax/127) with the query folded and rounded to one int8
@@ -103,8 +106,8 @@
 //     thread at 32/4/64 but no better on two, and 1.44× vs 1.76× at 32/8/128 (each tile load
 //     waits on L2 or DRAM; the multiplies were never the bottleneck), so it is opt-in.
 //
-// Not reached: the 1.8× / 85 %-of-bandwidth targets. At G = 8 (32/4/64) int8 runs at ~40 %
-// of the read rate, 1.1-1.3×: its loops wait on memory in bursts and compute without memory
+// Not reached: the 1.8× / 85 %-of-bandwidth targets. At G = 8 (32/4/64) int8 runs at 40-45 %
+// of the read rate, 1.2-1.3×: its loops wait on memory in bursts and compute without memory
 // traffic in between (query preparation, softmax). The next lever is overlap: prefetches
 // spread evenly over every phase of a tile, not issued by the two streaming loops alone.
 #include <algorithm>
