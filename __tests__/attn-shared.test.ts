@@ -8,12 +8,13 @@ import { describe, expect, it, vi } from 'vitest';
 import { attnLane, attnResultFromJson, type AttnBenchOutput } from '../src/lanes/attn-common.js';
 import {
   attnCsvRows,
+  type AttnReportSpec,
   attnSummary,
   headlineMax,
   headlineMin,
   round,
+  significant,
   writeAttnReports,
-  type AttnReportSpec,
 } from '../src/results/attn-reports.js';
 import type { CaseResult, LaneResult } from '../src/model/results.js';
 
@@ -293,5 +294,14 @@ describe('attention report rows and summary', () => {
     expect(csv[0]).toBe(COLUMNS.join(','));
     expect(csv).toHaveLength(5);
     expect(JSON.parse(readFileSync(path.join(dir, 'toy_summary.json'), 'utf8')).lane).toBe('attn-decode');
+  });
+});
+
+describe('significant', () => {
+  it('keeps a measured zero, empties what is not a number, and rounds to 3 digits', () => {
+    expect(significant(0)).toBe(0);
+    expect(significant(Number.NaN)).toBe('');
+    expect(significant(undefined)).toBe('');
+    expect(significant(6.53172e-5)).toBe(6.53e-5);
   });
 });

@@ -58422,6 +58422,10 @@ function attn_reports_round(v, digits = 3) {
     const n = typeof v === 'string' ? Number(v) : v;
     return n === undefined || !Number.isFinite(n) ? '' : Number(n.toFixed(digits));
 }
+/** A number to 3 significant digits (small errors such as l2_diff), 0 included; '' when none. */
+function significant(v) {
+    return v === undefined || !Number.isFinite(v) ? '' : Number(v.toPrecision(3));
+}
 function finiteValues(cases, name) {
     return cases.map((c) => metricValue(c, name) ?? Number.NaN).filter(Number.isFinite);
 }
@@ -58524,7 +58528,7 @@ const ATTN_DECODE_REPORT = {
         baseline_tokens_per_s: attn_reports_round(metricValue(c, 'baseline_tokens_per_s'), 1),
         speedup_vs_fp16kv: attn_reports_round(metricValue(c, 'speedup_vs_fp16kv')),
         perplexity_delta: perplexityDelta,
-        l2_diff: c.metrics.length ? Number((metricValue(c, 'l2_diff') ?? Number.NaN).toPrecision(3)) || '' : '',
+        l2_diff: significant(metricValue(c, 'l2_diff')),
         scratch_ratio: attn_reports_round(metricValue(c, 'scratch_ratio')),
         tile_tokens: c.params.tile_tokens ?? '',
         acc_width: c.params.acc_width ?? '',
@@ -58713,6 +58717,11 @@ function attnLane(spec) {
 }
 
 ;// CONCATENATED MODULE: ./src/lanes/attn-decode.ts
+// The attn-decode lane: one query token per head against a KV cache, the int8-KV kernel against
+// the FP16-KV kernel on the same cache, timed round-robin with a read-bandwidth probe of the same
+// bytes (native/bench/attn_decode_bench.cpp), plus the real model's perplexity with each format.
+// This adapter picks the grid per profile and turns the counters into metrics.
+
 
 
 // smoke: the pipeline's own test, seconds. quick: before pushing, the gated contexts of both
@@ -58780,7 +58789,7 @@ function probeInfo(cases) {
     for (const c of cases.filter((x) => x.name === 'attn_decode/membw')) {
         const v = c.runs.map((r) => r.counters.read_gbps).filter((x) => Number.isFinite(x));
         if (v.length)
-            info.read_gbps = Number([...v].sort((a, b) => a - b)[Math.floor(v.length / 2)].toFixed(2));
+            info.read_gbps = Number(median(v).toFixed(2));
     }
     return info;
 }
@@ -58856,7 +58865,7 @@ const ATTN_PREFILL_REPORT = {
         scratch_bytes: c.params.scratch_bytes ?? '',
         reference_scratch_bytes: c.params.reference_scratch_bytes ?? '',
         scratch_ratio: attn_reports_round(metricValue(c, 'scratch_ratio'), 4),
-        l2_diff: c.metrics.length ? Number((metricValue(c, 'l2_diff') ?? Number.NaN).toPrecision(3)) || 0 : '',
+        l2_diff: significant(metricValue(c, 'l2_diff')),
         perplexity_delta: perplexityDelta,
     }),
     headline: (healthy) => ({

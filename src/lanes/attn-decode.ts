@@ -2,6 +2,7 @@
 // the FP16-KV kernel on the same cache, timed round-robin with a read-bandwidth probe of the same
 // bytes (native/bench/attn_decode_bench.cpp), plus the real model's perplexity with each format.
 // This adapter picks the grid per profile and turns the counters into metrics.
+import { median } from 'simple-statistics';
 import type { Profile } from '../model/lanes.js';
 import type { LaneResult } from '../model/results.js';
 import type { GbenchCase } from '../results/gbench.js';
@@ -87,7 +88,7 @@ function probeInfo(cases: GbenchCase[]): LaneResult['info'] {
   const info: LaneResult['info'] = {};
   for (const c of cases.filter((x) => x.name === 'attn_decode/membw')) {
     const v = c.runs.map((r) => r.counters.read_gbps).filter((x): x is number => Number.isFinite(x));
-    if (v.length) info.read_gbps = Number([...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!.toFixed(2));
+    if (v.length) info.read_gbps = Number(median(v).toFixed(2));
   }
   return info;
 }

@@ -1,7 +1,14 @@
 // The attn-decode lane's report files: reports/attn_decode.csv (one row per case, medians, with
 // DESIGN.md's columns) and reports/attn_decode_summary.json (the same plus headline figures).
 // The model-level perplexity delta is one number per run; every row carries it.
-import { headlineMax, headlineMin, metricValue as val, round, writeAttnReports } from './attn-reports.js';
+import {
+  headlineMax,
+  headlineMin,
+  metricValue as val,
+  round,
+  significant,
+  writeAttnReports,
+} from './attn-reports.js';
 import type { AttnReportSpec } from './attn-reports.js';
 import type { LaneResult } from '../model/results.js';
 
@@ -44,7 +51,7 @@ export const ATTN_DECODE_REPORT: AttnReportSpec<(typeof ATTN_DECODE_CSV_COLUMNS)
     baseline_tokens_per_s: round(val(c, 'baseline_tokens_per_s'), 1),
     speedup_vs_fp16kv: round(val(c, 'speedup_vs_fp16kv')),
     perplexity_delta: perplexityDelta,
-    l2_diff: c.metrics.length ? Number((val(c, 'l2_diff') ?? Number.NaN).toPrecision(3)) || '' : '',
+    l2_diff: significant(val(c, 'l2_diff')),
     scratch_ratio: round(val(c, 'scratch_ratio')),
     tile_tokens: c.params.tile_tokens ?? '',
     acc_width: c.params.acc_width ?? '',

@@ -1,6 +1,13 @@
 // The attn-prefill lane's report files: reports/attn_prefill.csv (one row per case, medians)
 // and reports/attn_prefill_summary.json (the same plus headline figures).
-import { headlineMax, headlineMin, metricValue as val, round, writeAttnReports } from './attn-reports.js';
+import {
+  headlineMax,
+  headlineMin,
+  metricValue as val,
+  round,
+  significant,
+  writeAttnReports,
+} from './attn-reports.js';
 import type { AttnReportSpec } from './attn-reports.js';
 import type { LaneResult } from '../model/results.js';
 
@@ -47,7 +54,7 @@ export const ATTN_PREFILL_REPORT: AttnReportSpec<(typeof ATTN_PREFILL_CSV_COLUMN
     scratch_bytes: c.params.scratch_bytes ?? '',
     reference_scratch_bytes: c.params.reference_scratch_bytes ?? '',
     scratch_ratio: round(val(c, 'scratch_ratio'), 4),
-    l2_diff: c.metrics.length ? Number((val(c, 'l2_diff') ?? Number.NaN).toPrecision(3)) || 0 : '',
+    l2_diff: significant(val(c, 'l2_diff')),
     perplexity_delta: perplexityDelta,
   }),
   headline: (healthy) => ({

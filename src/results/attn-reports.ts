@@ -42,6 +42,11 @@ export function round(v: number | string | undefined, digits = 3): number | '' {
   return n === undefined || !Number.isFinite(n) ? '' : Number(n.toFixed(digits));
 }
 
+/** A number to 3 significant digits (small errors such as l2_diff), 0 included; '' when none. */
+export function significant(v: number | undefined): number | '' {
+  return v === undefined || !Number.isFinite(v) ? '' : Number(v.toPrecision(3));
+}
+
 function finiteValues(cases: CaseResult[], name: string): number[] {
   return cases.map((c) => metricValue(c, name) ?? Number.NaN).filter(Number.isFinite);
 }
