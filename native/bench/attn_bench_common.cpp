@@ -3,13 +3,27 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
+#include <thread>
 
 #include "bench_flags.h"
 #include "infeng/dispatch.h"
 #include "quiesce.h"
 
 namespace infeng::bench::attn {
+
+CommonFlags take_common_flags(int& argc, char** argv, void (*usage)()) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--help") == 0) usage();
+  CommonFlags f;
+  const unsigned hw = std::thread::hardware_concurrency();
+  f.threads = hw > 0 ? static_cast<int>(hw) : 1;
+  if (auto v = take_flag(argc, argv, "threads")) f.threads = static_cast<int>(parse_positive("threads", *v, 1024));
+  f.shapes = parse_shapes("attn_shapes", "32/4/64,32/8/128");
+  if (auto v = take_flag(argc, argv, "attn_shapes")) f.shapes = parse_shapes("attn_shapes", *v);
+  return f;
+}
 
 std::vector<infeng::attn::Shape> parse_shapes(const std::string& flag, const std::string& text) {
   std::vector<infeng::attn::Shape> out;

@@ -10,6 +10,14 @@
 
 namespace infeng::bench::attn {
 
+// The flags both lanes start with: --help (prints `usage`, which exits), --threads (default:
+// the cores) and --attn_shapes (default 32/4/64,32/8/128).
+struct CommonFlags {
+  int threads = 1;
+  std::vector<infeng::attn::Shape> shapes;
+};
+CommonFlags take_common_flags(int& argc, char** argv, void (*usage)());
+
 // "32/4/64,32/8/128" → shapes (q heads / kv heads / head dim); a usage error otherwise.
 std::vector<infeng::attn::Shape> parse_shapes(const std::string& flag, const std::string& text);
 std::string shape_id(const infeng::attn::Shape& s);  // "q32kv4d64"

@@ -21,11 +21,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "attention/synthetic_kv.h"
@@ -301,13 +299,9 @@ void parse_lane_flags(int& argc, char** argv) {
   using infeng::bench::parse_positive;
   using infeng::bench::parse_positive_list;
   using infeng::bench::take_flag;
-  for (int i = 1; i < argc; ++i)
-    if (std::strcmp(argv[i], "--help") == 0) print_lane_flags();
-  const unsigned hw = std::thread::hardware_concurrency();
-  g_cfg.threads = hw > 0 ? static_cast<int>(hw) : 1;
-  if (auto v = take_flag(argc, argv, "threads")) g_cfg.threads = static_cast<int>(parse_positive("threads", *v, 1024));
-  g_cfg.shapes = infeng::bench::attn::parse_shapes("attn_shapes", "32/4/64,32/8/128");
-  if (auto v = take_flag(argc, argv, "attn_shapes")) g_cfg.shapes = infeng::bench::attn::parse_shapes("attn_shapes", *v);
+  auto common = infeng::bench::attn::take_common_flags(argc, argv, print_lane_flags);
+  g_cfg.threads = common.threads;
+  g_cfg.shapes = std::move(common.shapes);
   if (auto v = take_flag(argc, argv, "attn_ctx")) g_cfg.ctx = parse_positive_list("attn_ctx", *v, 1 << 20);
   if (auto v = take_flag(argc, argv, "tile_tokens")) {
     g_cfg.tile_tokens = static_cast<int>(parse_positive("tile_tokens", *v, 1 << 16));

@@ -11,10 +11,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "attention/synthetic_kv.h"
@@ -183,13 +181,9 @@ void parse_lane_flags(int& argc, char** argv) {
   using infeng::bench::parse_positive;
   using infeng::bench::parse_positive_list;
   using infeng::bench::take_flag;
-  for (int i = 1; i < argc; ++i)
-    if (std::strcmp(argv[i], "--help") == 0) print_lane_flags();
-  const unsigned hw = std::thread::hardware_concurrency();
-  g_cfg.threads = hw > 0 ? static_cast<int>(hw) : 1;
-  if (auto v = take_flag(argc, argv, "threads")) g_cfg.threads = static_cast<int>(parse_positive("threads", *v, 1024));
-  g_cfg.shapes = infeng::bench::attn::parse_shapes("attn_shapes", "32/4/64,32/8/128");
-  if (auto v = take_flag(argc, argv, "attn_shapes")) g_cfg.shapes = infeng::bench::attn::parse_shapes("attn_shapes", *v);
+  auto common = infeng::bench::attn::take_common_flags(argc, argv, print_lane_flags);
+  g_cfg.threads = common.threads;
+  g_cfg.shapes = std::move(common.shapes);
   if (auto v = take_flag(argc, argv, "attn_seq")) g_cfg.seq = parse_positive_list("attn_seq", *v, 1 << 16);
   if (auto v = take_flag(argc, argv, "tile")) {
     g_cfg.tile = static_cast<int>(parse_positive("tile", *v, 256));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "attention/synthetic_kv.h"
+#include "attention_paths.h"
 #include "infeng/attention.h"
 #include "infeng/dispatch.h"
 
@@ -20,12 +21,7 @@ namespace {
 using namespace infeng;
 using namespace infeng::attn;
 
-std::vector<Path> runnable_paths() {
-  std::vector<Path> out;
-  for (Path p : {Path::Scalar, Path::Avx2, Path::Avx512})
-    if (path_supported(p)) out.push_back(p);
-  return out;
-}
+using attn_test::runnable_paths;
 
 struct Case {
   Shape shape;
