@@ -24,10 +24,18 @@ rm -rf "$work"
 mkdir -p "$work/load" "$work/encode" "$build/artifacts"
 cp native/fuzz/seeds/load/* "$work/load/"
 cp native/testdata/corpus/*.txt "$work/encode/"
+# a symbolized stack names the file and line of a crash in CI's log
+symbolizer="$(command -v "llvm-symbolizer-$INFENG_CLANG_VERSION" || command -v llvm-symbolizer || true)"
+[ -n "$symbolizer" ] && export ASAN_SYMBOLIZER_PATH="$symbolizer"
 for target in load encode; do
   echo "fuzz: tokenizer $target for ${seconds}s"
   "$build/src/tokenizer/infeng_tokenizer_fuzz_$target" -max_total_time="$seconds" -max_len=16384 \
     -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "$work/$target" \
-    2> "$build/fuzz_$target.log" || { tail -40 "$build/fuzz_$target.log" >&2; exit 1; }
+    2> "$build/fuzz_$target.log" || {
+      # the sanitizer's report with its stack, then the input that caused it
+      sed -n '/ERROR: \|runtime error:/,/^SUMMARY/p' "$build/fuzz_$target.log" | head -80 >&2
+      tail -8 "$build/fuzz_$target.log" >&2
+      exit 1
+    }
   grep -E "^stat::number_of_executed_units|^Done" "$build/fuzz_$target.log" || true
 done

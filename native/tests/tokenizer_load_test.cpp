@@ -75,6 +75,19 @@ TEST(TokenizerLoad, MalformedJsonIsAnError) {
   expect_load_error("[1,2]", "not an object");
   expect_load_error(std::string(1000, '['), "nesting too deep");
   expect_load_error("{\"a\": \"\\ud800\"}", "surrogate");
+  // raw bytes in a string must be UTF-8, as serde_json requires: a stray continuation byte,
+  // a lead byte cut short by the closing quote, an overlong form
+  expect_load_error("{\"a\": \"x\x80\"}", "invalid UTF-8 in a string at byte 8");
+  expect_load_error("{\"a\": \"\xE2\x96\"}", "invalid UTF-8");
+  expect_load_error("{\"a\": \"\xC0\xAF\"}", "invalid UTF-8");
+}
+
+// Found by the loader fuzzer: a Prepend string ending in a truncated UTF-8 sequence made the
+// encoder's character walk straddle the end of the prepended text and read past the input.
+TEST(TokenizerLoad, PrependWithBrokenUtf8IsAnError) {
+  std::string bad = "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"\xE2\x96\x81\xF0\x9F\"},"
+                    "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\xE2\x96\x81\"}]}";
+  expect_load_error(tiny_json(bad), "invalid UTF-8");
 }
 
 TEST(TokenizerLoad, UnsupportedComponentsAreNamed) {

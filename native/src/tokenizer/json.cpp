@@ -1,7 +1,10 @@
 // Recursive-descent JSON parser (RFC 8259). Strings are decoded to UTF-8; \u escapes must form
 // valid scalar values (a lone surrogate is an error, as serde_json, the reference's parser,
-// treats it).
+// treats it), and raw bytes in a string must be valid UTF-8 (serde_json reads a &str): the
+// encoder walks normalizer strings such as Prepend's character by character and relies on it.
 #include "json.h"
+
+#include "utf8.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -159,7 +162,13 @@ class Parser {
       // copy the run up to the next quote or backslash in one go: vocabularies are mostly that
       size_t q = p_;
       while (q < s_.size() && s_[q] != '"' && s_[q] != '\\' && static_cast<unsigned char>(s_[q]) >= 0x20) ++q;
-      out.append(s_.data() + p_, q - p_);
+      const std::string_view run = s_.substr(p_, q - p_);
+      const size_t valid = utf8_valid_prefix(run);
+      if (valid != run.size()) {
+        p_ += valid;
+        fail("invalid UTF-8 in a string");
+      }
+      out.append(run);
       p_ = q;
       if (p_ >= s_.size()) fail("unterminated string");
       char c = s_[p_++];
