@@ -50,7 +50,7 @@ struct Config {
   bool use_amx = false;
   int layers = 8;  // consecutive calls per timed variant (one decode step's layers)
   std::size_t stream_bytes = std::size_t{1} << 30;
-  int ppl_sequences = 8;  // × 512 tokens of the model's own samples
+  int ppl_sequences = 32;  // × 512 tokens of the model's own samples
   std::string model;
 };
 Config g_cfg;
@@ -291,7 +291,7 @@ void print_lane_flags() {
       "  --layers=N           consecutive calls per timing, like one decode step's layers (default: 8)\n"
       "  --use_amx=0|1        AVX-512 VNNI path: AMX-INT8 tiles when the CPU and OS allow (default: 0)\n"
       "  --stream_bytes=N     cache rotation footprint per variant (default: 1 GiB)\n"
-      "  --ppl_sequences=N    model samples of 512 tokens for the perplexity guard (default: 8)\n"
+      "  --ppl_sequences=N    model samples of 512 tokens for the perplexity guard (default: 32)\n"
       "  --model=PATH         llama2.c checkpoint (default: native/testdata/stories260K.bin)\n\n");
 }
 

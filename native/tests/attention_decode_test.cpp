@@ -251,7 +251,7 @@ TEST(AttentionDecode, Int8PathsAgreeToFloatRounding) {
 TEST(AttentionDecode, CsrKeepsOutlierChannelsExactly) {
   const int H = 4, D = 64, n = 256;
   const auto kv = synthetic::make_kv(n, H, D, 41, 2, 12.0f);
-  KvCacheInt8 cache(H, D, n);
+  KvCacheInt8 cache(H, D, n, QuantConfig{.residual_groups = 1});
   cache.append_many(kv.k.data(), kv.v.data(), n);
   ASSERT_EQ(cache.quantised_len(), n);
   std::size_t entries = 0;
@@ -277,9 +277,48 @@ TEST(AttentionDecode, CsrKeepsOutlierChannelsExactly) {
 
 TEST(AttentionDecode, NoOutliersWithoutOutlierChannels) {
   const auto kv = synthetic::make_kv(128, 2, 32, 51, 0);
-  KvCacheInt8 cache(2, 32, 128);
+  KvCacheInt8 cache(2, 32, 128, QuantConfig{.residual_groups = 1});
   cache.append_many(kv.k.data(), kv.v.data(), 128);
+  ASSERT_EQ(cache.quantised_len(), 128);
   EXPECT_EQ(cache.outlier_count(), 0u);
+}
+
+// The newest 64–127 tokens stay FP16 by default; a group is quantised exactly as it would be
+// with no window (the same bytes and scales, only later), and appending token by token or all
+// at once gives the same cache.
+TEST(AttentionDecode, ResidualWindowKeepsTheNewestTokensInFp16) {
+  const int H = 2, D = 32, n = 300;
+  const auto kv = synthetic::make_kv(n, H, D, 57, 1, 8.0f);
+  KvCacheInt8 window(H, D, n), one(H, D, n, QuantConfig{.residual_groups = 1}), steps(H, D, n);
+  one.append_many(kv.k.data(), kv.v.data(), n);
+  const std::size_t row = static_cast<std::size_t>(H) * D;
+  for (int t = 0; t < n; ++t) {
+    steps.append(kv.k.data() + row * t, kv.v.data() + row * t);
+    window.append_many(kv.k.data() + row * t, kv.v.data() + row * t, 1);
+    const int want = t + 1 < 2 * kKvGroup ? 0 : ((t + 1) / kKvGroup - 1) * kKvGroup;
+    ASSERT_EQ(window.quantised_len(), want) << "after " << t + 1 << " tokens";
+  }
+  ASSERT_EQ(window.quantised_len(), 192);
+  ASSERT_EQ(one.quantised_len(), 256);
+  EXPECT_EQ(window.residual().len(), n - 192);
+  for (int h = 0; h < H; ++h) {
+    for (int t = 0; t < n; ++t) {
+      for (int c = 0; c < D; ++c) {
+        const float exact_k = kv.k[(static_cast<std::size_t>(t) * H + h) * D + c];
+        const float exact_v = kv.v[(static_cast<std::size_t>(t) * H + h) * D + c];
+        ASSERT_EQ(window.k_at(h, t, c), steps.k_at(h, t, c));
+        ASSERT_EQ(window.v_at(h, t, c), steps.v_at(h, t, c));
+        if (t < window.quantised_len()) {
+          ASSERT_EQ(window.k_at(h, t, c), one.k_at(h, t, c)) << h << "," << t << "," << c;
+          ASSERT_EQ(window.v_at(h, t, c), one.v_at(h, t, c)) << h << "," << t << "," << c;
+        } else {
+          ASSERT_EQ(window.k_at(h, t, c), f16_to_f32(f32_to_f16(exact_k))) << h << "," << t << "," << c;
+          ASSERT_EQ(window.v_at(h, t, c), f16_to_f32(f32_to_f16(exact_v))) << h << "," << t << "," << c;
+        }
+      }
+    }
+  }
+  EXPECT_THROW(KvCacheInt8(H, D, n, QuantConfig{.residual_groups = 0}), std::invalid_argument);
 }
 
 TEST(AttentionDecode, BadInputsAreClearErrors) {

@@ -132,8 +132,11 @@ KvCacheInt8::KvCacheInt8(int n_kv_heads, int head_dim, int capacity, QuantConfig
       head_dim_(head_dim),
       capacity_(capacity),
       cfg_(cfg),
-      residual_(n_kv_heads, head_dim, kKvGroup) {
+      residual_(n_kv_heads, head_dim, kKvGroup * std::max(cfg.residual_groups, 1)) {
   check_cache_dims(n_kv_heads, head_dim, capacity);
+  if (cfg.residual_groups < 1 || cfg.residual_groups > 16)
+    throw std::invalid_argument("int8 KV cache: residual_groups must be 1 to 16, got " +
+                                std::to_string(cfg.residual_groups));
   if (head_dim % 4 != 0) throw std::invalid_argument("int8 KV cache: head_dim must be a multiple of 4");
   cap_padded_ = round_up(capacity, kKvGroup);
   groups_cap_ = cap_padded_ / kKvGroup;
@@ -143,7 +146,7 @@ KvCacheInt8::KvCacheInt8(int n_kv_heads, int head_dim, int capacity, QuantConfig
   kmid_.assign(ks_.size(), 0.0f);
   vs_.assign(static_cast<std::size_t>(cap_padded_) * n_kv_heads, 0.0f);
   csr_.resize(n_kv_heads);
-  pending_k_.reserve(static_cast<std::size_t>(kKvGroup) * n_kv_heads * head_dim);
+  pending_k_.reserve(static_cast<std::size_t>(residual_.capacity()) * n_kv_heads * head_dim);
   pending_v_.reserve(pending_k_.capacity());
 }
 
@@ -170,11 +173,14 @@ void KvCacheInt8::append_many(const float* k, const float* v, int n) {
     pending_v_.insert(pending_v_.end(), vr, vr + row);
     residual_.append(kr, vr);
     ++len_;
-    if (residual_.len() == kKvGroup) {
+    if (residual_.len() == residual_.capacity()) {
+      // Quantise the oldest group; the newer ones move down to the front of the residual.
       quantise_group(pending_k_.data(), pending_v_.data());
-      pending_k_.clear();
-      pending_v_.clear();
+      const auto group = static_cast<std::ptrdiff_t>(kKvGroup * row);
+      pending_k_.erase(pending_k_.begin(), pending_k_.begin() + group);
+      pending_v_.erase(pending_v_.begin(), pending_v_.begin() + group);
       residual_.clear();
+      residual_.append_many(pending_k_.data(), pending_v_.data(), static_cast<int>(pending_k_.size() / row));
       qlen_ += kKvGroup;
     }
   }
