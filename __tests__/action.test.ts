@@ -137,6 +137,28 @@ describe('a pull request from the same repository', { timeout: SLOW }, () => {
     expect(gh.callsTo('issues/update-comment')).toHaveLength(1);
     expect(third.summary()).toContain('- comment: updated');
   });
+
+  it("keeps one comment under a GitHub App's token, which comments as its own bot", async () => {
+    gh.botLogin = 'infeng-perf[bot]'; // an installation token: ghs_ like GITHUB_TOKEN, another login
+    const ws = makeWorkspace();
+    const pr = () => runner({ apiUrl, root: ws.root, event: pullRequestEvent(), eventName: 'pull_request' });
+    await runSteps(pr());
+    const changed = structuredClone(ws.results);
+    changed.machine.time = '2025-03-21T12:00:00Z';
+    writeFileSync(path.join(ws.reports, 'results.json'), JSON.stringify(changed));
+    await runSteps(pr());
+    expect(botComments()).toHaveLength(1);
+    expect(botComments()[0]!.user).toMatchObject({ login: 'infeng-perf[bot]' });
+    expect(gh.callsTo('issues/update-comment')).toHaveLength(1);
+    expect(gh.callsTo('graphql')).toHaveLength(2);
+
+    // the lookup failing is a warning; the run still reports
+    gh.faults.push({ operationId: 'graphql', status: 401, times: 1, message: 'Bad credentials' });
+    changed.machine.time = '2025-03-22T12:00:00Z';
+    writeFileSync(path.join(ws.reports, 'results.json'), JSON.stringify(changed));
+    const third = await runSteps(pr());
+    expect(third.logs).toMatch(/cannot look up the token's login, assuming github-actions\[bot\]: .*401/);
+  });
 });
 
 describe('a pull request from a fork', { timeout: SLOW }, () => {

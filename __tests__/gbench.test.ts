@@ -76,6 +76,13 @@ describe('GEMM lane adapter', () => {
     expect(r.cases.find((c) => c.id === 'decode/M16/H256/r8')?.error).toMatch(/did not report/);
   });
 
+  it('refuses a report whose decode cutoff differs from the lane case names', () => {
+    const withCutoff = (m: number) => fixture.replace('"context": {', `"context": {"decode_max_m": "${m}",`);
+    expect(withCutoff(16)).not.toBe(fixture);
+    expect(gemmResultFromJson(withCutoff(16), planned).cases).toHaveLength(r.cases.length);
+    expect(() => gemmResultFromJson(withCutoff(32), planned)).toThrow(/decode_max_m.*M <= 32.*M <= 16/);
+  });
+
   it('records the path, the peer and the measured read bandwidth', () => {
     expect(r.path).toBe('avx512');
     expect(r.info.read_gbps).toBe(31);

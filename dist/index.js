@@ -57896,8 +57896,14 @@ const GEMM_GRIDS = {
         streamBytes: 1 << 30,
     },
 };
+/**
+ * At or below this many rows a GEMM is a decode step. It must match the kernels' kDecodeMaxM
+ * (native/include/infeng/gemm.h): the bench names its cases by it and reports it as
+ * `decode_max_m`, and a report that disagrees is refused rather than filed under wrong ids.
+ */
+const GEMM_DECODE_MAX_M = 16;
 function gemmCaseId(m, h, r) {
-    return `${m <= 16 ? 'decode' : 'prefill'}/M${m}/H${h}/r${r}`;
+    return `${m <= GEMM_DECODE_MAX_M ? 'decode' : 'prefill'}/M${m}/H${h}/r${r}`;
 }
 /** The counters the bench reports that become metrics, in the order the report shows them. */
 const GEMM_METRICS = {
@@ -57958,6 +57964,12 @@ function metricsOf(c, decode, r, h) {
 /** Bench JSON → lane result; pure, so it is tested on recorded output. */
 function gemmResultFromJson(text, planned) {
     const report = parseGbenchJson(text);
+    const cutoff = report.context.decode_max_m;
+    if (cutoff !== undefined && Number(cutoff) !== GEMM_DECODE_MAX_M) {
+        throw new Error(`context.decode_max_m: the bench treats M <= ${String(cutoff)} as decode, the lane M <= ` +
+            `${GEMM_DECODE_MAX_M} (GEMM_DECODE_MAX_M in src/lanes/gemm.ts and kDecodeMaxM in ` +
+            'native/include/infeng/gemm.h must agree)');
+    }
     const cases = [];
     const info = {};
     for (const key of [
@@ -70556,7 +70568,7 @@ async function reportPhase(inputs, config, io) {
         }
         else {
             const body = stickyBody(renderMarkdown(report, hint ? { fullReportHint: hint } : {}), ctx.workflow);
-            const authors = await commentAuthors(client, inputs.token);
+            const authors = await commentAuthors(client, io);
             const r = await runSink('comment', () => upsertComment(client, { owner: ctx.owner, repo: ctx.repo, issue: pr }, body, {
                 mode: inputs.comment,
                 news: hasNews(report),
@@ -70696,19 +70708,22 @@ async function pullRequestNumber(client, ctx, claims, io) {
     return undefined;
 }
 /**
- * Whose comments count as ours. GITHUB_TOKEN (an installation token, "ghs_") comments as
- * github-actions[bot] and may not read /user; a personal token comments as its user.
+ * Whose comments count as ours: the token's own login. GraphQL's `viewer` answers for every
+ * kind of token: GITHUB_TOKEN, a GitHub App's installation token (which comments as
+ * "<app-slug>[bot]", and, like GITHUB_TOKEN, may not read REST /user) and a personal token.
+ * github-actions[bot] always counts, so a run whose lookup fails still finds the comment a
+ * GITHUB_TOKEN run wrote.
  */
-async function commentAuthors(client, token) {
-    if (token.startsWith('ghs_'))
-        return [ACTIONS_BOT];
+async function commentAuthors(client, io) {
     try {
-        const { data } = await client.rest.users.getAuthenticated();
-        return [data.login, ACTIONS_BOT];
+        const { viewer } = await client.graphql('query { viewer { login } }');
+        if (viewer.login && viewer.login !== ACTIONS_BOT)
+            return [viewer.login, ACTIONS_BOT];
     }
-    catch {
-        return [ACTIONS_BOT];
+    catch (e) {
+        io.warn(`comment: cannot look up the token's login, assuming ${ACTIONS_BOT}: ${describeApiError(e)}`);
     }
+    return [ACTIONS_BOT];
 }
 
 ;// CONCATENATED MODULE: ./src/action/phases.ts

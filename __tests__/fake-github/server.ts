@@ -91,6 +91,32 @@ export class FakeGitHub {
     return op;
   }
 
+  /**
+   * The one GraphQL query the bot sends, `viewer { login }`: every token may ask it, and it
+   * answers the account the token comments as. Anything else is a problem of the test.
+   */
+  private graphql(req: http.IncomingMessage, body: unknown, res: http.ServerResponse): void {
+    const query = (body as { query?: unknown } | undefined)?.query;
+    this.requests.push({
+      method: 'POST',
+      path: '/graphql',
+      operationId: 'graphql',
+      body,
+      status: 200,
+      authorization: req.headers.authorization,
+    });
+    const fault = this.faults.find((f) => f.operationId === 'graphql' && f.times > 0);
+    if (fault) {
+      fault.times -= 1;
+      return this.send(res, undefined, fault.status, { message: fault.message ?? 'Server Error' });
+    }
+    if (!req.headers.authorization || typeof query !== 'string' || !/^query\s*\{\s*viewer\s*\{\s*login\s*\}\s*\}$/.test(query)) {
+      this.problems.push(`graphql: unexpected request ${JSON.stringify(body)}`);
+      return this.send(res, undefined, 400, { message: 'Problems parsing JSON' });
+    }
+    return this.send(res, undefined, 200, { data: { viewer: { login: this.botLogin } } });
+  }
+
   private handle(req: http.IncomingMessage, text: string, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = req.method ?? 'GET';
@@ -101,6 +127,7 @@ export class FakeGitHub {
       this.problems.push(`${method} ${url.pathname}: body is not JSON`);
       return this.send(res, undefined, 400, { message: 'Problems parsing JSON' });
     }
+    if (method === 'POST' && url.pathname === '/graphql') return this.graphql(req, body, res);
     const found = match(this.spec, method, url.pathname);
     const record = (status: number, operationId: string) =>
       this.requests.push({

@@ -51,6 +51,7 @@ struct Config {
   int layers = 8;  // consecutive calls per timed variant (one decode step's layers)
   std::size_t stream_bytes = std::size_t{1} << 30;
   int ppl_sequences = 32;  // × 512 tokens of the model's own samples
+  at::QuantConfig quant;   // the int8 cache's format (residual_groups from the flag)
   std::string model;
 };
 Config g_cfg;
@@ -101,7 +102,7 @@ CaseData& case_for(const at::Shape& s, int ctx) {
   c->q = at::synthetic::make_queries(s.n_q_heads * D, 0xBEEFu + ctx);
   at::KvCacheF16 f16(H, D, ctx);
   f16.append_many(kv.k.data(), kv.v.data(), ctx);
-  at::KvCacheInt8 i8(H, D, ctx);
+  at::KvCacheInt8 i8(H, D, ctx, g_cfg.quant);
   i8.append_many(kv.k.data(), kv.v.data(), ctx);
   c->f16.assign(copies_to_span(g_cfg.stream_bytes, f16.stream_bytes()), f16);
   c->i8.assign(copies_to_span(g_cfg.stream_bytes, i8.stream_bytes()), i8);
@@ -243,7 +244,7 @@ void bm_perplexity(benchmark::State& state) {
       opt.tile_tokens = g_cfg.tile_tokens;
       const auto ref = md::perplexity_decode(w, seqs, md::KvMode::Reference, opt);
       const auto f16 = md::perplexity_decode(w, seqs, md::KvMode::F16, opt);
-      const auto i8 = md::perplexity_decode(w, seqs, md::KvMode::Int8, opt);
+      const auto i8 = md::perplexity_decode(w, seqs, md::KvMode::Int8, opt, g_cfg.quant);
       cached = std::make_unique<Ppl>(Ppl{ref.value(), f16.value(), i8.value(), i8.tokens});
     } catch (const std::exception& e) {
       error = std::string("perplexity: ") + e.what();
@@ -292,6 +293,7 @@ void print_lane_flags() {
       "  --use_amx=0|1        AVX-512 VNNI path: AMX-INT8 tiles when the CPU and OS allow (default: 0)\n"
       "  --stream_bytes=N     cache rotation footprint per variant (default: 1 GiB)\n"
       "  --ppl_sequences=N    model samples of 512 tokens for the perplexity guard (default: 32)\n"
+      "  --residual_groups=N  int8 cache: newest tokens kept FP16, in 64-token groups (default: 1)\n"
       "  --model=PATH         llama2.c checkpoint (default: native/testdata/stories260K.bin)\n\n");
 }
 
@@ -324,6 +326,8 @@ void parse_lane_flags(int& argc, char** argv) {
     g_cfg.stream_bytes = static_cast<std::size_t>(parse_positive("stream_bytes", *v, std::int64_t{1} << 36));
   if (auto v = take_flag(argc, argv, "ppl_sequences"))
     g_cfg.ppl_sequences = static_cast<int>(parse_positive("ppl_sequences", *v, 1024));
+  if (auto v = take_flag(argc, argv, "residual_groups"))
+    g_cfg.quant.residual_groups = static_cast<int>(parse_positive("residual_groups", *v, 16));
   g_cfg.model = infeng::bench::attn::model_path(argc, argv);
   infeng::bench::attn::apply_force_path(argc, argv);
 }
@@ -345,6 +349,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("probe_isa", StreamReader::isa());
   benchmark::AddCustomContext("stream_bytes", std::to_string(g_cfg.stream_bytes));
   benchmark::AddCustomContext("layers", std::to_string(g_cfg.layers));
+  benchmark::AddCustomContext("residual_groups", std::to_string(g_cfg.quant.residual_groups));
   benchmark::AddCustomContext("model", g_cfg.model);
 
   for (const auto& s : g_cfg.shapes) {

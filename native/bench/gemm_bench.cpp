@@ -43,7 +43,6 @@ using infeng::bench::StreamReader;
 using infeng::bench::usage_error;
 namespace gemm = infeng::gemm;
 
-constexpr int kDecodeMaxM = 16;     // decode batches are 1-16 rows; larger M is prefill
 constexpr float kLoraScale = 0.5f;  // large enough that a dropped LoRA term fails the check
 constexpr double kQuiesceTimeoutMs = 50.0;  // far above any pool's spin-before-park
 
@@ -317,7 +316,7 @@ std::string check_outputs(CaseData& c) {
 
 CaseData& case_for(int M, int H, int r) {
   const Path path = infeng::active_path();
-  const bool streaming = M <= kDecodeMaxM;
+  const bool streaming = M <= gemm::kDecodeMaxM;
   if (g_case && g_case->M == M && g_case->H == H && g_case->r == r && g_case->path == path &&
       g_case->threads == g_cfg.threads) {
     return *g_case;
@@ -363,7 +362,7 @@ CaseData& case_for(int M, int H, int r) {
 
 // The benchmark name is the case id the lane parser keys on (src/lanes/gemm.ts).
 std::string case_name(int M, int H, int r) {
-  return std::string("gemm/") + (M <= kDecodeMaxM ? "decode" : "prefill") + "/M" + std::to_string(M) +
+  return std::string("gemm/") + (M <= gemm::kDecodeMaxM ? "decode" : "prefill") + "/M" + std::to_string(M) +
          "/H" + std::to_string(H) + "/r" + std::to_string(r);
 }
 
@@ -391,7 +390,7 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
     return;
   }
   const WeightSet& ws = *c.ws;
-  const bool decode = M <= kDecodeMaxM;
+  const bool decode = M <= gemm::kDecodeMaxM;
   const int variants = decode ? kVariantCount : kOpenblas + 1;
   // Prefill is compute-bound and reuses one W, as a real prefill does over its whole batch: it
   // reads the most recently used copy (the check just read it), which the decode rotation of
@@ -502,7 +501,7 @@ void print_lane_flags() {
       "  --gemm_h=LIST        hidden size, K = N = H (default: 2048,4096)\n"
       "  --gemm_r=LIST        LoRA rank (default: 8,16,64)\n"
       "  --stream_bytes=N     decode weight rotation footprint and gemm/membw size (default: 1 GiB)\n\n",
-      kDecodeMaxM);
+      gemm::kDecodeMaxM);
 }
 
 void parse_lane_flags(int& argc, char** argv) {
@@ -586,6 +585,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("openblas_thread_timeout", timeout ? timeout : "");
   benchmark::AddCustomContext("probe_isa", StreamReader::isa());
   benchmark::AddCustomContext("stream_bytes", std::to_string(g_cfg.stream_bytes));
+  benchmark::AddCustomContext("decode_max_m", std::to_string(gemm::kDecodeMaxM));
 
   register_benchmarks();
   benchmark::Initialize(&argc, argv);

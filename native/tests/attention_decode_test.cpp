@@ -283,13 +283,14 @@ TEST(AttentionDecode, NoOutliersWithoutOutlierChannels) {
   EXPECT_EQ(cache.outlier_count(), 0u);
 }
 
-// The newest 64–127 tokens stay FP16 by default; a group is quantised exactly as it would be
+// With residual_groups = 2 the newest 64–127 tokens stay FP16; a group is quantised exactly as it would be
 // with no window (the same bytes and scales, only later), and appending token by token or all
 // at once gives the same cache.
 TEST(AttentionDecode, ResidualWindowKeepsTheNewestTokensInFp16) {
   const int H = 2, D = 32, n = 300;
   const auto kv = synthetic::make_kv(n, H, D, 57, 1, 8.0f);
-  KvCacheInt8 window(H, D, n), one(H, D, n, QuantConfig{.residual_groups = 1}), steps(H, D, n);
+  const QuantConfig two{.residual_groups = 2};
+  KvCacheInt8 window(H, D, n, two), one(H, D, n, QuantConfig{.residual_groups = 1}), steps(H, D, n, two);
   one.append_many(kv.k.data(), kv.v.data(), n);
   const std::size_t row = static_cast<std::size_t>(H) * D;
   for (int t = 0; t < n; ++t) {

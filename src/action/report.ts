@@ -79,7 +79,7 @@ export async function reportPhase(inputs: ActionInputs, config: Config, io: Acti
       sinks.push({ sink: 'comment', text: 'no pull request for this run' });
     } else {
       const body = stickyBody(renderMarkdown(report, hint ? { fullReportHint: hint } : {}), ctx.workflow);
-      const authors = await commentAuthors(client, inputs.token);
+      const authors = await commentAuthors(client, io);
       const r = await runSink(
         'comment',
         () =>
@@ -239,15 +239,18 @@ async function pullRequestNumber(
 }
 
 /**
- * Whose comments count as ours. GITHUB_TOKEN (an installation token, "ghs_") comments as
- * github-actions[bot] and may not read /user; a personal token comments as its user.
+ * Whose comments count as ours: the token's own login. GraphQL's `viewer` answers for every
+ * kind of token: GITHUB_TOKEN, a GitHub App's installation token (which comments as
+ * "<app-slug>[bot]", and, like GITHUB_TOKEN, may not read REST /user) and a personal token.
+ * github-actions[bot] always counts, so a run whose lookup fails still finds the comment a
+ * GITHUB_TOKEN run wrote.
  */
-async function commentAuthors(client: GitHubClient, token: string): Promise<string[]> {
-  if (token.startsWith('ghs_')) return [ACTIONS_BOT];
+async function commentAuthors(client: GitHubClient, io: ActionIO): Promise<string[]> {
   try {
-    const { data } = await client.rest.users.getAuthenticated();
-    return [data.login, ACTIONS_BOT];
-  } catch {
-    return [ACTIONS_BOT];
+    const { viewer } = await client.graphql<{ viewer: { login: string } }>('query { viewer { login } }');
+    if (viewer.login && viewer.login !== ACTIONS_BOT) return [viewer.login, ACTIONS_BOT];
+  } catch (e) {
+    io.warn(`comment: cannot look up the token's login, assuming ${ACTIONS_BOT}: ${describeApiError(e)}`);
   }
+  return [ACTIONS_BOT];
 }

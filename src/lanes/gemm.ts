@@ -37,8 +37,15 @@ export const GEMM_GRIDS: Record<Profile, Grid> = {
   },
 };
 
+/**
+ * At or below this many rows a GEMM is a decode step. It must match the kernels' kDecodeMaxM
+ * (native/include/infeng/gemm.h): the bench names its cases by it and reports it as
+ * `decode_max_m`, and a report that disagrees is refused rather than filed under wrong ids.
+ */
+export const GEMM_DECODE_MAX_M = 16;
+
 export function gemmCaseId(m: number, h: number, r: number): string {
-  return `${m <= 16 ? 'decode' : 'prefill'}/M${m}/H${h}/r${r}`;
+  return `${m <= GEMM_DECODE_MAX_M ? 'decode' : 'prefill'}/M${m}/H${h}/r${r}`;
 }
 
 interface MetricSpec {
@@ -111,6 +118,14 @@ export function gemmResultFromJson(
   planned: string[],
 ): Omit<LaneResult, 'durationS' | 'artifacts'> {
   const report = parseGbenchJson(text);
+  const cutoff = report.context.decode_max_m;
+  if (cutoff !== undefined && Number(cutoff) !== GEMM_DECODE_MAX_M) {
+    throw new Error(
+      `context.decode_max_m: the bench treats M <= ${String(cutoff)} as decode, the lane M <= ` +
+        `${GEMM_DECODE_MAX_M} (GEMM_DECODE_MAX_M in src/lanes/gemm.ts and kDecodeMaxM in ` +
+        'native/include/infeng/gemm.h must agree)',
+    );
+  }
   const cases: CaseResult[] = [];
   const info: LaneResult['info'] = {};
   for (const key of [

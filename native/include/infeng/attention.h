@@ -83,8 +83,10 @@ struct QuantConfig {
   // (0–63 tokens); 2: the newest 64–127 tokens do, as in KIVI's full-precision recent window.
   // Attention puts much of its weight on recent tokens, so their K error costs the most: on
   // the real model's 32 × 512 samples, Δ perplexity vs FP16 KV is +0.19 % with 1 and +0.11 %
-  // with 2 (attn_decode/perplexity); at 4k–8k tokens the extra FP16 group is ≤ 1.5 % of bytes.
-  int residual_groups = 2;
+  // with 2. But 64 FP16 tokens cost about what 128-256 int8 ones do, so 2 is 2-10 % slower
+  // at 2k-8k tokens, which brings 32/4/64 at 2k to the 1.15× gate: 1 stays the default
+  // (the bench measures both: --residual_groups).
+  int residual_groups = 1;
 };
 
 // int8 KV cache. Quantised groups of kKvGroup tokens per head:

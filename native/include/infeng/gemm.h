@@ -57,12 +57,17 @@ struct Options {
   std::optional<Path> path;
 };
 
+// At or below this many rows of x a call is a decode step (GEMV-like, bound by streaming W)
+// and takes the decode schedule; above it, prefill's. The bench names its cases by it and
+// reports it, and the gemm lane checks that its own case names agree.
+inline constexpr int kDecodeMaxM = 16;
+
 // y = x·W   (y is overwritten)
 void matmul(const float* x, int M, int ldx, const PackedWeights& W, float* y, int ldy,
             const Options& opt = {});
 
 // y = x·W + scale·(x·A)·B, fused: x·A is formed while the x panel is hot. Prefill adds the
-// low-rank term in the epilogue of each output tile, so y is written once; decode (M <= 16)
+// low-rank term in the epilogue of each output tile, so y is written once; decode (M <= kDecodeMaxM)
 // adds it to each thread's y block right after that thread's W stream, while the block is
 // still in L2 (in-tile, the extra per-tile work cost 15-18 % at M = 16 against 4-5 % this way;
 // see gemm_driver.cpp).

@@ -50,7 +50,8 @@ const char* kv_mode_name(KvMode m);
 // Token-by-token inference with a KV cache per layer (the decode path).
 class LlamaSession {
  public:
-  LlamaSession(const LlamaWeights& w, KvMode mode, attn::DecodeOptions opt = {});
+  // quant: the int8 cache's format (KvMode::Int8 only).
+  LlamaSession(const LlamaWeights& w, KvMode mode, attn::DecodeOptions opt = {}, attn::QuantConfig quant = {});
   ~LlamaSession();
   LlamaSession(const LlamaSession&) = delete;
   LlamaSession& operator=(const LlamaSession&) = delete;
@@ -81,7 +82,8 @@ struct Perplexity {
 };
 // Teacher-forced perplexity of the sequences with decode attention on the given KV mode.
 Perplexity perplexity_decode(const LlamaWeights& w, const std::vector<std::vector<int>>& seqs,
-                             KvMode mode, const attn::DecodeOptions& opt = {});
+                             KvMode mode, const attn::DecodeOptions& opt = {},
+                             const attn::QuantConfig& quant = {});
 // The same through whole-sequence prefill attention.
 Perplexity perplexity_prefill(const LlamaWeights& w, const std::vector<std::vector<int>>& seqs,
                               PrefillMode mode, const attn::PrefillOptions& opt = {});

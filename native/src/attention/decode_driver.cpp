@@ -34,8 +34,9 @@
 // vector and head. P·V: V is stored in token quads ([t/4][D][4]); the softmax weights times
 // V's per-token scales are rounded per head and tile to two u8 levels (decode_weights.h), so
 // on VNNI P·V is two vpdpbusd per 64 products with exact int32 sums, and the FMA paths use
-// the same quantised weights in FP32. The group still being filled stays in an FP16 residual
-// and goes through the FP16 kernels, continuing the same softmax state. AMX-INT8 tile
+// the same quantised weights in FP32. The group being filled (and, with
+// QuantConfig::residual_groups = 2, the one before it) stays in an FP16 residual and goes
+// through the FP16 kernels, continuing the same softmax state. AMX-INT8 tile
 // kernels for both products (decode_amx.cpp) are opt-in (DecodeOptions::use_amx).
 //
 // Scratch per thread: the G×T score tile, the G×D accumulator and scaled query (both
@@ -60,10 +61,16 @@
 //   Bytes per cached token (all KV heads): FP16 1024 / int8 618 at 32/4/64 (K 256, V 256,
 //   V scales 16, K scales and midpoints 32, CSR 64 with 2 outlier channels per head):
 //   the byte ratio caps int8 at 1.66× here, 1.75× at 32/8/128, not 2×.
-//   Quality, stories260K on 8 × 512 of its own tokens: perplexity FP32 17.0883, FP16 KV
-//   17.0885 (+0.0008 %), int8 KV +0.118 % vs FP16 (+0.119 % with FP32 weights in P·V; on
-//   16 × 512 tokens +0.17 % both ways). Normalised L2 (Σ(o−ref)²/Σref²) of the attention
-//   outputs on synthetic K with outlier channels at ctx 2k-8k: 5-9e-5 int8, 1.5-3e-6 FP16.
+//   Quality, stories260K on its own tokens (attn_decode/perplexity, 1 thread): FP16 KV is
+//   +0.0008 % over FP32; int8 KV vs FP16 (default, only the group being filled in FP16):
+//   +0.192 % on 32 × 512 tokens, +0.185 % on 64 × 512; with the newest 64-127 tokens in FP16
+//   (--residual_groups=2): +0.110 % and +0.130 %. On 8 × 512 tokens the same two formats
+//   give +0.118 % and +0.049 %: the difference of two perplexities moves with the sample, so
+//   the guard uses 32 × 512. The FP16 window costs 2-10 % of the int8 speed at 2k-8k tokens
+//   (interleaved runs; 64 FP16 tokens take about as long as 128-256 int8 ones), which puts
+//   32/4/64 at 2k at the 1.15× gate, so it is an option, not the default.
+//   Normalised L2 (Σ(o−ref)²/Σref²) of the attention outputs on synthetic K with outlier
+//   channels at ctx 2k-8k: 5-9e-5 int8, 1.5-3e-6 FP16.
 //
 //   Where the int8 time goes (perf, 1 thread, 32/4/64 ctx 8192, before the 16-bit weight
 //   quantiser): P·V 39 % (half of it quantising the weights), q·K 29 %, query preparation
@@ -75,11 +82,16 @@
 // Tried and dropped (same machine, same harness):
 //   - Symmetric per-channel K (absmax/127) with the query folded and rounded to one int8
 //     level on every path: Δppl +0.51 %. Centring K on per-channel midpoints: +0.32 %; keeping
-//     the FMA paths' query in FP32 (and two int8 levels on VNNI): +0.12 %. With K exact (all
-//     channels in the CSR) the V quantisation alone gives +0.076 %, the floor of this format.
+//     the FMA paths' query in FP32 (and two int8 levels on VNNI): +0.12 % (8 × 512 tokens).
 //   - Outlier thresholds 1.5-3× or ≤ 2 channels instead of 6× / 4: no better (+0.46 to
 //     +0.58 % in the one-level-query version): the query rounding dominated, not K's range.
-//   - K groups of 128 tokens: ~5-10 % faster on 1 thread, Δppl +0.21 % instead of +0.12 %.
+//   - K groups of 128 tokens: ~5-10 % faster on 1 thread, Δppl +0.21 % instead of +0.12 %
+//     (8 × 512). Groups of 32: +0.167 % instead of +0.192 % (32 × 512) for 2× the K scale
+//     bytes and query preparations. Where the int8 error comes from (32 × 512, no FP16
+//     window): with K exact (all channels in the CSR) +0.041 %, so K's rounding is most of
+//     it; the top 1 or 2 channels of every group in the CSR: +0.166 %: no single channel
+//     dominates. Keeping the recent tokens in FP16 is the lever that pays (+0.110 %), at the
+//     speed cost above.
 //   - One-level int8 query on VNNI: half the vpdpbusd of the two-level form but +0.2 pp of
 //     perplexity; the VNNI path with two levels is only on par with the FMA path on this
 //     machine (P·V, not q·K, dominates).
@@ -239,6 +251,18 @@ void check_call(const Shape& s, int cache_heads, int cache_dim, int cache_len, i
 }
 
 // Walks FP16 tokens [0, n) of one head through the kernels, continuing the softmax state.
+// The FP16 residual (64-127 tokens) lives apart from the int8 arrays, so no tile prefetch
+// covers it: fetch this head's into L2 while its last int8 tile's P·V runs, or its first
+// loads wait on DRAM (measured 4-10 % of the whole call at ctx 2048 without this).
+void prefetch_residual(const KvCacheF16& r, int h, int n, int D) {
+  const auto* kb = reinterpret_cast<const char*>(r.k_head(h));
+  const auto* vb = reinterpret_cast<const char*>(r.v_head(h));
+  const std::size_t kbytes = static_cast<std::size_t>((n + kKvSub - 1) / kKvSub) * kKvSub * D * 2;
+  const std::size_t vbytes = static_cast<std::size_t>(n) * D * 2;
+  for (std::size_t o = 0; o < kbytes; o += 64) __builtin_prefetch(kb + o, 0, 2);
+  for (std::size_t o = 0; o < vbytes; o += 64) __builtin_prefetch(vb + o, 0, 2);
+}
+
 void run_f16_tokens(const DecodeKernels& k, const std::uint16_t* kh, const std::uint16_t* vh,
                     int D, int n, int G, int T, Scratch& sc) {
   for (int t0 = 0; t0 < n; t0 += T) {
@@ -349,6 +373,7 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
                            sc.s.data() + (a - t0), sc.lds);
           a = b;
         }
+        if (t1 == qctx && ctx > qctx) prefetch_residual(kv.residual(), h, ctx - qctx, D);
         k.softmax_tile(sc.s.data(), sc.lds, G, t1 - t0, sc.m.data(), sc.l.data(), sc.corr.data());
         k.accum_v_i8(vh + static_cast<std::size_t>(t0) * D, vs + t0, D, t1 - t0, sc.s.data(), sc.lds,
                      G, sc.corr.data(), sc.acc.data(), pf);

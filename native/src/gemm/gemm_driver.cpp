@@ -142,8 +142,6 @@ using detail::UkArgs;
 std::atomic<int> g_last_path{-1};
 std::atomic<std::uint64_t> g_calls[kPathCount];
 
-// At or below this many rows the call is a GEMV-like decode step: memory bound on W.
-constexpr int kDecodeMaxM = 16;
 // Rows of x packed per outer chunk in prefill; the packed kc×MC block must sit in L2.
 constexpr int kMaxMc = 1024;
 // Decode with several row blocks walks W in slabs this deep: the slab being reused and the

@@ -101,7 +101,7 @@ struct LlamaSession::State {
   std::vector<std::vector<float>> ref_k, ref_v;  // Reference: FP32 [t][kv head][channel]
   std::vector<attn::KvCacheF16> f16;
   std::vector<attn::KvCacheInt8> i8;
-  State(const LlamaWeights& weights, KvMode m, attn::DecodeOptions o)
+  State(const LlamaWeights& weights, KvMode m, attn::DecodeOptions o, attn::QuantConfig quant)
       : w(weights), mode(m), opt(o), scratch(weights.config) {
     const LlamaConfig& c = w.config;
     x.resize(c.dim);
@@ -120,15 +120,15 @@ struct LlamaSession::State {
           f16.emplace_back(c.n_kv_heads, c.head_dim(), c.seq_len);
           break;
         case KvMode::Int8:
-          i8.emplace_back(c.n_kv_heads, c.head_dim(), c.seq_len);
+          i8.emplace_back(c.n_kv_heads, c.head_dim(), c.seq_len, quant);
           break;
       }
     }
   }
 };
 
-LlamaSession::LlamaSession(const LlamaWeights& w, KvMode mode, attn::DecodeOptions opt)
-    : s_(new State(w, mode, opt)) {
+LlamaSession::LlamaSession(const LlamaWeights& w, KvMode mode, attn::DecodeOptions opt, attn::QuantConfig quant)
+    : s_(new State(w, mode, opt, quant)) {
   attn::validate(shape_of(w.config));
 }
 LlamaSession::~LlamaSession() { delete s_; }

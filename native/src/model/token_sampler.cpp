@@ -72,10 +72,10 @@ std::vector<std::vector<int>> sample_sequences(const LlamaWeights& w, int count,
 }
 
 Perplexity perplexity_decode(const LlamaWeights& w, const std::vector<std::vector<int>>& seqs,
-                             KvMode mode, const attn::DecodeOptions& opt) {
+                             KvMode mode, const attn::DecodeOptions& opt, const attn::QuantConfig& quant) {
   Perplexity p;
   for (const auto& seq : seqs) {
-    LlamaSession sess(w, mode, opt);
+    LlamaSession sess(w, mode, opt, quant);
     for (std::size_t i = 0; i + 1 < seq.size(); ++i) {
       p.nll += nll(sess.step(seq[i]), w.config.vocab_size, seq[i + 1]);
       ++p.tokens;
