@@ -110,7 +110,11 @@ export class FakeGitHub {
       fault.times -= 1;
       return this.send(res, undefined, fault.status, { message: fault.message ?? 'Server Error' });
     }
-    if (!req.headers.authorization || typeof query !== 'string' || !/^query\s*\{\s*viewer\s*\{\s*login\s*\}\s*\}$/.test(query)) {
+    if (
+      !req.headers.authorization ||
+      typeof query !== 'string' ||
+      !/^query\s*\{\s*viewer\s*\{\s*login\s*\}\s*\}$/.test(query)
+    ) {
       this.problems.push(`graphql: unexpected request ${JSON.stringify(body)}`);
       return this.send(res, undefined, 400, { message: 'Problems parsing JSON' });
     }

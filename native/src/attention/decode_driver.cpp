@@ -50,12 +50,12 @@
 // --threads=1, medians of 3. Every timing is 8 consecutive calls (one decode step) rotating
 // through 1 GiB of cache copies; synthetic K with 2 outlier channels per head):
 //     shape/ctx          2 threads: speedup  int8 eff  FP16 eff | 1 thread: speedup
-//     32/4/64  ctx2048               1.23      40 %      53 %    |           1.26
-//     32/4/64  ctx4096               1.28      43 %      55 %    |
-//     32/4/64  ctx8192               1.30      45 %      57 %    |           1.29
-//     32/8/128 ctx2048               1.66      58 %      62 %    |           1.64
-//     32/8/128 ctx4096               1.72      63 %      63 %    |
-//     32/8/128 ctx8192               1.73      64 %      65 %    |           1.69
+//     32/4/64  ctx2048               1.22      41 %      55 %    |           1.26
+//     32/4/64  ctx4096               1.28      45 %      58 %    |
+//     32/4/64  ctx8192               1.31      47 %      60 %    |           1.29
+//     32/8/128 ctx2048               1.63      60 %      65 %    |           1.64
+//     32/8/128 ctx4096               1.69      64 %      68 %    |
+//     32/8/128 ctx8192               1.68      66 %      68 %    |           1.69
 //   (eff: the kernel's bytes per second over a same-size streaming read in the same round,
 //   ~30 GB/s on 2 threads; int8 at 32/8/128 ctx8192 moves 19.8 GB/s.)
 //   Bytes per cached token (all KV heads): FP16 1024 / int8 618 at 32/4/64 (K 256, V 256,
