@@ -8,10 +8,14 @@ namespace infeng::attn::detail {
 namespace {
 
 template <int MR, int NV>
-void tile(int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc, bool accumulate) {
+void tile(int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc, bool accumulate,
+          const float* scale) {
   __m256 acc[MR][NV];
-  for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = accumulate ? _mm256_loadu_ps(c + r * ldc + 8 * v) : _mm256_setzero_ps();
+  for (int r = 0; r < MR; ++r) {
+    const __m256 sr = _mm256_set1_ps(scale ? scale[r] : 1.0f);
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = accumulate ? _mm256_mul_ps(sr, _mm256_loadu_ps(c + r * ldc + 8 * v)) : _mm256_setzero_ps();
+  }
   for (int x = 0; x < k; ++x) {
     __m256 bv[NV];
     for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(b + static_cast<long>(x) * ldb + 8 * v);
@@ -26,17 +30,19 @@ void tile(int k, const float* a, int lda, const float* b, int ldb, float* c, int
 
 template <int NV>
 void rows_of(int rows, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-             bool accumulate) {
+             bool accumulate, const float* scale) {
   int r = 0;
-  for (; r + 6 <= rows; r += 6) tile<6, NV>(k, a + r * lda, lda, b, ldb, c + r * ldc, ldc, accumulate);
-  for (; r < rows; ++r) tile<1, NV>(k, a + r * lda, lda, b, ldb, c + r * ldc, ldc, accumulate);
+  for (; r + 6 <= rows; r += 6)
+    tile<6, NV>(k, a + r * lda, lda, b, ldb, c + r * ldc, ldc, accumulate, scale ? scale + r : nullptr);
+  for (; r < rows; ++r)
+    tile<1, NV>(k, a + r * lda, lda, b, ldb, c + r * ldc, ldc, accumulate, scale ? scale + r : nullptr);
 }
 
 void gemm(int rows, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-          bool accumulate) {
+          bool accumulate, const float* scale) {
   int j = 0;
-  for (; j + 16 <= n; j += 16) rows_of<2>(rows, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
-  if (j < n) rows_of<1>(rows, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+  for (; j + 16 <= n; j += 16) rows_of<2>(rows, k, a, lda, b + j, ldb, c + j, ldc, accumulate, scale);
+  if (j < n) rows_of<1>(rows, k, a, lda, b + j, ldb, c + j, ldc, accumulate, scale);
 }
 
 }  // namespace

@@ -6,8 +6,9 @@
 // head) pairs of that KV head, so the G heads of a group share every K/V tile they load: the
 // packed query block Q̂ is (B·G)×D. For each key tile j ≤ the query tile (B keys): K̂ᵀ is
 // packed D×B once per item and tile, S = Q̂·K̂ᵀ ((B·G)×B, L2-resident), the causal mask on the
-// diagonal tile, decode's online softmax_tile over the rows, O = corr·O + P·V with V read in
-// place. Both products go through one register-tile kernel per ISA (prefill_kernels.h).
+// diagonal tile, the online softmax over the rows (the path's own, or decode's softmax_tile),
+// O = corr·O + P·V with V read in place and corr applied as O is loaded. Both products go
+// through one register-tile kernel per ISA (prefill_kernels.h).
 // Tiles are aligned and square, so every query row of a diagonal tile sees ≥ 1 unmasked key.
 // Threads take items round-robin in query-tile order, which balances the triangle.
 // Scratch per thread: Q̂, O and S ((B·G)×(2D+B) floats) plus K̂ᵀ (D×B): independent of n,
@@ -24,9 +25,13 @@
 //   −0.00002 % (FP32 rounding).
 // The reference is plain scalar-order C++ that the compiler vectorises poorly (8-16 GF/s),
 // so the speedup over it is mostly vectorisation; the FLOP rate against the peak is the
-// figure that says how good the tiled kernel is. Where the rest goes: the softmax (exp over
-// every score, ~10 %), packing K̂ᵀ per tile, and 6-row register tiles (the GEMM lane's 14×32
-// tile is not reused because S and O are only 64 wide).
+// figure that says how good the tiled kernel is.
+//   AVX-512 softmax 16 rows at a time (prefill_avx512.cpp) and O's correction folded into the
+//   P·V product's loads instead of a pass over O: +8-15 % (speedup over the same reference,
+//   two interleaved rounds of medians of 3 against the previous build, 2 threads, n 2048-4096).
+//   After it (perf, 1 thread, 32/4/64 n2048): the two products 76 % of the tiled kernel's
+//   time, the softmax 15 %, this driver's packing of K̂ᵀ, query scaling, masking and output
+//   9 % (the 6-row register tiles stay: the GEMM lane's 14×32 tile does not fit 64-wide S/O).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -125,7 +130,7 @@ PrefillInfo prefill_tiled(const Shape& s, const float* q, const float* k, const 
           for (int j = j0; j < j1; ++j) dst[j - j0] = k[(static_cast<std::size_t>(j) * Hk + hk) * D + c];
           for (int j = kn; j < ncols; ++j) dst[j] = 0.0f;
         }
-        pk.gemm(rows, ncols, D, sc.qh.data(), D, sc.kt.data(), B, sc.s.data(), B, false);
+        pk.gemm(rows, ncols, D, sc.qh.data(), D, sc.kt.data(), B, sc.s.data(), B, false, nullptr);
         if (j1 > i0) {  // the diagonal tile: key j is visible to query i only when j ≤ i
           for (int r = 0; r < rows; ++r) {
             const int i = i0 + r / G;
@@ -133,17 +138,13 @@ PrefillInfo prefill_tiled(const Shape& s, const float* q, const float* k, const 
             for (int j = std::max(j0, i + 1); j < j1; ++j) row[j - j0] = kNegInf;
           }
         }
-        dk.softmax_tile(sc.s.data(), B, rows, kn, sc.m.data(), sc.l.data(), sc.corr.data());
-        for (int r = 0; r < rows; ++r) {
-          float* orow = sc.o.data() + static_cast<std::size_t>(r) * D;
-          const float cr = sc.corr[r];
-          for (int c = 0; c < D; ++c) orow[c] *= cr;
-        }
-        pk.gemm(rows, D <= 64 ? D : 64, kn, sc.s.data(), B, v + (static_cast<std::size_t>(j0) * Hk + hk) * D,
-                Hk * D, sc.o.data(), D, true);
-        for (int d0 = 64; d0 < D; d0 += 64) {
+        (pk.softmax ? pk.softmax : dk.softmax_tile)(sc.s.data(), B, rows, kn, sc.m.data(), sc.l.data(),
+                                                    sc.corr.data());
+        // O = corr·O + P·V, 64 columns of O per call (each call scales its own columns).
+        for (int d0 = 0; d0 < D; d0 += 64) {
           pk.gemm(rows, std::min(64, D - d0), kn, sc.s.data(), B,
-                  v + (static_cast<std::size_t>(j0) * Hk + hk) * D + d0, Hk * D, sc.o.data() + d0, D, true);
+                  v + (static_cast<std::size_t>(j0) * Hk + hk) * D + d0, Hk * D, sc.o.data() + d0, D, true,
+                  sc.corr.data());
         }
       }
       for (int r = 0; r < rows; ++r) {
