@@ -11,7 +11,7 @@ import { ATTN_DECODE_CSV_COLUMNS, writeAttnDecodeReports } from '../src/results/
 import { compare } from '../src/compare/compare.js';
 import { loadRules } from '../src/compare/rules.js';
 import type { LaneResult } from '../src/model/results.js';
-import { around, lane, machine, metric, run } from './fixtures/compare/build.js';
+import { around, baselineOf, lane, machine, metric, run } from './fixtures/compare/build.js';
 
 const fixture = readFileSync(new URL('./fixtures/gbench/attn_decode_smoke.json', import.meta.url), 'utf8');
 const planned = attnDecodeLane.plannedCases('smoke');
@@ -124,6 +124,34 @@ describe('attn-decode gates (baselines/rules.yml)', () => {
     });
     expect(gate(r, 'speedup-vs-fp16kv', 'q32kv4d64/ctx512')).toBeUndefined();
     expect(r.conclusion).toBe('failure');
+  });
+
+  it('takes a drift of the same-run speedup within 10 % from the baseline, and fails a larger drop', async () => {
+    const rules = await loadRules(path.resolve(__dirname, '..', 'baselines', 'rules.yml'));
+    const base = baselineOf(
+      lane('attn-decode', [decodeCase('q32kv8d128/ctx2048', 1.63, 5e-5, 1.17)]),
+      machine(),
+    );
+    const verdict = (speedup: number) => {
+      const r = compare(
+        run([lane('attn-decode', [decodeCase('q32kv8d128/ctx2048', speedup, 5e-5, 1.17)])], machine()),
+        {
+          'attn-decode': base,
+        },
+        rules,
+      );
+      return {
+        r,
+        v: r.lanes[0]?.verdicts.find((x) => x.source !== 'gate' && x.metric === 'speedup_vs_fp16kv'),
+      };
+    };
+    // the quick run on a busy runner, 40 minutes after calibrating the same kernel
+    const drift = verdict(1.52);
+    expect(drift.v?.state).not.toBe('regressed');
+    expect(drift.r.conclusion).toBe('success');
+    const slower = verdict(1.4);
+    expect(slower.v).toMatchObject({ state: 'regressed', severity: 'fail' });
+    expect(slower.r.conclusion).toBe('failure');
   });
 
   it('fails on perplexity either way, output error and scratch', async () => {
