@@ -101,7 +101,16 @@ const OUTPUT: AttnBenchOutput = {
   /** cases are q<Q>kv<KV>d<D>/ctx<N> */
   sizeTag: 'ctx',
   sizeParam: 'ctx',
-  infoKeys: ['threads', 'isa_flags', 'vnni', 'stream_bytes', 'layers', 'residual_groups', 'compiler', 'model'],
+  infoKeys: [
+    'threads',
+    'isa_flags',
+    'vnni',
+    'stream_bytes',
+    'layers',
+    'residual_groups',
+    'compiler',
+    'model',
+  ],
   shape: { facts: FACTS, format: (v) => v, metrics: ATTN_DECODE_METRICS },
   perplexity: {
     facts: ['ppl_fp32', 'ppl_fp16', 'ppl_int8', 'ppl_tokens'],
