@@ -341,7 +341,10 @@ void decode(const Problem& p, int threads) {
     }
     if (p.lora) {
       // Each thread forms all of T itself: A is rank/N of W's bytes, the second reader finds
-      // it in the shared L3, and no barrier holds a thread back from its W range.
+      // it in the shared L3, and no barrier holds a thread back from its W range. Tried:
+      // forming T after the stream from A and B prefetched into L2 a slice per W panel; the
+      // tax rose (2 threads, H = 4096: 4.5-5 % against 1.7-2 %; H = 2048: 8.5-14 % against
+      // 7-9 %): the prefetches compete with W's stream.
       for (int b = 0; b < rb.count; ++b) {
         const int r0 = rb.start(b), m = rb.rows(b);
         lora_t_block(p, xp + static_cast<std::size_t>(r0) * p.K, m, 0, p.K,
