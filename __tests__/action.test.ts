@@ -23,6 +23,8 @@ const PR_HEAD = 'ec26c3e57ca3a959ca5aad62de7213c562f8c821'; // head.sha of the e
 const PR_NUMBER = 2;
 /** Octokit's throttling spaces writes 1 s apart, as GitHub asks of bots: a run takes seconds. */
 const SLOW = 90_000;
+// the class folder of the workspace's gemm baseline (the fixtures' AMD EPYC 7763, 4 cores, avx2, clang 17)
+const GEMM_CLASS = 'amd-epyc-7763-64-core-processor_4c_avx2_clang17';
 
 let gh: FakeGitHub;
 let apiUrl: string;
@@ -100,8 +102,8 @@ describe('a pull request from the same repository', { timeout: SLOW }, () => {
     const gemmCreate = gh.callsTo('checks/create').find((q) => (q.body as Json).name === 'gemm-perf')!;
     const annotations = ((gemmCreate.body as Json).output as Json).annotations as Json[];
     expect(annotations.map((a) => `${a.path}:${a.start_line}`).sort()).toEqual([
-      `baselines/gemm.json:${lineOf(path.join(ws.root, 'baselines', 'gemm.json'), '"decode/M1/H2048/r16"')}`,
-      `baselines/gemm.json:${lineOf(path.join(ws.root, 'baselines', 'gemm.json'), '"prefill/M128/H2048/r16"')}`,
+      `baselines/${GEMM_CLASS}/gemm.json:${lineOf(path.join(ws.root, 'baselines', GEMM_CLASS, 'gemm.json'), '"decode/M1/H2048/r16"')}`,
+      `baselines/${GEMM_CLASS}/gemm.json:${lineOf(path.join(ws.root, 'baselines', GEMM_CLASS, 'gemm.json'), '"prefill/M128/H2048/r16"')}`,
       `baselines/rules.yml:${lineOf(path.join(ws.root, 'baselines', 'rules.yml'), 'name: lora-tax-prefill')}`,
     ]);
     expect(annotations.every((a) => a.annotation_level === 'failure')).toBe(true);

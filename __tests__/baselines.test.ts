@@ -1,6 +1,6 @@
 // Baselines are committed and edited by hand: a broken one must be an error naming the file
 // and the field (for that lane only), a missing one simply means "no baseline yet".
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import {
   summarizeLane,
   writeBaseline,
 } from '../src/compare/baselines.js';
+import { classKey, classOfBaseline, cpuSlug } from '../src/model/machine-class.js';
 import { baselineOf, gemmCase, lane, machine, metric } from './fixtures/compare/build.js';
 
 const gemm = lane('gemm', [
@@ -80,33 +81,100 @@ describe('summarizeLane', () => {
   });
 });
 
+const CLASS = 'amd-epyc-7763-64-core-processor_4c_avx2_clang17';
+const runClass = {
+  cpuModel: 'AMD EPYC 7763 64-Core Processor',
+  cores: 4,
+  path: 'avx2',
+  compiler: 'clang',
+  compilerMajor: 17,
+};
+
 describe('load and write', () => {
-  it('round-trips through the file, with sample arrays on one line', async () => {
+  it('round-trips through the file of its machine class, with sample arrays on one line', async () => {
     const dir = await tempDir();
     const file = await writeBaseline(good, dir);
-    expect(file).toBe(join(dir, 'gemm.json'));
+    expect(file).toBe(join(dir, CLASS, 'gemm.json'));
     const text = await readFile(file, 'utf8');
     expect(text).toContain('"samples": [10, 11, 12, 13, 14]');
     expect(text).toContain('"isa": [\n');
-    expect(await loadBaseline('gemm', dir)).toEqual(good);
+    expect(await loadBaseline('gemm', dir, runClass)).toEqual(good);
   });
 
-  it('gives undefined for a missing file (every verdict will be `new`)', async () => {
-    expect(await loadBaseline('gemm', await tempDir())).toBeUndefined();
+  it('gives undefined when no class has a baseline (every verdict will be `new`)', async () => {
+    expect(await loadBaseline('gemm', await tempDir(), runClass)).toBeUndefined();
   });
 
-  it('collects a malformed baseline as an InputError and loads the others', async () => {
+  it('collects a malformed baseline of this class as an InputError and loads the others', async () => {
     const dir = await tempDir();
-    await writeFile(join(dir, 'gemm.json'), '{"_meta": ');
+    await mkdir(join(dir, CLASS));
+    await writeFile(join(dir, CLASS, 'gemm.json'), '{"_meta": ');
     await writeFile(
-      join(dir, 'sched.json'),
+      join(dir, CLASS, 'sched.json'),
       formatBaseline({ ...good, _meta: { ...good._meta, lane: 'sched' } }),
     );
-    const all = await loadBaselines(['gemm', 'sched', 'tokenizer'], dir);
+    const lanes = ['gemm', 'sched', 'tokenizer'].map((l) => ({ lane: l, path: 'avx2' }));
+    const all = await loadBaselines(lanes, dir, machine());
     expect(all.gemm).toBeInstanceOf(InputError);
-    expect((all.gemm as InputError).message).toMatch(/gemm\.json: invalid JSON/);
+    expect((all.gemm as InputError).message).toMatch(new RegExp(`${CLASS}/gemm\\.json: invalid JSON`));
     expect(all.sched).toMatchObject({ _meta: { lane: 'sched' } });
     expect(all.tokenizer).toBeUndefined();
+  });
+});
+
+describe('baselines per machine class', () => {
+  const intel = {
+    ...good,
+    _meta: { ...good._meta, hardware: 'Intel(R) Xeon(R) Processor', cores: 2, path: 'avx512' },
+  };
+  const epycAvx512 = { ...good, _meta: { ...good._meta, path: 'avx512' } };
+
+  it('names a class by CPU model, cores, ISA path and compiler major', () => {
+    expect(classKey(classOfBaseline(good._meta))).toBe(CLASS);
+    expect(classKey(classOfBaseline(intel._meta))).toBe('intel-xeon-processor_2c_avx512_clang17');
+    expect(cpuSlug('Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz')).toBe('intel-xeon-platinum-8370c');
+    expect(cpuSlug('../../etc')).toBe('etc');
+    expect(cpuSlug('')).toBe('unknown-cpu');
+  });
+
+  it("picks this run's class among several", async () => {
+    const dir = await tempDir();
+    await writeBaseline(intel, dir);
+    await writeBaseline(epycAvx512, dir);
+    await writeBaseline(good, dir);
+    expect(await loadBaseline('gemm', dir, runClass)).toEqual(good);
+    expect(await loadBaseline('gemm', dir, { ...runClass, path: 'avx512' })).toEqual(epycAvx512);
+  });
+
+  it('without one of its own, returns the nearest other class (same path first) for reference', async () => {
+    const dir = await tempDir();
+    await writeBaseline(intel, dir);
+    await writeBaseline(good, dir);
+    const zen4 = { ...runClass, cpuModel: 'AMD EPYC 9V74 80-Core Processor' };
+    expect(await loadBaseline('gemm', dir, { ...zen4, path: 'avx512' })).toEqual(intel);
+    expect(await loadBaseline('gemm', dir, zen4)).toEqual(good);
+  });
+
+  it('refuses a baseline that lies in the folder of another class', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, CLASS));
+    await writeFile(join(dir, CLASS, 'gemm.json'), formatBaseline(intel));
+    await expect(loadBaseline('gemm', dir, runClass)).rejects.toThrow(/lies in the folder of class/);
+  });
+
+  it('still reads a flat baselines/<lane>.json from before class folders when its class matches', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'gemm.json'), formatBaseline(good));
+    expect(await loadBaseline('gemm', dir, runClass)).toEqual(good);
+  });
+
+  it('a malformed baseline of another class is a note, not an error of this run', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'intel-xeon-processor_2c_avx512_clang17'));
+    await writeFile(join(dir, 'intel-xeon-processor_2c_avx512_clang17', 'gemm.json'), '{');
+    const notes: string[] = [];
+    expect(await loadBaseline('gemm', dir, runClass, notes)).toBeUndefined();
+    expect(notes[0]).toMatch(/class intel-xeon-processor_2c_avx512_clang17 is not usable for reference/);
   });
 });
 
@@ -184,6 +252,7 @@ describe('comparable', () => {
     const r = comparable(good._meta, other, 'avx512');
     expect(r.ok).toBe(false);
     if (r.ok) return;
+    expect(r.sameClass).toBe(false);
     expect(r.reason).toBe(
       'baseline vs this run: CPU "AMD EPYC 7763 64-Core Processor" vs "Intel Xeon Platinum 8370C"; 4 vs 2 cores; ' +
         'ISA flags differ (this machine is with avx512f); compiler clang 17.0.6 vs clang 16.0.6; ISA path avx2 vs avx512',
@@ -195,6 +264,7 @@ describe('comparable', () => {
     expect(r).toEqual({
       ok: false,
       reason: 'baseline vs this run: ISA flags differ (this machine is without fma)',
+      sameClass: true,
     });
   });
 });

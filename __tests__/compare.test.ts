@@ -186,26 +186,55 @@ describe('baseline verdicts', () => {
 });
 
 describe('incomparable baselines', () => {
+  // the same machine class (CPU model, cores, path, compiler major) with other ISA flags
+  const otherFlags = machine({ isa: ['avx2', 'avx512f', 'fma'] });
   const elsewhere = machine({ cpuModel: 'Intel Xeon Platinum 8370C', cores: 2 });
 
-  it('does not judge absolute metrics, still judges same-run metrics', () => {
+  it('same class, other ISA flags: does not judge absolute metrics, still judges same-run metrics', () => {
     const [, b, , ...rest] = steady();
-    const r = judge([metric('fused_gflops', around(200)), b!, tax(3.5), ...rest], elsewhere);
+    const r = judge([metric('fused_gflops', around(200)), b!, tax(3.5), ...rest], otherFlags);
     expect(find(r, 'fused_gflops')).toMatchObject({ state: 'incomparable', severity: 'warn' });
     expect(find(r, 'fused_gflops').deltaPct).toBeCloseTo(-50, 6);
     expect(find(r, 'lora_tax_pct')).toMatchObject({ state: 'regressed', severity: 'fail' });
     expect(r.lanes[0]?.incomparable).toBe(
-      'baseline vs this run: CPU "AMD EPYC 7763 64-Core Processor" vs "Intel Xeon Platinum 8370C"; 4 vs 2 cores',
+      'baseline vs this run: ISA flags differ (this machine is with avx512f)',
     );
     expect(r.lanes[0]?.conclusion).toBe('failure');
   });
 
-  it('is neutral when nothing absolute could be judged and nothing failed', () => {
-    const r = judge(steady(), elsewhere);
+  it('same class, other ISA flags: neutral when nothing absolute could be judged and nothing failed', () => {
+    const r = judge(steady(), otherFlags);
     expect(r.counts.incomparable).toBe(2);
     expect(r.lanes[0]?.conclusion).toBe('neutral');
     expect(r.lanes[0]?.summary).toMatch(/absolute metrics not judged/);
     expect(r.conclusion).toBe('success');
+  });
+
+  it('another machine class: nothing tied to the hardware is judged, same-run ratios included; gates still are', () => {
+    const [, b, , , e] = steady();
+    // a same-run ratio this machine cannot reach is not a regression of the code
+    const r = judge([metric('fused_gflops', around(200)), b!, tax(3.5), ratio(0.9), e!], elsewhere);
+    for (const name of ['fused_gflops', 'lora_tax_pct', 'ratio_vs_openblas'])
+      expect(find(r, name)).toMatchObject({ state: 'incomparable', severity: 'warn' });
+    expect(find(r, 'ratio_vs_openblas').baseline?.median).toBeCloseTo(1.33, 2);
+    expect(find(r, 'lora_tax_excess_pp', 'gate')).toMatchObject({ state: 'pass' });
+    expect(r.lanes[0]?.conclusion).toBe('neutral');
+    expect(r.lanes[0]?.summary).toMatch(/no baseline for this machine class/);
+    expect(r.lanes[0]?.incomparable).toMatch(
+      /^no baseline for this machine class \(intel-xeon-platinum-8370c_2c_avx2_clang17: Intel Xeon Platinum 8370C, 2 cores, avx2, clang 17\)/,
+    );
+    expect(r.lanes[0]?.incomparable).toContain(
+      'npx infeng-perf baseline update --lanes gemm --force-path avx2',
+    );
+    expect(r.lanes[0]?.otherClass).toBe(true);
+    expect(r.conclusion).toBe('success');
+  });
+
+  it('another machine class: a missed fail gate still fails', () => {
+    const [f, b, t, ra] = steady();
+    const r = judge([f!, b!, t!, ra!, excess(2)], elsewhere);
+    expect(find(r, 'lora_tax_excess_pp', 'gate')).toMatchObject({ state: 'regressed', severity: 'fail' });
+    expect(r.conclusion).toBe('failure');
   });
 
   it('a changed unit is incomparable, not a 1000× regression', () => {

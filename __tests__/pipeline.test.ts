@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, cpSync
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { baselineFile } from '../src/compare/baselines.js';
+import { classKey, classOfRun } from '../src/model/machine-class.js';
 import { parse } from 'csv-parse/sync';
 import { buildConfig, type Config } from '../src/config.js';
 import { calibrateStage, compareStage, runStage } from '../src/pipeline.js';
@@ -73,9 +75,13 @@ describe('pipeline on the smoke profile', () => {
     expect(out.terminal).toMatch(/gemm-perf/);
   });
 
+  // the gemm baseline of this run's machine class
+  const ownBaselineFile = () =>
+    baselineFile(config.baselinesDir, 'gemm', classKey(classOfRun(results.machine, results.lanes[0]!.path)));
+
   it('against a baseline calibrated from the same samples nothing changed', async () => {
     await calibrateStage(config, [results], () => {});
-    const baseline = JSON.parse(readFileSync(path.join(config.baselinesDir, 'gemm.json'), 'utf8'));
+    const baseline = JSON.parse(readFileSync(ownBaselineFile(), 'utf8'));
     expect(baseline._meta).toMatchObject({
       lane: 'gemm',
       cores: results.machine.cores,
@@ -88,7 +94,8 @@ describe('pipeline on the smoke profile', () => {
   });
 
   it('a malformed baseline is an error that names the file, and the report is still written', async () => {
-    writeFileSync(path.join(config.baselinesDir, 'gemm.json'), '{"_meta": {"lane": "gemm"}, "cases": 3}');
+    mkdirSync(path.dirname(ownBaselineFile()), { recursive: true });
+    writeFileSync(ownBaselineFile(), '{"_meta": {"lane": "gemm"}, "cases": 3}');
     const out = await compareStage(config, results);
     expect(out.report.conclusion).toBe('failure');
     expect(JSON.stringify(out.report)).toMatch(/gemm\.json/);

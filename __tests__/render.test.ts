@@ -37,7 +37,7 @@ describe('renderMarkdown', () => {
     const [first, second] = full.split('\n');
     expect(first).toBe(REPORT_MARKER);
     expect(second).toMatch(
-      /^❌ \*\*infeng perf\*\* · \*\*4 failing\*\* · 3 regressed, 4 improved, 23 unchanged, 6 warnings, 1 noisy, 1 incomparable, 8 new, 1 error · /,
+      /^❌ \*\*infeng perf\*\* · \*\*4 failing\*\* · 3 regressed, 4 improved, 22 unchanged, 6 warnings, 1 noisy, 2 incomparable, 8 new, 1 error · /,
     );
     expect(second).toContain(
       'AMD EPYC 7763 64-Core Processor (4 cores) · avx2 · clang 17.0.6 · profile quick · baseline 7–20 days old',
@@ -117,7 +117,7 @@ describe('renderTerminal', () => {
     expect(failing.length).toBe(3);
     for (const row of failing) expect(row.indexOf('REGRESSED')).toBe(header.indexOf('verdict'));
     expect(lines[0]).toBe(
-      'infeng perf: FAILED (4 failing) - 3 regressed, 4 improved, 23 unchanged, 6 warnings, 1 noisy, 1 incomparable, 8 new, 1 error',
+      'infeng perf: FAILED (4 failing) - 3 regressed, 4 improved, 22 unchanged, 6 warnings, 1 noisy, 2 incomparable, 8 new, 1 error',
     );
   });
 });

@@ -59330,9 +59330,62 @@ const VERDICT_STATES = [
     'missing',
     'error',
 ];
+function emptyCounts() {
+    return Object.fromEntries(VERDICT_STATES.map((s) => [s, 0]));
+}
+/** A missed warn-severity tolerance or gate: shown as a warning, never fails. */
+function isWarning(v) {
+    return v.severity === 'warn' && v.state === 'regressed';
+}
+/** The one definition of what fails the gate. */
+function isFailing(v) {
+    return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');
+}
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/model/machine-class.ts
+/** "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz" → "intel-xeon-platinum-8370c" */
+function cpuSlug(model) {
+    const slug = model
+        .toLowerCase()
+        .replace(/\((r|tm|c)\)/g, ' ')
+        .replace(/@.*$/, ' ')
+        .replace(/\bcpu\b/g, ' ')
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, '');
+    return slug === '' ? 'unknown-cpu' : slug;
+}
+/** The folder name of a class: readable, and safe as one path segment. */
+function classKey(c) {
+    const compiler = (c.compiler.toLowerCase().replace(/[^a-z0-9]+/g, '') || 'cc') + String(c.compilerMajor);
+    const path = c.path.replace(/[^a-z0-9]+/gi, '') || 'nopath';
+    return `${cpuSlug(c.cpuModel)}_${c.cores}c_${path}_${compiler}`;
+}
+function classOfRun(machine, path) {
+    return {
+        cpuModel: machine.cpuModel,
+        cores: machine.cores,
+        path,
+        compiler: machine.compiler.id,
+        compilerMajor: machine.compiler.major,
+    };
+}
+function classOfBaseline(meta) {
+    return {
+        cpuModel: meta.hardware,
+        cores: meta.cores,
+        path: meta.path,
+        // "_meta.compiler" is "<id> <version>"
+        compiler: meta.compiler.split(' ')[0] ?? '',
+        compilerMajor: meta.compilerMajor,
+    };
+}
+/** One line for people: "AMD EPYC 7763, 2 cores, avx2, clang 17". */
+function describeClass(c) {
+    return `${c.cpuModel}, ${c.cores} cores, ${c.path || 'no path'}, ${c.compiler} ${c.compilerMajor}`;
+}
+
 ;// CONCATENATED MODULE: ./src/compare/stats.ts
 // Robust summaries and the significance test behind every baseline verdict.
 //
@@ -59553,13 +59606,16 @@ function makeValidator(schema) {
 }
 
 ;// CONCATENATED MODULE: ./src/compare/baselines.ts
-// Committed baselines: load and validate `baselines/<lane>.json`, summarise a calibration run
-// into one, write it back in a reviewable form, and decide whether a baseline's absolute numbers
-// may be compared with this machine's at all.
+// Committed baselines: load and validate `baselines/<class>/<lane>.json`, summarise a
+// calibration run into one, write it back in a reviewable form, and decide whether a baseline's
+// numbers may be compared with this machine's at all.
 //
-// A missing file is normal (a new lane: every verdict is `new`). A malformed file is the user's
-// to fix: an InputError naming the file and the field, which compare turns into an error for
-// that lane alone.
+// A baseline belongs to a machine class (src/model/machine-class.ts): a run is judged only
+// against its own class's. A class without one is normal (a new runner type: hardware-bound
+// verdicts are `incomparable`, and the report says how to calibrate). A malformed file is the
+// user's to fix: an InputError naming the file and the field, which compare turns into an error
+// for that lane alone.
+
 
 
 
@@ -59621,8 +59677,10 @@ const baselineSchema = {
     },
 };
 const validateBaseline = makeValidator(baselineSchema);
-function baselineFile(dir, lane) {
-    return (0,external_node_path_.join)(dir, `${lane}.json`);
+/** `<dir>/<class>/<lane>.json`: one folder per machine class. */
+function baselineFile(dir, lane, classKeyOrMeta) {
+    const key = typeof classKeyOrMeta === 'string' ? classKeyOrMeta : classKey(classOfBaseline(classKeyOrMeta));
+    return (0,external_node_path_.join)(dir, key, `${lane}.json`);
 }
 /** Validates parsed JSON as the baseline of `lane`. `file` is only used in error messages. */
 function parseBaseline(text, lane, file) {
@@ -59645,9 +59703,8 @@ function parseBaseline(text, lane, file) {
     }
     return baseline;
 }
-/** The lane's baseline; undefined when there is none. Throws InputError when it is malformed. */
-async function loadBaseline(lane, dir = 'baselines') {
-    const file = baselineFile(dir, lane);
+/** Reads and validates one baseline file; undefined when it does not exist. */
+async function readBaselineFile(file, lane) {
     let text;
     try {
         text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
@@ -59659,12 +59716,78 @@ async function loadBaseline(lane, dir = 'baselines') {
     }
     return parseBaseline(text, lane, file);
 }
-/** Every lane's baseline, a malformed one as its InputError so the other lanes go on. */
-async function loadBaselines(lanes, dir = 'baselines') {
-    const out = {};
-    for (const lane of lanes) {
+/** The class folders under `dir` that hold a baseline of `lane`, sorted. */
+async function classesWithBaseline(dir, lane) {
+    let entries;
+    try {
+        entries = (await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+    }
+    catch {
+        return [];
+    }
+    const out = [];
+    for (const key of entries.sort()) {
         try {
-            out[lane] = await loadBaseline(lane, dir);
+            if ((await (0,promises_namespaceObject.stat)((0,external_node_path_.join)(dir, key, `${lane}.json`))).isFile())
+                out.push(key);
+        }
+        catch {
+            // no baseline of this lane for that class
+        }
+    }
+    return out;
+}
+/**
+ * The lane's baseline for this run's machine class; when the class has none, the nearest other
+ * class's (same ISA path first, then same CPU model) so the report can show it for reference:
+ * compare never judges against it. Undefined when no class has one. Throws InputError when this
+ * class's file is malformed or lies in another class's folder.
+ */
+async function loadBaseline(lane, dir, runClass, notes = []) {
+    const key = classKey(runClass);
+    const own = baselineFile(dir, lane, key);
+    const found = await readBaselineFile(own, lane);
+    if (found) {
+        const actual = classKey(classOfBaseline(found._meta));
+        if (actual !== key) {
+            throw new InputError(`was measured on class ${actual} (${describeClass(classOfBaseline(found._meta))}) but lies in the folder of class ${key}: move it to ${baselineFile(dir, lane, actual)}`, { file: own, field: '_meta' });
+        }
+        return found;
+    }
+    // A baseline from before classes had folders: used when its class matches.
+    const legacy = (0,external_node_path_.join)(dir, `${lane}.json`);
+    const flat = await readBaselineFile(legacy, lane);
+    if (flat && classKey(classOfBaseline(flat._meta)) === key)
+        return flat;
+    const others = await classesWithBaseline(dir, lane);
+    const rank = (k) => {
+        const [cpu, , path] = k.split('_');
+        return (path === key.split('_')[2] ? 0 : 2) + (cpu === key.split('_')[0] ? 0 : 1);
+    };
+    for (const k of [...others].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) {
+        try {
+            const b = await readBaselineFile(baselineFile(dir, lane, k), lane);
+            if (b)
+                return b;
+        }
+        catch (err) {
+            if (!(err instanceof InputError))
+                throw err;
+            notes.push(`${lane}: the baseline of class ${k} is not usable for reference: ${err.message}`);
+        }
+    }
+    return flat;
+}
+/**
+ * Every lane's baseline for its class (the ISA path is the lane's own), a malformed one as its
+ * InputError so the other lanes go on. Problems that do not concern this run's class go to
+ * `notes`.
+ */
+async function loadBaselines(lanes, dir, machine, notes = []) {
+    const out = {};
+    for (const { lane, path } of lanes) {
+        try {
+            out[lane] = await loadBaseline(lane, dir, classOfRun(machine, path), notes);
         }
         catch (err) {
             if (!(err instanceof InputError))
@@ -59735,24 +59858,29 @@ function formatBaseline(baseline) {
     const json = JSON.stringify(baseline, null, 2);
     return `${json.replace(/\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]/g, (_m, body) => `[${body.split(/,\s*/).join(', ')}]`)}\n`;
 }
-/** Writes `<dir>/<lane>.json`; returns the path. */
+/** Writes `<dir>/<class>/<lane>.json`; returns the path. */
 async function writeBaseline(baseline, dir = 'baselines') {
-    const file = baselineFile(dir, baseline._meta.lane);
-    await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
+    const file = baselineFile(dir, baseline._meta.lane, baseline._meta);
+    await (0,promises_namespaceObject.mkdir)((0,external_node_path_.dirname)(file), { recursive: true });
     await (0,promises_namespaceObject.writeFile)(file, formatBaseline(baseline), 'utf8');
     return file;
 }
 /**
- * Whether the baseline's absolute numbers (GFLOP/s, latency) mean anything on this machine:
- * same CPU model, core count, ISA flags, compiler major and — when given — ISA path.
- * The reason names everything that differs.
+ * Whether the baseline's numbers mean anything on this machine: same class (CPU model, core
+ * count, ISA path, compiler major) and same ISA flags. The reason names everything that differs.
  */
 function comparable(meta, machine, path) {
     const diffs = [];
+    let sameClass = true;
+    const differ = (text, classFact) => {
+        diffs.push(text);
+        if (classFact)
+            sameClass = false;
+    };
     if (meta.hardware !== machine.cpuModel)
-        diffs.push(`CPU "${meta.hardware}" vs "${machine.cpuModel}"`);
+        differ(`CPU "${meta.hardware}" vs "${machine.cpuModel}"`, true);
     if (meta.cores !== machine.cores)
-        diffs.push(`${meta.cores} vs ${machine.cores} cores`);
+        differ(`${meta.cores} vs ${machine.cores} cores`, true);
     const before = new Set(meta.isa);
     const now = new Set(machine.isa);
     const lost = [...before].filter((f) => !now.has(f)).sort();
@@ -59762,16 +59890,16 @@ function comparable(meta, machine, path) {
             ...(lost.length > 0 ? [`without ${lost.join(', ')}`] : []),
             ...(gained.length > 0 ? [`with ${gained.join(', ')}`] : []),
         ];
-        diffs.push(`ISA flags differ (this machine is ${parts.join(' and ')})`);
+        differ(`ISA flags differ (this machine is ${parts.join(' and ')})`, false);
     }
     if (meta.compilerMajor !== machine.compiler.major) {
-        diffs.push(`compiler ${meta.compiler} vs ${machine.compiler.id} ${machine.compiler.version}`);
+        differ(`compiler ${meta.compiler} vs ${machine.compiler.id} ${machine.compiler.version}`, true);
     }
     if (path !== undefined && path !== '' && meta.path !== path)
-        diffs.push(`ISA path ${meta.path} vs ${path}`);
-    return diffs.length === 0
-        ? { ok: true }
-        : { ok: false, reason: `baseline vs this run: ${diffs.join('; ')}` };
+        differ(`ISA path ${meta.path} vs ${path}`, true);
+    if (diffs.length === 0)
+        return { ok: true };
+    return { ok: false, reason: `baseline vs this run: ${diffs.join('; ')}`, sameClass };
 }
 
 ;// CONCATENATED MODULE: ./src/compare/format.ts
@@ -60039,6 +60167,8 @@ function gatesFor(rules, lane) {
 
 
 
+
+
 function compare_compare(results, baselines, rules) {
     const notes = [];
     const lanes = results.lanes.map((lane) => compareLane(lane, results.machine, baselines[lane.lane], rules, notes));
@@ -60054,17 +60184,6 @@ function compare_compare(results, baselines, rules) {
         lanes,
         notes,
     };
-}
-function emptyCounts() {
-    return Object.fromEntries(VERDICT_STATES.map((s) => [s, 0]));
-}
-/** A missed warn-severity tolerance or gate: shown as a warning, never fails. */
-function isWarning(v) {
-    return v.severity === 'warn' && v.state === 'regressed';
-}
-/** The one definition of what fails the gate. */
-function isFailing(v) {
-    return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');
 }
 function checkName(lane) {
     return lanes_CHECK_NAMES[lane] ?? `${lane}-perf`;
@@ -60102,6 +60221,7 @@ function compareLane(lane, machine, baselineInput, rules, notes) {
     const verdicts = [];
     let baseline;
     let incomparable;
+    let otherClass = false;
     if (baselineInput instanceof InputError) {
         // A broken committed baseline must be fixed, not silently treated as "no baseline":
         // it fails the lane, and the gates still run.
@@ -60111,8 +60231,14 @@ function compareLane(lane, machine, baselineInput, rules, notes) {
     else if (baselineInput) {
         baseline = baselineInput;
         const c = comparable(baseline._meta, machine, lane.path);
-        if (!c.ok)
+        if (!c.ok) {
             incomparable = c.reason;
+            otherClass = !c.sameClass;
+            if (otherClass) {
+                const runClass = classOfRun(machine, lane.path);
+                incomparable = `no baseline for this machine class (${classKey(runClass)}: ${describeClass(runClass)}); the nearest is another class's (${c.reason.replace(/^baseline vs this run: /, '')}), shown for reference, not judged. To judge this class: ${calibrateHint(lane.lane, lane.path)}`;
+            }
+        }
     }
     if (lane.cases.length === 0) {
         verdicts.push(laneLevel(lane.lane, 'the lane ran but reported no cases'));
@@ -60140,7 +60266,7 @@ function compareLane(lane, machine, baselineInput, rules, notes) {
             const current = summarizeSamples(m.samples);
             // with an unusable baseline only the gates judge this metric
             if (!(baselineInput instanceof InputError)) {
-                const v = judge(lane.lane, c.id, m, current, baseline?.cases[c.id]?.[m.name], tol, rules, incomparable);
+                const v = judge(lane.lane, c.id, m, current, baseline?.cases[c.id]?.[m.name], tol, rules, incomparable, otherClass);
                 // the control's absolute value only says something against a baseline from this hardware
                 const guard = tol.control !== undefined && !incomparable;
                 verdicts.push(guard
@@ -60157,7 +60283,8 @@ function compareLane(lane, machine, baselineInput, rules, notes) {
             }
         }
     }
-    if (baseline)
+    // another class's cases are not this run's plan: nothing is missing against them
+    if (baseline && !otherClass)
         verdicts.push(...missingVerdicts(lane, baseline));
     if (lane.cases.length > 0) {
         for (const g of gates) {
@@ -60169,8 +60296,9 @@ function compareLane(lane, machine, baselineInput, rules, notes) {
     return {
         ...base,
         conclusion,
-        summary: laneSummary(verdicts, lane.path, incomparable),
+        summary: laneSummary(verdicts, lane.path, incomparable, otherClass),
         ...(incomparable ? { incomparable } : {}),
+        ...(otherClass ? { otherClass: true } : {}),
         ...(baseline ? { baselineMeta: baseline._meta } : {}),
         verdicts,
     };
@@ -60233,7 +60361,7 @@ function widenToRunSpread(tol, summary) {
         out.abs = Math.max(tol.abs, 2 * floorAbs);
     return out;
 }
-function judge(lane, caseId, m, current, summary, tol, rules, incomparable) {
+function judge(lane, caseId, m, current, summary, tol, rules, incomparable, otherClass = false) {
     const id = { ...identity(lane, caseId, m), source: 'baseline', current };
     if (!summary)
         return { ...id, state: 'new', severity: 'warn', reason: 'no baseline for this metric yet' };
@@ -60251,6 +60379,14 @@ function judge(lane, caseId, m, current, summary, tol, rules, incomparable) {
             state: 'incomparable',
             severity: 'warn',
             reason: `unit changed from ${summary.unit} to ${m.unit}: recalibrate`,
+        };
+    }
+    if (otherClass) {
+        return {
+            ...shown,
+            state: 'incomparable',
+            severity: 'warn',
+            reason: 'baseline from another machine class (CPU model, ISA path, cores or compiler): shown, not judged',
         };
     }
     if (m.kind === 'absolute' && incomparable) {
@@ -60423,7 +60559,7 @@ const SUMMARY_ORDER = [
     'new',
     'missing',
 ];
-function laneSummary(verdicts, path, incomparable) {
+function laneSummary(verdicts, path, incomparable, otherClass) {
     const counts = emptyCounts();
     // a missed warn-severity gate or tolerance is a warning, not a regression: the gate passes
     let warnings = 0;
@@ -60442,9 +60578,16 @@ function laneSummary(verdicts, path, incomparable) {
         text = `${failing} failing: ${text}`;
     if (path)
         text += ` (${path})`;
-    if (incomparable)
+    if (otherClass)
+        text += '; no baseline for this machine class: only the gates judge';
+    else if (incomparable)
         text += '; absolute metrics not judged: baseline from other hardware or compiler';
     return text;
+}
+/** How to create the baseline this run lacks: the command, or the action's calibrate mode. */
+function calibrateHint(lane, path) {
+    const forced = path === 'scalar' || path === 'avx2' ? ` --force-path ${path}` : '';
+    return `run \`npx infeng-perf baseline update --lanes ${lane}${forced}\` on this machine class (or the action with \`mode: calibrate\` on this runner) and commit what it writes`;
 }
 function firstLine(s) {
     const line = s.split('\n')[0] ?? '';
@@ -60955,6 +61098,7 @@ function plainText(text) {
 
 
 
+
 const REPORT_MARKER = '<!-- infeng-perf-report -->';
 /** GitHub's limit is 65,536 characters for a comment and 65,535 for a check run summary. */
 const DEFAULT_MAX_CHARS = 65000;
@@ -61170,7 +61314,9 @@ function notesSection(report) {
         if (l.error) {
             items.push(`**${escapeMarkdown(l.lane)}** failed at the ${escapeMarkdown(l.error.step)} step:\n\n${indent(codeBlock(clip(l.error.message)))}`);
         }
-        if (l.incomparable)
+        if (l.incomparable && l.otherClass)
+            items.push(`**${escapeMarkdown(l.lane)}**: ${escapeMarkdown(l.incomparable)}.`);
+        else if (l.incomparable)
             items.push(`**${escapeMarkdown(l.lane)}**: absolute metrics not judged (${escapeMarkdown(l.incomparable)}).`);
         const listed = (state, what) => {
             const vs = l.verdicts.filter((v) => v.state === state && isMetricVerdict(v));
@@ -61355,7 +61501,9 @@ function renderTerminal(report) {
     for (const l of report.lanes) {
         if (l.error)
             notes.push(`${l.lane} failed at ${l.error.step}: ${l.error.message.split(/\r?\n/).slice(-5).join(' | ')}`);
-        if (l.incomparable)
+        if (l.incomparable && l.otherClass)
+            notes.push(`${l.lane}: ${l.incomparable}`);
+        else if (l.incomparable)
             notes.push(`${l.lane}: absolute metrics not judged (${l.incomparable})`);
     }
     notes.push(...report.notes);
@@ -61480,8 +61628,10 @@ function readResults(config) {
 }
 async function compareStage(config, results) {
     const rules = await loadRules(config.rulesFile);
-    const baselines = await loadBaselines(results.lanes.map((l) => l.lane), config.baselinesDir);
+    const loadNotes = [];
+    const baselines = await loadBaselines(results.lanes.map((l) => ({ lane: l.lane, path: l.path })), config.baselinesDir, results.machine, loadNotes);
     const report = compare_compare(results, baselines, rules);
+    report.notes.push(...loadNotes);
     const markdown = renderMarkdown(report);
     writeJson(external_node_path_default().join(config.reportsDir, VERDICTS_FILE), report);
     (0,external_node_fs_.writeFileSync)(external_node_path_default().join(config.reportsDir, REPORT_FILE), markdown);
@@ -64843,6 +64993,14 @@ const verdictReportSchema = {
                     summary: verdicts_schema_str,
                     path: verdicts_schema_str,
                     status: verdicts_schema_str,
+                    incomparable: verdicts_schema_str,
+                    otherClass: { type: 'boolean' },
+                    // the annotation locator builds the baseline's class folder from these
+                    baselineMeta: {
+                        type: 'object',
+                        required: ['hardware', 'cores', 'path', 'compiler', 'compilerMajor'],
+                        properties: { hardware: verdicts_schema_str, cores: num, path: verdicts_schema_str, compiler: verdicts_schema_str, compilerMajor: num },
+                    },
                     verdicts: { type: 'array', items: verdict },
                 },
             },
@@ -70426,13 +70584,21 @@ async function completeCheck(client, target, plan, id, now = new Date()) {
 // would go to understand or, after review, accept the change.
 
 
+
+
+
 /** 1-based line of the first line containing `needle`, or undefined. */
 function lineOf(text, needle) {
     const i = text.split('\n').findIndex((l) => l.includes(needle));
     return i >= 0 ? i + 1 : undefined;
 }
-/** Reads each file once; paths in annotations are relative to the repository root. */
-function fileLocator(baselinesDir, repoRoot) {
+/**
+ * Reads each file once; paths in annotations are relative to the repository root. The
+ * baseline's file is that of its machine class, found from the lane's baseline _meta; the
+ * folder and file names are built only from the class key (letters, digits, `-`, `_`) and a
+ * known lane name, never from other text of the report.
+ */
+function fileLocator(baselinesDir, repoRoot, report) {
     const cache = new Map();
     const read = (file) => {
         if (!cache.has(file))
@@ -70447,9 +70613,12 @@ function fileLocator(baselinesDir, repoRoot) {
             const line = text && lineOf(text, `name: ${v.gate.name}`);
             return line ? { path: rel(file), line } : undefined;
         }
-        if (!v.caseId)
+        if (!v.caseId || !isLaneName(v.lane))
             return undefined;
-        const file = external_node_path_default().join(baselinesDir, `${v.lane}.json`);
+        const meta = report?.lanes.find((l) => l.lane === v.lane)?.baselineMeta;
+        if (!meta)
+            return undefined;
+        const file = baselineFile(baselinesDir, v.lane, classKey(classOfBaseline(meta)));
         const text = read(file);
         const line = text && lineOf(text, JSON.stringify(v.caseId));
         return line ? { path: rel(file), line } : undefined;
@@ -70660,7 +70829,7 @@ async function postChecks(client, ctx, report, inputs, config, io, sinks, hint) 
         notRun: report
             ? `not selected in this workflow (lanes: ${[...selected].join(', ')})`
             : noReportReason(ctx),
-        locate: fileLocator(config.baselinesDir, config.root),
+        locate: fileLocator(config.baselinesDir, config.root, report),
         ...(hint ? { fullReportHint: hint } : {}),
     });
     if (!report) {

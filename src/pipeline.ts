@@ -130,11 +130,15 @@ export interface CompareOutcome {
 
 export async function compareStage(config: Config, results: RunResults): Promise<CompareOutcome> {
   const rules = await loadRules(config.rulesFile);
+  const loadNotes: string[] = [];
   const baselines = await loadBaselines(
-    results.lanes.map((l) => l.lane),
+    results.lanes.map((l) => ({ lane: l.lane, path: l.path })),
     config.baselinesDir,
+    results.machine,
+    loadNotes,
   );
   const report = compare(results, baselines, rules);
+  report.notes.push(...loadNotes);
   const markdown = renderMarkdown(report);
   writeJson(path.join(config.reportsDir, VERDICTS_FILE), report);
   writeFileSync(path.join(config.reportsDir, REPORT_FILE), markdown);

@@ -178,7 +178,7 @@ async function postChecks(
     notRun: report
       ? `not selected in this workflow (lanes: ${[...selected].join(', ')})`
       : noReportReason(ctx),
-    locate: fileLocator(config.baselinesDir, config.root),
+    locate: fileLocator(config.baselinesDir, config.root, report),
     ...(hint ? { fullReportHint: hint } : {}),
   });
   if (!report) {

@@ -68,6 +68,14 @@ export const verdictReportSchema = {
           summary: str,
           path: str,
           status: str,
+          incomparable: str,
+          otherClass: { type: 'boolean' },
+          // the annotation locator builds the baseline's class folder from these
+          baselineMeta: {
+            type: 'object',
+            required: ['hardware', 'cores', 'path', 'compiler', 'compilerMajor'],
+            properties: { hardware: str, cores: num, path: str, compiler: str, compilerMajor: num },
+          },
           verdicts: { type: 'array', items: verdict },
         },
       },

@@ -1,15 +1,24 @@
-// Committed baselines: load and validate `baselines/<lane>.json`, summarise a calibration run
-// into one, write it back in a reviewable form, and decide whether a baseline's absolute numbers
-// may be compared with this machine's at all.
+// Committed baselines: load and validate `baselines/<class>/<lane>.json`, summarise a
+// calibration run into one, write it back in a reviewable form, and decide whether a baseline's
+// numbers may be compared with this machine's at all.
 //
-// A missing file is normal (a new lane: every verdict is `new`). A malformed file is the user's
-// to fix: an InputError naming the file and the field, which compare turns into an error for
-// that lane alone.
+// A baseline belongs to a machine class (src/model/machine-class.ts): a run is judged only
+// against its own class's. A class without one is normal (a new runner type: hardware-bound
+// verdicts are `incomparable`, and the report says how to calibrate). A malformed file is the
+// user's to fix: an InputError naming the file and the field, which compare turns into an error
+// for that lane alone.
 
-import { readFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, readdir, mkdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { InputError, LaneError } from '../errors.js';
-import type { Baseline, MetricSummary } from '../model/baselines.js';
+import type { Baseline, BaselineMeta, MetricSummary } from '../model/baselines.js';
+import {
+  classKey,
+  classOfBaseline,
+  classOfRun,
+  describeClass,
+  type MachineClass,
+} from '../model/machine-class.js';
 import type { Machine } from '../model/machine.js';
 import type { LaneResult } from '../model/results.js';
 import { allFinite, summarizeSamples } from './stats.js';
@@ -75,8 +84,10 @@ const baselineSchema = {
 
 const validateBaseline = makeValidator<Baseline>(baselineSchema);
 
-export function baselineFile(dir: string, lane: string): string {
-  return join(dir, `${lane}.json`);
+/** `<dir>/<class>/<lane>.json`: one folder per machine class. */
+export function baselineFile(dir: string, lane: string, classKeyOrMeta: string | BaselineMeta): string {
+  const key = typeof classKeyOrMeta === 'string' ? classKeyOrMeta : classKey(classOfBaseline(classKeyOrMeta));
+  return join(dir, key, `${lane}.json`);
 }
 
 /** Validates parsed JSON as the baseline of `lane`. `file` is only used in error messages. */
@@ -100,9 +111,8 @@ export function parseBaseline(text: string, lane: string, file: string): Baselin
   return baseline;
 }
 
-/** The lane's baseline; undefined when there is none. Throws InputError when it is malformed. */
-export async function loadBaseline(lane: string, dir = 'baselines'): Promise<Baseline | undefined> {
-  const file = baselineFile(dir, lane);
+/** Reads and validates one baseline file; undefined when it does not exist. */
+export async function readBaselineFile(file: string, lane: string): Promise<Baseline | undefined> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -113,15 +123,87 @@ export async function loadBaseline(lane: string, dir = 'baselines'): Promise<Bas
   return parseBaseline(text, lane, file);
 }
 
-/** Every lane's baseline, a malformed one as its InputError so the other lanes go on. */
+/** The class folders under `dir` that hold a baseline of `lane`, sorted. */
+export async function classesWithBaseline(dir: string, lane: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const key of entries.sort()) {
+    try {
+      if ((await stat(join(dir, key, `${lane}.json`))).isFile()) out.push(key);
+    } catch {
+      // no baseline of this lane for that class
+    }
+  }
+  return out;
+}
+
+/**
+ * The lane's baseline for this run's machine class; when the class has none, the nearest other
+ * class's (same ISA path first, then same CPU model) so the report can show it for reference:
+ * compare never judges against it. Undefined when no class has one. Throws InputError when this
+ * class's file is malformed or lies in another class's folder.
+ */
+export async function loadBaseline(
+  lane: string,
+  dir: string,
+  runClass: MachineClass,
+  notes: string[] = [],
+): Promise<Baseline | undefined> {
+  const key = classKey(runClass);
+  const own = baselineFile(dir, lane, key);
+  const found = await readBaselineFile(own, lane);
+  if (found) {
+    const actual = classKey(classOfBaseline(found._meta));
+    if (actual !== key) {
+      throw new InputError(
+        `was measured on class ${actual} (${describeClass(classOfBaseline(found._meta))}) but lies in the folder of class ${key}: move it to ${baselineFile(dir, lane, actual)}`,
+        { file: own, field: '_meta' },
+      );
+    }
+    return found;
+  }
+  // A baseline from before classes had folders: used when its class matches.
+  const legacy = join(dir, `${lane}.json`);
+  const flat = await readBaselineFile(legacy, lane);
+  if (flat && classKey(classOfBaseline(flat._meta)) === key) return flat;
+
+  const others = await classesWithBaseline(dir, lane);
+  const rank = (k: string) => {
+    const [cpu, , path] = k.split('_');
+    return (path === key.split('_')[2] ? 0 : 2) + (cpu === key.split('_')[0] ? 0 : 1);
+  };
+  for (const k of [...others].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) {
+    try {
+      const b = await readBaselineFile(baselineFile(dir, lane, k), lane);
+      if (b) return b;
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      notes.push(`${lane}: the baseline of class ${k} is not usable for reference: ${err.message}`);
+    }
+  }
+  return flat;
+}
+
+/**
+ * Every lane's baseline for its class (the ISA path is the lane's own), a malformed one as its
+ * InputError so the other lanes go on. Problems that do not concern this run's class go to
+ * `notes`.
+ */
 export async function loadBaselines(
-  lanes: readonly string[],
-  dir = 'baselines',
+  lanes: readonly { lane: string; path: string }[],
+  dir: string,
+  machine: Machine,
+  notes: string[] = [],
 ): Promise<Record<string, Baseline | undefined | InputError>> {
   const out: Record<string, Baseline | undefined | InputError> = {};
-  for (const lane of lanes) {
+  for (const { lane, path } of lanes) {
     try {
-      out[lane] = await loadBaseline(lane, dir);
+      out[lane] = await loadBaseline(lane, dir, classOfRun(machine, path), notes);
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       out[lane] = err;
@@ -198,25 +280,41 @@ export function formatBaseline(baseline: Baseline): string {
   return `${json.replace(/\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]/g, (_m, body: string) => `[${body.split(/,\s*/).join(', ')}]`)}\n`;
 }
 
-/** Writes `<dir>/<lane>.json`; returns the path. */
+/** Writes `<dir>/<class>/<lane>.json`; returns the path. */
 export async function writeBaseline(baseline: Baseline, dir = 'baselines'): Promise<string> {
-  const file = baselineFile(dir, baseline._meta.lane);
-  await mkdir(dir, { recursive: true });
+  const file = baselineFile(dir, baseline._meta.lane, baseline._meta);
+  await mkdir(dirname(file), { recursive: true });
   await writeFile(file, formatBaseline(baseline), 'utf8');
   return file;
 }
 
-export type Comparability = { ok: true } | { ok: false; reason: string };
+export type Comparability =
+  | { ok: true }
+  | {
+      ok: false;
+      reason: string;
+      /**
+       * false: the baseline is another machine class's (CPU model, cores, ISA path or compiler
+       * major differ): nothing tied to the hardware is judged, same-run ratios included, since
+       * they too depend on the path and the microarchitecture. true: same class, other ISA
+       * flags: only absolute metrics are not judged.
+       */
+      sameClass: boolean;
+    };
 
 /**
- * Whether the baseline's absolute numbers (GFLOP/s, latency) mean anything on this machine:
- * same CPU model, core count, ISA flags, compiler major and — when given — ISA path.
- * The reason names everything that differs.
+ * Whether the baseline's numbers mean anything on this machine: same class (CPU model, core
+ * count, ISA path, compiler major) and same ISA flags. The reason names everything that differs.
  */
 export function comparable(meta: Baseline['_meta'], machine: Machine, path?: string): Comparability {
   const diffs: string[] = [];
-  if (meta.hardware !== machine.cpuModel) diffs.push(`CPU "${meta.hardware}" vs "${machine.cpuModel}"`);
-  if (meta.cores !== machine.cores) diffs.push(`${meta.cores} vs ${machine.cores} cores`);
+  let sameClass = true;
+  const differ = (text: string, classFact: boolean) => {
+    diffs.push(text);
+    if (classFact) sameClass = false;
+  };
+  if (meta.hardware !== machine.cpuModel) differ(`CPU "${meta.hardware}" vs "${machine.cpuModel}"`, true);
+  if (meta.cores !== machine.cores) differ(`${meta.cores} vs ${machine.cores} cores`, true);
   const before = new Set(meta.isa);
   const now = new Set(machine.isa);
   const lost = [...before].filter((f) => !now.has(f)).sort();
@@ -226,13 +324,13 @@ export function comparable(meta: Baseline['_meta'], machine: Machine, path?: str
       ...(lost.length > 0 ? [`without ${lost.join(', ')}`] : []),
       ...(gained.length > 0 ? [`with ${gained.join(', ')}`] : []),
     ];
-    diffs.push(`ISA flags differ (this machine is ${parts.join(' and ')})`);
+    differ(`ISA flags differ (this machine is ${parts.join(' and ')})`, false);
   }
   if (meta.compilerMajor !== machine.compiler.major) {
-    diffs.push(`compiler ${meta.compiler} vs ${machine.compiler.id} ${machine.compiler.version}`);
+    differ(`compiler ${meta.compiler} vs ${machine.compiler.id} ${machine.compiler.version}`, true);
   }
-  if (path !== undefined && path !== '' && meta.path !== path) diffs.push(`ISA path ${meta.path} vs ${path}`);
-  return diffs.length === 0
-    ? { ok: true }
-    : { ok: false, reason: `baseline vs this run: ${diffs.join('; ')}` };
+  if (path !== undefined && path !== '' && meta.path !== path)
+    differ(`ISA path ${meta.path} vs ${path}`, true);
+  if (diffs.length === 0) return { ok: true };
+  return { ok: false, reason: `baseline vs this run: ${diffs.join('; ')}`, sameClass };
 }

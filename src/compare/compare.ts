@@ -13,7 +13,9 @@ import type { Machine } from '../model/machine.js';
 import type { CaseResult, LaneResult, Metric, RunResults } from '../model/results.js';
 import type { GateRule, Rules } from '../model/rules.js';
 import {
-  VERDICT_STATES,
+  emptyCounts,
+  isFailing,
+  isWarning,
   type CheckConclusion,
   type LaneVerdicts,
   type Side,
@@ -22,6 +24,7 @@ import {
   type VerdictState,
 } from '../model/verdicts.js';
 import { comparable } from './baselines.js';
+import { classKey, classOfRun, describeClass } from '../model/machine-class.js';
 import {
   formatAbsDelta,
   formatCompact,
@@ -34,6 +37,7 @@ import { gatesFor, globMatch, toleranceFor, type Tolerance } from './rules.js';
 import { allFinite, mannWhitneyU, summarizeSamples } from './stats.js';
 
 export type BaselineInput = Baseline | undefined | InputError;
+export { emptyCounts, isFailing, isWarning };
 
 export function compare(
   results: RunResults,
@@ -55,20 +59,6 @@ export function compare(
     lanes,
     notes,
   };
-}
-
-export function emptyCounts(): Record<VerdictState, number> {
-  return Object.fromEntries(VERDICT_STATES.map((s) => [s, 0])) as Record<VerdictState, number>;
-}
-
-/** A missed warn-severity tolerance or gate: shown as a warning, never fails. */
-export function isWarning(v: Verdict): boolean {
-  return v.severity === 'warn' && v.state === 'regressed';
-}
-
-/** The one definition of what fails the gate. */
-export function isFailing(v: Verdict): boolean {
-  return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');
 }
 
 function checkName(lane: string): string {
@@ -116,6 +106,7 @@ function compareLane(
   const verdicts: Verdict[] = [];
   let baseline: Baseline | undefined;
   let incomparable: string | undefined;
+  let otherClass = false;
   if (baselineInput instanceof InputError) {
     // A broken committed baseline must be fixed, not silently treated as "no baseline":
     // it fails the lane, and the gates still run.
@@ -124,7 +115,14 @@ function compareLane(
   } else if (baselineInput) {
     baseline = baselineInput;
     const c = comparable(baseline._meta, machine, lane.path);
-    if (!c.ok) incomparable = c.reason;
+    if (!c.ok) {
+      incomparable = c.reason;
+      otherClass = !c.sameClass;
+      if (otherClass) {
+        const runClass = classOfRun(machine, lane.path);
+        incomparable = `no baseline for this machine class (${classKey(runClass)}: ${describeClass(runClass)}); the nearest is another class's (${c.reason.replace(/^baseline vs this run: /, '')}), shown for reference, not judged. To judge this class: ${calibrateHint(lane.lane, lane.path)}`;
+      }
+    }
   }
 
   if (lane.cases.length === 0) {
@@ -163,6 +161,7 @@ function compareLane(
           tol,
           rules,
           incomparable,
+          otherClass,
         );
         // the control's absolute value only says something against a baseline from this hardware
         const guard = tol.control !== undefined && !incomparable;
@@ -181,7 +180,8 @@ function compareLane(
     }
   }
 
-  if (baseline) verdicts.push(...missingVerdicts(lane, baseline));
+  // another class's cases are not this run's plan: nothing is missing against them
+  if (baseline && !otherClass) verdicts.push(...missingVerdicts(lane, baseline));
   if (lane.cases.length > 0) {
     for (const g of gates) {
       if (!gateMatched.has(g.name))
@@ -193,8 +193,9 @@ function compareLane(
   return {
     ...base,
     conclusion,
-    summary: laneSummary(verdicts, lane.path, incomparable),
+    summary: laneSummary(verdicts, lane.path, incomparable, otherClass),
     ...(incomparable ? { incomparable } : {}),
+    ...(otherClass ? { otherClass: true } : {}),
     ...(baseline ? { baselineMeta: baseline._meta } : {}),
     verdicts,
   };
@@ -266,6 +267,7 @@ function judge(
   tol: Tolerance,
   rules: Rules,
   incomparable: string | undefined,
+  otherClass = false,
 ): Verdict {
   const id = { ...identity(lane, caseId, m), source: 'baseline' as const, current };
   if (!summary) return { ...id, state: 'new', severity: 'warn', reason: 'no baseline for this metric yet' };
@@ -285,6 +287,15 @@ function judge(
       state: 'incomparable',
       severity: 'warn',
       reason: `unit changed from ${summary.unit} to ${m.unit}: recalibrate`,
+    };
+  }
+  if (otherClass) {
+    return {
+      ...shown,
+      state: 'incomparable',
+      severity: 'warn',
+      reason:
+        'baseline from another machine class (CPU model, ISA path, cores or compiler): shown, not judged',
     };
   }
   if (m.kind === 'absolute' && incomparable) {
@@ -462,7 +473,12 @@ const SUMMARY_ORDER: VerdictState[] = [
   'missing',
 ];
 
-function laneSummary(verdicts: Verdict[], path: string, incomparable: string | undefined): string {
+function laneSummary(
+  verdicts: Verdict[],
+  path: string,
+  incomparable: string | undefined,
+  otherClass: boolean,
+): string {
   const counts = emptyCounts();
   // a missed warn-severity gate or tolerance is a warning, not a regression: the gate passes
   let warnings = 0;
@@ -476,8 +492,15 @@ function laneSummary(verdicts: Verdict[], path: string, incomparable: string | u
   let text = parts.length > 0 ? parts.join(', ') : 'nothing to judge';
   if (failing > 0) text = `${failing} failing: ${text}`;
   if (path) text += ` (${path})`;
-  if (incomparable) text += '; absolute metrics not judged: baseline from other hardware or compiler';
+  if (otherClass) text += '; no baseline for this machine class: only the gates judge';
+  else if (incomparable) text += '; absolute metrics not judged: baseline from other hardware or compiler';
   return text;
+}
+
+/** How to create the baseline this run lacks: the command, or the action's calibrate mode. */
+export function calibrateHint(lane: string, path: string): string {
+  const forced = path === 'scalar' || path === 'avx2' ? ` --force-path ${path}` : '';
+  return `run \`npx infeng-perf baseline update --lanes ${lane}${forced}\` on this machine class (or the action with \`mode: calibrate\` on this runner) and commit what it writes`;
 }
 
 function firstLine(s: string): string {

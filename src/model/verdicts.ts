@@ -61,6 +61,8 @@ export interface LaneVerdicts {
   status: string;
   /** why the baseline's absolute metrics were not judged, when they were not */
   incomparable?: string;
+  /** the baseline is another machine class's: nothing tied to the hardware was judged */
+  otherClass?: boolean;
   baselineMeta?: BaselineMeta;
   error?: { step: string; message: string };
   verdicts: Verdict[];
@@ -75,4 +77,18 @@ export interface VerdictReport {
   lanes: LaneVerdicts[];
   /** problems found while comparing that did not stop it (a malformed baseline, say) */
   notes: string[];
+}
+
+export function emptyCounts(): Record<VerdictState, number> {
+  return Object.fromEntries(VERDICT_STATES.map((s) => [s, 0])) as Record<VerdictState, number>;
+}
+
+/** A missed warn-severity tolerance or gate: shown as a warning, never fails. */
+export function isWarning(v: Verdict): boolean {
+  return v.severity === 'warn' && v.state === 'regressed';
+}
+
+/** The one definition of what fails the gate. */
+export function isFailing(v: Verdict): boolean {
+  return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');
 }

@@ -2,7 +2,7 @@
 // a reviewer who opens `gemm-perf` sees its changes, gates and notes and nothing else.
 // Pure, like the rest of the report stage; it reuses renderMarkdown rather than a second
 // renderer so both places escape and budget text the same way.
-import { emptyCounts, isFailing } from '../compare/compare.js';
+import { emptyCounts, isFailing } from '../model/verdicts.js';
 import type { LaneVerdicts, VerdictReport } from '../model/verdicts.js';
 import { REPORT_MARKER, renderMarkdown } from './render.js';
 import { escapeMarkdown, plainText } from './escape.js';

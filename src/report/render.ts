@@ -12,7 +12,8 @@
 
 import { markdownTable } from 'markdown-table';
 import { formatAbsDelta, formatPct, formatValue } from '../compare/format.js';
-import { boundText, isFailing, isWarning } from '../compare/compare.js';
+import { boundText } from '../compare/compare.js';
+import { isFailing, isWarning } from '../model/verdicts.js';
 import type {
   CheckConclusion,
   LaneVerdicts,
@@ -269,7 +270,8 @@ function notesSection(report: VerdictReport): string | undefined {
         `**${esc(l.lane)}** failed at the ${esc(l.error.step)} step:\n\n${indent(codeBlock(clip(l.error.message)))}`,
       );
     }
-    if (l.incomparable)
+    if (l.incomparable && l.otherClass) items.push(`**${esc(l.lane)}**: ${esc(l.incomparable)}.`);
+    else if (l.incomparable)
       items.push(`**${esc(l.lane)}**: absolute metrics not judged (${esc(l.incomparable)}).`);
     const listed = (state: VerdictState, what: string) => {
       const vs = l.verdicts.filter((v) => v.state === state && isMetricVerdict(v));
@@ -490,7 +492,8 @@ export function renderTerminal(report: VerdictReport): string {
       notes.push(
         `${l.lane} failed at ${l.error.step}: ${l.error.message.split(/\r?\n/).slice(-5).join(' | ')}`,
       );
-    if (l.incomparable) notes.push(`${l.lane}: absolute metrics not judged (${l.incomparable})`);
+    if (l.incomparable && l.otherClass) notes.push(`${l.lane}: ${l.incomparable}`);
+    else if (l.incomparable) notes.push(`${l.lane}: absolute metrics not judged (${l.incomparable})`);
   }
   notes.push(...report.notes);
   if (notes.length > 0) out.push('', 'Notes:', ...notes.map((n) => `  - ${plainText(n)}`));

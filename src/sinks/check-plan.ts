@@ -4,7 +4,7 @@
 // The rule that matters for branch protection: every stable lane check name completes, also
 // for lanes that were not selected, not built, or when no report exists at all, because a
 // required check that never reports stays "pending" and blocks the merge forever.
-import { isFailing, isWarning } from '../compare/compare.js';
+import { isFailing, isWarning } from '../model/verdicts.js';
 import { CHECK_NAMES, LANES } from '../model/lanes.js';
 import type { CheckConclusion, Verdict, VerdictReport } from '../model/verdicts.js';
 import { renderLaneCheck, renderNotRunCheck, renderReportCheck } from '../report/check.js';

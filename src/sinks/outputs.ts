@@ -1,6 +1,6 @@
 // The action's outputs, for the steps after it: the conclusion, how many verdicts fail the
 // gate, where the Markdown report is, and the sticky comment's URL.
-import { isFailing } from '../compare/compare.js';
+import { isFailing } from '../model/verdicts.js';
 import type { VerdictReport } from '../model/verdicts.js';
 
 export interface ActionOutputs {
