@@ -91,6 +91,7 @@ describe('lane runner', () => {
     name: 'gemm',
     targets: [],
     plannedCases: () => [],
+    samplesPerMetric: () => 5,
     run: async (): Promise<LaneResult> => ({
       lane: 'gemm',
       status: 'ok',

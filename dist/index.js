@@ -57883,7 +57883,7 @@ function writeGemmReports(result, reportsDir) {
 // quick is what a developer runs before pushing; full is the calibration and nightly grid;
 // smoke exists for the pipeline's own integration test and finishes in seconds.
 const GEMM_GRIDS = {
-    smoke: { m: [1, 64], h: [256], r: [8], repetitions: 3, minTimeS: 0.01, streamBytes: 16 << 20 },
+    smoke: { m: [1, 64], h: [256], r: [8], repetitions: 5, minTimeS: 0.01, streamBytes: 16 << 20 },
     // quick streams as much as full, which calibrates the baselines: a smaller rotation (512 MiB
     // against a 480 MiB last-level cache here) changes decode's figures.
     quick: { m: [1, 16, 128, 512], h: [2048], r: [16], repetitions: 10, minTimeS: 0.1, streamBytes: 1 << 30 },
@@ -58018,6 +58018,7 @@ const gemmLane = {
         const g = GEMM_GRIDS[profile];
         return g.m.flatMap((m) => g.h.flatMap((h) => g.r.map((r) => gemmCaseId(m, h, r))));
     },
+    samplesPerMetric: (profile) => GEMM_GRIDS[profile].repetitions,
     async run(ctx) {
         const grid = GEMM_GRIDS[ctx.profile];
         const planned = this.plannedCases(ctx.profile);
@@ -58236,7 +58237,7 @@ function writeTokenizerReports(result, reportsDir) {
 const TOKENIZER_GRIDS = {
     smoke: {
         models: ['llama3'],
-        repetitions: 3,
+        repetitions: 5,
         minTimeMs: 20,
         threads: [1, 2],
         prefixK: 1024,
@@ -58354,6 +58355,7 @@ const tokenizerLane = {
     plannedCases(profile) {
         return [...TOKENIZER_GRIDS[profile].models];
     },
+    samplesPerMetric: (profile) => TOKENIZER_GRIDS[profile].repetitions,
     async run(ctx) {
         const grid = TOKENIZER_GRIDS[ctx.profile];
         const planned = this.plannedCases(ctx.profile);
@@ -58720,6 +58722,7 @@ function attnLane(spec) {
         name: lane,
         targets: [spec.bin],
         plannedCases,
+        samplesPerMetric: (profile) => spec.grids[profile].repetitions,
         async run(ctx) {
             const grid = spec.grids[ctx.profile];
             const planned = plannedCases(ctx.profile);
@@ -58742,7 +58745,7 @@ const ATTN_DECODE_GRIDS = {
     smoke: {
         shapes: ['32/4/64'],
         ctx: [256, 2048],
-        repetitions: 3,
+        repetitions: 5,
         minTimeS: 0.01,
         streamBytes: 16 << 20,
         pplSequences: 1,
@@ -58905,11 +58908,12 @@ const writeAttnPrefillReports = (result, reportsDir) => writeAttnReports(ATTN_PR
 // The reference is slow by design (n² scores per head): quick stops at 2048 tokens, full
 // (calibration) reaches 4096.
 const ATTN_PREFILL_GRIDS = {
-    smoke: { shapes: ['32/4/64'], seq: [128, 256], repetitions: 3, minTimeS: 0.01, pplSequences: 1 },
+    smoke: { shapes: ['32/4/64'], seq: [128, 256], repetitions: 5, minTimeS: 0.01, pplSequences: 1 },
     quick: {
         shapes: ['32/4/64', '32/8/128'],
         seq: [512, 2048],
-        repetitions: 3,
+        // the U test needs 5 per side (rules.yml minSamples): with 3, no tolerance could fail
+        repetitions: 5,
         minTimeS: 0.01,
         pplSequences: 4,
     },
@@ -59535,6 +59539,16 @@ function erfc(x) {
                                                 t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
     const r = t * Math.exp(poly);
     return x >= 0 ? r : 2 - r;
+}
+/**
+ * The smallest two-sided p-value the exact U test can give with m against n samples: both
+ * samples entirely apart, 2 / C(m + n, m). 3 against 3 gives 0.1, so no change is significant.
+ */
+function minUTestP(m, n) {
+    let c = 1;
+    for (let i = 1; i <= Math.min(m, n); i++)
+        c = (c * (Math.max(m, n) + i)) / i;
+    return Math.min(1, 2 / c);
 }
 
 // EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
@@ -60601,6 +60615,39 @@ function firstLine(s) {
 
 
 
+;// CONCATENATED MODULE: ./src/compare/reachable.ts
+
+/**
+ * One sentence per lane whose fail-severity tolerances can never produce `regressed` in the
+ * profile: too few samples for the U test to run, or too few for it to reach p < alpha
+ * against a baseline as large as the run. Empty when every gate can fire.
+ */
+function unreachableTolerances(rules, lanes) {
+    const out = [];
+    for (const { lane, profile, samples } of lanes) {
+        const failing = (rules.lanes[lane]?.tolerances ?? [])
+            .map((t, i) => ({ t, i }))
+            .filter(({ t }) => t.severity === 'fail');
+        const where = [
+            ...failing.map(({ t, i }) => `lanes.${lane}.tolerances[${i}] (${t.metric})`),
+            ...(rules.defaultSeverity === 'fail' ? ['defaultSeverity (metrics no rule matches)'] : []),
+        ];
+        if (where.length === 0)
+            continue;
+        let why;
+        if (samples < rules.minSamples) {
+            why = `takes ${samples} samples per metric in the ${profile} profile, fewer than minSamples (${rules.minSamples}), so the U test never runs`;
+        }
+        else if (minUTestP(samples, samples) >= rules.alpha) {
+            why = `takes ${samples} samples per metric in the ${profile} profile: the smallest two-sided U-test p with ${samples} against ${samples} is ${minUTestP(samples, samples).toPrecision(2)}, not below alpha (${rules.alpha})`;
+        }
+        if (why) {
+            out.push(`the ${lane} lane ${why}: its fail-severity tolerances can never fail (${where.join(', ')}); raise the profile's repetitions, or make those rules severity: warn`);
+        }
+    }
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./node_modules/markdown-table/index.js
 // To do: next major: remove.
 /**
@@ -61532,6 +61579,7 @@ function renderTerminal(report) {
 
 
 
+
 const RESULTS_FILE = 'results.json';
 const VERDICTS_FILE = 'verdicts.json';
 const REPORT_FILE = 'report.md';
@@ -61571,7 +61619,24 @@ async function buildLanes(config, toolchain, log) {
     }
     return failures;
 }
+/**
+ * rules.yml against the profile, before anything is built or run: a fail-severity tolerance
+ * that the profile's repetitions can never make significant is bad input (exit 2).
+ */
+async function checkRulesReachable(config) {
+    const rules = await loadRules(config.rulesFile);
+    const lanes = config.lanes.flatMap((lane) => {
+        const adapter = laneAdapter(lane);
+        return adapter
+            ? [{ lane, profile: config.profile, samples: adapter.samplesPerMetric(config.profile) }]
+            : [];
+    });
+    const problems = unreachableTolerances(rules, lanes);
+    if (problems.length > 0)
+        throw new InputError(problems.join('; '), { file: config.rulesFile });
+}
 async function runStage(config, log) {
+    await checkRulesReachable(config);
     let toolchain;
     let unbuilt = {};
     try {

@@ -15,6 +15,7 @@ import { laneAdapter } from './lanes/registry.js';
 import { runLanes } from './lanes/runner.js';
 import { InputError } from './errors.js';
 import { compare, loadBaselines, loadRules, summarizeLane, writeBaseline } from './compare/index.js';
+import { unreachableTolerances } from './compare/reachable.js';
 import { renderMarkdown, renderTerminal } from './report/index.js';
 
 export type Log = (line: string) => void;
@@ -61,7 +62,24 @@ export async function buildLanes(
   return failures;
 }
 
+/**
+ * rules.yml against the profile, before anything is built or run: a fail-severity tolerance
+ * that the profile's repetitions can never make significant is bad input (exit 2).
+ */
+export async function checkRulesReachable(config: Config): Promise<void> {
+  const rules = await loadRules(config.rulesFile);
+  const lanes = config.lanes.flatMap((lane) => {
+    const adapter = laneAdapter(lane);
+    return adapter
+      ? [{ lane, profile: config.profile, samples: adapter.samplesPerMetric(config.profile) }]
+      : [];
+  });
+  const problems = unreachableTolerances(rules, lanes);
+  if (problems.length > 0) throw new InputError(problems.join('; '), { file: config.rulesFile });
+}
+
 export async function runStage(config: Config, log: Log): Promise<RunResults> {
+  await checkRulesReachable(config);
   let toolchain: Toolchain | undefined;
   let unbuilt: Partial<Record<LaneName, string>> = {};
   try {

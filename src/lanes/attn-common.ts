@@ -227,6 +227,7 @@ export function attnLane<G extends AttnGrid>(spec: AttnLaneSpec<G>): Lane {
     name: lane,
     targets: [spec.bin],
     plannedCases,
+    samplesPerMetric: (profile: Profile) => spec.grids[profile].repetitions,
     async run(ctx) {
       const grid = spec.grids[ctx.profile];
       const planned = plannedCases(ctx.profile);

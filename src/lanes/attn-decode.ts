@@ -26,7 +26,7 @@ export const ATTN_DECODE_GRIDS: Record<Profile, Grid> = {
   smoke: {
     shapes: ['32/4/64'],
     ctx: [256, 2048],
-    repetitions: 3,
+    repetitions: 5,
     minTimeS: 0.01,
     streamBytes: 16 << 20,
     pplSequences: 1,

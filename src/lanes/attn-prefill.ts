@@ -19,11 +19,12 @@ interface Grid extends AttnGrid {
 // The reference is slow by design (n² scores per head): quick stops at 2048 tokens, full
 // (calibration) reaches 4096.
 export const ATTN_PREFILL_GRIDS: Record<Profile, Grid> = {
-  smoke: { shapes: ['32/4/64'], seq: [128, 256], repetitions: 3, minTimeS: 0.01, pplSequences: 1 },
+  smoke: { shapes: ['32/4/64'], seq: [128, 256], repetitions: 5, minTimeS: 0.01, pplSequences: 1 },
   quick: {
     shapes: ['32/4/64', '32/8/128'],
     seq: [512, 2048],
-    repetitions: 3,
+    // the U test needs 5 per side (rules.yml minSamples): with 3, no tolerance could fail
+    repetitions: 5,
     minTimeS: 0.01,
     pplSequences: 4,
   },

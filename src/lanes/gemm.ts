@@ -23,7 +23,7 @@ interface Grid {
 // quick is what a developer runs before pushing; full is the calibration and nightly grid;
 // smoke exists for the pipeline's own integration test and finishes in seconds.
 export const GEMM_GRIDS: Record<Profile, Grid> = {
-  smoke: { m: [1, 64], h: [256], r: [8], repetitions: 3, minTimeS: 0.01, streamBytes: 16 << 20 },
+  smoke: { m: [1, 64], h: [256], r: [8], repetitions: 5, minTimeS: 0.01, streamBytes: 16 << 20 },
   // quick streams as much as full, which calibrates the baselines: a smaller rotation (512 MiB
   // against a 480 MiB last-level cache here) changes decode's figures.
   quick: { m: [1, 16, 128, 512], h: [2048], r: [16], repetitions: 10, minTimeS: 0.1, streamBytes: 1 << 30 },
@@ -172,6 +172,7 @@ export const gemmLane: Lane = {
     const g = GEMM_GRIDS[profile];
     return g.m.flatMap((m) => g.h.flatMap((h) => g.r.map((r) => gemmCaseId(m, h, r))));
   },
+  samplesPerMetric: (profile) => GEMM_GRIDS[profile].repetitions,
   async run(ctx) {
     const grid = GEMM_GRIDS[ctx.profile];
     const planned = this.plannedCases(ctx.profile);

@@ -23,5 +23,7 @@ export interface Lane {
   targets: string[];
   /** case ids the lane plans to run in this profile: a baseline case outside it is not "missing" */
   plannedCases(profile: Profile): string[];
+  /** samples each timed metric gets in this profile (the bench's repetitions) */
+  samplesPerMetric(profile: Profile): number;
   run(ctx: LaneContext): Promise<LaneResult>;
 }

@@ -35,7 +35,7 @@ interface Grid {
 export const TOKENIZER_GRIDS: Record<Profile, Grid> = {
   smoke: {
     models: ['llama3'],
-    repetitions: 3,
+    repetitions: 5,
     minTimeMs: 20,
     threads: [1, 2],
     prefixK: 1024,
@@ -190,6 +190,7 @@ export const tokenizerLane: Lane = {
   plannedCases(profile) {
     return [...TOKENIZER_GRIDS[profile].models];
   },
+  samplesPerMetric: (profile) => TOKENIZER_GRIDS[profile].repetitions,
   async run(ctx) {
     const grid = TOKENIZER_GRIDS[ctx.profile];
     const planned = this.plannedCases(ctx.profile);
