@@ -157,3 +157,22 @@ describe('lane process environment', () => {
     expect(env).toEqual({ PATH: '/usr/bin', INFENG_FORCE_PATH: 'avx2' });
   });
 });
+
+describe('bench processes', () => {
+  it('run with the heap tunables that keep a case switch from faulting gigabytes in, the user’s own last', async () => {
+    const { BENCH_GLIBC_TUNABLES, benchEnv } = await import('../src/lanes/spawn.js');
+    expect(benchEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', GLIBC_TUNABLES: BENCH_GLIBC_TUNABLES });
+    expect(benchEnv({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }).GLIBC_TUNABLES).toBe(
+      `${BENCH_GLIBC_TUNABLES}:glibc.malloc.hugetlb=0`,
+    );
+  });
+
+  it('a bench sees them in its environment', async () => {
+    const { runProcess, benchEnv } = await import('../src/lanes/spawn.js');
+    const o = await runProcess('sh', ['-c', 'echo "$GLIBC_TUNABLES"'], {
+      timeoutMs: 5000,
+      env: benchEnv({}),
+    });
+    expect(o.stdout.trim()).toMatch(/^glibc\.malloc\.hugetlb=1:glibc\.malloc\.mmap_threshold=33554432/);
+  });
+});

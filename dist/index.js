@@ -56784,6 +56784,21 @@ function withoutSecrets(env) {
     }
     return out;
 }
+/**
+ * The heap settings of every bench process. A lane case streams from DRAM by rotating through
+ * about 1 GiB of copies of its data; glibc maps blocks that large straight from the kernel and
+ * unmaps them when the case ends, so every case switch (every repetition, with random
+ * interleaving) faulted 3 GiB in again: about 3 s per GiB on this VM, most of the 190 s a quick
+ * attn-decode lane took. Raising the mmap and trim thresholds keeps freed blocks in the heap for
+ * the next case, and `hugetlb=1` backs it with transparent huge pages (THP in madvise mode), so a
+ * case switch is a copy. The same for every binary, a base's as well as a head's; a user's own
+ * GLIBC_TUNABLES come after these and win.
+ */
+const BENCH_GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=68719476736';
+function benchEnv(env) {
+    const own = env.GLIBC_TUNABLES;
+    return { ...env, GLIBC_TUNABLES: own ? `${BENCH_GLIBC_TUNABLES}:${own}` : BENCH_GLIBC_TUNABLES };
+}
 function runProcess(cmd, args, opts) {
     const start = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
@@ -58029,6 +58044,7 @@ const gemmLane = {
         const bin = external_node_path_default().join(ctx.buildDir, 'bench', 'infeng_gemm_bench');
         const outcome = await runProcess(bin, benchArgs(grid, ctx, outFile), {
             timeoutMs: ctx.timeoutMs,
+            env: benchEnv(process.env),
             onLine: (l) => ctx.log(`gemm: ${l}`),
         });
         const base = { lane: 'gemm', planned, durationS: outcome.durationS, artifacts: [] };
@@ -58389,6 +58405,7 @@ const tokenizerLane = {
         }
         const outcome = await runProcess(process.execPath, args, {
             timeoutMs: ctx.timeoutMs,
+            env: benchEnv(process.env),
             cwd: root,
             onLine: (l) => ctx.log(`tokenizer: ${l}`),
         });
@@ -58678,7 +58695,7 @@ async function runBenchLane(ctx, lane, bin, args, planned, parse, write) {
     (0,external_node_fs_.mkdirSync)(rawDir, { recursive: true });
     const outFile = external_node_path_default().join(rawDir, `${bin.replace(/^infeng_/, '')}.json`);
     (0,external_node_fs_.writeFileSync)(outFile, '');
-    const outcome = await runProcess(external_node_path_default().join(ctx.buildDir, 'bench', bin), [...args, `--benchmark_out=${outFile}`, '--benchmark_out_format=json', '--benchmark_format=console'], { timeoutMs: ctx.timeoutMs, onLine: (l) => ctx.log(`${lane}: ${l}`) });
+    const outcome = await runProcess(external_node_path_default().join(ctx.buildDir, 'bench', bin), [...args, `--benchmark_out=${outFile}`, '--benchmark_out_format=json', '--benchmark_format=console'], { timeoutMs: ctx.timeoutMs, env: benchEnv(process.env), onLine: (l) => ctx.log(`${lane}: ${l}`) });
     const base = {
         lane,
         planned,

@@ -11,7 +11,7 @@ import type { LaneName, Profile } from '../model/lanes.js';
 import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../model/results.js';
 import { parseGbenchJson, type GbenchCase } from '../results/gbench.js';
 import { ATTN_PERPLEXITY_CASE } from '../results/attn-reports.js';
-import { describeFailure, runProcess } from './spawn.js';
+import { benchEnv, describeFailure, runProcess } from './spawn.js';
 
 export interface MetricSpec {
   unit: string;
@@ -170,7 +170,7 @@ async function runBenchLane(
   const outcome = await runProcess(
     path.join(ctx.buildDir, 'bench', bin),
     [...args, `--benchmark_out=${outFile}`, '--benchmark_out_format=json', '--benchmark_format=console'],
-    { timeoutMs: ctx.timeoutMs, onLine: (l) => ctx.log(`${lane}: ${l}`) },
+    { timeoutMs: ctx.timeoutMs, env: benchEnv(process.env), onLine: (l) => ctx.log(`${lane}: ${l}`) },
   );
   const base = {
     lane,

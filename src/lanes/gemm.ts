@@ -8,7 +8,7 @@ import type { Lane, LaneContext } from './lane.js';
 import type { Profile } from '../model/lanes.js';
 import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../model/results.js';
 import { parseGbenchJson, type GbenchCase } from '../results/gbench.js';
-import { describeFailure, runProcess } from './spawn.js';
+import { benchEnv, describeFailure, runProcess } from './spawn.js';
 import { writeGemmReports } from '../results/gemm-reports.js';
 
 interface Grid {
@@ -183,6 +183,7 @@ export const gemmLane: Lane = {
     const bin = path.join(ctx.buildDir, 'bench', 'infeng_gemm_bench');
     const outcome = await runProcess(bin, benchArgs(grid, ctx, outFile), {
       timeoutMs: ctx.timeoutMs,
+      env: benchEnv(process.env),
       onLine: (l) => ctx.log(`gemm: ${l}`),
     });
     const base = { lane: 'gemm' as const, planned, durationS: outcome.durationS, artifacts: [] as string[] };

@@ -32,6 +32,24 @@ export function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return out;
 }
 
+/**
+ * The heap settings of every bench process. A lane case streams from DRAM by rotating through
+ * about 1 GiB of copies of its data; glibc maps blocks that large straight from the kernel and
+ * unmaps them when the case ends, so every case switch (every repetition, with random
+ * interleaving) faulted 3 GiB in again: about 3 s per GiB on this VM, most of the 190 s a quick
+ * attn-decode lane took. Raising the mmap and trim thresholds keeps freed blocks in the heap for
+ * the next case, and `hugetlb=1` backs it with transparent huge pages (THP in madvise mode), so a
+ * case switch is a copy. The same for every binary, a base's as well as a head's; a user's own
+ * GLIBC_TUNABLES come after these and win.
+ */
+export const BENCH_GLIBC_TUNABLES =
+  'glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=68719476736';
+
+export function benchEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const own = env.GLIBC_TUNABLES;
+  return { ...env, GLIBC_TUNABLES: own ? `${BENCH_GLIBC_TUNABLES}:${own}` : BENCH_GLIBC_TUNABLES };
+}
+
 export function runProcess(
   cmd: string,
   args: string[],

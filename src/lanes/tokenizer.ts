@@ -9,7 +9,7 @@ import { median } from 'simple-statistics';
 import type { Lane, LaneContext } from './lane.js';
 import type { Profile } from '../model/lanes.js';
 import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../model/results.js';
-import { describeFailure, runProcess } from './spawn.js';
+import { benchEnv, describeFailure, runProcess } from './spawn.js';
 import {
   TOKENIZER_MODELS,
   addonPath,
@@ -225,6 +225,7 @@ export const tokenizerLane: Lane = {
     }
     const outcome = await runProcess(process.execPath, args, {
       timeoutMs: ctx.timeoutMs,
+      env: benchEnv(process.env),
       cwd: root,
       onLine: (l) => ctx.log(`tokenizer: ${l}`),
     });
