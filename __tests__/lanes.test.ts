@@ -92,6 +92,7 @@ describe('lane runner', () => {
     targets: [],
     plannedCases: () => [],
     samplesPerMetric: () => 5,
+    writeReports: () => [],
     run: async (): Promise<LaneResult> => ({
       lane: 'gemm',
       status: 'ok',

@@ -893,7 +893,7 @@ Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function (
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-var validation_error_1 = __nccwpck_require__(3021);
+var validation_error_1 = __nccwpck_require__(5402);
 Object.defineProperty(exports, "ValidationError", ({ enumerable: true, get: function () { return validation_error_1.default; } }));
 var ref_error_1 = __nccwpck_require__(3162);
 Object.defineProperty(exports, "MissingRefError", ({ enumerable: true, get: function () { return ref_error_1.default; } }));
@@ -1070,7 +1070,7 @@ exports.regexpCode = regexpCode;
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.or = exports.and = exports.not = exports.CodeGen = exports.operators = exports.varKinds = exports.ValueScopeName = exports.ValueScope = exports.Scope = exports.Name = exports.regexpCode = exports.stringify = exports.getProperty = exports.nil = exports.strConcat = exports.str = exports._ = void 0;
 const code_1 = __nccwpck_require__(567);
-const scope_1 = __nccwpck_require__(7788);
+const scope_1 = __nccwpck_require__(5407);
 var code_2 = __nccwpck_require__(567);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return code_2._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return code_2.str; } }));
@@ -1080,7 +1080,7 @@ Object.defineProperty(exports, "getProperty", ({ enumerable: true, get: function
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return code_2.stringify; } }));
 Object.defineProperty(exports, "regexpCode", ({ enumerable: true, get: function () { return code_2.regexpCode; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return code_2.Name; } }));
-var scope_2 = __nccwpck_require__(7788);
+var scope_2 = __nccwpck_require__(5407);
 Object.defineProperty(exports, "Scope", ({ enumerable: true, get: function () { return scope_2.Scope; } }));
 Object.defineProperty(exports, "ValueScope", ({ enumerable: true, get: function () { return scope_2.ValueScope; } }));
 Object.defineProperty(exports, "ValueScopeName", ({ enumerable: true, get: function () { return scope_2.ValueScopeName; } }));
@@ -1766,7 +1766,7 @@ function par(x) {
 
 /***/ }),
 
-/***/ 7788:
+/***/ 5407:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -2051,7 +2051,7 @@ function extraErrorProps(cxt, { params, message }, keyValues) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.resolveSchema = exports.getCompilingSchema = exports.resolveRef = exports.compileSchema = exports.SchemaEnv = void 0;
 const codegen_1 = __nccwpck_require__(1436);
-const validation_error_1 = __nccwpck_require__(3021);
+const validation_error_1 = __nccwpck_require__(5402);
 const names_1 = __nccwpck_require__(630);
 const resolve_1 = __nccwpck_require__(4090);
 const util_1 = __nccwpck_require__(4464);
@@ -3810,7 +3810,7 @@ Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function (
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-const validation_error_1 = __nccwpck_require__(3021);
+const validation_error_1 = __nccwpck_require__(5402);
 const ref_error_1 = __nccwpck_require__(3162);
 const rules_1 = __nccwpck_require__(7353);
 const compile_1 = __nccwpck_require__(2718);
@@ -4474,7 +4474,7 @@ exports["default"] = uri;
 
 /***/ }),
 
-/***/ 3021:
+/***/ 5402:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -4989,7 +4989,7 @@ const anyOf_1 = __nccwpck_require__(9380);
 const oneOf_1 = __nccwpck_require__(2490);
 const allOf_1 = __nccwpck_require__(9205);
 const if_1 = __nccwpck_require__(8584);
-const thenElse_1 = __nccwpck_require__(6829);
+const thenElse_1 = __nccwpck_require__(9210);
 function getApplicator(draft2020 = false) {
     const applicator = [
         // any
@@ -5414,7 +5414,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6829:
+/***/ 9210:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -42954,9 +42954,9 @@ exports.composeCollection = composeCollection;
 
 
 
-var Document = __nccwpck_require__(5402);
+var Document = __nccwpck_require__(3021);
 var composeNode = __nccwpck_require__(5937);
-var resolveEnd = __nccwpck_require__(5407);
+var resolveEnd = __nccwpck_require__(7788);
 var resolveProps = __nccwpck_require__(4631);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
@@ -43010,7 +43010,7 @@ var Alias = __nccwpck_require__(4065);
 var identity = __nccwpck_require__(1127);
 var composeCollection = __nccwpck_require__(7349);
 var composeScalar = __nccwpck_require__(5413);
-var resolveEnd = __nccwpck_require__(5407);
+var resolveEnd = __nccwpck_require__(7788);
 var utilEmptyScalarPosition = __nccwpck_require__(2599);
 
 const CN = { composeNode, composeEmptyNode };
@@ -43222,11 +43222,11 @@ exports.composeScalar = composeScalar;
 
 var node_process = __nccwpck_require__(932);
 var directives = __nccwpck_require__(1342);
-var Document = __nccwpck_require__(5402);
+var Document = __nccwpck_require__(3021);
 var errors = __nccwpck_require__(1464);
 var identity = __nccwpck_require__(1127);
 var composeDoc = __nccwpck_require__(3683);
-var resolveEnd = __nccwpck_require__(5407);
+var resolveEnd = __nccwpck_require__(7788);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -43835,7 +43835,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 5407:
+/***/ 7788:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -43890,7 +43890,7 @@ var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
 var YAMLMap = __nccwpck_require__(4454);
 var YAMLSeq = __nccwpck_require__(2223);
-var resolveEnd = __nccwpck_require__(5407);
+var resolveEnd = __nccwpck_require__(7788);
 var resolveProps = __nccwpck_require__(4631);
 var utilContainsNewline = __nccwpck_require__(9499);
 var utilMapIncludes = __nccwpck_require__(1187);
@@ -44103,7 +44103,7 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 
 var Scalar = __nccwpck_require__(3301);
-var resolveEnd = __nccwpck_require__(5407);
+var resolveEnd = __nccwpck_require__(7788);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -44611,7 +44611,7 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 5402:
+/***/ 3021:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -44622,7 +44622,7 @@ var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
 var toJS = __nccwpck_require__(4043);
 var Schema = __nccwpck_require__(5840);
-var stringifyDocument = __nccwpck_require__(9210);
+var stringifyDocument = __nccwpck_require__(6829);
 var anchors = __nccwpck_require__(1596);
 var applyReviver = __nccwpck_require__(3661);
 var createNode = __nccwpck_require__(2404);
@@ -45460,7 +45460,7 @@ var __webpack_unused_export__;
 
 
 var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(5402);
+var Document = __nccwpck_require__(3021);
 var Schema = __nccwpck_require__(5840);
 var errors = __nccwpck_require__(1464);
 var Alias = __nccwpck_require__(4065);
@@ -48694,7 +48694,7 @@ exports.Parser = Parser;
 
 
 var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(5402);
+var Document = __nccwpck_require__(3021);
 var errors = __nccwpck_require__(1464);
 var log = __nccwpck_require__(7249);
 var identity = __nccwpck_require__(1127);
@@ -50544,7 +50544,7 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 9210:
+/***/ 6829:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -57944,7 +57944,7 @@ function benchArgs(grid, ctx, outFile) {
         `--gemm_h=${grid.h.join(',')}`,
         `--gemm_r=${grid.r.join(',')}`,
         `--stream_bytes=${grid.streamBytes}`,
-        `--benchmark_repetitions=${grid.repetitions}`,
+        `--benchmark_repetitions=${ctx.repetitions ?? grid.repetitions}`,
         `--benchmark_min_time=${grid.minTimeS}`,
         '--benchmark_enable_random_interleaving=true',
         `--benchmark_out=${outFile}`,
@@ -58034,6 +58034,7 @@ const gemmLane = {
         return g.m.flatMap((m) => g.h.flatMap((h) => g.r.map((r) => gemmCaseId(m, h, r))));
     },
     samplesPerMetric: (profile) => GEMM_GRIDS[profile].repetitions,
+    writeReports: writeGemmReports,
     async run(ctx) {
         const grid = GEMM_GRIDS[ctx.profile];
         const planned = this.plannedCases(ctx.profile);
@@ -58357,7 +58358,7 @@ function childArgs(grid, root, ctx, outFile) {
         `--root=${root}`,
         `--corpus=${corpusDir(root)}`,
         `--models=${grid.models.map((m) => `${m}=${tokenizerFile(root, m)}`).join(',')}`,
-        `--repetitions=${grid.repetitions}`,
+        `--repetitions=${ctx.repetitions ?? grid.repetitions}`,
         `--min_time_ms=${grid.minTimeMs}`,
         `--threads=${grid.threads.join(',')}`,
         `--prefix_k=${grid.prefixK}`,
@@ -58372,6 +58373,7 @@ const tokenizerLane = {
         return [...TOKENIZER_GRIDS[profile].models];
     },
     samplesPerMetric: (profile) => TOKENIZER_GRIDS[profile].repetitions,
+    writeReports: writeTokenizerReports,
     async run(ctx) {
         const grid = TOKENIZER_GRIDS[ctx.profile];
         const planned = this.plannedCases(ctx.profile);
@@ -58605,7 +58607,7 @@ function attnBenchArgs(grid, ctx, laneArgs) {
         `--attn_shapes=${grid.shapes.join(',')}`,
         ...laneArgs,
         `--ppl_sequences=${grid.pplSequences}`,
-        `--benchmark_repetitions=${grid.repetitions}`,
+        `--benchmark_repetitions=${ctx.repetitions ?? grid.repetitions}`,
         `--benchmark_min_time=${grid.minTimeS}`,
         '--benchmark_enable_random_interleaving=true',
     ];
@@ -58740,6 +58742,7 @@ function attnLane(spec) {
         targets: [spec.bin],
         plannedCases,
         samplesPerMetric: (profile) => spec.grids[profile].repetitions,
+        writeReports: spec.writeReports,
         async run(ctx) {
             const grid = spec.grids[ctx.profile];
             const planned = plannedCases(ctx.profile);
@@ -59340,71 +59343,733 @@ async function runLanes(lanes, ctx, unbuilt = {}, lookup = laneAdapter) {
     return results;
 }
 
-;// CONCATENATED MODULE: ./src/model/verdicts.ts
-const VERDICT_STATES = [
-    'pass',
-    'improved',
-    'regressed',
-    'noisy',
-    'incomparable',
-    'new',
-    'missing',
-    'error',
-];
-function emptyCounts() {
-    return Object.fromEntries(VERDICT_STATES.map((s) => [s, 0]));
+;// CONCATENATED MODULE: ./src/results/pair-rounds.ts
+
+function finiteMedian(xs) {
+    const f = xs.filter((x) => Number.isFinite(x));
+    return f.length === xs.length && f.length > 0 ? median(f) : Number.NaN;
 }
-/** A missed warn-severity tolerance or gate: shown as a warning, never fails. */
-function isWarning(v) {
-    return v.severity === 'warn' && v.state === 'regressed';
+function caseIds(results) {
+    const seen = new Set();
+    for (const r of results)
+        for (const c of r.cases)
+            seen.add(c.id);
+    return [...seen];
 }
-/** The one definition of what fails the gate. */
-function isFailing(v) {
-    return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');
+function metricNames(cases) {
+    const byName = new Map();
+    for (const c of cases)
+        for (const m of c?.metrics ?? [])
+            if (!byName.has(m.name))
+                byName.set(m.name, m);
+    return [...byName.values()];
+}
+/** One side's case over the rounds: samples pooled, each metric's per-round medians kept. */
+function pooledCase(id, own, other) {
+    const present = own.filter((c) => c !== undefined);
+    if (present.length === 0)
+        return undefined;
+    const healthy = present.filter((c) => !c.error);
+    if (healthy.length === 0)
+        return { ...present[0], metrics: [] };
+    const metrics = metricNames(healthy).map((proto) => {
+        const samples = [];
+        const rounds = [];
+        own.forEach((c, r) => {
+            const m = c && !c.error ? c.metrics.find((x) => x.name === proto.name) : undefined;
+            if (!m)
+                return;
+            samples.push(...m.samples);
+            if (!other)
+                return;
+            const oc = other[r];
+            const om = oc && !oc.error ? oc.metrics.find((x) => x.name === proto.name) : undefined;
+            const mine = finiteMedian(m.samples);
+            if (om && Number.isFinite(mine) && Number.isFinite(finiteMedian(om.samples)))
+                rounds.push(mine);
+        });
+        return {
+            name: proto.name,
+            unit: proto.unit,
+            better: proto.better,
+            kind: proto.kind,
+            samples,
+            value: finiteMedian(samples),
+            ...(other ? { rounds } : {}),
+        };
+    });
+    return { id, params: healthy[0].params, metrics };
+}
+/**
+ * The head's lane result over all rounds, with the base's as `base`. A lane whose head failed
+ * in any round is that failure (the head's code is what the check is about); a base that
+ * failed is kept as the base side's error, and the head is still reported.
+ */
+function mergeAbRounds(rounds) {
+    const failed = rounds.find((r) => r.head.status !== 'ok');
+    const heads = rounds.map((r) => r.head);
+    const last = heads[heads.length - 1];
+    if (!last)
+        throw new Error('mergeAbRounds: no rounds');
+    const baseFailed = rounds.find((r) => r.base && r.base.status !== 'ok')?.base;
+    const basesOk = rounds.every((r) => r.base?.status === 'ok');
+    const order = rounds.map((r) => r.first);
+    if (failed)
+        return { ...failed.head, abOrder: order, ...(baseFailed ? { base: side(baseFailed) } : {}) };
+    const ids = caseIds(heads);
+    const baseIds = basesOk ? caseIds(rounds.map((r) => r.base)) : [];
+    const headCases = (id) => heads.map((h) => h.cases.find((c) => c.id === id));
+    const baseCases = (id) => rounds.map((r) => r.base?.cases.find((c) => c.id === id));
+    const cases = ids
+        .map((id) => pooledCase(id, headCases(id), basesOk ? baseCases(id) : undefined))
+        .filter((c) => c !== undefined);
+    const durationS = heads.reduce((s, h) => s + h.durationS, 0);
+    const merged = {
+        ...last,
+        cases,
+        durationS,
+        abOrder: order,
+    };
+    if (basesOk) {
+        const bases = rounds.map((r) => r.base);
+        merged.base = {
+            status: 'ok',
+            path: bases[bases.length - 1].path,
+            cases: baseIds
+                .map((id) => pooledCase(id, baseCases(id), headCases(id)))
+                .filter((c) => c !== undefined),
+            durationS: bases.reduce((s, b) => s + b.durationS, 0),
+            info: bases[bases.length - 1].info,
+        };
+    }
+    else if (baseFailed) {
+        merged.base = side(baseFailed);
+    }
+    return merged;
+}
+function side(r) {
+    return {
+        status: r.status,
+        ...(r.error ? { error: r.error } : {}),
+        path: r.path,
+        cases: r.cases,
+        durationS: r.durationS,
+        info: r.info,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/lanes/ab-runner.ts
+// A/B: each lane runs the base's binaries and the head's alternately, in rounds, the order
+// flipping every round (base-head, head-base, base-head, …: ABBA), so a machine that drifts
+// during the lane slows both sides alike and a side is never always first. Each round is a short
+// run of every case. After the planned rounds, a lane whose verdict is still inconclusive gets
+// more rounds, up to a maximum and a time budget (asv's `continuous`, Pinpoint's re-sampling).
+//
+// The lanes are the head's adapters in both sides: only the binaries differ. A base whose bench
+// does not take a flag the head passes fails its side, and the head is still measured.
+
+
+
+
+/** Which side runs first in round r (0-based): base, head, head, base, base, head, … */
+function firstInRound(r) {
+    return r % 2 === 0 ? 'base' : 'head';
+}
+async function runSide(adapter, ctx) {
+    try {
+        return await adapter.run(ctx);
+    }
+    catch (e) {
+        return emptyResult(adapter.name, 'error', 'run', e instanceof Error ? e.message : String(e));
+    }
+}
+/**
+ * Runs one lane in A/B rounds and returns the head's result with the base's beside it.
+ * `needsMore` looks at the rounds so far (merged) and says whether another round could still
+ * turn an inconclusive verdict into a conclusive one.
+ */
+async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
+    const { head } = sides;
+    const log = head.log;
+    const name = adapter.name;
+    const baseCtx = sides.base;
+    const baseMissing = !baseCtx
+        ? 'no base build'
+        : sides.baseUnbuilt[name] !== undefined
+            ? `the base did not build: ${sides.baseUnbuilt[name]}`
+            : undefined;
+    const ctxFor = (side) => {
+        const from = side === 'head' ? head : baseCtx;
+        return {
+            ...from,
+            repetitions: plan.repetitions,
+            reportsDir: external_node_path_default().join(head.reportsDir, 'ab', side),
+            log: (l) => log(`${side}: ${l}`),
+        };
+    };
+    const rounds = [];
+    const start = now();
+    for (let r = 0; r < plan.maxRounds; r++) {
+        const first = baseMissing ? 'head' : firstInRound(r);
+        const order = baseMissing
+            ? ['head']
+            : first === 'base'
+                ? ['base', 'head']
+                : ['head', 'base'];
+        log(`lane ${name}: A/B round ${r + 1} (${order.join(' then ')})`);
+        const round = { first };
+        for (const side of order)
+            round[side] = await runSide(adapter, ctxFor(side));
+        rounds.push(round);
+        if (round.head.status !== 'ok')
+            break; // the head's failure is the lane's result
+        if (round.base && round.base.status !== 'ok') {
+            log(`lane ${name}: the base side failed (${round.base.error?.message.split('\n')[0] ?? round.base.status}); the head goes on alone`);
+            break;
+        }
+        if (r + 1 < plan.rounds)
+            continue;
+        if (now() - start > plan.laneBudgetMs) {
+            log(`lane ${name}: A/B time budget reached after ${r + 1} rounds`);
+            break;
+        }
+        if (r + 1 < plan.maxRounds && needsMore(mergeAbRounds(rounds))) {
+            log(`lane ${name}: inconclusive after ${r + 1} rounds, one more`);
+            continue;
+        }
+        break;
+    }
+    // A base that could not run at all: the head still needs its full measurement for the gates.
+    const merged = mergeAbRounds(rounds);
+    if (baseMissing) {
+        merged.base = {
+            status: 'error',
+            error: { step: 'build', message: baseMissing },
+            path: '',
+            cases: [],
+            durationS: 0,
+            info: {},
+        };
+    }
+    if (merged.status === 'ok')
+        merged.artifacts = adapter.writeReports(merged, head.reportsDir);
+    merged.durationS = (now() - start) / 1000;
+    merged.info = { ...merged.info, ab_rounds: rounds.length };
+    return merged;
+}
+/** Every selected lane in A/B rounds, one after the other; one result per lane, always. */
+async function runLanesAb(lanes, sides, plan, needsMore, lookup = laneAdapter) {
+    const results = [];
+    for (const name of lanes) {
+        const adapter = lookup(name);
+        if (!adapter) {
+            results.push(emptyResult(name, 'skipped', 'select', `the ${name} lane is not part of this build`));
+            continue;
+        }
+        const unbuilt = sides.headUnbuilt[name];
+        if (unbuilt) {
+            results.push(emptyResult(name, 'error', 'build', unbuilt));
+            continue;
+        }
+        const r = await runLaneAb(adapter, sides, plan, needsMore);
+        sides.head.log(`lane ${name}: ${r.status} in ${r.durationS.toFixed(1)} s, ${r.info.ab_rounds} A/B rounds`);
+        results.push(r);
+    }
+    return results;
+}
+
+;// CONCATENATED MODULE: ./src/build/base-side.ts
+// The base side of an A/B run: the PR's base commit's native/ exported from git and built with
+// the same toolchain into its own folder, keyed by the git tree hash of that native/. Two base
+// commits with the same native/ share one build, and a base built by an earlier run (or
+// restored by the action's cache) costs nothing: CMake and Ninja find it up to date.
+//
+// Only native/ is taken from the base: the lanes (TypeScript) are the head's, so both sides are
+// measured and parsed the same way. The export goes under <root>/build/ab/, inside the project,
+// so the base's tokenizer lane resolves the same npm packages (node_modules up the tree).
+
+
+
+
+function git(root, args) {
+    return (0,external_node_child_process_.execFileSync)('git', ['-C', root, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        maxBuffer: 64 << 20,
+    }).trim();
+}
+function gitError(e) {
+    const err = e;
+    const text = (err.stderr ? String(err.stderr) : (err.message ?? String(e))).trim();
+    return text.split('\n')[0] ?? text;
+}
+/** The commit a ref names; a BuildError naming the ref and what to do when it is not here. */
+function resolveBaseCommit(root, ref) {
+    if (!/^[\w./~^@{}-]+$/.test(ref) || ref.startsWith('-')) {
+        throw new BuildError('base', `base ref "${ref}" is not a valid git ref`);
+    }
+    try {
+        return git(root, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+    }
+    catch {
+        let shallow = false;
+        try {
+            shallow = git(root, ['rev-parse', '--is-shallow-repository']) === 'true';
+        }
+        catch {
+            throw new BuildError('base', `base ref "${ref}": ${root} is not a git checkout`);
+        }
+        const hint = shallow
+            ? 'this clone is shallow: fetch the base (actions/checkout with fetch-depth: 0, or git fetch --depth=1 origin <base sha>)'
+            : 'fetch it first (git fetch origin <ref>)';
+        throw new BuildError('base', `base ref "${ref}" is not in this clone; ${hint}`);
+    }
+}
+/** Exports the base's native/ under <root>/build/ab/<tree>/ unless it is already there. */
+function checkoutBase(root, ref) {
+    const commit = resolveBaseCommit(root, ref);
+    let nativeTree;
+    try {
+        nativeTree = git(root, ['rev-parse', `${commit}:native`]);
+    }
+    catch (e) {
+        throw new BuildError('base', `base ${ref} (${commit.slice(0, 12)}) has no native/ folder: ${gitError(e)}`);
+    }
+    const dir = external_node_path_default().join(root, 'build', 'ab', nativeTree.slice(0, 16));
+    const nativeDir = external_node_path_default().join(dir, 'native');
+    const buildDir = external_node_path_default().join(dir, 'build', 'native', 'release');
+    const reused = (0,external_node_fs_.existsSync)(external_node_path_default().join(nativeDir, 'CMakeLists.txt'));
+    if (!reused) {
+        // export into a temporary folder and rename, so an interrupted export is never reused
+        const tmp = `${dir}.partial`;
+        (0,external_node_fs_.rmSync)(tmp, { recursive: true, force: true });
+        (0,external_node_fs_.mkdirSync)(tmp, { recursive: true });
+        try {
+            const tar = external_node_path_default().join(tmp, 'native.tar');
+            git(root, ['archive', '--format=tar', '-o', tar, commit, 'native']);
+            (0,external_node_child_process_.execFileSync)('tar', ['-xf', tar, '-C', tmp], { stdio: ['ignore', 'ignore', 'pipe'] });
+            (0,external_node_fs_.rmSync)(tar);
+            (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
+            (0,external_node_fs_.mkdirSync)(external_node_path_default().dirname(dir), { recursive: true });
+            (0,external_node_fs_.renameSync)(tmp, dir);
+        }
+        catch (e) {
+            (0,external_node_fs_.rmSync)(tmp, { recursive: true, force: true });
+            throw new BuildError('base', `exporting native/ of base ${ref} (${commit.slice(0, 12)}) failed: ${gitError(e)}`);
+        }
+    }
+    return { ref, commit, nativeTree, dir, nativeDir, buildDir, reused };
+}
+
+;// CONCATENATED MODULE: ./src/compare/format.ts
+// Numbers with units as people read them, shared by verdict reasons and the report so both say
+// the same thing: "1.42×", "2.31 %", "+1.00 pp", "412.3 GFLOP/s".
+/** Three to four significant digits, never exponent notation for ordinary magnitudes. */
+function formatNumber(v) {
+    if (!Number.isFinite(v))
+        return String(v);
+    const a = Math.abs(v);
+    if (a === 0)
+        return '0';
+    if (a >= 1e6)
+        return `${(v / 1e6).toFixed(a >= 1e8 ? 0 : 2)}M`;
+    if (a >= 1000)
+        return v.toFixed(0);
+    if (a >= 100)
+        return v.toFixed(1);
+    if (a >= 1)
+        return v.toFixed(2);
+    if (a >= 0.001)
+        return v.toPrecision(3);
+    return v.toExponential(2);
+}
+function isRatioUnit(unit) {
+    return unit === 'x' || unit === '×';
+}
+function formatValue(v, unit) {
+    if (isRatioUnit(unit))
+        return `${formatNumber(v)}×`;
+    return unit === '' ? formatNumber(v) : `${formatNumber(v)} ${unit}`;
+}
+function signed(v, text) {
+    return v > 0 ? `+${text}` : v < 0 ? `−${text.replace(/^-/, '')}` : text;
+}
+/** A relative change: two decimals below 1 %, one above ("+0.50 %", "−10.3 %"). */
+function formatPct(v) {
+    const a = Math.abs(v);
+    return signed(v, `${a >= 1000 ? v.toFixed(0) : a >= 1 ? v.toFixed(1) : v.toFixed(2)} %`);
+}
+/** A configured number such as a tolerance or a bound, without trailing zeros: "8", "1.5", "0.001". */
+function formatCompact(v) {
+    return String(Number(v.toPrecision(4)));
+}
+/** An absolute change; a change of a value in % is in percentage points. */
+function formatAbsDelta(v, unit) {
+    const u = unit === '%' ? 'pp' : unit;
+    return signed(v, isRatioUnit(u) ? `${formatNumber(v)}×` : `${formatNumber(v)} ${u}`.trim());
 }
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: ./src/model/machine-class.ts
-/** "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz" → "intel-xeon-platinum-8370c" */
-function cpuSlug(model) {
-    const slug = model
-        .toLowerCase()
-        .replace(/\((r|tm|c)\)/g, ' ')
-        .replace(/@.*$/, ' ')
-        .replace(/\bcpu\b/g, ' ')
-        .replace(/[^a-z0-9]+/g, '-')
-        .replace(/^-+|-+$/g, '');
-    return slug === '' ? 'unknown-cpu' : slug;
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+// EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
+var ajv = __nccwpck_require__(2463);
+;// CONCATENATED MODULE: ./src/compare/validate.ts
+// JSON-schema validation whose errors name the file and the field the way a person would
+// write it — `cases["decode/M1/H4096/r16"].base_gflops.median: must be number` — because the
+// files it checks (baselines, rules) are edited and reviewed by hand.
+
+
+const validate_ajv = new ajv.Ajv({ allErrors: false, strict: true });
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+/** JSON pointer ("/cases/decode~1M1/base_gflops") → field path (`cases["decode/M1"].base_gflops`). */
+function fieldPath(segments) {
+    let out = '';
+    for (const seg of segments) {
+        if (/^\d+$/.test(seg))
+            out += `[${seg}]`;
+        else if (IDENTIFIER.test(seg))
+            out += out.length === 0 ? seg : `.${seg}`;
+        else
+            out += `[${JSON.stringify(seg)}]`;
+    }
+    return out;
 }
-/** The folder name of a class: readable, and safe as one path segment. */
-function classKey(c) {
-    const compiler = (c.compiler.toLowerCase().replace(/[^a-z0-9]+/g, '') || 'cc') + String(c.compilerMajor);
-    const path = c.path.replace(/[^a-z0-9]+/gi, '') || 'nopath';
-    return `${cpuSlug(c.cpuModel)}_${c.cores}c_${path}_${compiler}`;
+function pointerSegments(pointer) {
+    if (pointer === '')
+        return [];
+    return pointer
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
-function classOfRun(machine, path) {
-    return {
-        cpuModel: machine.cpuModel,
-        cores: machine.cores,
-        path,
-        compiler: machine.compiler.id,
-        compilerMajor: machine.compiler.major,
+/** The one error a person should fix first, with the field it is about. */
+function describe(err) {
+    const segments = pointerSegments(err.instancePath);
+    const params = err.params;
+    if (err.propertyName !== undefined) {
+        // a key that fails `propertyNames` (e.g. an unknown lane): name the key itself
+        const allowed = Array.isArray(params.allowedValues)
+            ? `; allowed: ${params.allowedValues.join(', ')}`
+            : '';
+        return { field: fieldPath([...segments, err.propertyName]), detail: `is not an allowed name${allowed}` };
+    }
+    if (err.keyword === 'required') {
+        return { field: fieldPath([...segments, String(params.missingProperty)]), detail: 'is required' };
+    }
+    if (err.keyword === 'additionalProperties') {
+        return { field: fieldPath([...segments, String(params.additionalProperty)]), detail: 'unknown field' };
+    }
+    if (err.keyword === 'enum') {
+        const allowed = params.allowedValues.map((v) => JSON.stringify(v)).join(', ');
+        return { field: fieldPath(segments), detail: `must be one of ${allowed}` };
+    }
+    return { field: fieldPath(segments), detail: err.message ?? 'is invalid' };
+}
+/** Compiles a schema once; the returned function throws an InputError naming file and field. */
+function makeValidator(schema) {
+    const validate = validate_ajv.compile(schema);
+    return (data, file) => {
+        if (validate(data))
+            return data;
+        const first = validate.errors?.[0];
+        if (!first)
+            throw new InputError('does not match its schema', { file });
+        const { field, detail } = describe(first);
+        throw new InputError(detail, { file, field: field.length > 0 ? field : undefined });
     };
 }
-function classOfBaseline(meta) {
+
+;// CONCATENATED MODULE: ./src/compare/rules.ts
+// baselines/rules.yml → the `Rules` model, and the lookups compare needs.
+//
+// The file is reviewed like code and edited by hand, so parsing is strict: unknown keys and
+// unknown lanes are errors (a typo must not silently disable a gate), and every error names the
+// file and the field. A missing file is not an error: the built-in defaults apply.
+//
+// Matching: `metric`, `cases` and `path` are globs (`*` any run of characters including "/",
+// `?` one character, `{a,b}` alternatives). The first tolerance rule of a lane that matches a
+// (case, metric) wins, so specific rules go above catch-alls; every matching gate applies.
+
+
+
+
+
+const DEFAULT_RULES = Object.freeze({
+    alpha: 0.05,
+    // with 5 against 5 samples the smallest exact two-sided p is 2/252 ≈ 0.008, below alpha;
+    // with 3 against 3 it is 0.1, so no change could ever be significant
+    minSamples: 5,
+    // shared runners: ~2.7 % run-to-run CV, so the difference of two runs has σ ≈ 3.8 %; 8 % is
+    // about 2σ, rare enough by chance for a failing gate
+    defaultTolerancePct: 8,
+    defaultToleranceAbs: 1,
+    defaultSeverity: 'fail',
+    lanes: {},
+    ab: Object.freeze({
+        alpha: 0.05,
+        // a 3-5 % slowdown is what the A/B gate exists to see; rounds pair away the machine's drift
+        tolerancePct: 2,
+        toleranceAbs: 1,
+        // 6 pairs is the fewest for which the signed-rank test can reach p < 0.05 (2/64 = 0.031)
+        rounds: 6,
+        maxRounds: 10,
+        repetitions: 3,
+        laneBudgetS: 240,
+        lanes: {},
+    }),
+});
+const severity = { enum: ['fail', 'warn'] };
+const glob = { type: 'string', minLength: 1 };
+const toleranceSchema = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['metric'],
+    properties: {
+        metric: glob,
+        cases: glob,
+        tolerancePct: { type: 'number', exclusiveMinimum: 0 },
+        toleranceAbs: { type: 'number', exclusiveMinimum: 0 },
+        control: { type: 'string', minLength: 1 },
+        controlMoves: { enum: ['worse', 'either'] },
+        severity,
+    },
+};
+const gateSchema = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'metric'],
+    properties: {
+        name: { type: 'string', minLength: 1 },
+        metric: glob,
+        cases: glob,
+        min: { type: 'number' },
+        max: { type: 'number' },
+        path: glob,
+        severity,
+        description: { type: 'string' },
+    },
+};
+const abToleranceSchema = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['metric'],
+    properties: {
+        metric: glob,
+        cases: glob,
+        tolerancePct: { type: 'number', exclusiveMinimum: 0 },
+        toleranceAbs: { type: 'number', exclusiveMinimum: 0 },
+        severity,
+    },
+};
+const abSchema = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+        alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+        tolerancePct: { type: 'number', exclusiveMinimum: 0 },
+        toleranceAbs: { type: 'number', exclusiveMinimum: 0 },
+        rounds: { type: 'integer', minimum: 2, maximum: 100 },
+        maxRounds: { type: 'integer', minimum: 2, maximum: 100 },
+        repetitions: { type: 'integer', minimum: 1, maximum: 100 },
+        laneBudgetS: { type: 'number', exclusiveMinimum: 0 },
+        lanes: {
+            type: 'object',
+            propertyNames: { enum: [...lanes_LANES] },
+            additionalProperties: { type: 'array', items: abToleranceSchema },
+        },
+    },
+};
+const rulesSchema = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+        ab: abSchema,
+        alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+        minSamples: { type: 'integer', minimum: 2 },
+        defaultTolerancePct: { type: 'number', exclusiveMinimum: 0 },
+        defaultToleranceAbs: { type: 'number', exclusiveMinimum: 0 },
+        defaultSeverity: severity,
+        lanes: {
+            type: 'object',
+            propertyNames: { enum: [...lanes_LANES] },
+            additionalProperties: {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                    tolerances: { type: 'array', items: toleranceSchema },
+                    gates: { type: 'array', items: gateSchema },
+                },
+            },
+        },
+    },
+};
+const validateRules = makeValidator(rulesSchema);
+/** Parses the text of a rules file. `file` is only used in error messages. */
+function parseRules(text, file = 'baselines/rules.yml') {
+    const doc = (0,dist/* parseDocument */.Tp)(text, { prettyErrors: true });
+    const yamlError = doc.errors[0];
+    if (yamlError)
+        throw new InputError(`invalid YAML: ${yamlError.message}`, { file, cause: yamlError });
+    const raw = validateRules(doc.toJS() ?? {}, file);
+    const defaultSeverity = raw.defaultSeverity ?? DEFAULT_RULES.defaultSeverity;
+    const lanes = {};
+    for (const [lane, laneRaw] of Object.entries(raw.lanes ?? {})) {
+        const tolerances = (laneRaw.tolerances ?? []).map((t, i) => {
+            if (t.tolerancePct === undefined && t.toleranceAbs === undefined) {
+                throw new InputError('needs tolerancePct or toleranceAbs', {
+                    file,
+                    field: `lanes.${lane}.tolerances[${i}]`,
+                });
+            }
+            if (t.controlMoves !== undefined && t.control === undefined) {
+                throw new InputError('controlMoves needs a control', {
+                    file,
+                    field: `lanes.${lane}.tolerances[${i}]`,
+                });
+            }
+            return { ...t, cases: t.cases ?? '*', severity: t.severity ?? defaultSeverity };
+        });
+        const names = new Set();
+        const gates = (laneRaw.gates ?? []).map((g, i) => {
+            const field = `lanes.${lane}.gates[${i}]`;
+            if (g.min === undefined && g.max === undefined)
+                throw new InputError('needs min or max', { file, field });
+            if (g.min !== undefined && g.max !== undefined && g.min > g.max) {
+                throw new InputError(`min (${g.min}) is above max (${g.max})`, { file, field });
+            }
+            if (names.has(g.name))
+                throw new InputError(`duplicate gate name "${g.name}"`, { file, field: `${field}.name` });
+            names.add(g.name);
+            return { ...g, cases: g.cases ?? '*', severity: g.severity ?? defaultSeverity };
+        });
+        lanes[lane] = { tolerances, gates };
+    }
+    const abDefaults = DEFAULT_RULES.ab;
+    const abRaw = raw.ab ?? {};
+    const abLanes = {};
+    for (const [lane, list] of Object.entries(abRaw.lanes ?? {})) {
+        abLanes[lane] = list.map((t, i) => {
+            if (t.tolerancePct === undefined && t.toleranceAbs === undefined && t.severity === undefined) {
+                throw new InputError('needs tolerancePct, toleranceAbs or severity', {
+                    file,
+                    field: `ab.lanes.${lane}[${i}]`,
+                });
+            }
+            return { ...t, cases: t.cases ?? '*' };
+        });
+    }
+    const ab = {
+        alpha: abRaw.alpha ?? abDefaults.alpha,
+        tolerancePct: abRaw.tolerancePct ?? abDefaults.tolerancePct,
+        toleranceAbs: abRaw.toleranceAbs ?? abDefaults.toleranceAbs,
+        rounds: abRaw.rounds ?? abDefaults.rounds,
+        maxRounds: abRaw.maxRounds ?? Math.max(abRaw.rounds ?? abDefaults.rounds, abDefaults.maxRounds),
+        repetitions: abRaw.repetitions ?? abDefaults.repetitions,
+        laneBudgetS: abRaw.laneBudgetS ?? abDefaults.laneBudgetS,
+        lanes: abLanes,
+    };
+    if (ab.maxRounds < ab.rounds) {
+        throw new InputError(`maxRounds (${ab.maxRounds}) is below rounds (${ab.rounds})`, {
+            file,
+            field: 'ab.maxRounds',
+        });
+    }
     return {
-        cpuModel: meta.hardware,
-        cores: meta.cores,
-        path: meta.path,
-        // "_meta.compiler" is "<id> <version>"
-        compiler: meta.compiler.split(' ')[0] ?? '',
-        compilerMajor: meta.compilerMajor,
+        ab,
+        alpha: raw.alpha ?? DEFAULT_RULES.alpha,
+        minSamples: raw.minSamples ?? DEFAULT_RULES.minSamples,
+        defaultTolerancePct: raw.defaultTolerancePct ?? DEFAULT_RULES.defaultTolerancePct,
+        defaultToleranceAbs: raw.defaultToleranceAbs ?? DEFAULT_RULES.defaultToleranceAbs,
+        defaultSeverity,
+        lanes,
     };
 }
-/** One line for people: "AMD EPYC 7763, 2 cores, avx2, clang 17". */
-function describeClass(c) {
-    return `${c.cpuModel}, ${c.cores} cores, ${c.path || 'no path'}, ${c.compiler} ${c.compilerMajor}`;
+/** Reads the rules file; the defaults when it does not exist. */
+async function loadRules(file) {
+    let text;
+    try {
+        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
+    }
+    catch (err) {
+        if (err.code === 'ENOENT')
+            return { ...DEFAULT_RULES, lanes: {} };
+        throw new InputError(`cannot read: ${err.message}`, { file, cause: err });
+    }
+    return parseRules(text, file);
+}
+const globCache = new Map();
+/** `*` any run of characters (including "/"), `?` one character, `{a,b}` alternatives. */
+function globMatch(pattern, text) {
+    let re = globCache.get(pattern);
+    if (!re) {
+        let src = '';
+        let depth = 0;
+        for (const ch of pattern) {
+            if (ch === '*')
+                src += '.*';
+            else if (ch === '?')
+                src += '.';
+            else if (ch === '{') {
+                src += '(?:';
+                depth++;
+            }
+            else if (ch === '}' && depth > 0) {
+                src += ')';
+                depth--;
+            }
+            else if (ch === ',' && depth > 0)
+                src += '|';
+            else
+                src += ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+        }
+        src += ')'.repeat(depth); // an unclosed brace closes at the end
+        re = new RegExp(`^${src}$`);
+        globCache.set(pattern, re);
+    }
+    return re.test(text);
+}
+/** Units where a relative change misleads (2 % → 3 % is +1 pp, not +50 %). */
+function isPercentUnit(unit) {
+    return unit === '%' || unit === 'pp';
+}
+/** The tolerance for one (lane, case, metric): the first matching rule, else the defaults. */
+function toleranceFor(rules, lane, caseId, metric, unit) {
+    const rule = rules.lanes[lane]?.tolerances.find((t) => globMatch(t.metric, metric) && globMatch(t.cases, caseId));
+    if (rule) {
+        return {
+            pct: rule.tolerancePct,
+            abs: rule.toleranceAbs,
+            ...(rule.control !== undefined ? { control: rule.control } : {}),
+            ...(rule.controlMoves !== undefined ? { controlMoves: rule.controlMoves } : {}),
+            severity: rule.severity,
+        };
+    }
+    if (isPercentUnit(unit) && rules.defaultToleranceAbs !== undefined) {
+        return { abs: rules.defaultToleranceAbs, severity: rules.defaultSeverity };
+    }
+    return { pct: rules.defaultTolerancePct, severity: rules.defaultSeverity };
+}
+/**
+ * The A/B tolerance for one (lane, case, metric): the first matching `ab.lanes` rule, else the
+ * A/B defaults; the severity, unless the rule sets one, is that of the metric's baseline
+ * tolerance, so a peer's throughput (OpenBLAS, the reference tokenizer) only warns here too.
+ */
+function abToleranceFor(rules, lane, caseId, metric, unit) {
+    const base = toleranceFor(rules, lane, caseId, metric, unit);
+    const rule = rules.ab.lanes[lane]?.find((t) => globMatch(t.metric, metric) && globMatch(t.cases, caseId));
+    const severity = rule?.severity ?? base.severity;
+    const control = base.control !== undefined ? { control: base.control } : {};
+    if (rule && (rule.tolerancePct !== undefined || rule.toleranceAbs !== undefined)) {
+        return { pct: rule.tolerancePct, abs: rule.toleranceAbs, severity, ...control };
+    }
+    if (isPercentUnit(unit))
+        return { abs: rules.ab.toleranceAbs, severity, ...control };
+    return { pct: rules.ab.tolerancePct, severity, ...control };
+}
+function gatesFor(rules, lane) {
+    return rules.lanes[lane]?.gates ?? [];
 }
 
 ;// CONCATENATED MODULE: ./src/compare/stats.ts
@@ -59568,72 +60233,579 @@ function minUTestP(m, n) {
     return Math.min(1, 2 / c);
 }
 
-// EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
-var ajv = __nccwpck_require__(2463);
-;// CONCATENATED MODULE: ./src/compare/validate.ts
-// JSON-schema validation whose errors name the file and the field the way a person would
-// write it — `cases["decode/M1/H4096/r16"].base_gflops.median: must be number` — because the
-// files it checks (baselines, rules) are edited and reviewed by hand.
+;// CONCATENATED MODULE: ./src/compare/paired.ts
+// Statistics for A/B runs: the PR's head and its base measured in the same job, round by round.
+//
+// Each round yields one head and one base median taken minutes apart on the same machine, so a
+// drift of the runner (a noisy neighbour, a frequency change) moves both. Comparing the two
+// sides as independent samples (stats.ts's Mann–Whitney U) would count that drift as noise;
+// pairing them by round cancels it. The per-round ratio head/base is judged on the log scale,
+// where a slowdown and the matching speedup are symmetric and the ratio becomes a difference.
+//
+// The test is the Wilcoxon signed-rank test of the log ratios: rank-based like the rest of
+// compare/, so one disturbed round cannot decide a verdict. The effect is its companion
+// estimate, Hodges–Lehmann (median of the Walsh averages), with the confidence interval that
+// inverts the same test. Reference values come from scipy.stats.wilcoxon 1.17
+// (__tests__/fixtures/paired/gen_wilcoxon.py).
+//
+// With n pairs the exact test cannot go below p = 2 / 2^n: five rounds can never be significant
+// at 0.05 whatever the change. minPairsFor and the minimum detectable effect make that visible
+// instead of reporting "no change".
 
-
-const validate_ajv = new ajv.Ajv({ allErrors: false, strict: true });
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-/** JSON pointer ("/cases/decode~1M1/base_gflops") → field path (`cases["decode/M1"].base_gflops`). */
-function fieldPath(segments) {
-    let out = '';
-    for (const seg of segments) {
-        if (/^\d+$/.test(seg))
-            out += `[${seg}]`;
-        else if (IDENTIFIER.test(seg))
-            out += out.length === 0 ? seg : `.${seg}`;
-        else
-            out += `[${JSON.stringify(seg)}]`;
+/** Largest n for the exact null distribution (scipy's method='auto' rule); its counts, at most 2^50, stay exact in a double. */
+const EXACT_MAX_N = 50;
+/**
+ * Two-sided Wilcoxon signed-rank test of "the differences d are symmetric about 0".
+ * Zeros are dropped (scipy's zero_method='wilcox'). Exact when n ≤ 50 and no two |d| tie;
+ * otherwise the normal approximation with tie and continuity corrections, as
+ * scipy.stats.wilcoxon(d, correction=True, method='asymptotic'). (With ties or zeros and at most
+ * 13 values, scipy's method='auto' runs a permutation test instead; here ties always take the
+ * approximation, as in stats.ts, and zeros are dropped before the exact path is chosen.) With no
+ * non-zero difference there is no evidence: p = 1. Throws on a non-finite value.
+ */
+function wilcoxonSignedRank(d) {
+    if (!d.every((x) => Number.isFinite(x)))
+        throw new RangeError('wilcoxonSignedRank: non-finite difference');
+    const nonZero = d.filter((x) => x !== 0);
+    const n = nonZero.length;
+    if (n === 0)
+        return { statistic: 0, p: 1, n: 0, method: 'exact' };
+    const { ranks, tieTerm } = midRanks(nonZero.map((x) => Math.abs(x)));
+    let rPlus = 0;
+    nonZero.forEach((x, i) => {
+        if (x > 0)
+            rPlus += ranks[i];
+    });
+    const total = (n * (n + 1)) / 2;
+    const statistic = Math.min(rPlus, total - rPlus);
+    if (tieTerm === 0 && n <= EXACT_MAX_N) {
+        const counts = signedRankCounts(n);
+        let below = 0; // patterns with R+ ≤ rPlus
+        let above = 0; // patterns with R+ ≥ rPlus
+        for (let k = 0; k < counts.length; k++) {
+            if (k <= rPlus)
+                below += counts[k];
+            if (k >= rPlus)
+                above += counts[k];
+        }
+        return { statistic, p: Math.min(1, (2 * Math.min(below, above)) / 2 ** n), n, method: 'exact' };
     }
-    return out;
+    const mean = total / 2;
+    const sd = Math.sqrt((n * (n + 1) * (2 * n + 1) - tieTerm / 2) / 24);
+    // R+ and its mean are multiples of 1/2, so the continuity correction can only overshoot zero
+    // when R+ is at the mean, where scipy's sign(z)·0.5/se adds nothing: clamping at 0 matches it.
+    const z = Math.max(0, Math.abs(rPlus - mean) - 0.5) / sd;
+    return { statistic, p: Math.min(1, erfc(z / Math.SQRT2)), n, method: 'approx' };
 }
-function pointerSegments(pointer) {
-    if (pointer === '')
-        return [];
-    return pointer
-        .slice(1)
-        .split('/')
-        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+/** Mid-ranks (1-based) of xs in their original order, and Σ(t³ − t) over the tie groups. */
+function midRanks(xs) {
+    const order = xs.map((_, i) => i).sort((a, b) => xs[a] - xs[b]);
+    const ranks = new Array(xs.length).fill(0);
+    let tieTerm = 0;
+    for (let i = 0; i < order.length;) {
+        let j = i;
+        while (j + 1 < order.length && xs[order[j + 1]] === xs[order[i]])
+            j++;
+        const t = j - i + 1;
+        for (let k = i; k <= j; k++)
+            ranks[order[k]] = (i + j) / 2 + 1;
+        tieTerm += t * t * t - t;
+        i = j + 1;
+    }
+    return { ranks, tieTerm };
 }
-/** The one error a person should fix first, with the field it is about. */
-function describe(err) {
-    const segments = pointerSegments(err.instancePath);
-    const params = err.params;
-    if (err.propertyName !== undefined) {
-        // a key that fails `propertyNames` (e.g. an unknown lane): name the key itself
-        const allowed = Array.isArray(params.allowedValues)
-            ? `; allowed: ${params.allowedValues.join(', ')}`
-            : '';
-        return { field: fieldPath([...segments, err.propertyName]), detail: `is not an allowed name${allowed}` };
+/**
+ * Null distribution of R+ for n untied ranks, as counts out of 2^n sign patterns: c[k] is the
+ * number of subsets of {1, …, n} summing to k, built by adding one rank at a time.
+ */
+function signedRankCounts(n) {
+    const c = new Array((n * (n + 1)) / 2 + 1).fill(0);
+    c[0] = 1;
+    for (let rank = 1; rank <= n; rank++) {
+        const top = (rank * (rank + 1)) / 2;
+        for (let k = top; k >= rank; k--)
+            c[k] = c[k] + c[k - rank];
     }
-    if (err.keyword === 'required') {
-        return { field: fieldPath([...segments, String(params.missingProperty)]), detail: 'is required' };
-    }
-    if (err.keyword === 'additionalProperties') {
-        return { field: fieldPath([...segments, String(params.additionalProperty)]), detail: 'unknown field' };
-    }
-    if (err.keyword === 'enum') {
-        const allowed = params.allowedValues.map((v) => JSON.stringify(v)).join(', ');
-        return { field: fieldPath(segments), detail: `must be one of ${allowed}` };
-    }
-    return { field: fieldPath(segments), detail: err.message ?? 'is invalid' };
+    return c;
 }
-/** Compiles a schema once; the returned function throws an InputError naming file and field. */
-function makeValidator(schema) {
-    const validate = validate_ajv.compile(schema);
-    return (data, file) => {
-        if (validate(data))
-            return data;
-        const first = validate.errors?.[0];
-        if (!first)
-            throw new InputError('does not match its schema', { file });
-        const { field, detail } = describe(first);
-        throw new InputError(detail, { file, field: field.length > 0 ? field : undefined });
+/** Smallest two-sided p-value the exact signed-rank test can give with n non-zero pairs: 2 / 2^n (all signs equal), capped at 1. */
+function minWilcoxonP(n) {
+    return Math.min(1, 2 ** (1 - n));
+}
+/** Fewest pairs for which the exact two-sided signed-rank test can reach p < alpha (6 at 0.05, 8 at 0.01). */
+function minPairsFor(alpha) {
+    if (!(alpha > 0 && alpha <= 1))
+        throw new RangeError(`minPairsFor: alpha must be in (0, 1], got ${alpha}`);
+    let n = 0;
+    while (minWilcoxonP(n) >= alpha)
+        n++;
+    return n;
+}
+/**
+ * How many Walsh averages the two-sided interval cuts from each end: the largest k with
+ * 2 · P(R+ ≤ k − 1) < alpha, 0 when even k = 1 misses (n too small). The strict inequality is
+ * R's wilcox.test rule and this module's "p < alpha": the interval is finite exactly when some
+ * outcome is significant at alpha. Exact counts up to n = 50; above, the normal approximation
+ * with continuity correction, P(R+ ≤ k − 1) ≈ Φ((k − 1/2 − μ) / σ).
+ */
+function walshCut(n, alpha) {
+    if (n <= EXACT_MAX_N) {
+        const counts = signedRankCounts(n);
+        const patterns = 2 ** n;
+        let k = 0;
+        let cumulative = 0;
+        while (k < counts.length && (2 * (cumulative + counts[k])) / patterns < alpha) {
+            cumulative += counts[k];
+            k++;
+        }
+        return k;
+    }
+    const mu = (n * (n + 1)) / 4;
+    const sigma = Math.sqrt((n * (n + 1) * (2 * n + 1)) / 24);
+    return Math.max(0, Math.ceil(mu + 0.5 - normalQuantile(1 - alpha / 2) * sigma) - 1);
+}
+/**
+ * Hodges–Lehmann estimate of the location of d (the median of the n(n+1)/2 Walsh averages
+ * (d_i + d_j)/2, i ≤ j) with its distribution-free confidence interval: the k-th smallest and
+ * k-th largest Walsh average, k from the signed-rank null distribution (walshCut). The interval
+ * is [−∞, ∞] when n is too small for the confidence, the estimate NaN when d is empty.
+ *
+ * Unlike the test, zeros are kept: the interval inverts the test over shifts θ, and d − θ has no
+ * zeros there; dropping them would pull the estimate away from 0.
+ */
+function hodgesLehmann(d, confidence = 0.95) {
+    if (!d.every((x) => Number.isFinite(x)))
+        throw new RangeError('hodgesLehmann: non-finite value');
+    if (!(confidence > 0 && confidence < 1)) {
+        throw new RangeError(`hodgesLehmann: confidence must be in (0, 1), got ${confidence}`);
+    }
+    const n = d.length;
+    if (n === 0)
+        return { estimate: NaN, low: -Infinity, high: Infinity };
+    const walsh = [];
+    for (let i = 0; i < n; i++)
+        for (let j = i; j < n; j++)
+            walsh.push((d[i] + d[j]) / 2);
+    walsh.sort((a, b) => a - b);
+    const m = walsh.length;
+    const estimate = (walsh[(m - 1) >> 1] + walsh[m >> 1]) / 2;
+    const k = walshCut(n, 1 - confidence);
+    if (k === 0)
+        return { estimate, low: -Infinity, high: Infinity };
+    return { estimate, low: walsh[k - 1], high: walsh[m - k] };
+}
+/**
+ * Standard normal quantile Φ⁻¹(p), ±Infinity at 0 and 1: Wichura's algorithm AS 241 (PPND16,
+ * Applied Statistics 37, 1988), relative error about 1e-16. simple-statistics' probit is a
+ * closed-form approximation off by ~1e-3 (1.9572 for 1.95996), too coarse to pick critical values.
+ */
+function normalQuantile(p) {
+    if (Number.isNaN(p) || p < 0 || p > 1)
+        return NaN;
+    if (p === 0)
+        return -Infinity;
+    if (p === 1)
+        return Infinity;
+    const q = p - 0.5;
+    if (Math.abs(q) <= 0.425) {
+        const r = 0.180625 - q * q;
+        return (q * horner(AS241_A, r)) / horner(AS241_B, r);
+    }
+    const r = Math.sqrt(-Math.log(q < 0 ? p : 1 - p));
+    const z = r <= 5
+        ? horner(AS241_C, r - 1.6) / horner(AS241_D, r - 1.6)
+        : horner(AS241_E, r - 5) / horner(AS241_F, r - 5);
+    return q < 0 ? -z : z;
+}
+/** Σ c[i]·x^i, lowest degree first. */
+function horner(c, x) {
+    let y = 0;
+    for (let i = c.length - 1; i >= 0; i--)
+        y = y * x + c[i];
+    return y;
+}
+// AS 241's coefficients, lowest degree first (the denominators' constant term is 1), as the
+// nearest doubles of the published 20-digit values.
+const AS241_A = [
+    3.3871328727963665, 133.14166789178438, 1971.5909503065513, 13731.69376550946, 45921.95393154987,
+    67265.7709270087, 33430.57558358813, 2509.0809287301227,
+];
+const AS241_B = [
+    1, 42.31333070160091, 687.1870074920579, 5394.196021424751, 21213.794301586597, 39307.89580009271,
+    28729.085735721943, 5226.495278852854,
+];
+const AS241_C = [
+    1.4234371107496835, 4.630337846156546, 5.769497221460691, 3.6478483247632045, 1.2704582524523684,
+    0.2417807251774506, 0.022723844989269184, 0.0007745450142783414,
+];
+const AS241_D = [
+    1, 2.053191626637759, 1.6763848301838038, 0.6897673349851, 0.14810397642748008, 0.015198666563616457,
+    0.0005475938084995345, 1.0507500716444169e-9,
+];
+const AS241_E = [
+    6.657904643501103, 5.463784911164114, 1.7848265399172913, 0.29656057182850487, 0.026532189526576124,
+    0.0012426609473880784, 2.7115555687434876e-5, 2.0103343992922881e-7,
+];
+const AS241_F = [
+    1, 0.599832206555888, 0.1369298809227358, 0.014875361290850615, 0.0007868691311456133,
+    1.8463183175100548e-5, 1.421511758316446e-7, 2.0442631033899397e-15,
+];
+/** 1 / Φ⁻¹(3/4): scales the median absolute deviation to the standard deviation of normal data. */
+const MAD_TO_SD = 1.482602218505602;
+/**
+ * Robust standard deviation of the log ratios: 1.4826 × their median absolute deviation, so one
+ * disturbed round does not inflate it. When more than half the values are equal (identical
+ * medians on both sides, which quantised timings produce) the MAD is 0 although the rest vary;
+ * then √(π/2) × the mean absolute deviation from the median, also unbiased for normal data and 0
+ * only when every value is the same.
+ */
+function robustSd(xs) {
+    const m = stats_median(xs);
+    const deviations = xs.map((x) => Math.abs(x - m));
+    const mad = stats_median(deviations);
+    if (mad > 0)
+        return MAD_TO_SD * mad;
+    return Math.sqrt(Math.PI / 2) * (deviations.reduce((a, b) => a + b, 0) / deviations.length);
+}
+/**
+ * Minimum detectable effect, in %, of n pairs whose log ratios have standard deviation sd: the
+ * smallest true change the two-sided signed-rank test at alpha finds with the given power.
+ * Normal theory gives (z_{1−α/2} + z_power) · sd / √n on the log scale; the signed-rank test needs
+ * π/3 times as many pairs as the t test for normal data (asymptotic relative efficiency 3/π), so
+ * the shift is multiplied by √(π/3). Reported as the increase exp(x) − 1 (the matching decrease is
+ * 1 − exp(−x), slightly smaller). Infinity when no outcome with n pairs reaches p < alpha.
+ */
+function minimumDetectableEffectPct(n, sd, alpha, power = 0.8) {
+    if (!Number.isInteger(n) || n < 0)
+        throw new RangeError(`minimumDetectableEffectPct: bad n ${n}`);
+    if (!(sd >= 0 && Number.isFinite(sd)))
+        throw new RangeError(`minimumDetectableEffectPct: bad sd ${sd}`);
+    if (!(alpha > 0 && alpha < 1))
+        throw new RangeError(`minimumDetectableEffectPct: bad alpha ${alpha}`);
+    if (!(power > 0 && power < 1))
+        throw new RangeError(`minimumDetectableEffectPct: bad power ${power}`);
+    if (minWilcoxonP(n) >= alpha)
+        return Infinity;
+    const shift = (normalQuantile(1 - alpha / 2) + normalQuantile(power)) * sd * Math.sqrt(Math.PI / (3 * n));
+    return Math.expm1(shift) * 100;
+}
+/**
+ * Paired comparison of head against base: head[i] and base[i] come from the same round. A round
+ * where either value is non-finite or not positive (a failed or empty measurement) is dropped.
+ * The interval has confidence 1 − alpha, so it excludes 1 when the exact test gives p < alpha.
+ * Throws when the sides differ in length (rounds would be misaligned) or alpha is not in (0, 1).
+ */
+function comparePaired(base, head, alpha) {
+    if (base.length !== head.length) {
+        throw new RangeError(`comparePaired: ${base.length} base rounds against ${head.length} head rounds`);
+    }
+    if (!(alpha > 0 && alpha < 1))
+        throw new RangeError(`comparePaired: alpha must be in (0, 1), got ${alpha}`);
+    const ratios = [];
+    base.forEach((b, i) => {
+        const h = head[i];
+        if (Number.isFinite(b) && Number.isFinite(h) && b > 0 && h > 0)
+            ratios.push(h / b);
+    });
+    const logs = ratios.map((r) => Math.log(r));
+    const n = logs.length;
+    const test = wilcoxonSignedRank(logs);
+    const hl = hodgesLehmann(logs, 1 - alpha);
+    const ratio = Math.exp(hl.estimate);
+    return {
+        n,
+        ratios,
+        ratio,
+        ratioLow: Math.exp(hl.low),
+        ratioHigh: Math.exp(hl.high),
+        deltaPct: (ratio - 1) * 100,
+        pValue: test.p,
+        method: test.method,
+        mdePct: minimumDetectableEffectPct(n, n > 0 ? robustSd(logs) : 0, alpha),
     };
+}
+
+;// CONCATENATED MODULE: ./src/compare/compare-ab.ts
+// A/B judgement: the head's metric against the base's, round by round. Pure, like compare.ts.
+//
+// Both sides ran in the same job in alternating rounds (ABBA), so round i of the head and
+// round i of the base shared the machine's state of those minutes: the paired ratio cancels
+// the drift that a comparison with a baseline measured days ago on another VM cannot. A change
+// is `regressed` only when it is beyond the A/B tolerance (a few percent) AND the signed-rank
+// test on the rounds' log ratios is significant; beyond tolerance without significance is
+// `noisy`, and the runner gives such a lane more rounds before it comes to that.
+//
+// A control (rules.yml `control`, e.g. OpenBLAS beside our GEMM) runs the same code on both
+// sides: when it moved as much in the same rounds, one side was disturbed, not changed.
+
+
+
+
+function identity(lane, caseId, m) {
+    return {
+        lane,
+        caseId,
+        metric: m.name,
+        unit: m.unit,
+        better: m.better,
+        kind: m.kind,
+        source: 'ab',
+    };
+}
+function sideOf(m) {
+    return summarizeSamples(m.samples);
+}
+function findMetric(c, name) {
+    return c?.metrics.find((m) => m.name === name);
+}
+function pairedChange(base, head, alpha) {
+    const pc = comparePaired(base, head, alpha);
+    const n = Math.min(base.length, head.length);
+    const diffs = [];
+    for (let i = 0; i < n; i++) {
+        const b = base[i];
+        const h = head[i];
+        if (Number.isFinite(b) && Number.isFinite(h))
+            diffs.push(h - b);
+    }
+    const hl = diffs.length > 0 ? hodgesLehmann(diffs, 1 - alpha).estimate : Number.NaN;
+    return {
+        n: pc.n > 0 ? pc.n : diffs.length,
+        deltaPct: pc.deltaPct,
+        deltaAbs: hl,
+        // metrics that can be zero or negative (a LoRA tax) have no ratio: their test is on differences
+        pValue: pc.n > 0 ? pc.pValue : diffs.length > 0 ? wilcoxonSignedRank(diffs).p : 1,
+        ratio: pc.ratio,
+        low: pc.ratioLow,
+        high: pc.ratioHigh,
+        mdePct: pc.mdePct,
+    };
+}
+/** JSON has no Infinity: bounds and effects that do not exist are left out. */
+function abChange(ch) {
+    const finite = (x) => Number.isFinite(x) && x > 0;
+    return {
+        ratio: ch.ratio,
+        rounds: ch.n,
+        ...(finite(ch.low) && finite(ch.high) ? { low: ch.low, high: ch.high } : {}),
+        ...(Number.isFinite(ch.mdePct) ? { mdePct: ch.mdePct } : {}),
+    };
+}
+function tolText(tol, unit) {
+    const parts = [];
+    if (tol.pct !== undefined)
+        parts.push(`±${formatCompact(tol.pct)} %`);
+    if (tol.abs !== undefined)
+        parts.push(`±${formatCompact(tol.abs)} ${unit === '%' ? 'pp' : unit}`.trim());
+    return parts.join(' and ');
+}
+/** The base side could not be compared at all: every head metric is new, with the reason. */
+function baseUnusable(base) {
+    if (!base)
+        return 'the base did not run this lane';
+    if (base.status !== 'ok') {
+        const what = base.status === 'timeout' ? 'timed out' : base.status;
+        return `the base side ${what}${base.error ? ` at ${base.error.step}: ${base.error.message.split('\n')[0]}` : ''}`;
+    }
+    return undefined;
+}
+function judgeAb(lane, c, m, rules) {
+    const id = identity(lane.lane, c.id, m);
+    const current = sideOf(m);
+    const unusable = baseUnusable(lane.base);
+    if (unusable)
+        return { ...id, current, state: 'new', severity: 'warn', reason: `${unusable}: not compared` };
+    const baseCase = lane.base?.cases.find((x) => x.id === c.id);
+    const bm = findMetric(baseCase, m.name);
+    if (!bm || baseCase?.error) {
+        const why = baseCase?.error ? `the base's case failed: ${baseCase.error}` : 'not measured by the base';
+        return { ...id, current, state: 'new', severity: 'warn', reason: why };
+    }
+    const baseline = sideOf(bm);
+    if (!m.rounds || !bm.rounds || m.rounds.length === 0 || bm.rounds.length !== m.rounds.length) {
+        return {
+            ...id,
+            current,
+            baseline,
+            state: 'incomparable',
+            severity: 'warn',
+            reason: 'the two sides have no paired rounds',
+        };
+    }
+    const tol = abToleranceFor(rules, lane.lane, c.id, m.name, m.unit);
+    const alpha = rules.ab.alpha;
+    const ch = pairedChange(bm.rounds, m.rounds, alpha);
+    const byPoints = tol.abs !== undefined && (tol.pct === undefined || isPercentUnit(m.unit));
+    const exceeds = [];
+    if (tol.pct !== undefined)
+        exceeds.push(Number.isFinite(ch.deltaPct) && Math.abs(ch.deltaPct) > tol.pct);
+    if (tol.abs !== undefined)
+        exceeds.push(Number.isFinite(ch.deltaAbs) && Math.abs(ch.deltaAbs) > tol.abs);
+    const beyond = exceeds.length > 0 && exceeds.every(Boolean);
+    const change = byPoints ? formatAbsDelta(ch.deltaAbs, m.unit) : formatPct(ch.deltaPct);
+    const bounds = Number.isFinite(ch.low) && Number.isFinite(ch.high) && ch.low > 0;
+    const interval = Number.isFinite(ch.ratio)
+        ? `head/base ${formatNumber(ch.ratio)}${bounds ? ` [${formatNumber(ch.low)}, ${formatNumber(ch.high)}]` : ''}, `
+        : '';
+    const detail = `${interval}${ch.n} rounds`;
+    const shown = {
+        ...id,
+        current,
+        baseline,
+        ...(Number.isFinite(ch.deltaPct) ? { deltaPct: ch.deltaPct } : {}),
+        ...(Number.isFinite(ch.deltaAbs) ? { deltaAbs: ch.deltaAbs } : {}),
+        tolerance: { pct: tol.pct, abs: tol.abs },
+        pValue: ch.pValue,
+        severity: tol.severity,
+        ...(Number.isFinite(ch.ratio) ? { ab: abChange(ch) } : {}),
+    };
+    const within = tolText(tol, m.unit);
+    if (!beyond)
+        return { ...shown, state: 'pass', reason: `${change} within ${within} (${detail})` };
+    const worse = m.better === 'higher'
+        ? (byPoints ? ch.deltaAbs : ch.deltaPct) < 0
+        : (byPoints ? ch.deltaAbs : ch.deltaPct) > 0;
+    const direction = worse ? 'worse' : 'better';
+    const fewest = minPairsFor(alpha);
+    if (ch.n < fewest) {
+        return {
+            ...shown,
+            state: 'noisy',
+            reason: `${change} (${direction}) beyond ${within}, but ${ch.n} rounds cannot be significant (the signed-rank test needs ${fewest} at alpha ${alpha})`,
+        };
+    }
+    if (!(ch.pValue < alpha)) {
+        return {
+            ...shown,
+            state: 'noisy',
+            reason: `${change} (${direction}) beyond ${within}, but not significant over the rounds (p = ${formatNumber(ch.pValue)} ≥ ${alpha}; ${detail})`,
+        };
+    }
+    const v = {
+        ...shown,
+        state: worse ? 'regressed' : 'improved',
+        reason: `${change} (${direction}) beyond ${within}, p = ${formatNumber(ch.pValue)} (${detail})`,
+    };
+    return worse && tol.control ? guardByControl(v, c, baseCase, tol.control, alpha) : v;
+}
+/**
+ * The control runs the same code on both sides. When it got worse on the head side in the
+ * same rounds by at least half as much, the head's rounds were disturbed: `noisy`, not failed.
+ */
+function guardByControl(v, c, baseCase, control, alpha) {
+    const head = findMetric(c, control);
+    const base = findMetric(baseCase, control);
+    if (!head?.rounds || !base?.rounds || head.rounds.length !== base.rounds.length)
+        return v;
+    const ch = pairedChange(base.rounds, head.rounds, alpha);
+    if (!Number.isFinite(ch.deltaPct) || v.deltaPct === undefined)
+        return v;
+    const worseBy = (pct, better) => (better === 'higher' ? -pct : pct);
+    const ours = worseBy(v.deltaPct, v.better);
+    if (worseBy(ch.deltaPct, head.better) < ours / 2)
+        return v;
+    return {
+        ...v,
+        state: 'noisy',
+        reason: `${v.reason}; but ${control}, the same code on both sides, moved ${formatPct(ch.deltaPct)} in the same rounds: the rounds were disturbed, not the code changed`,
+    };
+}
+/** Paired rounds of a lane and the median minimum detectable effect of its fail metrics. */
+function abLaneSummary(lane, verdicts) {
+    const judged = verdicts.filter((v) => v.source === 'ab' && v.ab && v.severity === 'fail');
+    const mdes = judged
+        .map((v) => v.ab.mdePct)
+        .filter((x) => x !== undefined && Number.isFinite(x));
+    const rounds = Math.max(0, ...verdicts.filter((v) => v.ab).map((v) => v.ab.rounds));
+    return {
+        rounds,
+        ...(mdes.length > 0 ? { mdePct: stats_median(mdes) } : {}),
+        baseStatus: lane.base?.status ?? 'absent',
+        ...(lane.base?.error ? { baseError: lane.base.error.message.split('\n')[0] ?? '' } : {}),
+    };
+}
+/**
+ * Whether another round could still settle the lane: a fail-severity metric beyond its A/B
+ * tolerance but not (yet) significant. The runner asks after each round past the planned ones.
+ */
+function abInconclusive(lane, rules) {
+    if (lane.status !== 'ok' || lane.base?.status !== 'ok')
+        return false;
+    for (const c of lane.cases) {
+        if (c.error)
+            continue;
+        for (const m of c.metrics) {
+            const v = judgeAb(lane, c, m, rules);
+            if (v.state === 'noisy' && v.severity === 'fail')
+                return true;
+        }
+    }
+    return false;
+}
+
+;// CONCATENATED MODULE: ./src/model/verdicts.ts
+const VERDICT_STATES = [
+    'pass',
+    'improved',
+    'regressed',
+    'noisy',
+    'incomparable',
+    'new',
+    'missing',
+    'error',
+];
+function emptyCounts() {
+    return Object.fromEntries(VERDICT_STATES.map((s) => [s, 0]));
+}
+/** A missed warn-severity tolerance or gate: shown as a warning, never fails. */
+function isWarning(v) {
+    return v.severity === 'warn' && v.state === 'regressed';
+}
+/** The one definition of what fails the gate. */
+function isFailing(v) {
+    return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');
+}
+
+;// CONCATENATED MODULE: ./src/model/machine-class.ts
+/** "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz" → "intel-xeon-platinum-8370c" */
+function cpuSlug(model) {
+    const slug = model
+        .toLowerCase()
+        .replace(/\((r|tm|c)\)/g, ' ')
+        .replace(/@.*$/, ' ')
+        .replace(/\bcpu\b/g, ' ')
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, '');
+    return slug === '' ? 'unknown-cpu' : slug;
+}
+/** The folder name of a class: readable, and safe as one path segment. */
+function classKey(c) {
+    const compiler = (c.compiler.toLowerCase().replace(/[^a-z0-9]+/g, '') || 'cc') + String(c.compilerMajor);
+    const path = c.path.replace(/[^a-z0-9]+/gi, '') || 'nopath';
+    return `${cpuSlug(c.cpuModel)}_${c.cores}c_${path}_${compiler}`;
+}
+function classOfRun(machine, path) {
+    return {
+        cpuModel: machine.cpuModel,
+        cores: machine.cores,
+        path,
+        compiler: machine.compiler.id,
+        compilerMajor: machine.compiler.major,
+    };
+}
+function classOfBaseline(meta) {
+    return {
+        cpuModel: meta.hardware,
+        cores: meta.cores,
+        path: meta.path,
+        // "_meta.compiler" is "<id> <version>"
+        compiler: meta.compiler.split(' ')[0] ?? '',
+        compilerMajor: meta.compilerMajor,
+    };
+}
+/** One line for people: "AMD EPYC 7763, 2 cores, avx2, clang 17". */
+function describeClass(c) {
+    return `${c.cpuModel}, ${c.cores} cores, ${c.path || 'no path'}, ${c.compiler} ${c.compilerMajor}`;
 }
 
 ;// CONCATENATED MODULE: ./src/compare/baselines.ts
@@ -59933,256 +61105,6 @@ function comparable(meta, machine, path) {
     return { ok: false, reason: `baseline vs this run: ${diffs.join('; ')}`, sameClass };
 }
 
-;// CONCATENATED MODULE: ./src/compare/format.ts
-// Numbers with units as people read them, shared by verdict reasons and the report so both say
-// the same thing: "1.42×", "2.31 %", "+1.00 pp", "412.3 GFLOP/s".
-/** Three to four significant digits, never exponent notation for ordinary magnitudes. */
-function formatNumber(v) {
-    if (!Number.isFinite(v))
-        return String(v);
-    const a = Math.abs(v);
-    if (a === 0)
-        return '0';
-    if (a >= 1e6)
-        return `${(v / 1e6).toFixed(a >= 1e8 ? 0 : 2)}M`;
-    if (a >= 1000)
-        return v.toFixed(0);
-    if (a >= 100)
-        return v.toFixed(1);
-    if (a >= 1)
-        return v.toFixed(2);
-    if (a >= 0.001)
-        return v.toPrecision(3);
-    return v.toExponential(2);
-}
-function isRatioUnit(unit) {
-    return unit === 'x' || unit === '×';
-}
-function formatValue(v, unit) {
-    if (isRatioUnit(unit))
-        return `${formatNumber(v)}×`;
-    return unit === '' ? formatNumber(v) : `${formatNumber(v)} ${unit}`;
-}
-function signed(v, text) {
-    return v > 0 ? `+${text}` : v < 0 ? `−${text.replace(/^-/, '')}` : text;
-}
-/** A relative change: two decimals below 1 %, one above ("+0.50 %", "−10.3 %"). */
-function formatPct(v) {
-    const a = Math.abs(v);
-    return signed(v, `${a >= 1000 ? v.toFixed(0) : a >= 1 ? v.toFixed(1) : v.toFixed(2)} %`);
-}
-/** A configured number such as a tolerance or a bound, without trailing zeros: "8", "1.5", "0.001". */
-function formatCompact(v) {
-    return String(Number(v.toPrecision(4)));
-}
-/** An absolute change; a change of a value in % is in percentage points. */
-function formatAbsDelta(v, unit) {
-    const u = unit === '%' ? 'pp' : unit;
-    return signed(v, isRatioUnit(u) ? `${formatNumber(v)}×` : `${formatNumber(v)} ${u}`.trim());
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/compare/rules.ts
-// baselines/rules.yml → the `Rules` model, and the lookups compare needs.
-//
-// The file is reviewed like code and edited by hand, so parsing is strict: unknown keys and
-// unknown lanes are errors (a typo must not silently disable a gate), and every error names the
-// file and the field. A missing file is not an error: the built-in defaults apply.
-//
-// Matching: `metric`, `cases` and `path` are globs (`*` any run of characters including "/",
-// `?` one character, `{a,b}` alternatives). The first tolerance rule of a lane that matches a
-// (case, metric) wins, so specific rules go above catch-alls; every matching gate applies.
-
-
-
-
-
-const DEFAULT_RULES = Object.freeze({
-    alpha: 0.05,
-    // with 5 against 5 samples the smallest exact two-sided p is 2/252 ≈ 0.008, below alpha;
-    // with 3 against 3 it is 0.1, so no change could ever be significant
-    minSamples: 5,
-    // shared runners: ~2.7 % run-to-run CV, so the difference of two runs has σ ≈ 3.8 %; 8 % is
-    // about 2σ, rare enough by chance for a failing gate
-    defaultTolerancePct: 8,
-    defaultToleranceAbs: 1,
-    defaultSeverity: 'fail',
-    lanes: {},
-});
-const severity = { enum: ['fail', 'warn'] };
-const glob = { type: 'string', minLength: 1 };
-const toleranceSchema = {
-    type: 'object',
-    additionalProperties: false,
-    required: ['metric'],
-    properties: {
-        metric: glob,
-        cases: glob,
-        tolerancePct: { type: 'number', exclusiveMinimum: 0 },
-        toleranceAbs: { type: 'number', exclusiveMinimum: 0 },
-        control: { type: 'string', minLength: 1 },
-        controlMoves: { enum: ['worse', 'either'] },
-        severity,
-    },
-};
-const gateSchema = {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name', 'metric'],
-    properties: {
-        name: { type: 'string', minLength: 1 },
-        metric: glob,
-        cases: glob,
-        min: { type: 'number' },
-        max: { type: 'number' },
-        path: glob,
-        severity,
-        description: { type: 'string' },
-    },
-};
-const rulesSchema = {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-        alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
-        minSamples: { type: 'integer', minimum: 2 },
-        defaultTolerancePct: { type: 'number', exclusiveMinimum: 0 },
-        defaultToleranceAbs: { type: 'number', exclusiveMinimum: 0 },
-        defaultSeverity: severity,
-        lanes: {
-            type: 'object',
-            propertyNames: { enum: [...lanes_LANES] },
-            additionalProperties: {
-                type: 'object',
-                additionalProperties: false,
-                properties: {
-                    tolerances: { type: 'array', items: toleranceSchema },
-                    gates: { type: 'array', items: gateSchema },
-                },
-            },
-        },
-    },
-};
-const validateRules = makeValidator(rulesSchema);
-/** Parses the text of a rules file. `file` is only used in error messages. */
-function parseRules(text, file = 'baselines/rules.yml') {
-    const doc = (0,dist/* parseDocument */.Tp)(text, { prettyErrors: true });
-    const yamlError = doc.errors[0];
-    if (yamlError)
-        throw new InputError(`invalid YAML: ${yamlError.message}`, { file, cause: yamlError });
-    const raw = validateRules(doc.toJS() ?? {}, file);
-    const defaultSeverity = raw.defaultSeverity ?? DEFAULT_RULES.defaultSeverity;
-    const lanes = {};
-    for (const [lane, laneRaw] of Object.entries(raw.lanes ?? {})) {
-        const tolerances = (laneRaw.tolerances ?? []).map((t, i) => {
-            if (t.tolerancePct === undefined && t.toleranceAbs === undefined) {
-                throw new InputError('needs tolerancePct or toleranceAbs', {
-                    file,
-                    field: `lanes.${lane}.tolerances[${i}]`,
-                });
-            }
-            if (t.controlMoves !== undefined && t.control === undefined) {
-                throw new InputError('controlMoves needs a control', {
-                    file,
-                    field: `lanes.${lane}.tolerances[${i}]`,
-                });
-            }
-            return { ...t, cases: t.cases ?? '*', severity: t.severity ?? defaultSeverity };
-        });
-        const names = new Set();
-        const gates = (laneRaw.gates ?? []).map((g, i) => {
-            const field = `lanes.${lane}.gates[${i}]`;
-            if (g.min === undefined && g.max === undefined)
-                throw new InputError('needs min or max', { file, field });
-            if (g.min !== undefined && g.max !== undefined && g.min > g.max) {
-                throw new InputError(`min (${g.min}) is above max (${g.max})`, { file, field });
-            }
-            if (names.has(g.name))
-                throw new InputError(`duplicate gate name "${g.name}"`, { file, field: `${field}.name` });
-            names.add(g.name);
-            return { ...g, cases: g.cases ?? '*', severity: g.severity ?? defaultSeverity };
-        });
-        lanes[lane] = { tolerances, gates };
-    }
-    return {
-        alpha: raw.alpha ?? DEFAULT_RULES.alpha,
-        minSamples: raw.minSamples ?? DEFAULT_RULES.minSamples,
-        defaultTolerancePct: raw.defaultTolerancePct ?? DEFAULT_RULES.defaultTolerancePct,
-        defaultToleranceAbs: raw.defaultToleranceAbs ?? DEFAULT_RULES.defaultToleranceAbs,
-        defaultSeverity,
-        lanes,
-    };
-}
-/** Reads the rules file; the defaults when it does not exist. */
-async function loadRules(file) {
-    let text;
-    try {
-        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
-    }
-    catch (err) {
-        if (err.code === 'ENOENT')
-            return { ...DEFAULT_RULES, lanes: {} };
-        throw new InputError(`cannot read: ${err.message}`, { file, cause: err });
-    }
-    return parseRules(text, file);
-}
-const globCache = new Map();
-/** `*` any run of characters (including "/"), `?` one character, `{a,b}` alternatives. */
-function globMatch(pattern, text) {
-    let re = globCache.get(pattern);
-    if (!re) {
-        let src = '';
-        let depth = 0;
-        for (const ch of pattern) {
-            if (ch === '*')
-                src += '.*';
-            else if (ch === '?')
-                src += '.';
-            else if (ch === '{') {
-                src += '(?:';
-                depth++;
-            }
-            else if (ch === '}' && depth > 0) {
-                src += ')';
-                depth--;
-            }
-            else if (ch === ',' && depth > 0)
-                src += '|';
-            else
-                src += ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-        }
-        src += ')'.repeat(depth); // an unclosed brace closes at the end
-        re = new RegExp(`^${src}$`);
-        globCache.set(pattern, re);
-    }
-    return re.test(text);
-}
-/** Units where a relative change misleads (2 % → 3 % is +1 pp, not +50 %). */
-function isPercentUnit(unit) {
-    return unit === '%' || unit === 'pp';
-}
-/** The tolerance for one (lane, case, metric): the first matching rule, else the defaults. */
-function toleranceFor(rules, lane, caseId, metric, unit) {
-    const rule = rules.lanes[lane]?.tolerances.find((t) => globMatch(t.metric, metric) && globMatch(t.cases, caseId));
-    if (rule) {
-        return {
-            pct: rule.tolerancePct,
-            abs: rule.toleranceAbs,
-            ...(rule.control !== undefined ? { control: rule.control } : {}),
-            ...(rule.controlMoves !== undefined ? { controlMoves: rule.controlMoves } : {}),
-            severity: rule.severity,
-        };
-    }
-    if (isPercentUnit(unit) && rules.defaultToleranceAbs !== undefined) {
-        return { abs: rules.defaultToleranceAbs, severity: rules.defaultSeverity };
-    }
-    return { pct: rules.defaultTolerancePct, severity: rules.defaultSeverity };
-}
-function gatesFor(rules, lane) {
-    return rules.lanes[lane]?.gates ?? [];
-}
-
 ;// CONCATENATED MODULE: ./src/compare/compare.ts
 // Results + baselines + rules → verdicts. Pure: no I/O, no clock (a baseline's age is measured
 // against the run's own time by the report).
@@ -60200,9 +61122,12 @@ function gatesFor(rules, lane) {
 
 
 
+
 function compare_compare(results, baselines, rules) {
     const notes = [];
-    const lanes = results.lanes.map((lane) => compareLane(lane, results.machine, baselines[lane.lane], rules, notes));
+    // A/B: the head is judged against its base measured in the same rounds, not the baselines
+    const ab = results.ab !== undefined;
+    const lanes = results.lanes.map((lane) => compareLane(lane, results.machine, ab ? undefined : baselines[lane.lane], rules, notes, ab));
     const counts = emptyCounts();
     for (const v of lanes.flatMap((l) => l.verdicts))
         counts[v.state]++;
@@ -60213,13 +61138,15 @@ function compare_compare(results, baselines, rules) {
         conclusion: lanes.some((l) => l.verdicts.some(isFailing)) ? 'failure' : 'success',
         counts,
         lanes,
+        ...(results.ab ? { ab: results.ab } : {}),
+        ...(results.abFallback ? { abFallback: results.abFallback } : {}),
         notes,
     };
 }
 function checkName(lane) {
     return lanes_CHECK_NAMES[lane] ?? `${lane}-perf`;
 }
-function compareLane(lane, machine, baselineInput, rules, notes) {
+function compareLane(lane, machine, baselineInput, rules, notes, ab = false) {
     const base = {
         lane: lane.lane,
         check: checkName(lane.lane),
@@ -60286,7 +61213,7 @@ function compareLane(lane, machine, baselineInput, rules, notes) {
             const invalid = invalidSamples(m);
             if (invalid) {
                 verdicts.push({
-                    ...identity(lane.lane, c.id, m),
+                    ...compare_identity(lane.lane, c.id, m),
                     source: 'baseline',
                     state: 'error',
                     severity: tol.severity,
@@ -60295,8 +61222,10 @@ function compareLane(lane, machine, baselineInput, rules, notes) {
                 continue;
             }
             const current = summarizeSamples(m.samples);
+            if (ab)
+                verdicts.push(judgeAb(lane, c, m, rules));
             // with an unusable baseline only the gates judge this metric
-            if (!(baselineInput instanceof InputError)) {
+            else if (!(baselineInput instanceof InputError)) {
                 const v = judge(lane.lane, c.id, m, current, baseline?.cases[c.id]?.[m.name], tol, rules, incomparable, otherClass);
                 // the control's absolute value only says something against a baseline from this hardware
                 const guard = tol.control !== undefined && !incomparable;
@@ -60317,6 +61246,8 @@ function compareLane(lane, machine, baselineInput, rules, notes) {
     // another class's cases are not this run's plan: nothing is missing against them
     if (baseline && !otherClass)
         verdicts.push(...missingVerdicts(lane, baseline));
+    if (ab && lane.base?.status === 'ok')
+        verdicts.push(...missingOnHead(lane, lane.base));
     if (lane.cases.length > 0) {
         for (const g of gates) {
             if (!gateMatched.has(g.name))
@@ -60330,11 +61261,12 @@ function compareLane(lane, machine, baselineInput, rules, notes) {
         summary: laneSummary(verdicts, lane.path, incomparable, otherClass),
         ...(incomparable ? { incomparable } : {}),
         ...(otherClass ? { otherClass: true } : {}),
+        ...(ab ? { ab: abLaneSummary(lane, verdicts) } : {}),
         ...(baseline ? { baselineMeta: baseline._meta } : {}),
         verdicts,
     };
 }
-function identity(lane, caseId, m) {
+function compare_identity(lane, caseId, m) {
     return { lane, caseId, metric: m.name, unit: m.unit, better: m.better, kind: m.kind };
 }
 /** A verdict about the lane as a whole (crash, timeout, unusable baseline): always fails. */
@@ -60363,7 +61295,7 @@ function invalidSamples(m) {
         return `non-finite value (${String(m.value)})`;
     return undefined;
 }
-function sideOf(s) {
+function compare_sideOf(s) {
     return { median: s.median, spread: s.spread, n: s.n };
 }
 function toleranceText(tol, unit) {
@@ -60393,10 +61325,10 @@ function widenToRunSpread(tol, summary) {
     return out;
 }
 function judge(lane, caseId, m, current, summary, tol, rules, incomparable, otherClass = false) {
-    const id = { ...identity(lane, caseId, m), source: 'baseline', current };
+    const id = { ...compare_identity(lane, caseId, m), source: 'baseline', current };
     if (!summary)
         return { ...id, state: 'new', severity: 'warn', reason: 'no baseline for this metric yet' };
-    const baseline = sideOf(summary);
+    const baseline = compare_sideOf(summary);
     const widened = widenToRunSpread(tol, summary);
     const wasWidened = widened.pct !== tol.pct || widened.abs !== tol.abs;
     tol = widened;
@@ -60519,7 +61451,7 @@ function judgeGate(lane, caseId, m, current, g) {
     else
         reason = `median ${value} meets ${boundText(g, m.unit)}`;
     return {
-        ...identity(lane, caseId, m),
+        ...compare_identity(lane, caseId, m),
         source: 'gate',
         state: low || high ? 'regressed' : 'pass',
         severity: g.severity,
@@ -60561,12 +61493,36 @@ function missingVerdicts(lane, baseline) {
             if (have.has(name))
                 continue;
             out.push({
-                ...identity(lane.lane, caseId, { name, unit: s.unit, better: s.better, kind: s.kind }),
+                ...compare_identity(lane.lane, caseId, { name, unit: s.unit, better: s.better, kind: s.kind }),
                 source: 'baseline',
                 state: 'missing',
                 severity: 'warn',
-                baseline: sideOf(s),
+                baseline: compare_sideOf(s),
                 reason: c ? 'in the baseline, not measured in this run' : 'case in the baseline did not run',
+            });
+        }
+    }
+    return out;
+}
+/** A/B: what the base measured and the head did not. */
+function missingOnHead(lane, base) {
+    const out = [];
+    for (const bc of base.cases) {
+        if (bc.error)
+            continue;
+        const hc = lane.cases.find((c) => c.id === bc.id);
+        if (hc?.error)
+            continue;
+        for (const m of bc.metrics) {
+            if (hc?.metrics.some((x) => x.name === m.name))
+                continue;
+            out.push({
+                ...compare_identity(lane.lane, bc.id, m),
+                source: 'ab',
+                state: 'missing',
+                severity: 'warn',
+                baseline: summarizeSamples(m.samples),
+                reason: hc ? 'measured by the base, not by the head' : 'case run by the base, not by the head',
             });
         }
     }
@@ -61597,6 +62553,10 @@ function renderTerminal(report) {
 
 
 
+
+
+
+
 const RESULTS_FILE = 'results.json';
 const VERDICTS_FILE = 'verdicts.json';
 const REPORT_FILE = 'report.md';
@@ -61652,8 +62612,8 @@ async function checkRulesReachable(config) {
     if (problems.length > 0)
         throw new InputError(problems.join('; '), { file: config.rulesFile });
 }
-async function runStage(config, log) {
-    await checkRulesReachable(config);
+/** Toolchain, the head's build and the machine's facts: what every run needs first. */
+async function prepareHead(config, log) {
     let toolchain;
     let unbuilt = {};
     try {
@@ -61674,7 +62634,10 @@ async function runStage(config, log) {
         : { id: 'none', version: 'none', major: 0, requestedMajor: config.clangVersion, path: '' };
     const machine = describeMachine(config.root, compiler);
     (0,external_node_fs_.mkdirSync)(config.reportsDir, { recursive: true });
-    const lanes = await runLanes(config.lanes, {
+    return { ...(toolchain ? { toolchain } : {}), unbuilt, machine };
+}
+function laneContext(config, log) {
+    return {
         buildDir: config.buildDir,
         reportsDir: config.reportsDir,
         profile: config.profile,
@@ -61682,8 +62645,89 @@ async function runStage(config, log) {
         threads: config.threads,
         timeoutMs: config.timeoutMs,
         log,
-    }, unbuilt);
+    };
+}
+async function runStage(config, log) {
+    await checkRulesReachable(config);
+    const { unbuilt, machine } = await prepareHead(config, log);
+    const lanes = await runLanes(config.lanes, laneContext(config, log), unbuilt);
     const results = { schemaVersion: 1, machine, profile: config.profile, lanes };
+    writeResults(config, results);
+    log(`wrote ${external_node_path_default().relative(process.cwd(), external_node_path_default().join(config.reportsDir, RESULTS_FILE))}`);
+    return results;
+}
+/**
+ * A/B: the head against the base commit `baseRef`, built side by side and measured in
+ * alternating rounds. When the base cannot be had (not in the clone, no native/, does not
+ * configure or build), the run says why and falls back to the committed baselines, with the
+ * head measured as in a plain run; nothing is lost.
+ */
+async function abStage(config, baseRef, log) {
+    const rules = await loadRules(config.rulesFile);
+    const fewest = minPairsFor(rules.ab.alpha);
+    if (rules.ab.rounds < fewest) {
+        throw new InputError(`${rules.ab.rounds} rounds can never be significant at alpha ${rules.ab.alpha} (the signed-rank test needs ${fewest})`, { file: config.rulesFile, field: 'ab.rounds' });
+    }
+    const { toolchain, unbuilt, machine } = await prepareHead(config, log);
+    let fallback;
+    let checkout;
+    let baseUnbuilt = {};
+    try {
+        checkout = checkoutBase(config.root, baseRef);
+        log(`base: ${baseRef} = ${checkout.commit.slice(0, 12)}, native/ tree ${checkout.nativeTree.slice(0, 12)}${checkout.reused ? ' (cached)' : ''}`);
+    }
+    catch (e) {
+        if (!(e instanceof BuildError))
+            throw e;
+        fallback = `A/B against ${baseRef} not possible at the ${e.step} step: ${e.message}`;
+    }
+    if (checkout && toolchain && config.build) {
+        const baseConfig = { ...config, nativeDir: checkout.nativeDir, buildDir: checkout.buildDir };
+        baseUnbuilt = await buildLanes(baseConfig, toolchain, (l) => log(`base: ${l}`));
+        const built = config.lanes.filter((l) => laneAdapter(l) && !baseUnbuilt[l]);
+        if (built.length === 0 && config.lanes.some((l) => laneAdapter(l))) {
+            const why = Object.values(baseUnbuilt)[0] ?? 'no lane built';
+            fallback = `the base ${baseRef} (${checkout.commit.slice(0, 12)}) did not build: ${why.split('\n')[0]}`;
+        }
+    }
+    else if (checkout && !toolchain) {
+        fallback = 'no toolchain to build the base with';
+    }
+    if (fallback) {
+        log(`A/B: ${fallback}; comparing with the committed baselines instead`);
+        await checkRulesReachable(config);
+        const lanes = await runLanes(config.lanes, laneContext(config, log), unbuilt);
+        const results = {
+            schemaVersion: 1,
+            machine,
+            profile: config.profile,
+            lanes,
+            abFallback: `${fallback}; compared with the committed baselines instead`,
+        };
+        writeResults(config, results);
+        return results;
+    }
+    const head = laneContext(config, log);
+    const plan = {
+        rounds: rules.ab.rounds,
+        maxRounds: rules.ab.maxRounds,
+        repetitions: rules.ab.repetitions,
+        laneBudgetMs: rules.ab.laneBudgetS * 1000,
+    };
+    const lanes = await runLanesAb(config.lanes, { head, base: { ...head, buildDir: checkout.buildDir }, headUnbuilt: unbuilt, baseUnbuilt }, plan, (merged) => abInconclusive(merged, rules));
+    const results = {
+        schemaVersion: 1,
+        machine,
+        profile: config.profile,
+        lanes,
+        ab: {
+            baseRef,
+            baseCommit: checkout.commit,
+            baseNativeTree: checkout.nativeTree,
+            baseCached: checkout.reused,
+            repetitions: rules.ab.repetitions,
+        },
+    };
     writeResults(config, results);
     log(`wrote ${external_node_path_default().relative(process.cwd(), external_node_path_default().join(config.reportsDir, RESULTS_FILE))}`);
     return results;
@@ -65015,7 +66059,7 @@ function cacheKey(p) {
 
 const verdicts_schema_str = { type: 'string' };
 const num = { type: 'number' };
-const side = {
+const verdicts_schema_side = {
     type: 'object',
     required: ['median', 'spread', 'n'],
     properties: { median: num, spread: num, n: num },
@@ -65033,8 +66077,8 @@ const verdict = {
         source: { enum: ['baseline', 'gate'] },
         state: { enum: [...VERDICT_STATES] },
         severity: { enum: ['fail', 'warn'] },
-        baseline: side,
-        current: side,
+        baseline: verdicts_schema_side,
+        current: verdicts_schema_side,
         deltaPct: num,
         deltaAbs: num,
         pValue: num,
@@ -71255,6 +72299,10 @@ async function doAll(raw) {
     const results = await runStage(buildConfig(raw), log);
     return doCompare(raw, results);
 }
+async function doAb(raw) {
+    const results = await abStage(buildConfig(raw), raw.base, log);
+    return doCompare(raw, results);
+}
 async function doCalibrate(raw) {
     const config = buildConfig({ ...raw, profile: raw.profile ?? 'full' });
     const count = Number(raw.runs ?? '3');
@@ -71307,6 +72355,13 @@ function src_program(setCode) {
         .command('compare')
         .description('compare reports/results.json with the baselines; exit 1 when a gate fails'), { run: false }).action(async (o) => {
         setCode(await doCompare(o));
+    });
+    addCommon(root
+        .command('ab')
+        .description('A/B: build the base commit beside this checkout, run both in alternating rounds, judge the paired change'), { run: true })
+        .requiredOption('--base <ref>', 'the commit to compare with (a SHA, a branch, HEAD~1)')
+        .action(async (o) => {
+        setCode(await doAb(o));
     });
     const baseline = root.command('baseline').description('manage the committed baselines');
     addCommon(baseline

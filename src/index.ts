@@ -4,7 +4,7 @@
 // failed, 2 bad usage or bad input.
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { buildConfig, type RawOptions } from './config.js';
-import { calibrateStage, compareStage, readResults, runStage } from './pipeline.js';
+import { abStage, calibrateStage, compareStage, readResults, runStage } from './pipeline.js';
 import { EXIT_FAILURE, EXIT_INPUT, EXIT_OK, InputError, exitCodeFor, formatError } from './errors.js';
 import { ISA_PATHS, LANES, PROFILES } from './model/lanes.js';
 import * as core from '@actions/core';
@@ -54,6 +54,11 @@ async function doCompare(raw: RawOptions, results?: Awaited<ReturnType<typeof ru
 
 async function doAll(raw: RawOptions): Promise<number> {
   const results = await runStage(buildConfig(raw), log);
+  return doCompare(raw, results);
+}
+
+async function doAb(raw: RawOptions & { base: string }): Promise<number> {
+  const results = await abStage(buildConfig(raw), raw.base, log);
   return doCompare(raw, results);
 }
 
@@ -116,6 +121,18 @@ function program(setCode: (code: number) => void): Command {
   ).action(async (o: RawOptions) => {
     setCode(await doCompare(o));
   });
+  addCommon(
+    root
+      .command('ab')
+      .description(
+        'A/B: build the base commit beside this checkout, run both in alternating rounds, judge the paired change',
+      ),
+    { run: true },
+  )
+    .requiredOption('--base <ref>', 'the commit to compare with (a SHA, a branch, HEAD~1)')
+    .action(async (o: RawOptions & { base: string }) => {
+      setCode(await doAb(o));
+    });
   const baseline = root.command('baseline').description('manage the committed baselines');
   addCommon(
     baseline

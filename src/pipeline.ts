@@ -13,6 +13,12 @@ import { BuildError } from './build/errors.js';
 import { describeMachine, probeCompiler } from './build/machine.js';
 import { laneAdapter } from './lanes/registry.js';
 import { runLanes } from './lanes/runner.js';
+import { runLanesAb } from './lanes/ab-runner.js';
+import type { LaneContext } from './lanes/lane.js';
+import { checkoutBase, type BaseCheckout } from './build/base-side.js';
+import { abInconclusive } from './compare/compare-ab.js';
+import { minPairsFor } from './compare/paired.js';
+import type { Machine } from './model/machine.js';
 import { InputError } from './errors.js';
 import { compare, loadBaselines, loadRules, summarizeLane, writeBaseline } from './compare/index.js';
 import { unreachableTolerances } from './compare/reachable.js';
@@ -78,8 +84,14 @@ export async function checkRulesReachable(config: Config): Promise<void> {
   if (problems.length > 0) throw new InputError(problems.join('; '), { file: config.rulesFile });
 }
 
-export async function runStage(config: Config, log: Log): Promise<RunResults> {
-  await checkRulesReachable(config);
+interface PreparedHead {
+  toolchain?: Toolchain;
+  unbuilt: Partial<Record<LaneName, string>>;
+  machine: Machine;
+}
+
+/** Toolchain, the head's build and the machine's facts: what every run needs first. */
+async function prepareHead(config: Config, log: Log): Promise<PreparedHead> {
   let toolchain: Toolchain | undefined;
   let unbuilt: Partial<Record<LaneName, string>> = {};
   try {
@@ -99,20 +111,112 @@ export async function runStage(config: Config, log: Log): Promise<RunResults> {
     : { id: 'none', version: 'none', major: 0, requestedMajor: config.clangVersion, path: '' };
   const machine = describeMachine(config.root, compiler);
   mkdirSync(config.reportsDir, { recursive: true });
-  const lanes = await runLanes(
-    config.lanes,
-    {
-      buildDir: config.buildDir,
-      reportsDir: config.reportsDir,
-      profile: config.profile,
-      forcePath: config.forcePath,
-      threads: config.threads,
-      timeoutMs: config.timeoutMs,
-      log,
-    },
-    unbuilt,
-  );
+  return { ...(toolchain ? { toolchain } : {}), unbuilt, machine };
+}
+
+function laneContext(config: Config, log: Log): LaneContext {
+  return {
+    buildDir: config.buildDir,
+    reportsDir: config.reportsDir,
+    profile: config.profile,
+    forcePath: config.forcePath,
+    threads: config.threads,
+    timeoutMs: config.timeoutMs,
+    log,
+  };
+}
+
+export async function runStage(config: Config, log: Log): Promise<RunResults> {
+  await checkRulesReachable(config);
+  const { unbuilt, machine } = await prepareHead(config, log);
+  const lanes = await runLanes(config.lanes, laneContext(config, log), unbuilt);
   const results: RunResults = { schemaVersion: 1, machine, profile: config.profile, lanes };
+  writeResults(config, results);
+  log(`wrote ${path.relative(process.cwd(), path.join(config.reportsDir, RESULTS_FILE))}`);
+  return results;
+}
+
+/**
+ * A/B: the head against the base commit `baseRef`, built side by side and measured in
+ * alternating rounds. When the base cannot be had (not in the clone, no native/, does not
+ * configure or build), the run says why and falls back to the committed baselines, with the
+ * head measured as in a plain run; nothing is lost.
+ */
+export async function abStage(config: Config, baseRef: string, log: Log): Promise<RunResults> {
+  const rules = await loadRules(config.rulesFile);
+  const fewest = minPairsFor(rules.ab.alpha);
+  if (rules.ab.rounds < fewest) {
+    throw new InputError(
+      `${rules.ab.rounds} rounds can never be significant at alpha ${rules.ab.alpha} (the signed-rank test needs ${fewest})`,
+      { file: config.rulesFile, field: 'ab.rounds' },
+    );
+  }
+  const { toolchain, unbuilt, machine } = await prepareHead(config, log);
+  let fallback: string | undefined;
+  let checkout: BaseCheckout | undefined;
+  let baseUnbuilt: Partial<Record<LaneName, string>> = {};
+  try {
+    checkout = checkoutBase(config.root, baseRef);
+    log(
+      `base: ${baseRef} = ${checkout.commit.slice(0, 12)}, native/ tree ${checkout.nativeTree.slice(0, 12)}${checkout.reused ? ' (cached)' : ''}`,
+    );
+  } catch (e) {
+    if (!(e instanceof BuildError)) throw e;
+    fallback = `A/B against ${baseRef} not possible at the ${e.step} step: ${e.message}`;
+  }
+  if (checkout && toolchain && config.build) {
+    const baseConfig = { ...config, nativeDir: checkout.nativeDir, buildDir: checkout.buildDir };
+    baseUnbuilt = await buildLanes(baseConfig, toolchain, (l) => log(`base: ${l}`));
+    const built = config.lanes.filter((l) => laneAdapter(l) && !baseUnbuilt[l]);
+    if (built.length === 0 && config.lanes.some((l) => laneAdapter(l))) {
+      const why = Object.values(baseUnbuilt)[0] ?? 'no lane built';
+      fallback = `the base ${baseRef} (${checkout.commit.slice(0, 12)}) did not build: ${why.split('\n')[0]}`;
+    }
+  } else if (checkout && !toolchain) {
+    fallback = 'no toolchain to build the base with';
+  }
+
+  if (fallback) {
+    log(`A/B: ${fallback}; comparing with the committed baselines instead`);
+    await checkRulesReachable(config);
+    const lanes = await runLanes(config.lanes, laneContext(config, log), unbuilt);
+    const results: RunResults = {
+      schemaVersion: 1,
+      machine,
+      profile: config.profile,
+      lanes,
+      abFallback: `${fallback}; compared with the committed baselines instead`,
+    };
+    writeResults(config, results);
+    return results;
+  }
+
+  const head = laneContext(config, log);
+  const plan = {
+    rounds: rules.ab.rounds,
+    maxRounds: rules.ab.maxRounds,
+    repetitions: rules.ab.repetitions,
+    laneBudgetMs: rules.ab.laneBudgetS * 1000,
+  };
+  const lanes = await runLanesAb(
+    config.lanes,
+    { head, base: { ...head, buildDir: checkout!.buildDir }, headUnbuilt: unbuilt, baseUnbuilt },
+    plan,
+    (merged) => abInconclusive(merged, rules),
+  );
+  const results: RunResults = {
+    schemaVersion: 1,
+    machine,
+    profile: config.profile,
+    lanes,
+    ab: {
+      baseRef,
+      baseCommit: checkout!.commit,
+      baseNativeTree: checkout!.nativeTree,
+      baseCached: checkout!.reused,
+      repetitions: rules.ab.repetitions,
+    },
+  };
   writeResults(config, results);
   log(`wrote ${path.relative(process.cwd(), path.join(config.reportsDir, RESULTS_FILE))}`);
   return results;

@@ -10,7 +10,7 @@ import { InputError } from '../errors.js';
 import type { Baseline, MetricSummary } from '../model/baselines.js';
 import { CHECK_NAMES, type LaneName } from '../model/lanes.js';
 import type { Machine } from '../model/machine.js';
-import type { CaseResult, LaneResult, Metric, RunResults } from '../model/results.js';
+import type { CaseResult, LaneResult, Metric, RunResults, SideResult } from '../model/results.js';
 import type { GateRule, Rules } from '../model/rules.js';
 import {
   emptyCounts,
@@ -24,6 +24,7 @@ import {
   type VerdictState,
 } from '../model/verdicts.js';
 import { comparable } from './baselines.js';
+import { abLaneSummary, judgeAb } from './compare-ab.js';
 import { classKey, classOfRun, describeClass } from '../model/machine-class.js';
 import {
   formatAbsDelta,
@@ -45,8 +46,10 @@ export function compare(
   rules: Rules,
 ): VerdictReport {
   const notes: string[] = [];
+  // A/B: the head is judged against its base measured in the same rounds, not the baselines
+  const ab = results.ab !== undefined;
   const lanes = results.lanes.map((lane) =>
-    compareLane(lane, results.machine, baselines[lane.lane], rules, notes),
+    compareLane(lane, results.machine, ab ? undefined : baselines[lane.lane], rules, notes, ab),
   );
   const counts = emptyCounts();
   for (const v of lanes.flatMap((l) => l.verdicts)) counts[v.state]++;
@@ -57,6 +60,8 @@ export function compare(
     conclusion: lanes.some((l) => l.verdicts.some(isFailing)) ? 'failure' : 'success',
     counts,
     lanes,
+    ...(results.ab ? { ab: results.ab } : {}),
+    ...(results.abFallback ? { abFallback: results.abFallback } : {}),
     notes,
   };
 }
@@ -71,6 +76,7 @@ function compareLane(
   baselineInput: BaselineInput,
   rules: Rules,
   notes: string[],
+  ab = false,
 ): LaneVerdicts {
   const base: LaneVerdicts = {
     lane: lane.lane,
@@ -150,8 +156,9 @@ function compareLane(
         continue;
       }
       const current = summarizeSamples(m.samples);
+      if (ab) verdicts.push(judgeAb(lane, c, m, rules));
       // with an unusable baseline only the gates judge this metric
-      if (!(baselineInput instanceof InputError)) {
+      else if (!(baselineInput instanceof InputError)) {
         const v = judge(
           lane.lane,
           c.id,
@@ -182,6 +189,7 @@ function compareLane(
 
   // another class's cases are not this run's plan: nothing is missing against them
   if (baseline && !otherClass) verdicts.push(...missingVerdicts(lane, baseline));
+  if (ab && lane.base?.status === 'ok') verdicts.push(...missingOnHead(lane, lane.base));
   if (lane.cases.length > 0) {
     for (const g of gates) {
       if (!gateMatched.has(g.name))
@@ -196,6 +204,7 @@ function compareLane(
     summary: laneSummary(verdicts, lane.path, incomparable, otherClass),
     ...(incomparable ? { incomparable } : {}),
     ...(otherClass ? { otherClass: true } : {}),
+    ...(ab ? { ab: abLaneSummary(lane, verdicts) } : {}),
     ...(baseline ? { baselineMeta: baseline._meta } : {}),
     verdicts,
   };
@@ -447,6 +456,28 @@ function missingVerdicts(lane: LaneResult, baseline: Baseline): Verdict[] {
         severity: 'warn',
         baseline: sideOf(s),
         reason: c ? 'in the baseline, not measured in this run' : 'case in the baseline did not run',
+      });
+    }
+  }
+  return out;
+}
+
+/** A/B: what the base measured and the head did not. */
+function missingOnHead(lane: LaneResult, base: SideResult): Verdict[] {
+  const out: Verdict[] = [];
+  for (const bc of base.cases) {
+    if (bc.error) continue;
+    const hc = lane.cases.find((c) => c.id === bc.id);
+    if (hc?.error) continue;
+    for (const m of bc.metrics) {
+      if (hc?.metrics.some((x) => x.name === m.name)) continue;
+      out.push({
+        ...identity(lane.lane, bc.id, m),
+        source: 'ab',
+        state: 'missing',
+        severity: 'warn',
+        baseline: summarizeSamples(m.samples),
+        reason: hc ? 'measured by the base, not by the head' : 'case run by the base, not by the head',
       });
     }
   }

@@ -12,7 +12,15 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { InputError } from '../errors.js';
 import { LANES } from '../model/lanes.js';
-import type { GateRule, LaneRules, Rules, Severity, ToleranceRule } from '../model/rules.js';
+import type {
+  AbRules,
+  AbToleranceRule,
+  GateRule,
+  LaneRules,
+  Rules,
+  Severity,
+  ToleranceRule,
+} from '../model/rules.js';
 import { makeValidator } from './validate.js';
 
 export const DEFAULT_RULES: Readonly<Rules> = Object.freeze({
@@ -26,6 +34,18 @@ export const DEFAULT_RULES: Readonly<Rules> = Object.freeze({
   defaultToleranceAbs: 1,
   defaultSeverity: 'fail' as Severity,
   lanes: {},
+  ab: Object.freeze({
+    alpha: 0.05,
+    // a 3-5 % slowdown is what the A/B gate exists to see; rounds pair away the machine's drift
+    tolerancePct: 2,
+    toleranceAbs: 1,
+    // 6 pairs is the fewest for which the signed-rank test can reach p < 0.05 (2/64 = 0.031)
+    rounds: 6,
+    maxRounds: 10,
+    repetitions: 3,
+    laneBudgetS: 240,
+    lanes: {},
+  }),
 });
 
 const severity = { enum: ['fail', 'warn'] };
@@ -62,10 +82,43 @@ const gateSchema = {
   },
 };
 
+const abToleranceSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['metric'],
+  properties: {
+    metric: glob,
+    cases: glob,
+    tolerancePct: { type: 'number', exclusiveMinimum: 0 },
+    toleranceAbs: { type: 'number', exclusiveMinimum: 0 },
+    severity,
+  },
+};
+
+const abSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+    tolerancePct: { type: 'number', exclusiveMinimum: 0 },
+    toleranceAbs: { type: 'number', exclusiveMinimum: 0 },
+    rounds: { type: 'integer', minimum: 2, maximum: 100 },
+    maxRounds: { type: 'integer', minimum: 2, maximum: 100 },
+    repetitions: { type: 'integer', minimum: 1, maximum: 100 },
+    laneBudgetS: { type: 'number', exclusiveMinimum: 0 },
+    lanes: {
+      type: 'object',
+      propertyNames: { enum: [...LANES] },
+      additionalProperties: { type: 'array', items: abToleranceSchema },
+    },
+  },
+};
+
 const rulesSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    ab: abSchema,
     alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
     minSamples: { type: 'integer', minimum: 2 },
     defaultTolerancePct: { type: 'number', exclusiveMinimum: 0 },
@@ -95,6 +148,7 @@ interface RawTolerance {
   controlMoves?: 'worse' | 'either';
   severity?: Severity;
 }
+type RawAbTolerance = Omit<AbToleranceRule, 'cases'> & { cases?: string };
 type RawGate = Omit<GateRule, 'cases' | 'severity'> & { cases?: string; severity?: Severity };
 interface RawRules {
   alpha?: number;
@@ -103,6 +157,7 @@ interface RawRules {
   defaultToleranceAbs?: number;
   defaultSeverity?: Severity;
   lanes?: Record<string, { tolerances?: RawTolerance[]; gates?: RawGate[] }>;
+  ab?: Partial<Omit<AbRules, 'lanes'>> & { lanes?: Record<string, RawAbTolerance[]> };
 }
 
 const validateRules = makeValidator<RawRules>(rulesSchema);
@@ -148,7 +203,39 @@ export function parseRules(text: string, file = 'baselines/rules.yml'): Rules {
     lanes[lane] = { tolerances, gates };
   }
 
+  const abDefaults = DEFAULT_RULES.ab;
+  const abRaw = raw.ab ?? {};
+  const abLanes: Record<string, AbToleranceRule[]> = {};
+  for (const [lane, list] of Object.entries(abRaw.lanes ?? {})) {
+    abLanes[lane] = list.map((t, i) => {
+      if (t.tolerancePct === undefined && t.toleranceAbs === undefined && t.severity === undefined) {
+        throw new InputError('needs tolerancePct, toleranceAbs or severity', {
+          file,
+          field: `ab.lanes.${lane}[${i}]`,
+        });
+      }
+      return { ...t, cases: t.cases ?? '*' };
+    });
+  }
+  const ab: AbRules = {
+    alpha: abRaw.alpha ?? abDefaults.alpha,
+    tolerancePct: abRaw.tolerancePct ?? abDefaults.tolerancePct,
+    toleranceAbs: abRaw.toleranceAbs ?? abDefaults.toleranceAbs,
+    rounds: abRaw.rounds ?? abDefaults.rounds,
+    maxRounds: abRaw.maxRounds ?? Math.max(abRaw.rounds ?? abDefaults.rounds, abDefaults.maxRounds),
+    repetitions: abRaw.repetitions ?? abDefaults.repetitions,
+    laneBudgetS: abRaw.laneBudgetS ?? abDefaults.laneBudgetS,
+    lanes: abLanes,
+  };
+  if (ab.maxRounds < ab.rounds) {
+    throw new InputError(`maxRounds (${ab.maxRounds}) is below rounds (${ab.rounds})`, {
+      file,
+      field: 'ab.maxRounds',
+    });
+  }
+
   return {
+    ab,
     alpha: raw.alpha ?? DEFAULT_RULES.alpha,
     minSamples: raw.minSamples ?? DEFAULT_RULES.minSamples,
     defaultTolerancePct: raw.defaultTolerancePct ?? DEFAULT_RULES.defaultTolerancePct,
@@ -234,6 +321,29 @@ export function toleranceFor(
     return { abs: rules.defaultToleranceAbs, severity: rules.defaultSeverity };
   }
   return { pct: rules.defaultTolerancePct, severity: rules.defaultSeverity };
+}
+
+/**
+ * The A/B tolerance for one (lane, case, metric): the first matching `ab.lanes` rule, else the
+ * A/B defaults; the severity, unless the rule sets one, is that of the metric's baseline
+ * tolerance, so a peer's throughput (OpenBLAS, the reference tokenizer) only warns here too.
+ */
+export function abToleranceFor(
+  rules: Rules,
+  lane: string,
+  caseId: string,
+  metric: string,
+  unit: string,
+): Tolerance {
+  const base = toleranceFor(rules, lane, caseId, metric, unit);
+  const rule = rules.ab.lanes[lane]?.find((t) => globMatch(t.metric, metric) && globMatch(t.cases, caseId));
+  const severity = rule?.severity ?? base.severity;
+  const control = base.control !== undefined ? { control: base.control } : {};
+  if (rule && (rule.tolerancePct !== undefined || rule.toleranceAbs !== undefined)) {
+    return { pct: rule.tolerancePct, abs: rule.toleranceAbs, severity, ...control };
+  }
+  if (isPercentUnit(unit)) return { abs: rules.ab.toleranceAbs, severity, ...control };
+  return { pct: rules.ab.tolerancePct, severity, ...control };
 }
 
 export function gatesFor(rules: Rules, lane: string): GateRule[] {

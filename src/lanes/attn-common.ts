@@ -66,7 +66,7 @@ function attnBenchArgs(grid: AttnGrid, ctx: LaneContext, laneArgs: string[]): st
     `--attn_shapes=${grid.shapes.join(',')}`,
     ...laneArgs,
     `--ppl_sequences=${grid.pplSequences}`,
-    `--benchmark_repetitions=${grid.repetitions}`,
+    `--benchmark_repetitions=${ctx.repetitions ?? grid.repetitions}`,
     `--benchmark_min_time=${grid.minTimeS}`,
     '--benchmark_enable_random_interleaving=true',
   ];
@@ -228,6 +228,7 @@ export function attnLane<G extends AttnGrid>(spec: AttnLaneSpec<G>): Lane {
     targets: [spec.bin],
     plannedCases,
     samplesPerMetric: (profile: Profile) => spec.grids[profile].repetitions,
+    writeReports: spec.writeReports,
     async run(ctx) {
       const grid = spec.grids[ctx.profile];
       const planned = plannedCases(ctx.profile);

@@ -80,7 +80,7 @@ function benchArgs(grid: Grid, ctx: LaneContext, outFile: string): string[] {
     `--gemm_h=${grid.h.join(',')}`,
     `--gemm_r=${grid.r.join(',')}`,
     `--stream_bytes=${grid.streamBytes}`,
-    `--benchmark_repetitions=${grid.repetitions}`,
+    `--benchmark_repetitions=${ctx.repetitions ?? grid.repetitions}`,
     `--benchmark_min_time=${grid.minTimeS}`,
     '--benchmark_enable_random_interleaving=true',
     `--benchmark_out=${outFile}`,
@@ -173,6 +173,7 @@ export const gemmLane: Lane = {
     return g.m.flatMap((m) => g.h.flatMap((h) => g.r.map((r) => gemmCaseId(m, h, r))));
   },
   samplesPerMetric: (profile) => GEMM_GRIDS[profile].repetitions,
+  writeReports: writeGemmReports,
   async run(ctx) {
     const grid = GEMM_GRIDS[ctx.profile];
     const planned = this.plannedCases(ctx.profile);

@@ -13,6 +13,8 @@ export interface LaneContext {
   forcePath: IsaPath;
   threads: number;
   timeoutMs: number;
+  /** repetitions per case instead of the profile's (A/B rounds are short runs of every case) */
+  repetitions?: number;
   /** progress lines for the terminal / job log */
   log: (line: string) => void;
 }
@@ -26,4 +28,6 @@ export interface Lane {
   /** samples each timed metric gets in this profile (the bench's repetitions) */
   samplesPerMetric(profile: Profile): number;
   run(ctx: LaneContext): Promise<LaneResult>;
+  /** writes the lane's report files (CSV, summary) for a result; returns their names */
+  writeReports(result: LaneResult, reportsDir: string): string[];
 }

@@ -175,7 +175,7 @@ function childArgs(grid: Grid, root: string, ctx: LaneContext, outFile: string):
     `--root=${root}`,
     `--corpus=${corpusDir(root)}`,
     `--models=${grid.models.map((m) => `${m}=${tokenizerFile(root, m)}`).join(',')}`,
-    `--repetitions=${grid.repetitions}`,
+    `--repetitions=${ctx.repetitions ?? grid.repetitions}`,
     `--min_time_ms=${grid.minTimeMs}`,
     `--threads=${grid.threads.join(',')}`,
     `--prefix_k=${grid.prefixK}`,
@@ -191,6 +191,7 @@ export const tokenizerLane: Lane = {
     return [...TOKENIZER_GRIDS[profile].models];
   },
   samplesPerMetric: (profile) => TOKENIZER_GRIDS[profile].repetitions,
+  writeReports: writeTokenizerReports,
   async run(ctx) {
     const grid = TOKENIZER_GRIDS[ctx.profile];
     const planned = this.plannedCases(ctx.profile);

@@ -19,6 +19,11 @@ export interface Metric {
   samples: number[];
   /** median of samples */
   value: number;
+  /**
+   * A/B runs: the median of each round's samples, in round order. The base side's metric of
+   * the same case has one per round too: round i of both sides ran back to back.
+   */
+  rounds?: number[];
 }
 
 export interface CaseResult {
@@ -52,6 +57,34 @@ export interface LaneResult {
   artifacts: string[];
   /** lane-specific facts worth showing (threads, measured read bandwidth, peer library) */
   info: Record<string, string | number>;
+  /** A/B runs: the base commit's binaries, measured in the same rounds as this (the head) */
+  base?: SideResult;
+  /** A/B runs: which side ran first in each round, "base" or "head" (alternating, ABBA) */
+  abOrder?: ('base' | 'head')[];
+}
+
+/** One side of an A/B lane: what the base commit's build measured in the same rounds. */
+export interface SideResult {
+  status: LaneStatus;
+  error?: LaneError;
+  path: string;
+  cases: CaseResult[];
+  durationS: number;
+  info: Record<string, string | number>;
+}
+
+/** How an A/B run was set up: the PR's base built and measured beside its head. */
+export interface AbInfo {
+  /** the ref the user named (a branch, a SHA, HEAD~1) */
+  baseRef: string;
+  /** the commit it resolved to */
+  baseCommit: string;
+  /** git tree hash of the base's native/: the key of its build cache */
+  baseNativeTree: string;
+  /** the base's build came from the cache */
+  baseCached: boolean;
+  /** repetitions per side per round */
+  repetitions: number;
 }
 
 export interface RunResults {
@@ -59,4 +92,8 @@ export interface RunResults {
   machine: Machine;
   profile: string;
   lanes: LaneResult[];
+  /** set for an A/B run (the head against its base in the same job) */
+  ab?: AbInfo;
+  /** set when A/B was asked for and could not be done: why, and that baselines judged instead */
+  abFallback?: string;
 }

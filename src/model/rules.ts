@@ -45,6 +45,38 @@ export interface LaneRules {
   gates: GateRule[];
 }
 
+/** A/B tolerance for the paired head/base change of the metrics it matches. */
+export interface AbToleranceRule {
+  metric: string;
+  cases: string;
+  tolerancePct?: number;
+  toleranceAbs?: number;
+  /** absent: the severity of the metric's baseline tolerance (a peer's throughput only warns) */
+  severity?: Severity;
+}
+
+/**
+ * A/B mode: the head and its base measured in alternating rounds in the same job. A change
+ * is `regressed` when the paired head/base ratio is beyond tolerance and the signed-rank test
+ * on the rounds' log ratios gives p < alpha; inconclusive metrics get more rounds.
+ */
+export interface AbRules {
+  alpha: number;
+  /** relative tolerance for metrics no A/B rule matches, in percent */
+  tolerancePct: number;
+  /** absolute tolerance for % and pp metrics no A/B rule matches */
+  toleranceAbs: number;
+  /** rounds every lane runs; at least the fewest pairs that can reach alpha */
+  rounds: number;
+  /** rounds a lane may grow to while a fail-severity metric is inconclusive */
+  maxRounds: number;
+  /** repetitions per side per round */
+  repetitions: number;
+  /** a lane stops adding rounds once its A/B time passes this many seconds */
+  laneBudgetS: number;
+  lanes: Partial<Record<string, AbToleranceRule[]>>;
+}
+
 export interface Rules {
   /** significance level of the Mann-Whitney U test */
   alpha: number;
@@ -56,4 +88,5 @@ export interface Rules {
   defaultToleranceAbs?: number;
   defaultSeverity: Severity;
   lanes: Partial<Record<string, LaneRules>>;
+  ab: AbRules;
 }

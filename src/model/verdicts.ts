@@ -1,4 +1,4 @@
-import type { Better, MetricKind } from './results.js';
+import type { AbInfo, Better, MetricKind } from './results.js';
 import type { Severity } from './rules.js';
 import type { Machine } from './machine.js';
 import type { BaselineMeta } from './baselines.js';
@@ -29,8 +29,11 @@ export interface Verdict {
   unit: string;
   better: Better;
   kind: MetricKind;
-  /** "baseline": change against the committed baseline; "gate": an absolute gate of rules.yml */
-  source: 'baseline' | 'gate';
+  /**
+   * "baseline": change against the committed baseline; "ab": change against the PR's base,
+   * measured in the same rounds; "gate": an absolute gate of rules.yml
+   */
+  source: 'baseline' | 'gate' | 'ab';
   state: VerdictState;
   severity: Severity;
   baseline?: Side;
@@ -43,10 +46,24 @@ export interface Verdict {
   tolerance?: { pct?: number; abs?: number };
   /** two-sided Mann-Whitney U p-value, when the test ran */
   pValue?: number;
+  /** A/B: the paired head/base ratio over the rounds, its interval, and what this run could see */
+  ab?: AbChange;
   /** for gates: the gate name and its bound */
   gate?: { name: string; min?: number; max?: number; description?: string };
   /** one human sentence: why this state */
   reason: string;
+}
+
+export interface AbChange {
+  /** typical head/base ratio (Hodges–Lehmann over the rounds' log ratios) */
+  ratio: number;
+  /** its confidence interval at 1 − alpha; absent when the rounds are too few for one */
+  low?: number;
+  high?: number;
+  /** paired rounds */
+  rounds: number;
+  /** the smallest change, in %, these rounds could have detected at their noise; absent when none could be */
+  mdePct?: number;
 }
 
 export type CheckConclusion = 'success' | 'failure' | 'neutral';
@@ -65,6 +82,8 @@ export interface LaneVerdicts {
   otherClass?: boolean;
   baselineMeta?: BaselineMeta;
   error?: { step: string; message: string };
+  /** A/B: paired rounds and the median minimum detectable effect of the fail-severity metrics */
+  ab?: { rounds: number; mdePct?: number; baseStatus: string; baseError?: string };
   verdicts: Verdict[];
 }
 
@@ -75,6 +94,10 @@ export interface VerdictReport {
   conclusion: 'success' | 'failure';
   counts: Record<VerdictState, number>;
   lanes: LaneVerdicts[];
+  /** A/B runs: the base measured beside the head */
+  ab?: AbInfo;
+  /** A/B was asked for and could not be done: why (baselines judged instead) */
+  abFallback?: string;
   /** problems found while comparing that did not stop it (a malformed baseline, say) */
   notes: string[];
 }

@@ -1,0 +1,242 @@
+// A/B judgement: the head's metric against the base's, round by round. Pure, like compare.ts.
+//
+// Both sides ran in the same job in alternating rounds (ABBA), so round i of the head and
+// round i of the base shared the machine's state of those minutes: the paired ratio cancels
+// the drift that a comparison with a baseline measured days ago on another VM cannot. A change
+// is `regressed` only when it is beyond the A/B tolerance (a few percent) AND the signed-rank
+// test on the rounds' log ratios is significant; beyond tolerance without significance is
+// `noisy`, and the runner gives such a lane more rounds before it comes to that.
+//
+// A control (rules.yml `control`, e.g. OpenBLAS beside our GEMM) runs the same code on both
+// sides: when it moved as much in the same rounds, one side was disturbed, not changed.
+
+import type { CaseResult, LaneResult, Metric, SideResult } from '../model/results.js';
+import type { Rules } from '../model/rules.js';
+import type { AbChange, LaneVerdicts, Side, Verdict } from '../model/verdicts.js';
+import { formatAbsDelta, formatCompact, formatNumber, formatPct } from './format.js';
+import { abToleranceFor, isPercentUnit, type Tolerance } from './rules.js';
+import { comparePaired, hodgesLehmann, minPairsFor, wilcoxonSignedRank } from './paired.js';
+import { median, summarizeSamples } from './stats.js';
+
+function identity(lane: string, caseId: string, m: Pick<Metric, 'name' | 'unit' | 'better' | 'kind'>) {
+  return {
+    lane,
+    caseId,
+    metric: m.name,
+    unit: m.unit,
+    better: m.better,
+    kind: m.kind,
+    source: 'ab' as const,
+  };
+}
+
+function sideOf(m: Metric): Side {
+  return summarizeSamples(m.samples);
+}
+
+function findMetric(c: CaseResult | undefined, name: string): Metric | undefined {
+  return c?.metrics.find((m) => m.name === name);
+}
+
+/** Paired change of one metric: relative (log ratios) or, for % metrics, in points (differences). */
+export interface PairedChange {
+  n: number;
+  deltaPct: number;
+  deltaAbs: number;
+  pValue: number;
+  ratio: number;
+  low: number;
+  high: number;
+  mdePct: number;
+}
+
+export function pairedChange(base: readonly number[], head: readonly number[], alpha: number): PairedChange {
+  const pc = comparePaired(base, head, alpha);
+  const n = Math.min(base.length, head.length);
+  const diffs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const b = base[i] as number;
+    const h = head[i] as number;
+    if (Number.isFinite(b) && Number.isFinite(h)) diffs.push(h - b);
+  }
+  const hl = diffs.length > 0 ? hodgesLehmann(diffs, 1 - alpha).estimate : Number.NaN;
+  return {
+    n: pc.n > 0 ? pc.n : diffs.length,
+    deltaPct: pc.deltaPct,
+    deltaAbs: hl,
+    // metrics that can be zero or negative (a LoRA tax) have no ratio: their test is on differences
+    pValue: pc.n > 0 ? pc.pValue : diffs.length > 0 ? wilcoxonSignedRank(diffs).p : 1,
+    ratio: pc.ratio,
+    low: pc.ratioLow,
+    high: pc.ratioHigh,
+    mdePct: pc.mdePct,
+  };
+}
+
+/** JSON has no Infinity: bounds and effects that do not exist are left out. */
+function abChange(ch: PairedChange): AbChange {
+  const finite = (x: number) => Number.isFinite(x) && x > 0;
+  return {
+    ratio: ch.ratio,
+    rounds: ch.n,
+    ...(finite(ch.low) && finite(ch.high) ? { low: ch.low, high: ch.high } : {}),
+    ...(Number.isFinite(ch.mdePct) ? { mdePct: ch.mdePct } : {}),
+  };
+}
+
+function tolText(tol: Tolerance, unit: string): string {
+  const parts: string[] = [];
+  if (tol.pct !== undefined) parts.push(`±${formatCompact(tol.pct)} %`);
+  if (tol.abs !== undefined) parts.push(`±${formatCompact(tol.abs)} ${unit === '%' ? 'pp' : unit}`.trim());
+  return parts.join(' and ');
+}
+
+/** The base side could not be compared at all: every head metric is new, with the reason. */
+function baseUnusable(base: SideResult | undefined): string | undefined {
+  if (!base) return 'the base did not run this lane';
+  if (base.status !== 'ok') {
+    const what = base.status === 'timeout' ? 'timed out' : base.status;
+    return `the base side ${what}${base.error ? ` at ${base.error.step}: ${base.error.message.split('\n')[0]}` : ''}`;
+  }
+  return undefined;
+}
+
+export function judgeAb(lane: LaneResult, c: CaseResult, m: Metric, rules: Rules): Verdict {
+  const id = identity(lane.lane, c.id, m);
+  const current = sideOf(m);
+  const unusable = baseUnusable(lane.base);
+  if (unusable)
+    return { ...id, current, state: 'new', severity: 'warn', reason: `${unusable}: not compared` };
+  const baseCase = lane.base?.cases.find((x) => x.id === c.id);
+  const bm = findMetric(baseCase, m.name);
+  if (!bm || baseCase?.error) {
+    const why = baseCase?.error ? `the base's case failed: ${baseCase.error}` : 'not measured by the base';
+    return { ...id, current, state: 'new', severity: 'warn', reason: why };
+  }
+  const baseline = sideOf(bm);
+  if (!m.rounds || !bm.rounds || m.rounds.length === 0 || bm.rounds.length !== m.rounds.length) {
+    return {
+      ...id,
+      current,
+      baseline,
+      state: 'incomparable',
+      severity: 'warn',
+      reason: 'the two sides have no paired rounds',
+    };
+  }
+
+  const tol = abToleranceFor(rules, lane.lane, c.id, m.name, m.unit);
+  const alpha = rules.ab.alpha;
+  const ch = pairedChange(bm.rounds, m.rounds, alpha);
+  const byPoints = tol.abs !== undefined && (tol.pct === undefined || isPercentUnit(m.unit));
+  const exceeds: boolean[] = [];
+  if (tol.pct !== undefined) exceeds.push(Number.isFinite(ch.deltaPct) && Math.abs(ch.deltaPct) > tol.pct);
+  if (tol.abs !== undefined) exceeds.push(Number.isFinite(ch.deltaAbs) && Math.abs(ch.deltaAbs) > tol.abs);
+  const beyond = exceeds.length > 0 && exceeds.every(Boolean);
+  const change = byPoints ? formatAbsDelta(ch.deltaAbs, m.unit) : formatPct(ch.deltaPct);
+  const bounds = Number.isFinite(ch.low) && Number.isFinite(ch.high) && ch.low > 0;
+  const interval = Number.isFinite(ch.ratio)
+    ? `head/base ${formatNumber(ch.ratio)}${bounds ? ` [${formatNumber(ch.low)}, ${formatNumber(ch.high)}]` : ''}, `
+    : '';
+  const detail = `${interval}${ch.n} rounds`;
+  const shown = {
+    ...id,
+    current,
+    baseline,
+    ...(Number.isFinite(ch.deltaPct) ? { deltaPct: ch.deltaPct } : {}),
+    ...(Number.isFinite(ch.deltaAbs) ? { deltaAbs: ch.deltaAbs } : {}),
+    tolerance: { pct: tol.pct, abs: tol.abs },
+    pValue: ch.pValue,
+    severity: tol.severity,
+    ...(Number.isFinite(ch.ratio) ? { ab: abChange(ch) } : {}),
+  };
+  const within = tolText(tol, m.unit);
+  if (!beyond) return { ...shown, state: 'pass', reason: `${change} within ${within} (${detail})` };
+
+  const worse =
+    m.better === 'higher'
+      ? (byPoints ? ch.deltaAbs : ch.deltaPct) < 0
+      : (byPoints ? ch.deltaAbs : ch.deltaPct) > 0;
+  const direction = worse ? 'worse' : 'better';
+  const fewest = minPairsFor(alpha);
+  if (ch.n < fewest) {
+    return {
+      ...shown,
+      state: 'noisy',
+      reason: `${change} (${direction}) beyond ${within}, but ${ch.n} rounds cannot be significant (the signed-rank test needs ${fewest} at alpha ${alpha})`,
+    };
+  }
+  if (!(ch.pValue < alpha)) {
+    return {
+      ...shown,
+      state: 'noisy',
+      reason: `${change} (${direction}) beyond ${within}, but not significant over the rounds (p = ${formatNumber(ch.pValue)} ≥ ${alpha}; ${detail})`,
+    };
+  }
+  const v: Verdict = {
+    ...shown,
+    state: worse ? 'regressed' : 'improved',
+    reason: `${change} (${direction}) beyond ${within}, p = ${formatNumber(ch.pValue)} (${detail})`,
+  };
+  return worse && tol.control ? guardByControl(v, c, baseCase, tol.control, alpha) : v;
+}
+
+/**
+ * The control runs the same code on both sides. When it got worse on the head side in the
+ * same rounds by at least half as much, the head's rounds were disturbed: `noisy`, not failed.
+ */
+function guardByControl(
+  v: Verdict,
+  c: CaseResult,
+  baseCase: CaseResult | undefined,
+  control: string,
+  alpha: number,
+): Verdict {
+  const head = findMetric(c, control);
+  const base = findMetric(baseCase, control);
+  if (!head?.rounds || !base?.rounds || head.rounds.length !== base.rounds.length) return v;
+  const ch = pairedChange(base.rounds, head.rounds, alpha);
+  if (!Number.isFinite(ch.deltaPct) || v.deltaPct === undefined) return v;
+  const worseBy = (pct: number, better: 'higher' | 'lower') => (better === 'higher' ? -pct : pct);
+  const ours = worseBy(v.deltaPct, v.better);
+  if (worseBy(ch.deltaPct, head.better) < ours / 2) return v;
+  return {
+    ...v,
+    state: 'noisy',
+    reason: `${v.reason}; but ${control}, the same code on both sides, moved ${formatPct(ch.deltaPct)} in the same rounds: the rounds were disturbed, not the code changed`,
+  };
+}
+
+/** Paired rounds of a lane and the median minimum detectable effect of its fail metrics. */
+export function abLaneSummary(
+  lane: LaneResult,
+  verdicts: readonly Verdict[],
+): NonNullable<LaneVerdicts['ab']> {
+  const judged = verdicts.filter((v) => v.source === 'ab' && v.ab && v.severity === 'fail');
+  const mdes = judged
+    .map((v) => v.ab!.mdePct)
+    .filter((x): x is number => x !== undefined && Number.isFinite(x));
+  const rounds = Math.max(0, ...verdicts.filter((v) => v.ab).map((v) => v.ab!.rounds));
+  return {
+    rounds,
+    ...(mdes.length > 0 ? { mdePct: median(mdes) } : {}),
+    baseStatus: lane.base?.status ?? 'absent',
+    ...(lane.base?.error ? { baseError: lane.base.error.message.split('\n')[0] ?? '' } : {}),
+  };
+}
+
+/**
+ * Whether another round could still settle the lane: a fail-severity metric beyond its A/B
+ * tolerance but not (yet) significant. The runner asks after each round past the planned ones.
+ */
+export function abInconclusive(lane: LaneResult, rules: Rules): boolean {
+  if (lane.status !== 'ok' || lane.base?.status !== 'ok') return false;
+  for (const c of lane.cases) {
+    if (c.error) continue;
+    for (const m of c.metrics) {
+      const v = judgeAb(lane, c, m, rules);
+      if (v.state === 'noisy' && v.severity === 'fail') return true;
+    }
+  }
+  return false;
+}

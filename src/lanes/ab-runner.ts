@@ -1,0 +1,158 @@
+// A/B: each lane runs the base's binaries and the head's alternately, in rounds, the order
+// flipping every round (base-head, head-base, base-head, …: ABBA), so a machine that drifts
+// during the lane slows both sides alike and a side is never always first. Each round is a short
+// run of every case. After the planned rounds, a lane whose verdict is still inconclusive gets
+// more rounds, up to a maximum and a time budget (asv's `continuous`, Pinpoint's re-sampling).
+//
+// The lanes are the head's adapters in both sides: only the binaries differ. A base whose bench
+// does not take a flag the head passes fails its side, and the head is still measured.
+import path from 'node:path';
+import type { LaneName } from '../model/lanes.js';
+import type { LaneResult } from '../model/results.js';
+import { mergeAbRounds, type AbRound } from '../results/pair-rounds.js';
+import type { Lane, LaneContext } from './lane.js';
+import { laneAdapter } from './registry.js';
+import { emptyResult } from './runner.js';
+
+export interface AbPlan {
+  /** rounds every lane runs */
+  rounds: number;
+  /** rounds a lane may grow to while `needsMore` says so */
+  maxRounds: number;
+  /** repetitions per side per round */
+  repetitions: number;
+  /** no new round starts once a lane has run this long */
+  laneBudgetMs: number;
+}
+
+export interface AbSides {
+  head: LaneContext;
+  /** the base's build; undefined when there is none (each lane then reports the reason) */
+  base?: LaneContext;
+  /** why there is no base build for a lane */
+  baseUnbuilt: Partial<Record<LaneName, string>>;
+  headUnbuilt: Partial<Record<LaneName, string>>;
+}
+
+/** Which side runs first in round r (0-based): base, head, head, base, base, head, … */
+export function firstInRound(r: number): 'base' | 'head' {
+  return r % 2 === 0 ? 'base' : 'head';
+}
+
+async function runSide(adapter: Lane, ctx: LaneContext): Promise<LaneResult> {
+  try {
+    return await adapter.run(ctx);
+  } catch (e) {
+    return emptyResult(adapter.name, 'error', 'run', e instanceof Error ? e.message : String(e));
+  }
+}
+
+/**
+ * Runs one lane in A/B rounds and returns the head's result with the base's beside it.
+ * `needsMore` looks at the rounds so far (merged) and says whether another round could still
+ * turn an inconclusive verdict into a conclusive one.
+ */
+export async function runLaneAb(
+  adapter: Lane,
+  sides: AbSides,
+  plan: AbPlan,
+  needsMore: (merged: LaneResult) => boolean,
+  now: () => number = Date.now,
+): Promise<LaneResult> {
+  const { head } = sides;
+  const log = head.log;
+  const name = adapter.name;
+  const baseCtx = sides.base;
+  const baseMissing = !baseCtx
+    ? 'no base build'
+    : sides.baseUnbuilt[name] !== undefined
+      ? `the base did not build: ${sides.baseUnbuilt[name]}`
+      : undefined;
+  const ctxFor = (side: 'base' | 'head'): LaneContext => {
+    const from = side === 'head' ? head : baseCtx!;
+    return {
+      ...from,
+      repetitions: plan.repetitions,
+      reportsDir: path.join(head.reportsDir, 'ab', side),
+      log: (l) => log(`${side}: ${l}`),
+    };
+  };
+
+  const rounds: AbRound[] = [];
+  const start = now();
+  for (let r = 0; r < plan.maxRounds; r++) {
+    const first = baseMissing ? 'head' : firstInRound(r);
+    const order: ('base' | 'head')[] = baseMissing
+      ? ['head']
+      : first === 'base'
+        ? ['base', 'head']
+        : ['head', 'base'];
+    log(`lane ${name}: A/B round ${r + 1} (${order.join(' then ')})`);
+    const round: Partial<AbRound> = { first };
+    for (const side of order) round[side] = await runSide(adapter, ctxFor(side));
+    rounds.push(round as AbRound);
+    if (round.head!.status !== 'ok') break; // the head's failure is the lane's result
+    if (round.base && round.base.status !== 'ok') {
+      log(
+        `lane ${name}: the base side failed (${round.base.error?.message.split('\n')[0] ?? round.base.status}); the head goes on alone`,
+      );
+      break;
+    }
+    if (r + 1 < plan.rounds) continue;
+    if (now() - start > plan.laneBudgetMs) {
+      log(`lane ${name}: A/B time budget reached after ${r + 1} rounds`);
+      break;
+    }
+    if (r + 1 < plan.maxRounds && needsMore(mergeAbRounds(rounds))) {
+      log(`lane ${name}: inconclusive after ${r + 1} rounds, one more`);
+      continue;
+    }
+    break;
+  }
+
+  // A base that could not run at all: the head still needs its full measurement for the gates.
+  const merged = mergeAbRounds(rounds);
+  if (baseMissing) {
+    merged.base = {
+      status: 'error',
+      error: { step: 'build', message: baseMissing },
+      path: '',
+      cases: [],
+      durationS: 0,
+      info: {},
+    };
+  }
+  if (merged.status === 'ok') merged.artifacts = adapter.writeReports(merged, head.reportsDir);
+  merged.durationS = (now() - start) / 1000;
+  merged.info = { ...merged.info, ab_rounds: rounds.length };
+  return merged;
+}
+
+/** Every selected lane in A/B rounds, one after the other; one result per lane, always. */
+export async function runLanesAb(
+  lanes: LaneName[],
+  sides: AbSides,
+  plan: AbPlan,
+  needsMore: (merged: LaneResult) => boolean,
+  lookup: (name: LaneName) => Lane | undefined = laneAdapter,
+): Promise<LaneResult[]> {
+  const results: LaneResult[] = [];
+  for (const name of lanes) {
+    const adapter = lookup(name);
+    if (!adapter) {
+      results.push(emptyResult(name, 'skipped', 'select', `the ${name} lane is not part of this build`));
+      continue;
+    }
+    const unbuilt = sides.headUnbuilt[name];
+    if (unbuilt) {
+      results.push(emptyResult(name, 'error', 'build', unbuilt));
+      continue;
+    }
+    const r = await runLaneAb(adapter, sides, plan, needsMore);
+    sides.head.log(
+      `lane ${name}: ${r.status} in ${r.durationS.toFixed(1)} s, ${r.info.ab_rounds} A/B rounds`,
+    );
+    results.push(r);
+  }
+  return results;
+}
