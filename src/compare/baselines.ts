@@ -6,7 +6,7 @@
 // to fix: an InputError naming the file and the field, which compare turns into an error for
 // that lane alone.
 
-import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, LaneError } from '../errors.js';
 import type { Baseline, MetricSummary } from '../model/baselines.js';
@@ -14,6 +14,7 @@ import type { Machine } from '../model/machine.js';
 import type { LaneResult } from '../model/results.js';
 import { allFinite, summarizeSamples } from './stats.js';
 import { makeValidator } from './validate.js';
+import { atomicWrite } from '../io/atomic-write.js';
 
 const str = { type: 'string' };
 
@@ -198,11 +199,10 @@ export function formatBaseline(baseline: Baseline): string {
   return `${json.replace(/\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]/g, (_m, body: string) => `[${body.split(/,\s*/).join(', ')}]`)}\n`;
 }
 
-/** Writes `<dir>/<lane>.json`; returns the path. */
+/** Writes `<dir>/<lane>.json` whole or not at all (a calibration killed mid-write); returns the path. */
 export async function writeBaseline(baseline: Baseline, dir = 'baselines'): Promise<string> {
   const file = baselineFile(dir, baseline._meta.lane);
-  await mkdir(dir, { recursive: true });
-  await writeFile(file, formatBaseline(baseline), 'utf8');
+  atomicWrite(file, formatBaseline(baseline));
   return file;
 }
 
