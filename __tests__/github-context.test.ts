@@ -75,7 +75,41 @@ describe('API errors', () => {
     expect(classifyApiError({ status: 403, response: { headers: { 'x-ratelimit-remaining': '0' } } })).toBe(
       'rate-limited',
     );
-    expect(classifyApiError({ status: 502 })).toBe('server');
+    expect(classifyApiError({ status: 502, response: { headers: {} } })).toBe('server');
+  });
+
+  it('tells a rate limit from a refusal: retry-after, the message, or no requests left', () => {
+    const at = (status: number, headers: Record<string, string>, message = 'Forbidden') => ({
+      status,
+      message,
+      response: { data: { message }, headers: { 'x-ratelimit-remaining': '4000', ...headers } },
+    });
+    expect(classifyApiError(at(403, { 'retry-after': '1' }))).toBe('rate-limited');
+    expect(classifyApiError(at(403, {}, 'You have exceeded a secondary rate limit.'))).toBe('rate-limited');
+    expect(classifyApiError(at(403, { 'x-ratelimit-remaining': '0' }))).toBe('rate-limited');
+    expect(classifyApiError(at(429, {}))).toBe('rate-limited');
+    expect(classifyApiError(at(403, {}, 'Resource not accessible by integration'))).toBe('forbidden');
+    expect(classifyApiError(at(401, {}, 'Bad credentials'))).toBe('unauthorized');
+    expect(describeApiError(at(403, { 'retry-after': '1' }))).toBe(
+      'HTTP 403: Forbidden (rate limited, retry after 1 s)',
+    );
+  });
+
+  it('a request without an answer is a timeout or a network error, not an HTTP 500', () => {
+    const timeout = Object.assign(new Error('The operation was aborted due to timeout'), { status: 500 });
+    expect(classifyApiError(timeout)).toBe('timeout');
+    expect(describeApiError(timeout)).toMatch(/^timed out/);
+    const reset = Object.assign(new Error('other side closed'), { status: 500 });
+    expect(classifyApiError(reset)).toBe('network');
+    expect(describeApiError(reset)).toBe('no answer from GitHub: other side closed');
+  });
+
+  it('an API message reaches the log as one inert line', () => {
+    const e = { status: 422, response: { data: { message: 'bad\n::add-mask::x \u001b[2J ##[error]y' } } };
+    const text = describeApiError(e);
+    expect(text).not.toContain('\u001b');
+    expect(text).not.toContain('##[');
+    expect(text).toBe('HTTP 422: bad');
   });
 });
 
