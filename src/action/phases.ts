@@ -22,8 +22,10 @@ import {
   runStage,
   writeResults,
   REPORT_FILE,
+  RESULTS_FILE,
   VERDICTS_FILE,
 } from '../pipeline.js';
+import { validateResults } from '../compare/results-schema.js';
 import { resolveToolchain } from '../build/toolchain.js';
 import { BuildError } from '../build/errors.js';
 import { emptyResult } from '../lanes/runner.js';
@@ -212,7 +214,7 @@ async function comparePhase(config: Config, io: ActionIO): Promise<number> {
   // A compare that fails before writing leaves no verdicts at all, never the last run's: the
   // report step then reports no verdicts and the gate step fails.
   removeStale(config.reportsDir, STALE_REPORTS);
-  const results = readResults(config);
+  const results = validateResults(readResults(config), path.join(config.reportsDir, RESULTS_FILE));
   const outcome = await compareStage(config, results);
   writeState(config.reportsDir, COMPARE_STATE, compareStamp(io.env, results.machine.time));
   io.print(outcome.terminal);
