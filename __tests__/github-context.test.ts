@@ -1,6 +1,11 @@
 // Where a report goes, from real webhook payloads: the PR head commit (never the merge commit),
 // fork detection, and the triggering run under workflow_run; plus the pure sink decisions.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fileLocator } from '../src/sinks/locate.js';
+import type { Verdict } from '../src/model/verdicts.js';
 import { resolveContext } from '../src/github/context.js';
 import { classifyApiError, describeApiError } from '../src/github/errors.js';
 import { commentDecision, findSticky, workflowMarker } from '../src/sinks/comment.js';
@@ -190,5 +195,23 @@ describe('action inputs', () => {
     expect(
       cacheKey({ sourcesHash: 'ab'.repeat(32), compiler: 'clang 18.1.0', os: 'Linux', arch: 'X64' }),
     ).not.toBe(k);
+  });
+});
+
+describe('annotation locations', () => {
+  it('only a known lane name becomes a path: an artifact cannot point the locator at another file', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'infeng-locate-'));
+    mkdirSync(path.join(root, 'baselines'));
+    writeFileSync(
+      path.join(root, 'baselines', 'gemm.json'),
+      '{\n  "cases": {\n    "decode/M1": {}\n  }\n}\n',
+    );
+    writeFileSync(path.join(root, 'secret.json'), 'x\n"decode/M1"\n');
+    const locate = fileLocator(path.join(root, 'baselines'), root);
+    const verdict = (lane: string) =>
+      ({ lane, caseId: 'decode/M1', metric: 'm', source: 'baseline' }) as unknown as Verdict;
+    expect(locate(verdict('gemm'))).toEqual({ path: 'baselines/gemm.json', line: 3 });
+    expect(locate(verdict('../secret'))).toBeUndefined();
+    expect(locate(verdict('constructor'))).toBeUndefined();
   });
 });

@@ -1,8 +1,12 @@
 // Annotations need a file and a line. A regression points at the case's entry in the lane's
 // committed baseline and a missed gate at the gate in rules.yml: the two places a reviewer
 // would go to understand or, after review, accept the change.
+//
+// The lane name comes from verdicts.json, in report mode from another run's artifact: only the
+// names of model/lanes.ts become a path, so no artifact can make this read another file.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { isLaneName } from '../model/lanes.js';
 import type { Verdict } from '../model/verdicts.js';
 import type { Locate } from './check-plan.js';
 
@@ -27,7 +31,7 @@ export function fileLocator(baselinesDir: string, repoRoot: string): Locate {
       const line = text && lineOf(text, `name: ${v.gate.name}`);
       return line ? { path: rel(file), line } : undefined;
     }
-    if (!v.caseId) return undefined;
+    if (!v.caseId || !isLaneName(v.lane)) return undefined;
     const file = path.join(baselinesDir, `${v.lane}.json`);
     const text = read(file);
     const line = text && lineOf(text, JSON.stringify(v.caseId));
