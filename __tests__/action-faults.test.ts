@@ -3,7 +3,7 @@
 // never answered, a renderer that throws, a compare step that fails and leaves last run's
 // verdicts behind, and artifact text that tries to become a workflow command. Whatever
 // happens, every check this run started ends `completed`, and no step hangs.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -261,6 +261,23 @@ describe('every check this run started completes, whatever happens', { timeout: 
     await step(report, 'report');
     allCompleted();
     expect(Object.values(checksByName()).every((c) => c.conclusion === 'failure')).toBe(true);
+  });
+
+  it('when the lanes step died after starting its checks (no results, compare fails)', async () => {
+    const ws = makeWorkspace();
+    const r = measuringRun(ws);
+    expect((await step(r, 'lanes')).code).toBe(0);
+    rmSync(path.join(ws.reports, 'results.json')); // as if cancelled before writing it
+    expect((await step(r, 'compare')).code).toBe(2);
+    const report = await step(r, 'report');
+    expect(report.code, report.stderr).toBe(0);
+    allCompleted();
+    expect(gh.callsTo('checks/update')).toHaveLength(3); // the started ones, in place
+    const checks = checksByName();
+    for (const name of ['tokenizer-perf', 'gemm-perf', 'sched-zipf-perf']) {
+      expect(checks[name]!.conclusion, name).toBe('failure');
+    }
+    expect((await step(r, 'gate')).code).not.toBe(0);
   });
 });
 

@@ -133,7 +133,7 @@ async function buildPhase(config: Config, io: ActionIO): Promise<number> {
   }
   for (const [lane, message] of Object.entries(failures)) {
     // not a failed step: the lane reports an error verdict and the other lanes still run
-    io.error(`build of lane ${lane} failed: ${message.split('\n')[0] ?? ''}`);
+    io.error(`build of lane ${lane} failed: ${sanitizeForLog(message.split('\n')[0] ?? '')}`);
   }
   writeState(config.reportsDir, BUILD_STATE, { failures } satisfies BuildState);
   return 0;

@@ -170,7 +170,7 @@ async function report(
           text: r.value.reason ? `${r.value.action} (${r.value.reason})` : r.value.action,
           ...(r.value.url ? { url: r.value.url } : {}),
         });
-        io.info(`comment: ${r.value.action}${r.value.url ? ` ${r.value.url}` : ''}`);
+        io.info(sanitizeForLog(`comment: ${r.value.action}${r.value.url ? ` ${r.value.url}` : ''}`));
       } else {
         sinks.push({ sink: 'comment', text: `not posted: ${r.reason}` });
       }
@@ -311,7 +311,9 @@ async function pullRequestNumber(
     const { data } = await client.rest.pulls.get({ owner: ctx.owner, repo: ctx.repo, pull_number: claimed });
     if (data.head.sha === run.headSha) return claimed;
     io.warn(
-      `comment: the report artifact names pull request #${claimed}, whose head ${data.head.sha.slice(0, 12)} is not the measured commit ${run.headSha.slice(0, 12)}; not commenting`,
+      sanitizeForLog(
+        `comment: the report artifact names pull request #${claimed}, whose head ${data.head.sha.slice(0, 12)} is not the measured commit ${run.headSha.slice(0, 12)}; not commenting`,
+      ),
     );
   } catch (e) {
     io.warn(`comment: cannot read pull request #${claimed}: ${describeApiError(e)}`);
