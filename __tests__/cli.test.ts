@@ -92,4 +92,41 @@ describe('infeng-perf CLI', () => {
     expect(r.stderr).toMatch(/gemm\.json: _meta/);
     expect(readFileSync(path.join(dir, 'reports', 'report.md'), 'utf8')).toMatch(/gemm\.json/);
   });
+
+  describe('results.json is checked against its schema', () => {
+    function compareWith(doc: unknown) {
+      const dir = workspace();
+      writeFileSync(path.join(dir, 'reports', 'results.json'), JSON.stringify(doc));
+      return cli(['compare'], dir);
+    }
+
+    it('a wrong field is bad input: exit 2, naming the file and the field', () => {
+      const doc = results([1, 1, 1, 1, 1]);
+      (doc.lanes[0]!.cases[0]!.metrics[0] as { samples: unknown }).samples = ['fast'];
+      const r = compareWith(doc);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(
+        /results\.json: lanes\[0\]\.cases\[0\]\.metrics\[0\]\.samples\[0\]: must be number/,
+      );
+    });
+
+    it('a missing field is bad input', () => {
+      const doc = results([1, 1, 1, 1, 1]) as unknown as { machine: Record<string, unknown> };
+      delete doc.machine.compiler;
+      const r = compareWith(doc);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/results\.json: machine\.compiler: is required/);
+    });
+
+    it('a lane named constructor (or any unknown lane) is bad input, not a crash', () => {
+      for (const name of ['constructor', '__proto__', 'toString', '../gemm']) {
+        const doc = results([1, 1, 1, 1, 1]);
+        (doc.lanes[0] as { lane: string }).lane = name;
+        const r = compareWith(doc);
+        expect(r.code, `${name}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toMatch(/results\.json: lanes\[0\]\.lane: must be one of/);
+        expect(r.stderr).not.toMatch(/internal error/);
+      }
+    });
+  });
 });

@@ -1,6 +1,11 @@
 // Where a report goes, from real webhook payloads: the PR head commit (never the merge commit),
 // fork detection, and the triggering run under workflow_run; plus the pure sink decisions.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fileLocator } from '../src/sinks/locate.js';
+import type { Verdict, VerdictReport } from '../src/model/verdicts.js';
 import { resolveContext } from '../src/github/context.js';
 import { classifyApiError, describeApiError } from '../src/github/errors.js';
 import { commentDecision, findSticky, workflowMarker } from '../src/sinks/comment.js';
@@ -75,7 +80,41 @@ describe('API errors', () => {
     expect(classifyApiError({ status: 403, response: { headers: { 'x-ratelimit-remaining': '0' } } })).toBe(
       'rate-limited',
     );
-    expect(classifyApiError({ status: 502 })).toBe('server');
+    expect(classifyApiError({ status: 502, response: { headers: {} } })).toBe('server');
+  });
+
+  it('tells a rate limit from a refusal: retry-after, the message, or no requests left', () => {
+    const at = (status: number, headers: Record<string, string>, message = 'Forbidden') => ({
+      status,
+      message,
+      response: { data: { message }, headers: { 'x-ratelimit-remaining': '4000', ...headers } },
+    });
+    expect(classifyApiError(at(403, { 'retry-after': '1' }))).toBe('rate-limited');
+    expect(classifyApiError(at(403, {}, 'You have exceeded a secondary rate limit.'))).toBe('rate-limited');
+    expect(classifyApiError(at(403, { 'x-ratelimit-remaining': '0' }))).toBe('rate-limited');
+    expect(classifyApiError(at(429, {}))).toBe('rate-limited');
+    expect(classifyApiError(at(403, {}, 'Resource not accessible by integration'))).toBe('forbidden');
+    expect(classifyApiError(at(401, {}, 'Bad credentials'))).toBe('unauthorized');
+    expect(describeApiError(at(403, { 'retry-after': '1' }))).toBe(
+      'HTTP 403: Forbidden (rate limited, retry after 1 s)',
+    );
+  });
+
+  it('a request without an answer is a timeout or a network error, not an HTTP 500', () => {
+    const timeout = Object.assign(new Error('The operation was aborted due to timeout'), { status: 500 });
+    expect(classifyApiError(timeout)).toBe('timeout');
+    expect(describeApiError(timeout)).toMatch(/^timed out/);
+    const reset = Object.assign(new Error('other side closed'), { status: 500 });
+    expect(classifyApiError(reset)).toBe('network');
+    expect(describeApiError(reset)).toBe('no answer from GitHub: other side closed');
+  });
+
+  it('an API message reaches the log as one inert line', () => {
+    const e = { status: 422, response: { data: { message: 'bad\n::add-mask::x \u001b[2J ##[error]y' } } };
+    const text = describeApiError(e);
+    expect(text).not.toContain('\u001b');
+    expect(text).not.toContain('##[');
+    expect(text).toBe('HTTP 422: bad');
   });
 });
 
@@ -156,5 +195,40 @@ describe('action inputs', () => {
     expect(
       cacheKey({ sourcesHash: 'ab'.repeat(32), compiler: 'clang 18.1.0', os: 'Linux', arch: 'X64' }),
     ).not.toBe(k);
+  });
+});
+
+describe('annotation locations', () => {
+  it('only a known lane name becomes a path: an artifact cannot point the locator at another file', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'infeng-locate-'));
+    const meta = {
+      lane: 'gemm',
+      hardware: 'AMD EPYC',
+      cores: 2,
+      path: 'avx2',
+      compiler: 'clang 17.0.6',
+      compilerMajor: 17,
+    };
+    const cls = 'amd-epyc_2c_avx2_clang17';
+    mkdirSync(path.join(root, 'baselines', cls), { recursive: true });
+    writeFileSync(
+      path.join(root, 'baselines', cls, 'gemm.json'),
+      '{\n  "cases": {\n    "decode/M1": {}\n  }\n}\n',
+    );
+    writeFileSync(path.join(root, 'secret.json'), 'x\n"decode/M1"\n');
+    const report = {
+      lanes: ['gemm', '../secret', 'constructor'].map((lane) => ({ lane, baselineMeta: { ...meta, lane } })),
+    } as unknown as VerdictReport;
+    const locate = fileLocator(path.join(root, 'baselines'), root, report);
+    const verdict = (lane: string) =>
+      ({ lane, caseId: 'decode/M1', metric: 'm', source: 'baseline' }) as unknown as Verdict;
+    expect(locate(verdict('gemm'))).toEqual({ path: `baselines/${cls}/gemm.json`, line: 3 });
+    expect(locate(verdict('../secret'))).toBeUndefined();
+    // a class folder is built from the slug of the CPU model: no "..", no "/"
+    const sneaky = {
+      lanes: [{ lane: 'gemm', baselineMeta: { ...meta, hardware: '../../..' } }],
+    } as unknown as VerdictReport;
+    expect(fileLocator(path.join(root, 'baselines'), root, sneaky)(verdict('gemm'))).toBeUndefined();
+    expect(locate(verdict('constructor'))).toBeUndefined();
   });
 });

@@ -41,7 +41,7 @@ describe('pipeline on the smoke profile', () => {
     for (const c of lane?.cases ?? []) {
       expect(c.error).toBeUndefined();
       const gflops = c.metrics.find((m) => m.name === 'fused_gflops');
-      expect(gflops?.samples).toHaveLength(3);
+      expect(gflops?.samples).toHaveLength(5);
       expect(gflops?.value).toBeGreaterThan(0);
     }
     expect(results.machine.compiler.id).toBe('clang');
@@ -50,7 +50,7 @@ describe('pipeline on the smoke profile', () => {
     const onDisk = JSON.parse(
       readFileSync(path.join(config.reportsDir, 'results.json'), 'utf8'),
     ) as RunResults;
-    expect(onDisk.lanes[0]?.cases[0]?.metrics[0]?.samples.length).toBe(3);
+    expect(onDisk.lanes[0]?.cases[0]?.metrics[0]?.samples.length).toBe(5);
   });
 
   it('writes the lane CSV with its columns and the summary', () => {

@@ -121,3 +121,34 @@ describe('renderTerminal', () => {
     );
   });
 });
+
+describe('text from the run is inert wherever it goes', () => {
+  const HOSTILE_LANE = '<img src=x> @org/team [login](http://x)';
+
+  /** A report whose one lane has a hostile name and enough verdicts to need shortening. */
+  function hostileReport() {
+    const doc = structuredClone(report);
+    for (const l of doc.lanes) {
+      l.lane = HOSTILE_LANE;
+      l.check = `::add-mask::${HOSTILE_LANE}\u001b[2J`;
+      for (const v of l.verdicts) v.lane = HOSTILE_LANE;
+    }
+    return doc;
+  }
+
+  it('the note of a shortened report escapes the lane names it lists', () => {
+    const doc = hostileReport();
+    const md = renderMarkdown(doc, { maxChars: renderMarkdown(doc).length - 100 });
+    const note = md.slice(md.indexOf('**Report shortened**'));
+    expect(note).toContain('the details of &lt;img src=x&gt; @\u200dorg/team &#91;login&#93;(http://x)');
+    expect(md).not.toContain('<img');
+    expect(md).not.toMatch(/@org/);
+    expect(md).not.toContain('[login]');
+  });
+
+  it('the terminal table shows a hostile check name as one inert line', () => {
+    const text = renderTerminal(hostileReport());
+    expect(text).not.toContain('\u001b');
+    for (const line of text.split('\n')) expect(line).not.toMatch(/^\s*::/);
+  });
+});

@@ -51527,6 +51527,27 @@ var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+;// CONCATENATED MODULE: ./src/io/log-safe.ts
+// Text from outside this program on its way into the job log: an artifact's or a results
+// file's strings, a JSON parser's echo of such a file, GitHub's error messages.
+//
+// The runner reads every line of a step's stdout and stderr for workflow commands: a line that
+// starts with `::` (after leading spaces) is one (`::add-mask::`, `::error::`,
+// `::stop-commands::`), and the older `##[command]` form is found anywhere in a line. A
+// terminal also obeys escape sequences (ESC, and the C1 CSI): they can rewrite what the log
+// shows. So such text becomes one line, without control characters, and neither command form
+// survives: a zero-width space goes between the two characters that start one.
+const ZWSP = '\u200b';
+function sanitizeForLog(text) {
+    return (text
+        .replace(/\r\n|[\r\n\v\f\u0085\u2028\u2029]/g, ' ')
+        // C0 but tab, DEL, C1 (ESC, CSI, OSC, …): nothing a log line needs
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, '')
+        .replace(/^(\s*):(?=:)/, `$1:${ZWSP}`)
+        .replace(/##\[/g, `#${ZWSP}#[`));
+}
+
 ;// CONCATENATED MODULE: ./src/errors.ts
 // Named errors and the policy of what fails the run and what only warns.
 //
@@ -51544,6 +51565,7 @@ var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_nod
 //
 // Reporting sinks (comments, check runs, cache) warn on failure and never fail the gate; that
 // policy lives with them.
+
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 const EXIT_INPUT = 2;
@@ -51582,24 +51604,29 @@ function isInputError(err) {
 function exitCodeFor(err) {
     return err instanceof InputError ? EXIT_INPUT : EXIT_FAILURE;
 }
-/** One readable paragraph for the terminal; the stack only for unexpected errors and when asked. */
+/**
+ * One readable line for the terminal and the job log; the stack only for unexpected errors and
+ * when asked. A message may quote input (a JSON parser quotes the file it failed on, a field
+ * path names a key of an artifact): it is made one inert line (io/log-safe.ts).
+ */
 function formatError(err, options = {}) {
+    const safe = sanitizeForLog;
     if (err instanceof InputError)
-        return `error: ${err.message}`;
+        return `error: ${safe(err.message)}`;
     if (err instanceof LaneError)
-        return `error: lane ${err.lane} failed at ${err.step}: ${err.message}`;
+        return `error: lane ${safe(err.lane)} failed at ${safe(err.step)}: ${safe(err.message)}`;
     if (err instanceof Error) {
-        const head = `internal error: ${err.message}`;
+        const head = `internal error: ${safe(err.message)}`;
         return options.verbose && err.stack ? `${head}\n${err.stack}` : head;
     }
-    return `internal error: ${String(err)}`;
+    return `internal error: ${safe(String(err))}`;
 }
 
 ;// CONCATENATED MODULE: ./src/model/lanes.ts
 // Lane names and their check names are a public contract: users put the check names in
 // branch protection, so they never change.
-const lanes_LANES = ['tokenizer', 'gemm', 'attn-prefill', 'attn-decode', 'sched'];
-const lanes_CHECK_NAMES = {
+const LANES = ['tokenizer', 'gemm', 'attn-prefill', 'attn-decode', 'sched'];
+const CHECK_NAMES = {
     tokenizer: 'tokenizer-perf',
     gemm: 'gemm-perf',
     'attn-prefill': 'attn-prefill-perf',
@@ -51607,7 +51634,7 @@ const lanes_CHECK_NAMES = {
     sched: 'sched-zipf-perf',
 };
 function isLaneName(s) {
-    return lanes_LANES.includes(s);
+    return LANES.includes(s);
 }
 const PROFILES = ['smoke', 'quick', 'full'];
 const ISA_PATHS = ['auto', 'scalar', 'avx2', 'avx512'];
@@ -56875,6 +56902,38 @@ function describeFailure(o, what, timeoutMs) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ./src/io/atomic-write.ts
+// Files the steps hand to each other (results, verdicts, the report, the action's state) and
+// the baselines are read by another process, maybe after this one was killed mid-write: they
+// are written to a temporary file in the same folder and renamed over the target, so a reader
+// sees the old file or the new one, never half of one. A rename within one folder is atomic.
+
+
+function atomicWrite(file, data) {
+    const dir = external_node_path_default().dirname(file);
+    (0,external_node_fs_.mkdirSync)(dir, { recursive: true });
+    const tmp = external_node_path_default().join(dir, `.${external_node_path_default().basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+    try {
+        const fd = (0,external_node_fs_.openSync)(tmp, 'wx', 0o644);
+        try {
+            (0,external_node_fs_.writeFileSync)(fd, data, 'utf8');
+            (0,external_node_fs_.fsyncSync)(fd);
+        }
+        finally {
+            (0,external_node_fs_.closeSync)(fd);
+        }
+        (0,external_node_fs_.renameSync)(tmp, file);
+    }
+    catch (e) {
+        (0,external_node_fs_.rmSync)(tmp, { force: true });
+        throw e;
+    }
+}
+/** Pretty JSON with a final newline, atomically. */
+function atomicWriteJson(file, data) {
+    atomicWrite(file, `${JSON.stringify(data, null, 2)}\n`);
+}
+
 ;// CONCATENATED MODULE: ./node_modules/csv-stringify/lib/utils/get.js
 // Lodash implementation of `get`
 
@@ -57759,12 +57818,12 @@ const stringify = function (records, opts = {}) {
 
 /** Writes `name` under reportsDir as CSV with exactly these columns; returns the name. */
 function writeCsv(reportsDir, name, rows, columns) {
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, name), stringify(rows, { header: true, columns: [...columns] }));
+    atomicWrite(external_node_path_default().join(reportsDir, name), stringify(rows, { header: true, columns: [...columns] }));
     return name;
 }
 /** Writes `name` under reportsDir as pretty JSON; returns the name. */
 function writeJsonReport(reportsDir, name, data) {
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(reportsDir, name), `${JSON.stringify(data, null, 2)}\n`);
+    atomicWrite(external_node_path_default().join(reportsDir, name), `${JSON.stringify(data, null, 2)}\n`);
     return name;
 }
 
@@ -59023,7 +59082,7 @@ function parseLanes(text, flag = '--lanes') {
         .filter(Boolean);
     const unknown = names.filter((n) => !isLaneName(n));
     if (unknown.length) {
-        throw new InputError(`unknown lane ${unknown.map((u) => `"${u}"`).join(', ')}; known lanes: ${lanes_LANES.join(', ')}`, { field: flag });
+        throw new InputError(`unknown lane ${unknown.map((u) => `"${u}"`).join(', ')}; known lanes: ${LANES.join(', ')}`, { field: flag });
     }
     return [...new Set(names)];
 }
@@ -59876,7 +59935,7 @@ const abSchema = {
         laneBudgetS: { type: 'number', exclusiveMinimum: 0 },
         lanes: {
             type: 'object',
-            propertyNames: { enum: [...lanes_LANES] },
+            propertyNames: { enum: [...LANES] },
             additionalProperties: { type: 'array', items: abToleranceSchema },
         },
     },
@@ -59893,7 +59952,7 @@ const rulesSchema = {
         defaultSeverity: severity,
         lanes: {
             type: 'object',
-            propertyNames: { enum: [...lanes_LANES] },
+            propertyNames: { enum: [...LANES] },
             additionalProperties: {
                 type: 'object',
                 additionalProperties: false,
@@ -60824,6 +60883,7 @@ function describeClass(c) {
 
 
 
+
 const str = { type: 'string' };
 const metricSummarySchema = {
     type: 'object',
@@ -61061,11 +61121,10 @@ function formatBaseline(baseline) {
     const json = JSON.stringify(baseline, null, 2);
     return `${json.replace(/\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]/g, (_m, body) => `[${body.split(/,\s*/).join(', ')}]`)}\n`;
 }
-/** Writes `<dir>/<class>/<lane>.json`; returns the path. */
+/** Writes `<dir>/<class>/<lane>.json` whole or not at all (a calibration killed mid-write); returns the path. */
 async function writeBaseline(baseline, dir = 'baselines') {
     const file = baselineFile(dir, baseline._meta.lane, baseline._meta);
-    await (0,promises_namespaceObject.mkdir)((0,external_node_path_.dirname)(file), { recursive: true });
-    await (0,promises_namespaceObject.writeFile)(file, formatBaseline(baseline), 'utf8');
+    atomicWrite(file, formatBaseline(baseline));
     return file;
 }
 /**
@@ -61143,8 +61202,12 @@ function compare_compare(results, baselines, rules) {
         notes,
     };
 }
+/** obj[key] when obj has it itself: a case named "constructor" is not Object's constructor. */
+function own(obj, key) {
+    return obj !== undefined && Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
 function checkName(lane) {
-    return lanes_CHECK_NAMES[lane] ?? `${lane}-perf`;
+    return CHECK_NAMES[lane] ?? `${lane}-perf`;
 }
 function compareLane(lane, machine, baselineInput, rules, notes, ab = false) {
     const base = {
@@ -61226,11 +61289,11 @@ function compareLane(lane, machine, baselineInput, rules, notes, ab = false) {
                 verdicts.push(judgeAb(lane, c, m, rules));
             // with an unusable baseline only the gates judge this metric
             else if (!(baselineInput instanceof InputError)) {
-                const v = judge(lane.lane, c.id, m, current, baseline?.cases[c.id]?.[m.name], tol, rules, incomparable, otherClass);
+                const v = judge(lane.lane, c.id, m, current, own(own(baseline?.cases, c.id), m.name), tol, rules, incomparable, otherClass);
                 // the control's absolute value only says something against a baseline from this hardware
                 const guard = tol.control !== undefined && !incomparable;
                 verdicts.push(guard
-                    ? guardMachineDrift(v, c, baseline?.cases[c.id], tol.control, tol.controlMoves ?? 'worse')
+                    ? guardMachineDrift(v, c, own(baseline?.cases, c.id), tol.control, tol.controlMoves ?? 'worse')
                     : v);
             }
             for (const g of gates) {
@@ -61581,8 +61644,124 @@ function firstLine(s) {
     return line.length > 120 ? `${line.slice(0, 119)}…` : line;
 }
 
+;// CONCATENATED MODULE: ./src/compare/results-schema.ts
+// The shape of results.json that compare accepts. The lanes step writes it, but compare also
+// runs on a file someone copied, edited or truncated (`infeng-perf compare`, `baseline update
+// --from`), and every lane name in it becomes a key and a file name (baselines/<lane>.json):
+// a malformed file is bad input that names the file and the field (exit code 2), never a
+// crash deep inside compare, and only the lanes of model/lanes.ts are accepted.
+
+
+const results_schema_str = { type: 'string' };
+const num = { type: 'number' };
+const results_schema_int = { type: 'integer' };
+const strings = { type: 'array', items: results_schema_str };
+/** params and info: flat records of strings and numbers */
+const facts = { type: 'object', additionalProperties: { anyOf: [results_schema_str, num] } };
+const metricSchema = {
+    type: 'object',
+    required: ['name', 'unit', 'better', 'kind', 'samples', 'value'],
+    properties: {
+        name: results_schema_str,
+        unit: results_schema_str,
+        better: { enum: ['higher', 'lower'] },
+        kind: { enum: ['absolute', 'same-run'] },
+        // a broken measurement is NaN, which JSON writes as null: compare makes it an error verdict
+        samples: { type: 'array', items: { anyOf: [num, { type: 'null' }] } },
+        value: { anyOf: [num, { type: 'null' }] },
+        rounds: { type: 'array', items: num },
+    },
+};
+const caseSchema = {
+    type: 'object',
+    required: ['id', 'params', 'metrics'],
+    properties: {
+        id: results_schema_str,
+        params: facts,
+        metrics: { type: 'array', items: metricSchema },
+        error: results_schema_str,
+    },
+};
+const laneSchema = {
+    type: 'object',
+    required: ['lane', 'status', 'path', 'cases', 'planned', 'durationS', 'artifacts', 'info'],
+    properties: {
+        lane: { enum: [...LANES] },
+        status: { enum: ['ok', 'error', 'timeout', 'skipped'] },
+        error: {
+            type: 'object',
+            required: ['step', 'message'],
+            properties: { step: results_schema_str, message: results_schema_str },
+        },
+        path: results_schema_str,
+        cases: { type: 'array', items: caseSchema },
+        planned: strings,
+        durationS: num,
+        artifacts: strings,
+        info: facts,
+        base: {
+            type: 'object',
+            required: ['status', 'path', 'cases', 'durationS', 'info'],
+            properties: {
+                status: { enum: ['ok', 'error', 'timeout', 'skipped'] },
+                error: {
+                    type: 'object',
+                    required: ['step', 'message'],
+                    properties: { step: results_schema_str, message: results_schema_str },
+                },
+                path: results_schema_str,
+                cases: { type: 'array', items: caseSchema },
+                durationS: num,
+                info: facts,
+            },
+        },
+        abOrder: { type: 'array', items: { enum: ['base', 'head'] } },
+    },
+};
+const runResultsSchema = {
+    type: 'object',
+    required: ['schemaVersion', 'machine', 'profile', 'lanes'],
+    properties: {
+        schemaVersion: { const: 1 },
+        profile: results_schema_str,
+        machine: {
+            type: 'object',
+            required: ['cpuModel', 'cores', 'isa', 'compiler', 'os', 'commit', 'time'],
+            properties: {
+                cpuModel: results_schema_str,
+                cores: results_schema_int,
+                isa: strings,
+                compiler: {
+                    type: 'object',
+                    required: ['id', 'version', 'major', 'requestedMajor', 'path'],
+                    properties: { id: results_schema_str, version: results_schema_str, major: results_schema_int, requestedMajor: results_schema_int, path: results_schema_str },
+                },
+                os: results_schema_str,
+                commit: results_schema_str,
+                time: results_schema_str,
+            },
+        },
+        lanes: { type: 'array', items: laneSchema },
+        ab: {
+            type: 'object',
+            required: ['baseRef', 'baseCommit', 'baseNativeTree', 'baseCached', 'repetitions'],
+            properties: {
+                baseRef: results_schema_str,
+                baseCommit: results_schema_str,
+                baseNativeTree: results_schema_str,
+                baseCached: { type: 'boolean' },
+                repetitions: results_schema_int,
+            },
+        },
+        abFallback: results_schema_str,
+    },
+};
+/** The results, typed, or an InputError naming `file` and the first wrong field. */
+const validateResults = makeValidator(runResultsSchema);
+
 ;// CONCATENATED MODULE: ./src/compare/index.ts
 // The compare stage's public surface, for the orchestrator and the calibration command.
+
 
 
 
@@ -62058,6 +62237,7 @@ function toAlignment(value) {
 // a newline ends the table row. Characters are replaced with HTML entities rather than
 // backslash escapes, because entities are decoded only after the table is split into cells
 // and cannot be undone by a preceding backslash in the input.
+
 const ENTITIES = {
     '&': '&amp;',
     '<': '&lt;',
@@ -62096,10 +62276,12 @@ function codeBlock(text) {
     const body = text.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
     return `${fence}text\n${body}\n${fence}`;
 }
-/** Text for a terminal: one line, no control characters (no escape sequences from the input). */
+/**
+ * Text for a terminal and the job log: one line, no control characters (no escape sequences
+ * from the input), no workflow command (see io/log-safe.ts); tabs become spaces.
+ */
 function plainText(text) {
-    // eslint-disable-next-line no-control-regex
-    return text.replace(/\r\n|[\r\n\t]/g, ' ').replace(/[\u0000-\u001f\u007f\u009b]/g, '');
+    return sanitizeForLog(text.replace(/\t/g, ' '));
 }
 
 ;// CONCATENATED MODULE: ./src/report/render.ts
@@ -62423,7 +62605,7 @@ function markdownSections(report) {
         rest.push({ label: 'the notes', text: notes });
     for (const l of report.lanes) {
         if (l.verdicts.some(isMetricVerdict))
-            rest.push({ label: `the details of ${l.lane}`, text: laneDetails(l) });
+            rest.push({ label: `the details of ${escapeMarkdown(l.lane)}`, text: laneDetails(l) });
     }
     return { head: headSection(report), rest };
 }
@@ -62483,9 +62665,9 @@ function renderTerminal(report) {
         plainText(machineLine(report)),
         '',
     ];
-    const laneWidth = Math.max(...report.lanes.map((l) => l.check.length), 0);
+    const laneWidth = Math.max(...report.lanes.map((l) => plainText(l.check).length), 0);
     for (const l of report.lanes) {
-        out.push(`  ${l.check.padEnd(laneWidth)}  ${l.conclusion.padEnd(7)}  ${plainText(l.summary)}`);
+        out.push(`  ${plainText(l.check).padEnd(laneWidth)}  ${plainText(l.conclusion).padEnd(7)}  ${plainText(l.summary)}`);
     }
     const changes = verdicts
         .filter((v) => v.source === 'baseline' && isMetricVerdict(v) && CHANGED.has(v.state))
@@ -62557,13 +62739,10 @@ function renderTerminal(report) {
 
 
 
+
 const RESULTS_FILE = 'results.json';
 const VERDICTS_FILE = 'verdicts.json';
 const REPORT_FILE = 'report.md';
-function writeJson(file, data) {
-    (0,external_node_fs_.mkdirSync)(external_node_path_default().dirname(file), { recursive: true });
-    (0,external_node_fs_.writeFileSync)(file, JSON.stringify(data, null, 2) + '\n');
-}
 /** Builds what the selected lanes need; returns per-lane build failures instead of throwing. */
 async function buildLanes(config, toolchain, log) {
     const failures = {};
@@ -62733,7 +62912,7 @@ async function abStage(config, baseRef, log) {
     return results;
 }
 function writeResults(config, results) {
-    writeJson(external_node_path_default().join(config.reportsDir, RESULTS_FILE), results);
+    atomicWriteJson(external_node_path_default().join(config.reportsDir, RESULTS_FILE), results);
 }
 function readResults(config) {
     const file = external_node_path_default().join(config.reportsDir, RESULTS_FILE);
@@ -62759,8 +62938,8 @@ async function compareStage(config, results) {
     const report = compare_compare(results, baselines, rules);
     report.notes.push(...loadNotes);
     const markdown = renderMarkdown(report);
-    writeJson(external_node_path_default().join(config.reportsDir, VERDICTS_FILE), report);
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(config.reportsDir, REPORT_FILE), markdown);
+    atomicWriteJson(external_node_path_default().join(config.reportsDir, VERDICTS_FILE), report);
+    atomicWrite(external_node_path_default().join(config.reportsDir, REPORT_FILE), markdown);
     const inputErrors = Object.values(baselines).filter((b) => b instanceof InputError);
     return { report, markdown, terminal: renderTerminal(report), inputErrors };
 }
@@ -65849,7 +66028,17 @@ function renderReportCheck(report, options = {}) {
 function renderNotRunCheck(check, reason) {
     return {
         title: checkTitle(`not run: ${reason}`),
-        summary: `**${check}** did not run: ${escapeMarkdown(reason)}.\n\nA check that is required in branch protection completes as neutral so it never stays pending.`,
+        summary: `**${escapeMarkdown(check)}** did not run: ${escapeMarkdown(reason)}.\n\nA check that is required in branch protection completes as neutral so it never stays pending.`,
+    };
+}
+/**
+ * A check the report step could not complete the usual way (its renderer threw, or posting
+ * failed through the retries): it completes anyway, saying why, so it never stays pending.
+ */
+function renderUnfinishedCheck(check, reason) {
+    return {
+        title: checkTitle(reason),
+        summary: `**${escapeMarkdown(check)}**: ${escapeMarkdown(reason)}.\n\nThe job summary and the report artifact of the run have whatever report it produced.`,
     };
 }
 function checkTitle(text) {
@@ -65931,8 +66120,8 @@ function planChecks(report, o) {
             },
         ];
     }
-    return lanes_LANES.map((lane) => {
-        const name = lanes_CHECK_NAMES[lane];
+    return LANES.map((lane) => {
+        const name = CHECK_NAMES[lane];
         const verdicts = report?.lanes.find((l) => l.lane === lane);
         if (!report || !verdicts) {
             return { name, conclusion: 'neutral', ...renderNotRunCheck(name, o.notRun), annotations: [] };
@@ -66058,11 +66247,11 @@ function cacheKey(p) {
 // and every word that becomes Markdown without escaping to its fixed set.
 
 const verdicts_schema_str = { type: 'string' };
-const num = { type: 'number' };
+const verdicts_schema_num = { type: 'number' };
 const verdicts_schema_side = {
     type: 'object',
     required: ['median', 'spread', 'n'],
-    properties: { median: num, spread: num, n: num },
+    properties: { median: verdicts_schema_num, spread: verdicts_schema_num, n: verdicts_schema_num },
 };
 const verdict = {
     type: 'object',
@@ -66079,9 +66268,9 @@ const verdict = {
         severity: { enum: ['fail', 'warn'] },
         baseline: verdicts_schema_side,
         current: verdicts_schema_side,
-        deltaPct: num,
-        deltaAbs: num,
-        pValue: num,
+        deltaPct: verdicts_schema_num,
+        deltaAbs: verdicts_schema_num,
+        pValue: verdicts_schema_num,
         reason: verdicts_schema_str,
     },
 };
@@ -66092,14 +66281,14 @@ const verdictReportSchema = {
         schemaVersion: { const: 1 },
         profile: verdicts_schema_str,
         conclusion: { enum: ['success', 'failure'] },
-        counts: { type: 'object', additionalProperties: num },
+        counts: { type: 'object', additionalProperties: verdicts_schema_num },
         notes: { type: 'array', items: verdicts_schema_str },
         machine: {
             type: 'object',
             required: ['cpuModel', 'cores', 'isa', 'compiler', 'os', 'commit', 'time'],
             properties: {
                 cpuModel: verdicts_schema_str,
-                cores: num,
+                cores: verdicts_schema_num,
                 isa: { type: 'array', items: verdicts_schema_str },
                 compiler: { type: 'object', required: ['id', 'version'], properties: { id: verdicts_schema_str, version: verdicts_schema_str } },
                 os: verdicts_schema_str,
@@ -66125,7 +66314,7 @@ const verdictReportSchema = {
                     baselineMeta: {
                         type: 'object',
                         required: ['hardware', 'cores', 'path', 'compiler', 'compilerMajor'],
-                        properties: { hardware: verdicts_schema_str, cores: num, path: verdicts_schema_str, compiler: verdicts_schema_str, compilerMajor: num },
+                        properties: { hardware: verdicts_schema_str, cores: verdicts_schema_num, path: verdicts_schema_str, compiler: verdicts_schema_str, compilerMajor: verdicts_schema_num },
                     },
                     verdicts: { type: 'array', items: verdict },
                 },
@@ -66141,8 +66330,17 @@ const verdictReportSchema = {
 //
 //   build.json   build step → lanes step: lanes whose build failed, and why
 //   checks.json  lanes step → report step: ids of the check runs started in_progress
+//   compare.json compare step → report and gate steps: which run wrote verdicts.json, so a
+//                verdicts.json left by an earlier run in the same workspace is never taken
+//                for this run's
 //   github.json  report step → report artifact → mode: report: the PR, its head commit, and
 //                what this run could already post (so the report workflow posts the rest)
+//
+// Every file is written whole or not at all (atomicWrite): the next step may read it after
+// this one was cancelled.
+
+
+
 
 
 
@@ -66152,9 +66350,21 @@ const validateVerdicts = makeValidator(verdictReportSchema);
 const BUILD_STATE = 'build.json';
 const CHECKS_STATE = 'checks.json';
 const GITHUB_STATE = 'github.json';
+const COMPARE_STATE = 'compare.json';
 function writeState(dir, file, data) {
-    (0,external_node_fs_.mkdirSync)(dir, { recursive: true });
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(dir, file), `${JSON.stringify(data, null, 2)}\n`);
+    atomicWriteJson(external_node_path_default().join(dir, file), data);
+}
+/** Removes files an earlier run may have left, so they cannot pass for this run's. */
+function removeStale(dir, files) {
+    for (const f of files)
+        (0,external_node_fs_.rmSync)(external_node_path_default().join(dir, f), { force: true });
+}
+function compareStamp(env, resultsTime) {
+    return {
+        ...(env.GITHUB_RUN_ID ? { runId: env.GITHUB_RUN_ID } : {}),
+        ...(env.GITHUB_RUN_ATTEMPT ? { runAttempt: env.GITHUB_RUN_ATTEMPT } : {}),
+        resultsTime,
+    };
 }
 /** The parsed file, or undefined when it does not exist; malformed JSON is an InputError. */
 function readState(dir, file) {
@@ -66165,14 +66375,36 @@ function readState(dir, file) {
         return JSON.parse((0,external_node_fs_.readFileSync)(full, 'utf8'));
     }
     catch (e) {
-        throw new InputError(`not valid JSON: ${e.message}`, { file: full });
+        // the parser's message quotes the file, which may come from an artifact
+        throw new InputError(`not valid JSON: ${sanitizeForLog(e.message)}`, { file: full });
     }
 }
 function readVerdicts(dir) {
-    const r = readState(dir, 'verdicts.json');
+    const r = readState(dir, VERDICTS_FILE);
     if (r === undefined)
         return undefined;
-    return validateVerdicts(r, external_node_path_default().join(dir, 'verdicts.json'));
+    return validateVerdicts(r, external_node_path_default().join(dir, VERDICTS_FILE));
+}
+/**
+ * verdicts.json when this run's compare step wrote it: the stamp it left names this run (when
+ * the runner says which run this is) and the same results. Else `stale` says why not.
+ */
+function readCurrentVerdicts(dir, env) {
+    const report = readVerdicts(dir);
+    if (!report)
+        return {};
+    const stamp = readState(dir, COMPARE_STATE);
+    const now = compareStamp(env, report.machine.time);
+    if (!stamp)
+        return { stale: `${VERDICTS_FILE} has no ${COMPARE_STATE}: it is not from this run's compare step` };
+    if (stamp.runId !== now.runId ||
+        stamp.runAttempt !== now.runAttempt ||
+        stamp.resultsTime !== now.resultsTime) {
+        return {
+            stale: `${VERDICTS_FILE} is from another run (run ${sanitizeForLog(String(stamp.runId ?? 'unknown'))}, results of ${sanitizeForLog(String(stamp.resultsTime ?? 'unknown'))})`,
+        };
+    }
+    return { report };
 }
 /** The event payload the runner wrote; {} when there is none (a local run). */
 function readEvent(env) {
@@ -66183,7 +66415,10 @@ function readEvent(env) {
         return JSON.parse((0,external_node_fs_.readFileSync)(file, 'utf8'));
     }
     catch (e) {
-        throw new InputError(`not valid JSON: ${e.message}`, { file, field: 'GITHUB_EVENT_PATH' });
+        throw new InputError(`not valid JSON: ${sanitizeForLog(e.message)}`, {
+            file,
+            field: 'GITHUB_EVENT_PATH',
+        });
     }
 }
 
@@ -71594,69 +71829,185 @@ throttling.VERSION = plugin_throttling_dist_bundle_VERSION;
 throttling.triggersNotification = triggersNotification;
 
 
-;// CONCATENATED MODULE: ./src/github/client.ts
-// The one Octokit the sinks share: the runner's API URL (GitHub Enterprise, or the loopback
-// fake in tests), retries for 5xx and network errors, and throttling that waits out rate
-// limits a couple of times before giving up. Nothing here logs the token: the sinks print
-// only status codes and GitHub's messages (see describeApiError).
-
-
-
-/** How many times a rate-limited request is retried after waiting the time GitHub asks for. */
-const RATE_LIMIT_RETRIES = 2;
-function createClient(o) {
-    const onLimit = (kind) => (retryAfter, options, _octokit, retryCount) => {
-        const retrying = retryCount < RATE_LIMIT_RETRIES;
-        o.warn(`GitHub ${kind} rate limit on ${options.method ?? ''} ${options.url ?? ''}: ${retrying ? `retrying after ${retryAfter} s` : 'giving up'}`);
-        return retrying;
-    };
-    return getOctokit(o.token, {
-        ...(o.apiUrl ? { baseUrl: o.apiUrl.replace(/\/+$/, '') } : {}),
-        // waits 1 s, 4 s, 9 s between tries; 400, 401, 403, 404, 410, 422 and 451 are final
-        retry: { retries: 3 },
-        throttle: { onRateLimit: onLimit('primary'), onSecondaryRateLimit: onLimit('secondary') },
-    }, retry, throttling);
-}
-
 ;// CONCATENATED MODULE: ./src/github/errors.ts
 // What a failed GitHub call means for the run. The sinks never fail the gate, but the warning
 // should say why and what happens instead: a 403 on a pull request from a fork is expected
-// (its token is read-only) and has a documented fallback; anything else is reported as is.
+// (its token is read-only) and has a documented fallback; a rate limit is not a permission
+// problem and must not be mistaken for one (the next calls should still be tried); anything
+// else is reported as is.
+
 function statusOf(e) {
     const s = e?.status;
     return typeof s === 'number' ? s : undefined;
 }
+function headerOf(e, name) {
+    const v = e?.response?.headers?.[name];
+    return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
+}
+/** GitHub's own message, else the error's. */
+function messageOf(e) {
+    const data = e?.response?.data;
+    if (data && typeof data === 'object' && typeof data.message === 'string') {
+        return data.message;
+    }
+    if (typeof data === 'string' && data !== '')
+        return data;
+    const own = e?.message;
+    return typeof own === 'string' ? own : String(e);
+}
+/**
+ * GitHub's rate limits, primary and secondary. The secondary one answers 403 (or 429) with
+ * `retry-after` while `x-ratelimit-remaining` is still above 0, usually with a message that
+ * says "secondary rate limit"; the primary one answers 403 or 429 with `x-ratelimit-remaining: 0`.
+ */
+function isRateLimit(e) {
+    const status = statusOf(e);
+    if (status === 429)
+        return true;
+    if (status !== 403)
+        return false;
+    return (headerOf(e, 'retry-after') !== undefined ||
+        headerOf(e, 'x-ratelimit-remaining') === '0' ||
+        /\brate limit/i.test(messageOf(e)));
+}
+/** A request that got no HTTP answer at all: Octokit reports it as a 500 without a response. */
+function noAnswer(e) {
+    return e?.response === undefined;
+}
+function timedOut(e) {
+    const err = e;
+    const cause = err?.cause;
+    return (err?.name === 'TimeoutError' ||
+        cause?.name === 'TimeoutError' ||
+        /aborted due to timeout/i.test(typeof err?.message === 'string' ? err.message : ''));
+}
 function classifyApiError(e) {
     const status = statusOf(e);
-    if (status === 403 || status === 401) {
-        const remaining = e.response?.headers?.['x-ratelimit-remaining'];
-        return remaining === '0' ? 'rate-limited' : 'forbidden';
-    }
+    if (isRateLimit(e))
+        return 'rate-limited';
+    if (status === 401)
+        return 'unauthorized';
+    if (status === 403)
+        return 'forbidden';
     if (status === 404)
         return 'not-found';
-    if (status === 429)
-        return 'rate-limited';
+    if (timedOut(e))
+        return 'timeout';
+    if (status === 500 && noAnswer(e))
+        return 'network';
     if (status !== undefined && status >= 500)
         return 'server';
     return 'other';
 }
 /**
- * One line for the log: the HTTP status and GitHub's own message. Built from those two fields
- * only, so request headers (the token) can never end up in it.
+ * One line for the log: the HTTP status and GitHub's own message, made safe for the log (an
+ * API message is text from outside). Built from those two fields only, so request headers
+ * (the token) can never end up in it.
  */
 function describeApiError(e) {
     const status = statusOf(e);
-    const data = e?.response?.data;
-    const apiMessage = data && typeof data === 'object' && typeof data.message === 'string'
-        ? data.message
-        : undefined;
-    const own = e?.message;
-    const message = apiMessage ?? (typeof own === 'string' ? own : String(e));
-    return status !== undefined ? `HTTP ${status}: ${errors_firstLine(message)}` : errors_firstLine(message);
+    const message = errors_firstLine(messageOf(e));
+    const kind = classifyApiError(e);
+    if (kind === 'timeout')
+        return `timed out: no answer from GitHub (${message})`;
+    if (kind === 'network')
+        return `no answer from GitHub: ${message}`;
+    if (kind === 'rate-limited' && !/\brate limit/i.test(message)) {
+        const after = headerOf(e, 'retry-after');
+        return `HTTP ${status}: ${message} (rate limited${after !== undefined ? `, retry after ${after} s` : ''})`;
+    }
+    return status !== undefined ? `HTTP ${status}: ${message}` : message;
 }
 function errors_firstLine(s) {
-    const line = s.split('\n')[0] ?? '';
+    const line = sanitizeForLog(s.split(/\r\n|[\r\n]/)[0] ?? '');
     return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+}
+
+;// CONCATENATED MODULE: ./src/github/client.ts
+// The one Octokit the sinks share: the runner's API URL (GitHub Enterprise, or the loopback
+// fake in tests), a time limit on every request, retries for 5xx, network errors and requests
+// that timed out, and throttling that waits out rate limits a couple of times before giving
+// up. Nothing here logs the token: the sinks print only status codes and GitHub's messages
+// (see describeApiError).
+//
+// The plugins nest: the time limit is innermost (each try gets its own), then plugin-retry
+// (5xx, no answer: waits 1, 4, 9 × the base), then plugin-throttling (rate limits: waits what
+// GitHub asks). A 403 is final for plugin-retry; throttling retries it only when it is a rate
+// limit, which it recognises by the message or `x-ratelimit-remaining: 0`; a 403 or 429 that
+// carries only `retry-after` is marked for it below.
+
+
+
+
+
+/** How many times a rate-limited request is retried after waiting the time GitHub asks for. */
+const RATE_LIMIT_RETRIES = 2;
+/** A wait longer than this (a primary limit resetting in half an hour) is not waited for. */
+const MAX_RATE_LIMIT_WAIT_S = 120;
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** The time limit and retry base from INFENG_GITHUB_TIMEOUT_MS and INFENG_GITHUB_RETRY_BASE_MS. */
+function clientTimings(env) {
+    const ms = (name) => {
+        const v = Number(env[name]);
+        return env[name] !== undefined && env[name] !== '' && Number.isFinite(v) && v > 0 ? v : undefined;
+    };
+    const timeoutMs = ms('INFENG_GITHUB_TIMEOUT_MS');
+    const retryBaseMs = ms('INFENG_GITHUB_RETRY_BASE_MS');
+    return {
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        ...(retryBaseMs !== undefined ? { retryBaseMs } : {}),
+    };
+}
+/**
+ * Each try of a request ends after `timeoutMs`: a request GitHub never answers fails like a
+ * 5xx (and is retried like one) instead of holding the step until the job's own timeout.
+ * And a 403 or 429 with `retry-after` gets a message plugin-throttling knows as a rate limit.
+ */
+function faultHandling(timeoutMs) {
+    return (octokit) => {
+        octokit.hook.wrap('request', async (request, options) => {
+            // Every layer of hooks is bound to this same options object (the arguments a hook passes
+            // down are ignored), so the signal is set on it: a new `request` object each try, never
+            // a change to one shared with other requests.
+            const opts = options;
+            const limit = AbortSignal.timeout(timeoutMs);
+            const req = opts.request ?? {};
+            const outer = 'outerSignal' in req ? req.outerSignal : req.signal;
+            opts.request = { ...req, outerSignal: outer, signal: outer ? AbortSignal.any([outer, limit]) : limit };
+            try {
+                return await request(options);
+            }
+            catch (e) {
+                const err = e;
+                if (isRateLimit(e) && typeof err.message === 'string' && !/\bsecondary rate\b/i.test(err.message)) {
+                    // plugin-throttling reads `retry-after` only for what it takes for a secondary limit
+                    const primary = e.response?.headers?.['x-ratelimit-remaining'];
+                    if (primary !== '0')
+                        err.message = `${err.message} (secondary rate limit)`;
+                }
+                throw e;
+            }
+        });
+    };
+}
+function createClient(o) {
+    const onLimit = (kind) => (retryAfter, options, _octokit, retryCount) => {
+        const retrying = retryCount < RATE_LIMIT_RETRIES && retryAfter <= MAX_RATE_LIMIT_WAIT_S;
+        o.warn(sanitizeForLog(`GitHub ${kind} rate limit on ${options.method ?? ''} ${options.url ?? ''}: ${retrying
+            ? `retrying after ${retryAfter} s`
+            : `giving up (${retryCount} retries, ${retryAfter} s to wait)`}`));
+        return retrying;
+    };
+    return getOctokit(o.token, {
+        ...(o.apiUrl ? { baseUrl: o.apiUrl.replace(/\/+$/, '') } : {}),
+        // 400, 401, 403, 404, 410, 422 and 451 are final; 429 is throttling's to wait out
+        retry: {
+            retries: 3,
+            doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451],
+            retryAfterBaseValue: o.retryBaseMs ?? 1000,
+        },
+        throttle: { onRateLimit: onLimit('primary'), onSecondaryRateLimit: onLimit('secondary') },
+    }, faultHandling(o.timeoutMs ?? DEFAULT_TIMEOUT_MS), retry, throttling);
 }
 
 ;// CONCATENATED MODULE: ./src/sinks/checks.ts
@@ -71708,6 +72059,9 @@ async function completeCheck(client, target, plan, id, now = new Date()) {
 // Annotations need a file and a line. A regression points at the case's entry in the lane's
 // committed baseline and a missed gate at the gate in rules.yml: the two places a reviewer
 // would go to understand or, after review, accept the change.
+//
+// The lane name comes from verdicts.json, in report mode from another run's artifact: only the
+// names of model/lanes.ts become a path, so no artifact can make this read another file.
 
 
 
@@ -71752,21 +72106,32 @@ function fileLocator(baselinesDir, repoRoot, report) {
 }
 
 ;// CONCATENATED MODULE: ./src/sinks/policy.ts
-// The sinks' failure policy, in one place: a sink that fails (no permission, GitHub down after
-// the retries, a bad response) prints a warning that names the sink and the reason, and the
-// run goes on. The gate's conclusion comes from the verdicts alone, never from a sink.
+// The sinks' failure policy, in one place: a sink that fails (no permission, a rate limit or
+// GitHub down after the retries, a bad response) prints a warning that names the sink and the
+// reason, and the run goes on. The gate's conclusion comes from the verdicts alone, never from
+// a sink.
+//
+// Only a refusal of permission (a 403 that is not a rate limit, or a 401) says the next calls
+// would be refused too; a rate limit, a timeout or a 5xx says nothing about the next call.
 
 /** Said once per sink when the token cannot write, with what happens instead. */
 const FORBIDDEN_HINT = 'the token cannot write here (a pull request from a fork gets a read-only token); the job summary and the report artifact carry the report, and a workflow_run workflow with `mode: report` can post it';
+const HINTS = {
+    forbidden: FORBIDDEN_HINT,
+    unauthorized: 'the token was refused (expired or revoked?)',
+    'rate-limited': "GitHub's rate limit, still in force after waiting and retrying",
+};
 async function runSink(name, fn, warn) {
     try {
         return { ok: true, value: await fn() };
     }
     catch (e) {
-        const forbidden = classifyApiError(e) === 'forbidden';
+        const failure = classifyApiError(e);
+        const forbidden = failure === 'forbidden' || failure === 'unauthorized';
         const reason = describeApiError(e);
-        warn(`${name}: ${reason}${forbidden ? `: ${FORBIDDEN_HINT}` : ''}`);
-        return { ok: false, reason, forbidden };
+        const hint = HINTS[failure];
+        warn(`${name}: ${reason}${hint ? `: ${hint}` : ''}`);
+        return { ok: false, reason, forbidden, failure };
     }
 }
 
@@ -71779,8 +72144,12 @@ async function runSink(name, fn, warn) {
 function jobSummary(markdown, sinks) {
     if (sinks.length === 0)
         return markdown;
-    const lines = sinks.map((s) => `- ${s.sink}: ${escapeMarkdown(s.text)}${s.url ? ` ([link](${encodeURI(s.url)}))` : ''}`);
+    const lines = sinks.map((s) => `- ${escapeMarkdown(s.sink)}: ${escapeMarkdown(s.text)}${s.url ? ` ([link](${linkTarget(s.url)}))` : ''}`);
     return `${markdown.trimEnd()}\n\n<sub>Reporting</sub>\n\n${lines.join('\n')}\n`;
+}
+/** A URL as a link target: percent-encoded, parentheses too, so it cannot end the link early. */
+function linkTarget(url) {
+    return encodeURI(url).replace(/\(/g, '%28').replace(/\)/g, '%29');
 }
 /** Appends to GITHUB_STEP_SUMMARY; false when there is none (a local run). */
 function writeJobSummary(file, text) {
@@ -71814,6 +72183,13 @@ function actionOutputs(report, reportPath, commentUrl) {
 //               artifact. It trusts only data from it: the commit comes from the event, and
 //               the PR number the artifact claims is used only when that PR's head is the
 //               event's head commit, so a fork cannot aim the comment at another pull request.
+//
+// Whatever happens here (a renderer that throws on a crafted file, a call that failed through
+// its retries), the `finally` completes every check this step did not: the ones the lanes step
+// started in_progress and every stable check name, so no required check is left pending.
+
+
+
 
 
 
@@ -71834,17 +72210,59 @@ const FULL_REPORT_FILE = 'report-full.md';
 /** The step summary takes up to 1 MiB: room for the whole report. */
 const SUMMARY_MAX_CHARS = 900_000;
 async function reportPhase(inputs, config, io) {
+    const ctx = resolveContext(io.env, readEvent(io.env));
+    const client = inputs.token
+        ? createClient({
+            token: inputs.token,
+            apiUrl: io.env.GITHUB_API_URL,
+            warn: io.warn,
+            ...clientTimings(io.env),
+        })
+        : undefined;
+    const started = inputs.mode === 'gate' ? readStartedChecks(config.reportsDir, io) : undefined;
+    const ledger = {
+        // ids from another commit (a re-run on a new push reusing the directory) are not ours
+        started: started && started.headSha === ctx.headSha ? { ...started.ids } : {},
+        completed: new Set(),
+        plans: new Map(),
+        forbidden: started?.forbidden === true,
+        skip: !client || inputs.checkRuns === 'none',
+    };
+    let failure;
+    try {
+        return await report(inputs, config, io, ctx, client, ledger);
+    }
+    catch (e) {
+        failure = `the report step failed: ${sanitizeForLog(e instanceof Error ? `${e.name}: ${e.message}` : String(e))}`;
+        throw e;
+    }
+    finally {
+        if (client)
+            await completeUnfinished(client, ctx, ledger, inputs, config, io, failure);
+    }
+}
+/** checks.json of the lanes step; unreadable is the same as absent (this step must go on). */
+function readStartedChecks(dir, io) {
+    try {
+        const s = readState(dir, CHECKS_STATE);
+        if (!s || typeof s !== 'object' || typeof s.ids !== 'object' || s.ids === null)
+            return undefined;
+        const ids = Object.fromEntries(Object.entries(s.ids).filter(([, id]) => typeof id === 'number' && Number.isInteger(id)));
+        return { headSha: String(s.headSha), ids, forbidden: s.forbidden === true };
+    }
+    catch (e) {
+        io.warn(`check runs: ${CHECKS_STATE} is unreadable: ${sanitizeForLog(e.message)}`);
+        return undefined;
+    }
+}
+async function report(inputs, config, io, ctx, client, ledger) {
     const dir = config.reportsDir;
     const report = loadReport(dir, inputs, io);
-    const ctx = resolveContext(io.env, readEvent(io.env));
     const claims = inputs.mode === 'report' ? readState(dir, GITHUB_STATE) : undefined;
     const hint = ctx.runUrl
         ? `The full report is in the job summary and the report artifact of ${ctx.runUrl}.`
         : undefined;
     const sinks = [];
-    const client = inputs.token
-        ? createClient({ token: inputs.token, apiUrl: io.env.GITHUB_API_URL, warn: io.warn })
-        : undefined;
     if (!client)
         sinks.push({ sink: 'GitHub', text: 'no github-token: no comment and no check runs' });
     // check runs
@@ -71853,9 +72271,10 @@ async function reportPhase(inputs, config, io) {
         if (claims?.posted.checks) {
             sinks.push({ sink: 'check runs', text: 'already posted by the measuring run' });
             checksPosted = true;
+            ledger.skip = true;
         }
         else {
-            checksPosted = await postChecks(client, ctx, report, inputs, config, io, sinks, hint);
+            checksPosted = await postChecks(client, ctx, report, inputs, config, io, sinks, hint, ledger);
         }
     }
     // the sticky comment
@@ -71887,7 +72306,7 @@ async function reportPhase(inputs, config, io) {
                     text: r.value.reason ? `${r.value.action} (${r.value.reason})` : r.value.action,
                     ...(r.value.url ? { url: r.value.url } : {}),
                 });
-                io.info(`comment: ${r.value.action}${r.value.url ? ` ${r.value.url}` : ''}`);
+                io.info(sanitizeForLog(`comment: ${r.value.action}${r.value.url ? ` ${r.value.url}` : ''}`));
             }
             else {
                 sinks.push({ sink: 'comment', text: `not posted: ${r.reason}` });
@@ -71901,7 +72320,7 @@ async function reportPhase(inputs, config, io) {
     writeJobSummary(io.env.GITHUB_STEP_SUMMARY, jobSummary(summary, sinks));
     // report.md is budgeted for a comment; this copy travels in the artifact whole
     if (report)
-        (0,external_node_fs_.writeFileSync)(external_node_path_default().join(dir, FULL_REPORT_FILE), summary);
+        atomicWrite(external_node_path_default().join(dir, FULL_REPORT_FILE), summary);
     const reportPath = external_node_path_default().join(dir, REPORT_FILE);
     for (const [name, value] of Object.entries(actionOutputs(report, reportPath, commentUrl))) {
         io.setOutput(name, value);
@@ -71925,13 +72344,18 @@ async function reportPhase(inputs, config, io) {
  * mean "no report" (the checks then say so) rather than a crashed step that leaves them pending.
  */
 function loadReport(dir, inputs, io) {
-    if (inputs.mode !== 'report')
-        return readVerdicts(dir);
+    if (inputs.mode !== 'report') {
+        // a verdicts.json an earlier run left behind must not be reported as this run's
+        const { report, stale } = readCurrentVerdicts(dir, io.env);
+        if (stale)
+            io.warn(`report: ${stale}; reporting no verdicts`);
+        return report;
+    }
     try {
         return readVerdicts(dir);
     }
     catch (e) {
-        io.warn(`report: the artifact's verdicts are unusable: ${e.message}`);
+        io.warn(`report: the artifact's verdicts are unusable: ${sanitizeForLog(e.message)}`);
         return undefined;
     }
 }
@@ -71941,14 +72365,12 @@ function noReportReason(ctx) {
         ? `the ${run.name} run ended ${run.conclusion ?? 'without a conclusion'} and left no verdicts`
         : 'the compare step left no verdicts (an earlier step failed)';
 }
-async function postChecks(client, ctx, report, inputs, config, io, sinks, hint) {
-    const started = inputs.mode === 'gate' ? readState(config.reportsDir, CHECKS_STATE) : undefined;
-    if (started?.forbidden) {
+async function postChecks(client, ctx, report, inputs, config, io, sinks, hint, ledger) {
+    const ids = ledger.started;
+    if (ledger.forbidden && Object.keys(ids).length === 0) {
         sinks.push({ sink: 'check runs', text: 'not posted: the token cannot create check runs' });
         return false;
     }
-    // ids from another commit (a re-run on a new push reusing the directory) are not ours
-    const ids = started && started.headSha === ctx.headSha ? started.ids : {};
     const selected = new Set(config.lanes);
     const plans = planChecks(report, {
         mode: inputs.checkRuns,
@@ -71969,13 +72391,21 @@ async function postChecks(client, ctx, report, inputs, config, io, sinks, hint) 
         headSha: ctx.headSha,
         ...(ctx.runUrl ? { detailsUrl: ctx.runUrl } : {}),
     };
+    for (const plan of plans)
+        ledger.plans.set(plan.name, plan);
     let posted = 0;
     for (const plan of plans) {
+        // a started check is completed in place even when the token cannot create new ones
+        if (ledger.forbidden && ids[plan.name] === undefined)
+            continue;
         const r = await runSink(`check ${plan.name}`, () => completeCheck(client, target, plan, ids[plan.name], io.now()), io.warn);
-        if (r.ok)
+        if (r.ok) {
             posted++;
-        else if (r.forbidden)
-            break; // the next ones would be refused the same way
+            ledger.completed.add(plan.name);
+        }
+        else if (r.forbidden) {
+            ledger.forbidden = true; // the next new ones would be refused the same way
+        }
     }
     sinks.push({
         sink: 'check runs',
@@ -72004,7 +72434,7 @@ async function pullRequestNumber(client, ctx, claims, io) {
         const { data } = await client.rest.pulls.get({ owner: ctx.owner, repo: ctx.repo, pull_number: claimed });
         if (data.head.sha === run.headSha)
             return claimed;
-        io.warn(`comment: the report artifact names pull request #${claimed}, whose head ${data.head.sha.slice(0, 12)} is not the measured commit ${run.headSha.slice(0, 12)}; not commenting`);
+        io.warn(sanitizeForLog(`comment: the report artifact names pull request #${claimed}, whose head ${data.head.sha.slice(0, 12)} is not the measured commit ${run.headSha.slice(0, 12)}; not commenting`));
     }
     catch (e) {
         io.warn(`comment: cannot read pull request #${claimed}: ${describeApiError(e)}`);
@@ -72029,6 +72459,60 @@ async function commentAuthors(client, io) {
     }
     return [ACTIONS_BOT];
 }
+/**
+ * The last word on the checks: every check this step was to complete and did not (the renderer
+ * threw, a call failed through its retries) is completed now. With its plan when there is one,
+ * without annotations (the likeliest reason for a refusal); else as a failure with the reason
+ * when the lane was started or selected (the gate could not vouch for it) and as neutral when
+ * it was not selected. Never throws: it runs in a `finally`.
+ */
+async function completeUnfinished(client, ctx, ledger, inputs, config, io, failure) {
+    const names = new Set([
+        ...(ledger.skip ? [] : checkNames(inputs.checkRuns)),
+        ...Object.keys(ledger.started),
+    ]);
+    const target = {
+        owner: ctx.owner,
+        repo: ctx.repo,
+        headSha: ctx.headSha,
+        ...(ctx.runUrl ? { detailsUrl: ctx.runUrl } : {}),
+    };
+    const selected = new Set(config.lanes.map((l) => CHECK_NAMES[l]));
+    for (const name of names) {
+        if (ledger.completed.has(name))
+            continue;
+        const id = ledger.started[name];
+        if (ledger.forbidden && id === undefined)
+            continue;
+        const planned = ledger.plans.get(name);
+        const plan = planned
+            ? { ...planned, annotations: [] }
+            : fallbackPlan(name, inputs, id !== undefined || selected.has(name) || !isLaneCheck(name), failure);
+        try {
+            await completeCheck(client, target, plan, id, io.now());
+            ledger.completed.add(name);
+        }
+        catch (e) {
+            io.warn(`check ${name}: still not completed: ${describeApiError(e)}`);
+        }
+    }
+}
+function isLaneCheck(name) {
+    return LANES.some((l) => CHECK_NAMES[l] === name);
+}
+function fallbackPlan(name, inputs, ranOrSelected, failure) {
+    const reason = failure ?? 'the report step could not post this check';
+    // report mode cannot tell which lanes the measuring run selected: it fails them all
+    if (ranOrSelected || inputs.mode === 'report') {
+        return { name, conclusion: 'failure', ...renderUnfinishedCheck(name, reason), annotations: [] };
+    }
+    return {
+        name,
+        conclusion: 'neutral',
+        ...renderUnfinishedCheck(name, `not run: not selected in this workflow; ${reason}`),
+        annotations: [],
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/action/phases.ts
 // The action's steps. action.yml runs each as `node dist/index.js action <phase>`, so every
@@ -72044,6 +72528,8 @@ async function commentAuthors(client, io) {
 //
 // Only the gate step decides the job's result, and only from the verdicts: every sink failure
 // is a warning (sinks/policy.ts).
+
+
 
 
 
@@ -72123,12 +72609,16 @@ async function buildPhase(config, io) {
     }
     for (const [lane, message] of Object.entries(failures)) {
         // not a failed step: the lane reports an error verdict and the other lanes still run
-        io.error(`build of lane ${lane} failed: ${message.split('\n')[0] ?? ''}`);
+        io.error(`build of lane ${lane} failed: ${sanitizeForLog(message.split('\n')[0] ?? '')}`);
     }
     writeState(config.reportsDir, BUILD_STATE, { failures });
     return 0;
 }
+/** What the compare and report steps write: an earlier run's copy must never pass for this run's. */
+const STALE_REPORTS = [VERDICTS_FILE, REPORT_FILE, FULL_REPORT_FILE, COMPARE_STATE, GITHUB_STATE];
 async function lanesPhase(inputs, config, io) {
+    // a new measurement: whatever an earlier run in this workspace compared is not about it
+    removeStale(config.reportsDir, [...STALE_REPORTS, CHECKS_STATE]);
     const built = readState(config.reportsDir, BUILD_STATE)?.failures ?? {};
     const starter = await checkStarter(inputs, io);
     // Saved after every start, not once at the end: if this step is cancelled or dies, the
@@ -72143,7 +72633,7 @@ async function lanesPhase(inputs, config, io) {
     let machine;
     for (const lane of config.lanes) {
         if (inputs.checkRuns === 'per-lane')
-            await start(lanes_CHECK_NAMES[lane]);
+            await start(CHECK_NAMES[lane]);
         const failure = built[lane];
         if (failure) {
             // never run a binary left in the cache by an earlier build of other sources
@@ -72160,7 +72650,11 @@ async function lanesPhase(inputs, config, io) {
     writeResults(config, results);
     return 0;
 }
-/** Starts check runs in_progress; after the first 403 it stops trying (a fork's token). */
+/**
+ * Starts check runs in_progress; after the first refusal of permission (a fork's token) it
+ * stops trying. A rate limit or an outage is not a refusal: the next lanes still try, and
+ * the report step completes (or creates) every check either way.
+ */
 async function checkStarter(inputs, io) {
     const state = { headSha: '', ids: {}, forbidden: false };
     const enabled = inputs.mode === 'gate' && inputs.checkRuns !== 'none' && inputs.token !== '';
@@ -72168,7 +72662,12 @@ async function checkStarter(inputs, io) {
         return { start: async (_name) => { }, state: () => state };
     const ctx = resolveContext(io.env, readEvent(io.env));
     state.headSha = ctx.headSha;
-    const client = createClient({ token: inputs.token, apiUrl: io.env.GITHUB_API_URL, warn: io.warn });
+    const client = createClient({
+        token: inputs.token,
+        apiUrl: io.env.GITHUB_API_URL,
+        warn: io.warn,
+        ...clientTimings(io.env),
+    });
     const target = {
         owner: ctx.owner,
         repo: ctx.repo,
@@ -72189,19 +72688,22 @@ async function checkStarter(inputs, io) {
     };
 }
 async function comparePhase(config, io) {
-    const outcome = await compareStage(config, readResults(config));
+    // A compare that fails before writing leaves no verdicts at all, never the last run's: the
+    // report step then reports no verdicts and the gate step fails.
+    removeStale(config.reportsDir, STALE_REPORTS);
+    const results = validateResults(readResults(config), external_node_path_default().join(config.reportsDir, RESULTS_FILE));
+    const outcome = await compareStage(config, results);
+    writeState(config.reportsDir, COMPARE_STATE, compareStamp(io.env, results.machine.time));
     io.print(outcome.terminal);
-    io.info(`wrote ${external_node_path_default().join(config.reportsDir, 'verdicts.json')} and ${REPORT_FILE}`);
+    io.info(`wrote ${external_node_path_default().join(config.reportsDir, VERDICTS_FILE)} and ${REPORT_FILE}`);
     return 0;
 }
 function gatePhase(inputs, config, io) {
-    const report = readVerdicts(config.reportsDir);
+    const { report, stale } = readCurrentVerdicts(config.reportsDir, io.env);
     if (!report) {
-        throw new InputError('no verdicts.json: the compare step did not run or failed', {
-            file: config.reportsDir,
-        });
+        throw new InputError(`no ${VERDICTS_FILE} of this run: the compare step did not run or failed${stale ? ` (${stale})` : ''}`, { file: config.reportsDir });
     }
-    const failing = report.lanes.filter((l) => l.conclusion === 'failure').map((l) => l.check);
+    const failing = report.lanes.filter((l) => l.conclusion === 'failure').map((l) => sanitizeForLog(l.check));
     if (report.conclusion !== 'failure') {
         io.info('gate: pass');
         return 0;
@@ -72259,11 +72761,13 @@ function tokenizeToJson(opts) {
 
 
 
+
+
 const log = (line) => process.stderr.write(`${line}\n`);
 function addCommon(cmd, opts) {
     cmd
         .option('--root <dir>', 'project root holding native/, baselines/ and reports/', '.')
-        .option('--lanes <list>', `comma-separated lanes (${lanes_LANES.join(', ')}); default: every lane in this build`)
+        .option('--lanes <list>', `comma-separated lanes (${LANES.join(', ')}); default: every lane in this build`)
         .option('--baselines-dir <dir>', 'committed baselines and rules.yml', 'baselines')
         .option('--reports-dir <dir>', 'where results, verdicts and reports are written', 'reports');
     if (opts.run) {
@@ -72278,13 +72782,17 @@ function addCommon(cmd, opts) {
     }
     return cmd;
 }
+/** reports/results.json, checked against its schema: bad input names the file and the field. */
+function readCheckedResults(config) {
+    return validateResults(readResults(config), external_node_path_default().join(config.reportsDir, RESULTS_FILE));
+}
 async function doRun(raw) {
     await runStage(buildConfig(raw), log);
     return 0;
 }
 async function doCompare(raw, results) {
     const config = buildConfig(raw);
-    const outcome = await compareStage(config, results ?? readResults(config));
+    const outcome = await compareStage(config, results ?? readCheckedResults(config));
     process.stdout.write(`${outcome.terminal}\n`);
     log(`wrote ${config.reportsDir}/verdicts.json and report.md`);
     // A broken baseline is bad input: the report is written for every lane, and the exit code
@@ -72311,7 +72819,7 @@ async function doCalibrate(raw) {
     }
     const runs = [];
     if (raw.from)
-        runs.push(readResults(config));
+        runs.push(readCheckedResults(config));
     else {
         for (let i = 0; i < count; i++) {
             log(`calibration run ${i + 1} of ${count}`);

@@ -15,6 +15,8 @@
 // Reporting sinks (comments, check runs, cache) warn on failure and never fail the gate; that
 // policy lives with them.
 
+import { sanitizeForLog } from './io/log-safe.js';
+
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_INPUT = 2;
@@ -68,13 +70,19 @@ export function exitCodeFor(err: unknown): number {
   return err instanceof InputError ? EXIT_INPUT : EXIT_FAILURE;
 }
 
-/** One readable paragraph for the terminal; the stack only for unexpected errors and when asked. */
+/**
+ * One readable line for the terminal and the job log; the stack only for unexpected errors and
+ * when asked. A message may quote input (a JSON parser quotes the file it failed on, a field
+ * path names a key of an artifact): it is made one inert line (io/log-safe.ts).
+ */
 export function formatError(err: unknown, options: { verbose?: boolean } = {}): string {
-  if (err instanceof InputError) return `error: ${err.message}`;
-  if (err instanceof LaneError) return `error: lane ${err.lane} failed at ${err.step}: ${err.message}`;
+  const safe = sanitizeForLog;
+  if (err instanceof InputError) return `error: ${safe(err.message)}`;
+  if (err instanceof LaneError)
+    return `error: lane ${safe(err.lane)} failed at ${safe(err.step)}: ${safe(err.message)}`;
   if (err instanceof Error) {
-    const head = `internal error: ${err.message}`;
+    const head = `internal error: ${safe(err.message)}`;
     return options.verbose && err.stack ? `${head}\n${err.stack}` : head;
   }
-  return `internal error: ${String(err)}`;
+  return `internal error: ${safe(String(err))}`;
 }

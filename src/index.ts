@@ -4,7 +4,10 @@
 // failed, 2 bad usage or bad input.
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { buildConfig, type RawOptions } from './config.js';
-import { abStage, calibrateStage, compareStage, readResults, runStage } from './pipeline.js';
+import path from 'node:path';
+import { abStage, calibrateStage, compareStage, readResults, runStage, RESULTS_FILE } from './pipeline.js';
+import { validateResults } from './compare/results-schema.js';
+import type { Config } from './config.js';
 import { EXIT_FAILURE, EXIT_INPUT, EXIT_OK, InputError, exitCodeFor, formatError } from './errors.js';
 import { ISA_PATHS, LANES, PROFILES } from './model/lanes.js';
 import * as core from '@actions/core';
@@ -35,6 +38,11 @@ function addCommon(cmd: Command, opts: { run: boolean }): Command {
   return cmd;
 }
 
+/** reports/results.json, checked against its schema: bad input names the file and the field. */
+function readCheckedResults(config: Config) {
+  return validateResults(readResults(config), path.join(config.reportsDir, RESULTS_FILE));
+}
+
 async function doRun(raw: RawOptions): Promise<number> {
   await runStage(buildConfig(raw), log);
   return 0;
@@ -42,7 +50,7 @@ async function doRun(raw: RawOptions): Promise<number> {
 
 async function doCompare(raw: RawOptions, results?: Awaited<ReturnType<typeof runStage>>): Promise<number> {
   const config = buildConfig(raw);
-  const outcome = await compareStage(config, results ?? readResults(config));
+  const outcome = await compareStage(config, results ?? readCheckedResults(config));
   process.stdout.write(`${outcome.terminal}\n`);
   log(`wrote ${config.reportsDir}/verdicts.json and report.md`);
   // A broken baseline is bad input: the report is written for every lane, and the exit code
@@ -69,7 +77,7 @@ async function doCalibrate(raw: RawOptions & { from?: boolean; runs?: string }):
     throw new InputError(`--runs must be a positive integer, not "${raw.runs}"`, { field: '--runs' });
   }
   const runs = [];
-  if (raw.from) runs.push(readResults(config));
+  if (raw.from) runs.push(readCheckedResults(config));
   else {
     for (let i = 0; i < count; i++) {
       log(`calibration run ${i + 1} of ${count}`);

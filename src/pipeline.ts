@@ -1,7 +1,7 @@
 // The one flow: build → lanes → results → compare(baselines, rules) → verdicts → report.
 // Each stage reads the previous stage's file under reports/, so any stage can be re-run alone;
 // only this module knows the order.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.js';
 import type { LaneName } from './model/lanes.js';
@@ -23,17 +23,13 @@ import { InputError } from './errors.js';
 import { compare, loadBaselines, loadRules, summarizeLane, writeBaseline } from './compare/index.js';
 import { unreachableTolerances } from './compare/reachable.js';
 import { renderMarkdown, renderTerminal } from './report/index.js';
+import { atomicWrite, atomicWriteJson } from './io/atomic-write.js';
 
 export type Log = (line: string) => void;
 
 export const RESULTS_FILE = 'results.json';
 export const VERDICTS_FILE = 'verdicts.json';
 export const REPORT_FILE = 'report.md';
-
-function writeJson(file: string, data: unknown): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
-}
 
 /** Builds what the selected lanes need; returns per-lane build failures instead of throwing. */
 export async function buildLanes(
@@ -223,7 +219,7 @@ export async function abStage(config: Config, baseRef: string, log: Log): Promis
 }
 
 export function writeResults(config: Config, results: RunResults): void {
-  writeJson(path.join(config.reportsDir, RESULTS_FILE), results);
+  atomicWriteJson(path.join(config.reportsDir, RESULTS_FILE), results);
 }
 
 export function readResults(config: Config): RunResults {
@@ -262,8 +258,8 @@ export async function compareStage(config: Config, results: RunResults): Promise
   const report = compare(results, baselines, rules);
   report.notes.push(...loadNotes);
   const markdown = renderMarkdown(report);
-  writeJson(path.join(config.reportsDir, VERDICTS_FILE), report);
-  writeFileSync(path.join(config.reportsDir, REPORT_FILE), markdown);
+  atomicWriteJson(path.join(config.reportsDir, VERDICTS_FILE), report);
+  atomicWrite(path.join(config.reportsDir, REPORT_FILE), markdown);
   const inputErrors = Object.values(baselines).filter((b): b is InputError => b instanceof InputError);
   return { report, markdown, terminal: renderTerminal(report), inputErrors };
 }

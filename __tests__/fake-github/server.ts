@@ -5,7 +5,9 @@
 // tests expect to stay empty, and answered the way GitHub would (404 or 422).
 //
 // Failure injection plays what the real API does to a bot: 403 for a fork's read-only token,
-// 5xx for a bad moment.
+// 5xx for a bad moment, a secondary rate limit (403 with `retry-after` while the primary limit
+// has plenty left), an exhausted primary limit, a connection reset, a request never answered;
+// each for the next N requests to an operation, optionally only after it answered M normally.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -30,11 +32,48 @@ export interface RecordedRequest {
 }
 
 export interface Fault {
+  /** the operation it hits ('graphql' for the GraphQL endpoint), or '*' for every request */
   operationId: string;
-  status: number;
+  /**
+   * `status` (the default) answers with `status`; `reset` destroys the connection without an
+   * answer; `hang` reads the request and never answers (until the server stops)
+   */
+  kind?: 'status' | 'reset' | 'hang';
+  status?: number;
   /** how many times; Infinity for always */
   times: number;
+  /** let this many matching requests through first ("fails after N requests") */
+  after?: number;
   message?: string;
+  /** extra response headers, e.g. retry-after or x-ratelimit-* */
+  headers?: Record<string, string>;
+}
+
+/** GitHub's answer to too many writes too fast: 403, `retry-after`, and requests left. */
+export function secondaryRateLimit(operationId: string, times: number, retryAfterS = 1): Fault {
+  return {
+    operationId,
+    status: 403,
+    times,
+    message:
+      'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.',
+    headers: { 'retry-after': String(retryAfterS) },
+  };
+}
+
+/** The primary limit used up: 403 with `x-ratelimit-remaining: 0` and the reset time. */
+export function primaryRateLimit(operationId: string, times: number, resetInS = 1): Fault {
+  return {
+    operationId,
+    status: 403,
+    times,
+    message: 'API rate limit exceeded for installation ID 1.',
+    headers: {
+      'x-ratelimit-remaining': '0',
+      'x-ratelimit-used': '5000',
+      'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + resetInS),
+    },
+  };
 }
 
 interface Comment {
@@ -53,6 +92,10 @@ export class FakeGitHub {
   /** pull number → head commit and head repository */
   readonly pulls = new Map<number, { headSha: string; headRepo: string }>();
   faults: Fault[] = [];
+  /** x-ratelimit-* headers of every answer (a fault's headers override them) */
+  rateLimit = { limit: 5000, remaining: 4999, used: 1, reset: Math.floor(Date.now() / 1000) + 3600 };
+  /** answers held back by a `hang` fault, released when the server stops */
+  private readonly hanging = new Set<http.ServerResponse>();
   /** the login comments are created as: GITHUB_TOKEN comments as github-actions[bot] */
   botLogin = 'github-actions[bot]';
   private server?: http.Server;
@@ -70,6 +113,9 @@ export class FakeGitHub {
   }
 
   async stop(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.hanging.clear();
+    this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
@@ -105,11 +151,8 @@ export class FakeGitHub {
       status: 200,
       authorization: req.headers.authorization,
     });
-    const fault = this.faults.find((f) => f.operationId === 'graphql' && f.times > 0);
-    if (fault) {
-      fault.times -= 1;
-      return this.send(res, undefined, fault.status, { message: fault.message ?? 'Server Error' });
-    }
+    const fault = this.takeFault('graphql');
+    if (fault) return this.inject(fault, res, undefined);
     if (
       !req.headers.authorization ||
       typeof query !== 'string' ||
@@ -158,20 +201,55 @@ export class FakeGitHub {
         documentation_url: 'https://docs.github.com/rest',
       });
     }
-    const fault = this.faults.find((f) => f.operationId === op.operationId && f.times > 0);
+    const fault = this.takeFault(op.operationId);
     if (fault) {
-      fault.times--;
-      record(fault.status, op.operationId);
-      return this.send(res, op, fault.status, {
-        message:
-          fault.message ?? (fault.status === 403 ? 'Resource not accessible by integration' : 'Server Error'),
-        documentation_url: 'https://docs.github.com/rest',
-        status: String(fault.status),
-      });
+      record(fault.kind === 'hang' || fault.kind === 'reset' ? 0 : (fault.status ?? 500), op.operationId);
+      return this.inject(fault, res, op);
     }
     const [status, data] = this.answer(op, params, body as Json | undefined);
     record(status, op.operationId);
     this.send(res, op, status, data);
+  }
+
+  /** The fault this request meets, counting it: `after` requests pass, then `times` fail. */
+  private takeFault(operationId: string): Fault | undefined {
+    for (const f of this.faults) {
+      if (f.operationId !== operationId && f.operationId !== '*') continue;
+      if ((f.after ?? 0) > 0) {
+        f.after = (f.after ?? 0) - 1;
+        continue;
+      }
+      if (f.times > 0) {
+        f.times -= 1;
+        return f;
+      }
+    }
+    return undefined;
+  }
+
+  private inject(fault: Fault, res: http.ServerResponse, op: Operation | undefined): void {
+    if (fault.kind === 'hang') {
+      this.hanging.add(res);
+      res.on('close', () => this.hanging.delete(res));
+      return;
+    }
+    if (fault.kind === 'reset') {
+      res.socket?.destroy();
+      return;
+    }
+    const status = fault.status ?? 500;
+    this.send(
+      res,
+      op,
+      status,
+      {
+        message:
+          fault.message ?? (status === 403 ? 'Resource not accessible by integration' : 'Server Error'),
+        documentation_url: 'https://docs.github.com/rest',
+        status: String(status),
+      },
+      fault.headers,
+    );
   }
 
   private answer(op: Operation, params: Record<string, string>, body: Json | undefined): [number, unknown] {
@@ -319,7 +397,13 @@ export class FakeGitHub {
     ];
   }
 
-  private send(res: http.ServerResponse, op: Operation | undefined, status: number, data: unknown): void {
+  private send(
+    res: http.ServerResponse,
+    op: Operation | undefined,
+    status: number,
+    data: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     if (op) {
       const schema = responseSchema(this.spec, op, status);
       if (schema) {
@@ -333,8 +417,12 @@ export class FakeGitHub {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(text),
       'x-github-media-type': 'github.v3; format=json',
-      'x-ratelimit-limit': '5000',
-      'x-ratelimit-remaining': '4999',
+      'x-ratelimit-limit': String(this.rateLimit.limit),
+      'x-ratelimit-remaining': String(this.rateLimit.remaining),
+      'x-ratelimit-used': String(this.rateLimit.used),
+      'x-ratelimit-reset': String(this.rateLimit.reset),
+      'x-ratelimit-resource': 'core',
+      ...headers,
     });
     res.end(text);
   }

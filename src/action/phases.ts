@@ -15,7 +15,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildConfig, type Config } from '../config.js';
 import { InputError } from '../errors.js';
-import { buildLanes, compareStage, readResults, runStage, writeResults, REPORT_FILE } from '../pipeline.js';
+import {
+  buildLanes,
+  compareStage,
+  readResults,
+  runStage,
+  writeResults,
+  REPORT_FILE,
+  RESULTS_FILE,
+  VERDICTS_FILE,
+} from '../pipeline.js';
+import { validateResults } from '../compare/results-schema.js';
 import { resolveToolchain } from '../build/toolchain.js';
 import { BuildError } from '../build/errors.js';
 import { emptyResult } from '../lanes/runner.js';
@@ -27,16 +37,21 @@ import { cacheKey, hashTree } from './cache-key.js';
 import {
   BUILD_STATE,
   CHECKS_STATE,
+  COMPARE_STATE,
+  GITHUB_STATE,
+  compareStamp,
+  readCurrentVerdicts,
   readState,
-  readVerdicts,
+  removeStale,
   writeState,
   type BuildState,
   type ChecksState,
 } from './state.js';
-import { reportPhase } from './report.js';
+import { FULL_REPORT_FILE, reportPhase } from './report.js';
 import { resolveContext } from '../github/context.js';
 import { readEvent } from './state.js';
-import { createClient } from '../github/client.js';
+import { clientTimings, createClient } from '../github/client.js';
+import { sanitizeForLog } from '../io/log-safe.js';
 import { startCheck } from '../sinks/checks.js';
 import { SINGLE_CHECK_NAME } from '../sinks/check-plan.js';
 import { runSink } from '../sinks/policy.js';
@@ -118,13 +133,18 @@ async function buildPhase(config: Config, io: ActionIO): Promise<number> {
   }
   for (const [lane, message] of Object.entries(failures)) {
     // not a failed step: the lane reports an error verdict and the other lanes still run
-    io.error(`build of lane ${lane} failed: ${message.split('\n')[0] ?? ''}`);
+    io.error(`build of lane ${lane} failed: ${sanitizeForLog(message.split('\n')[0] ?? '')}`);
   }
   writeState(config.reportsDir, BUILD_STATE, { failures } satisfies BuildState);
   return 0;
 }
 
+/** What the compare and report steps write: an earlier run's copy must never pass for this run's. */
+const STALE_REPORTS = [VERDICTS_FILE, REPORT_FILE, FULL_REPORT_FILE, COMPARE_STATE, GITHUB_STATE];
+
 async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): Promise<number> {
+  // a new measurement: whatever an earlier run in this workspace compared is not about it
+  removeStale(config.reportsDir, [...STALE_REPORTS, CHECKS_STATE]);
   const built = readState<BuildState>(config.reportsDir, BUILD_STATE)?.failures ?? {};
   const starter = await checkStarter(inputs, io);
   // Saved after every start, not once at the end: if this step is cancelled or dies, the
@@ -156,14 +176,23 @@ async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): P
   return 0;
 }
 
-/** Starts check runs in_progress; after the first 403 it stops trying (a fork's token). */
+/**
+ * Starts check runs in_progress; after the first refusal of permission (a fork's token) it
+ * stops trying. A rate limit or an outage is not a refusal: the next lanes still try, and
+ * the report step completes (or creates) every check either way.
+ */
 async function checkStarter(inputs: ActionInputs, io: ActionIO) {
   const state: ChecksState = { headSha: '', ids: {}, forbidden: false };
   const enabled = inputs.mode === 'gate' && inputs.checkRuns !== 'none' && inputs.token !== '';
   if (!enabled) return { start: async (_name: string) => {}, state: () => state };
   const ctx = resolveContext(io.env, readEvent(io.env));
   state.headSha = ctx.headSha;
-  const client = createClient({ token: inputs.token, apiUrl: io.env.GITHUB_API_URL, warn: io.warn });
+  const client = createClient({
+    token: inputs.token,
+    apiUrl: io.env.GITHUB_API_URL,
+    warn: io.warn,
+    ...clientTimings(io.env),
+  });
   const target = {
     owner: ctx.owner,
     repo: ctx.repo,
@@ -182,20 +211,26 @@ async function checkStarter(inputs: ActionInputs, io: ActionIO) {
 }
 
 async function comparePhase(config: Config, io: ActionIO): Promise<number> {
-  const outcome = await compareStage(config, readResults(config));
+  // A compare that fails before writing leaves no verdicts at all, never the last run's: the
+  // report step then reports no verdicts and the gate step fails.
+  removeStale(config.reportsDir, STALE_REPORTS);
+  const results = validateResults(readResults(config), path.join(config.reportsDir, RESULTS_FILE));
+  const outcome = await compareStage(config, results);
+  writeState(config.reportsDir, COMPARE_STATE, compareStamp(io.env, results.machine.time));
   io.print(outcome.terminal);
-  io.info(`wrote ${path.join(config.reportsDir, 'verdicts.json')} and ${REPORT_FILE}`);
+  io.info(`wrote ${path.join(config.reportsDir, VERDICTS_FILE)} and ${REPORT_FILE}`);
   return 0;
 }
 
 function gatePhase(inputs: ActionInputs, config: Config, io: ActionIO): number {
-  const report = readVerdicts(config.reportsDir);
+  const { report, stale } = readCurrentVerdicts(config.reportsDir, io.env);
   if (!report) {
-    throw new InputError('no verdicts.json: the compare step did not run or failed', {
-      file: config.reportsDir,
-    });
+    throw new InputError(
+      `no ${VERDICTS_FILE} of this run: the compare step did not run or failed${stale ? ` (${stale})` : ''}`,
+      { file: config.reportsDir },
+    );
   }
-  const failing = report.lanes.filter((l) => l.conclusion === 'failure').map((l) => l.check);
+  const failing = report.lanes.filter((l) => l.conclusion === 'failure').map((l) => sanitizeForLog(l.check));
   if (report.conclusion !== 'failure') {
     io.info('gate: pass');
     return 0;

@@ -7,7 +7,10 @@
 //               artifact. It trusts only data from it: the commit comes from the event, and
 //               the PR number the artifact claims is used only when that PR's head is the
 //               event's head commit, so a fork cannot aim the comment at another pull request.
-import { writeFileSync } from 'node:fs';
+//
+// Whatever happens here (a renderer that throws on a crafted file, a call that failed through
+// its retries), the `finally` completes every check this step did not: the ones the lanes step
+// started in_progress and every stable check name, so no required check is left pending.
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { VerdictReport } from '../model/verdicts.js';
@@ -15,9 +18,13 @@ import { renderMarkdown } from '../report/render.js';
 import { escapeMarkdown } from '../report/escape.js';
 import { REPORT_FILE } from '../pipeline.js';
 import { resolveContext, type RunContext } from '../github/context.js';
-import { createClient, type GitHubClient } from '../github/client.js';
+import { clientTimings, createClient, type GitHubClient } from '../github/client.js';
 import { describeApiError } from '../github/errors.js';
-import { planChecks } from '../sinks/check-plan.js';
+import { checkNames, planChecks, type CheckPlan } from '../sinks/check-plan.js';
+import { renderUnfinishedCheck } from '../report/check.js';
+import { CHECK_NAMES, LANES } from '../model/lanes.js';
+import { atomicWrite } from '../io/atomic-write.js';
+import { sanitizeForLog } from '../io/log-safe.js';
 import { completeCheck } from '../sinks/checks.js';
 import { ACTIONS_BOT, hasNews, stickyBody, upsertComment } from '../sinks/comment.js';
 import { fileLocator } from '../sinks/locate.js';
@@ -29,6 +36,7 @@ import type { ActionIO } from './phases.js';
 import {
   CHECKS_STATE,
   GITHUB_STATE,
+  readCurrentVerdicts,
   readEvent,
   readState,
   readVerdicts,
@@ -42,18 +50,80 @@ export const FULL_REPORT_FILE = 'report-full.md';
 /** The step summary takes up to 1 MiB: room for the whole report. */
 const SUMMARY_MAX_CHARS = 900_000;
 
+/** What became of each check in this step: the `finally` completes whatever is left. */
+interface CheckLedger {
+  /** check name → id of the run the lanes step started in_progress on this commit */
+  started: Record<string, number>;
+  /** names completed by this step */
+  completed: Set<string>;
+  /** each check's plan, once rendered */
+  plans: Map<string, CheckPlan>;
+  /** the token may not create check runs: only the started ones are worth a try */
+  forbidden: boolean;
+  /** the checks are not this step's to post (none wanted, no token, posted by the measuring run) */
+  skip: boolean;
+}
+
 export async function reportPhase(inputs: ActionInputs, config: Config, io: ActionIO): Promise<number> {
+  const ctx = resolveContext(io.env, readEvent(io.env));
+  const client = inputs.token
+    ? createClient({
+        token: inputs.token,
+        apiUrl: io.env.GITHUB_API_URL,
+        warn: io.warn,
+        ...clientTimings(io.env),
+      })
+    : undefined;
+  const started = inputs.mode === 'gate' ? readStartedChecks(config.reportsDir, io) : undefined;
+  const ledger: CheckLedger = {
+    // ids from another commit (a re-run on a new push reusing the directory) are not ours
+    started: started && started.headSha === ctx.headSha ? { ...started.ids } : {},
+    completed: new Set(),
+    plans: new Map(),
+    forbidden: started?.forbidden === true,
+    skip: !client || inputs.checkRuns === 'none',
+  };
+  let failure: string | undefined;
+  try {
+    return await report(inputs, config, io, ctx, client, ledger);
+  } catch (e) {
+    failure = `the report step failed: ${sanitizeForLog(e instanceof Error ? `${e.name}: ${e.message}` : String(e))}`;
+    throw e;
+  } finally {
+    if (client) await completeUnfinished(client, ctx, ledger, inputs, config, io, failure);
+  }
+}
+
+/** checks.json of the lanes step; unreadable is the same as absent (this step must go on). */
+function readStartedChecks(dir: string, io: ActionIO): ChecksState | undefined {
+  try {
+    const s = readState<ChecksState>(dir, CHECKS_STATE);
+    if (!s || typeof s !== 'object' || typeof s.ids !== 'object' || s.ids === null) return undefined;
+    const ids = Object.fromEntries(
+      Object.entries(s.ids).filter(([, id]) => typeof id === 'number' && Number.isInteger(id)),
+    );
+    return { headSha: String(s.headSha), ids, forbidden: s.forbidden === true };
+  } catch (e) {
+    io.warn(`check runs: ${CHECKS_STATE} is unreadable: ${sanitizeForLog((e as Error).message)}`);
+    return undefined;
+  }
+}
+
+async function report(
+  inputs: ActionInputs,
+  config: Config,
+  io: ActionIO,
+  ctx: RunContext,
+  client: GitHubClient | undefined,
+  ledger: CheckLedger,
+): Promise<number> {
   const dir = config.reportsDir;
   const report = loadReport(dir, inputs, io);
-  const ctx = resolveContext(io.env, readEvent(io.env));
   const claims = inputs.mode === 'report' ? readState<GitHubState>(dir, GITHUB_STATE) : undefined;
   const hint = ctx.runUrl
     ? `The full report is in the job summary and the report artifact of ${ctx.runUrl}.`
     : undefined;
   const sinks: SinkLine[] = [];
-  const client = inputs.token
-    ? createClient({ token: inputs.token, apiUrl: io.env.GITHUB_API_URL, warn: io.warn })
-    : undefined;
   if (!client) sinks.push({ sink: 'GitHub', text: 'no github-token: no comment and no check runs' });
 
   // check runs
@@ -62,8 +132,9 @@ export async function reportPhase(inputs: ActionInputs, config: Config, io: Acti
     if (claims?.posted.checks) {
       sinks.push({ sink: 'check runs', text: 'already posted by the measuring run' });
       checksPosted = true;
+      ledger.skip = true;
     } else {
-      checksPosted = await postChecks(client, ctx, report, inputs, config, io, sinks, hint);
+      checksPosted = await postChecks(client, ctx, report, inputs, config, io, sinks, hint, ledger);
     }
   }
 
@@ -99,7 +170,7 @@ export async function reportPhase(inputs: ActionInputs, config: Config, io: Acti
           text: r.value.reason ? `${r.value.action} (${r.value.reason})` : r.value.action,
           ...(r.value.url ? { url: r.value.url } : {}),
         });
-        io.info(`comment: ${r.value.action}${r.value.url ? ` ${r.value.url}` : ''}`);
+        io.info(sanitizeForLog(`comment: ${r.value.action}${r.value.url ? ` ${r.value.url}` : ''}`));
       } else {
         sinks.push({ sink: 'comment', text: `not posted: ${r.reason}` });
       }
@@ -112,7 +183,7 @@ export async function reportPhase(inputs: ActionInputs, config: Config, io: Acti
     : `### infeng perf\n\nNo report: ${escapeMarkdown(noReportReason(ctx))}.\n`;
   writeJobSummary(io.env.GITHUB_STEP_SUMMARY, jobSummary(summary, sinks));
   // report.md is budgeted for a comment; this copy travels in the artifact whole
-  if (report) writeFileSync(path.join(dir, FULL_REPORT_FILE), summary);
+  if (report) atomicWrite(path.join(dir, FULL_REPORT_FILE), summary);
 
   const reportPath = path.join(dir, REPORT_FILE);
   for (const [name, value] of Object.entries(actionOutputs(report, reportPath, commentUrl))) {
@@ -138,11 +209,16 @@ export async function reportPhase(inputs: ActionInputs, config: Config, io: Acti
  * mean "no report" (the checks then say so) rather than a crashed step that leaves them pending.
  */
 function loadReport(dir: string, inputs: ActionInputs, io: ActionIO): VerdictReport | undefined {
-  if (inputs.mode !== 'report') return readVerdicts(dir);
+  if (inputs.mode !== 'report') {
+    // a verdicts.json an earlier run left behind must not be reported as this run's
+    const { report, stale } = readCurrentVerdicts(dir, io.env);
+    if (stale) io.warn(`report: ${stale}; reporting no verdicts`);
+    return report;
+  }
   try {
     return readVerdicts(dir);
   } catch (e) {
-    io.warn(`report: the artifact's verdicts are unusable: ${(e as Error).message}`);
+    io.warn(`report: the artifact's verdicts are unusable: ${sanitizeForLog((e as Error).message)}`);
     return undefined;
   }
 }
@@ -163,15 +239,13 @@ async function postChecks(
   io: ActionIO,
   sinks: SinkLine[],
   hint: string | undefined,
+  ledger: CheckLedger,
 ): Promise<boolean> {
-  const started =
-    inputs.mode === 'gate' ? readState<ChecksState>(config.reportsDir, CHECKS_STATE) : undefined;
-  if (started?.forbidden) {
+  const ids = ledger.started;
+  if (ledger.forbidden && Object.keys(ids).length === 0) {
     sinks.push({ sink: 'check runs', text: 'not posted: the token cannot create check runs' });
     return false;
   }
-  // ids from another commit (a re-run on a new push reusing the directory) are not ours
-  const ids = started && started.headSha === ctx.headSha ? started.ids : {};
   const selected = new Set(config.lanes);
   const plans = planChecks(report, {
     mode: inputs.checkRuns,
@@ -191,15 +265,22 @@ async function postChecks(
     headSha: ctx.headSha,
     ...(ctx.runUrl ? { detailsUrl: ctx.runUrl } : {}),
   };
+  for (const plan of plans) ledger.plans.set(plan.name, plan);
   let posted = 0;
   for (const plan of plans) {
+    // a started check is completed in place even when the token cannot create new ones
+    if (ledger.forbidden && ids[plan.name] === undefined) continue;
     const r = await runSink(
       `check ${plan.name}`,
       () => completeCheck(client, target, plan, ids[plan.name], io.now()),
       io.warn,
     );
-    if (r.ok) posted++;
-    else if (r.forbidden) break; // the next ones would be refused the same way
+    if (r.ok) {
+      posted++;
+      ledger.completed.add(plan.name);
+    } else if (r.forbidden) {
+      ledger.forbidden = true; // the next new ones would be refused the same way
+    }
   }
   sinks.push({
     sink: 'check runs',
@@ -230,7 +311,9 @@ async function pullRequestNumber(
     const { data } = await client.rest.pulls.get({ owner: ctx.owner, repo: ctx.repo, pull_number: claimed });
     if (data.head.sha === run.headSha) return claimed;
     io.warn(
-      `comment: the report artifact names pull request #${claimed}, whose head ${data.head.sha.slice(0, 12)} is not the measured commit ${run.headSha.slice(0, 12)}; not commenting`,
+      sanitizeForLog(
+        `comment: the report artifact names pull request #${claimed}, whose head ${data.head.sha.slice(0, 12)} is not the measured commit ${run.headSha.slice(0, 12)}; not commenting`,
+      ),
     );
   } catch (e) {
     io.warn(`comment: cannot read pull request #${claimed}: ${describeApiError(e)}`);
@@ -253,4 +336,71 @@ async function commentAuthors(client: GitHubClient, io: ActionIO): Promise<strin
     io.warn(`comment: cannot look up the token's login, assuming ${ACTIONS_BOT}: ${describeApiError(e)}`);
   }
   return [ACTIONS_BOT];
+}
+
+/**
+ * The last word on the checks: every check this step was to complete and did not (the renderer
+ * threw, a call failed through its retries) is completed now. With its plan when there is one,
+ * without annotations (the likeliest reason for a refusal); else as a failure with the reason
+ * when the lane was started or selected (the gate could not vouch for it) and as neutral when
+ * it was not selected. Never throws: it runs in a `finally`.
+ */
+async function completeUnfinished(
+  client: GitHubClient,
+  ctx: RunContext,
+  ledger: CheckLedger,
+  inputs: ActionInputs,
+  config: Config,
+  io: ActionIO,
+  failure: string | undefined,
+): Promise<void> {
+  const names = new Set([
+    ...(ledger.skip ? [] : checkNames(inputs.checkRuns)),
+    ...Object.keys(ledger.started),
+  ]);
+  const target = {
+    owner: ctx.owner,
+    repo: ctx.repo,
+    headSha: ctx.headSha,
+    ...(ctx.runUrl ? { detailsUrl: ctx.runUrl } : {}),
+  };
+  const selected = new Set<string>(config.lanes.map((l) => CHECK_NAMES[l]));
+  for (const name of names) {
+    if (ledger.completed.has(name)) continue;
+    const id = ledger.started[name];
+    if (ledger.forbidden && id === undefined) continue;
+    const planned = ledger.plans.get(name);
+    const plan: CheckPlan = planned
+      ? { ...planned, annotations: [] }
+      : fallbackPlan(name, inputs, id !== undefined || selected.has(name) || !isLaneCheck(name), failure);
+    try {
+      await completeCheck(client, target, plan, id, io.now());
+      ledger.completed.add(name);
+    } catch (e) {
+      io.warn(`check ${name}: still not completed: ${describeApiError(e)}`);
+    }
+  }
+}
+
+function isLaneCheck(name: string): boolean {
+  return LANES.some((l) => CHECK_NAMES[l] === name);
+}
+
+function fallbackPlan(
+  name: string,
+  inputs: ActionInputs,
+  ranOrSelected: boolean,
+  failure: string | undefined,
+): CheckPlan {
+  const reason = failure ?? 'the report step could not post this check';
+  // report mode cannot tell which lanes the measuring run selected: it fails them all
+  if (ranOrSelected || inputs.mode === 'report') {
+    return { name, conclusion: 'failure', ...renderUnfinishedCheck(name, reason), annotations: [] };
+  }
+  return {
+    name,
+    conclusion: 'neutral',
+    ...renderUnfinishedCheck(name, `not run: not selected in this workflow; ${reason}`),
+    annotations: [],
+  };
 }

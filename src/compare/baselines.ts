@@ -8,8 +8,8 @@
 // user's to fix: an InputError naming the file and the field, which compare turns into an error
 // for that lane alone.
 
-import { readFile, readdir, mkdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { InputError, LaneError } from '../errors.js';
 import type { Baseline, BaselineMeta, MetricSummary } from '../model/baselines.js';
 import {
@@ -23,6 +23,7 @@ import type { Machine } from '../model/machine.js';
 import type { LaneResult } from '../model/results.js';
 import { allFinite, summarizeSamples } from './stats.js';
 import { makeValidator } from './validate.js';
+import { atomicWrite } from '../io/atomic-write.js';
 
 const str = { type: 'string' };
 
@@ -280,11 +281,10 @@ export function formatBaseline(baseline: Baseline): string {
   return `${json.replace(/\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]/g, (_m, body: string) => `[${body.split(/,\s*/).join(', ')}]`)}\n`;
 }
 
-/** Writes `<dir>/<class>/<lane>.json`; returns the path. */
+/** Writes `<dir>/<class>/<lane>.json` whole or not at all (a calibration killed mid-write); returns the path. */
 export async function writeBaseline(baseline: Baseline, dir = 'baselines'): Promise<string> {
   const file = baselineFile(dir, baseline._meta.lane, baseline._meta);
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, formatBaseline(baseline), 'utf8');
+  atomicWrite(file, formatBaseline(baseline));
   return file;
 }
 

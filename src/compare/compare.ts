@@ -66,6 +66,11 @@ export function compare(
   };
 }
 
+/** obj[key] when obj has it itself: a case named "constructor" is not Object's constructor. */
+function own<T>(obj: Record<string, T> | undefined, key: string): T | undefined {
+  return obj !== undefined && Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
 function checkName(lane: string): string {
   return CHECK_NAMES[lane as LaneName] ?? `${lane}-perf`;
 }
@@ -164,7 +169,7 @@ function compareLane(
           c.id,
           m,
           current,
-          baseline?.cases[c.id]?.[m.name],
+          own(own(baseline?.cases, c.id), m.name),
           tol,
           rules,
           incomparable,
@@ -174,7 +179,7 @@ function compareLane(
         const guard = tol.control !== undefined && !incomparable;
         verdicts.push(
           guard
-            ? guardMachineDrift(v, c, baseline?.cases[c.id], tol.control!, tol.controlMoves ?? 'worse')
+            ? guardMachineDrift(v, c, own(baseline?.cases, c.id), tol.control!, tol.controlMoves ?? 'worse')
             : v,
         );
       }

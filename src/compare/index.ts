@@ -20,6 +20,7 @@ export {
   globMatch,
   type Tolerance,
 } from './rules.js';
+export { validateResults, runResultsSchema } from './results-schema.js';
 export {
   median,
   quantile,

@@ -64,7 +64,18 @@ export function renderReportCheck(
 export function renderNotRunCheck(check: string, reason: string): CheckText {
   return {
     title: checkTitle(`not run: ${reason}`),
-    summary: `**${check}** did not run: ${escapeMarkdown(reason)}.\n\nA check that is required in branch protection completes as neutral so it never stays pending.`,
+    summary: `**${escapeMarkdown(check)}** did not run: ${escapeMarkdown(reason)}.\n\nA check that is required in branch protection completes as neutral so it never stays pending.`,
+  };
+}
+
+/**
+ * A check the report step could not complete the usual way (its renderer threw, or posting
+ * failed through the retries): it completes anyway, saying why, so it never stays pending.
+ */
+export function renderUnfinishedCheck(check: string, reason: string): CheckText {
+  return {
+    title: checkTitle(reason),
+    summary: `**${escapeMarkdown(check)}**: ${escapeMarkdown(reason)}.\n\nThe job summary and the report artifact of the run have whatever report it produced.`,
   };
 }
 

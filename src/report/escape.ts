@@ -8,6 +8,8 @@
 // backslash escapes, because entities are decoded only after the table is split into cells
 // and cannot be undone by a preceding backslash in the input.
 
+import { sanitizeForLog } from '../io/log-safe.js';
+
 const ENTITIES: Record<string, string> = {
   '&': '&amp;',
   '<': '&lt;',
@@ -52,8 +54,10 @@ export function codeBlock(text: string): string {
   return `${fence}text\n${body}\n${fence}`;
 }
 
-/** Text for a terminal: one line, no control characters (no escape sequences from the input). */
+/**
+ * Text for a terminal and the job log: one line, no control characters (no escape sequences
+ * from the input), no workflow command (see io/log-safe.ts); tabs become spaces.
+ */
 export function plainText(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\r\n|[\r\n\t]/g, ' ').replace(/[\u0000-\u001f\u007f\u009b]/g, '');
+  return sanitizeForLog(text.replace(/\t/g, ' '));
 }

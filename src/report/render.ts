@@ -235,7 +235,7 @@ function gatesTable(verdicts: Verdict[], withLane: boolean): string {
 }
 
 interface Section {
-  /** said in the truncation note when the section is left out */
+  /** said in the truncation note when the section is left out: Markdown, escaped */
   label: string;
   text: string;
 }
@@ -369,7 +369,7 @@ function markdownSections(report: VerdictReport): { head: string; rest: Section[
 
   for (const l of report.lanes) {
     if (l.verdicts.some(isMetricVerdict))
-      rest.push({ label: `the details of ${l.lane}`, text: laneDetails(l) });
+      rest.push({ label: `the details of ${esc(l.lane)}`, text: laneDetails(l) });
   }
   return { head: headSection(report), rest };
 }
@@ -438,9 +438,11 @@ export function renderTerminal(report: VerdictReport): string {
     plainText(machineLine(report)),
     '',
   ];
-  const laneWidth = Math.max(...report.lanes.map((l) => l.check.length), 0);
+  const laneWidth = Math.max(...report.lanes.map((l) => plainText(l.check).length), 0);
   for (const l of report.lanes) {
-    out.push(`  ${l.check.padEnd(laneWidth)}  ${l.conclusion.padEnd(7)}  ${plainText(l.summary)}`);
+    out.push(
+      `  ${plainText(l.check).padEnd(laneWidth)}  ${plainText(l.conclusion).padEnd(7)}  ${plainText(l.summary)}`,
+    );
   }
 
   const changes = verdicts

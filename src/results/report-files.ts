@@ -1,6 +1,6 @@
 // Every lane writes its report files the same way: CSV tables for spreadsheets and other tools,
 // and a JSON summary; one place so the formats (header row, trailing newline) never drift.
-import { writeFileSync } from 'node:fs';
+import { atomicWrite } from '../io/atomic-write.js';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 
@@ -13,12 +13,12 @@ export function writeCsv(
   rows: CsvRow[],
   columns: readonly string[],
 ): string {
-  writeFileSync(path.join(reportsDir, name), stringify(rows, { header: true, columns: [...columns] }));
+  atomicWrite(path.join(reportsDir, name), stringify(rows, { header: true, columns: [...columns] }));
   return name;
 }
 
 /** Writes `name` under reportsDir as pretty JSON; returns the name. */
 export function writeJsonReport(reportsDir: string, name: string, data: unknown): string {
-  writeFileSync(path.join(reportsDir, name), `${JSON.stringify(data, null, 2)}\n`);
+  atomicWrite(path.join(reportsDir, name), `${JSON.stringify(data, null, 2)}\n`);
   return name;
 }

@@ -1,6 +1,9 @@
 // Annotations need a file and a line. A regression points at the case's entry in the lane's
 // committed baseline and a missed gate at the gate in rules.yml: the two places a reviewer
 // would go to understand or, after review, accept the change.
+//
+// The lane name comes from verdicts.json, in report mode from another run's artifact: only the
+// names of model/lanes.ts become a path, so no artifact can make this read another file.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Verdict, VerdictReport } from '../model/verdicts.js';

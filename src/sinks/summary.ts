@@ -14,9 +14,15 @@ export interface SinkLine {
 export function jobSummary(markdown: string, sinks: readonly SinkLine[]): string {
   if (sinks.length === 0) return markdown;
   const lines = sinks.map(
-    (s) => `- ${s.sink}: ${escapeMarkdown(s.text)}${s.url ? ` ([link](${encodeURI(s.url)}))` : ''}`,
+    (s) =>
+      `- ${escapeMarkdown(s.sink)}: ${escapeMarkdown(s.text)}${s.url ? ` ([link](${linkTarget(s.url)}))` : ''}`,
   );
   return `${markdown.trimEnd()}\n\n<sub>Reporting</sub>\n\n${lines.join('\n')}\n`;
+}
+
+/** A URL as a link target: percent-encoded, parentheses too, so it cannot end the link early. */
+function linkTarget(url: string): string {
+  return encodeURI(url).replace(/\(/g, '%28').replace(/\)/g, '%29');
 }
 
 /** Appends to GITHUB_STEP_SUMMARY; false when there is none (a local run). */
