@@ -61318,13 +61318,20 @@ function compareLane(lane, machine, baselineInput, rules, notes, ab = false) {
         }
     }
     const conclusion = laneConclusion(verdicts);
+    const abSummary = ab ? abLaneSummary(lane, verdicts) : undefined;
+    let summary = laneSummary(verdicts, lane.path, incomparable, otherClass);
+    // what a quiet pass was able to see: "no change" from 2 rounds is not "no change" from 10
+    if (abSummary && abSummary.baseStatus === 'ok') {
+        const mde = abSummary.mdePct !== undefined ? `±${abSummary.mdePct.toFixed(1)} %` : 'none';
+        summary += `; ${abSummary.rounds} A/B rounds, smallest detectable change ${mde}`;
+    }
     return {
         ...base,
         conclusion,
-        summary: laneSummary(verdicts, lane.path, incomparable, otherClass),
+        summary,
         ...(incomparable ? { incomparable } : {}),
         ...(otherClass ? { otherClass: true } : {}),
-        ...(ab ? { ab: abLaneSummary(lane, verdicts) } : {}),
+        ...(abSummary ? { ab: abSummary } : {}),
         ...(baseline ? { baselineMeta: baseline._meta } : {}),
         verdicts,
     };
@@ -62341,6 +62348,8 @@ function natural(a, b) {
     return a.localeCompare(b, 'en', { numeric: true });
 }
 const isMetricVerdict = (v) => v.metric !== '';
+/** a change judged against something measured before: the committed baseline, or (A/B) the base */
+const isChange = (v) => v.source === 'baseline' || v.source === 'ab';
 const CHANGED = new Set(['error', 'regressed', 'improved', 'noisy', 'missing']);
 function allVerdicts(report) {
     return report.lanes.flatMap((l) => l.verdicts);
@@ -62379,8 +62388,18 @@ function delta(v) {
         return formatAbsDelta(v.deltaAbs, v.unit);
     return formatPct(v.deltaPct);
 }
-/** ± half the interquartile range, relative to the median */
+/** A/B: the confidence interval of the head/base change, as the change in % at each end. */
+function interval(v) {
+    const ab = v.ab;
+    if (!ab || ab.low === undefined || ab.high === undefined)
+        return '';
+    const pct = (r) => formatPct((r - 1) * 100);
+    return `${pct(ab.low)} … ${pct(ab.high)}`;
+}
+/** ± half the interquartile range, relative to the median; A/B: the change's interval */
 function spread(v) {
+    if (v.source === 'ab')
+        return interval(v);
     const s = v.current?.spread;
     if (s === undefined)
         return '';
@@ -62403,9 +62422,15 @@ function machineLine(report) {
         parts.push(paths.join(', '));
     parts.push(`${m.compiler.id} ${m.compiler.version}`);
     parts.push(`profile ${report.profile}`);
-    const age = baselineAge(report);
-    if (age)
-        parts.push(age);
+    if (report.ab)
+        parts.push(`A/B against ${report.ab.baseRef} (${report.ab.baseCommit.slice(0, 12)})`);
+    else {
+        const age = baselineAge(report);
+        if (age)
+            parts.push(age);
+        if (report.abFallback)
+            parts.push('A/B not possible, baselines used');
+    }
     return parts.join(' · ');
 }
 function baselineAge(report) {
@@ -62463,15 +62488,15 @@ function changeRows(verdicts, withLane) {
         mdVerdict(v),
     ]);
 }
-function changesTable(verdicts, withLane) {
+function changesTable(verdicts, withLane, ab = false) {
     const header = [
         ...(withLane ? ['lane'] : []),
         'case',
         'metric',
-        'baseline',
-        'current',
+        ab ? 'base' : 'baseline',
+        ab ? 'head' : 'current',
         'Δ',
-        'spread',
+        ab ? 'interval' : 'spread',
         'verdict',
     ];
     const align = [...(withLane ? ['l'] : []), 'l', 'l', 'r', 'r', 'r', 'r', 'l'];
@@ -62513,6 +62538,9 @@ function headSection(report) {
 function notesSection(report) {
     const items = [];
     for (const l of report.lanes) {
+        if (l.ab && l.ab.baseStatus !== 'ok') {
+            items.push(`**${escapeMarkdown(l.lane)}**: the base side did not run (${escapeMarkdown(l.ab.baseStatus)}${l.ab.baseError ? `: ${escapeMarkdown(l.ab.baseError)}` : ''}); the head's metrics were not compared, its gates were judged.`);
+        }
         if (l.error) {
             items.push(`**${escapeMarkdown(l.lane)}** failed at the ${escapeMarkdown(l.error.step)} step:\n\n${indent(codeBlock(clip(l.error.message)))}`);
         }
@@ -62532,6 +62560,8 @@ function notesSection(report) {
         listed('new', 'without a baseline yet (run calibration to add them)');
         listed('missing', 'in the baseline but not measured');
     }
+    if (report.abFallback)
+        items.unshift(`**A/B**: ${escapeMarkdown(report.abFallback)}.`);
     for (const n of report.notes)
         items.push(escapeMarkdown(n));
     if (items.length === 0)
@@ -62551,7 +62581,8 @@ function clip(message) {
     return lines.length > 30 ? `… (${lines.length - 30} earlier lines left out)\n${text}` : text;
 }
 function laneDetails(l) {
-    const metrics = l.verdicts.filter((v) => v.source === 'baseline' && isMetricVerdict(v));
+    const metrics = l.verdicts.filter((v) => isChange(v) && isMetricVerdict(v));
+    const ab = metrics.some((v) => v.source === 'ab');
     const gates = l.verdicts.filter((v) => v.source === 'gate');
     const parts = [
         `<details><summary>${CONCLUSION[l.conclusion] ?? ''} <b>${escapeMarkdown(l.check)}</b> · ${escapeMarkdown(l.summary)}</summary>`,
@@ -62563,7 +62594,7 @@ function laneDetails(l) {
     }
     const sorted = [...metrics].sort((x, y) => natural(x.caseId, y.caseId) || x.metric.localeCompare(y.metric));
     if (sorted.length > 0)
-        parts.push(changesTable(sorted, false), '');
+        parts.push(changesTable(sorted, false, ab), '');
     if (gates.length > 0)
         parts.push(gatesTable(gates, false), '');
     if (sorted.length === 0 && gates.length === 0)
@@ -62575,19 +62606,23 @@ function markdownSections(report) {
     const verdicts = allVerdicts(report);
     const multiLane = new Set(verdicts.map((v) => v.lane)).size > 1;
     const rest = [];
-    const changes = verdicts.filter((v) => v.source === 'baseline' && isMetricVerdict(v) && CHANGED.has(v.state));
-    const unchanged = verdicts.filter((v) => v.source === 'baseline' && v.state === 'pass').length;
+    const changes = verdicts.filter((v) => isChange(v) && isMetricVerdict(v) && CHANGED.has(v.state));
+    const unchanged = verdicts.filter((v) => isChange(v) && v.state === 'pass').length;
+    const ab = report.ab !== undefined;
+    const title = ab
+        ? `#### Changes against the base (${escapeMarkdown(report.ab.baseCommit.slice(0, 12))}, measured in the same job)`
+        : '#### Changes against the baseline';
     rest.push({
         label: 'the changes table',
         text: changes.length > 0
             ? [
-                '#### Changes against the baseline',
+                title,
                 '',
-                changesTable(changes.sort(byImportance), multiLane),
+                changesTable(changes.sort(byImportance), multiLane, ab),
                 '',
-                legend(unchanged),
+                legend(unchanged, ab),
             ].join('\n')
-            : `#### Changes against the baseline\n\nNo change beyond tolerance${unchanged > 0 ? ` (${unchanged} metrics unchanged)` : ''}.`,
+            : `${title}\n\nNo change beyond tolerance${unchanged > 0 ? ` (${unchanged} metrics unchanged)` : ''}.`,
     });
     const gates = verdicts.filter((v) => v.source === 'gate').sort(byImportance);
     if (gates.length > 0) {
@@ -62609,7 +62644,10 @@ function markdownSections(report) {
     }
     return { head: headSection(report), rest };
 }
-function legend(unchanged) {
+function legend(unchanged, ab = false) {
+    if (ab) {
+        return `<sub>${unchanged} unchanged metrics not shown. base and head: medians over every round. Δ: the typical head/base change over the paired rounds (Hodges–Lehmann; pp for percentages). interval: its confidence interval at 1 − alpha. p: Wilcoxon signed-rank test on the rounds' log ratios.</sub>`;
+    }
     return `<sub>${unchanged} unchanged metrics not shown. Δ: change of the median (pp for percentages). spread: ± half the interquartile range of this run, relative to the median (in pp for percentages). p: two-sided Mann–Whitney U.</sub>`;
 }
 /** The Markdown report; never longer than `maxChars`, dropping whole sections from the end. */
@@ -62670,13 +62708,25 @@ function renderTerminal(report) {
         out.push(`  ${plainText(l.check).padEnd(laneWidth)}  ${plainText(l.conclusion).padEnd(7)}  ${plainText(l.summary)}`);
     }
     const changes = verdicts
-        .filter((v) => v.source === 'baseline' && isMetricVerdict(v) && CHANGED.has(v.state))
+        .filter((v) => isChange(v) && isMetricVerdict(v) && CHANGED.has(v.state))
         .sort(byImportance);
-    out.push('', 'Changes against the baseline:');
+    const ab = report.ab !== undefined;
+    out.push('', ab
+        ? `Changes against the base (${report.ab.baseCommit.slice(0, 12)}, same job):`
+        : 'Changes against the baseline:');
     if (changes.length === 0)
         out.push('  none beyond tolerance');
     else {
-        out.push(textTable(['lane', 'case', 'metric', 'baseline', 'current', 'delta', 'spread', 'verdict'], changes.map((v) => [
+        out.push(textTable([
+            'lane',
+            'case',
+            'metric',
+            ab ? 'base' : 'baseline',
+            ab ? 'head' : 'current',
+            'delta',
+            ab ? 'interval' : 'spread',
+            'verdict',
+        ], changes.map((v) => [
             v.lane,
             v.caseId,
             v.metric,
@@ -62700,7 +62750,11 @@ function renderTerminal(report) {
         ]), [false, false, false, true, true, false]));
     }
     const notes = [];
+    if (report.abFallback)
+        notes.push(`A/B: ${report.abFallback}`);
     for (const l of report.lanes) {
+        if (l.ab && l.ab.baseStatus !== 'ok')
+            notes.push(`${l.lane}: the base side did not run (${l.ab.baseStatus}${l.ab.baseError ? `: ${l.ab.baseError}` : ''})`);
         if (l.error)
             notes.push(`${l.lane} failed at ${l.error.step}: ${l.error.message.split(/\r?\n/).slice(-5).join(' | ')}`);
         if (l.incomparable && l.otherClass)

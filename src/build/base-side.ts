@@ -40,7 +40,7 @@ function gitError(e: unknown): string {
 
 /** The commit a ref names; a BuildError naming the ref and what to do when it is not here. */
 export function resolveBaseCommit(root: string, ref: string): string {
-  if (!/^[\w./~^@{}-]+$/.test(ref) || ref.startsWith('-')) {
+  if (!/^[\w./~^@{}+-]+$/.test(ref) || ref.startsWith('-') || ref.includes('..')) {
     throw new BuildError('base', `base ref "${ref}" is not a valid git ref`);
   }
   try {

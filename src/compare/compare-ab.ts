@@ -14,7 +14,7 @@ import type { CaseResult, LaneResult, Metric, SideResult } from '../model/result
 import type { Rules } from '../model/rules.js';
 import type { AbChange, LaneVerdicts, Side, Verdict } from '../model/verdicts.js';
 import { formatAbsDelta, formatCompact, formatNumber, formatPct } from './format.js';
-import { abToleranceFor, isPercentUnit, type Tolerance } from './rules.js';
+import { abToleranceFor, DISTURBED_PCT, isPercentUnit, type Tolerance } from './rules.js';
 import { comparePaired, hodgesLehmann, minPairsFor, wilcoxonSignedRank } from './paired.js';
 import { median, summarizeSamples } from './stats.js';
 
@@ -50,8 +50,17 @@ export interface PairedChange {
   mdePct: number;
 }
 
-export function pairedChange(base: readonly number[], head: readonly number[], alpha: number): PairedChange {
-  const pc = comparePaired(base, head, alpha);
+/**
+ * `byPoints`: a metric judged in its own unit (a percentage such as a LoRA tax, which can be zero
+ * or negative and has no meaningful ratio) is tested on the rounds' differences, every round
+ * counting; otherwise on the log ratios.
+ */
+export function pairedChange(
+  base: readonly number[],
+  head: readonly number[],
+  alpha: number,
+  byPoints = false,
+): PairedChange {
   const n = Math.min(base.length, head.length);
   const diffs: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -60,12 +69,24 @@ export function pairedChange(base: readonly number[], head: readonly number[], a
     if (Number.isFinite(b) && Number.isFinite(h)) diffs.push(h - b);
   }
   const hl = diffs.length > 0 ? hodgesLehmann(diffs, 1 - alpha).estimate : Number.NaN;
+  if (byPoints) {
+    return {
+      n: diffs.length,
+      deltaPct: Number.NaN,
+      deltaAbs: hl,
+      pValue: diffs.length > 0 ? wilcoxonSignedRank(diffs).p : 1,
+      ratio: Number.NaN,
+      low: Number.NaN,
+      high: Number.NaN,
+      mdePct: Number.NaN,
+    };
+  }
+  const pc = comparePaired(base, head, alpha);
   return {
-    n: pc.n > 0 ? pc.n : diffs.length,
+    n: pc.n,
     deltaPct: pc.deltaPct,
     deltaAbs: hl,
-    // metrics that can be zero or negative (a LoRA tax) have no ratio: their test is on differences
-    pValue: pc.n > 0 ? pc.pValue : diffs.length > 0 ? wilcoxonSignedRank(diffs).p : 1,
+    pValue: pc.pValue,
     ratio: pc.ratio,
     low: pc.ratioLow,
     high: pc.ratioHigh,
@@ -127,8 +148,8 @@ export function judgeAb(lane: LaneResult, c: CaseResult, m: Metric, rules: Rules
 
   const tol = abToleranceFor(rules, lane.lane, c.id, m.name, m.unit);
   const alpha = rules.ab.alpha;
-  const ch = pairedChange(bm.rounds, m.rounds, alpha);
   const byPoints = tol.abs !== undefined && (tol.pct === undefined || isPercentUnit(m.unit));
+  const ch = pairedChange(bm.rounds, m.rounds, alpha, byPoints);
   const exceeds: boolean[] = [];
   if (tol.pct !== undefined) exceeds.push(Number.isFinite(ch.deltaPct) && Math.abs(ch.deltaPct) > tol.pct);
   if (tol.abs !== undefined) exceeds.push(Number.isFinite(ch.deltaAbs) && Math.abs(ch.deltaAbs) > tol.abs);
@@ -178,28 +199,35 @@ export function judgeAb(lane: LaneResult, c: CaseResult, m: Metric, rules: Rules
     state: worse ? 'regressed' : 'improved',
     reason: `${change} (${direction}) beyond ${within}, p = ${formatNumber(ch.pValue)} (${detail})`,
   };
-  return worse && tol.control ? guardByControl(v, c, baseCase, tol.control, alpha) : v;
+  return worse && tol.control
+    ? guardByControl(v, c, baseCase, tol.control, tol.controlMoves ?? 'worse', alpha, byPoints)
+    : v;
 }
 
 /**
  * The control runs the same code on both sides. When it got worse on the head side in the
- * same rounds by at least half as much, the head's rounds were disturbed: `noisy`, not failed.
+ * same rounds by at least half as much (for a metric judged in points, by more than
+ * DISTURBED_PCT), the head's rounds were disturbed: `noisy`, not failed. With `moves: either`
+ * a control that got better counts too (a ratio over the control drops when only it sped up).
  */
 function guardByControl(
   v: Verdict,
   c: CaseResult,
   baseCase: CaseResult | undefined,
   control: string,
+  moves: 'worse' | 'either',
   alpha: number,
+  byPoints: boolean,
 ): Verdict {
   const head = findMetric(c, control);
   const base = findMetric(baseCase, control);
   if (!head?.rounds || !base?.rounds || head.rounds.length !== base.rounds.length) return v;
   const ch = pairedChange(base.rounds, head.rounds, alpha);
-  if (!Number.isFinite(ch.deltaPct) || v.deltaPct === undefined) return v;
+  if (!Number.isFinite(ch.deltaPct)) return v;
   const worseBy = (pct: number, better: 'higher' | 'lower') => (better === 'higher' ? -pct : pct);
-  const ours = worseBy(v.deltaPct, v.better);
-  if (worseBy(ch.deltaPct, head.better) < ours / 2) return v;
+  const threshold = byPoints || v.deltaPct === undefined ? DISTURBED_PCT : worseBy(v.deltaPct, v.better) / 2;
+  const theirs = moves === 'either' ? Math.abs(ch.deltaPct) : worseBy(ch.deltaPct, head.better);
+  if (theirs < threshold) return v;
   return {
     ...v,
     state: 'noisy',

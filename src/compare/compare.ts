@@ -34,7 +34,7 @@ import {
   formatValue,
   isRatioUnit,
 } from './format.js';
-import { gatesFor, globMatch, toleranceFor, type Tolerance } from './rules.js';
+import { DISTURBED_PCT, gatesFor, globMatch, toleranceFor, type Tolerance } from './rules.js';
 import { allFinite, mannWhitneyU, summarizeSamples } from './stats.js';
 
 export type BaselineInput = Baseline | undefined | InputError;
@@ -153,7 +153,7 @@ function compareLane(
       if (invalid) {
         verdicts.push({
           ...identity(lane.lane, c.id, m),
-          source: 'baseline',
+          source: ab ? 'ab' : 'baseline',
           state: 'error',
           severity: tol.severity,
           reason: invalid,
@@ -203,13 +203,20 @@ function compareLane(
   }
 
   const conclusion = laneConclusion(verdicts);
+  const abSummary = ab ? abLaneSummary(lane, verdicts) : undefined;
+  let summary = laneSummary(verdicts, lane.path, incomparable, otherClass);
+  // what a quiet pass was able to see: "no change" from 2 rounds is not "no change" from 10
+  if (abSummary && abSummary.baseStatus === 'ok') {
+    const mde = abSummary.mdePct !== undefined ? `±${abSummary.mdePct.toFixed(1)} %` : 'none';
+    summary += `; ${abSummary.rounds} A/B rounds, smallest detectable change ${mde}`;
+  }
   return {
     ...base,
     conclusion,
-    summary: laneSummary(verdicts, lane.path, incomparable, otherClass),
+    summary,
     ...(incomparable ? { incomparable } : {}),
     ...(otherClass ? { otherClass: true } : {}),
-    ...(ab ? { ab: abLaneSummary(lane, verdicts) } : {}),
+    ...(abSummary ? { ab: abSummary } : {}),
     ...(baseline ? { baselineMeta: baseline._meta } : {}),
     verdicts,
   };
@@ -378,7 +385,7 @@ function judge(
  * too: a host that is faster today speeds the peer up more than a kernel already near its
  * limit, and a ratio over the peer then drops with nothing changed in the code.
  */
-export const DISTURBED_PCT = 8;
+export { DISTURBED_PCT };
 
 export function guardMachineDrift(
   v: Verdict,

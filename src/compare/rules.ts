@@ -284,6 +284,12 @@ export function globMatch(pattern: string, text: string): boolean {
   return re.test(text);
 }
 
+/**
+ * A control metric (the peer measured in the same rounds) that got worse by more than this, in
+ * percent, excuses a regression of a metric judged in points: the machine changed, not the code.
+ */
+export const DISTURBED_PCT = 8;
+
 export interface Tolerance {
   pct?: number;
   abs?: number;
@@ -338,7 +344,10 @@ export function abToleranceFor(
   const base = toleranceFor(rules, lane, caseId, metric, unit);
   const rule = rules.ab.lanes[lane]?.find((t) => globMatch(t.metric, metric) && globMatch(t.cases, caseId));
   const severity = rule?.severity ?? base.severity;
-  const control = base.control !== undefined ? { control: base.control } : {};
+  const control =
+    base.control !== undefined
+      ? { control: base.control, ...(base.controlMoves ? { controlMoves: base.controlMoves } : {}) }
+      : {};
   if (rule && (rule.tolerancePct !== undefined || rule.toleranceAbs !== undefined)) {
     return { pct: rule.tolerancePct, abs: rule.toleranceAbs, severity, ...control };
   }

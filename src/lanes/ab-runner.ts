@@ -21,7 +21,7 @@ export interface AbPlan {
   maxRounds: number;
   /** repetitions per side per round */
   repetitions: number;
-  /** no new round starts once a lane has run this long */
+  /** past the planned rounds, no extra round starts once a lane has run this long */
   laneBudgetMs: number;
 }
 

@@ -77,6 +77,8 @@ function natural(a: string, b: string): number {
 }
 
 const isMetricVerdict = (v: Verdict): boolean => v.metric !== '';
+/** a change judged against something measured before: the committed baseline, or (A/B) the base */
+const isChange = (v: Verdict): boolean => v.source === 'baseline' || v.source === 'ab';
 const CHANGED: ReadonlySet<VerdictState> = new Set(['error', 'regressed', 'improved', 'noisy', 'missing']);
 
 function allVerdicts(report: VerdictReport): Verdict[] {
@@ -119,8 +121,17 @@ function delta(v: Verdict): string {
   return formatPct(v.deltaPct);
 }
 
-/** ± half the interquartile range, relative to the median */
+/** A/B: the confidence interval of the head/base change, as the change in % at each end. */
+function interval(v: Verdict): string {
+  const ab = v.ab;
+  if (!ab || ab.low === undefined || ab.high === undefined) return '';
+  const pct = (r: number) => formatPct((r - 1) * 100);
+  return `${pct(ab.low)} … ${pct(ab.high)}`;
+}
+
+/** ± half the interquartile range, relative to the median; A/B: the change's interval */
 function spread(v: Verdict): string {
+  if (v.source === 'ab') return interval(v);
   const s = v.current?.spread;
   if (s === undefined) return '';
   // A relative spread of a percentage near zero (a LoRA tax of 0.2 %) reads as ±255 %; for
@@ -143,8 +154,12 @@ function machineLine(report: VerdictReport): string {
   if (paths.length > 0) parts.push(paths.join(', '));
   parts.push(`${m.compiler.id} ${m.compiler.version}`);
   parts.push(`profile ${report.profile}`);
-  const age = baselineAge(report);
-  if (age) parts.push(age);
+  if (report.ab) parts.push(`A/B against ${report.ab.baseRef} (${report.ab.baseCommit.slice(0, 12)})`);
+  else {
+    const age = baselineAge(report);
+    if (age) parts.push(age);
+    if (report.abFallback) parts.push('A/B not possible, baselines used');
+  }
   return parts.join(' · ');
 }
 
@@ -202,15 +217,15 @@ function changeRows(verdicts: Verdict[], withLane: boolean): string[][] {
   ]);
 }
 
-function changesTable(verdicts: Verdict[], withLane: boolean): string {
+function changesTable(verdicts: Verdict[], withLane: boolean, ab = false): string {
   const header = [
     ...(withLane ? ['lane'] : []),
     'case',
     'metric',
-    'baseline',
-    'current',
+    ab ? 'base' : 'baseline',
+    ab ? 'head' : 'current',
     'Δ',
-    'spread',
+    ab ? 'interval' : 'spread',
     'verdict',
   ];
   const align = [...(withLane ? ['l'] : []), 'l', 'l', 'r', 'r', 'r', 'r', 'l'];
@@ -265,6 +280,11 @@ function headSection(report: VerdictReport): string {
 function notesSection(report: VerdictReport): string | undefined {
   const items: string[] = [];
   for (const l of report.lanes) {
+    if (l.ab && l.ab.baseStatus !== 'ok') {
+      items.push(
+        `**${esc(l.lane)}**: the base side did not run (${esc(l.ab.baseStatus)}${l.ab.baseError ? `: ${esc(l.ab.baseError)}` : ''}); the head's metrics were not compared, its gates were judged.`,
+      );
+    }
     if (l.error) {
       items.push(
         `**${esc(l.lane)}** failed at the ${esc(l.error.step)} step:\n\n${indent(codeBlock(clip(l.error.message)))}`,
@@ -284,6 +304,7 @@ function notesSection(report: VerdictReport): string | undefined {
     listed('new', 'without a baseline yet (run calibration to add them)');
     listed('missing', 'in the baseline but not measured');
   }
+  if (report.abFallback) items.unshift(`**A/B**: ${esc(report.abFallback)}.`);
   for (const n of report.notes) items.push(esc(n));
   if (items.length === 0) return undefined;
   return ['#### Notes', '', ...items.map((i) => `- ${i}`)].join('\n');
@@ -304,7 +325,8 @@ function clip(message: string): string {
 }
 
 function laneDetails(l: LaneVerdicts): string {
-  const metrics = l.verdicts.filter((v) => v.source === 'baseline' && isMetricVerdict(v));
+  const metrics = l.verdicts.filter((v) => isChange(v) && isMetricVerdict(v));
+  const ab = metrics.some((v) => v.source === 'ab');
   const gates = l.verdicts.filter((v) => v.source === 'gate');
   const parts = [
     `<details><summary>${CONCLUSION[l.conclusion] ?? ''} <b>${esc(l.check)}</b> · ${esc(l.summary)}</summary>`,
@@ -320,7 +342,7 @@ function laneDetails(l: LaneVerdicts): string {
     );
   }
   const sorted = [...metrics].sort((x, y) => natural(x.caseId, y.caseId) || x.metric.localeCompare(y.metric));
-  if (sorted.length > 0) parts.push(changesTable(sorted, false), '');
+  if (sorted.length > 0) parts.push(changesTable(sorted, false, ab), '');
   if (gates.length > 0) parts.push(gatesTable(gates, false), '');
   if (sorted.length === 0 && gates.length === 0) parts.push('No metrics.', '');
   parts.push('</details>');
@@ -332,22 +354,24 @@ function markdownSections(report: VerdictReport): { head: string; rest: Section[
   const multiLane = new Set(verdicts.map((v) => v.lane)).size > 1;
   const rest: Section[] = [];
 
-  const changes = verdicts.filter(
-    (v) => v.source === 'baseline' && isMetricVerdict(v) && CHANGED.has(v.state),
-  );
-  const unchanged = verdicts.filter((v) => v.source === 'baseline' && v.state === 'pass').length;
+  const changes = verdicts.filter((v) => isChange(v) && isMetricVerdict(v) && CHANGED.has(v.state));
+  const unchanged = verdicts.filter((v) => isChange(v) && v.state === 'pass').length;
+  const ab = report.ab !== undefined;
+  const title = ab
+    ? `#### Changes against the base (${esc(report.ab!.baseCommit.slice(0, 12))}, measured in the same job)`
+    : '#### Changes against the baseline';
   rest.push({
     label: 'the changes table',
     text:
       changes.length > 0
         ? [
-            '#### Changes against the baseline',
+            title,
             '',
-            changesTable(changes.sort(byImportance), multiLane),
+            changesTable(changes.sort(byImportance), multiLane, ab),
             '',
-            legend(unchanged),
+            legend(unchanged, ab),
           ].join('\n')
-        : `#### Changes against the baseline\n\nNo change beyond tolerance${unchanged > 0 ? ` (${unchanged} metrics unchanged)` : ''}.`,
+        : `${title}\n\nNo change beyond tolerance${unchanged > 0 ? ` (${unchanged} metrics unchanged)` : ''}.`,
   });
 
   const gates = verdicts.filter((v) => v.source === 'gate').sort(byImportance);
@@ -374,7 +398,10 @@ function markdownSections(report: VerdictReport): { head: string; rest: Section[
   return { head: headSection(report), rest };
 }
 
-function legend(unchanged: number): string {
+function legend(unchanged: number, ab = false): string {
+  if (ab) {
+    return `<sub>${unchanged} unchanged metrics not shown. base and head: medians over every round. Δ: the typical head/base change over the paired rounds (Hodges–Lehmann; pp for percentages). interval: its confidence interval at 1 − alpha. p: Wilcoxon signed-rank test on the rounds' log ratios.</sub>`;
+  }
   return `<sub>${unchanged} unchanged metrics not shown. Δ: change of the median (pp for percentages). spread: ± half the interquartile range of this run, relative to the median (in pp for percentages). p: two-sided Mann–Whitney U.</sub>`;
 }
 
@@ -446,14 +473,29 @@ export function renderTerminal(report: VerdictReport): string {
   }
 
   const changes = verdicts
-    .filter((v) => v.source === 'baseline' && isMetricVerdict(v) && CHANGED.has(v.state))
+    .filter((v) => isChange(v) && isMetricVerdict(v) && CHANGED.has(v.state))
     .sort(byImportance);
-  out.push('', 'Changes against the baseline:');
+  const ab = report.ab !== undefined;
+  out.push(
+    '',
+    ab
+      ? `Changes against the base (${report.ab!.baseCommit.slice(0, 12)}, same job):`
+      : 'Changes against the baseline:',
+  );
   if (changes.length === 0) out.push('  none beyond tolerance');
   else {
     out.push(
       textTable(
-        ['lane', 'case', 'metric', 'baseline', 'current', 'delta', 'spread', 'verdict'],
+        [
+          'lane',
+          'case',
+          'metric',
+          ab ? 'base' : 'baseline',
+          ab ? 'head' : 'current',
+          'delta',
+          ab ? 'interval' : 'spread',
+          'verdict',
+        ],
         changes.map((v) => [
           v.lane,
           v.caseId,
@@ -489,7 +531,12 @@ export function renderTerminal(report: VerdictReport): string {
   }
 
   const notes: string[] = [];
+  if (report.abFallback) notes.push(`A/B: ${report.abFallback}`);
   for (const l of report.lanes) {
+    if (l.ab && l.ab.baseStatus !== 'ok')
+      notes.push(
+        `${l.lane}: the base side did not run (${l.ab.baseStatus}${l.ab.baseError ? `: ${l.ab.baseError}` : ''})`,
+      );
     if (l.error)
       notes.push(
         `${l.lane} failed at ${l.error.step}: ${l.error.message.split(/\r?\n/).slice(-5).join(' | ')}`,

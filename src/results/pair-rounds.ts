@@ -38,7 +38,15 @@ function pooledCase(
   const present = own.filter((c): c is CaseResult => c !== undefined);
   if (present.length === 0) return undefined;
   const healthy = present.filter((c) => !c.error);
-  if (healthy.length === 0) return { ...present[0]!, metrics: [] };
+  const crashed = present.find((c) => c.error);
+  // a case that failed in any round failed: an intermittent crash is still a crash
+  if (crashed) {
+    const error =
+      healthy.length === 0
+        ? crashed.error!
+        : `failed in ${present.length - healthy.length} of ${present.length} rounds: ${crashed.error}`;
+    return { ...crashed, error, metrics: [] };
+  }
   const metrics: Metric[] = metricNames(healthy).map((proto) => {
     const samples: number[] = [];
     const rounds: number[] = [];

@@ -1,0 +1,511 @@
+// A/B verdicts: the head judged against its base measured in the same rounds. Crafted results:
+// each metric carries its per-round medians (`rounds`) on both sides, as mergeAbRounds leaves
+// them, and three samples per round around each median.
+import { describe, expect, it } from 'vitest';
+import { abInconclusive, abLaneSummary } from '../src/compare/compare-ab.js';
+import { compare } from '../src/compare/compare.js';
+import { abToleranceFor, parseRules } from '../src/compare/rules.js';
+import { InputError } from '../src/errors.js';
+import type { AbInfo, CaseResult, LaneResult, Metric, RunResults, SideResult } from '../src/model/results.js';
+import type { Rules } from '../src/model/rules.js';
+import type { Verdict, VerdictReport } from '../src/model/verdicts.js';
+import { around, baselineOf, gemmCase, lane, machine } from './fixtures/compare/build.js';
+
+const rules = parseRules(`
+lanes:
+  gemm:
+    tolerances:
+      - { metric: peer_gflops, tolerancePct: 8, severity: warn }
+      - { metric: guarded_gflops, tolerancePct: 8, control: peer_gflops, severity: fail }
+      - { metric: "*_gflops", tolerancePct: 8, severity: fail }
+    gates:
+      - { name: floor, metric: fused_gflops, min: 100, severity: fail }
+`);
+
+const CASE = 'prefill/M128/H2048/r8';
+const AB: AbInfo = {
+  baseRef: 'origin/main',
+  baseCommit: 'ba5e000000000000000000000000000000000000',
+  baseNativeTree: '0123456789abcdef0123456789abcdef01234567',
+  baseCached: false,
+  repetitions: 3,
+};
+
+// ---- helpers -------------------------------------------------------------------------------
+
+function med(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** A metric as merged from A/B rounds: three samples per round around its median. */
+function abMetric(
+  name: string,
+  rounds: number[],
+  opts: { unit?: string; better?: 'higher' | 'lower'; kind?: 'absolute' | 'same-run' } = {},
+): Metric {
+  const samples = rounds.flatMap((r) => [r * 0.997, r, r * 1.003]);
+  return {
+    name,
+    unit: opts.unit ?? 'GFLOP/s',
+    better: opts.better ?? 'higher',
+    kind: opts.kind ?? 'absolute',
+    samples,
+    value: med(samples),
+    rounds,
+  };
+}
+
+/** Deterministic jitter of ±`size` (relative) per round, different from `around`'s pattern. */
+const JITTER = [0.3, -0.6, 0.9, -0.2, 0.5, -0.9, 0.1, -0.4, 0.7, -0.8];
+function jitter(xs: readonly number[], size = 0.002): number[] {
+  return xs.map((x, i) => x * (1 + size * (JITTER[i % JITTER.length] as number)));
+}
+const scale = (xs: readonly number[], f: number) => xs.map((x) => x * f);
+
+function baseSide(cases: CaseResult[], over: Partial<SideResult> = {}): SideResult {
+  return { status: 'ok', path: 'avx2', cases, durationS: 30, info: {}, ...over };
+}
+
+function abLane(head: Metric[], base: Metric[] | SideResult, headCases: CaseResult[] = []): LaneResult {
+  const side = Array.isArray(base) ? baseSide([gemmCase(CASE, base)]) : base;
+  const rounds = head[0]?.rounds?.length ?? 0;
+  return lane('gemm', [gemmCase(CASE, head), ...headCases], {
+    base: side,
+    abOrder: Array.from({ length: rounds }, (_, i) => (i % 2 === 0 ? 'base' : 'head')),
+  });
+}
+
+function abRun(lanes: LaneResult[]): RunResults {
+  return { schemaVersion: 1, machine: machine(), profile: 'quick', lanes, ab: AB };
+}
+
+function judge(l: LaneResult, r: Rules = rules, baselines: Record<string, unknown> = {}): VerdictReport {
+  return compare(abRun([l]), baselines as never, r);
+}
+
+function find(report: VerdictReport, metricName: string, source: Verdict['source'] = 'ab'): Verdict {
+  const v = report.lanes
+    .flatMap((l) => l.verdicts)
+    .find((x) => x.metric === metricName && x.source === source);
+  if (!v) throw new Error(`no ${source} verdict for ${metricName}`);
+  return v;
+}
+
+const baseRounds = (n = 8, center = 400) => around(center, n, 0.03);
+
+// ---- verdicts --------------------------------------------------------------------------------
+
+describe('A/B verdicts', () => {
+  it('A/A: the same distribution on both sides passes everywhere', () => {
+    const fused = baseRounds();
+    const peer = baseRounds(8, 300);
+    const tax = around(2, 8, 0.1);
+    const l = abLane(
+      [
+        abMetric('fused_gflops', jitter(fused)),
+        abMetric('peer_gflops', jitter(peer)),
+        abMetric('tax_pct', jitter(tax), { unit: '%', better: 'lower', kind: 'same-run' }),
+      ],
+      [
+        abMetric('fused_gflops', fused),
+        abMetric('peer_gflops', peer),
+        abMetric('tax_pct', tax, { unit: '%', better: 'lower', kind: 'same-run' }),
+      ],
+    );
+    const r = judge(l);
+    const ab = r.lanes[0]!.verdicts.filter((v) => v.source === 'ab');
+    expect(ab).toHaveLength(3);
+    for (const v of ab) expect(v.state, `${v.metric}: ${v.reason}`).toBe('pass');
+    expect(Math.abs(find(r, 'fused_gflops').deltaPct!)).toBeLessThan(0.5);
+    expect(r.conclusion).toBe('success');
+    expect(r.ab).toEqual(AB);
+    expect(r.lanes[0]?.ab).toMatchObject({ rounds: 8, baseStatus: 'ok' });
+    expect(abInconclusive(l, rules)).toBe(false);
+  });
+
+  it('a head 5 % slower in each of 8 rounds is regressed and fails', () => {
+    const base = baseRounds();
+    const l = abLane([abMetric('fused_gflops', jitter(scale(base, 0.95)))], [abMetric('fused_gflops', base)]);
+    const r = judge(l);
+    const v = find(r, 'fused_gflops');
+    expect(v).toMatchObject({ state: 'regressed', severity: 'fail', source: 'ab' });
+    expect(v.deltaPct).toBeCloseTo(-5, 0);
+    expect(Math.abs(v.deltaPct! + 5)).toBeLessThan(0.3);
+    expect(v.pValue).toBeLessThan(0.05);
+    expect(v.tolerance).toEqual({ pct: 2, abs: undefined });
+    expect(v.ab?.rounds).toBe(8);
+    expect(v.ab?.ratio).toBeCloseTo(0.95, 2);
+    expect(v.ab?.low).toBeLessThan(v.ab!.ratio);
+    expect(v.ab?.high).toBeGreaterThan(v.ab!.ratio);
+    expect(v.ab?.high).toBeLessThan(1);
+    expect(v.ab?.low).toBeGreaterThan(0.9);
+    expect(v.reason).toMatch(/\(worse\) beyond ±2 %/);
+    expect(v.reason).toMatch(/8 rounds/);
+    expect(r.conclusion).toBe('failure');
+    expect(r.lanes[0]?.conclusion).toBe('failure');
+    expect(r.lanes[0]?.ab?.mdePct).toBeDefined();
+    // the gate is judged on the head's median all the same
+    expect(find(r, 'fused_gflops', 'gate').state).toBe('pass');
+  });
+
+  it('the baselines are not used in an A/B run', () => {
+    const base = baseRounds();
+    const l = abLane([abMetric('fused_gflops', jitter(base))], [abMetric('fused_gflops', base)]);
+    // a committed baseline twice as fast would be a regression against it
+    const old = baselineOf(lane('gemm', [gemmCase(CASE, [abMetric('fused_gflops', scale(base, 2))])]));
+    const r = judge(l, rules, { gemm: old });
+    expect(r.lanes[0]!.verdicts.some((v) => v.source === 'baseline')).toBe(false);
+    expect(find(r, 'fused_gflops').state).toBe('pass');
+    expect(r.lanes[0]?.baselineMeta).toBeUndefined();
+  });
+
+  it('the same 5 % over only 5 rounds is noisy: too few rounds to be significant', () => {
+    const base = baseRounds(5);
+    const l = abLane([abMetric('fused_gflops', jitter(scale(base, 0.95)))], [abMetric('fused_gflops', base)]);
+    const r = judge(l);
+    const v = find(r, 'fused_gflops');
+    expect(v).toMatchObject({ state: 'noisy', severity: 'fail' });
+    expect(v.deltaPct).toBeCloseTo(-5, 0);
+    expect(v.reason).toMatch(/5 rounds cannot be significant/);
+    expect(v.reason).toMatch(/needs 6 at alpha 0\.05/);
+    expect(v.ab?.low).toBeUndefined(); // no interval with 5 pairs at 95 %
+    expect(r.conclusion).toBe('success');
+    expect(abInconclusive(l, rules)).toBe(true);
+  });
+
+  it('a change beyond tolerance whose rounds go both ways is noisy', () => {
+    const base = baseRounds();
+    const ratios = [0.85, 1.04, 0.86, 1.05, 0.88, 1.03, 0.87, 1.02];
+    const head = base.map((b, i) => b * (ratios[i] as number));
+    const l = abLane([abMetric('fused_gflops', head)], [abMetric('fused_gflops', base)]);
+    const v = find(judge(l), 'fused_gflops');
+    expect(Math.abs(v.deltaPct!)).toBeGreaterThan(2);
+    expect(v.pValue).toBeGreaterThanOrEqual(0.05);
+    expect(v.state).toBe('noisy');
+    expect(v.reason).toMatch(/not significant over the rounds/);
+    expect(abInconclusive(l, rules)).toBe(true);
+  });
+
+  it('a 1 % change is within the default 2 % A/B tolerance', () => {
+    const base = baseRounds();
+    const l = abLane([abMetric('fused_gflops', jitter(scale(base, 0.99)))], [abMetric('fused_gflops', base)]);
+    const v = find(judge(l), 'fused_gflops');
+    expect(v.state).toBe('pass');
+    expect(v.deltaPct).toBeCloseTo(-1, 0);
+    expect(v.reason).toMatch(/within ±2 %/);
+    // significant, but small: pass is about the size, not the p-value
+    expect(v.pValue).toBeLessThan(0.05);
+  });
+
+  it('a 5 % improvement in every round is improved, not failing', () => {
+    const base = baseRounds();
+    const l = abLane([abMetric('fused_gflops', jitter(scale(base, 1.05)))], [abMetric('fused_gflops', base)]);
+    const r = judge(l);
+    expect(find(r, 'fused_gflops').state).toBe('improved');
+    expect(r.conclusion).toBe('success');
+  });
+
+  it('a regression whose control moved as much in the same rounds is noisy', () => {
+    const base = baseRounds();
+    const peer = baseRounds(8, 300);
+    const l = abLane(
+      [
+        abMetric('guarded_gflops', jitter(scale(base, 0.94))),
+        abMetric('peer_gflops', jitter(scale(peer, 0.94), 0.001)),
+      ],
+      [abMetric('guarded_gflops', base), abMetric('peer_gflops', peer)],
+    );
+    const r = judge(l);
+    const v = find(r, 'guarded_gflops');
+    expect(v.state).toBe('noisy');
+    expect(v.severity).toBe('fail');
+    expect(v.reason).toMatch(
+      /peer_gflops, the same code on both sides, moved [−-]6\.\d+ % in the same rounds/,
+    );
+    // the control itself only warns (its baseline tolerance's severity)
+    expect(find(r, 'peer_gflops')).toMatchObject({ state: 'regressed', severity: 'warn' });
+    expect(r.conclusion).toBe('success');
+  });
+
+  it('the same regression with a control that did not move stays regressed', () => {
+    const base = baseRounds();
+    const peer = baseRounds(8, 300);
+    const l = abLane(
+      [abMetric('guarded_gflops', jitter(scale(base, 0.94))), abMetric('peer_gflops', jitter(peer, 0.001))],
+      [abMetric('guarded_gflops', base), abMetric('peer_gflops', peer)],
+    );
+    const r = judge(l);
+    expect(find(r, 'guarded_gflops').state).toBe('regressed');
+    expect(find(r, 'peer_gflops').state).toBe('pass');
+    expect(r.conclusion).toBe('failure');
+  });
+
+  it('a % metric is judged in points: +2 pp in every round is beyond the default 1 pp', () => {
+    const base = around(3, 8, 0.1);
+    const opts = { unit: '%', better: 'lower', kind: 'same-run' } as const;
+    const l = abLane(
+      [
+        abMetric(
+          'tax_pct',
+          jitter(
+            base.map((x) => x + 2),
+            0.001,
+          ),
+          opts,
+        ),
+      ],
+      [abMetric('tax_pct', base, opts)],
+    );
+    const r = judge(l);
+    const v = find(r, 'tax_pct');
+    expect(v.tolerance).toEqual({ pct: undefined, abs: 1 });
+    expect(v.deltaAbs).toBeCloseTo(2, 1);
+    expect(v).toMatchObject({ state: 'regressed', severity: 'fail' });
+    expect(v.reason).toMatch(/\+2(\.\d+)? pp \(worse\) beyond ±1 pp/);
+    expect(r.conclusion).toBe('failure');
+  });
+
+  it("a % metric that crosses zero is tested on every round's difference, not on the positive rounds", () => {
+    const base = [-0.5, 0.5, -0.3, 0.4, -0.2, 0.6, -0.1, 0.3];
+    const opts = { unit: '%', better: 'lower', kind: 'same-run' } as const;
+    const l = abLane(
+      [
+        abMetric(
+          'tax_pct',
+          base.map((x) => x + 2),
+          opts,
+        ),
+      ],
+      [abMetric('tax_pct', base, opts)],
+    );
+    const v = find(judge(l), 'tax_pct');
+    expect(v).toMatchObject({ state: 'regressed', severity: 'fail' });
+    // eight equal differences tie: the normal approximation, p ≈ 0.008
+    expect(v.pValue).toBeLessThan(0.01);
+    expect(v.deltaPct).toBeUndefined();
+    expect(v.ab).toBeUndefined();
+  });
+
+  it('a % metric 0.5 pp worse in every round passes although it is +17 % relative', () => {
+    const base = around(3, 8, 0.1);
+    const opts = { unit: '%', better: 'lower', kind: 'same-run' } as const;
+    const l = abLane(
+      [
+        abMetric(
+          'tax_pct',
+          base.map((x) => x + 0.5),
+          opts,
+        ),
+      ],
+      [abMetric('tax_pct', base, opts)],
+    );
+    expect(find(judge(l), 'tax_pct').state).toBe('pass');
+  });
+});
+
+describe('A/B: what one side lacks', () => {
+  it('a metric the base did not measure is new', () => {
+    const base = baseRounds();
+    const l = abLane(
+      [abMetric('fused_gflops', jitter(base)), abMetric('extra_gflops', base)],
+      [abMetric('fused_gflops', base)],
+    );
+    const r = judge(l);
+    expect(find(r, 'extra_gflops')).toMatchObject({
+      state: 'new',
+      severity: 'warn',
+      reason: 'not measured by the base',
+    });
+    expect(find(r, 'fused_gflops').state).toBe('pass');
+    expect(r.conclusion).toBe('success');
+  });
+
+  it('a metric the base measured and the head did not is missing, from the A/B side', () => {
+    const base = baseRounds();
+    const other = 'decode/M1/H2048/r8';
+    const l = abLane(
+      [abMetric('fused_gflops', jitter(base))],
+      baseSide([
+        gemmCase(CASE, [abMetric('fused_gflops', base), abMetric('gone_gflops', base)]),
+        gemmCase(other, [abMetric('fused_gflops', base)]),
+      ]),
+    );
+    const r = judge(l);
+    const missing = r.lanes[0]!.verdicts.filter((v) => v.state === 'missing');
+    expect(missing.map((v) => [v.caseId, v.metric, v.source, v.severity])).toEqual([
+      [CASE, 'gone_gflops', 'ab', 'warn'],
+      [other, 'fused_gflops', 'ab', 'warn'],
+    ]);
+    expect(missing[0]?.reason).toBe('measured by the base, not by the head');
+    expect(missing[1]?.reason).toBe('case run by the base, not by the head');
+    expect(missing[0]?.baseline?.n).toBe(24);
+    expect(r.conclusion).toBe('success');
+  });
+
+  it('a base side in error makes every head metric new with the reason; the gates still judge', () => {
+    const head = around(80, 8, 0.02); // below the floor gate's 100
+    const l = abLane(
+      [abMetric('fused_gflops', head), abMetric('peer_gflops', around(300, 8, 0.02))],
+      baseSide([], { status: 'error', error: { step: 'run', message: 'unknown flag\nusage: …' }, path: '' }),
+    );
+    const r = judge(l);
+    const ab = r.lanes[0]!.verdicts.filter((v) => v.source === 'ab');
+    expect(ab).toHaveLength(2);
+    for (const v of ab) {
+      expect(v.state).toBe('new');
+      expect(v.severity).toBe('warn');
+      expect(v.reason).toBe('the base side error at run: unknown flag: not compared');
+    }
+    const gate = find(r, 'fused_gflops', 'gate');
+    expect(gate).toMatchObject({ state: 'regressed', severity: 'fail' });
+    expect(r.conclusion).toBe('failure');
+    expect(r.lanes[0]?.ab).toEqual({ rounds: 0, baseStatus: 'error', baseError: 'unknown flag' });
+    expect(abInconclusive(l, rules)).toBe(false);
+  });
+
+  it('a lane without a base side at all: new, "the base did not run this lane"', () => {
+    const l = lane('gemm', [gemmCase(CASE, [abMetric('fused_gflops', baseRounds())])]);
+    const v = find(judge(l), 'fused_gflops');
+    expect(v.state).toBe('new');
+    expect(v.reason).toMatch(/the base did not run this lane/);
+  });
+
+  it('sides whose rounds do not pair are incomparable, not judged', () => {
+    const base = baseRounds();
+    const l = abLane(
+      [abMetric('fused_gflops', scale(base.slice(0, 7), 0.5))],
+      [abMetric('fused_gflops', base)],
+    );
+    const v = find(judge(l), 'fused_gflops');
+    expect(v).toMatchObject({ state: 'incomparable', severity: 'warn' });
+  });
+});
+
+describe('abInconclusive and abLaneSummary', () => {
+  it('is true only for a fail-severity noisy metric', () => {
+    const base = baseRounds(5);
+    const slow = abLane(
+      [abMetric('fused_gflops', jitter(scale(base, 0.95)))],
+      [abMetric('fused_gflops', base)],
+    );
+    const same = abLane([abMetric('fused_gflops', jitter(base))], [abMetric('fused_gflops', base)]);
+    // the peer's tolerance only warns: its noise is no reason for more rounds
+    const peerOnly = abLane(
+      [abMetric('peer_gflops', jitter(scale(base, 0.95)))],
+      [abMetric('peer_gflops', base)],
+    );
+    expect(abInconclusive(slow, rules)).toBe(true);
+    expect(abInconclusive(same, rules)).toBe(false);
+    expect(abInconclusive(peerOnly, rules)).toBe(false);
+    // the same slow lane with a failed head is not worth more rounds
+    expect(abInconclusive({ ...slow, status: 'error' }, rules)).toBe(false);
+  });
+
+  it('summarises rounds, the median MDE of fail metrics and the base status', () => {
+    const base = baseRounds();
+    const l = abLane(
+      [abMetric('fused_gflops', jitter(scale(base, 0.95))), abMetric('peer_gflops', jitter(base))],
+      [abMetric('fused_gflops', base), abMetric('peer_gflops', base)],
+    );
+    const r = judge(l);
+    const s = abLaneSummary(l, r.lanes[0]!.verdicts);
+    expect(s.rounds).toBe(8);
+    expect(s.baseStatus).toBe('ok');
+    // only the fail-severity metric counts: its own MDE
+    expect(s.mdePct).toBe(find(r, 'fused_gflops').ab?.mdePct);
+    expect(s.mdePct).toBeGreaterThan(0);
+  });
+});
+
+// ---- rules.yml `ab:` -------------------------------------------------------------------------
+
+describe('rules.yml ab section', () => {
+  it('defaults when absent', () => {
+    const r = parseRules('');
+    expect(r.ab).toMatchObject({
+      alpha: 0.05,
+      tolerancePct: 2,
+      toleranceAbs: 1,
+      rounds: 6,
+      maxRounds: 10,
+      repetitions: 3,
+      lanes: {},
+    });
+    expect(abToleranceFor(r, 'gemm', 'c', 'fused_gflops', 'GFLOP/s')).toEqual({ pct: 2, severity: 'fail' });
+    expect(abToleranceFor(r, 'gemm', 'c', 'tax', '%')).toEqual({ abs: 1, severity: 'fail' });
+  });
+
+  it('an override replaces the defaults it names; maxRounds follows rounds up', () => {
+    const r = parseRules(`
+ab:
+  alpha: 0.01
+  rounds: 12
+  repetitions: 5
+  lanes:
+    gemm:
+      - { metric: fused_gflops, cases: "prefill/*", tolerancePct: 4 }
+      - { metric: noisy_gflops, severity: warn }
+`);
+    expect(r.ab).toMatchObject({ alpha: 0.01, tolerancePct: 2, rounds: 12, maxRounds: 12, repetitions: 5 });
+    expect(abToleranceFor(r, 'gemm', 'prefill/x', 'fused_gflops', 'GFLOP/s')).toEqual({
+      pct: 4,
+      abs: undefined,
+      severity: 'fail',
+    });
+    // the cases glob does not match: the A/B default
+    expect(abToleranceFor(r, 'gemm', 'decode/x', 'fused_gflops', 'GFLOP/s').pct).toBe(2);
+    // a rule with only a severity keeps the default tolerance
+    expect(abToleranceFor(r, 'gemm', 'c', 'noisy_gflops', 'GFLOP/s')).toEqual({ pct: 2, severity: 'warn' });
+    expect(parseRules('ab: { rounds: 8, maxRounds: 20 }').ab.maxRounds).toBe(20);
+  });
+
+  it('the A/B severity follows the baseline tolerance, and keeps its control', () => {
+    expect(abToleranceFor(rules, 'gemm', CASE, 'peer_gflops', 'GFLOP/s')).toEqual({
+      pct: 2,
+      severity: 'warn',
+    });
+    expect(abToleranceFor(rules, 'gemm', CASE, 'guarded_gflops', 'GFLOP/s')).toEqual({
+      pct: 2,
+      severity: 'fail',
+      control: 'peer_gflops',
+    });
+  });
+
+  it('maxRounds below rounds is an input error naming ab.maxRounds', () => {
+    let err: unknown;
+    try {
+      parseRules('ab: { rounds: 8, maxRounds: 6 }', 'baselines/rules.yml');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).field).toBe('ab.maxRounds');
+    expect((err as InputError).message).toMatch(
+      /baselines\/rules\.yml: ab\.maxRounds: maxRounds \(6\) is below rounds \(8\)/,
+    );
+  });
+
+  it('an unknown key under ab is an input error', () => {
+    let err: unknown;
+    try {
+      parseRules('ab: { round: 8 }');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).field).toBe('ab.round');
+    expect((err as InputError).detail).toBe('unknown field');
+  });
+
+  it('rejects out-of-range values, unknown lanes and empty A/B rules', () => {
+    expect(() => parseRules('ab: { rounds: 1 }')).toThrow(InputError);
+    expect(() => parseRules('ab: { alpha: 1 }')).toThrow(InputError);
+    expect(() => parseRules('ab: { repetitions: 0 }')).toThrow(InputError);
+    expect(() => parseRules('ab: { lanes: { gemmm: [] } }')).toThrow(/ab\.lanes\.gemmm/);
+    expect(() => parseRules('ab: { lanes: { gemm: [ { metric: x } ] } }')).toThrow(
+      /ab\.lanes\.gemm\[0\]: needs tolerancePct, toleranceAbs or severity/,
+    );
+  });
+});
