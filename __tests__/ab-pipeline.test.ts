@@ -4,7 +4,15 @@
 // not in the clone, and a base that does not build; each falls back to the committed baselines
 // with the reason in the report, the head still measured.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -50,7 +58,11 @@ describe('ab on the smoke profile', () => {
   it('measures the head against HEAD~1 in paired rounds and judges them', async () => {
     const results = await abStage(config, 'HEAD~1', quiet);
     expect(results.abFallback).toBeUndefined();
-    expect(results.ab).toMatchObject({ baseRef: 'HEAD~1', baseCommit: git('rev-parse', 'HEAD~1'), baseCached: false });
+    expect(results.ab).toMatchObject({
+      baseRef: 'HEAD~1',
+      baseCommit: git('rev-parse', 'HEAD~1'),
+      baseCached: false,
+    });
     expect(results.ab?.baseNativeTree).toBe(git('rev-parse', 'HEAD~1:native'));
     const lane = results.lanes[0]!;
     expect(lane.status).toBe('ok');
@@ -59,16 +71,16 @@ describe('ab on the smoke profile', () => {
     const rounds = lane.abOrder!.length;
     expect(rounds).toBeGreaterThanOrEqual(6);
     const fused = lane.cases[0]!.metrics.find((m) => m.name === 'fused_gflops')!;
-    const baseFused = lane.base!.cases.find((c) => c.id === lane.cases[0]!.id)!.metrics.find(
-      (m) => m.name === 'fused_gflops',
-    )!;
+    const baseFused = lane
+      .base!.cases.find((c) => c.id === lane.cases[0]!.id)!
+      .metrics.find((m) => m.name === 'fused_gflops')!;
     expect(fused.rounds).toHaveLength(rounds);
     expect(baseFused.rounds).toHaveLength(rounds);
     // 3 repetitions per side per round, pooled
     expect(fused.samples).toHaveLength(3 * rounds);
-    expect(existsSync(path.join(repo, 'build', 'ab', results.ab!.baseNativeTree.slice(0, 16), 'native'))).toBe(
-      true,
-    );
+    expect(
+      existsSync(path.join(repo, 'build', 'ab', results.ab!.baseNativeTree.slice(0, 16), 'native')),
+    ).toBe(true);
 
     const out = await compareStage(config, results);
     const ab = out.report.lanes[0]!.verdicts.filter((v) => v.source === 'ab');
@@ -86,11 +98,15 @@ describe('ab on the smoke profile', () => {
   it('a base ref that is not in the clone: the head is measured, the baselines judge, the report says why', async () => {
     const results = await abStage(config, 'no-such-branch', quiet);
     expect(results.ab).toBeUndefined();
-    expect(results.abFallback).toMatch(/A\/B against no-such-branch not possible at the base step: base ref "no-such-branch" is not in this clone/);
+    expect(results.abFallback).toMatch(
+      /A\/B against no-such-branch not possible at the base step: base ref "no-such-branch" is not in this clone/,
+    );
     expect(results.lanes[0]?.status).toBe('ok');
     const out = await compareStage(config, results);
     expect(out.markdown).toContain('**A/B**: A/B against no-such-branch not possible');
-    expect(readFileSync(path.join(config.reportsDir, 'report.md'), 'utf8')).toContain('A/B not possible, baselines used');
+    expect(readFileSync(path.join(config.reportsDir, 'report.md'), 'utf8')).toContain(
+      'A/B not possible, baselines used',
+    );
   }, 300_000);
 
   it('a base that does not build: the same fallback, naming the build failure', async () => {
