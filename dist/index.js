@@ -59429,8 +59429,14 @@ function pooledCase(id, own, other) {
     if (present.length === 0)
         return undefined;
     const healthy = present.filter((c) => !c.error);
-    if (healthy.length === 0)
-        return { ...present[0], metrics: [] };
+    const crashed = present.find((c) => c.error);
+    // a case that failed in any round failed: an intermittent crash is still a crash
+    if (crashed) {
+        const error = healthy.length === 0
+            ? crashed.error
+            : `failed in ${present.length - healthy.length} of ${present.length} rounds: ${crashed.error}`;
+        return { ...crashed, error, metrics: [] };
+    }
     const metrics = metricNames(healthy).map((proto) => {
         const samples = [];
         const rounds = [];
@@ -59664,7 +59670,7 @@ function gitError(e) {
 }
 /** The commit a ref names; a BuildError naming the ref and what to do when it is not here. */
 function resolveBaseCommit(root, ref) {
-    if (!/^[\w./~^@{}-]+$/.test(ref) || ref.startsWith('-')) {
+    if (!/^[\w./~^@{}+-]+$/.test(ref) || ref.startsWith('-') || ref.includes('..')) {
         throw new BuildError('base', `base ref "${ref}" is not a valid git ref`);
     }
     try {
@@ -60089,6 +60095,11 @@ function globMatch(pattern, text) {
     }
     return re.test(text);
 }
+/**
+ * A control metric (the peer measured in the same rounds) that got worse by more than this, in
+ * percent, excuses a regression of a metric judged in points: the machine changed, not the code.
+ */
+const DISTURBED_PCT = 8;
 /** Units where a relative change misleads (2 % → 3 % is +1 pp, not +50 %). */
 function isPercentUnit(unit) {
     return unit === '%' || unit === 'pp';
@@ -60119,7 +60130,9 @@ function abToleranceFor(rules, lane, caseId, metric, unit) {
     const base = toleranceFor(rules, lane, caseId, metric, unit);
     const rule = rules.ab.lanes[lane]?.find((t) => globMatch(t.metric, metric) && globMatch(t.cases, caseId));
     const severity = rule?.severity ?? base.severity;
-    const control = base.control !== undefined ? { control: base.control } : {};
+    const control = base.control !== undefined
+        ? { control: base.control, ...(base.controlMoves ? { controlMoves: base.controlMoves } : {}) }
+        : {};
     if (rule && (rule.tolerancePct !== undefined || rule.toleranceAbs !== undefined)) {
         return { pct: rule.tolerancePct, abs: rule.toleranceAbs, severity, ...control };
     }
@@ -60617,8 +60630,12 @@ function sideOf(m) {
 function findMetric(c, name) {
     return c?.metrics.find((m) => m.name === name);
 }
-function pairedChange(base, head, alpha) {
-    const pc = comparePaired(base, head, alpha);
+/**
+ * `byPoints`: a metric judged in its own unit (a percentage such as a LoRA tax, which can be zero
+ * or negative and has no meaningful ratio) is tested on the rounds' differences, every round
+ * counting; otherwise on the log ratios.
+ */
+function pairedChange(base, head, alpha, byPoints = false) {
     const n = Math.min(base.length, head.length);
     const diffs = [];
     for (let i = 0; i < n; i++) {
@@ -60628,12 +60645,24 @@ function pairedChange(base, head, alpha) {
             diffs.push(h - b);
     }
     const hl = diffs.length > 0 ? hodgesLehmann(diffs, 1 - alpha).estimate : Number.NaN;
+    if (byPoints) {
+        return {
+            n: diffs.length,
+            deltaPct: Number.NaN,
+            deltaAbs: hl,
+            pValue: diffs.length > 0 ? wilcoxonSignedRank(diffs).p : 1,
+            ratio: Number.NaN,
+            low: Number.NaN,
+            high: Number.NaN,
+            mdePct: Number.NaN,
+        };
+    }
+    const pc = comparePaired(base, head, alpha);
     return {
-        n: pc.n > 0 ? pc.n : diffs.length,
+        n: pc.n,
         deltaPct: pc.deltaPct,
         deltaAbs: hl,
-        // metrics that can be zero or negative (a LoRA tax) have no ratio: their test is on differences
-        pValue: pc.n > 0 ? pc.pValue : diffs.length > 0 ? wilcoxonSignedRank(diffs).p : 1,
+        pValue: pc.pValue,
         ratio: pc.ratio,
         low: pc.ratioLow,
         high: pc.ratioHigh,
@@ -60693,8 +60722,8 @@ function judgeAb(lane, c, m, rules) {
     }
     const tol = abToleranceFor(rules, lane.lane, c.id, m.name, m.unit);
     const alpha = rules.ab.alpha;
-    const ch = pairedChange(bm.rounds, m.rounds, alpha);
     const byPoints = tol.abs !== undefined && (tol.pct === undefined || isPercentUnit(m.unit));
+    const ch = pairedChange(bm.rounds, m.rounds, alpha, byPoints);
     const exceeds = [];
     if (tol.pct !== undefined)
         exceeds.push(Number.isFinite(ch.deltaPct) && Math.abs(ch.deltaPct) > tol.pct);
@@ -60745,23 +60774,28 @@ function judgeAb(lane, c, m, rules) {
         state: worse ? 'regressed' : 'improved',
         reason: `${change} (${direction}) beyond ${within}, p = ${formatNumber(ch.pValue)} (${detail})`,
     };
-    return worse && tol.control ? guardByControl(v, c, baseCase, tol.control, alpha) : v;
+    return worse && tol.control
+        ? guardByControl(v, c, baseCase, tol.control, tol.controlMoves ?? 'worse', alpha, byPoints)
+        : v;
 }
 /**
  * The control runs the same code on both sides. When it got worse on the head side in the
- * same rounds by at least half as much, the head's rounds were disturbed: `noisy`, not failed.
+ * same rounds by at least half as much (for a metric judged in points, by more than
+ * DISTURBED_PCT), the head's rounds were disturbed: `noisy`, not failed. With `moves: either`
+ * a control that got better counts too (a ratio over the control drops when only it sped up).
  */
-function guardByControl(v, c, baseCase, control, alpha) {
+function guardByControl(v, c, baseCase, control, moves, alpha, byPoints) {
     const head = findMetric(c, control);
     const base = findMetric(baseCase, control);
     if (!head?.rounds || !base?.rounds || head.rounds.length !== base.rounds.length)
         return v;
     const ch = pairedChange(base.rounds, head.rounds, alpha);
-    if (!Number.isFinite(ch.deltaPct) || v.deltaPct === undefined)
+    if (!Number.isFinite(ch.deltaPct))
         return v;
     const worseBy = (pct, better) => (better === 'higher' ? -pct : pct);
-    const ours = worseBy(v.deltaPct, v.better);
-    if (worseBy(ch.deltaPct, head.better) < ours / 2)
+    const threshold = byPoints || v.deltaPct === undefined ? DISTURBED_PCT : worseBy(v.deltaPct, v.better) / 2;
+    const theirs = moves === 'either' ? Math.abs(ch.deltaPct) : worseBy(ch.deltaPct, head.better);
+    if (theirs < threshold)
         return v;
     return {
         ...v,
@@ -61277,7 +61311,7 @@ function compareLane(lane, machine, baselineInput, rules, notes, ab = false) {
             if (invalid) {
                 verdicts.push({
                     ...compare_identity(lane.lane, c.id, m),
-                    source: 'baseline',
+                    source: ab ? 'ab' : 'baseline',
                     state: 'error',
                     severity: tol.severity,
                     reason: invalid,
@@ -61485,7 +61519,7 @@ function judge(lane, caseId, m, current, summary, tol, rules, incomparable, othe
  * too: a host that is faster today speeds the peer up more than a kernel already near its
  * limit, and a ratio over the peer then drops with nothing changed in the code.
  */
-const DISTURBED_PCT = 8;
+
 function guardMachineDrift(v, c, baselineCase, control, moves = 'worse') {
     if (v.state !== 'regressed')
         return v;
