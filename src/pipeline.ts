@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.js';
 import type { LaneName } from './model/lanes.js';
-import type { RunResults } from './model/results.js';
+import type { AbInfo, LaneResult, RunResults } from './model/results.js';
+import type { Rules } from './model/rules.js';
 import type { VerdictReport } from './model/verdicts.js';
 import { resolveToolchain, type Toolchain } from './build/toolchain.js';
 import { buildTargets, configure } from './build/cmake.js';
@@ -132,13 +133,8 @@ export async function runStage(config: Config, log: Log): Promise<RunResults> {
   return results;
 }
 
-/**
- * A/B: the head against the base commit `baseRef`, built side by side and measured in
- * alternating rounds. When the base cannot be had (not in the clone, no native/, does not
- * configure or build), the run says why and falls back to the committed baselines, with the
- * head measured as in a plain run; nothing is lost.
- */
-export async function abStage(config: Config, baseRef: string, log: Log): Promise<RunResults> {
+/** The A/B rules, checked: a number of rounds that can never be significant is bad input. */
+export async function loadAbRules(config: Config): Promise<Rules> {
   const rules = await loadRules(config.rulesFile);
   const fewest = minPairsFor(rules.ab.alpha);
   if (rules.ab.rounds < fewest) {
@@ -147,72 +143,125 @@ export async function abStage(config: Config, baseRef: string, log: Log): Promis
       { file: config.rulesFile, field: 'ab.rounds' },
     );
   }
-  const { toolchain, unbuilt, machine } = await prepareHead(config, log);
-  let fallback: string | undefined;
-  let checkout: BaseCheckout | undefined;
-  let baseUnbuilt: Partial<Record<LaneName, string>> = {};
+  return rules;
+}
+
+/** The base side, ready to run, or why there is none. */
+export interface BasePrepared {
+  ref: string;
+  commit?: string;
+  nativeTree?: string;
+  buildDir?: string;
+  reused?: boolean;
+  /** lane → why the base's build of it failed */
+  unbuilt: Partial<Record<LaneName, string>>;
+  /** set when A/B is not possible at all: the run compares with the baselines instead */
+  fallback?: string;
+}
+
+/** Exports and builds the base commit's native/ beside the head's. Never throws a BuildError. */
+export async function prepareBase(
+  config: Config,
+  baseRef: string,
+  toolchain: Toolchain | undefined,
+  log: Log,
+): Promise<BasePrepared> {
+  let checkout: BaseCheckout;
   try {
     checkout = checkoutBase(config.root, baseRef);
-    log(
-      `base: ${baseRef} = ${checkout.commit.slice(0, 12)}, native/ tree ${checkout.nativeTree.slice(0, 12)}${checkout.reused ? ' (cached)' : ''}`,
-    );
   } catch (e) {
     if (!(e instanceof BuildError)) throw e;
-    fallback = `A/B against ${baseRef} not possible at the ${e.step} step: ${e.message}`;
+    return {
+      ref: baseRef,
+      unbuilt: {},
+      fallback: `A/B against ${baseRef} not possible at the ${e.step} step: ${e.message}`,
+    };
   }
-  if (checkout && toolchain && config.build) {
-    const baseConfig = { ...config, nativeDir: checkout.nativeDir, buildDir: checkout.buildDir };
-    baseUnbuilt = await buildLanes(baseConfig, toolchain, (l) => log(`base: ${l}`));
-    const built = config.lanes.filter((l) => laneAdapter(l) && !baseUnbuilt[l]);
-    if (built.length === 0 && config.lanes.some((l) => laneAdapter(l))) {
-      const why = Object.values(baseUnbuilt)[0] ?? 'no lane built';
-      fallback = `the base ${baseRef} (${checkout.commit.slice(0, 12)}) did not build: ${why.split('\n')[0]}`;
-    }
-  } else if (checkout && !toolchain) {
-    fallback = 'no toolchain to build the base with';
+  const found = {
+    ref: baseRef,
+    commit: checkout.commit,
+    nativeTree: checkout.nativeTree,
+    buildDir: checkout.buildDir,
+    reused: checkout.reused,
+  };
+  log(
+    `base: ${baseRef} = ${checkout.commit.slice(0, 12)}, native/ tree ${checkout.nativeTree.slice(0, 12)}${checkout.reused ? ' (cached)' : ''}`,
+  );
+  if (!toolchain) return { ...found, unbuilt: {}, fallback: 'no toolchain to build the base with' };
+  if (!config.build) return { ...found, unbuilt: {} };
+  const baseConfig = { ...config, nativeDir: checkout.nativeDir, buildDir: checkout.buildDir };
+  const unbuilt = await buildLanes(baseConfig, toolchain, (l) => log(`base: ${l}`));
+  const runnable = config.lanes.filter((l) => laneAdapter(l));
+  if (runnable.length > 0 && runnable.every((l) => unbuilt[l])) {
+    const why = Object.values(unbuilt)[0] ?? 'no lane built';
+    return {
+      ...found,
+      unbuilt,
+      fallback: `the base ${baseRef} (${checkout.commit.slice(0, 12)}) did not build: ${why.split('\n')[0]}`,
+    };
   }
+  return { ...found, unbuilt };
+}
 
-  if (fallback) {
-    log(`A/B: ${fallback}; comparing with the committed baselines instead`);
+/** The selected lanes in A/B rounds against a prepared base. */
+export async function runAbLanes(
+  config: Config,
+  base: BasePrepared,
+  headUnbuilt: Partial<Record<LaneName, string>>,
+  rules: Rules,
+  log: Log,
+): Promise<LaneResult[]> {
+  const head = laneContext(config, log);
+  return runLanesAb(
+    config.lanes,
+    { head, base: { ...head, buildDir: base.buildDir! }, headUnbuilt, baseUnbuilt: base.unbuilt },
+    {
+      rounds: rules.ab.rounds,
+      maxRounds: rules.ab.maxRounds,
+      repetitions: rules.ab.repetitions,
+      laneBudgetMs: rules.ab.laneBudgetS * 1000,
+    },
+    (merged) => abInconclusive(merged, rules),
+  );
+}
+
+/** The `ab` section of results.json for a prepared base. */
+export function abInfo(base: BasePrepared, rules: Rules): AbInfo {
+  return {
+    baseRef: base.ref,
+    baseCommit: base.commit ?? '',
+    baseNativeTree: base.nativeTree ?? '',
+    baseCached: base.reused ?? false,
+    repetitions: rules.ab.repetitions,
+  };
+}
+
+/**
+ * A/B: the head against the base commit `baseRef`, built side by side and measured in
+ * alternating rounds. When the base cannot be had (not in the clone, no native/, does not
+ * configure or build), the run says why and falls back to the committed baselines, with the
+ * head measured as in a plain run; nothing is lost.
+ */
+export async function abStage(config: Config, baseRef: string, log: Log): Promise<RunResults> {
+  const rules = await loadAbRules(config);
+  const { toolchain, unbuilt, machine } = await prepareHead(config, log);
+  const base = await prepareBase(config, baseRef, toolchain, log);
+  let results: RunResults;
+  if (base.fallback) {
+    log(`A/B: ${base.fallback}; comparing with the committed baselines instead`);
     await checkRulesReachable(config);
     const lanes = await runLanes(config.lanes, laneContext(config, log), unbuilt);
-    const results: RunResults = {
+    results = {
       schemaVersion: 1,
       machine,
       profile: config.profile,
       lanes,
-      abFallback: `${fallback}; compared with the committed baselines instead`,
+      abFallback: `${base.fallback}; compared with the committed baselines instead`,
     };
-    writeResults(config, results);
-    return results;
+  } else {
+    const lanes = await runAbLanes(config, base, unbuilt, rules, log);
+    results = { schemaVersion: 1, machine, profile: config.profile, lanes, ab: abInfo(base, rules) };
   }
-
-  const head = laneContext(config, log);
-  const plan = {
-    rounds: rules.ab.rounds,
-    maxRounds: rules.ab.maxRounds,
-    repetitions: rules.ab.repetitions,
-    laneBudgetMs: rules.ab.laneBudgetS * 1000,
-  };
-  const lanes = await runLanesAb(
-    config.lanes,
-    { head, base: { ...head, buildDir: checkout!.buildDir }, headUnbuilt: unbuilt, baseUnbuilt },
-    plan,
-    (merged) => abInconclusive(merged, rules),
-  );
-  const results: RunResults = {
-    schemaVersion: 1,
-    machine,
-    profile: config.profile,
-    lanes,
-    ab: {
-      baseRef,
-      baseCommit: checkout!.commit,
-      baseNativeTree: checkout!.nativeTree,
-      baseCached: checkout!.reused,
-      repetitions: rules.ab.repetitions,
-    },
-  };
   writeResults(config, results);
   log(`wrote ${path.relative(process.cwd(), path.join(config.reportsDir, RESULTS_FILE))}`);
   return results;

@@ -10,6 +10,8 @@ import { CHECK_RUN_MODES, type CheckRunMode } from '../sinks/check-plan.js';
 export const MODES = ['gate', 'calibrate', 'report'] as const;
 export type Mode = (typeof MODES)[number];
 export const FAIL_ON = ['regression', 'never'] as const;
+export const COMPARE_TO = ['auto', 'base', 'baseline'] as const;
+export type CompareTo = (typeof COMPARE_TO)[number];
 export type FailOn = (typeof FAIL_ON)[number];
 
 /** action input name → environment variable set by action.yml */
@@ -26,6 +28,8 @@ export const INPUT_ENV = {
   'check-runs': 'INFENG_CHECK_RUNS',
   'fail-on': 'INFENG_FAIL_ON',
   mode: 'INFENG_MODE',
+  'compare-to': 'INFENG_COMPARE_TO',
+  'base-ref': 'INFENG_BASE_REF',
 } as const;
 export type InputName = keyof typeof INPUT_ENV;
 
@@ -34,6 +38,10 @@ export interface ActionInputs {
   comment: CommentMode;
   checkRuns: CheckRunMode;
   failOn: FailOn;
+  /** auto: the PR's base on pull_request events, the committed baselines otherwise */
+  compareTo: CompareTo;
+  /** the base commit for A/B; empty: the pull_request event's base.sha */
+  baseRef: string;
   /** empty: no GitHub calls, the job summary and outputs only */
   token: string;
   /** for buildConfig: the same settings the CLI flags give */
@@ -73,6 +81,8 @@ export function readActionInputs(env: NodeJS.ProcessEnv): ActionInputs {
     comment: choice(env, 'comment', COMMENT_MODES, 'always'),
     checkRuns: choice(env, 'check-runs', CHECK_RUN_MODES, 'per-lane'),
     failOn: choice(env, 'fail-on', FAIL_ON, 'regression'),
+    compareTo: choice(env, 'compare-to', COMPARE_TO, 'auto'),
+    baseRef: input(env, 'base-ref') ?? '',
     token: input(env, 'github-token') ?? '',
     options,
   };

@@ -16,8 +16,13 @@ import path from 'node:path';
 import { buildConfig, type Config } from '../config.js';
 import { InputError } from '../errors.js';
 import {
+  abInfo,
   buildLanes,
   compareStage,
+  loadAbRules,
+  prepareBase,
+  runAbLanes,
+  type BasePrepared,
   readResults,
   runStage,
   writeResults,
@@ -26,7 +31,9 @@ import {
   VERDICTS_FILE,
 } from '../pipeline.js';
 import { validateResults } from '../compare/results-schema.js';
-import { resolveToolchain } from '../build/toolchain.js';
+import { resolveToolchain, type Toolchain } from '../build/toolchain.js';
+import { chooseAbBase } from './ab-base.js';
+import { nativeTreeOf } from '../build/base-side.js';
 import { BuildError } from '../build/errors.js';
 import { emptyResult } from '../lanes/runner.js';
 import { probeCompiler } from '../build/machine.js';
@@ -76,9 +83,9 @@ export async function runActionPhase(phase: Phase, io: ActionIO): Promise<number
   const config = buildConfig(inputs.options, io.env);
   switch (phase) {
     case 'cache-key':
-      return cacheKeyPhase(config, io);
+      return cacheKeyPhase(inputs, config, io);
     case 'build':
-      return buildPhase(config, io);
+      return buildPhase(inputs, config, io);
     case 'lanes':
       return lanesPhase(inputs, config, io);
     case 'compare':
@@ -90,7 +97,7 @@ export async function runActionPhase(phase: Phase, io: ActionIO): Promise<number
   }
 }
 
-function cacheKeyPhase(config: Config, io: ActionIO): number {
+function cacheKeyPhase(inputs: ActionInputs, config: Config, io: ActionIO): number {
   let compiler = 'none';
   try {
     const tc = resolveToolchain(
@@ -114,19 +121,34 @@ function cacheKeyPhase(config: Config, io: ActionIO): number {
   io.setOutput('key', key);
   // the directory CMake builds into: what the cache saves and restores
   io.setOutput('path', path.dirname(config.buildDir));
+  // A/B: the base's build, keyed by its native/ tree, so an unchanged base costs no build
+  const choice = chooseAbBase(inputs, io.env.GITHUB_EVENT_NAME, readEvent(io.env));
+  let baseKey = '';
+  if (choice.ref) {
+    try {
+      const tree = nativeTreeOf(config.root, choice.ref);
+      baseKey = `infeng-base-${io.env.RUNNER_OS ?? os.platform()}-${io.env.RUNNER_ARCH ?? os.arch()}-${compiler}-${tree}`;
+    } catch (e) {
+      if (!(e instanceof BuildError)) throw e;
+      io.warn(`cache key of the base: ${sanitizeForLog(e.message)}`);
+    }
+  }
+  io.setOutput('base-key', baseKey);
+  io.setOutput('base-path', path.join(config.root, 'build', 'ab'));
   return 0;
 }
 
-async function buildPhase(config: Config, io: ActionIO): Promise<number> {
+async function buildPhase(inputs: ActionInputs, config: Config, io: ActionIO): Promise<number> {
   let failures: Record<string, string> = {};
+  let toolchain: Toolchain | undefined;
   try {
-    const tc = resolveToolchain(
+    toolchain = resolveToolchain(
       config.clangVersion,
       config.clangVersionExplicit,
       path.join(config.root, 'build', 'toolchain.env'),
     );
-    if (tc.note) io.info(`toolchain: ${tc.note}`);
-    failures = await buildLanes(config, tc, io.info);
+    if (toolchain.note) io.info(`toolchain: ${toolchain.note}`);
+    failures = await buildLanes(config, toolchain, io.info);
   } catch (e) {
     if (!(e instanceof BuildError)) throw e;
     for (const l of config.lanes) failures[l] = e.message;
@@ -135,7 +157,16 @@ async function buildPhase(config: Config, io: ActionIO): Promise<number> {
     // not a failed step: the lane reports an error verdict and the other lanes still run
     io.error(`build of lane ${lane} failed: ${sanitizeForLog(message.split('\n')[0] ?? '')}`);
   }
-  writeState(config.reportsDir, BUILD_STATE, { failures } satisfies BuildState);
+  // A/B: the base is built here too, so the lanes step only measures
+  const choice = chooseAbBase(inputs, io.env.GITHUB_EVENT_NAME, readEvent(io.env));
+  io.info(`compare: ${sanitizeForLog(choice.why)}`);
+  let base: BasePrepared | undefined;
+  if (choice.ref) {
+    base = await prepareBase(config, choice.ref, toolchain, io.info);
+    if (base.fallback)
+      io.warn(`A/B: ${sanitizeForLog(base.fallback)}; the committed baselines judge instead`);
+  }
+  writeState(config.reportsDir, BUILD_STATE, { failures, ...(base ? { base } : {}) } satisfies BuildState);
   return 0;
 }
 
@@ -145,7 +176,10 @@ const STALE_REPORTS = [VERDICTS_FILE, REPORT_FILE, FULL_REPORT_FILE, COMPARE_STA
 async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): Promise<number> {
   // a new measurement: whatever an earlier run in this workspace compared is not about it
   removeStale(config.reportsDir, [...STALE_REPORTS, CHECKS_STATE]);
-  const built = readState<BuildState>(config.reportsDir, BUILD_STATE)?.failures ?? {};
+  const buildState = readState<BuildState>(config.reportsDir, BUILD_STATE);
+  const built = buildState?.failures ?? {};
+  const base = buildState?.base;
+  const ab = base && !base.fallback ? { base, rules: await loadAbRules(config) } : undefined;
   const starter = await checkStarter(inputs, io);
   // Saved after every start, not once at the end: if this step is cancelled or dies, the
   // report step still knows which checks are in_progress and completes them.
@@ -166,12 +200,27 @@ async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): P
       lanes.push(emptyResult(lane, 'error', 'build', failure));
       continue;
     }
+    if (ab) {
+      lanes.push(
+        ...(await runAbLanes({ ...config, lanes: [lane], build: false }, ab.base, {}, ab.rules, io.info)),
+      );
+      continue;
+    }
     const r = await runStage({ ...config, lanes: [lane], build: false }, io.info);
     machine = r.machine;
     lanes.push(...r.lanes);
   }
   machine ??= (await runStage({ ...config, lanes: [], build: false }, io.info)).machine;
-  const results: RunResults = { schemaVersion: 1, machine, profile: config.profile, lanes };
+  const results: RunResults = {
+    schemaVersion: 1,
+    machine,
+    profile: config.profile,
+    lanes,
+    ...(ab ? { ab: abInfo(ab.base, ab.rules) } : {}),
+    ...(base?.fallback
+      ? { abFallback: `${base.fallback}; compared with the committed baselines instead` }
+      : {}),
+  };
   writeResults(config, results);
   return 0;
 }

@@ -12,6 +12,7 @@
 //
 // Every file is written whole or not at all (atomicWrite): the next step may read it after
 // this one was cancelled.
+import type { BasePrepared } from '../pipeline.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
@@ -32,6 +33,8 @@ export const COMPARE_STATE = 'compare.json';
 export interface BuildState {
   /** lane → why its build failed */
   failures: Record<string, string>;
+  /** A/B: the base built beside the head (or why A/B is not possible); absent: baselines judge */
+  base?: BasePrepared;
 }
 
 export interface ChecksState {

@@ -59,18 +59,26 @@ export function resolveBaseCommit(root: string, ref: string): string {
   }
 }
 
-/** Exports the base's native/ under <root>/build/ab/<tree>/ unless it is already there. */
-export function checkoutBase(root: string, ref: string): BaseCheckout {
-  const commit = resolveBaseCommit(root, ref);
-  let nativeTree: string;
+function treeOf(root: string, ref: string, commit: string): string {
   try {
-    nativeTree = git(root, ['rev-parse', `${commit}:native`]);
+    return git(root, ['rev-parse', `${commit}:native`]);
   } catch (e) {
     throw new BuildError(
       'base',
       `base ${ref} (${commit.slice(0, 12)}) has no native/ folder: ${gitError(e)}`,
     );
   }
+}
+
+/** The git tree hash of native/ at a ref: the key of the base's build. */
+export function nativeTreeOf(root: string, ref: string): string {
+  return treeOf(root, ref, resolveBaseCommit(root, ref));
+}
+
+/** Exports the base's native/ under <root>/build/ab/<tree>/ unless it is already there. */
+export function checkoutBase(root: string, ref: string): BaseCheckout {
+  const commit = resolveBaseCommit(root, ref);
+  const nativeTree = treeOf(root, ref, commit);
   const dir = path.join(root, 'build', 'ab', nativeTree.slice(0, 16));
   const nativeDir = path.join(dir, 'native');
   const buildDir = path.join(dir, 'build', 'native', 'release');
