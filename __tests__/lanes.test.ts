@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gemmLane } from '../src/lanes/gemm.js';
+import { gemmLane } from '../src/lanes/gemm/lane.js';
 import type { Lane, LaneContext } from '../src/lanes/lane.js';
 import { runLanes } from '../src/lanes/runner.js';
 import type { LaneResult } from '../src/model/results.js';

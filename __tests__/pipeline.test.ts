@@ -10,7 +10,7 @@ import { parse } from 'csv-parse/sync';
 import { buildConfig, type Config } from '../src/config.js';
 import { calibrateStage, compareStage, runStage } from '../src/pipeline.js';
 import type { RunResults } from '../src/model/results.js';
-import { GEMM_CSV_COLUMNS } from '../src/results/gemm-reports.js';
+import { GEMM_CSV_COLUMNS } from '../src/lanes/gemm/reports.js';
 
 const root = path.resolve(__dirname, '..');
 let config: Config;

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import { addonPath, loadAddon } from '../lanes/tokenizer-setup.js';
+import { addonPath, loadAddon } from '../lanes/tokenizer/setup.js';
 
 export interface TokenizeOptions {
   tokenizer: string;

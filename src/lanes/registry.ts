@@ -3,10 +3,10 @@
 // required check still completes instead of hanging.
 import type { LaneName } from '../model/lanes.js';
 import type { Lane } from './lane.js';
-import { gemmLane } from './gemm.js';
-import { tokenizerLane } from './tokenizer.js';
-import { attnDecodeLane } from './attn-decode.js';
-import { attnPrefillLane } from './attn-prefill.js';
+import { gemmLane } from './gemm/lane.js';
+import { tokenizerLane } from './tokenizer/lane.js';
+import { attnDecodeLane } from './attn-decode/lane.js';
+import { attnPrefillLane } from './attn-prefill/lane.js';
 
 export const AVAILABLE_LANES: Partial<Record<LaneName, Lane>> = {
   tokenizer: tokenizerLane,

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { attnLane, attnResultFromJson, type AttnBenchOutput } from '../src/lanes/attn-common.js';
+import { attnLane, attnResultFromJson, type AttnBenchOutput } from '../../lanes/attention/lane.js';
 import {
   attnCsvRows,
   type AttnReportSpec,
@@ -15,13 +15,13 @@ import {
   round,
   significant,
   writeAttnReports,
-} from '../src/results/attn-reports.js';
-import type { CaseResult, LaneResult } from '../src/model/results.js';
+} from '../../lanes/attention/reports.js';
+import type { CaseResult, LaneResult } from '../../model/results.js';
 
 const calls: { cmd: string; args: string[] }[] = [];
 let benchJson = '';
-vi.mock('../src/lanes/spawn.js', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../src/lanes/spawn.js')>()),
+vi.mock('../spawn.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../lanes/spawn.js')>()),
   runProcess: async (cmd: string, args: string[]) => {
     calls.push({ cmd, args });
     const out = args.find((a) => a.startsWith('--benchmark_out='))!.slice('--benchmark_out='.length);

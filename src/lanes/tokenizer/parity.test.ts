@@ -14,9 +14,9 @@ import {
   loadAddon,
   tokenizerFile,
   type NativeTokenizer,
-} from '../src/lanes/tokenizer-setup.js';
+} from '../../lanes/tokenizer/setup.js';
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..', '..');
 const buildDir = path.join(root, 'build', 'native', 'release');
 const addon = loadAddon(buildDir);
 

@@ -2,9 +2,9 @@
 // path and threads first; repetitions and error last) with the run's perplexity delta on every
 // row, and a JSON summary of those rows under headline figures. Each lane names its own columns
 // and headline; this module holds the layout they share so the two files cannot drift apart.
-import { writeCsv, writeJsonReport } from './report-files.js';
-import type { LaneName } from '../model/lanes.js';
-import type { CaseResult, LaneResult } from '../model/results.js';
+import { writeCsv, writeJsonReport } from '../../results/report-files.js';
+import type { LaneName } from '../../model/lanes.js';
+import type { CaseResult, LaneResult } from '../../model/results.js';
 
 /** The model-level case both attention benches report beside their shape grid. */
 export const ATTN_PERPLEXITY_CASE = 'perplexity';

@@ -1,15 +1,13 @@
 // The GEMM lane: base, fused-LoRA and unfused-LoRA FP32 GEMM against OpenBLAS on the same
 // shapes, timed round-robin inside one process (native/bench/gemm_bench.cpp). This adapter
 // picks the shapes per profile, runs the binary, and turns its counters into metrics.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { median } from 'simple-statistics';
-import type { Lane, LaneContext } from './lane.js';
-import type { Profile } from '../model/lanes.js';
-import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../model/results.js';
-import { parseGbenchJson, type GbenchCase } from '../results/gbench.js';
-import { benchEnv, describeFailure, runProcess } from './spawn.js';
-import { writeGemmReports } from '../results/gemm-reports.js';
+import type { Lane, LaneContext } from '../lane.js';
+import type { Profile } from '../../model/lanes.js';
+import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../../model/results.js';
+import { parseGbenchJson, type GbenchCase } from '../../results/gbench.js';
+import { runBenchLane } from '../bench-lane.js';
+import { writeGemmReports } from './reports.js';
 
 interface Grid {
   m: number[];
@@ -72,7 +70,7 @@ export const GEMM_METRICS: Record<string, MetricSpec> = {
   read_gbps: { unit: 'GB/s', better: 'higher', kind: 'absolute', decodeOnly: true },
 };
 
-function benchArgs(grid: Grid, ctx: LaneContext, outFile: string): string[] {
+function benchArgs(grid: Grid, ctx: LaneContext): string[] {
   return [
     `--force_path=${ctx.forcePath}`,
     `--threads=${ctx.threads}`,
@@ -83,9 +81,6 @@ function benchArgs(grid: Grid, ctx: LaneContext, outFile: string): string[] {
     `--benchmark_repetitions=${ctx.repetitions ?? grid.repetitions}`,
     `--benchmark_min_time=${grid.minTimeS}`,
     '--benchmark_enable_random_interleaving=true',
-    `--benchmark_out=${outFile}`,
-    '--benchmark_out_format=json',
-    '--benchmark_format=console',
   ];
 }
 
@@ -177,47 +172,14 @@ export const gemmLane: Lane = {
   async run(ctx) {
     const grid = GEMM_GRIDS[ctx.profile];
     const planned = this.plannedCases(ctx.profile);
-    const rawDir = path.join(ctx.reportsDir, 'raw');
-    mkdirSync(rawDir, { recursive: true });
-    const outFile = path.join(rawDir, 'gemm_bench.json');
-    writeFileSync(outFile, '');
-    const bin = path.join(ctx.buildDir, 'bench', 'infeng_gemm_bench');
-    const outcome = await runProcess(bin, benchArgs(grid, ctx, outFile), {
-      timeoutMs: ctx.timeoutMs,
-      env: benchEnv(process.env),
-      onLine: (l) => ctx.log(`gemm: ${l}`),
-    });
-    const base = { lane: 'gemm' as const, planned, durationS: outcome.durationS, artifacts: [] as string[] };
-    const failure = describeFailure(outcome, 'infeng_gemm_bench', ctx.timeoutMs);
-    const text = readFileSync(outFile, 'utf8');
-    if (failure) {
-      return {
-        ...base,
-        status: outcome.timedOut ? 'timeout' : 'error',
-        error: { step: outcome.spawnError ? 'spawn' : 'run', message: failure },
-        path: '',
-        cases: [],
-        info: {},
-      };
-    }
-    let parsed;
-    try {
-      parsed = gemmResultFromJson(text, planned);
-    } catch (e) {
-      return {
-        ...base,
-        status: 'error',
-        error: {
-          step: 'parse',
-          message: `${path.relative(process.cwd(), outFile)}: ${(e as Error).message}`,
-        },
-        path: '',
-        cases: [],
-        info: {},
-      };
-    }
-    const result: LaneResult = { ...parsed, durationS: outcome.durationS, artifacts: [] };
-    result.artifacts = writeGemmReports(result, ctx.reportsDir);
-    return result;
+    return runBenchLane(
+      ctx,
+      'gemm',
+      'infeng_gemm_bench',
+      benchArgs(grid, ctx),
+      planned,
+      (text) => gemmResultFromJson(text, planned),
+      writeGemmReports,
+    );
   },
 };

@@ -3,17 +3,17 @@
 // bytes (native/bench/attn_decode_bench.cpp), plus the real model's perplexity with each format.
 // This adapter picks the grid per profile and turns the counters into metrics.
 import { median } from 'simple-statistics';
-import type { Profile } from '../model/lanes.js';
-import type { LaneResult } from '../model/results.js';
-import type { GbenchCase } from '../results/gbench.js';
-import { writeAttnDecodeReports } from '../results/attn-decode-reports.js';
+import type { Profile } from '../../model/lanes.js';
+import type { LaneResult } from '../../model/results.js';
+import type { GbenchCase } from '../../results/gbench.js';
+import { writeAttnDecodeReports } from './reports.js';
 import {
   attnLane,
   attnResultFromJson,
   type AttnBenchOutput,
   type AttnGrid,
   type MetricSpec,
-} from './attn-common.js';
+} from '../attention/lane.js';
 
 interface Grid extends AttnGrid {
   ctx: number[];

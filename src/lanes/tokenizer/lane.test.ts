@@ -6,12 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { tokenizerLane, tokenizerResultFromJson, type ChildOutput } from '../src/lanes/tokenizer.js';
-import { TOKENIZER_HF_CSV_COLUMNS, tokenizerCsvColumns } from '../src/results/tokenizer-reports.js';
-import { tokenizeToJson } from '../src/commands/tokenize.js';
-import { loadAddon, tokenizerFile } from '../src/lanes/tokenizer-setup.js';
+import { tokenizerLane, tokenizerResultFromJson, type ChildOutput } from '../../lanes/tokenizer/lane.js';
+import { TOKENIZER_HF_CSV_COLUMNS, tokenizerCsvColumns } from '../../lanes/tokenizer/reports.js';
+import { tokenizeToJson } from '../../commands/tokenize.js';
+import { loadAddon, tokenizerFile } from '../../lanes/tokenizer/setup.js';
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..', '..');
 const buildDir = path.join(root, 'build', 'native', 'release');
 
 function childOutput(mismatches: number): string {

@@ -1,8 +1,8 @@
 // The tokenizer lane's report files: reports/tokenizer.csv (the native tokenizer, one row per
 // tokenizer file, medians), reports/tokenizer_hf.csv (the reference measured in the same runs)
 // and reports/tokenizer_summary.json (both plus the same-run comparison).
-import { writeCsv, writeJsonReport } from './report-files.js';
-import type { CaseResult, LaneResult } from '../model/results.js';
+import { writeCsv, writeJsonReport } from '../../results/report-files.js';
+import type { CaseResult, LaneResult } from '../../model/results.js';
 
 function val(c: CaseResult, name: string): number | undefined {
   return c.metrics.find((m) => m.name === name)?.value;

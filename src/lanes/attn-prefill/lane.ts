@@ -2,15 +2,15 @@
 // kernel against the naive reference that materialises the scores, timed round-robin on the
 // same inputs with the cores' FMA peak measured in the same run
 // (native/bench/attn_prefill_bench.cpp), plus the real model's perplexity with each form.
-import type { Profile } from '../model/lanes.js';
-import { writeAttnPrefillReports } from '../results/attn-prefill-reports.js';
+import type { Profile } from '../../model/lanes.js';
+import { writeAttnPrefillReports } from './reports.js';
 import {
   attnLane,
   attnResultFromJson,
   type AttnBenchOutput,
   type AttnGrid,
   type MetricSpec,
-} from './attn-common.js';
+} from '../attention/lane.js';
 
 interface Grid extends AttnGrid {
   seq: number[];

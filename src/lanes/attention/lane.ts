@@ -3,15 +3,13 @@
 // perplexity case, report per-case facts and counters the same way, and run the same way (a
 // failed run is an error result, never an exception). Each lane keeps its own grid, sequence
 // axis, metric tables and report files, and describes them to attnLane.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { median } from 'simple-statistics';
-import type { Lane, LaneContext } from './lane.js';
-import type { LaneName, Profile } from '../model/lanes.js';
-import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../model/results.js';
-import { parseGbenchJson, type GbenchCase } from '../results/gbench.js';
-import { ATTN_PERPLEXITY_CASE } from '../results/attn-reports.js';
-import { benchEnv, describeFailure, runProcess } from './spawn.js';
+import type { Lane, LaneContext } from '../lane.js';
+import type { LaneName, Profile } from '../../model/lanes.js';
+import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../../model/results.js';
+import { parseGbenchJson, type GbenchCase } from '../../results/gbench.js';
+import { ATTN_PERPLEXITY_CASE } from './reports.js';
+import { runBenchLane, type ParsedResult } from '../bench-lane.js';
 
 export interface MetricSpec {
   unit: string;
@@ -26,8 +24,6 @@ export interface AttnGrid {
   minTimeS: number;
   pplSequences: number;
 }
-
-type ParsedResult = Omit<LaneResult, 'durationS' | 'artifacts'>;
 
 /** How one kind of case turns into a lane case: facts kept as params, counters kept as metrics. */
 export interface AttnCaseKind {
@@ -147,61 +143,6 @@ export function attnResultFromJson(text: string, planned: string[], out: AttnBen
   const cases = report.cases.map((c) => laneCase(c, out)).filter((c): c is CaseResult => c !== undefined);
   const path = typeof report.context.path === 'string' ? report.context.path : '';
   return { lane: out.lane, status: 'ok', path, cases: withMissing(cases, planned), planned, info };
-}
-
-/**
- * Runs `bin` (in <buildDir>/bench) writing JSON to reports/raw/<stem>.json; parses it with
- * `parse` and writes the lane's report files with `write`. A crash, timeout or unparsable
- * output becomes an error result naming the step, never an exception.
- */
-async function runBenchLane(
-  ctx: LaneContext,
-  lane: LaneName,
-  bin: string,
-  args: string[],
-  planned: string[],
-  parse: (text: string) => ParsedResult,
-  write: (result: LaneResult, reportsDir: string) => string[],
-): Promise<LaneResult> {
-  const rawDir = path.join(ctx.reportsDir, 'raw');
-  mkdirSync(rawDir, { recursive: true });
-  const outFile = path.join(rawDir, `${bin.replace(/^infeng_/, '')}.json`);
-  writeFileSync(outFile, '');
-  const outcome = await runProcess(
-    path.join(ctx.buildDir, 'bench', bin),
-    [...args, `--benchmark_out=${outFile}`, '--benchmark_out_format=json', '--benchmark_format=console'],
-    { timeoutMs: ctx.timeoutMs, env: benchEnv(process.env), onLine: (l) => ctx.log(`${lane}: ${l}`) },
-  );
-  const base = {
-    lane,
-    planned,
-    durationS: outcome.durationS,
-    artifacts: [] as string[],
-    path: '',
-    cases: [],
-    info: {},
-  };
-  const failure = describeFailure(outcome, bin, ctx.timeoutMs);
-  if (failure) {
-    return {
-      ...base,
-      status: outcome.timedOut ? 'timeout' : 'error',
-      error: { step: outcome.spawnError ? 'spawn' : 'run', message: failure },
-    };
-  }
-  let parsed;
-  try {
-    parsed = parse(readFileSync(outFile, 'utf8'));
-  } catch (e) {
-    return {
-      ...base,
-      status: 'error',
-      error: { step: 'parse', message: `${path.relative(process.cwd(), outFile)}: ${(e as Error).message}` },
-    };
-  }
-  const result: LaneResult = { ...parsed, durationS: outcome.durationS, artifacts: [] };
-  result.artifacts = write(result, ctx.reportsDir);
-  return result;
 }
 
 /** Everything that makes an attention lane besides its report files' layout. */

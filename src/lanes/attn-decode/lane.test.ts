@@ -6,14 +6,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { attnDecodeLane, attnDecodeResultFromJson } from '../src/lanes/attn-decode.js';
-import { ATTN_DECODE_CSV_COLUMNS, writeAttnDecodeReports } from '../src/results/attn-decode-reports.js';
-import { compare } from '../src/compare/compare.js';
-import { loadRules } from '../src/compare/rules.js';
-import type { LaneResult } from '../src/model/results.js';
-import { around, baselineOf, lane, machine, metric, run } from './fixtures/compare/build.js';
+import { attnDecodeLane, attnDecodeResultFromJson } from '../../lanes/attn-decode/lane.js';
+import { ATTN_DECODE_CSV_COLUMNS, writeAttnDecodeReports } from '../../lanes/attn-decode/reports.js';
+import { compare } from '../../compare/compare.js';
+import { loadRules } from '../../compare/rules.js';
+import type { LaneResult } from '../../model/results.js';
+import { around, baselineOf, lane, machine, metric, run } from '../../../__tests__/fixtures/compare/build.js';
 
-const fixture = readFileSync(new URL('./fixtures/gbench/attn_decode_smoke.json', import.meta.url), 'utf8');
+const fixture = readFileSync(
+  new URL('../../../__tests__/fixtures/gbench/attn_decode_smoke.json', import.meta.url),
+  'utf8',
+);
 const planned = attnDecodeLane.plannedCases('smoke');
 
 describe('attn-decode lane adapter', () => {
@@ -100,7 +103,7 @@ describe('attn-decode gates (baselines/rules.yml)', () => {
   });
 
   async function judge(cases: LaneResult['cases']) {
-    const rules = await loadRules(path.resolve(__dirname, '..', 'baselines', 'rules.yml'));
+    const rules = await loadRules(path.resolve(__dirname, '..', '..', '..', 'baselines', 'rules.yml'));
     return compare(run([lane('attn-decode', cases)], machine()), {}, rules);
   }
   const gate = (r: Awaited<ReturnType<typeof judge>>, name: string, caseId: string) =>
@@ -127,7 +130,7 @@ describe('attn-decode gates (baselines/rules.yml)', () => {
   });
 
   it('takes a drift of the same-run speedup within 10 % from the baseline, and fails a larger drop', async () => {
-    const rules = await loadRules(path.resolve(__dirname, '..', 'baselines', 'rules.yml'));
+    const rules = await loadRules(path.resolve(__dirname, '..', '..', '..', 'baselines', 'rules.yml'));
     const base = baselineOf(
       lane('attn-decode', [decodeCase('q32kv8d128/ctx2048', 1.63, 5e-5, 1.17)]),
       machine(),
@@ -184,7 +187,8 @@ describe('attn-decode gates (baselines/rules.yml)', () => {
 // Bad input to the lane binaries is a usage error (exit 2) that names the flag. Needs the
 // native build (npm test builds it first); skipped when the binaries are absent.
 describe('attention lane binaries refuse bad input', () => {
-  const bench = (name: string) => path.resolve(__dirname, '..', 'build', 'native', 'release', 'bench', name);
+  const bench = (name: string) =>
+    path.resolve(__dirname, '..', '..', '..', 'build', 'native', 'release', 'bench', name);
   const decode = bench('infeng_attn_decode_bench');
   const prefill = bench('infeng_attn_prefill_bench');
   const built = existsSync(decode) && existsSync(prefill);
@@ -206,7 +210,9 @@ describe('attention lane binaries refuse bad input', () => {
   it.skipIf(!built)('a model file of the wrong size is a case error, not a crash', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'attn-model-'));
     const model = path.join(dir, 'short.bin');
-    const real = readFileSync(path.resolve(__dirname, '..', 'native', 'testdata', 'stories260K.bin'));
+    const real = readFileSync(
+      path.resolve(__dirname, '..', '..', '..', 'native', 'testdata', 'stories260K.bin'),
+    );
     writeFileSync(model, real.subarray(0, real.length - 4));
     const out = path.join(dir, 'out.json');
     const r = spawnSync(

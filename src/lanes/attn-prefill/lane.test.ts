@@ -5,14 +5,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { attnPrefillLane, attnPrefillResultFromJson } from '../src/lanes/attn-prefill.js';
-import { ATTN_PREFILL_CSV_COLUMNS, writeAttnPrefillReports } from '../src/results/attn-prefill-reports.js';
-import { compare } from '../src/compare/compare.js';
-import { loadRules } from '../src/compare/rules.js';
-import type { LaneResult } from '../src/model/results.js';
-import { around, lane, machine, metric, run } from './fixtures/compare/build.js';
+import { attnPrefillLane, attnPrefillResultFromJson } from '../../lanes/attn-prefill/lane.js';
+import { ATTN_PREFILL_CSV_COLUMNS, writeAttnPrefillReports } from '../../lanes/attn-prefill/reports.js';
+import { compare } from '../../compare/compare.js';
+import { loadRules } from '../../compare/rules.js';
+import type { LaneResult } from '../../model/results.js';
+import { around, lane, machine, metric, run } from '../../../__tests__/fixtures/compare/build.js';
 
-const fixture = readFileSync(new URL('./fixtures/gbench/attn_prefill_smoke.json', import.meta.url), 'utf8');
+const fixture = readFileSync(
+  new URL('../../../__tests__/fixtures/gbench/attn_prefill_smoke.json', import.meta.url),
+  'utf8',
+);
 const planned = attnPrefillLane.plannedCases('smoke');
 
 describe('attn-prefill lane adapter', () => {
@@ -53,7 +56,7 @@ describe('attn-prefill lane adapter', () => {
 describe('attn-prefill gates (baselines/rules.yml)', () => {
   const same = { kind: 'same-run' as const };
   async function judge(speedup: number, delta: number) {
-    const rules = await loadRules(path.resolve(__dirname, '..', 'baselines', 'rules.yml'));
+    const rules = await loadRules(path.resolve(__dirname, '..', '..', '..', 'baselines', 'rules.yml'));
     const cases: LaneResult['cases'] = [
       {
         id: 'q32kv4d64/n2048',

@@ -1,7 +1,7 @@
 // The GEMM lane's report files: reports/gemm_lora.csv (one row per case, medians) and
 // reports/gemm_summary.json (the same plus headline figures), for people and for other tools.
-import { writeCsv, writeJsonReport } from './report-files.js';
-import type { CaseResult, LaneResult } from '../model/results.js';
+import { writeCsv, writeJsonReport } from '../../results/report-files.js';
+import type { CaseResult, LaneResult } from '../../model/results.js';
 
 export const GEMM_CSV_COLUMNS = [
   'case',

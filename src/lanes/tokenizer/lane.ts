@@ -6,10 +6,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { median } from 'simple-statistics';
-import type { Lane, LaneContext } from './lane.js';
-import type { Profile } from '../model/lanes.js';
-import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../model/results.js';
-import { benchEnv, describeFailure, runProcess } from './spawn.js';
+import type { Lane, LaneContext } from '../lane.js';
+import type { Profile } from '../../model/lanes.js';
+import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../../model/results.js';
+import { benchEnv, describeFailure, runProcess } from '../spawn.js';
 import {
   TOKENIZER_MODELS,
   addonPath,
@@ -18,8 +18,8 @@ import {
   rootOfBuildDir,
   tokenizerFile,
   type TokenizerModel,
-} from './tokenizer-setup.js';
-import { writeTokenizerReports } from '../results/tokenizer-reports.js';
+} from './setup.js';
+import { writeTokenizerReports } from './reports.js';
 
 interface Grid {
   models: TokenizerModel[];

@@ -8,9 +8,9 @@ import {
   round,
   significant,
   writeAttnReports,
-} from './attn-reports.js';
-import type { AttnReportSpec } from './attn-reports.js';
-import type { LaneResult } from '../model/results.js';
+} from '../attention/reports.js';
+import type { AttnReportSpec } from '../attention/reports.js';
+import type { LaneResult } from '../../model/results.js';
 
 export const ATTN_DECODE_CSV_COLUMNS = [
   'case',
