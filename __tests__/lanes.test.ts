@@ -145,17 +145,48 @@ describe('lane runner', () => {
 });
 
 describe('lane process environment', () => {
-  it('carries no credentials into the code under test', async () => {
-    const { withoutSecrets } = await import('../src/lanes/spawn.js');
-    const env = withoutSecrets({
+  it('carries no credentials and no runner command files into the code under test', async () => {
+    const { laneEnv } = await import('../src/lanes/spawn.js');
+    const env = laneEnv({
       PATH: '/usr/bin',
+      HOME: '/root',
+      LC_ALL: 'C.UTF-8',
+      OPENBLAS_CORETYPE: 'Haswell',
+      ASAN_OPTIONS: 'detect_leaks=0',
+      INFENG_FORCE_PATH: 'avx2',
       INFENG_GITHUB_TOKEN: 'ghs_x',
       GITHUB_TOKEN: 'ghs_y',
       ACTIONS_RUNTIME_TOKEN: 'z',
       ACTIONS_RESULTS_URL: 'u',
+      DEPLOY_KEY: 'k',
+      NPM_PAT: 'p',
+      REGISTRY_AUTH: 'a',
+      AWS_CREDENTIALS: 'c',
+      DB_PASS: 'd',
+      GITHUB_ENV: '/tmp/set_env',
+      GITHUB_PATH: '/tmp/add_path',
+      GITHUB_OUTPUT: '/tmp/set_output',
+      GITHUB_STEP_SUMMARY: '/tmp/summary',
+    });
+    expect(env).toEqual({
+      PATH: '/usr/bin',
+      HOME: '/root',
+      LC_ALL: 'C.UTF-8',
+      OPENBLAS_CORETYPE: 'Haswell',
+      ASAN_OPTIONS: 'detect_leaks=0',
       INFENG_FORCE_PATH: 'avx2',
     });
-    expect(env).toEqual({ PATH: '/usr/bin', INFENG_FORCE_PATH: 'avx2' });
+  });
+
+  it('a lane process sees only the allowlist', async () => {
+    const { runProcess } = await import('../src/lanes/spawn.js');
+    const o = await runProcess('sh', ['-c', 'env'], {
+      timeoutMs: 5000,
+      env: { PATH: process.env.PATH, GITHUB_ENV: '/tmp/x', SECRET_KEY: 's' },
+    });
+    expect(o.stdout).toContain('PATH=');
+    expect(o.stdout).not.toContain('GITHUB_ENV');
+    expect(o.stdout).not.toContain('SECRET_KEY');
   });
 });
 

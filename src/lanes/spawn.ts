@@ -20,14 +20,29 @@ function tail(s: string): string {
 }
 
 /**
- * Lane and build processes run the pull request's own code: they get the environment minus
- * every credential the action holds (the GitHub token, the runtime token), which they never need.
+ * Lane and build processes run the pull request's own code. They get an allowlist of the
+ * environment, not the environment minus a list of secrets: a denylist misses the next
+ * `*_KEY` or `*_PAT`, and the runner's command files (GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT)
+ * would let that code set variables for the later steps that hold the token. What is kept is
+ * what a compiler, a bench and Node need, and the knobs of the libraries they use.
  */
-export function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+const LANE_ENV_ALLOWED = [
+  /^(PATH|HOME|USER|LOGNAME|SHELL|PWD|TERM|LANG|LANGUAGE|TZ|TMPDIR|TMP|TEMP|CI)$/,
+  /^LC_[A-Z]+$/,
+  /^(CC|CXX|CFLAGS|CXXFLAGS|LDFLAGS|LD_LIBRARY_PATH|MAKEFLAGS)$/,
+  /^(CMAKE|NINJA|CCACHE)_[A-Z_]+$/,
+  /^(OPENBLAS|OMP|GOMP|KMP|BLIS|MKL)_[A-Z_]+$/,
+  /^[A-Z]SAN_OPTIONS$/,
+  /^GLIBC_TUNABLES$/,
+  /^INFENG_(FORCE_PATH|CLANG_VERSION|NATIVE_PRESET)$/,
+  /^RUNNER_(OS|ARCH|TEMP)$/,
+  /^GITHUB_ACTIONS$/,
+];
+
+export function laneEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(env)) {
-    if (/TOKEN|SECRET|PASSWORD|^ACTIONS_(RUNTIME|ID_TOKEN|RESULTS)/i.test(k)) continue;
-    out[k] = v;
+    if (LANE_ENV_ALLOWED.some((re) => re.test(k))) out[k] = v;
   }
   return out;
 }
@@ -65,7 +80,7 @@ export function runProcess(
     // Its own process group, so a timeout kills whatever the lane started too (a wrapper
     // script's children would otherwise keep the pipes open and the lane "running").
     const child = spawn(cmd, args, {
-      env: withoutSecrets(opts.env ?? process.env),
+      env: laneEnv(opts.env ?? process.env),
       cwd: opts.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
