@@ -348,3 +348,24 @@ describe('artifact text in the log', { timeout: SLOW }, () => {
     for (const line of lines(out)) expect(line).not.toMatch(/^\s*::add-mask/);
   });
 });
+
+describe('the token and the pull request code', { timeout: SLOW }, () => {
+  it('the checks step starts every check; the lanes step runs without a token and starts none; all complete', async () => {
+    const ws = makeWorkspace();
+    const r = measuringRun(ws);
+    const checks = await step(r, 'checks');
+    expect(checks.code, checks.stderr).toBe(0);
+    expect(gh.callsTo('checks/create')).toHaveLength(3);
+    for (const c of Object.values(checksByName())) expect(c.status).toBe('in_progress');
+    // as action.yml runs it: no token in the step that runs the lanes (the PR's code)
+    const lanes = await step(r, 'lanes', { INFENG_GITHUB_TOKEN: '' });
+    expect(lanes.code, lanes.stderr).toBe(0);
+    expect(gh.callsTo('checks/create')).toHaveLength(3);
+    await step(r, 'compare');
+    const report = await step(r, 'report');
+    expect(report.code, report.stderr).toBe(0);
+    // the three started checks were completed in place, the two others created completed
+    expect(gh.callsTo('checks/create')).toHaveLength(5);
+    allCompleted();
+  });
+});

@@ -63,7 +63,7 @@ import { startCheck } from '../sinks/checks.js';
 import { SINGLE_CHECK_NAME } from '../sinks/check-plan.js';
 import { runSink } from '../sinks/policy.js';
 
-export const PHASES = ['cache-key', 'build', 'lanes', 'compare', 'report', 'gate'] as const;
+export const PHASES = ['cache-key', 'build', 'checks', 'lanes', 'compare', 'report', 'gate'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** The runner-facing effects, given by the entry point (@actions/core there, fakes in tests). */
@@ -86,6 +86,8 @@ export async function runActionPhase(phase: Phase, io: ActionIO): Promise<number
       return cacheKeyPhase(inputs, config, io);
     case 'build':
       return buildPhase(inputs, config, io);
+    case 'checks':
+      return checksPhase(inputs, config, io);
     case 'lanes':
       return lanesPhase(inputs, config, io);
     case 'compare':
@@ -173,17 +175,44 @@ async function buildPhase(inputs: ActionInputs, config: Config, io: ActionIO): P
 /** What the compare and report steps write: an earlier run's copy must never pass for this run's. */
 const STALE_REPORTS = [VERDICTS_FILE, REPORT_FILE, FULL_REPORT_FILE, COMPARE_STATE, GITHUB_STATE];
 
-async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): Promise<number> {
-  // a new measurement: whatever an earlier run in this workspace compared is not about it
+/**
+ * Starts every selected lane's check in_progress, from a step that runs no pull request code:
+ * the lanes step that follows runs that code, and gets no token (action.yml), so nothing it
+ * starts can read the token from an ancestor's environment.
+ */
+async function checksPhase(inputs: ActionInputs, config: Config, io: ActionIO): Promise<number> {
   removeStale(config.reportsDir, [...STALE_REPORTS, CHECKS_STATE]);
+  const starter = await checkStarter(inputs, io);
+  const names =
+    inputs.checkRuns === 'single'
+      ? [SINGLE_CHECK_NAME]
+      : inputs.checkRuns === 'per-lane'
+        ? config.lanes.map((l) => CHECK_NAMES[l])
+        : [];
+  for (const name of names) {
+    await starter.start(name);
+    writeState(config.reportsDir, CHECKS_STATE, starter.state());
+  }
+  return 0;
+}
+
+async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): Promise<number> {
+  // A token here means the checks were not started by the checks step: this step starts each
+  // as its lane starts (the CLI-compatible path). action.yml gives this step no token.
+  const startsChecks = inputs.token !== '';
+  // a new measurement: whatever an earlier run in this workspace compared is not about it
+  removeStale(config.reportsDir, startsChecks ? [...STALE_REPORTS, CHECKS_STATE] : STALE_REPORTS);
   const buildState = readState<BuildState>(config.reportsDir, BUILD_STATE);
   const built = buildState?.failures ?? {};
   const base = buildState?.base;
   const ab = base && !base.fallback ? { base, rules: await loadAbRules(config) } : undefined;
-  const starter = await checkStarter(inputs, io);
+  const starter = startsChecks
+    ? await checkStarter(inputs, io)
+    : { start: async () => {}, state: () => undefined };
   // Saved after every start, not once at the end: if this step is cancelled or dies, the
   // report step still knows which checks are in_progress and completes them.
   const start = async (name: string) => {
+    if (!startsChecks) return;
     await starter.start(name);
     writeState(config.reportsDir, CHECKS_STATE, starter.state());
   };
