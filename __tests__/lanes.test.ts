@@ -208,3 +208,35 @@ describe('bench processes', () => {
     expect(o.stdout.trim()).toMatch(/^glibc\.malloc\.hugetlb=1:glibc\.malloc\.mmap_threshold=33554432/);
   });
 });
+
+describe('progress', () => {
+  it('names the lane, its place and its cases; a silent lane still says it is running', async () => {
+    const { laneStartLine, withHeartbeat } = await import('../src/lanes/progress.js');
+    const lines: string[] = [];
+    const ctx = {
+      buildDir: '/b',
+      reportsDir: '/r',
+      profile: 'quick' as const,
+      forcePath: 'auto' as const,
+      threads: 2,
+      timeoutMs: 1000,
+      log: (l: string) => lines.push(l),
+    };
+    expect(laneStartLine(2, 4, 'attn-decode', 7, ctx)).toBe(
+      '[2/4] attn-decode: 7 cases, profile quick, path auto, 2 threads',
+    );
+    const value = await withHeartbeat(
+      ctx,
+      'lane gemm',
+      async (c) => {
+        c.log('gemm: started');
+        await new Promise((r) => setTimeout(r, 400));
+        return 42;
+      },
+      100,
+    );
+    expect(value).toBe(42);
+    expect(lines[0]).toBe('gemm: started');
+    expect(lines.some((l) => /^lane gemm: still running, \d+ s$/.test(l))).toBe(true);
+  });
+});

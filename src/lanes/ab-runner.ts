@@ -13,6 +13,7 @@ import { mergeAbRounds, type AbRound } from '../results/pair-rounds.js';
 import type { Lane, LaneContext } from './lane.js';
 import { laneAdapter } from './registry.js';
 import { emptyResult } from './runner.js';
+import { laneStartLine, withHeartbeat } from './progress.js';
 
 export interface AbPlan {
   /** rounds every lane runs */
@@ -137,7 +138,7 @@ export async function runLanesAb(
   lookup: (name: LaneName) => Lane | undefined = laneAdapter,
 ): Promise<LaneResult[]> {
   const results: LaneResult[] = [];
-  for (const name of lanes) {
+  for (const [i, name] of lanes.entries()) {
     const adapter = lookup(name);
     if (!adapter) {
       results.push(emptyResult(name, 'skipped', 'select', `the ${name} lane is not part of this build`));
@@ -148,7 +149,12 @@ export async function runLanesAb(
       results.push(emptyResult(name, 'error', 'build', unbuilt));
       continue;
     }
-    const r = await runLaneAb(adapter, sides, plan, needsMore);
+    sides.head.log(
+      `${laneStartLine(i + 1, lanes.length, name, adapter.plannedCases(sides.head.profile).length, sides.head)}; A/B, ${plan.rounds}-${plan.maxRounds} rounds`,
+    );
+    const r = await withHeartbeat(sides.head, `lane ${name}`, (head) =>
+      runLaneAb(adapter, { ...sides, head }, plan, needsMore),
+    );
     sides.head.log(
       `lane ${name}: ${r.status} in ${r.durationS.toFixed(1)} s, ${r.info.ab_rounds} A/B rounds`,
     );

@@ -5,6 +5,7 @@ import type { LaneName } from '../model/lanes.js';
 import type { LaneResult } from '../model/results.js';
 import type { Lane, LaneContext } from './lane.js';
 import { laneAdapter } from './registry.js';
+import { laneStartLine, withHeartbeat } from './progress.js';
 
 /** The result of a lane that produced nothing: it still reports, with the step that stopped it. */
 export function emptyResult(
@@ -33,7 +34,7 @@ export async function runLanes(
   lookup: (name: LaneName) => Lane | undefined = laneAdapter,
 ): Promise<LaneResult[]> {
   const results: LaneResult[] = [];
-  for (const name of lanes) {
+  for (const [i, name] of lanes.entries()) {
     const adapter = lookup(name);
     if (!adapter) {
       results.push(emptyResult(name, 'skipped', 'select', `the ${name} lane is not part of this build`));
@@ -44,10 +45,10 @@ export async function runLanes(
       results.push(emptyResult(name, 'error', 'build', buildFailure));
       continue;
     }
-    ctx.log(`lane ${name}: running (profile ${ctx.profile}, path ${ctx.forcePath}, ${ctx.threads} threads)`);
+    ctx.log(laneStartLine(i + 1, lanes.length, name, adapter.plannedCases(ctx.profile).length, ctx));
     const start = Date.now();
     try {
-      const r = await adapter.run(ctx);
+      const r = await withHeartbeat(ctx, `lane ${name}`, (c) => adapter.run(c));
       results.push(r);
       ctx.log(
         `lane ${name}: ${r.status} in ${((Date.now() - start) / 1000).toFixed(1)} s${r.error ? ` (${r.error.message})` : ''}`,
