@@ -4,8 +4,8 @@
 //              false failure;
 //   detection  the fused LoRA GEMM slowed by 3, 5 and 10 % (a spin proportional to the call's
 //              own elapsed time, patched into a scratch clone only) measured by `ab` against the
-//              unmodified commit: a run detects the slowdown when a fused_gflops verdict of the
-//              gemm lane is `regressed`.
+//              unmodified commit: a run detects the slowdown when a verdict on the slowed
+//              kernel (fused_gflops, or its same-run ratio fused_vs_unfused) is `regressed`.
 // Writes a table (false-failure rate, detection rate per size, wall time) to stdout and to
 // reports/gate-proof.md, and the raw outcomes to reports/gate-proof.json.
 //
@@ -124,12 +124,18 @@ function abRun(label, base) {
   const failing = all.filter(
     (v) => v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error'),
   );
-  const fused = all.filter((v) => v.source === 'ab' && v.metric === 'fused_gflops');
-  const detected = fused.some((v) => v.state === 'regressed');
+  // the slowed kernel's own measures: its throughput, and its same-run ratio over the unfused
+  // path (three plain GEMMs, untouched by the patch), timed round-robin in the same process
+  const ofKernel = (name) => all.filter((v) => v.source === 'ab' && v.metric === name);
+  const fused = ofKernel('fused_gflops');
+  const ratio = ofKernel('fused_vs_unfused');
+  const detected = [...fused, ...ratio].some((v) => v.state === 'regressed');
   const rounds = verdicts.lanes.map((l) => l.ab?.rounds ?? 0);
   const fusedDelta = fused.map((v) => v.deltaPct).filter((x) => typeof x === 'number');
+  const ratioDelta = ratio.map((v) => v.deltaPct).filter((x) => typeof x === 'number');
+  const pct = (xs) => xs.map((d) => d.toFixed(1)).join(' / ');
   console.error(
-    `${label}: exit ${r.status}, ${failing.length} failing, fused_gflops Δ ${fusedDelta.map((d) => d.toFixed(1)).join(' / ')} %, ${rounds.join('/')} rounds, ${wallS.toFixed(0)} s`,
+    `${label}: exit ${r.status}, ${failing.length} failing, fused_gflops Δ ${pct(fusedDelta)} %, fused_vs_unfused Δ ${pct(ratioDelta)} %, ${rounds.join('/')} rounds, ${wallS.toFixed(0)} s`,
   );
   return {
     label,
@@ -137,6 +143,7 @@ function abRun(label, base) {
     failing: failing.map((v) => `${v.caseId} ${v.metric} ${v.state}`),
     detected,
     fusedDelta,
+    ratioDelta,
     wallS,
   };
 }
@@ -164,7 +171,7 @@ try {
     `| A/A (base = head) | a run with any failing verdict | ${rate(outcomes.aa, (o) => o.failing.length > 0)} | ${wall(outcomes.aa)} |`,
     ...Object.entries(outcomes.detect).map(
       ([pct, xs]) =>
-        `| fused GEMM ${pct} % slower | fused_gflops regressed | ${rate(xs, (o) => o.detected)} | ${wall(xs)} |`,
+        `| fused GEMM ${pct} % slower | fused_gflops or fused_vs_unfused regressed | ${rate(xs, (o) => o.detected)} | ${wall(xs)} |`,
     ),
   ];
   const table = `${lines.join('\n')}\n`;
