@@ -26,6 +26,8 @@ import { escapeMarkdown as esc } from './escape.js';
 
 export const DEFAULT_TREND_POINTS = 20;
 export const DEFAULT_TREND_SERIES = 3;
+/** History points the change-point search looks at: its permutation test costs O(n²) per draw. */
+export const DEFAULT_ANALYSIS_POINTS = 100;
 
 export interface SeriesKey {
   caseId: string;
@@ -214,7 +216,7 @@ export interface TrendSectionOptions extends TrendChartOptions {
   seriesByLane?: Record<string, readonly SeriesKey[]>;
   /** the change-point search and drift test on each drawn line's history */
   analysis?: ChangePointOptions & { drift?: DriftOptions };
-  /** history points the search looks at, the newest; all given when absent */
+  /** history points the search looks at, the newest; DEFAULT_ANALYSIS_POINTS */
   analysisPoints?: number;
 }
 
@@ -266,7 +268,8 @@ export function trendSection(
       current: Object.keys(current.cases).length > 0 ? current : undefined,
       base: base && Object.keys(base.cases).length > 0 ? base : undefined,
     });
-    const analysed = options.analysisPoints !== undefined ? points.slice(-options.analysisPoints) : points;
+    const analysisPoints = options.analysisPoints ?? DEFAULT_ANALYSIS_POINTS;
+    const analysed = analysisPoints <= 0 ? [] : points.slice(-analysisPoints);
     const drawn =
       chart?.series ??
       options.seriesByLane?.[lane.lane] ??
