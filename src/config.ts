@@ -32,6 +32,12 @@ export interface Config {
   timeoutMs: number;
   /** build before running (false: use what build/ holds) */
   build: boolean;
+  /** a local history store (<dir>/<machine class>.jsonl) to draw trend charts from */
+  historyDir?: string;
+  /** the repository's history data branch to draw trend charts from (fetched from origin) */
+  historyBranch?: string;
+  /** false: no charts in the report */
+  charts: boolean;
 }
 
 export interface RawOptions {
@@ -46,6 +52,9 @@ export interface RawOptions {
   threads?: string;
   timeout?: string;
   build?: boolean;
+  history?: string;
+  historyBranch?: string;
+  charts?: boolean;
 }
 
 const DEFAULT_TIMEOUT_S: Record<Profile, number> = { smoke: 300, quick: 1200, full: 5400 };
@@ -107,5 +116,8 @@ export function buildConfig(raw: RawOptions, env: NodeJS.ProcessEnv = process.en
     threads: positiveInt(raw.threads, os.availableParallelism(), '--threads'),
     timeoutMs: positiveInt(raw.timeout, DEFAULT_TIMEOUT_S[profile], '--timeout') * 1000,
     build: raw.build ?? true,
+    ...(raw.history ? { historyDir: path.resolve(root, raw.history) } : {}),
+    ...(raw.historyBranch ? { historyBranch: raw.historyBranch } : {}),
+    charts: raw.charts ?? true,
   };
 }

@@ -7,6 +7,8 @@ import { buildConfig, type RawOptions } from './config.js';
 import path from 'node:path';
 import { abStage, calibrateStage, compareStage, readResults, runStage, RESULTS_FILE } from './pipeline.js';
 import { validateResults } from './compare/results-schema.js';
+import { appendHistory, recordsFromResults } from './history/store.js';
+import { publishHistory } from './history/git-branch.js';
 import type { Config } from './config.js';
 import { EXIT_FAILURE, EXIT_INPUT, EXIT_OK, InputError, exitCodeFor, formatError } from './errors.js';
 import { ISA_PATHS, LANES, PROFILES } from './model/lanes.js';
@@ -24,7 +26,10 @@ function addCommon(cmd: Command, opts: { run: boolean }): Command {
       `comma-separated lanes (${LANES.join(', ')}); default: every lane in this build`,
     )
     .option('--baselines-dir <dir>', 'committed baselines and rules.yml', 'baselines')
-    .option('--reports-dir <dir>', 'where results, verdicts and reports are written', 'reports');
+    .option('--reports-dir <dir>', 'where results, verdicts and reports are written', 'reports')
+    .option('--history <dir>', 'a local history store (<class>.jsonl files) for the trend charts')
+    .option('--history-branch <name>', "the repository's history data branch for the trend charts")
+    .option('--no-charts', 'no trend charts in the report');
   if (opts.run) {
     cmd
       .addOption(new Option('--profile <name>', 'benchmark profile').choices([...PROFILES]))
@@ -68,6 +73,30 @@ async function doAll(raw: RawOptions): Promise<number> {
 async function doAb(raw: RawOptions & { base: string }): Promise<number> {
   const results = await abStage(buildConfig(raw), raw.base, log);
   return doCompare(raw, results);
+}
+
+/**
+ * Appends this run's results to the history: a local store, or the data branch (pushed, with
+ * retries on a concurrent push). Only for the default branch's own runs, never PR code.
+ */
+async function doHistoryRecord(raw: RawOptions): Promise<number> {
+  const config = buildConfig(raw);
+  const file = path.join(config.reportsDir, RESULTS_FILE);
+  const results = validateResults(readResults(config), file);
+  const records = recordsFromResults(results);
+  if (records.length === 0) throw new InputError('no lane ran cleanly: nothing to record', { file });
+  if (config.historyDir) {
+    for (const f of appendHistory(config.historyDir, records)) log(`history: appended to ${f}`);
+    return EXIT_OK;
+  }
+  if (config.historyBranch) {
+    const r = publishHistory(config.root, records, { branch: config.historyBranch });
+    log(
+      `history: pushed ${r.files.join(', ')} to ${config.historyBranch} (${r.commit.slice(0, 12)}, attempt ${r.attempts})`,
+    );
+    return EXIT_OK;
+  }
+  throw new InputError('say where: --history <dir> or --history-branch <name>', { field: 'history record' });
 }
 
 async function doCalibrate(raw: RawOptions & { from?: boolean; runs?: string }): Promise<number> {
@@ -162,6 +191,17 @@ function program(setCode: (code: number) => void): Command {
     .action(async (phase: Phase) => {
       setCode(await doAction(phase));
     });
+  const history = root.command('history').description('the default-branch history behind the trend charts');
+  addCommon(
+    history
+      .command('record')
+      .description(
+        'append reports/results.json to the history (--history <dir>, or --history-branch to push)',
+      ),
+    { run: false },
+  ).action(async (o: RawOptions) => {
+    setCode(await doHistoryRecord(o));
+  });
   root
     .command('tokenize')
     .description('encode a text file with the native tokenizer; prints {"ids":[…]}')

@@ -20,6 +20,10 @@ import { checkoutBase, type BaseCheckout } from './build/base-side.js';
 import { abInconclusive } from './compare/compare-ab.js';
 import { minPairsFor } from './compare/paired.js';
 import type { Machine } from './model/machine.js';
+import type { HistoryPoint } from './model/history.js';
+import { classKey, classOfRun } from './model/machine-class.js';
+import { readHistory } from './history/store.js';
+import { readHistoryFromBranch } from './history/git-branch.js';
 import { InputError } from './errors.js';
 import { compare, loadBaselines, loadRules, summarizeLane, writeBaseline } from './compare/index.js';
 import { unreachableTolerances } from './compare/reachable.js';
@@ -295,6 +299,35 @@ export interface CompareOutcome {
   inputErrors: InputError[];
 }
 
+/**
+ * The default-branch history of each lane on this run's machine class, from a local store or
+ * the data branch, for the trend charts; undefined when neither is configured. A missing or
+ * damaged history is a note, never an error: the report goes on without trends.
+ */
+function readLaneHistories(
+  config: Config,
+  results: RunResults,
+  notes: string[],
+): Map<string, HistoryPoint[]> | undefined {
+  if (!config.historyDir && !config.historyBranch) return undefined;
+  const out = new Map<string, HistoryPoint[]>();
+  for (const lane of results.lanes) {
+    if (lane.status !== 'ok') continue;
+    const key = classKey(classOfRun(results.machine, lane.path));
+    const options = { last: 100, profile: results.profile };
+    try {
+      const read = config.historyDir
+        ? readHistory(config.historyDir, key, lane.lane, options)
+        : readHistoryFromBranch(config.root, key, lane.lane, { ...options, branch: config.historyBranch });
+      notes.push(...read.notes.map((n) => `history: ${n}`));
+      if (read.records.length > 0) out.set(lane.lane, read.records);
+    } catch (e) {
+      notes.push(`history of ${lane.lane} not read: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  return out;
+}
+
 export async function compareStage(config: Config, results: RunResults): Promise<CompareOutcome> {
   const rules = await loadRules(config.rulesFile);
   const loadNotes: string[] = [];
@@ -306,7 +339,8 @@ export async function compareStage(config: Config, results: RunResults): Promise
   );
   const report = compare(results, baselines, rules);
   report.notes.push(...loadNotes);
-  const markdown = renderMarkdown(report);
+  const history = readLaneHistories(config, results, report.notes);
+  const markdown = renderMarkdown(report, { ...(history ? { history } : {}), charts: config.charts });
   atomicWriteJson(path.join(config.reportsDir, VERDICTS_FILE), report);
   atomicWrite(path.join(config.reportsDir, REPORT_FILE), markdown);
   const inputErrors = Object.values(baselines).filter((b): b is InputError => b instanceof InputError);

@@ -54,6 +54,9 @@ export function laneGeomeans(verdicts: readonly Verdict[], confidence = 0.95): L
   const byLane = new Map<string, Map<string, number>>();
   for (const v of verdicts) {
     if (v.source === 'gate' || !isThroughput(v)) continue;
+    // a ratio to another machine class's number, or to nothing, says nothing about the code
+    if (v.state === 'incomparable' || v.state === 'new' || v.state === 'missing' || v.state === 'error')
+      continue;
     const r = ratioOf(v);
     if (r === undefined) continue;
     const lane = byLane.get(v.lane) ?? new Map<string, number>();

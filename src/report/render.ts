@@ -22,6 +22,9 @@ import type {
   VerdictState,
 } from '../model/verdicts.js';
 import { codeBlock, escapeMarkdown as esc, plainText } from './escape.js';
+import { geomeanLine } from './geomean.js';
+import { trendSection } from './trend.js';
+import type { HistoryPoint } from '../model/history.js';
 
 export const REPORT_MARKER = '<!-- infeng-perf-report -->';
 /** GitHub's limit is 65,536 characters for a comment and 65,535 for a check run summary. */
@@ -32,6 +35,10 @@ const MAX_LISTED = 8;
 
 export interface RenderOptions {
   maxChars?: number;
+  /** default-branch history of this machine class, per lane: drawn as trend charts */
+  history?: ReadonlyMap<string, readonly HistoryPoint[]>;
+  /** false: no charts (the tables only) */
+  charts?: boolean;
   /** where the untruncated report can be found, said in the truncation note */
   fullReportHint?: string;
 }
@@ -256,6 +263,7 @@ interface Section {
 }
 
 function headSection(report: VerdictReport): string {
+  const overall = geomeanLine(allVerdicts(report));
   const failing = allVerdicts(report).filter(isFailing).length;
   const warned = allVerdicts(report).some((v) => isWarning(v));
   const icon = report.conclusion === 'failure' ? '❌' : warned ? '⚠️' : '✅';
@@ -274,6 +282,7 @@ function headSection(report: VerdictReport): string {
       ['l', 'l', 'l'],
     ),
   ];
+  if (overall) lines.push('', overall);
   return lines.join('\n');
 }
 
@@ -349,7 +358,10 @@ function laneDetails(l: LaneVerdicts): string {
   return parts.join('\n');
 }
 
-function markdownSections(report: VerdictReport): { head: string; rest: Section[] } {
+function markdownSections(
+  report: VerdictReport,
+  options: RenderOptions = {},
+): { head: string; rest: Section[] } {
   const verdicts = allVerdicts(report);
   const multiLane = new Set(verdicts.map((v) => v.lane)).size > 1;
   const rest: Section[] = [];
@@ -395,6 +407,11 @@ function markdownSections(report: VerdictReport): { head: string; rest: Section[
     if (l.verdicts.some(isMetricVerdict))
       rest.push({ label: `the details of ${esc(l.lane)}`, text: laneDetails(l) });
   }
+  // last, so that over the budget the charts go before any table does
+  if (options.history && options.charts !== false) {
+    const trends = trendSection(report, options.history);
+    if (trends) rest.push({ label: 'the trend charts', text: trends });
+  }
   return { head: headSection(report), rest };
 }
 
@@ -408,7 +425,7 @@ function legend(unchanged: number, ab = false): string {
 /** The Markdown report; never longer than `maxChars`, dropping whole sections from the end. */
 export function renderMarkdown(report: VerdictReport, options: RenderOptions = {}): string {
   const maxChars = options.maxChars ?? DEFAULT_MAX_CHARS;
-  const { head, rest } = markdownSections(report);
+  const { head, rest } = markdownSections(report, options);
   const join = (sections: string[]): string => `${sections.join('\n\n')}\n`;
 
   const full = join([head, ...rest.map((s) => s.text)]);
