@@ -26,8 +26,9 @@ export function laneReport(report: VerdictReport, lane: LaneVerdicts): VerdictRe
     lanes: [lane],
     counts,
     conclusion: lane.verdicts.some(isFailing) ? 'failure' : 'success',
-    // compare prefixes its notes with the lane they are about
-    notes: report.notes.filter((n) => n.startsWith(`${lane.lane}:`)),
+    // compare prefixes its notes with the lane they are about; a configuration problem
+    // without a lane (a baselines directory that does not exist) is every lane's
+    notes: report.notes.filter((n) => n.startsWith(`${lane.lane}:`) || n.startsWith('configuration:')),
   };
 }
 
