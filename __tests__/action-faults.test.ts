@@ -213,7 +213,11 @@ describe('GitHub not answering', { timeout: SLOW }, () => {
 });
 
 describe('every check this run started completes, whatever happens', { timeout: SLOW }, () => {
-  /** Passes the schema, but the renderer reads the message of a lane's error. */
+  /**
+   * A lane error without its message, which the renderer reads: the schema refuses it now
+   * (in the measuring run the report step fails on it, in the report workflow the artifact
+   * counts as no report); either way every check completes.
+   */
   function craftVerdicts(file: string): void {
     const doc = JSON.parse(readFileSync(file, 'utf8')) as { lanes: Json[] };
     const sched = doc.lanes.find((l) => l.lane === 'sched')!;
@@ -262,6 +266,43 @@ describe('every check this run started completes, whatever happens', { timeout: 
     allCompleted();
     expect(Object.values(checksByName()).every((c) => c.conclusion === 'failure')).toBe(true);
   });
+
+  const badStates: [string, string][] = [
+    ['{}', '{}'],
+    ['cut short', '{"schemaVersion": 1, "repository": "Codertocat/Hel'],
+  ];
+  for (const [what, text] of badStates) {
+    it(`when the artifact's github.json is ${what}: refused naming the file, every check completed`, async () => {
+      const ws = makeWorkspace();
+      const r = measuringRun(ws);
+      r.env.INFENG_GITHUB_TOKEN = '';
+      await step(r, 'lanes');
+      await step(r, 'compare');
+      await step(r, 'report');
+      const artifact = mkdtempSync(path.join(os.tmpdir(), 'infeng-artifact-'));
+      writeFileSync(
+        path.join(artifact, 'verdicts.json'),
+        readFileSync(path.join(ws.reports, 'verdicts.json')),
+      );
+      writeFileSync(path.join(artifact, 'github.json'), text);
+      const report = runner({
+        apiUrl,
+        root: ws.root,
+        event: workflowRunEvent({ headSha: PR_HEAD, name: 'perf', repository: 'Codertocat/Hello-World' }),
+        eventName: 'workflow_run',
+        inputs: { mode: 'report', 'reports-dir': artifact },
+      });
+      Object.assign(report.env, FAST_GITHUB);
+      const out = await step(report, 'report');
+      expect(out.code).toBe(2);
+      expect(logsOf(out)).toContain(`${path.join(artifact, 'github.json')}: `);
+      allCompleted();
+      for (const c of Object.values(checksByName())) {
+        expect(c.conclusion).toBe('failure');
+        expect((c.output as Json).summary as string).toMatch(/github\.json/);
+      }
+    });
+  }
 
   it('when the lanes step died after starting its checks (no results, compare fails)', async () => {
     const ws = makeWorkspace();

@@ -15,7 +15,7 @@ import {
   workflowRunEvent,
   type Runner,
 } from './fake-github/runner.js';
-import { EVIL_CASE, makeWorkspace } from './fixtures/action/workspace.js';
+import { EVIL_CASE, extraCaseId, makeWorkspace } from './fixtures/action/workspace.js';
 
 type Json = Record<string, unknown>;
 
@@ -330,6 +330,64 @@ describe('what the comment may contain', { timeout: SLOW }, () => {
       expect((((created.body as Json).output as Json).annotations as unknown[]).length).toBe(50);
       expect(batches).toEqual([...Array<number>(11).fill(50), 3]);
       expect(((gemm.output as Json).summary as string).length).toBeLessThanOrEqual(65_535);
+    },
+  );
+
+  it('the fake GitHub refuses what GitHub refuses: a check summary over 65,535 bytes, an annotation title over 255 characters', async () => {
+    const post = (output: Json) =>
+      fetch(`${apiUrl}/repos/Codertocat/Hello-World/check-runs`, {
+        method: 'POST',
+        headers: {
+          authorization: `token ${TOKEN}`,
+          accept: 'application/vnd.github+json',
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ name: 'gemm-perf', head_sha: PR_HEAD, output }),
+      });
+    // 30,000 characters, 90,000 bytes: under a budget in characters, over GitHub's in bytes
+    const r1 = await post({ title: 't', summary: '汉'.repeat(30_000) });
+    expect(r1.status).toBe(422);
+    const annotation = { path: 'a', start_line: 1, end_line: 1, annotation_level: 'failure', message: 'm' };
+    const r2 = await post({
+      title: 't',
+      summary: 's',
+      annotations: [{ ...annotation, title: 'x'.repeat(256) }],
+    });
+    expect(r2.status).toBe(422);
+    const r3 = await post({ title: 't', summary: '汉'.repeat(21_000) });
+    expect(r3.status).toBe(201);
+    expect(gh.problems).toEqual([
+      "output.summary of 90000 bytes is over GitHub's 65535",
+      "output.annotations[0].title of 256 characters is over GitHub's 255",
+    ]);
+    gh.problems.length = 0;
+  });
+
+  it(
+    'thousands of CJK case names: check runs within 65,535 bytes and the job summary within 1 MiB (GitHub counts bytes); report-full.md whole',
+    { timeout: 180_000 },
+    async () => {
+      const extra = 1200;
+      const ws = makeWorkspace({ extraCases: extra, cjk: true });
+      const r = runner({ apiUrl, root: ws.root, event: pullRequestEvent(), eventName: 'pull_request' });
+      await runSteps(r);
+      // the fake refuses (422) and records any body over GitHub's limits; afterEach wants none
+      expect(gh.problems).toEqual([]);
+      for (const c of Object.values(checksByName())) {
+        expect(c.status).toBe('completed');
+        expect(Buffer.byteLength((c.output as Json).summary as string)).toBeLessThanOrEqual(65_535);
+      }
+      expect(checksByName()['gemm-perf']!.conclusion).toBe('failure');
+      expect((botComments()[0]!.body as string).length).toBeLessThanOrEqual(COMMENT_MAX);
+      expect(Buffer.byteLength(r.summary())).toBeLessThanOrEqual(1_048_576);
+      expect(r.summary()).toMatch(/Report shortened\*\* to fit [\d,]+ bytes/);
+      const full = readFileSync(path.join(ws.reports, 'report-full.md'), 'utf8');
+      expect(Buffer.byteLength(full)).toBeGreaterThan(1_048_576);
+      expect(full).not.toMatch(/Report shortened/);
+      const missing = Array.from({ length: extra }, (_, i) => extraCaseId(i, true)).filter(
+        (id) => !full.includes(id),
+      );
+      expect(missing).toEqual([]);
     },
   );
 

@@ -168,6 +168,24 @@ describe('baselines per machine class', () => {
     expect(await loadBaseline('gemm', dir, runClass)).toEqual(good);
   });
 
+  it('says which file each baseline came from: its class folder, the flat file, or the nearest class', async () => {
+    const dir = await tempDir();
+    await writeBaseline(good, dir);
+    await writeFile(
+      join(dir, 'sched.json'),
+      formatBaseline({ ...good, _meta: { ...good._meta, lane: 'sched' } }),
+    );
+    await writeBaseline({ ...intel, _meta: { ...intel._meta, lane: 'tokenizer' } }, dir);
+    const files: Record<string, string> = {};
+    const lanes = ['gemm', 'sched', 'tokenizer', 'attn-decode'].map((l) => ({ lane: l, path: 'avx2' }));
+    await loadBaselines(lanes, dir, machine(), [], files);
+    expect(files).toEqual({
+      gemm: join(dir, CLASS, 'gemm.json'),
+      sched: join(dir, 'sched.json'),
+      tokenizer: join(dir, 'intel-xeon-processor_2c_avx512_clang17', 'tokenizer.json'),
+    });
+  });
+
   it('a malformed baseline of another class is a note, not an error of this run', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'intel-xeon-processor_2c_avx512_clang17'));

@@ -93,6 +93,30 @@ describe('infeng-perf CLI', () => {
     expect(readFileSync(path.join(dir, 'reports', 'report.md'), 'utf8')).toMatch(/gemm\.json/);
   });
 
+  it('a fail gate naming a metric the lane did not measure is bad input: exit 2 naming rules.yml and the gate, the report still written', () => {
+    const dir = workspace();
+    writeFileSync(path.join(dir, 'reports', 'results.json'), JSON.stringify(results([1, 1, 1, 1, 1])));
+    writeFileSync(
+      path.join(dir, 'baselines', 'rules.yml'),
+      'lanes:\n  gemm:\n    gates: [{ name: tax, metric: lora_tax_pc, max: 5, severity: fail }]\n',
+    );
+    const r = cli(['compare'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/gemm-perf/);
+    expect(r.stderr).toMatch(
+      /rules\.yml: lanes\.gemm\.gates\[0\]: gate "tax": metric "lora_tax_pc" matches none/,
+    );
+    expect(readFileSync(path.join(dir, 'reports', 'report.md'), 'utf8')).toMatch(/lora_tax_pc/);
+  });
+
+  it('a baselines directory that does not exist is bad input: exit 2 naming it', () => {
+    const dir = workspace();
+    writeFileSync(path.join(dir, 'reports', 'results.json'), JSON.stringify(results([1, 1, 1, 1, 1])));
+    const r = cli(['compare', '--baselines-dir', 'baseline'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${path.join(dir, 'baseline')}: the baselines directory does not exist`);
+  });
+
   describe('results.json is checked against its schema', () => {
     function compareWith(doc: unknown) {
       const dir = workspace();

@@ -67,6 +67,40 @@ describe('parseRules', () => {
     });
   });
 
+  it('stops a YAML alias bomb as bad input naming the file, not an internal error', async () => {
+    // billion laughs: each level names the one below nine times, 9^6 strings once expanded
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (const [prev, name] of [...'abcdef'].slice(0, 5).map((c, i) => [c, 'bcdef'[i]!])) {
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    const bomb = `${levels.join('\n')}\n`;
+    const started = Date.now();
+    let err: unknown;
+    try {
+      parseRules(bomb, 'baselines/rules.yml');
+    } catch (e) {
+      err = e;
+    }
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).file).toBe('baselines/rules.yml');
+    expect((err as Error).message).toMatch(/^baselines\/rules\.yml: too many YAML aliases/);
+    // through the file, too
+    const dir = await mkdtemp(join(tmpdir(), 'rules-'));
+    await writeFile(join(dir, 'rules.yml'), bomb);
+    await expect(loadRules(join(dir, 'rules.yml'))).rejects.toThrow(`${join(dir, 'rules.yml')}: too many`);
+  });
+
+  it('a few aliases (a shared list of cases) are still fine', () => {
+    const rules = parseRules(
+      'lanes:\n  gemm:\n    gates:\n      - { name: a, metric: x, cases: &p "prefill/*", max: 1 }\n      - { name: b, metric: y, cases: *p, max: 2 }\n    tolerances:\n      - { metric: x, tolerancePct: 3 }\n',
+    );
+    expect(rules.lanes.gemm?.gates.map((g) => [g.name, g.cases])).toEqual([
+      ['a', 'prefill/*'],
+      ['b', 'prefill/*'],
+    ]);
+  });
+
   it('reports bad YAML with the file and the line', () => {
     const err = errorOf(() => parseRules('lanes:\n  gemm: [unclosed\n', 'baselines/rules.yml'));
     expect(err.file).toBe('baselines/rules.yml');

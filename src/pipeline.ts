@@ -1,7 +1,7 @@
 // The one flow: build → lanes → results → compare(baselines, rules) → verdicts → report.
 // Each stage reads the previous stage's file under reports/, so any stage can be re-run alone;
 // only this module knows the order.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.js';
 import type { LaneName } from './model/lanes.js';
@@ -27,6 +27,7 @@ import { readHistoryFromBranch } from './history/git-branch.js';
 import { InputError } from './errors.js';
 import { compare, loadBaselines, loadRules, summarizeLane, writeBaseline } from './compare/index.js';
 import { unreachableTolerances } from './compare/reachable.js';
+import { lintConfiguration, type LintProblem } from './compare/lint.js';
 import { renderMarkdown, renderTerminal } from './report/index.js';
 import { atomicWrite, atomicWriteJson } from './io/atomic-write.js';
 
@@ -305,6 +306,33 @@ export interface CompareOutcome {
 }
 
 /**
+ * The configuration is wrong (lint.ts): thrown by compareStage once verdicts.json and report.md
+ * are written, so the report (with an error verdict for each lane concerned) is still there
+ * for whoever reads it, and the exit code says input. `outcome` is what was written.
+ */
+export class ConfigurationError extends InputError {
+  readonly outcome: CompareOutcome;
+  readonly problems: readonly LintProblem[];
+
+  constructor(outcome: CompareOutcome, problems: readonly LintProblem[]) {
+    const n = problems.length;
+    super(
+      `${n} configuration problem${n === 1 ? '' : 's'}: ${problems.map((p) => p.error.message).join('; ')}`,
+    );
+    this.outcome = outcome;
+    this.problems = problems;
+  }
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The default-branch history of each lane on this run's machine class, from a local store or
  * the data branch, for the trend charts; undefined when neither is configured. A missing or
  * damaged history is a note, never an error: the report goes on without trends.
@@ -336,20 +364,33 @@ function readLaneHistories(
 export async function compareStage(config: Config, results: RunResults): Promise<CompareOutcome> {
   const rules = await loadRules(config.rulesFile);
   const loadNotes: string[] = [];
+  const baselineFiles: Record<string, string> = {};
   const baselines = await loadBaselines(
     results.lanes.map((l) => ({ lane: l.lane, path: l.path })),
     config.baselinesDir,
     results.machine,
     loadNotes,
+    baselineFiles,
   );
-  const report = compare(results, baselines, rules);
-  report.notes.push(...loadNotes);
+  const lint = lintConfiguration({
+    rules,
+    rulesFile: config.rulesFile,
+    baselinesDir: config.baselinesDir,
+    baselinesDirExists: isDirectory(config.baselinesDir),
+    baselines,
+    baselineFiles,
+    results,
+  });
+  const report = compare(results, baselines, rules, lint.problems);
+  report.notes.push(...loadNotes, ...lint.notes);
   const history = readLaneHistories(config, results, report.notes);
   const markdown = renderMarkdown(report, { ...(history ? { history } : {}), charts: config.charts });
   atomicWriteJson(path.join(config.reportsDir, VERDICTS_FILE), report);
   atomicWrite(path.join(config.reportsDir, REPORT_FILE), markdown);
   const inputErrors = Object.values(baselines).filter((b): b is InputError => b instanceof InputError);
-  return { report, markdown, terminal: renderTerminal(report), inputErrors };
+  const outcome = { report, markdown, terminal: renderTerminal(report), inputErrors };
+  if (lint.problems.length > 0) throw new ConfigurationError(outcome, lint.problems);
+  return outcome;
 }
 
 /**

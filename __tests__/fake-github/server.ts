@@ -81,8 +81,12 @@ interface Comment {
   data: Json;
 }
 
-/** GitHub's limit on a comment body. */
+/** GitHub's limit on a comment body, in characters. */
 export const COMMENT_MAX = 65_536;
+/** GitHub's limits on a check run's output: summary and text in bytes, titles in characters. */
+export const CHECK_OUTPUT_MAX_BYTES = 65_535;
+export const ANNOTATION_TITLE_MAX = 255;
+export const ANNOTATION_MESSAGE_MAX_BYTES = 65_536;
 
 export class FakeGitHub {
   readonly requests: RecordedRequest[] = [];
@@ -281,6 +285,8 @@ export class FakeGitHub {
         return [200, c.data];
       }
       case 'checks/create': {
+        const refused = this.checkOutputTooLong(body);
+        if (refused) return refused;
         const data = example(op, 201, 'example-of-completed-conclusion');
         const id = this.nextId++;
         Object.assign(data, {
@@ -304,6 +310,8 @@ export class FakeGitHub {
       case 'checks/update': {
         const data = this.checkRuns.get(Number(params.check_run_id));
         if (!data) return [404, { message: 'Not Found' }];
+        const refused = this.checkOutputTooLong(body);
+        if (refused) return refused;
         for (const k of ['status', 'conclusion', 'completed_at', 'details_url'] as const) {
           if (body?.[k] !== undefined) data[k] = body[k];
         }
@@ -379,18 +387,57 @@ export class FakeGitHub {
     return data;
   }
 
-  private tooLong(field: string, length: number, max: number): [number, unknown] {
-    this.problems.push(`${field} of ${length} characters is over GitHub's ${max}`);
+  /** GitHub refuses (422) a check run whose output is over its limits, counted as it counts them. */
+  private checkOutputTooLong(body: Json | undefined): [number, unknown] | undefined {
+    const out = body?.output as Json | undefined;
+    if (!out) return undefined;
+    for (const field of ['summary', 'text'] as const) {
+      const text = out[field];
+      if (typeof text !== 'string') continue;
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (bytes > CHECK_OUTPUT_MAX_BYTES)
+        return this.tooLong(`output.${field}`, bytes, CHECK_OUTPUT_MAX_BYTES, 'CheckRun', 'bytes');
+    }
+    for (const [i, a] of ((out.annotations as Json[] | undefined) ?? []).entries()) {
+      const title = typeof a.title === 'string' ? a.title : '';
+      if ([...title].length > ANNOTATION_TITLE_MAX)
+        return this.tooLong(
+          `output.annotations[${i}].title`,
+          [...title].length,
+          ANNOTATION_TITLE_MAX,
+          'CheckRun',
+        );
+      const bytes = Buffer.byteLength(String(a.message ?? ''), 'utf8');
+      if (bytes > ANNOTATION_MESSAGE_MAX_BYTES)
+        return this.tooLong(
+          `output.annotations[${i}].message`,
+          bytes,
+          ANNOTATION_MESSAGE_MAX_BYTES,
+          'CheckRun',
+          'bytes',
+        );
+    }
+    return undefined;
+  }
+
+  private tooLong(
+    field: string,
+    length: number,
+    max: number,
+    resource = 'IssueComment',
+    unit: 'characters' | 'bytes' = 'characters',
+  ): [number, unknown] {
+    this.problems.push(`${field} of ${length} ${unit} is over GitHub's ${max}`);
     return [
       422,
       {
         message: 'Validation Failed',
         errors: [
           {
-            resource: 'IssueComment',
+            resource,
             code: 'custom',
             field,
-            message: `${field} is too long (maximum is ${max} characters)`,
+            message: `${field} is too long (maximum is ${max} ${unit})`,
           },
         ],
       },

@@ -19,6 +19,8 @@ import {
   abInfo,
   buildLanes,
   compareStage,
+  ConfigurationError,
+  type CompareOutcome,
   loadAbRules,
   prepareBase,
   runAbLanes,
@@ -293,7 +295,18 @@ async function comparePhase(config: Config, io: ActionIO): Promise<number> {
   // report step then reports no verdicts and the gate step fails.
   removeStale(config.reportsDir, STALE_REPORTS);
   const results = validateResults(readResults(config), path.join(config.reportsDir, RESULTS_FILE));
-  const outcome = await compareStage(config, results);
+  let outcome: CompareOutcome;
+  try {
+    outcome = await compareStage(config, results);
+  } catch (e) {
+    if (!(e instanceof ConfigurationError)) throw e;
+    // The configuration is wrong, and the report says so in an error verdict of each lane
+    // concerned: it is this run's, so the report step posts it; the step fails with exit 2.
+    writeState(config.reportsDir, COMPARE_STATE, compareStamp(io.env, results.machine.time));
+    io.print(e.outcome.terminal);
+    for (const p of e.problems) io.error(sanitizeForLog(p.error.message));
+    throw e;
+  }
   writeState(config.reportsDir, COMPARE_STATE, compareStamp(io.env, results.machine.time));
   io.print(outcome.terminal);
   io.info(`wrote ${path.join(config.reportsDir, VERDICTS_FILE)} and ${REPORT_FILE}`);

@@ -29,7 +29,7 @@ import { completeCheck } from '../sinks/checks.js';
 import { ACTIONS_BOT, hasNews, stickyBody, upsertComment } from '../sinks/comment.js';
 import { fileLocator } from '../sinks/locate.js';
 import { runSink } from '../sinks/policy.js';
-import { jobSummary, writeJobSummary, type SinkLine } from '../sinks/summary.js';
+import { fullReport, jobSummary, summaryReport, writeJobSummary, type SinkLine } from '../sinks/summary.js';
 import { actionOutputs } from '../sinks/outputs.js';
 import type { ActionInputs } from './inputs.js';
 import type { ActionIO } from './phases.js';
@@ -38,6 +38,7 @@ import {
   GITHUB_STATE,
   readCurrentVerdicts,
   readEvent,
+  readGitHubState,
   readState,
   readVerdicts,
   writeState,
@@ -46,9 +47,6 @@ import {
 } from './state.js';
 
 export const FULL_REPORT_FILE = 'report-full.md';
-
-/** The step summary takes up to 1 MiB: room for the whole report. */
-const SUMMARY_MAX_CHARS = 900_000;
 
 /** What became of each check in this step: the `finally` completes whatever is left. */
 interface CheckLedger {
@@ -119,7 +117,9 @@ async function report(
 ): Promise<number> {
   const dir = config.reportsDir;
   const report = loadReport(dir, inputs, io);
-  const claims = inputs.mode === 'report' ? readState<GitHubState>(dir, GITHUB_STATE) : undefined;
+  // a github.json that is not one (`{}`, cut short) is refused naming the file; the finally
+  // still completes every check
+  const claims = inputs.mode === 'report' ? readGitHubState(dir) : undefined;
   const hint = ctx.runUrl
     ? `The full report is in the job summary and the report artifact of ${ctx.runUrl}.`
     : undefined;
@@ -179,11 +179,12 @@ async function report(
 
   // the job summary, always
   const summary = report
-    ? renderMarkdown(report, { maxChars: SUMMARY_MAX_CHARS })
+    ? summaryReport(report)
     : `### infeng perf\n\nNo report: ${escapeMarkdown(noReportReason(ctx))}.\n`;
   writeJobSummary(io.env.GITHUB_STEP_SUMMARY, jobSummary(summary, sinks));
-  // report.md is budgeted for a comment; this copy travels in the artifact whole
-  if (report) atomicWrite(path.join(dir, FULL_REPORT_FILE), summary);
+  // report.md is budgeted for a comment and the summary for 1 MiB; this copy travels in the
+  // artifact whole, however large
+  if (report) atomicWrite(path.join(dir, FULL_REPORT_FILE), fullReport(report));
 
   const reportPath = path.join(dir, REPORT_FILE);
   for (const [name, value] of Object.entries(actionOutputs(report, reportPath, commentUrl))) {

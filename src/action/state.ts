@@ -21,9 +21,10 @@ import { sanitizeForLog } from '../io/log-safe.js';
 import type { VerdictReport } from '../model/verdicts.js';
 import { makeValidator } from '../compare/validate.js';
 import { VERDICTS_FILE } from '../pipeline.js';
-import { verdictReportSchema } from './verdicts-schema.js';
+import { githubStateSchema, verdictReportSchema } from './verdicts-schema.js';
 
 const validateVerdicts = makeValidator<VerdictReport>(verdictReportSchema);
+const validateGitHubState = makeValidator<GitHubState>(githubStateSchema);
 
 export const BUILD_STATE = 'build.json';
 export const CHECKS_STATE = 'checks.json';
@@ -97,6 +98,13 @@ export function readVerdicts(dir: string): VerdictReport | undefined {
   const r = readState<unknown>(dir, VERDICTS_FILE);
   if (r === undefined) return undefined;
   return validateVerdicts(r, path.join(dir, VERDICTS_FILE));
+}
+
+/** github.json of an artifact, checked; undefined when the artifact has none (nothing was posted). */
+export function readGitHubState(dir: string): GitHubState | undefined {
+  const r = readState<unknown>(dir, GITHUB_STATE);
+  if (r === undefined) return undefined;
+  return validateGitHubState(r, path.join(dir, GITHUB_STATE));
 }
 
 /**

@@ -154,11 +154,13 @@ export async function loadBaseline(
   dir: string,
   runClass: MachineClass,
   notes: string[] = [],
+  where: { file?: string } = {},
 ): Promise<Baseline | undefined> {
   const key = classKey(runClass);
   const own = baselineFile(dir, lane, key);
   const found = await readBaselineFile(own, lane);
   if (found) {
+    where.file = own;
     const actual = classKey(classOfBaseline(found._meta));
     if (actual !== key) {
       throw new InputError(
@@ -171,7 +173,10 @@ export async function loadBaseline(
   // A baseline from before classes had folders: used when its class matches.
   const legacy = join(dir, `${lane}.json`);
   const flat = await readBaselineFile(legacy, lane);
-  if (flat && classKey(classOfBaseline(flat._meta)) === key) return flat;
+  if (flat && classKey(classOfBaseline(flat._meta)) === key) {
+    where.file = legacy;
+    return flat;
+  }
 
   const others = await classesWithBaseline(dir, lane);
   const rank = (k: string) => {
@@ -180,31 +185,39 @@ export async function loadBaseline(
   };
   for (const k of [...others].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) {
     try {
-      const b = await readBaselineFile(baselineFile(dir, lane, k), lane);
-      if (b) return b;
+      const file = baselineFile(dir, lane, k);
+      const b = await readBaselineFile(file, lane);
+      if (b) {
+        where.file = file;
+        return b;
+      }
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       notes.push(`${lane}: the baseline of class ${k} is not usable for reference: ${err.message}`);
     }
   }
+  if (flat) where.file = legacy;
   return flat;
 }
 
 /**
  * Every lane's baseline for its class (the ISA path is the lane's own), a malformed one as its
  * InputError so the other lanes go on. Problems that do not concern this run's class go to
- * `notes`.
+ * `notes`; the file each baseline was read from goes to `files` (lane → path).
  */
 export async function loadBaselines(
   lanes: readonly { lane: string; path: string }[],
   dir: string,
   machine: Machine,
   notes: string[] = [],
+  files: Record<string, string> = {},
 ): Promise<Record<string, Baseline | undefined | InputError>> {
   const out: Record<string, Baseline | undefined | InputError> = {};
   for (const { lane, path } of lanes) {
     try {
-      out[lane] = await loadBaseline(lane, dir, classOfRun(machine, path), notes);
+      const where: { file?: string } = {};
+      out[lane] = await loadBaseline(lane, dir, classOfRun(machine, path), notes, where);
+      if (where.file !== undefined) files[lane] = where.file;
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       out[lane] = err;

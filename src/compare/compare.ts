@@ -34,6 +34,7 @@ import {
   formatValue,
   isRatioUnit,
 } from './format.js';
+import type { LintProblem } from './lint.js';
 import { DISTURBED_PCT, gatesFor, globMatch, toleranceFor, type Tolerance } from './rules.js';
 import { allFinite, mannWhitneyU, summarizeSamples } from './stats.js';
 
@@ -44,13 +45,25 @@ export function compare(
   results: RunResults,
   baselines: Record<string, BaselineInput>,
   rules: Rules,
+  problems: readonly LintProblem[] = [],
 ): VerdictReport {
   const notes: string[] = [];
   // A/B: the head is judged against its base measured in the same rounds, not the baselines
   const ab = results.ab !== undefined;
   const lanes = results.lanes.map((lane) =>
-    compareLane(lane, results.machine, ab ? undefined : baselines[lane.lane], rules, notes, ab),
+    compareLane(
+      lane,
+      results.machine,
+      ab ? undefined : baselines[lane.lane],
+      rules,
+      notes,
+      ab,
+      problems.filter((p) => p.lane === undefined || p.lane === lane.lane),
+    ),
   );
+  // said once in the report; a problem about one lane carries its name so its check shows it
+  for (const p of problems)
+    notes.push(`${p.lane !== undefined ? `${p.lane}: ` : ''}configuration: ${p.error.message}`);
   const counts = emptyCounts();
   for (const v of lanes.flatMap((l) => l.verdicts)) counts[v.state]++;
   return {
@@ -82,6 +95,7 @@ function compareLane(
   rules: Rules,
   notes: string[],
   ab = false,
+  problems: readonly LintProblem[] = [],
 ): LaneVerdicts {
   const base: LaneVerdicts = {
     lane: lane.lane,
@@ -139,6 +153,8 @@ function compareLane(
   if (lane.cases.length === 0) {
     verdicts.push(laneLevel(lane.lane, 'the lane ran but reported no cases'));
   }
+  // the configuration that judges this lane is wrong (lint.ts): its verdicts cannot be trusted
+  for (const p of problems) verdicts.push(laneLevel(lane.lane, `configuration: ${p.error.message}`));
 
   const gates = gatesFor(rules, lane.lane);
   const gateMatched = new Set<string>();

@@ -162,12 +162,31 @@ interface RawRules {
 
 const validateRules = makeValidator<RawRules>(rulesSchema);
 
+/**
+ * Aliases a rules file may expand: a hand-written file shares a list or two, never hundreds;
+ * a document whose aliases nest (billion laughs) would expand to gigabytes.
+ */
+const MAX_ALIAS_COUNT = 100;
+
 /** Parses the text of a rules file. `file` is only used in error messages. */
 export function parseRules(text: string, file = 'baselines/rules.yml'): Rules {
   const doc = parseDocument(text, { prettyErrors: true });
   const yamlError = doc.errors[0];
   if (yamlError) throw new InputError(`invalid YAML: ${yamlError.message}`, { file, cause: yamlError });
-  const raw = validateRules(doc.toJS() ?? {}, file);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // the yaml package stops an alias bomb (billion laughs) with a ReferenceError of its own
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      throw new InputError(
+        `too many YAML aliases (more than ${MAX_ALIAS_COUNT} expansions): the file expands into a resource exhaustion, not rules`,
+        { file, cause: err },
+      );
+    }
+    throw err;
+  }
+  const raw = validateRules(data ?? {}, file);
 
   const defaultSeverity = raw.defaultSeverity ?? DEFAULT_RULES.defaultSeverity;
   const lanes: Record<string, LaneRules> = {};

@@ -5,10 +5,13 @@
 import { emptyCounts, isFailing } from '../model/verdicts.js';
 import type { LaneVerdicts, VerdictReport } from '../model/verdicts.js';
 import { REPORT_MARKER, renderMarkdown } from './render.js';
+import { clipUtf8 } from './bytes.js';
 import { escapeMarkdown, plainText } from './escape.js';
 
-/** GitHub's limit for `output.summary` is 65,535 characters. */
+/** GitHub's limit for `output.summary` (and `output.text`): 65,535 bytes of UTF-8. */
 export const CHECK_SUMMARY_MAX = 65_535;
+/** Room under the limit for what is said around a reason: the check's name and a sentence. */
+const REASON_MAX_BYTES = CHECK_SUMMARY_MAX - 1_000;
 /** Titles show in one line of the checks list; longer ones are cut. */
 const TITLE_MAX = 200;
 
@@ -26,8 +29,9 @@ export function laneReport(report: VerdictReport, lane: LaneVerdicts): VerdictRe
     lanes: [lane],
     counts,
     conclusion: lane.verdicts.some(isFailing) ? 'failure' : 'success',
-    // compare prefixes its notes with the lane they are about
-    notes: report.notes.filter((n) => n.startsWith(`${lane.lane}:`)),
+    // compare prefixes its notes with the lane they are about; a configuration problem
+    // without a lane (a baselines directory that does not exist) is every lane's
+    notes: report.notes.filter((n) => n.startsWith(`${lane.lane}:`) || n.startsWith('configuration:')),
   };
 }
 
@@ -37,7 +41,7 @@ export function renderLaneCheck(
   options: { fullReportHint?: string } = {},
 ): CheckText {
   const markdown = renderMarkdown(laneReport(report, lane), {
-    maxChars: CHECK_SUMMARY_MAX - 100,
+    maxBytes: CHECK_SUMMARY_MAX - 100,
     ...(options.fullReportHint ? { fullReportHint: options.fullReportHint } : {}),
   });
   return { title: checkTitle(lane.summary), summary: withoutMarker(markdown) };
@@ -49,7 +53,7 @@ export function renderReportCheck(
   options: { fullReportHint?: string } = {},
 ): CheckText {
   const markdown = renderMarkdown(report, {
-    maxChars: CHECK_SUMMARY_MAX - 100,
+    maxBytes: CHECK_SUMMARY_MAX - 100,
     ...(options.fullReportHint ? { fullReportHint: options.fullReportHint } : {}),
   });
   const failing = report.lanes.flatMap((l) => l.verdicts).filter(isFailing).length;
@@ -64,7 +68,7 @@ export function renderReportCheck(
 export function renderNotRunCheck(check: string, reason: string): CheckText {
   return {
     title: checkTitle(`not run: ${reason}`),
-    summary: `**${escapeMarkdown(check)}** did not run: ${escapeMarkdown(reason)}.\n\nA check that is required in branch protection completes as neutral so it never stays pending.`,
+    summary: `**${escapeMarkdown(check)}** did not run: ${clipUtf8(escapeMarkdown(reason), REASON_MAX_BYTES)}.\n\nA check that is required in branch protection completes as neutral so it never stays pending.`,
   };
 }
 
@@ -75,7 +79,7 @@ export function renderNotRunCheck(check: string, reason: string): CheckText {
 export function renderUnfinishedCheck(check: string, reason: string): CheckText {
   return {
     title: checkTitle(reason),
-    summary: `**${escapeMarkdown(check)}**: ${escapeMarkdown(reason)}.\n\nThe job summary and the report artifact of the run have whatever report it produced.`,
+    summary: `**${escapeMarkdown(check)}**: ${clipUtf8(escapeMarkdown(reason), REASON_MAX_BYTES)}.\n\nThe job summary and the report artifact of the run have whatever report it produced.`,
   };
 }
 

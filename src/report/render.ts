@@ -21,24 +21,31 @@ import type {
   VerdictReport,
   VerdictState,
 } from '../model/verdicts.js';
+import { utf8Length } from './bytes.js';
 import { codeBlock, escapeMarkdown as esc, plainText } from './escape.js';
 import { geomeanLine } from './geomean.js';
 import { trendSection } from './trend.js';
 import type { HistoryPoint } from '../model/history.js';
 
 export const REPORT_MARKER = '<!-- infeng-perf-report -->';
-/** GitHub's limit is 65,536 characters for a comment and 65,535 for a check run summary. */
+/**
+ * The comment's budget: GitHub takes 65,536 characters in a comment body (the sticky marker
+ * and a margin on top). Check runs and the job summary are limited in bytes: `maxBytes`.
+ */
 export const DEFAULT_MAX_CHARS = 65000;
 /** Beyond this many gate rows the main table keeps only the ones that did not pass. */
 const MAX_GATE_ROWS = 20;
 const MAX_LISTED = 8;
 
 export interface RenderOptions {
+  /** a budget in characters (a PR comment); the default when no budget is given */
   maxChars?: number;
   /** default-branch history of this machine class, per lane: drawn as trend charts */
   history?: ReadonlyMap<string, readonly HistoryPoint[]>;
   /** false: no charts (the tables only) */
   charts?: boolean;
+  /** a budget in UTF-8 bytes (a check run's summary, the job summary), as GitHub counts them */
+  maxBytes?: number;
   /** where the untruncated report can be found, said in the truncation note */
   fullReportHint?: string;
 }
@@ -422,32 +429,58 @@ function legend(unchanged: number, ab = false): string {
   return `<sub>${unchanged} unchanged metrics not shown. Δ: change of the median (pp for percentages). spread: ± half the interquartile range of this run, relative to the median (in pp for percentages). p: two-sided Mann–Whitney U.</sub>`;
 }
 
-/** The Markdown report; never longer than `maxChars`, dropping whole sections from the end. */
+/**
+ * The Markdown report; never over its budget (`maxChars` characters, `maxBytes` UTF-8 bytes, or
+ * both), dropping whole sections from the end. `maxChars: Infinity` never shortens it.
+ */
 export function renderMarkdown(report: VerdictReport, options: RenderOptions = {}): string {
-  const maxChars = options.maxChars ?? DEFAULT_MAX_CHARS;
+  const maxChars = options.maxChars ?? (options.maxBytes === undefined ? DEFAULT_MAX_CHARS : Infinity);
+  const maxBytes = options.maxBytes ?? Infinity;
+  const fits = (text: string) =>
+    text.length <= maxChars && (maxBytes === Infinity || utf8Length(text) <= maxBytes);
   const { head, rest } = markdownSections(report, options);
   const join = (sections: string[]): string => `${sections.join('\n\n')}\n`;
 
   const full = join([head, ...rest.map((s) => s.text)]);
-  if (full.length <= maxChars) return full;
+  if (fits(full)) return full;
 
   const hint = options.fullReportHint ?? 'The full report is in the run’s report files.';
+  const budget =
+    maxBytes < maxChars
+      ? `${maxBytes.toLocaleString('en-US')} bytes`
+      : `${maxChars.toLocaleString('en-US')} characters`;
   const kept = [...rest];
   const dropped: Section[] = [];
   for (;;) {
-    const note = `**Report shortened** to fit ${maxChars.toLocaleString('en-US')} characters: left out ${dropped
+    const note = `**Report shortened** to fit ${budget}: left out ${dropped
       .map((s) => s.label)
       .reverse()
       .join(', ')}. ${hint}`;
     const text = join([head, ...kept.map((s) => s.text), note]);
-    if (dropped.length > 0 && (text.length <= maxChars || kept.length === 0)) {
+    if (dropped.length > 0 && (fits(text) || kept.length === 0)) {
       // the head alone over budget cannot happen with real lane counts; cut at a line if it does
-      return text.length <= maxChars ? text : `${text.slice(0, text.lastIndexOf('\n', maxChars - 1))}\n`;
+      return fits(text) ? text : cutAtLine(text, maxChars, maxBytes);
     }
     const last = kept.pop();
     if (!last) return text;
     dropped.push(last);
   }
+}
+
+/** The longest run of whole lines of `text` within both budgets. */
+function cutAtLine(text: string, maxChars: number, maxBytes: number): string {
+  let chars = 0;
+  let bytes = 0;
+  let out = '';
+  for (const line of text.split('\n')) {
+    const c = line.length + 1;
+    const b = utf8Length(line) + 1;
+    if (chars + c > maxChars || bytes + b > maxBytes) break;
+    out += `${line}\n`;
+    chars += c;
+    bytes += b;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

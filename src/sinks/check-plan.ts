@@ -8,6 +8,7 @@ import { isFailing, isWarning } from '../model/verdicts.js';
 import { CHECK_NAMES, LANES } from '../model/lanes.js';
 import type { CheckConclusion, Verdict, VerdictReport } from '../model/verdicts.js';
 import { renderLaneCheck, renderNotRunCheck, renderReportCheck } from '../report/check.js';
+import { clipUtf8 } from '../report/bytes.js';
 
 export const CHECK_RUN_MODES = ['per-lane', 'single', 'none'] as const;
 export type CheckRunMode = (typeof CHECK_RUN_MODES)[number];
@@ -17,6 +18,13 @@ export const SINGLE_CHECK_NAME = 'infeng-perf';
 
 /** GitHub accepts at most 50 annotations per request. */
 export const ANNOTATIONS_PER_REQUEST = 50;
+/** GitHub's documented limit for an annotation's title, in characters. */
+export const ANNOTATION_TITLE_MAX = 255;
+/**
+ * An annotation's message shows inline in a diff: its reason is a sentence, and a lane's
+ * whole stderr in it would only bury the line. Well under GitHub's 64 KiB.
+ */
+export const ANNOTATION_MESSAGE_MAX_BYTES = 4_096;
 
 export interface Annotation {
   path: string;
@@ -58,8 +66,11 @@ export function annotationsFor(verdicts: readonly Verdict[], locate: Locate): An
       start_line: at.line,
       end_line: at.line,
       annotation_level: failing ? 'failure' : 'warning',
-      title: `${v.lane} ${v.caseId} ${v.metric}: ${what}`.replace(/\s+/g, ' ').trim(),
-      message: v.reason,
+      title: clipChars(
+        `${v.lane} ${v.caseId} ${v.metric}: ${what}`.replace(/\s+/g, ' ').trim(),
+        ANNOTATION_TITLE_MAX,
+      ),
+      message: clipUtf8(v.reason, ANNOTATION_MESSAGE_MAX_BYTES),
     });
   }
   return out;
@@ -120,4 +131,18 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/**
+ * At most `max` characters however they are counted (UTF-16 units, which are never fewer than
+ * code points), never splitting a surrogate pair, ending in … when cut.
+ */
+function clipChars(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let out = '';
+  for (const ch of text) {
+    if (out.length + ch.length > max - 1) break;
+    out += ch;
+  }
+  return `${out}…`;
 }
