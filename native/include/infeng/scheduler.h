@@ -1,0 +1,123 @@
+// Serving many LoRA adapters on one CPU engine: which queued requests join the running batch
+// at each decode step, which adapters stay resident in the host-memory adapter cache, and when
+// an adapter is loaded (read + unpacked into the GEMM's packed layout, gemm::pack_lora).
+//
+// Three parts, usable on their own:
+//   - a trace generator, deterministic from a seed on the project's own PRNG, so a trace (and
+//     its hash) is the same on every standard library;
+//   - the scheduler, with its policies behind one interface. It knows nothing of time: it works
+//     in decode steps, so the same code runs under an engine's loop or the simulator;
+//   - a virtual-time simulator that drives the scheduler with a cost model of the target
+//     machine (decode and adapter threads as lanes) and a capacity search on top of it. It
+//     never reads the wall clock: its only time is a VirtualClock it advances itself.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace infeng::sched {
+
+// ---------------------------------------------------------------------------------------------
+// PRNG
+
+// xoshiro256** seeded through splitmix64. Every random draw of the trace goes through this one
+// generator, and every distribution on top of it is written here, because the standard
+// library's distributions give different sequences on different implementations.
+class Rng {
+ public:
+  // Independent streams of one seed: the trace draws arrivals and contents from separate
+  // streams, so changing the rate rescales the arrival times and leaves the contents alone.
+  explicit Rng(std::uint64_t seed, std::uint64_t stream = 0);
+  std::uint64_t next();
+  double uniform();                        // [0, 1), 53 bits
+  std::uint64_t below(std::uint64_t n);    // [0, n), n > 0
+  double normal();                         // standard normal (Box–Muller)
+  double exponential(double mean);
+  double gamma(double shape, double scale);  // Marsaglia–Tsang
+
+ private:
+  std::uint64_t s_[4];
+};
+
+// ---------------------------------------------------------------------------------------------
+// Trace
+
+// The request targets no adapter: it runs on the base model alone.
+inline constexpr int kBaseModel = -1;
+
+struct Request {
+  int id = 0;
+  std::int64_t arrival_ns = 0;  // whole nanoseconds: the hash does not see libm's last bits
+  int prompt_tokens = 1;
+  int output_tokens = 1;
+  std::vector<int> adapters;    // sorted, distinct; empty for the base model
+  bool base() const { return adapters.empty(); }
+};
+
+enum class Popularity { Zipf, Uniform };
+enum class Arrivals { Poisson, Gamma };
+enum class LengthKind { Fixed, Uniform, Lognormal };
+
+struct LengthSpec {
+  LengthKind kind = LengthKind::Fixed;
+  int value = 128;           // Fixed
+  int min = 1, max = 4096;   // Uniform range; Lognormal clamp
+  double median = 128;       // Lognormal: exp(mu) of the underlying normal
+  double sigma = 0.5;        // Lognormal
+};
+
+struct TraceOptions {
+  std::uint64_t seed = 1;
+  int num_adapters = 16;
+  Popularity popularity = Popularity::Zipf;
+  // Weight of popularity rank i ∝ 1/(i+1)^alpha; alpha <= 0 cycles through the ranks in order.
+  double zipf_alpha = 1.0;
+  // The base model as one more entry of the popularity ranking, at this rank.
+  bool include_base = false;
+  int base_popularity_rank = 0;
+  // Adapter i has rank adapter_ranks[i % size].
+  std::vector<int> adapter_ranks = {16};
+  // Request count, or (duration_s > 0) every arrival before duration_s.
+  int num_requests = 1000;
+  double duration_s = 0;
+  double load_rps = 10;
+  Arrivals arrivals = Arrivals::Poisson;
+  double gamma_shape = 1.0;  // Gamma: the gaps' squared coefficient of variation is 1/shape
+  LengthSpec prompt{LengthKind::Fixed, 128};
+  LengthSpec output{LengthKind::Fixed, 64};
+  // Above 1, a request uses a small set of adapters: 1 + Poisson(mean - 1) of them, at most
+  // max_adapters_per_req (and num_adapters); a base-model request stays without adapters.
+  double mean_adapters_per_req = 1.0;
+  int max_adapters_per_req = 4;
+};
+
+struct Trace {
+  int num_adapters = 0;
+  bool include_base = false;
+  std::vector<int> adapter_rank;  // per adapter id
+  std::vector<Request> requests;  // by arrival; id = index
+};
+
+// Throws std::invalid_argument naming the option at fault.
+void validate(const TraceOptions& o);
+Trace generate_trace(const TraceOptions& o);
+
+struct TraceStats {
+  int requests = 0;
+  double duration_s = 0;     // last arrival
+  double offered_rps = 0;    // requests / duration_s
+  // Over adapter uses (a multi-adapter request counts once per adapter; a base-model request
+  // once for the base entry when the base is part of the ranking).
+  double top1_share = 0;
+  double top10pct_share = 0;  // the ceil(10 %) most used entries of the ranking
+  double base_share = 0;      // of requests
+  double mean_adapters_per_req = 0;
+  std::uint64_t hash = 0;
+};
+TraceStats trace_stats(const Trace& t);
+// FNV-1a (64-bit) over the adapter table and every request's fields, little-endian.
+std::uint64_t trace_hash(const Trace& t);
+
+}  // namespace infeng::sched
