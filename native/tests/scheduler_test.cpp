@@ -252,4 +252,210 @@ TEST(SchedulerTrace, BadOptionsNameTheOption) {
   expect_invalid(gen([](sc::TraceOptions& o) { o.num_requests = 0; }), "num_requests");
 }
 
+// ------------------------------------------------------------------------------ scheduler
+
+sc::Request req(int id, std::vector<int> adapters, int output = 1, int prompt = 10) {
+  sc::Request r;
+  r.id = id;
+  r.adapters = std::move(adapters);
+  r.output_tokens = output;
+  r.prompt_tokens = prompt;
+  return r;
+}
+
+sc::SchedulerConfig config(sc::Policy p, int capacity, int batch, int cap, int max_wait = 64) {
+  sc::SchedulerConfig c;
+  c.policy = p;
+  c.cache_capacity = capacity;
+  c.max_batch_size = batch;
+  c.max_adapters_per_batch = cap;
+  c.max_wait_steps = max_wait;
+  return c;
+}
+
+// Runs the scheduler to idle with loads that finish as soon as they are issued (before the
+// step they were issued with), recording every plan that ran a step and every eviction.
+struct Driver {
+  sc::Scheduler s;
+  std::vector<sc::StepPlan> plans;
+  std::vector<int> evicted;
+  std::vector<int> admitted;  // in admission order
+
+  Driver(const sc::SchedulerConfig& c, std::vector<double> costs) : s(c, std::move(costs)) {}
+  void run(int max_plans = 10000) {
+    for (int i = 0; i < max_plans; ++i) {
+      auto p = s.plan_step();
+      evicted.insert(evicted.end(), p.evicted.begin(), p.evicted.end());
+      for (int a : p.loads) s.on_load_done(a);
+      if (p.empty()) {
+        if (p.loads.empty()) return;
+        continue;
+      }
+      admitted.insert(admitted.end(), p.admitted.begin(), p.admitted.end());
+      s.finish_step();
+      plans.push_back(std::move(p));
+    }
+    FAIL() << "did not go idle";
+  }
+};
+
+TEST(SchedulerPolicy, FcfsLruEvictsLeastRecentlyUsed) {
+  Driver d(config(sc::Policy::FcfsLru, 2, 1, 2), {1, 1, 1, 1});
+  // A B A C D, one step each: C evicts B (A was used after it), D then evicts A.
+  for (int i = 0; auto a : {0, 1, 0, 2, 3}) d.s.submit(req(i++, {a}));
+  d.run();
+  EXPECT_EQ(d.admitted, (std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(d.evicted, (std::vector<int>{1, 0}));
+}
+
+TEST(SchedulerPolicy, FcfsLruCapsDistinctAdaptersPerStep) {
+  Driver d(config(sc::Policy::FcfsLru, 8, 8, 2), std::vector<double>(4, 1.0));
+  for (int i = 0; i < 4; ++i) d.s.submit(req(i, {i}, 3));
+  d.s.submit(req(4, {0}, 3));
+  d.s.submit(req(5, {}, 3));  // the base model takes no adapter slot
+  d.run();
+  ASSERT_FALSE(d.plans.empty());
+  // Requests 2 and 3 would bring a third adapter: they are passed over, later ones are not.
+  EXPECT_EQ(d.plans[0].admitted, (std::vector<int>{0, 1, 4, 5}));
+  EXPECT_EQ(d.plans[0].adapters, (std::vector<int>{0, 1}));
+  for (const auto& p : d.plans) EXPECT_LE(p.adapters.size(), 2u);
+  EXPECT_EQ(d.admitted.size(), 6u);
+}
+
+TEST(SchedulerPolicy, FcfsLruLoadsOnTheCriticalPath) {
+  sc::Scheduler s(config(sc::Policy::FcfsLru, 2, 4, 2), {1, 1});
+  s.submit(req(0, {1}, 2));
+  auto p = s.plan_step();
+  EXPECT_EQ(p.admitted, std::vector<int>{0});
+  EXPECT_EQ(p.loads, std::vector<int>{1});
+  EXPECT_FALSE(p.ready);
+  EXPECT_FALSE(s.batch_ready());
+  EXPECT_THROW(s.finish_step(), std::logic_error);
+  s.on_load_done(1);
+  EXPECT_TRUE(s.batch_ready());
+  EXPECT_TRUE(s.finish_step().empty());
+  p = s.plan_step();
+  EXPECT_TRUE(p.ready);
+  EXPECT_EQ(s.finish_step(), std::vector<int>{0});
+}
+
+TEST(SchedulerPolicy, AffinityPrefersResidentAndPrefetches) {
+  for (auto policy : {sc::Policy::FcfsLru, sc::Policy::AffinityPrefetch}) {
+    sc::Scheduler s(config(policy, 2, 1, 1), {1, 1});
+    s.preload(0);
+    s.submit(req(0, {1}));  // first, but its adapter is not resident
+    s.submit(req(1, {0}));
+    const auto p = s.plan_step();
+    if (policy == sc::Policy::FcfsLru) {
+      EXPECT_EQ(p.admitted, std::vector<int>{0});
+      EXPECT_FALSE(p.ready);
+    } else {
+      EXPECT_EQ(p.admitted, std::vector<int>{1});
+      EXPECT_TRUE(p.ready);
+      EXPECT_EQ(p.loads, std::vector<int>{1});  // prefetched into the free slot
+      EXPECT_TRUE(p.evicted.empty());
+    }
+  }
+}
+
+TEST(SchedulerPolicy, AffinityPrefetchEvictsOnlyWhatNobodyWants) {
+  sc::Scheduler s(config(sc::Policy::AffinityPrefetch, 3, 1, 1), {1, 1, 1, 1});
+  s.preload(0);
+  s.preload(1);
+  s.preload(2);
+  s.submit(req(0, {0}, 4));
+  s.submit(req(1, {3}));
+  s.submit(req(2, {1}));
+  const auto p = s.plan_step();
+  EXPECT_EQ(p.admitted, std::vector<int>{0});
+  // Adapter 3 replaces 2: 0 runs and 1 is wanted by a queued request.
+  EXPECT_EQ(p.loads, std::vector<int>{3});
+  EXPECT_EQ(p.evicted, std::vector<int>{2});
+}
+
+TEST(SchedulerPolicy, AffinityStarvationBoundIsExact) {
+  for (int bound : {5, 3, 1000}) {
+    // One slot, held by a stream of requests for adapter 0; the request for adapter 1 is
+    // never resident, and nothing can be prefetched while adapter 0 is pinned.
+    Driver d(config(sc::Policy::AffinityPrefetch, 1, 1, 1, bound), {1, 1});
+    d.s.preload(0);
+    d.s.submit(req(0, {0}));
+    d.s.submit(req(1, {1}));
+    for (int i = 2; i < 20; ++i) d.s.submit(req(i, {0}));
+    d.run();
+    std::int64_t step = -1;
+    for (const auto& p : d.plans)
+      if (std::find(p.admitted.begin(), p.admitted.end(), 1) != p.admitted.end()) step = p.step;
+    EXPECT_EQ(step, bound == 1000 ? 19 : bound) << "max_wait_steps " << bound;
+    if (bound != 1000) {
+      // It joined on the critical path: the step waited for its load.
+      EXPECT_FALSE(d.plans[bound].ready);
+    }
+  }
+}
+
+TEST(SchedulerPolicy, CostAwareKeepsTheExpensiveAdapter) {
+  for (auto policy : {sc::Policy::FcfsLru, sc::Policy::CostAware}) {
+    // Adapter 0 costs ten times more to reload than adapter 1; both are used once, adapter 0
+    // less recently. A third adapter needs a slot.
+    Driver d(config(policy, 2, 2, 2), {10, 1, 1});
+    d.s.submit(req(0, {0}, 1));
+    d.s.submit(req(1, {1}, 2));
+    d.run();
+    d.s.submit(req(2, {2}));
+    d.run();
+    EXPECT_EQ(d.evicted, std::vector<int>{policy == sc::Policy::FcfsLru ? 0 : 1})
+        << sc::policy_name(policy);
+  }
+}
+
+TEST(SchedulerPolicy, CostAwareShortFirstWithinTheBound) {
+  for (int bound : {100, 3}) {
+    Driver d(config(sc::Policy::CostAware, 2, 1, 1, bound), {1});
+    d.s.preload(0);
+    d.s.submit(req(0, {0}, 50));
+    d.s.submit(req(1, {0}, 5));
+    d.s.submit(req(2, {0}, 20));
+    d.run();
+    // Shortest first; with a bound of 3 steps, request 0 has starved by the time request 1
+    // finishes and goes before request 2.
+    EXPECT_EQ(d.admitted, bound == 100 ? (std::vector<int>{1, 2, 0}) : (std::vector<int>{1, 0, 2}));
+  }
+}
+
+TEST(SchedulerPolicy, CostAwareNeverWaitsForALoad) {
+  Driver d(config(sc::Policy::CostAware, 4, 4, 4), {1, 1, 1});
+  for (int i = 0; i < 6; ++i) d.s.submit(req(i, {i % 3}, 3));
+  d.run();
+  EXPECT_EQ(d.admitted.size(), 6u);
+  for (const auto& p : d.plans) EXPECT_TRUE(p.ready);
+}
+
+TEST(SchedulerPolicy, MultiAdapterRequestsPinEveryAdapter) {
+  Driver d(config(sc::Policy::AffinityPrefetch, 3, 4, 3), {1, 1, 1, 1});
+  d.s.submit(req(0, {0, 1}, 5));
+  d.s.submit(req(1, {2, 3}, 1));  // cannot join while 0 and 1 are in: cap 3
+  d.run();
+  ASSERT_GE(d.plans.size(), 6u);
+  for (const auto& p : d.plans) EXPECT_LE(p.adapters.size(), 3u);
+  EXPECT_EQ(d.admitted, (std::vector<int>{0, 1}));
+  // Adapters 0 and 1 stay pinned through request 0's five steps: nothing evicts them early.
+  for (int a : d.evicted) EXPECT_TRUE(a == 0 || a == 1);
+}
+
+TEST(SchedulerPolicy, BadInputNamesTheOption) {
+  expect_invalid([] { sc::Scheduler s(config(sc::Policy::FcfsLru, 0, 4, 2), {1}); }, "cache_capacity");
+  expect_invalid([] { sc::Scheduler s(config(sc::Policy::FcfsLru, 2, 0, 2), {1}); }, "max_batch_size");
+  expect_invalid([] { sc::Scheduler s(config(sc::Policy::FcfsLru, 2, 2, 0), {1}); }, "max_adapters_per_batch");
+  expect_invalid([] { sc::policy_from_name("random"); }, "policy");
+  expect_invalid([] { sc::Scheduler s(config(sc::Policy::FcfsLru, 2, 2, 2), {}); }, "reload_cost_s");
+  EXPECT_EQ(sc::policy_from_name("cost_aware"), sc::Policy::CostAware);
+  sc::Scheduler s(config(sc::Policy::FcfsLru, 2, 2, 2), {1, 1, 1});
+  s.submit(req(0, {0}));
+  expect_invalid([&] { s.submit(req(0, {1})); }, "request id 0");
+  expect_invalid([&] { s.submit(req(1, {3})); }, "adapter 3");
+  expect_invalid([&] { s.submit(req(2, {0, 1, 2})); }, "max_adapters_per_batch");
+  expect_invalid([&] { s.submit(req(3, {0}, 0)); }, "output");
+}
+
 }  // namespace

@@ -13,6 +13,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -119,5 +120,88 @@ struct TraceStats {
 TraceStats trace_stats(const Trace& t);
 // FNV-1a (64-bit) over the adapter table and every request's fields, little-endian.
 std::uint64_t trace_hash(const Trace& t);
+
+// ---------------------------------------------------------------------------------------------
+// Scheduler
+
+// fcfs_lru          FCFS admission; a batch mixes adapters up to the cap; LRU eviction; a
+//                   request whose adapter is not resident is admitted and the step waits for
+//                   its load (loading on the critical path).
+// affinity_prefetch requests whose adapters are resident (or already in the step) go first;
+//                   the adapters of queued requests are prefetched into free or evictable
+//                   slots while decode runs; a request that has waited max_wait_steps steps
+//                   goes before everything else, loading on the critical path if it must.
+// cost_aware        eviction by frequency (aged per step) × reload cost instead of recency;
+//                   shortest request (prompt + output) first within the same starvation bound;
+//                   loads always run beside decode, a request joins once its adapters are in.
+enum class Policy { FcfsLru, AffinityPrefetch, CostAware };
+// "fcfs_lru", "affinity_prefetch", "cost_aware"; anything else throws std::invalid_argument.
+Policy policy_from_name(std::string_view name);
+const char* policy_name(Policy p);
+
+struct SchedulerConfig {
+  Policy policy = Policy::FcfsLru;
+  int cache_capacity = 8;          // adapters resident (or loading) at once
+  int max_batch_size = 16;         // requests per decode step
+  int max_adapters_per_batch = 4;  // distinct adapters per step (at most cache_capacity count)
+  // A request that has waited this many steps is served before any other (affinity_prefetch,
+  // cost_aware): a starving request that cannot join holds back every admission behind it.
+  int max_wait_steps = 64;
+  int prefetch_lookahead = 32;     // queued requests, in policy order, whose adapters prefetch
+  double frequency_decay = 0.98;   // cost_aware: use counts age by this factor per step
+};
+void validate(const SchedulerConfig& c);
+
+struct StepPlan {
+  std::int64_t step = -1;       // index of the step this plan runs; -1 when nothing runs
+  std::vector<int> batch;       // request ids decoding in it (the admitted ones included)
+  std::vector<int> admitted;    // request ids joining in it: their prefill runs in this step
+  std::vector<int> adapters;    // distinct adapters of the batch, sorted
+  std::vector<int> loads;       // adapters whose load starts now
+  std::vector<int> evicted;     // adapters dropped to make room for those loads
+  // False: an adapter of the batch is still loading and the step starts once batch_ready().
+  bool ready = true;
+  bool empty() const { return batch.empty(); }
+};
+
+// Drives admission, batching and the adapter cache one step at a time; knows nothing of time.
+// The caller's loop: plan_step(); start plan.loads on adapter threads; when batch_ready(), run
+// the step (prefill of plan.admitted, one token for every request of plan.batch) and call
+// finish_step(); report every finished load with on_load_done(). A plan with an empty batch
+// runs no step: plan again after the next submit or finished load.
+class Scheduler {
+ public:
+  // reload_cost_s[a]: time to load adapter a again, read by cost_aware; its size is the number
+  // of adapters.
+  Scheduler(const SchedulerConfig& config, std::vector<double> reload_cost_s);
+  ~Scheduler();
+  Scheduler(Scheduler&&) noexcept;
+  Scheduler& operator=(Scheduler&&) noexcept;
+
+  // Queues a request (copied). Throws std::invalid_argument for an unknown adapter, a reused
+  // id, no output token, or more adapters than one step may hold.
+  void submit(const Request& r);
+  // Warm start: makes an adapter resident without a load. Throws when the cache is full.
+  void preload(int adapter);
+
+  StepPlan plan_step();              // only when no planned step is outstanding
+  bool batch_ready() const;          // every adapter of the planned step is resident
+  void on_load_done(int adapter);
+  // The planned step ran. Returns the requests it finished, in batch order.
+  std::vector<int> finish_step();
+
+  bool resident(int adapter) const;
+  bool loading(int adapter) const;
+  int queued() const;
+  int running() const;
+  std::int64_t steps() const;        // steps planned so far
+  int waited_steps(int request_id) const;  // steps it spent queued; -1 once admitted or unknown
+  const SchedulerConfig& config() const;
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> s_;
+};
 
 }  // namespace infeng::sched
