@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "infeng/scheduler.h"
@@ -394,6 +397,30 @@ TEST(SchedulerPolicy, AffinityStarvationBoundIsExact) {
   }
 }
 
+TEST(SchedulerPolicy, StarvingRequestBlockedByTheCapDrainsOneAdapter) {
+  // Cap of two adapters: adapter 0 held by a 30-token request, adapter 1 by a stream of 5- to
+  // 11-token requests. The request for adapter 2 fits only once one of them leaves the step.
+  // Without the bound that is when the long request ends; with it, after max_wait_steps the
+  // adapter that drains soonest (1) takes no new requests, and it is free within 11 steps.
+  auto admitted_at = [](int bound) {
+    Driver d(config(sc::Policy::AffinityPrefetch, 4, 4, 2, bound), {1, 1, 1});
+    for (int a = 0; a < 3; ++a) d.s.preload(a);
+    d.s.submit(req(0, {0}, 30));
+    d.s.submit(req(1, {1}, 8));
+    d.s.submit(req(2, {2}, 1));
+    for (int i = 3; i < 60; ++i) d.s.submit(req(i, {1}, 5 + (i * 3) % 7));  // staggered ends
+    d.run();
+    for (const auto& p : d.plans)
+      if (std::find(p.admitted.begin(), p.admitted.end(), 2) != p.admitted.end()) return p.step;
+    return std::int64_t{-1};
+  };
+  EXPECT_EQ(admitted_at(1000), 30);
+  const auto bounded = admitted_at(3);
+  EXPECT_GE(bounded, 3);
+  EXPECT_LE(bounded, 3 + 11);
+  EXPECT_LT(bounded, 30);
+}
+
 TEST(SchedulerPolicy, CostAwareKeepsTheExpensiveAdapter) {
   for (auto policy : {sc::Policy::FcfsLru, sc::Policy::CostAware}) {
     // Adapter 0 costs ten times more to reload than adapter 1; both are used once, adapter 0
@@ -456,6 +483,227 @@ TEST(SchedulerPolicy, BadInputNamesTheOption) {
   expect_invalid([&] { s.submit(req(1, {3})); }, "adapter 3");
   expect_invalid([&] { s.submit(req(2, {0, 1, 2})); }, "max_adapters_per_batch");
   expect_invalid([&] { s.submit(req(3, {0}, 0)); }, "output");
+}
+
+// ------------------------------------------------------------------------------ simulator
+
+sc::TraceOptions sim_trace(int n = 400, double rps = 20) {
+  sc::TraceOptions o;
+  o.seed = 11;
+  o.num_adapters = 24;
+  o.zipf_alpha = 0.9;
+  o.include_base = true;
+  o.adapter_ranks = {8, 16, 64};
+  o.num_requests = n;
+  o.load_rps = rps;
+  o.prompt = {sc::LengthKind::Lognormal, 0, 8, 1024, 96, 0.6};
+  o.output = {sc::LengthKind::Uniform, 0, 4, 48};
+  o.mean_adapters_per_req = 1.2;
+  o.max_adapters_per_req = 2;
+  return o;
+}
+
+sc::SchedulerConfig sim_config(sc::Policy p) {
+  auto c = config(p, 6, 16, 4, 32);
+  return c;
+}
+
+// Every field, bit for bit.
+void expect_same(const sc::SimResult& a, const sc::SimResult& b) {
+  auto same = [](double x, double y) { return (std::isnan(x) && std::isnan(y)) || x == y; };
+  EXPECT_EQ(a.steps, b.steps);
+  EXPECT_EQ(a.loads, b.loads);
+  EXPECT_EQ(a.reloads, b.reloads);
+  EXPECT_EQ(a.evictions, b.evictions);
+  for (auto [x, y] : std::vector<std::pair<double, double>>{
+           {a.makespan_s, b.makespan_s}, {a.p50_ms, b.p50_ms}, {a.p95_ms, b.p95_ms},
+           {a.base_p95_ms, b.base_p95_ms}, {a.tokens_per_s, b.tokens_per_s},
+           {a.queue_wait_p95_ms, b.queue_wait_p95_ms}, {a.hot_reload_ms_p95, b.hot_reload_ms_p95},
+           {a.decode_utilisation, b.decode_utilisation}, {a.adapter_utilisation, b.adapter_utilisation},
+           {a.overlap_ratio, b.overlap_ratio}, {a.cache_hit_rate, b.cache_hit_rate},
+           {a.jain_fairness, b.jain_fairness}, {a.lora_tax_pct, b.lora_tax_pct}})
+    EXPECT_TRUE(same(x, y)) << x << " vs " << y;
+  EXPECT_EQ(a.adapter_worst_wait_ms, b.adapter_worst_wait_ms);
+  ASSERT_EQ(a.timings.size(), b.timings.size());
+  for (std::size_t i = 0; i < a.timings.size(); ++i) {
+    EXPECT_EQ(a.timings[i].start_ns, b.timings[i].start_ns);
+    EXPECT_EQ(a.timings[i].finish_ns, b.timings[i].finish_ns);
+  }
+}
+
+const sc::Policy kPolicies[] = {sc::Policy::FcfsLru, sc::Policy::AffinityPrefetch, sc::Policy::CostAware};
+
+TEST(SchedulerSim, EveryRequestCompletesAndMetricsAreSane) {
+  const auto trace = sc::generate_trace(sim_trace());
+  for (auto p : kPolicies) {
+    const auto r = sc::simulate(trace, sim_config(p), sc::CostModel{});
+    SCOPED_TRACE(sc::policy_name(p));
+    for (const auto& t : r.timings) {
+      EXPECT_GE(t.start_ns, t.arrival_ns);
+      EXPECT_GT(t.finish_ns, t.start_ns);
+    }
+    EXPECT_GT(r.tokens_per_s, 0);
+    EXPECT_LE(r.p50_ms, r.p95_ms);
+    EXPECT_GT(r.base_requests, 0);
+    EXPECT_FALSE(std::isnan(r.base_p95_ms));
+    EXPECT_GT(r.decode_utilisation, 0);
+    EXPECT_LE(r.decode_utilisation, 1.0);
+    EXPECT_LE(r.adapter_utilisation, 1.0);
+    EXPECT_GE(r.overlap_ratio, 0.0);
+    EXPECT_LE(r.overlap_ratio, 1.0);
+    EXPECT_GT(r.loads, 0);
+    EXPECT_GT(r.jain_fairness, 0.0);
+    EXPECT_LE(r.jain_fairness, 1.0 + 1e-12);
+    EXPECT_FALSE(std::isnan(r.lora_tax_pct));
+    EXPECT_LE(r.tokens_per_s, r.base_tokens_per_s * (1 + 1e-9));
+  }
+}
+
+TEST(SchedulerSim, DeterministicAcrossRuns) {
+  const auto trace = sc::generate_trace(sim_trace());
+  for (auto p : kPolicies) {
+    SCOPED_TRACE(sc::policy_name(p));
+    expect_same(sc::simulate(trace, sim_config(p), sc::CostModel{}),
+                sc::simulate(sc::generate_trace(sim_trace()), sim_config(p), sc::CostModel{}));
+  }
+}
+
+TEST(SchedulerSim, IndependentOfWallTime) {
+  // The same run with the host stalled at every 25th event (about 0.1 s in all): only virtual
+  // time may count.
+  const auto trace = sc::generate_trace(sim_trace(150));
+  for (auto p : kPolicies) {
+    SCOPED_TRACE(sc::policy_name(p));
+    sc::SimConfig sim;
+    sim.lora_tax = false;
+    int events = 0;
+    sc::SimHooks slow;
+    slow.on_event = [&](const sc::SimEvent&) {
+      if (++events % 25 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+    };
+    const auto stalled = sc::simulate(trace, sim_config(p), sc::CostModel{}, sim, slow);
+    EXPECT_GT(events, 100);
+    expect_same(stalled, sc::simulate(trace, sim_config(p), sc::CostModel{}, sim));
+  }
+}
+
+TEST(SchedulerSim, CriticalPathLoadsNeverOverlapDecode) {
+  const auto trace = sc::generate_trace(sim_trace(400, 40));
+  sc::CostModel cost;
+  const auto fcfs = sc::simulate(trace, sim_config(sc::Policy::FcfsLru), cost);
+  EXPECT_EQ(fcfs.overlap_ratio, 0.0);
+  const auto aware = sc::simulate(trace, sim_config(sc::Policy::CostAware), cost);
+  EXPECT_GT(aware.overlap_ratio, 0.0);
+  // So the unpack's slowdown of decode reaches only the policy that overlaps: its steps take
+  // longer on average (throughput need not fall: slower steps batch more).
+  cost.unpack_slowdown = 2.0;
+  expect_same(sc::simulate(trace, sim_config(sc::Policy::FcfsLru), cost), fcfs);
+  auto mean_step = [](const sc::SimResult& r) { return r.decode_utilisation * r.makespan_s / r.steps; };
+  EXPECT_GT(mean_step(sc::simulate(trace, sim_config(sc::Policy::CostAware), cost)), mean_step(aware));
+}
+
+TEST(SchedulerSim, BaseOnlyTraceHasNoTaxAndNoLoads) {
+  auto o = sim_trace();
+  o.num_adapters = 1;
+  o.include_base = true;
+  o.zipf_alpha = 0;  // round robin over {base, adapter 0}
+  auto trace = sc::generate_trace(o);
+  for (auto& r : trace.requests) r.adapters.clear();
+  const auto r = sc::simulate(trace, sim_config(sc::Policy::AffinityPrefetch), sc::CostModel{});
+  EXPECT_EQ(r.loads, 0);
+  EXPECT_EQ(r.cache_hit_rate, 1.0);
+  EXPECT_EQ(r.lora_tax_pct, 0.0);
+  EXPECT_EQ(r.base_requests, r.requests);
+}
+
+TEST(SchedulerSim, LanesOfTheTargetMachine) {
+  // Saturated: more decode threads finish sooner; more adapter threads shorten loads.
+  const auto trace = sc::generate_trace(sim_trace(400, 400));
+  sc::SimConfig two, six;
+  two.decode_threads = 2;
+  six.decode_threads = 6;
+  two.lora_tax = six.lora_tax = false;
+  const auto cfg = sim_config(sc::Policy::AffinityPrefetch);
+  EXPECT_GT(sc::simulate(trace, cfg, sc::CostModel{}, six).tokens_per_s,
+            sc::simulate(trace, cfg, sc::CostModel{}, two).tokens_per_s);
+  sc::SimConfig one_loader = six;
+  one_loader.adapter_threads = 1;
+  EXPECT_GE(sc::simulate(trace, config(sc::Policy::FcfsLru, 6, 16, 4), sc::CostModel{}, one_loader).load_ms_p95,
+            sc::simulate(trace, config(sc::Policy::FcfsLru, 6, 16, 4), sc::CostModel{}, six).load_ms_p95);
+}
+
+TEST(SchedulerSim, MeasuredCostFunctionsReplaceTheLinearModel) {
+  sc::CostModel cost;
+  int calls = 0;
+  cost.decode_step = [&](const sc::StepShape& s) {
+    ++calls;
+    EXPECT_EQ(s.threads, 6);
+    return 0.005 + 0.0001 * s.tokens;
+  };
+  cost.load_read = [](int rank) { return 1e-4 * rank; };
+  cost.load_unpack = [](int) { return 0.001; };
+  EXPECT_DOUBLE_EQ(cost.load_s(16), 0.0026);
+  const auto r = sc::simulate(sc::generate_trace(sim_trace(100)), sim_config(sc::Policy::CostAware), cost);
+  EXPECT_GT(calls, 0);
+  EXPECT_GT(r.tokens_per_s, 0);
+}
+
+TEST(SchedulerSim, CapacitySearchIsMonotone) {
+  auto o = sim_trace(250);
+  sc::SimConfig sim;
+  sim.lora_tax = false;
+  const auto cfg = sim_config(sc::Policy::AffinityPrefetch);
+  sc::CapacityTargets loose{3000, 1000}, tight{1200, 300};
+  sc::CapacityOptions opt;
+  opt.min_rps = 1;
+  opt.max_rps = 400;
+  opt.max_probes = 14;
+  const auto a = sc::find_capacity(o, cfg, sc::CostModel{}, sim, loose, opt);
+  const auto b = sc::find_capacity(o, cfg, sc::CostModel{}, sim, tight, opt);
+  ASSERT_TRUE(a.found);
+  ASSERT_TRUE(b.found);
+  EXPECT_FALSE(a.at_max);
+  EXPECT_GE(a.rps, b.rps);
+  EXPECT_TRUE(sc::meets_targets(a.at_rps, loose));
+  // Every probe at or below the capacity met the targets, every one above missed them.
+  for (auto [rps, met] : a.probes) EXPECT_EQ(met, rps <= a.rps) << rps;
+  // Along a grid the targets hold up to a point and fail beyond it.
+  bool failed = false;
+  for (double rps = 2; rps <= 200; rps *= 1.6) {
+    o.load_rps = rps;
+    const bool met = sc::meets_targets(sc::simulate(sc::generate_trace(o), cfg, sc::CostModel{}, sim), loose);
+    if (failed) EXPECT_FALSE(met) << rps;
+    failed = failed || !met;
+  }
+  // More decode threads: at least as much capacity.
+  sim.decode_threads = 12;
+  EXPECT_GE(sc::find_capacity(sim_trace(250), cfg, sc::CostModel{}, sim, loose, opt).rps, a.rps);
+}
+
+TEST(SchedulerSim, BadInputNamesTheOption) {
+  const auto trace = sc::generate_trace(sim_trace(20));
+  const auto cfg = sim_config(sc::Policy::FcfsLru);
+  sc::SimConfig sim;
+  sim.decode_threads = 0;
+  expect_invalid([&] { sc::simulate(trace, cfg, sc::CostModel{}, sim); }, "decode_threads");
+  sim = {};
+  sim.adapter_threads = 0;
+  expect_invalid([&] { sc::simulate(trace, cfg, sc::CostModel{}, sim); }, "adapter_threads");
+  sc::CostModel cost;
+  cost.unpack_slowdown = 0.5;
+  expect_invalid([&] { sc::simulate(trace, cfg, cost, {}); }, "unpack_slowdown");
+  cost = {};
+  cost.step_fixed_s = std::numeric_limits<double>::quiet_NaN();
+  expect_invalid([&] { sc::simulate(trace, cfg, cost, {}); }, "step_fixed_s");
+  auto small = cfg;
+  small.cache_capacity = 0;
+  expect_invalid([&] { sc::simulate(trace, small, sc::CostModel{}, {}); }, "cache_capacity");
+  auto bad_trace = trace;
+  bad_trace.adapter_rank[0] = 0;
+  expect_invalid([&] { sc::simulate(bad_trace, cfg, sc::CostModel{}, {}); }, "rank");
+  sc::CapacityOptions opt;
+  opt.min_rps = 0;
+  expect_invalid([&] { sc::find_capacity(sim_trace(20), cfg, sc::CostModel{}, {}, {}, opt); }, "min_rps");
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace infeng::sched {
@@ -144,8 +145,10 @@ struct SchedulerConfig {
   int cache_capacity = 8;          // adapters resident (or loading) at once
   int max_batch_size = 16;         // requests per decode step
   int max_adapters_per_batch = 4;  // distinct adapters per step (at most cache_capacity count)
-  // A request that has waited this many steps is served before any other (affinity_prefetch,
-  // cost_aware): a starving request that cannot join holds back every admission behind it.
+  // A request that has waited this many steps is considered before any other
+  // (affinity_prefetch, cost_aware). The oldest such request that still cannot join reserves a
+  // batch position, room under the cap and cache slots for its adapters; when the cap is what
+  // keeps it out, the step's adapter that drains soonest takes no new requests.
   int max_wait_steps = 64;
   int prefetch_lookahead = 32;     // queued requests, in policy order, whose adapters prefetch
   double frequency_decay = 0.98;   // cost_aware: use counts age by this factor per step
@@ -203,5 +206,150 @@ class Scheduler {
  private:
   std::unique_ptr<State> s_;
 };
+
+// ---------------------------------------------------------------------------------------------
+// Virtual-time simulator
+
+// Virtual time in whole nanoseconds: the simulator's only clock. It moves when the simulator
+// moves it, to the next event, so a result depends on the trace, the configuration and the
+// cost model alone, never on how fast or how loaded the machine running it is.
+class VirtualClock {
+ public:
+  std::int64_t now_ns() const { return now_ns_; }
+  void advance_to(std::int64_t t_ns);  // throws std::logic_error when t_ns is in the past
+
+ private:
+  std::int64_t now_ns_ = 0;
+};
+
+struct StepShape {
+  int tokens = 0;    // requests in the step, one token each
+  int adapters = 0;  // distinct adapters
+  int rank = 0;      // the largest rank among them (0 without adapters)
+  int threads = 1;   // decode threads
+};
+
+// Times on the target machine. The linear model below is the default; a bench that measured
+// the kernels sets the std::function members instead (seconds, at the thread count given).
+struct CostModel {
+  // One decode step on one thread: the weights stream once per step, every token adds its
+  // share, every distinct adapter streams its A and B, and the low-rank products grow with
+  // tokens × rank.
+  double step_fixed_s = 0.030;
+  double step_per_token_s = 0.0004;
+  double step_per_adapter_rank_s = 2e-5;  // × adapters × rank
+  double step_per_token_rank_s = 2e-6;    // × tokens × rank
+  double prefill_per_token_s = 0.0015;    // one thread
+  // On t threads a step takes its one-thread time / (t / (1 + serial_fraction·(t − 1))).
+  double serial_fraction = 0.1;
+  // One load on one adapter thread: read, then unpack into the GEMM's packed layout.
+  double load_fixed_s = 0.0005;
+  double load_read_per_rank_s = 0.0001;
+  double load_unpack_per_rank_s = 0.0002;
+  // Decode runs this many times slower per unpack running beside it (1 + (f − 1)·unpacks):
+  // the unpack takes cores, cache and memory bandwidth the decode step would use.
+  double unpack_slowdown = 1.15;
+
+  std::function<double(const StepShape&)> decode_step;
+  std::function<double(int prompt_tokens, int threads)> prefill;
+  std::function<double(int rank)> load_read;
+  std::function<double(int rank)> load_unpack;
+
+  double decode_step_s(const StepShape& s) const;
+  double prefill_s(int prompt_tokens, int threads) const;
+  double load_read_s(int rank) const;
+  double load_unpack_s(int rank) const;
+  double load_s(int rank) const { return load_read_s(rank) + load_unpack_s(rank); }
+};
+void validate(const CostModel& c);
+
+struct SimConfig {
+  int decode_threads = 6;   // one step at a time uses all of them
+  int adapter_threads = 4;  // one load per thread; further loads queue
+  // Also run the trace with every request on the base model, for lora_tax_pct.
+  bool lora_tax = true;
+};
+void validate(const SimConfig& c);
+
+enum class SimEventKind { Arrival, LoadStart, LoadDone, StepStart, StepDone };
+struct SimEvent {
+  SimEventKind kind;
+  std::int64_t t_ns;
+  int id;  // request (Arrival), adapter (Load*), step index (Step*)
+};
+// Observers only: whatever a hook does (log, sleep) cannot change the result.
+struct SimHooks {
+  std::function<void(const SimEvent&)> on_event;
+};
+
+struct RequestTiming {
+  std::int64_t arrival_ns = 0;
+  std::int64_t start_ns = -1;   // start of the step it joined
+  std::int64_t finish_ns = -1;  // end of the step of its last token
+  std::int64_t admit_step = -1;
+};
+
+struct SimResult {
+  int requests = 0;
+  std::int64_t steps = 0;
+  double makespan_s = 0;            // first arrival to last token
+  double p50_ms = 0, p95_ms = 0;    // latency, arrival to last token
+  double base_p95_ms = 0;           // the base model's requests (NaN without any)
+  int base_requests = 0;
+  double tokens_per_s = 0;          // output tokens / makespan
+  double queue_wait_p95_ms = 0;     // arrival to the start of the step it joined
+  double hot_reload_ms_p95 = 0;     // loads of an adapter evicted before: issue to resident
+  double load_ms_p95 = 0;           // every load: issue to resident
+  double decode_utilisation = 0;    // share of the makespan with a step running
+  double adapter_utilisation = 0;   // busy share of the adapter threads
+  double overlap_ratio = 0;         // share of adapter-thread busy time with a step running
+  double cache_hit_rate = 0;        // 1 − loads / adapter uses by admitted requests
+  double loads_per_s = 0;
+  std::int64_t loads = 0, reloads = 0, evictions = 0;
+  std::vector<double> adapter_worst_wait_ms;  // per adapter id; 0 for an unused one
+  double base_worst_wait_ms = 0;
+  double worst_wait_ms = 0;
+  double jain_fairness = 1;         // over mean latency per adapter (the base model as one)
+  double base_tokens_per_s = 0;     // the same trace on the base model (NaN when not run)
+  double lora_tax_pct = 0;          // (1 − tokens_per_s / base_tokens_per_s) · 100 (NaN: not run)
+  std::vector<RequestTiming> timings;  // by request id
+};
+
+// Runs the trace (request ids 0..n-1 in arrival order, as generate_trace makes them) through
+// the scheduler on the cost model. Deterministic.
+SimResult simulate(const Trace& trace, const SchedulerConfig& sched, const CostModel& cost,
+                   const SimConfig& sim = {}, const SimHooks& hooks = {});
+
+// ---------------------------------------------------------------------------------------------
+// Capacity search
+
+struct CapacityTargets {
+  double p95_ms = 5000;
+  double queue_wait_p95_ms = 1000;
+};
+bool meets_targets(const SimResult& r, const CapacityTargets& t);
+
+struct CapacityOptions {
+  double min_rps = 0.1;
+  double max_rps = 100;
+  int max_probes = 20;         // simulations, the two ends included
+  double rel_tolerance = 0.01; // stop when the bracket is this narrow relative to its low end
+};
+
+struct CapacityResult {
+  bool found = false;    // false: even min_rps misses the targets (rps = 0)
+  bool at_max = false;   // max_rps still meets them: the capacity is at least rps
+  double rps = 0;
+  SimResult at_rps;
+  std::vector<std::pair<double, bool>> probes;  // rps, met, in the order simulated
+};
+
+// The highest load_rps whose p95 latency and queue-wait p95 stay within the targets, by
+// bisection between min_rps and max_rps, each probe a fresh trace from `trace` at that rate
+// (same seed: arrivals rescale, contents stay). Assumes the targets are met below some rate
+// and missed above it.
+CapacityResult find_capacity(const TraceOptions& trace, const SchedulerConfig& sched,
+                             const CostModel& cost, const SimConfig& sim,
+                             const CapacityTargets& targets, const CapacityOptions& opt = {});
 
 }  // namespace infeng::sched

@@ -98,6 +98,24 @@ struct Scheduler::State {
     return true;
   }
 
+  // The adapter of the step, outside `except`, whose running requests all finish first.
+  int soonest_to_drain(const std::vector<int>& step_adapters, const std::vector<int>& except) const {
+    int best = -1, best_left = 0;
+    for (int a : step_adapters) {
+      if (contains(except, a)) continue;
+      int left = 0;
+      for (int id : running) {
+        const auto& q = reqs.at(id);
+        if (contains(q.r.adapters, a)) left = std::max(left, q.r.output_tokens - q.generated);
+      }
+      if (best < 0 || left < best_left || (left == best_left && a < best)) {
+        best = a;
+        best_left = left;
+      }
+    }
+    return best;
+  }
+
   void start_load(int a, std::int64_t step, StepPlan& plan) {
     auto& s = slots[a];
     s.state = SlotState::Loading;
@@ -193,48 +211,66 @@ StepPlan Scheduler::plan_step() {
   std::vector<int> order;
   s.policy->order(view, order);
 
+  // The oldest starving request that cannot join yet keeps what it needs from everything
+  // behind it: a batch position, room under the cap for its adapters, their cache slots. When
+  // the cap is what keeps it out, the adapter of the step that drains soonest takes no new
+  // requests, so a slot under the cap frees within the longest remaining output on that
+  // adapter. Only the oldest reserves: under overload every request starves, and reserving
+  // for all of them would empty the batch.
   std::vector<char> taken(view.size(), 0);
-  std::vector<int> missing, keep;
+  std::vector<int> missing, keep, reserved;
+  bool reserving = false;
+  int draining = -1;
+  // Under the cap with `want` added; a request that brings new adapters must also leave room
+  // for the reserved ones.
+  auto fits_cap = [&](const std::vector<int>& want) {
+    int n = static_cast<int>(adapters.size());
+    for (int a : want)
+      if (!contains(adapters, a)) ++n;
+    if (n == static_cast<int>(adapters.size())) return true;
+    int with_reserved = n;
+    for (int a : reserved)
+      if (!contains(adapters, a) && !contains(want, a)) ++with_reserved;
+    return n <= s.cap && with_reserved <= s.cap;
+  };
   for (int i : order) {
+    if (static_cast<int>(plan.batch.size()) + (reserving ? 1 : 0) >= s.cfg.max_batch_size) break;
     const auto& v = view[i];
-    bool admitted = false;
-    if (static_cast<int>(plan.batch.size()) < s.cfg.max_batch_size) {
-      const auto& want = s.reqs.at(v.id).r.adapters;
-      int added = 0;
+    const auto& want = s.reqs.at(v.id).r.adapters;
+    bool ok = fits_cap(want) && !contains(want, draining);
+    const bool cap_blocked = !ok;
+    if (ok) {
       missing.clear();
-      for (int a : want) {
-        if (!contains(adapters, a)) ++added;
+      for (int a : want)
         if (s.slots[a].state != SlotState::Resident && !contains(adapters, a)) missing.push_back(a);
-      }
-      bool ok = static_cast<int>(adapters.size()) + added <= s.cap;
-      if (ok && !missing.empty()) {
+      if (!missing.empty()) {
         ok = s.policy->admits_unloaded(v);
         int absent = 0;
         for (int a : missing) absent += s.slots[a].state == SlotState::Absent;
         if (ok && absent > 0) {
           keep = adapters;
           keep.insert(keep.end(), want.begin(), want.end());
+          keep.insert(keep.end(), reserved.begin(), reserved.end());
           ok = s.make_room(absent, keep, step, plan.evicted);
           if (ok)
             for (int a : missing)
               if (s.slots[a].state == SlotState::Absent) s.start_load(a, step, plan);
         }
       }
-      if (ok) {
-        admitted = true;
-        taken[i] = 1;
-        plan.batch.push_back(v.id);
-        plan.admitted.push_back(v.id);
-        for (int a : want) {
-          if (!contains(adapters, a)) adapters.push_back(a);
-          s.policy->on_admit(s.slots[a], step);
-        }
-      }
     }
-    // A starving request that could not join holds back everything behind it, or a stream of
-    // better-placed requests could keep it out for ever.
-    if (!admitted && v.starving) break;
-    if (static_cast<int>(plan.batch.size()) >= s.cfg.max_batch_size) break;
+    if (ok) {
+      taken[i] = 1;
+      plan.batch.push_back(v.id);
+      plan.admitted.push_back(v.id);
+      for (int a : want) {
+        if (!contains(adapters, a)) adapters.push_back(a);
+        s.policy->on_admit(s.slots[a], step);
+      }
+    } else if (v.starving && !reserving) {
+      reserving = true;
+      reserved = want;
+      if (cap_blocked) draining = s.soonest_to_drain(adapters, want);
+    }
   }
 
   if (s.policy->prefetches() && s.cfg.prefetch_lookahead > 0) {
