@@ -602,6 +602,24 @@ TEST(SchedulerSim, CriticalPathLoadsNeverOverlapDecode) {
   EXPECT_GT(mean_step(sc::simulate(trace, sim_config(sc::Policy::CostAware), cost)), mean_step(aware));
 }
 
+TEST(SchedulerSim, CompletesWithoutPrefetchAndWithOneSlot) {
+  // No lookahead: only the starvation bound brings adapters in for the policies that do not
+  // load on admission. One slot and one adapter per step: every switch is an eviction.
+  auto o = sim_trace(200, 30);
+  o.mean_adapters_per_req = 1;
+  const auto trace = sc::generate_trace(o);
+  for (auto p : kPolicies) {
+    SCOPED_TRACE(sc::policy_name(p));
+    for (auto [capacity, lookahead] : {std::pair{6, 0}, std::pair{1, 32}}) {
+      auto c = config(p, capacity, 8, 4, 8);
+      c.prefetch_lookahead = lookahead;
+      const auto r = sc::simulate(trace, c, sc::CostModel{});
+      for (const auto& t : r.timings) EXPECT_GT(t.finish_ns, 0);
+      if (capacity == 1) EXPECT_GT(r.evictions, 0);
+    }
+  }
+}
+
 TEST(SchedulerSim, BaseOnlyTraceHasNoTaxAndNoLoads) {
   auto o = sim_trace();
   o.num_adapters = 1;

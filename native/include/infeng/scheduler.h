@@ -125,16 +125,20 @@ std::uint64_t trace_hash(const Trace& t);
 // ---------------------------------------------------------------------------------------------
 // Scheduler
 
-// fcfs_lru          FCFS admission; a batch mixes adapters up to the cap; LRU eviction; a
-//                   request whose adapter is not resident is admitted and the step waits for
-//                   its load (loading on the critical path).
-// affinity_prefetch requests whose adapters are resident (or already in the step) go first;
-//                   the adapters of queued requests are prefetched into free or evictable
-//                   slots while decode runs; a request that has waited max_wait_steps steps
-//                   goes before everything else, loading on the critical path if it must.
-// cost_aware        eviction by frequency (aged per step) × reload cost instead of recency;
-//                   shortest request (prompt + output) first within the same starvation bound;
-//                   loads always run beside decode, a request joins once its adapters are in.
+// fcfs_lru          FCFS admission; a step mixes adapters up to the cap, and a request that
+//                   would bring one adapter too many is passed over (later ones still join);
+//                   LRU eviction; a request whose adapter is not resident joins and the whole
+//                   step waits for the load (loading on the critical path). No prefetch.
+// affinity_prefetch FCFS among the requests whose adapters are resident or already in the
+//                   step; the others wait while the adapters of the first prefetch_lookahead
+//                   queued requests load beside decode, into free slots or in place of adapters
+//                   no running or earlier queued request needs (LRU among equals). A request
+//                   that has waited max_wait_steps steps goes first and may join before its
+//                   adapters are in, the step then waiting for the load.
+// cost_aware        shortest request (prompt + output) first, never preempting, within the same
+//                   starvation bound; a request joins only once its adapters are resident, so
+//                   every load (its unpack included) runs beside decode; eviction by use count
+//                   aged per step × reload cost, recency breaking ties.
 enum class Policy { FcfsLru, AffinityPrefetch, CostAware };
 // "fcfs_lru", "affinity_prefetch", "cost_aware"; anything else throws std::invalid_argument.
 Policy policy_from_name(std::string_view name);
@@ -201,9 +205,8 @@ class Scheduler {
   int waited_steps(int request_id) const;  // steps it spent queued; -1 once admitted or unknown
   const SchedulerConfig& config() const;
 
-  struct State;
-
  private:
+  struct State;
   std::unique_ptr<State> s_;
 };
 

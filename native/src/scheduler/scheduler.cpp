@@ -270,6 +270,16 @@ StepPlan Scheduler::plan_step() {
       reserving = true;
       reserved = want;
       if (cap_blocked) draining = s.soonest_to_drain(adapters, want);
+      // Its loads start now whatever the prefetch settings, so it is ready when room is.
+      int absent = 0;
+      for (int a : want) absent += s.slots[a].state == SlotState::Absent;
+      if (absent > 0) {
+        keep = adapters;
+        keep.insert(keep.end(), want.begin(), want.end());
+        if (s.make_room(absent, keep, step, plan.evicted))
+          for (int a : want)
+            if (s.slots[a].state == SlotState::Absent) s.start_load(a, step, plan);
+      }
     }
   }
 
