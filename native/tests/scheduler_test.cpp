@@ -603,10 +603,13 @@ TEST(SchedulerSim, CriticalPathLoadsNeverOverlapDecode) {
 }
 
 TEST(SchedulerSim, CompletesWithoutPrefetchAndWithOneSlot) {
-  // No lookahead: only the starvation bound brings adapters in for the policies that do not
-  // load on admission. One slot and one adapter per step: every switch is an eviction.
+  // No lookahead: the policies that do not load on admission get adapters in through the
+  // starvation bound, and, before any step has run (no base-model request to start with), by
+  // serving the head of the queue when nothing else can happen. One slot and one adapter per
+  // step: every switch is an eviction.
   auto o = sim_trace(200, 30);
   o.mean_adapters_per_req = 1;
+  o.include_base = false;
   const auto trace = sc::generate_trace(o);
   for (auto p : kPolicies) {
     SCOPED_TRACE(sc::policy_name(p));

@@ -311,6 +311,22 @@ StepPlan Scheduler::plan_step() {
     }
   }
 
+  // Nothing runs, nothing loads, and nobody can join: with no steps no request ever starves,
+  // so without this the queue would wait for ever (no prefetch, or a policy that waits for
+  // residency). The first request in policy order gets its adapters; nothing is pinned.
+  if (plan.batch.empty() && !s.queue.empty()) {
+    bool loading = false;
+    for (const auto& slot : s.slots) loading = loading || slot.state == SlotState::Loading;
+    if (!loading) {
+      const auto& want = s.reqs.at(view[order.front()].id).r.adapters;
+      int absent = 0;
+      for (int a : want) absent += s.slots[a].state == SlotState::Absent;
+      if (absent > 0 && s.make_room(absent, want, step, plan.evicted))
+        for (int a : want)
+          if (s.slots[a].state == SlotState::Absent) s.start_load(a, step, plan);
+    }
+  }
+
   if (!plan.admitted.empty()) {
     std::vector<int> left;
     left.reserve(s.queue.size());
