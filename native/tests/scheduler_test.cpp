@@ -623,6 +623,49 @@ TEST(SchedulerSim, CompletesWithoutPrefetchAndWithOneSlot) {
   }
 }
 
+TEST(SchedulerSim, RandomConfigurationsAlwaysComplete) {
+  // Seeded random configurations and traces: every request finishes, no step exceeds the
+  // batch size or the cap on distinct adapters, and critical-path loading never overlaps.
+  sc::Rng rng(2024);
+  for (int it = 0; it < 150; ++it) {
+    auto c = config(static_cast<sc::Policy>(rng.below(3)), 1 + static_cast<int>(rng.below(8)),
+                    1 + static_cast<int>(rng.below(16)), 1 + static_cast<int>(rng.below(4)),
+                    1 + static_cast<int>(rng.below(64)));
+    c.prefetch_lookahead = static_cast<int>(rng.below(33));
+    const int cap = std::min(c.cache_capacity, c.max_adapters_per_batch);
+    sc::TraceOptions o;
+    o.seed = static_cast<std::uint64_t>(it);
+    o.num_adapters = 1 + static_cast<int>(rng.below(30));
+    o.zipf_alpha = rng.uniform() * 2 - 0.3;
+    o.include_base = rng.below(2) == 1;
+    o.num_requests = 30 + static_cast<int>(rng.below(120));
+    o.load_rps = 1 + rng.uniform() * 100;
+    o.arrivals = rng.below(2) ? sc::Arrivals::Gamma : sc::Arrivals::Poisson;
+    o.gamma_shape = 0.2 + rng.uniform();
+    o.output = {sc::LengthKind::Uniform, 0, 1, 1 + static_cast<int>(rng.below(40))};
+    o.mean_adapters_per_req = 1 + rng.uniform();
+    o.max_adapters_per_req = 1 + static_cast<int>(rng.below(static_cast<std::uint64_t>(cap)));
+    sc::SimConfig sim;
+    sim.decode_threads = 1 + static_cast<int>(rng.below(8));
+    sim.adapter_threads = 1 + static_cast<int>(rng.below(4));
+    sim.lora_tax = false;
+    SCOPED_TRACE("iteration " + std::to_string(it) + " " + sc::policy_name(c.policy));
+    const auto trace = sc::generate_trace(o);
+    const auto r = sc::simulate(trace, c, sc::CostModel{}, sim);
+    for (const auto& t : r.timings) ASSERT_GT(t.finish_ns, t.start_ns);
+    if (c.policy == sc::Policy::FcfsLru) EXPECT_EQ(r.overlap_ratio, 0.0);
+
+    Driver d(c, std::vector<double>(static_cast<std::size_t>(o.num_adapters), 1.0));
+    for (const auto& q : trace.requests) d.s.submit(q);
+    d.run();
+    EXPECT_EQ(d.admitted.size(), trace.requests.size());
+    for (const auto& p : d.plans) {
+      EXPECT_LE(static_cast<int>(p.batch.size()), c.max_batch_size);
+      EXPECT_LE(static_cast<int>(p.adapters.size()), cap);
+    }
+  }
+}
+
 TEST(SchedulerSim, BaseOnlyTraceHasNoTaxAndNoLoads) {
   auto o = sim_trace();
   o.num_adapters = 1;
