@@ -175,7 +175,8 @@ struct StepPlan {
 // The caller's loop: plan_step(); start plan.loads on adapter threads; when batch_ready(), run
 // the step (prefill of plan.admitted, one token for every request of plan.batch) and call
 // finish_step(); report every finished load with on_load_done(). A plan with an empty batch
-// runs no step: plan again after the next submit or finished load.
+// runs no step: plan again after the next submit or finished load. Not thread-safe: one loop
+// drives it, adapter threads report back through that loop.
 class Scheduler {
  public:
   // reload_cost_s[a]: time to load adapter a again, read by cost_aware; its size is the number

@@ -19,7 +19,6 @@ struct AdapterSlot {
   double freq = 0;               // cost_aware: aged use count as of freq_step
   std::int64_t freq_step = 0;
   double reload_cost_s = 0;
-  bool ever_loaded = false;
 };
 
 struct QueuedView {

@@ -183,7 +183,6 @@ void Scheduler::preload(int adapter) {
   if (slot.state != SlotState::Absent) return;
   if (s.occupied >= s.cfg.cache_capacity) throw std::invalid_argument("preload: the cache_capacity is used up");
   slot.state = SlotState::Resident;
-  slot.ever_loaded = true;
   ++s.occupied;
 }
 
@@ -359,7 +358,6 @@ void Scheduler::on_load_done(int adapter) {
   if (adapter < 0 || adapter >= s.num_adapters() || s.slots[adapter].state != SlotState::Loading)
     throw std::logic_error("on_load_done: adapter " + std::to_string(adapter) + " was not loading");
   s.slots[adapter].state = SlotState::Resident;
-  s.slots[adapter].ever_loaded = true;
 }
 
 std::vector<int> Scheduler::finish_step() {
