@@ -60717,6 +60717,23 @@ function pairedChange(base, head, alpha, byPoints = false) {
         mdePct: pc.mdePct,
     };
 }
+/**
+ * Both sides' rounds of `m` divided by (or, when the two point opposite ways, multiplied by) the
+ * control's rounds of the same run; undefined when the control is not there on both sides.
+ */
+function byControl(m, bm, c, baseCase, control) {
+    if (!control)
+        return undefined;
+    const hc = findMetric(c, control);
+    const bc = findMetric(baseCase, control);
+    if (!hc?.rounds || !bc?.rounds || !m.rounds || !bm.rounds)
+        return undefined;
+    if (hc.rounds.length !== m.rounds.length || bc.rounds.length !== bm.rounds.length)
+        return undefined;
+    const same = hc.better === m.better;
+    const apply = (xs, cs) => xs.map((x, i) => (same ? x / cs[i] : x * cs[i]));
+    return { head: apply(m.rounds, hc.rounds), base: apply(bm.rounds, bc.rounds) };
+}
 /** JSON has no Infinity: bounds and effects that do not exist are left out. */
 function abChange(ch) {
     const finite = (x) => Number.isFinite(x) && x > 0;
@@ -60771,7 +60788,13 @@ function judgeAb(lane, c, m, rules) {
     const tol = abToleranceFor(rules, lane.lane, c.id, m.name, m.unit);
     const alpha = rules.ab.alpha;
     const byPoints = tol.abs !== undefined && (tol.pct === undefined || isPercentUnit(m.unit));
-    const ch = pairedChange(bm.rounds, m.rounds, alpha, byPoints);
+    // An absolute rate with a control (the peer timed round-robin with it in the same process) is
+    // judged relative to that control, round by round: a neighbour that slowed one side's run
+    // slowed both kernels of that run, and the ratio cancels it. Same-run ratios already are.
+    const normalised = !byPoints && m.kind === 'absolute' ? byControl(m, bm, c, baseCase, tol.control) : undefined;
+    const ch = normalised
+        ? pairedChange(normalised.base, normalised.head, alpha)
+        : pairedChange(bm.rounds, m.rounds, alpha, byPoints);
     const exceeds = [];
     if (tol.pct !== undefined)
         exceeds.push(Number.isFinite(ch.deltaPct) && Math.abs(ch.deltaPct) > tol.pct);
@@ -60783,7 +60806,7 @@ function judgeAb(lane, c, m, rules) {
     const interval = Number.isFinite(ch.ratio)
         ? `head/base ${formatNumber(ch.ratio)}${bounds ? ` [${formatNumber(ch.low)}, ${formatNumber(ch.high)}]` : ''}, `
         : '';
-    const detail = `${interval}${ch.n} rounds`;
+    const detail = `${interval}${ch.n} rounds${normalised ? `, relative to ${tol.control} in the same rounds` : ''}`;
     const shown = {
         ...id,
         current,
@@ -60822,7 +60845,7 @@ function judgeAb(lane, c, m, rules) {
         state: worse ? 'regressed' : 'improved',
         reason: `${change} (${direction}) beyond ${within}, p = ${formatNumber(ch.pValue)} (${detail})`,
     };
-    return worse && tol.control
+    return worse && tol.control && !normalised
         ? guardByControl(v, c, baseCase, tol.control, tol.controlMoves ?? 'worse', alpha, byPoints)
         : v;
 }
@@ -60854,9 +60877,10 @@ function guardByControl(v, c, baseCase, control, moves, alpha, byPoints) {
 /** Paired rounds of a lane and the median minimum detectable effect of its fail metrics. */
 function abLaneSummary(lane, verdicts) {
     const judged = verdicts.filter((v) => v.source === 'ab' && v.ab && v.severity === 'fail');
+    // a deterministic metric (the same value every round) has no noise, and no say in this
     const mdes = judged
         .map((v) => v.ab.mdePct)
-        .filter((x) => x !== undefined && Number.isFinite(x));
+        .filter((x) => x !== undefined && Number.isFinite(x) && x > 0);
     const rounds = Math.max(0, ...verdicts.filter((v) => v.ab).map((v) => v.ab.rounds));
     return {
         rounds,

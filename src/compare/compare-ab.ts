@@ -94,6 +94,28 @@ export function pairedChange(
   };
 }
 
+/**
+ * Both sides' rounds of `m` divided by (or, when the two point opposite ways, multiplied by) the
+ * control's rounds of the same run; undefined when the control is not there on both sides.
+ */
+function byControl(
+  m: Metric,
+  bm: Metric,
+  c: CaseResult,
+  baseCase: CaseResult | undefined,
+  control: string | undefined,
+): { head: number[]; base: number[] } | undefined {
+  if (!control) return undefined;
+  const hc = findMetric(c, control);
+  const bc = findMetric(baseCase, control);
+  if (!hc?.rounds || !bc?.rounds || !m.rounds || !bm.rounds) return undefined;
+  if (hc.rounds.length !== m.rounds.length || bc.rounds.length !== bm.rounds.length) return undefined;
+  const same = hc.better === m.better;
+  const apply = (xs: readonly number[], cs: readonly number[]) =>
+    xs.map((x, i) => (same ? x / (cs[i] as number) : x * (cs[i] as number)));
+  return { head: apply(m.rounds, hc.rounds), base: apply(bm.rounds, bc.rounds) };
+}
+
 /** JSON has no Infinity: bounds and effects that do not exist are left out. */
 function abChange(ch: PairedChange): AbChange {
   const finite = (x: number) => Number.isFinite(x) && x > 0;
@@ -149,7 +171,14 @@ export function judgeAb(lane: LaneResult, c: CaseResult, m: Metric, rules: Rules
   const tol = abToleranceFor(rules, lane.lane, c.id, m.name, m.unit);
   const alpha = rules.ab.alpha;
   const byPoints = tol.abs !== undefined && (tol.pct === undefined || isPercentUnit(m.unit));
-  const ch = pairedChange(bm.rounds, m.rounds, alpha, byPoints);
+  // An absolute rate with a control (the peer timed round-robin with it in the same process) is
+  // judged relative to that control, round by round: a neighbour that slowed one side's run
+  // slowed both kernels of that run, and the ratio cancels it. Same-run ratios already are.
+  const normalised =
+    !byPoints && m.kind === 'absolute' ? byControl(m, bm, c, baseCase, tol.control) : undefined;
+  const ch = normalised
+    ? pairedChange(normalised.base, normalised.head, alpha)
+    : pairedChange(bm.rounds, m.rounds, alpha, byPoints);
   const exceeds: boolean[] = [];
   if (tol.pct !== undefined) exceeds.push(Number.isFinite(ch.deltaPct) && Math.abs(ch.deltaPct) > tol.pct);
   if (tol.abs !== undefined) exceeds.push(Number.isFinite(ch.deltaAbs) && Math.abs(ch.deltaAbs) > tol.abs);
@@ -159,7 +188,7 @@ export function judgeAb(lane: LaneResult, c: CaseResult, m: Metric, rules: Rules
   const interval = Number.isFinite(ch.ratio)
     ? `head/base ${formatNumber(ch.ratio)}${bounds ? ` [${formatNumber(ch.low)}, ${formatNumber(ch.high)}]` : ''}, `
     : '';
-  const detail = `${interval}${ch.n} rounds`;
+  const detail = `${interval}${ch.n} rounds${normalised ? `, relative to ${tol.control} in the same rounds` : ''}`;
   const shown = {
     ...id,
     current,
@@ -199,7 +228,7 @@ export function judgeAb(lane: LaneResult, c: CaseResult, m: Metric, rules: Rules
     state: worse ? 'regressed' : 'improved',
     reason: `${change} (${direction}) beyond ${within}, p = ${formatNumber(ch.pValue)} (${detail})`,
   };
-  return worse && tol.control
+  return worse && tol.control && !normalised
     ? guardByControl(v, c, baseCase, tol.control, tol.controlMoves ?? 'worse', alpha, byPoints)
     : v;
 }
@@ -241,9 +270,10 @@ export function abLaneSummary(
   verdicts: readonly Verdict[],
 ): NonNullable<LaneVerdicts['ab']> {
   const judged = verdicts.filter((v) => v.source === 'ab' && v.ab && v.severity === 'fail');
+  // a deterministic metric (the same value every round) has no noise, and no say in this
   const mdes = judged
     .map((v) => v.ab!.mdePct)
-    .filter((x): x is number => x !== undefined && Number.isFinite(x));
+    .filter((x): x is number => x !== undefined && Number.isFinite(x) && x > 0);
   const rounds = Math.max(0, ...verdicts.filter((v) => v.ab).map((v) => v.ab!.rounds));
   return {
     rounds,
