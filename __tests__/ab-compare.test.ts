@@ -2,7 +2,7 @@
 // each metric carries its per-round medians (`rounds`) on both sides, as mergeAbRounds leaves
 // them, and three samples per round around each median.
 import { describe, expect, it } from 'vitest';
-import { abInconclusive, abLaneSummary } from '../src/compare/compare-ab.js';
+import { abInconclusive, abLaneSummary, holmAcrossLane } from '../src/compare/compare-ab.js';
 import { compare } from '../src/compare/compare.js';
 import { abToleranceFor, parseRules } from '../src/compare/rules.js';
 import { InputError } from '../src/errors.js';
@@ -429,7 +429,7 @@ describe('rules.yml ab section', () => {
       tolerancePct: 2,
       toleranceAbs: 1,
       rounds: 6,
-      maxRounds: 10,
+      maxRounds: 12,
       repetitions: 3,
       lanes: {},
     });
@@ -507,5 +507,57 @@ ab:
     expect(() => parseRules('ab: { lanes: { gemm: [ { metric: x } ] } }')).toThrow(
       /ab\.lanes\.gemm\[0\]: needs tolerancePct, toleranceAbs or severity/,
     );
+  });
+});
+
+describe("Holm's step-down across a lane's fail-severity A/B tests", () => {
+  const v = (
+    metric: string,
+    p: number,
+    state: Verdict['state'] = 'regressed',
+    severity: 'fail' | 'warn' = 'fail',
+  ) =>
+    ({
+      lane: 'gemm',
+      caseId: 'c',
+      metric,
+      unit: 'GFLOP/s',
+      better: 'higher',
+      kind: 'absolute',
+      source: 'ab',
+      state,
+      severity,
+      pValue: p,
+      reason: `${metric} moved`,
+    }) as Verdict;
+
+  it('keeps what passes alpha / (m − k + 1) in order', () => {
+    const out = holmAcrossLane([v('a', 0.01), v('b', 0.02), v('c', 0.04)], 0.05);
+    expect(out.map((x) => x.state)).toEqual(['regressed', 'regressed', 'regressed']);
+  });
+
+  it('stops at the first p over its threshold: it and every larger one become noisy', () => {
+    const out = holmAcrossLane(
+      [v('a', 0.001), v('b', 0.03), v('c', 0.04, 'improved'), v('d', 0.9, 'pass')],
+      0.05,
+    );
+    expect(out.map((x) => x.state)).toEqual(['regressed', 'noisy', 'noisy', 'pass']);
+    expect(out[1]!.reason).toMatch(
+      /not significant once the lane's 4 fail-severity tests are counted \(Holm/,
+    );
+  });
+
+  it('warn-severity metrics are not in the family and keep their own test', () => {
+    const out = holmAcrossLane([v('a', 0.02), v('b', 0.03), v('w', 0.04, 'regressed', 'warn')], 0.05);
+    // m = 2: 0.02 < 0.025 and 0.03 < 0.05
+    expect(out.map((x) => x.state)).toEqual(['regressed', 'regressed', 'regressed']);
+  });
+
+  it('an A/A lane of 20 metrics with one p = 0.03 beyond tolerance does not fail', () => {
+    const lane = [
+      v('hit', 0.03),
+      ...Array.from({ length: 19 }, (_, i) => v(`m${i}`, 0.2 + i * 0.04, 'pass')),
+    ];
+    expect(holmAcrossLane(lane, 0.05)[0]!.state).toBe('noisy');
   });
 });

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeGitHub, primaryRateLimit, secondaryRateLimit } from './fake-github/server.js';
+import { FakeGitHub, primaryRateLimit, secondaryRateLimit, type Fault } from './fake-github/server.js';
 import {
   pullRequestEvent,
   runner,
@@ -409,4 +409,49 @@ describe('the token and the pull request code', { timeout: SLOW }, () => {
     expect(gh.callsTo('checks/create')).toHaveLength(5);
     allCompleted();
   });
+});
+
+// Every kind of failure GitHub has, at each call a pull request run makes, for the whole run:
+// nothing may stay in_progress, the job summary is always written, and no sink failure fails a
+// step. A check GitHub never let us create cannot be completed; every one it did create is.
+describe('every fault at every call', { timeout: 240_000 }, () => {
+  const OPERATIONS = [
+    'checks/create',
+    'checks/update',
+    'graphql',
+    'issues/list-comments',
+    'issues/create-comment',
+  ];
+  const FAULTS: Record<string, (op: string) => Fault> = {
+    'secondary rate limit': (op) => secondaryRateLimit(op, 3, 1),
+    '5xx': (op) => ({ operationId: op, status: 502, times: Infinity, message: 'Bad Gateway' }),
+    hang: (op) => ({ operationId: op, kind: 'hang', times: 2 }),
+    reset: (op) => ({ operationId: op, kind: 'reset', times: Infinity }),
+    '403': (op) => ({
+      operationId: op,
+      status: 403,
+      times: Infinity,
+      message: 'Resource not accessible by integration',
+    }),
+  };
+  for (const op of OPERATIONS) {
+    for (const [name, fault] of Object.entries(FAULTS)) {
+      it(`${name} at ${op}`, async () => {
+        const ws = makeWorkspace();
+        const r = measuringRun(ws);
+        gh.faults = [fault(op)];
+        const checks = await step(r, 'checks');
+        const lanes = await step(r, 'lanes', { INFENG_GITHUB_TOKEN: '' });
+        const compare = await step(r, 'compare');
+        const report = await step(r, 'report');
+        for (const s of [checks, lanes, compare, report]) expect(s.code, s.stderr).toBe(0);
+        for (const [check, c] of Object.entries(checksByName())) {
+          expect(c.status, `${check} after ${name} at ${op}`).toBe('completed');
+          expect(c.head_sha).toBe(PR_HEAD);
+        }
+        expect(r.summary()).toContain('infeng perf');
+        expect(logsOf(checks, lanes, compare, report)).not.toContain(TOKEN);
+      });
+    }
+  }
 });

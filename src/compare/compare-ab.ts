@@ -298,3 +298,35 @@ export function abInconclusive(lane: LaneResult, rules: Rules): boolean {
   }
   return false;
 }
+
+/**
+ * A lane judges many metrics at once (the GEMM lane's quick profile: 20 fail-severity ones),
+ * and at alpha = 0.05 each, an unchanged build would see one of them "significant" in most runs.
+ * Holm's step-down procedure keeps the chance of any false rejection in the lane at alpha: the
+ * k-th smallest of the lane's m fail-severity p-values must be below alpha / (m − k + 1), and
+ * every smaller one must have passed too. A change that was significant alone but not once the
+ * lane's tests are counted becomes `noisy`, with the reason; warn-severity metrics, which never
+ * fail the gate, keep their own test.
+ */
+export function holmAcrossLane(verdicts: readonly Verdict[], alpha: number): Verdict[] {
+  const family = verdicts
+    .map((v, i) => ({ v, i }))
+    .filter(({ v }) => v.source === 'ab' && v.severity === 'fail' && v.pValue !== undefined);
+  const m = family.length;
+  if (m <= 1) return [...verdicts];
+  const sorted = [...family].sort((a, b) => a.v.pValue! - b.v.pValue!);
+  const rejected = new Set<number>();
+  for (const [k, { v, i }] of sorted.entries()) {
+    if (!(v.pValue! < alpha / (m - k))) break;
+    rejected.add(i);
+  }
+  return verdicts.map((v, i) => {
+    const inFamily = family.some((f) => f.i === i);
+    if (!inFamily || rejected.has(i) || (v.state !== 'regressed' && v.state !== 'improved')) return v;
+    return {
+      ...v,
+      state: 'noisy',
+      reason: `${v.reason}; but not significant once the lane's ${m} fail-severity tests are counted (Holm, alpha ${alpha})`,
+    };
+  });
+}

@@ -24,7 +24,7 @@ import {
   type VerdictState,
 } from '../model/verdicts.js';
 import { comparable } from './baselines.js';
-import { abLaneSummary, judgeAb } from './compare-ab.js';
+import { abLaneSummary, holmAcrossLane, judgeAb } from './compare-ab.js';
 import { classKey, classOfRun, describeClass } from '../model/machine-class.js';
 import {
   formatAbsDelta,
@@ -218,6 +218,7 @@ function compareLane(
     }
   }
 
+  if (ab) verdicts.splice(0, verdicts.length, ...holmAcrossLane(verdicts, rules.ab.alpha));
   const conclusion = laneConclusion(verdicts);
   const abSummary = ab ? abLaneSummary(lane, verdicts) : undefined;
   let summary = laneSummary(verdicts, lane.path, incomparable, otherClass);

@@ -41,7 +41,7 @@ export const DEFAULT_RULES: Readonly<Rules> = Object.freeze({
     toleranceAbs: 1,
     // 6 pairs is the fewest for which the signed-rank test can reach p < 0.05 (2/64 = 0.031)
     rounds: 6,
-    maxRounds: 10,
+    maxRounds: 12,
     repetitions: 3,
     laneBudgetS: 240,
     lanes: {},
