@@ -59911,7 +59911,7 @@ const DEFAULT_RULES = Object.freeze({
         toleranceAbs: 1,
         // 6 pairs is the fewest for which the signed-rank test can reach p < 0.05 (2/64 = 0.031)
         rounds: 6,
-        maxRounds: 10,
+        maxRounds: 12,
         repetitions: 3,
         laneBudgetS: 240,
         lanes: {},
@@ -60907,6 +60907,40 @@ function abInconclusive(lane, rules) {
     }
     return false;
 }
+/**
+ * A lane judges many metrics at once (the GEMM lane's quick profile: 20 fail-severity ones),
+ * and at alpha = 0.05 each, an unchanged build would see one of them "significant" in most runs.
+ * Holm's step-down procedure keeps the chance of any false rejection in the lane at alpha: the
+ * k-th smallest of the lane's m fail-severity p-values must be below alpha / (m − k + 1), and
+ * every smaller one must have passed too. A change that was significant alone but not once the
+ * lane's tests are counted becomes `noisy`, with the reason; warn-severity metrics, which never
+ * fail the gate, keep their own test.
+ */
+function holmAcrossLane(verdicts, alpha) {
+    const family = verdicts
+        .map((v, i) => ({ v, i }))
+        .filter(({ v }) => v.source === 'ab' && v.severity === 'fail' && v.pValue !== undefined);
+    const m = family.length;
+    if (m <= 1)
+        return [...verdicts];
+    const sorted = [...family].sort((a, b) => a.v.pValue - b.v.pValue);
+    const rejected = new Set();
+    for (const [k, { v, i }] of sorted.entries()) {
+        if (!(v.pValue < alpha / (m - k)))
+            break;
+        rejected.add(i);
+    }
+    return verdicts.map((v, i) => {
+        const inFamily = family.some((f) => f.i === i);
+        if (!inFamily || rejected.has(i) || (v.state !== 'regressed' && v.state !== 'improved'))
+            return v;
+        return {
+            ...v,
+            state: 'noisy',
+            reason: `${v.reason}; but not significant once the lane's ${m} fail-severity tests are counted (Holm, alpha ${alpha})`,
+        };
+    });
+}
 
 ;// CONCATENATED MODULE: ./src/model/machine-class.ts
 /** "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz" → "intel-xeon-platinum-8370c" */
@@ -61832,6 +61866,8 @@ function compareLane(lane, machine, baselineInput, rules, notes, ab = false, pro
                 notes.push(`${lane.lane}: gate "${g.name}" matched no metric (${g.metric} in ${g.cases})`);
         }
     }
+    if (ab)
+        verdicts.splice(0, verdicts.length, ...holmAcrossLane(verdicts, rules.ab.alpha));
     const conclusion = laneConclusion(verdicts);
     const abSummary = ab ? abLaneSummary(lane, verdicts) : undefined;
     let summary = laneSummary(verdicts, lane.path, incomparable, otherClass);
