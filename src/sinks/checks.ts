@@ -54,15 +54,24 @@ export async function completeCheck(
     output: output(first),
   };
   const base = { owner: target.owner, repo: target.repo };
-  const { data } =
-    id !== undefined
-      ? await client.rest.checks.update({ ...base, check_run_id: id, ...completion })
-      : await client.rest.checks.create({
-          ...base,
-          name: plan.name,
-          head_sha: target.headSha,
-          ...completion,
-        });
+  const create = () =>
+    client.rest.checks.create({ ...base, name: plan.name, head_sha: target.headSha, ...completion });
+  let data;
+  if (id === undefined) ({ data } = await create());
+  else {
+    try {
+      ({ data } = await client.rest.checks.update({ ...base, check_run_id: id, ...completion }));
+    } catch (err) {
+      // The started run cannot be completed (its update is refused or keeps failing): a new,
+      // completed run of the same name on the same commit supersedes it, as GitHub shows and
+      // branch protection takes the latest run of a name. A required check never stays pending.
+      try {
+        ({ data } = await create());
+      } catch {
+        throw err;
+      }
+    }
+  }
   for (const annotations of rest) {
     await client.rest.checks.update({ ...base, check_run_id: data.id, output: output(annotations) });
   }
