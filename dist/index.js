@@ -62240,38 +62240,33 @@ const caseSchema = {
         error: results_schema_str,
     },
 };
+const laneStatus = { enum: ['ok', 'error', 'timeout', 'skipped'] };
+const laneError = {
+    type: 'object',
+    required: ['step', 'message'],
+    properties: { step: results_schema_str, message: results_schema_str },
+};
+/** What both sides of a lane carry: the base side of an A/B run is a lane result without its plan. */
+const sideProperties = {
+    status: laneStatus,
+    error: laneError,
+    path: results_schema_str,
+    cases: { type: 'array', items: caseSchema },
+    durationS: results_schema_num,
+    info: facts,
+};
 const laneSchema = {
     type: 'object',
     required: ['lane', 'status', 'path', 'cases', 'planned', 'durationS', 'artifacts', 'info'],
     properties: {
         lane: { enum: [...LANES] },
-        status: { enum: ['ok', 'error', 'timeout', 'skipped'] },
-        error: {
-            type: 'object',
-            required: ['step', 'message'],
-            properties: { step: results_schema_str, message: results_schema_str },
-        },
-        path: results_schema_str,
-        cases: { type: 'array', items: caseSchema },
+        ...sideProperties,
         planned: strings,
-        durationS: results_schema_num,
         artifacts: strings,
-        info: facts,
         base: {
             type: 'object',
             required: ['status', 'path', 'cases', 'durationS', 'info'],
-            properties: {
-                status: { enum: ['ok', 'error', 'timeout', 'skipped'] },
-                error: {
-                    type: 'object',
-                    required: ['step', 'message'],
-                    properties: { step: results_schema_str, message: results_schema_str },
-                },
-                path: results_schema_str,
-                cases: { type: 'array', items: caseSchema },
-                durationS: results_schema_num,
-                info: facts,
-            },
+            properties: sideProperties,
         },
         abOrder: { type: 'array', items: { enum: ['base', 'head'] } },
     },

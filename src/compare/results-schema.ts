@@ -40,38 +40,35 @@ const caseSchema = {
   },
 };
 
+const laneStatus = { enum: ['ok', 'error', 'timeout', 'skipped'] };
+const laneError = {
+  type: 'object',
+  required: ['step', 'message'],
+  properties: { step: str, message: str },
+};
+
+/** What both sides of a lane carry: the base side of an A/B run is a lane result without its plan. */
+const sideProperties = {
+  status: laneStatus,
+  error: laneError,
+  path: str,
+  cases: { type: 'array', items: caseSchema },
+  durationS: num,
+  info: facts,
+};
+
 const laneSchema = {
   type: 'object',
   required: ['lane', 'status', 'path', 'cases', 'planned', 'durationS', 'artifacts', 'info'],
   properties: {
     lane: { enum: [...LANES] },
-    status: { enum: ['ok', 'error', 'timeout', 'skipped'] },
-    error: {
-      type: 'object',
-      required: ['step', 'message'],
-      properties: { step: str, message: str },
-    },
-    path: str,
-    cases: { type: 'array', items: caseSchema },
+    ...sideProperties,
     planned: strings,
-    durationS: num,
     artifacts: strings,
-    info: facts,
     base: {
       type: 'object',
       required: ['status', 'path', 'cases', 'durationS', 'info'],
-      properties: {
-        status: { enum: ['ok', 'error', 'timeout', 'skipped'] },
-        error: {
-          type: 'object',
-          required: ['step', 'message'],
-          properties: { step: str, message: str },
-        },
-        path: str,
-        cases: { type: 'array', items: caseSchema },
-        durationS: num,
-        info: facts,
-      },
+      properties: sideProperties,
     },
     abOrder: { type: 'array', items: { enum: ['base', 'head'] } },
   },
