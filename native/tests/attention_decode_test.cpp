@@ -106,7 +106,7 @@ void check_f16(const Case& c, Path path, const synthetic::Kv& kv, const std::vec
 
 // int8: K error per channel ≤ ks_c/2 around its midpoint (0 for CSR outliers), V error
 // ≤ vs_t/2; the VNNI path's two-level query adds ≤ s_hi/508 per folded channel (s_hi =
-// max|q'|/127), times |ku − 128| ≤ 127; the two-level u8 softmax weights (decode_weights.h)
+// max|q'|/127), the AVX2 path's int16 query ≤ max|q'|/65534, times |ku − 128| ≤ 127; the two-level u8 softmax weights (decode_weights.h)
 // round p_t·vs_t to steps of max_tile(p·vs)/(255·256) per head and tile, times the token's int8 V
 // (≤ 127). Uniform errors: σ = step/√12 each.
 // The int8 kernels of the AVX-512 path: FMA, vpdpbusd, AMX tiles.
@@ -165,7 +165,9 @@ void check_int8(const Case& c, Path path, Int8Kernel kernel, const synthetic::Kv
         const float* ks = cache.k_scales(hk, t / kKvGroup);
         double qmax = 0;
         for (int ch = 0; ch < D; ++ch) qmax = std::max(qmax, std::fabs(q[hq * D + ch] * inv_sqrt_d * ks[ch]));
-        const double sq = vnni ? qmax / 127.0 / 254.0 : 0.0;
+        // The integer query's rounding step: two int8 levels (VNNI, AMX) or one int16 level
+        // (AVX2, max|q'|/32767 for D ≤ 256).
+        const double sq = vnni ? qmax / 127.0 / 254.0 : path == Path::Avx2 ? qmax / 32767.0 : 0.0;
         const float* mid = cache.k_mids(hk, t / kKvGroup);
         for (int ch = 0; ch < D; ++ch) {
           const double qc = q[hq * D + ch] * inv_sqrt_d;
@@ -204,6 +206,7 @@ const Case kCases[] = {
     {{4, 4, 16}, 10, 0},      // only the FP16 residual
     {{16, 8, 64}, 300, 64},   // two heads per KV head, 64-token tiles (AMX's smallest)
     {{32, 8, 128}, 700, 128}, // two query tiles per K block on AMX
+    {{8, 2, 32}, 2600, 1280}, // a tile past AVX2's 1024-token integer P·V segment
 };
 
 TEST(AttentionDecode, Fp16CacheMatchesReferenceOnEveryPath) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -85,35 +86,91 @@ void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, 
   }
 }
 
-// int8 K: each 32-bit lane holds 4 channels of one token (see decode_avx512.cpp).
-template <int NH>
-void scores_i8_block(const std::uint8_t* k, int D, const QuantQuery& q, float* s, int lds, std::ptrdiff_t pf) {
-  const float* qs = q.qs;
-  __m256 a0[NH], a1[NH];
-  for (int h = 0; h < NH; ++h) a0[h] = a1[h] = _mm256_setzero_ps();
-  const __m256i lo = _mm256_set1_epi32(0xFF);
+// The query of one K group as one int16 level (QuantQuery's hi/s_hi/b_hi fields, the
+// buffers VNNI uses for its two int8 levels: G·D int16 take the same 2·G·D bytes): q16_c =
+// round(q_c·ks_c / s16), s16 = max|q·ks| / L. L keeps every score's integer sum exact in
+// int32: Σ_c |q16|·ku ≤ D·255·L < 2^31 (L = 32767 up to D = 256). The rounding step is
+// max|q'|/32767, finer than the two-level int8 query's max|q'|/(127·254).
+void prepare_query_i16(const float* qs, const float* ks, const float* mid, int G, int D, bool int_levels,
+                       const QueryBuffers& out) {
+  const int L = static_cast<int>(std::min<long long>(32767, 2147483647LL / (255LL * D)));
+  for (int h = 0; h < G; ++h) {
+    const float* q = qs + h * D;
+    __m256 z = _mm256_setzero_ps(), amax = _mm256_setzero_ps();
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    for (int c = 0; c < D; c += 8) {
+      const __m256 qc = _mm256_loadu_ps(q + c);
+      z = _mm256_fmadd_ps(qc, _mm256_loadu_ps(mid + c), z);
+      amax = _mm256_max_ps(amax, _mm256_and_ps(absmask, _mm256_mul_ps(qc, _mm256_loadu_ps(ks + c))));
+    }
+    out.zq[h] = hsum(z);
+    if (!int_levels) continue;
+    const float at = hmax(amax);
+    const float s16 = at / static_cast<float>(L);
+    const __m256 inv = _mm256_set1_ps(s16 > 0.0f ? 1.0f / s16 : 0.0f);
+    auto* q16 = reinterpret_cast<std::int16_t*>(out.hi) + h * D;
+    __m256i sum = _mm256_setzero_si256();
+    for (int c = 0; c < D; c += 8) {
+      // |q·ks·inv| ≤ L (up to one rounding), so the int32 → int16 pack never saturates.
+      const __m256 f = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(q + c), _mm256_loadu_ps(ks + c)), inv);
+      const __m256i i = _mm256_cvtps_epi32(f);
+      sum = _mm256_add_epi32(sum, i);
+      const __m128i packed = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q16 + c), packed);
+    }
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
+    out.s_hi[h] = s16;
+    out.b_hi[h] = 128 * _mm_cvtsi128_si32(t);
+  }
+}
+
+// Eight int32 lanes holding (a, b) partial pairs [x0a x0b x1a x1b | x2a x2b x3a x3b] of two
+// vectors → the eight totals x0..x3 of u then x0..x3 of v, in order.
+inline __m256i pair_totals(__m256i u, __m256i v) {
+  return _mm256_permute4x64_epi64(_mm256_hadd_epi32(u, v), _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+// int8 K ([D/4][16 tokens][4 channels], offset-binary u8) against the int16 query with
+// vpmaddwd: 16 bytes (4 tokens × 4 channels) widen to 16 words, and one vpmaddwd with the
+// head's 4 channel weights broadcast gives each token's two channel-pair sums: 16 products per
+// instruction where the FP32 form needs 2 FMAs per 8 and a convert per channel vector. NG
+// token quads × NH heads of int32 accumulators, exact over the group.
+template <int NH, int NG>
+void scores_i16_block(const std::uint8_t* k, int D, int g0, const QuantQuery& q, float* s, int lds,
+                      std::ptrdiff_t pf) {
+  const auto* q16 = reinterpret_cast<const std::int16_t*>(q.hi);
+  __m256i a[NG][NH];
+  for (int g = 0; g < NG; ++g)
+    for (int h = 0; h < NH; ++h) a[g][h] = _mm256_setzero_si256();
   for (int c4 = 0; c4 < D / 4; ++c4) {
+    const std::uint8_t* kc = k + c4 * kKvSub * 4 + g0 * 16;
     if (pf) _mm_prefetch(reinterpret_cast<const char*>(k) + pf + c4 * 64, _MM_HINT_T1);
-    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + c4 * kKvSub * 4));
-    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + c4 * kKvSub * 4 + 32));
-    for (int j = 0; j < 4; ++j) {
-      // k = ks_c·(ku − 128), once per channel vector for all heads.
-      const __m256 ks = _mm256_broadcast_ss(q.ks + c4 * 4 + j);
-      const __m256 kz = _mm256_mul_ps(ks, _mm256_set1_ps(-128.0f));
-      const __m256 k0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(x0, 8 * j), lo)), ks, kz);
-      const __m256 k1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(x1, 8 * j), lo)), ks, kz);
-      for (int h = 0; h < NH; ++h) {
-        const __m256 qb = _mm256_broadcast_ss(qs + h * D + c4 * 4 + j);
-        a0[h] = _mm256_fmadd_ps(qb, k0, a0[h]);
-        a1[h] = _mm256_fmadd_ps(qb, k1, a1[h]);
-      }
+    __m256i x[NG];
+    for (int g = 0; g < NG; ++g)
+      x[g] = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kc + 16 * g)));
+    for (int h = 0; h < NH; ++h) {
+      std::int64_t w;
+      std::memcpy(&w, q16 + h * D + 4 * c4, sizeof w);
+      const __m256i qb = _mm256_set1_epi64x(w);
+      for (int g = 0; g < NG; ++g) a[g][h] = _mm256_add_epi32(a[g][h], _mm256_madd_epi16(x[g], qb));
     }
   }
   for (int h = 0; h < NH; ++h) {
-    const __m256 zq = _mm256_set1_ps(q.zq[h]);
-    _mm256_storeu_ps(s + h * lds, _mm256_add_ps(a0[h], zq));
-    _mm256_storeu_ps(s + h * lds + 8, _mm256_add_ps(a1[h], zq));
+    const __m256i b = _mm256_set1_epi32(q.b_hi[h]);
+    const __m256 sc = _mm256_set1_ps(q.s_hi[h]), zq = _mm256_set1_ps(q.zq[h]);
+    for (int g = 0; g < NG; g += 2) {
+      const __m256i tot = _mm256_sub_epi32(pair_totals(a[g][h], a[g + 1][h]), b);
+      _mm256_storeu_ps(s + h * lds + 4 * (g0 + g), _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), sc, zq));
+    }
   }
+}
+
+template <int NH>
+void scores_i16_sub(const std::uint8_t* k, int D, const QuantQuery& q, float* s, int lds, std::ptrdiff_t pf) {
+  scores_i16_block<NH, 2>(k, D, 0, q, s, lds, pf);
+  scores_i16_block<NH, 2>(k, D, 2, q, s, lds, 0);
 }
 
 void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s, int lds,
@@ -121,13 +178,15 @@ void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int 
   for (int b = 0; b < nsub; ++b) {
     const std::uint8_t* kb = k + static_cast<std::size_t>(b) * D * kKvSub;
     for (int h0 = 0; h0 < G; h0 += 4) {
-      const QuantQuery qh = q.heads_from(h0, D);
+      QuantQuery qh = q.heads_from(h0, D);
+      qh.hi = reinterpret_cast<const std::int8_t*>(reinterpret_cast<const std::int16_t*>(q.hi) + h0 * D);
       float* sh = s + h0 * lds + b * kKvSub;
+      const std::ptrdiff_t f = h0 == 0 ? pf : 0;
       switch (std::min(4, G - h0)) {
-        case 1: scores_i8_block<1>(kb, D, qh, sh, lds, h0 == 0 ? pf : 0); break;
-        case 2: scores_i8_block<2>(kb, D, qh, sh, lds, h0 == 0 ? pf : 0); break;
-        case 3: scores_i8_block<3>(kb, D, qh, sh, lds, h0 == 0 ? pf : 0); break;
-        default: scores_i8_block<4>(kb, D, qh, sh, lds, h0 == 0 ? pf : 0); break;
+        case 1: scores_i16_sub<1>(kb, D, qh, sh, lds, f); break;
+        case 2: scores_i16_sub<2>(kb, D, qh, sh, lds, f); break;
+        case 3: scores_i16_sub<3>(kb, D, qh, sh, lds, f); break;
+        default: scores_i16_sub<4>(kb, D, qh, sh, lds, f); break;
       }
     }
   }
@@ -219,49 +278,107 @@ void accum_v_f16(const std::uint16_t* v, int D, int T, const float* p, int lds, 
   accum_v(load, D, T, p, lds, G, corr, acc, pf ? reinterpret_cast<const char*>(v) + pf : nullptr, 2 * D);
 }
 
-// int8 V in token quads ([t/4][D][4]): a ymm holds 2 channels × 4 tokens, so a head's
-// accumulator keeps 4 token partials per channel, summed when the tile is done. NH heads × 4
-// channels per pass.
+// P·V against int8 V in token quads ([t/4][D][4]) with vpmaddwd. The softmax weights are
+// decode_weights.h's 16-bit y_t ∈ [0, 65280], stored as y_t − 32768 (a signed word) in place
+// over the head's score row; then Σ_t y_t·v_t = Σ_t (y_t − 32768)·v_t + 32768·Σ_t v_t, the
+// last term shared by every head. 16 bytes of V (4 channels × 4 tokens) widen to 16 words;
+// one vpmaddwd with the head's 4 token weights broadcast adds 16 products. Exact in int32 over
+// up to 1024 tokens (256 quads · 2 · 32768 · 127 < 2^31); longer tiles flush in segments.
+constexpr int kPvSegmentQuads = 256;
+
+// Row h's weights as y − 32768 int16 (in place, token t at byte 2t); returns Sw/256, the weight
+// of one unit of y (0 for an all-zero row). Same y as weight_fixed: cvtps2dq rounds to nearest
+// even like nearbyint, after the same product and clamp.
+float quantise_weights_i16(float* p, const float* vs, int T) {
+  __m256 mx = _mm256_setzero_ps();
+  for (int t = 0; t < T; t += 8) mx = _mm256_max_ps(mx, _mm256_mul_ps(_mm256_loadu_ps(p + t), _mm256_loadu_ps(vs + t)));
+  const float wmax = hmax(mx);
+  const __m256 k = _mm256_set1_ps(wmax > 0.0f ? 65280.0f / wmax : 0.0f);
+  const __m256 cap = _mm256_set1_ps(65535.0f);
+  const __m256i off = _mm256_set1_epi32(32768);
+  auto* out = reinterpret_cast<std::int16_t*>(p);
+  for (int t = 0; t < T; t += 16) {
+    const __m256 w0 = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(p + t), _mm256_loadu_ps(vs + t)), k);
+    const __m256 w1 = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(p + t + 8), _mm256_loadu_ps(vs + t + 8)), k);
+    const __m256i y0 = _mm256_sub_epi32(_mm256_cvtps_epi32(_mm256_min_ps(w0, cap)), off);
+    const __m256i y1 = _mm256_sub_epi32(_mm256_cvtps_epi32(_mm256_min_ps(w1, cap)), off);
+    // Bytes [2t, 2t + 32) lie below the floats still to be read ([4t + 64, …)).
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + t),
+                        _mm256_permute4x64_epi64(_mm256_packs_epi32(y0, y1), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+  return wmax > 0.0f ? wmax / (255.0f * 256.0f) : 0.0f;
+}
+
+// Σ_t v_t per channel over tokens [quad q0, q1) into vsum[D] (int32; |Σ| ≤ 127·T).
+void v_column_sums(const std::int8_t* v, int D, int q0, int q1, std::int32_t* vsum) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int d0 = 0; d0 < D; d0 += 8) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+    for (int q = q0; q < q1; ++q) {
+      const std::int8_t* vq = v + (static_cast<std::size_t>(q) * D + d0) * 4;
+      a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vq))), ones));
+      a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vq + 16))), ones));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(vsum + d0), pair_totals(a0, a1));
+  }
+}
+
+// NH heads × 8 channels (two widened V vectors) over quads [q0, q1).
 template <int NH>
-void accum_i8_chunk(const std::int8_t* v, int D, int d0, int T, const float* w, int lds, const float* corr,
-                    float* acc, const char* pf) {
-  __m256 a[NH][2];
-  for (int h = 0; h < NH; ++h) a[h][0] = a[h][1] = _mm256_setzero_ps();
-  for (int q = 0; q < T / 4; ++q) {
+void accum_i16_chunk(const std::int8_t* v, int D, int d0, int q0, int q1, const std::int16_t* w, int ldw,
+                     const float* unit, const std::int32_t* vsum, const float* scale, float* acc, const char* pf) {
+  __m256i a[NH][2];
+  for (int h = 0; h < NH; ++h) a[h][0] = a[h][1] = _mm256_setzero_si256();
+  for (int q = q0; q < q1; ++q) {
     const std::int8_t* vq = v + (static_cast<std::size_t>(q) * D + d0) * 4;
     if (pf) prefetch_l2(pf + static_cast<std::ptrdiff_t>(q) * D * 4, D * 4);
-    const __m256 x0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(vq))));
-    const __m256 x1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(vq + 8))));
+    const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vq)));
+    const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vq + 16)));
     for (int h = 0; h < NH; ++h) {
-      const __m256 wq = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(w + h * lds + 4 * q));
-      a[h][0] = _mm256_fmadd_ps(wq, x0, a[h][0]);
-      a[h][1] = _mm256_fmadd_ps(wq, x1, a[h][1]);
+      std::int64_t wq;
+      std::memcpy(&wq, w + static_cast<std::ptrdiff_t>(h) * ldw + 4 * q, sizeof wq);
+      const __m256i wb = _mm256_set1_epi64x(wq);
+      a[h][0] = _mm256_add_epi32(a[h][0], _mm256_madd_epi16(x0, wb));
+      a[h][1] = _mm256_add_epi32(a[h][1], _mm256_madd_epi16(x1, wb));
     }
   }
+  const __m256 vs32768 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vsum + d0))),
+                                       _mm256_set1_ps(32768.0f));
   for (int h = 0; h < NH; ++h) {
-    // [c0 × 4 tokens, c1 × 4] and [c2, c3] → the four channel sums.
-    __m256 s = _mm256_hadd_ps(a[h][0], a[h][1]);
-    s = _mm256_hadd_ps(s, s);
-    const __m128 sum = _mm_unpacklo_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    // Σ y·v = Σ (y − 32768)·v + 32768·Σ v, in FP32 (the integer total can pass 2^31).
+    const __m256 tot = _mm256_add_ps(_mm256_cvtepi32_ps(pair_totals(a[h][0], a[h][1])), vs32768);
     float* out = acc + h * D + d0;
-    _mm_storeu_ps(out, _mm_fmadd_ps(_mm_set1_ps(corr[h]), _mm_loadu_ps(out), sum));
+    const __m256 c = _mm256_set1_ps(scale ? scale[h] : 1.0f);
+    _mm256_storeu_ps(out, _mm256_fmadd_ps(c, _mm256_loadu_ps(out), _mm256_mul_ps(_mm256_set1_ps(unit[h]), tot)));
   }
 }
 
 void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, int lds, int G,
                 const float* corr, float* acc, std::ptrdiff_t pf) {
-  for (int h = 0; h < G; ++h) quantise_weights_f32(p + h * lds, vs, T);
+  thread_local std::vector<float> unit;
+  unit.resize(G);
+  for (int h = 0; h < G; ++h) unit[h] = quantise_weights_i16(p + h * lds, vs, T);
+  alignas(32) std::int32_t vsum[256];
+  const auto* w = reinterpret_cast<const std::int16_t*>(p);
+  const int ldw = 2 * lds;  // the int16 rows keep the float rows' pitch
   const char* next = pf ? reinterpret_cast<const char*>(v) + pf : nullptr;
-  for (int h0 = 0; h0 < G; h0 += 4) {
-    for (int d0 = 0; d0 < D; d0 += 4) {
-      const char* f = h0 == 0 && d0 == 0 ? next : nullptr;  // one pass prefetches the next tile
-      const float* w = p + h0 * lds;
+  for (int q0 = 0; q0 < T / 4; q0 += kPvSegmentQuads) {
+    const int q1 = std::min(T / 4, q0 + kPvSegmentQuads);
+    v_column_sums(v, D, q0, q1, vsum);
+    for (int h0 = 0; h0 < G; h0 += 4) {
+      // The first segment rescales acc by corr; later ones add to it.
+      const float* sc = q0 == 0 ? corr + h0 : nullptr;
+      const std::int16_t* wh = w + static_cast<std::ptrdiff_t>(h0) * ldw;
+      const float* u = unit.data() + h0;
       float* a = acc + h0 * D;
-      switch (std::min(4, G - h0)) {
-        case 1: accum_i8_chunk<1>(v, D, d0, T, w, lds, corr + h0, a, f); break;
-        case 2: accum_i8_chunk<2>(v, D, d0, T, w, lds, corr + h0, a, f); break;
-        case 3: accum_i8_chunk<3>(v, D, d0, T, w, lds, corr + h0, a, f); break;
-        default: accum_i8_chunk<4>(v, D, d0, T, w, lds, corr + h0, a, f); break;
+      for (int d0 = 0; d0 < D; d0 += 8) {
+        const char* f = h0 == 0 && q0 == 0 && d0 == 0 ? next : nullptr;  // one pass prefetches the next tile
+        switch (std::min(4, G - h0)) {
+          case 1: accum_i16_chunk<1>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+          case 2: accum_i16_chunk<2>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+          case 3: accum_i16_chunk<3>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+          default: accum_i16_chunk<4>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+        }
       }
     }
   }
@@ -270,8 +387,12 @@ void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, i
 }  // namespace
 
 const DecodeKernels& decode_kernels_avx2() {
-  static const DecodeKernels k{Path::Avx2, false,        8,           scores_f16, scores_i8,
-                               softmax_tile, accum_v_f16, accum_v_i8, prepare_query_impl, apply_outliers_impl};
+  static const DecodeKernels k = [] {
+    DecodeKernels t{Path::Avx2, false,        8,           scores_f16, scores_i8,
+                    softmax_tile, accum_v_f16, accum_v_i8, prepare_query_i16, apply_outliers_impl};
+    t.int_query = true;
+    return t;
+  }();
   return k;
 }
 

@@ -44,84 +44,8 @@
 // outlier runs (the u8 weights overwrite the score tile in place): 1.04-1.17× the FP16
 // kernel's.
 //
-// MEASURED (2-core AVX-512 VNNI KVM guest shared with other jobs, clang-16; 2 threads: the
-// attn-decode lane's calibration, `node dist/index.js baseline update --runs 3 --lanes
-// attn-decode`, 3 pooled runs × 10 repetitions; 1 thread: infeng_attn_decode_bench
-// --threads=1, medians of 3. Every timing is 8 consecutive calls (one decode step) rotating
-// through 1 GiB of cache copies; synthetic K with 2 outlier channels per head):
-//     shape/ctx          2 threads: speedup  int8 eff  FP16 eff | 1 thread: speedup
-//     32/4/64  ctx2048               1.22      41 %      55 %    |           1.26
-//     32/4/64  ctx4096               1.28      45 %      58 %    |
-//     32/4/64  ctx8192               1.31      47 %      60 %    |           1.29
-//     32/8/128 ctx2048               1.63      60 %      65 %    |           1.64
-//     32/8/128 ctx4096               1.69      64 %      68 %    |
-//     32/8/128 ctx8192               1.68      66 %      68 %    |           1.69
-//   (eff: the kernel's bytes per second over a same-size streaming read in the same round,
-//   ~30 GB/s on 2 threads; int8 at 32/8/128 ctx8192 moves 19.8 GB/s.)
-//   Bytes per cached token (all KV heads): FP16 1024 / int8 618 at 32/4/64 (K 256, V 256,
-//   V scales 16, K scales and midpoints 32, CSR 64 with 2 outlier channels per head):
-//   the byte ratio caps int8 at 1.66× here, 1.75× at 32/8/128, not 2×.
-//   Quality, stories260K on its own tokens (attn_decode/perplexity, 1 thread): FP16 KV is
-//   +0.0008 % over FP32; int8 KV vs FP16 (default, only the group being filled in FP16):
-//   +0.192 % on 32 × 512 tokens, +0.185 % on 64 × 512; with the newest 64-127 tokens in FP16
-//   (--residual_groups=2): +0.110 % and +0.130 %. On 8 × 512 tokens the same two formats
-//   give +0.118 % and +0.049 %: the difference of two perplexities moves with the sample, so
-//   the guard uses 32 × 512. The FP16 window costs 2-10 % of the int8 speed at 2k-8k tokens
-//   (interleaved runs; 64 FP16 tokens take about as long as 128-256 int8 ones), which puts
-//   32/4/64 at 2k at the 1.15× gate, so it is an option, not the default.
-//   Normalised L2 (Σ(o−ref)²/Σref²) of the attention outputs on synthetic K with outlier
-//   channels at ctx 2k-8k: 5-9e-5 int8, 1.5-3e-6 FP16.
-//
-//   Where the int8 time goes (perf, 1 thread, 32/4/64 ctx 8192, before the 16-bit weight
-//   quantiser): P·V 39 % (half of it quantising the weights), q·K 29 %, query preparation
-//   15 %, softmax 10 %, outliers 7 %; the P·V and q·K loops stall on their V and K loads and
-//   on the next tile's prefetches (the L1 fill buffers the prefetches hold are the ones the
-//   current tile's L2 hits need), not on vpdpbusd, which issues 2 per cycle here. With the
-//   data in cache, int8 takes about as long as FP16 at G = 8 (~170 µs at ctx 2048).
-//
-// Tried and dropped (same machine, same harness):
-//   - Symmetric per-channel K (absmax/127) with the query folded and rounded to one int8
-//     level on every path: Δppl +0.51 %. Centring K on per-channel midpoints: +0.32 %; keeping
-//     the FMA paths' query in FP32 (and two int8 levels on VNNI): +0.12 % (8 × 512 tokens).
-//   - Outlier thresholds 1.5-3× or ≤ 2 channels instead of 6× / 4: no better (+0.46 to
-//     +0.58 % in the one-level-query version): the query rounding dominated, not K's range.
-//   - K groups of 128 tokens: ~5-10 % faster on 1 thread, Δppl +0.21 % instead of +0.12 %
-//     (8 × 512). Groups of 32: +0.167 % instead of +0.192 % (32 × 512) for 2× the K scale
-//     bytes and query preparations. Where the int8 error comes from (32 × 512, no FP16
-//     window): with K exact (all channels in the CSR) +0.041 %, so K's rounding is most of
-//     it; the top 1 or 2 channels of every group in the CSR: +0.166 %: no single channel
-//     dominates. Keeping the recent tokens in FP16 is the lever that pays (+0.110 %), at the
-//     speed cost above.
-//   - One-level int8 query on VNNI: half the vpdpbusd of the two-level form but +0.2 pp of
-//     perplexity; the VNNI path with two levels is only on par with the FMA path on this
-//     machine (P·V, not q·K, dominates).
-//   - Query preparation and the outlier correction in this (baseline x86-64) file: scalar,
-//     with lrint and a serial FP reduction they cost as much as the score kernel (int8 at
-//     2.5× the FP16 time in L3); moved into each ISA's file with 8-lane reductions.
-//   - Outlier correction entry by entry over the CSR (per head, or per entry across heads):
-//     16-30 % of the int8 kernel; as dense runs per group: ~10 %.
-//   - No software prefetch: the FP16 kernel ran at ~45 % of the single-thread read rate
-//     from DRAM, ~55-65 % with the next tile prefetched into L2; int8 without it: 1.05×
-//     slower at 32/4/64, 1.5× at 32/8/128. Prefetching 2 or 4 tiles ahead instead of 1, or
-//     tiles of 128-1024 tokens: within ±5 %.
-//   - Per-token V midpoints (v ≈ mid_t + vs_t·vq, Σ p·mid added per tile): Δppl +0.163 %
-//     instead of +0.17 % over 16 × 512 tokens (+0.067 % vs +0.121 % over 8 × 512: the
-//     8-sequence figure moves with the sample more than with the format), 16 more bytes per
-//     token and 5-10 % slower; dropped.
-//   - One u8 level for the softmax weights (half the P·V instructions): normalised L2 2×,
-//     perplexity +0.28 % over 16 × 512 tokens where two levels give +0.17 %.
-//   - FP32 P·V on int8 V (convert, then G FMAs per vector): P·V was 57 % of the FP16
-//     kernel's P·V time; integer P·V brought 32/8/128 from 1.42× to 1.7×.
-//   - q·K in chunks of 4 heads × 2 sub-blocks (half the broadcasts per vpdpbusd): 5-10 %
-//     slower than 8 heads × 1 sub-block.
-//   - AMX-INT8 (tdpbsud / tdpbusd, decode_amx.cpp): correct and tested, 1.34× vs 1.21× on one
-//     thread at 32/4/64 but no better on two, and 1.44× vs 1.76× at 32/8/128 (each tile load
-//     waits on L2 or DRAM; the multiplies were never the bottleneck), so it is opt-in.
-//
-// Not reached: the 1.8× / 85 %-of-bandwidth targets. At G = 8 (32/4/64) int8 runs at 40-45 %
-// of the read rate, 1.2-1.3×: its loops wait on memory in bursts and compute without memory
-// traffic in between (query preparation, softmax). The next lever is overlap: prefetches
-// spread evenly over every phase of a tile, not issued by the two streaming loops alone.
+// Measurements, what was tried and dropped, and what bounds the int8 speedup are kept in
+// docs/MEASUREMENTS.md ("Decode attention").
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -298,7 +222,7 @@ DecodeInfo make_info(const DecodeKernels& k, int T, int G, int D, bool int8) {
   info.amx = k.amx;
   info.tile_tokens = T;
   info.acc_width = k.acc_width;
-  info.scratch_bytes = scratch_bytes(G, D, T, int8, k.vnni, k.amx);
+  info.scratch_bytes = scratch_bytes(G, D, T, int8, k.int_query, k.amx);
   return info;
 }
 
@@ -350,7 +274,7 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
     Scratch& sc = t_scratch;
     if (k.begin) k.begin(G, D);
     for (int h = tid; h < H; h += n) {
-      sc.size_for(G, D, T, true, k.vnni);
+      sc.size_for(G, D, T, true, k.int_query);
       load_query(q, h * G, G, D, sc);
       const std::uint8_t* kh = kv.k_head(h);
       const std::int8_t* vh = kv.v_head(h);
@@ -365,7 +289,7 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
           const int g = a / kKvGroup;
           const int b = std::min(t1, (g + 1) * kKvGroup);
           if (g != qgroup) {
-            k.prepare_query(sc.qs.data(), kv.k_scales(h, g), kv.k_mids(h, g), G, D, k.vnni, sc.buffers());
+            k.prepare_query(sc.qs.data(), kv.k_scales(h, g), kv.k_mids(h, g), G, D, k.int_query, sc.buffers());
             qgroup = g;
           }
           k.scores_i8(kh + static_cast<std::size_t>(a) * D, D, (b - a + kKvSub - 1) / kKvSub, sc.query(kv.k_scales(h, g)), G,

@@ -86,6 +86,9 @@ struct DecodeKernels {
   // AMX: the int8 kernels are tile multiplies; each thread configures its tiles for G heads
   // (begin) before a work item and releases them after (end). Null elsewhere.
   bool amx = false;
+  // The int8 score kernel reads an integer query (prepare_query's int_levels): two int8 levels
+  // on VNNI and AMX, one int16 level on AVX2 (decode_avx2.cpp), in the same buffers.
+  bool int_query = false;
   void (*begin)(int G, int D) = nullptr;
   void (*end)() = nullptr;
 };

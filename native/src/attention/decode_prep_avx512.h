@@ -10,14 +10,7 @@
 // flags (same FMA contractions, the same 8-lane order for zq, the one sum whose order matters),
 // and the dense outlier path does the generic FMAs in the generic order.
 //
-// MEASURED (2-core AVX-512 VNNI guest, clang-16, perf of infeng_attn_decode_bench, 1 thread,
-// 32/4/64 ctx 8192; samples relative to scores_i8_vnni, which does the same work in both):
-// query preparation 1.25× → 0.58× of the score kernel, outlier correction 1.0× → 0.26×
-// (6.5 % → 2.5-3.4 % and 5.3 % → 1.3 % of all samples). int8 decode, medians of 3:
-// 32/4/64 1.14 → 0.83 ms (speedup vs FP16 0.89 → 1.21), 32/8/128 2.77 → 2.28 ms (1.16 →
-// 1.42). Called alone in a loop (data in cache): 2.4-2.7× and 4.0-4.6× faster at G = 4-8,
-// D = 64-128; at D = 8 the fixed cost of the vector scalars makes the query preparation ~10 %
-// slower.
+// Measured effect: docs/MEASUREMENTS.md ("Decode query preparation, AVX-512").
 //
 // Include only from translation units compiled with the AVX-512 flags; internal linkage for
 // the same reason as decode_query_prep.h.

@@ -94,6 +94,7 @@ const DecodeKernels& decode_kernels_vnni_avx512() {
   static const DecodeKernels k = [] {
     DecodeKernels t = decode_kernels_avx512();
     t.vnni = true;
+    t.int_query = true;
     t.scores_i8 = scores_i8_vnni;
     t.accum_v_i8 = accum_v_i8_vnni;
     return t;

@@ -14,24 +14,7 @@
 // Scratch per thread: Q̂, O and S ((B·G)×(2D+B) floats) plus K̂ᵀ (D×B): independent of n,
 // against the reference's n² per thread.
 //
-// MEASURED (2-core AVX-512 KVM guest, clang-16, infeng_attn_prefill_bench, 2 threads, tiled
-// and reference interleaved; peak = FP32 FMA rate of the same 2 threads measured in the run):
-//   quiet run (peak 409 GF/s):  32/4/64 n2048 229 GF/s (56 %), 14.4× the reference;
-//                               32/8/128 n2048 232 GF/s (57 %), 26.5×; n512 42-43 %.
-//   busy run (peak 204 GF/s, the other core shared): 32/4/64 n2048 53 %, n4096 52 % (17.9×);
-//                               32/8/128 n2048 47 %, n4096 53 % (19.1×).
-//   Scratch: 812 KiB (32/4/64) and 710 KiB (32/8/128) for any n, vs 2 MiB at n = 512 and
-//   128 MiB at n = 4096 for the reference. stories260K perplexity tiled vs reference prefill:
-//   −0.00002 % (FP32 rounding).
-// The reference is plain scalar-order C++ that the compiler vectorises poorly (8-16 GF/s),
-// so the speedup over it is mostly vectorisation; the FLOP rate against the peak is the
-// figure that says how good the tiled kernel is.
-//   AVX-512 softmax 16 rows at a time (prefill_avx512.cpp) and O's correction folded into the
-//   P·V product's loads instead of a pass over O: +8-15 % (speedup over the same reference,
-//   two interleaved rounds of medians of 3 against the previous build, 2 threads, n 2048-4096).
-//   After it (perf, 1 thread, 32/4/64 n2048): the two products 76 % of the tiled kernel's
-//   time, the softmax 15 %, this driver's packing of K̂ᵀ, query scaling, masking and output
-//   9 % (the 6-row register tiles stay: the GEMM lane's 14×32 tile does not fit 64-wide S/O).
+// Measurements and the profile of the tiled kernel: docs/MEASUREMENTS.md ("Prefill attention").
 #include <algorithm>
 #include <cmath>
 #include <limits>

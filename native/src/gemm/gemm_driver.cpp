@@ -42,41 +42,7 @@
 // Threads: a persistent pool (common/thread_pool.h); the caller is thread 0; workers spin
 // ~65k pauses before parking, so back-to-back calls do not pay a futex wake.
 //
-// Measured on the 2-core AVX-512 KVM guest (a throwaway harness: K=N=H, r=16, random data,
-// base/fused/unfused/OpenBLAS 0.3.21 interleaved per round, medians; decode rotates W
-// copies over 1.5 GiB, beyond the 480 MiB L3; the machine is shared, quiet-period figures).
-// One core peaks near 180-185 GF/s (2 FMA ports × 16 lanes × ~2.9 GHz).
-//   Prefill, 2 threads, GF/s base / fused, ratio to OpenBLAS, LoRA tax (bound 2r/H + 1 pt):
-//     M=128 H=2048  369 / -    1.40×  -0.8 %  (2.56)
-//     M=512 H=2048  349 / 329  1.08×   2.7 %  (2.56)
-//     M=128 H=4096  351 / 354  1.32×   1.0 %  (1.78)
-//     M=512 H=4096  356 / 317  1.10×   1.8 %  (1.78)
-//   1 thread: M=128 1.31× / 1.60×, M=512 1.12× / 1.05× OpenBLAS; tax 0.95/3.1/0.75/2.8 %.
-//   Before the next-sliver prefetch, 1 thread M=128 H=2048 ran at 128 GF/s (OpenBLAS 127);
-//   the 256 KiB jump between slivers of neighbouring panels left each sliver's first row
-//   block waiting on L3.
-//   Decode, 2 threads, W stream vs a 2-thread streaming read of the same bytes (29-30 GB/s):
-//     M=1 116 % / 111 %, M=4 104 % / 102 %, M=16 101 % / 96 % (H=2048 / 4096); LoRA tax
-//     2.4 / 4.9 / 3.7 % at H=2048 (byte ratio 1.56 %), 0.5 / 3.1 / 3.9 % at H=4096 (0.78 %).
-//
-// Tried and dropped:
-//   - KC = 512 (sliver from L2): M=512 unchanged (165 vs 166 GF/s), M=128 H=2048 149 vs
-//     151-167 at 256; KC = 128: within noise of 256 (167/160/163/160 vs 154/166/153/161).
-//   - Burst-prefetching the next sliver from the driver before each call (prefetcht1/t0):
-//     the same gain as the spread prefetch in the kernel, but bursts stall on fill buffers.
-//   - Decode M=16 as 14+2 row blocks: the 2-row tile is latency bound; 8+8 instead.
-//   - Decode M=16 with 256-deep slabs and prefetch only in the first block: memory idle
-//     during the second block, 66-80 % of read bandwidth; 128-deep slabs with both blocks
-//     prefetching the next slab: 98-101 %.
-//   - Decode T = x·A split over K across threads + a barrier: no better than each thread
-//     forming T (the barrier exposes wake-up skew); dropped for the simpler form.
-//   - Decode LoRA term in each tile's epilogue (same microkernel call): fused/base at
-//     M=16 H=2048, 1 thread, W rotated through 1.5 GiB: +15.5/+16.5 %; with B_lora panels
-//     prefetched one W panel ahead: no better (+17/+18 %); as a separate call per panel right
-//     after it: +14/+15 %; after the thread's whole W range: +3.8/+4.7 % (M=1: +2/+3.5 %
-//     against +4.4/+5.6 % in the tile). Kept the last.
-//   - Stream prefetch distance in rows (24 rows): 1.5 KiB for 16-wide A panels, too short
-//     for DRAM; now 3 KiB in bytes.
+// Measurements and what was tried and dropped: docs/MEASUREMENTS.md ("GEMM").
 #include <xmmintrin.h>
 
 #include <algorithm>
