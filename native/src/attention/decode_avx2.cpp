@@ -309,31 +309,25 @@ float quantise_weights_i16(float* p, const float* vs, int T) {
   return wmax > 0.0f ? wmax / (255.0f * 256.0f) : 0.0f;
 }
 
-// Σ_t v_t per channel over tokens [quad q0, q1) into vsum[D] (int32; |Σ| ≤ 127·T).
-void v_column_sums(const std::int8_t* v, int D, int q0, int q1, std::int32_t* vsum) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  for (int d0 = 0; d0 < D; d0 += 8) {
-    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
-    for (int q = q0; q < q1; ++q) {
-      const std::int8_t* vq = v + (static_cast<std::size_t>(q) * D + d0) * 4;
-      a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vq))), ones));
-      a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vq + 16))), ones));
-    }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(vsum + d0), pair_totals(a0, a1));
-  }
-}
-
-// NH heads × 8 channels (two widened V vectors) over quads [q0, q1).
-template <int NH>
+// NH heads × 8 channels (two widened V vectors) over quads [q0, q1). The first head chunk
+// (kSum) also forms Σ_t v_t of its 8 channels into vsum (|Σ| ≤ 127·T), which every chunk's
+// result needs, from the vectors it has already widened.
+template <int NH, bool kSum>
 void accum_i16_chunk(const std::int8_t* v, int D, int d0, int q0, int q1, const std::int16_t* w, int ldw,
-                     const float* unit, const std::int32_t* vsum, const float* scale, float* acc, const char* pf) {
+                     const float* unit, std::int32_t* vsum, const float* scale, float* acc, const char* pf) {
   __m256i a[NH][2];
   for (int h = 0; h < NH; ++h) a[h][0] = a[h][1] = _mm256_setzero_si256();
+  __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+  const __m256i ones = _mm256_set1_epi16(1);
   for (int q = q0; q < q1; ++q) {
     const std::int8_t* vq = v + (static_cast<std::size_t>(q) * D + d0) * 4;
     if (pf) prefetch_l2(pf + static_cast<std::ptrdiff_t>(q) * D * 4, D * 4);
     const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vq)));
     const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vq + 16)));
+    if constexpr (kSum) {
+      s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x0, ones));
+      s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x1, ones));
+    }
     for (int h = 0; h < NH; ++h) {
       std::int64_t wq;
       std::memcpy(&wq, w + static_cast<std::ptrdiff_t>(h) * ldw + 4 * q, sizeof wq);
@@ -342,6 +336,7 @@ void accum_i16_chunk(const std::int8_t* v, int D, int d0, int q0, int q1, const 
       a[h][1] = _mm256_add_epi32(a[h][1], _mm256_madd_epi16(x1, wb));
     }
   }
+  if constexpr (kSum) _mm256_storeu_si256(reinterpret_cast<__m256i*>(vsum + d0), pair_totals(s0, s1));
   const __m256 vs32768 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vsum + d0))),
                                        _mm256_set1_ps(32768.0f));
   for (int h = 0; h < NH; ++h) {
@@ -364,7 +359,6 @@ void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, i
   const char* next = pf ? reinterpret_cast<const char*>(v) + pf : nullptr;
   for (int q0 = 0; q0 < T / 4; q0 += kPvSegmentQuads) {
     const int q1 = std::min(T / 4, q0 + kPvSegmentQuads);
-    v_column_sums(v, D, q0, q1, vsum);
     for (int h0 = 0; h0 < G; h0 += 4) {
       // The first segment rescales acc by corr; later ones add to it.
       const float* sc = q0 == 0 ? corr + h0 : nullptr;
@@ -373,13 +367,96 @@ void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, i
       float* a = acc + h0 * D;
       for (int d0 = 0; d0 < D; d0 += 8) {
         const char* f = h0 == 0 && q0 == 0 && d0 == 0 ? next : nullptr;  // one pass prefetches the next tile
-        switch (std::min(4, G - h0)) {
-          case 1: accum_i16_chunk<1>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
-          case 2: accum_i16_chunk<2>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
-          case 3: accum_i16_chunk<3>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
-          default: accum_i16_chunk<4>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+        const int nh = std::min(4, G - h0);
+        if (h0 == 0) {
+          switch (nh) {
+            case 1: accum_i16_chunk<1, true>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+            case 2: accum_i16_chunk<2, true>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+            case 3: accum_i16_chunk<3, true>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+            default: accum_i16_chunk<4, true>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+          }
+        } else {
+          switch (nh) {
+            case 1: accum_i16_chunk<1, false>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+            case 2: accum_i16_chunk<2, false>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+            case 3: accum_i16_chunk<3, false>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+            default: accum_i16_chunk<4, false>(v, D, d0, q0, q1, wh, ldw, u, vsum, sc, a, f); break;
+          }
         }
       }
+    }
+  }
+}
+
+// Whether the CSR rows of tokens [t0, t0 + n) form one dense block (every row nf entries,
+// the same columns in the same order), 8 row pointers and 16 columns per compare.
+bool outliers_dense(const std::int32_t* row_ptr, const std::uint16_t* col, int t0, int n, int f0, int nf) {
+  const __m256i step = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(nf));
+  __m256i bad = _mm256_setzero_si256();
+  int k = 0;
+  for (; k + 8 <= n + 1; k += 8) {
+    const __m256i want = _mm256_add_epi32(_mm256_set1_epi32(f0 + nf * k), step);
+    bad = _mm256_or_si256(bad, _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_ptr + t0 + k)), want));
+  }
+  int badi = 0;
+  for (; k <= n; ++k) badi |= row_ptr[t0 + k] ^ (f0 + nf * k);
+  const int span = nf * (n - 1);
+  const std::uint16_t* c0 = col + f0;
+  int x = 0;
+  for (; x + 16 <= span; x += 16) {
+    bad = _mm256_or_si256(bad, _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c0 + x)),
+                                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c0 + x + nf))));
+  }
+  for (; x < span; ++x) badi |= c0[x] ^ c0[x + nf];
+  return badi == 0 && _mm256_testz_si256(bad, bad);
+}
+
+// The dense case (as the quantiser writes every group): 8 tokens' values (token-major, nf per
+// token) de-interleaved into one vector per column (two shuffles for the usual nf = 2, a
+// gather otherwise), then one FMA per head and column with the broadcast query channel, in
+// the generic code's order. Also fetches the next call's side-table rows into L2: they
+// follow these in the same arrays, and unprefetched they come from DRAM once per group.
+void apply_outliers_avx2(const std::int32_t* row_ptr, const std::uint16_t* col, const float* val, int t0, int t1,
+                         const float* qs, int G, int D, float* s, int lds) {
+  constexpr int kMaxCols = 4;
+  const int f0 = row_ptr[t0];
+  const int n = t1 - t0;
+  {
+    const int f1 = row_ptr[t1], fn = std::max(f1 - f0, n);
+    prefetch_l2(row_ptr + t1, static_cast<int>((n + 1) * sizeof(std::int32_t)));
+    prefetch_l2(col + f1, static_cast<int>(fn * sizeof(std::uint16_t)));
+    prefetch_l2(val + f1, static_cast<int>(fn * sizeof(float)));
+  }
+  if (f0 == row_ptr[t1]) return;
+  const int nf = row_ptr[t0 + 1] - f0;
+  if (!(nf > 0 && nf <= kMaxCols && n <= kKvGroup && n % 8 == 0 && row_ptr[t1] - f0 == nf * n) ||
+      !outliers_dense(row_ptr, col, t0, n, f0, nf)) {
+    apply_outliers_impl(row_ptr, col, val, t0, t1, qs, G, D, s, lds);
+    return;
+  }
+  int cidx[kMaxCols];
+  for (int i = 0; i < nf; ++i) cidx[i] = col[f0 + i];
+  const __m256i gidx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(nf));
+  const float* v = val + f0;
+  for (int r0 = 0; r0 < n; r0 += 8) {
+    const float* vr = v + r0 * nf;
+    __m256 cv[kMaxCols];
+    if (nf == 2) {
+      const __m256 x0 = _mm256_loadu_ps(vr), x1 = _mm256_loadu_ps(vr + 8);
+      const auto fix = [](__m256 y) {
+        return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(y), _MM_SHUFFLE(3, 1, 2, 0)));
+      };
+      cv[0] = fix(_mm256_shuffle_ps(x0, x1, _MM_SHUFFLE(2, 0, 2, 0)));
+      cv[1] = fix(_mm256_shuffle_ps(x0, x1, _MM_SHUFFLE(3, 1, 3, 1)));
+    } else {
+      for (int i = 0; i < nf; ++i) cv[i] = _mm256_i32gather_ps(vr + i, gidx, 4);
+    }
+    for (int h = 0; h < G; ++h) {
+      float* sh = s + h * lds + r0;
+      const float* qh = qs + h * D;
+      __m256 acc = _mm256_loadu_ps(sh);
+      for (int i = 0; i < nf; ++i) acc = _mm256_fmadd_ps(_mm256_set1_ps(qh[cidx[i]]), cv[i], acc);
+      _mm256_storeu_ps(sh, acc);
     }
   }
 }
@@ -389,7 +466,7 @@ void accum_v_i8(const std::int8_t* v, const float* vs, int D, int T, float* p, i
 const DecodeKernels& decode_kernels_avx2() {
   static const DecodeKernels k = [] {
     DecodeKernels t{Path::Avx2, false,        8,           scores_f16, scores_i8,
-                    softmax_tile, accum_v_f16, accum_v_i8, prepare_query_i16, apply_outliers_impl};
+                    softmax_tile, accum_v_f16, accum_v_i8, prepare_query_i16, apply_outliers_avx2};
     t.int_query = true;
     return t;
   }();
