@@ -403,6 +403,27 @@ describe('abInconclusive and abLaneSummary', () => {
     expect(abInconclusive({ ...slow, status: 'error' }, rules)).toBe(false);
   });
 
+  it('asks for more rounds while a change is significant alone but not across the lane (Holm)', () => {
+    const base = baseRounds(6);
+    // 6 rounds, every one 5 % slower: p = 2/64 alone, below alpha; with four more unchanged
+    // fail-severity metrics in the lane, Holm needs p < 0.05/5, which 6 rounds cannot give
+    const many = (head: number[]) =>
+      abLane(
+        [
+          abMetric('fused_gflops', head),
+          ...['a', 'b', 'c', 'd'].map((n) => abMetric(`${n}_gflops`, jitter(base))),
+        ],
+        [abMetric('fused_gflops', base), ...['a', 'b', 'c', 'd'].map((n) => abMetric(`${n}_gflops`, base))],
+      );
+    const slow = many(scale(base, 0.95));
+    expect(find(judge(slow), 'fused_gflops').state).toBe('noisy');
+    expect(abInconclusive(slow, rules)).toBe(true);
+    // alone in its lane the same change is settled: regressed, no more rounds
+    const alone = abLane([abMetric('fused_gflops', scale(base, 0.95))], [abMetric('fused_gflops', base)]);
+    expect(find(judge(alone), 'fused_gflops').state).toBe('regressed');
+    expect(abInconclusive(alone, rules)).toBe(false);
+  });
+
   it('summarises rounds, the median MDE of fail metrics and the base status', () => {
     const base = baseRounds();
     const l = abLane(

@@ -181,6 +181,7 @@ interface Call {
   side: 'base' | 'head';
   repetitions: number | undefined;
   reportsDir: string;
+  abRound: boolean | undefined;
 }
 
 interface FakeLane extends Lane {
@@ -212,7 +213,7 @@ function fakeLane(
     async run(ctx: LaneContext): Promise<LaneResult> {
       const side = ctx.buildDir === BASE_DIR ? 'base' : ctx.buildDir === HEAD_DIR ? 'head' : undefined;
       if (!side) throw new Error(`unexpected build dir ${ctx.buildDir}`);
-      calls.push({ side, repetitions: ctx.repetitions, reportsDir: ctx.reportsDir });
+      calls.push({ side, repetitions: ctx.repetitions, reportsDir: ctx.reportsDir, abRound: ctx.abRound });
       opts.onRun?.();
       const n = ++count[side];
       const over = opts.override?.(side, n);
@@ -267,6 +268,8 @@ describe('runLaneAb', () => {
     });
     expect(sequence(lane)).toBe('B H H B B H H B');
     expect(lane.calls.every((c) => c.repetitions === 3)).toBe(true);
+    // only the base's rounds may skip what the head's gates need
+    expect(lane.calls.every((c) => c.abRound === (c.side === 'base'))).toBe(true);
     expect(lane.calls.filter((c) => c.side === 'base').map((c) => c.reportsDir)).toEqual(
       Array(4).fill(path.join(REPORTS, 'ab', 'base')),
     );

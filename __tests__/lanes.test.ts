@@ -199,6 +199,15 @@ describe('bench processes', () => {
     );
   });
 
+  it("marks a base side's A/B round, and only that, for the bench", async () => {
+    const { AB_ROUND_ENV, benchEnv, laneEnv } = await import('../src/lanes/spawn.js');
+    expect(benchEnv({}, true)[AB_ROUND_ENV]).toBe('1');
+    // a value inherited from the caller's environment never marks a full run
+    expect(benchEnv({ [AB_ROUND_ENV]: '1' })[AB_ROUND_ENV]).toBeUndefined();
+    // and the allowlist lets it through to the process
+    expect(laneEnv(benchEnv({}, true))[AB_ROUND_ENV]).toBe('1');
+  });
+
   it('a bench sees them in its environment', async () => {
     const { runProcess, benchEnv } = await import('../src/lanes/spawn.js');
     const o = await runProcess('sh', ['-c', 'echo "$GLIBC_TUNABLES"'], {

@@ -56813,7 +56813,7 @@ const LANE_ENV_ALLOWED = [
     /^(OPENBLAS|OMP|GOMP|KMP|BLIS|MKL)_[A-Z_]+$/,
     /^[A-Z]SAN_OPTIONS$/,
     /^GLIBC_TUNABLES$/,
-    /^INFENG_(FORCE_PATH|CLANG_VERSION|NATIVE_PRESET)$/,
+    /^INFENG_(FORCE_PATH|CLANG_VERSION|NATIVE_PRESET|BENCH_AB_ROUND)$/,
     /^RUNNER_(OS|ARCH|TEMP)$/,
     /^GITHUB_ACTIONS$/,
 ];
@@ -56836,9 +56836,18 @@ function laneEnv(env) {
  * GLIBC_TUNABLES come after these and win.
  */
 const BENCH_GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=68719476736';
-function benchEnv(env) {
+const AB_ROUND_ENV = 'INFENG_BENCH_AB_ROUND';
+function benchEnv(env, abRound = false) {
     const own = env.GLIBC_TUNABLES;
-    return { ...env, GLIBC_TUNABLES: own ? `${BENCH_GLIBC_TUNABLES}:${own}` : BENCH_GLIBC_TUNABLES };
+    const out = {
+        ...env,
+        GLIBC_TUNABLES: own ? `${BENCH_GLIBC_TUNABLES}:${own}` : BENCH_GLIBC_TUNABLES,
+    };
+    if (abRound)
+        out[AB_ROUND_ENV] = '1';
+    else
+        delete out[AB_ROUND_ENV];
+    return out;
 }
 function runProcess(cmd, args, opts) {
     const start = process.hrtime.bigint();
@@ -56934,7 +56943,11 @@ async function runBenchLane(ctx, lane, bin, args, planned, parse, write) {
     (0,external_node_fs_.mkdirSync)(rawDir, { recursive: true });
     const outFile = external_node_path_default().join(rawDir, `${bin.replace(/^infeng_/, '')}.json`);
     (0,external_node_fs_.writeFileSync)(outFile, '');
-    const outcome = await runProcess(external_node_path_default().join(ctx.buildDir, 'bench', bin), [...args, `--benchmark_out=${outFile}`, '--benchmark_out_format=json', '--benchmark_format=console'], { timeoutMs: ctx.timeoutMs, env: benchEnv(process.env), onLine: (l) => ctx.log(`${lane}: ${l}`) });
+    const outcome = await runProcess(external_node_path_default().join(ctx.buildDir, 'bench', bin), [...args, `--benchmark_out=${outFile}`, '--benchmark_out_format=json', '--benchmark_format=console'], {
+        timeoutMs: ctx.timeoutMs,
+        env: benchEnv(process.env, ctx.abRound),
+        onLine: (l) => ctx.log(`${lane}: ${l}`),
+    });
     const base = {
         lane,
         planned,
@@ -59579,6 +59592,9 @@ async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
         return {
             ...from,
             repetitions: plan.repetitions,
+            // The base's rounds skip what only the head's gates need (attn-prefill's timed naive
+            // reference, most of that lane's time); the head's rounds measure everything.
+            abRound: side === 'base',
             reportsDir: external_node_path_default().join(head.reportsDir, 'ab', side),
             log: (l) => log(`${side}: ${l}`),
         };
@@ -60891,21 +60907,23 @@ function abLaneSummary(lane, verdicts) {
 }
 /**
  * Whether another round could still settle the lane: a fail-severity metric beyond its A/B
- * tolerance but not (yet) significant. The runner asks after each round past the planned ones.
+ * tolerance but not (yet) significant, alone or once the lane's tests are counted (Holm). The
+ * second matters most: with 20 fail-severity metrics, the smallest p-value must fall below
+ * 0.05/20, which the signed-rank test cannot give with fewer than 10 rounds (its smallest
+ * two-sided p is 2/2^n), so a real 3 % slowdown needs the extra rounds to be called. The
+ * runner asks after each round past the planned ones.
  */
 function abInconclusive(lane, rules) {
     if (lane.status !== 'ok' || lane.base?.status !== 'ok')
         return false;
+    const verdicts = [];
     for (const c of lane.cases) {
         if (c.error)
             continue;
-        for (const m of c.metrics) {
-            const v = judgeAb(lane, c, m, rules);
-            if (v.state === 'noisy' && v.severity === 'fail')
-                return true;
-        }
+        for (const m of c.metrics)
+            verdicts.push({ ...judgeAb(lane, c, m, rules), source: 'ab' });
     }
-    return false;
+    return holmAcrossLane(verdicts, rules.ab.alpha).some((v) => v.state === 'noisy' && v.severity === 'fail');
 }
 /**
  * A lane judges many metrics at once (the GEMM lane's quick profile: 20 fail-severity ones),

@@ -285,18 +285,20 @@ export function abLaneSummary(
 
 /**
  * Whether another round could still settle the lane: a fail-severity metric beyond its A/B
- * tolerance but not (yet) significant. The runner asks after each round past the planned ones.
+ * tolerance but not (yet) significant, alone or once the lane's tests are counted (Holm). The
+ * second matters most: with 20 fail-severity metrics, the smallest p-value must fall below
+ * 0.05/20, which the signed-rank test cannot give with fewer than 10 rounds (its smallest
+ * two-sided p is 2/2^n), so a real 3 % slowdown needs the extra rounds to be called. The
+ * runner asks after each round past the planned ones.
  */
 export function abInconclusive(lane: LaneResult, rules: Rules): boolean {
   if (lane.status !== 'ok' || lane.base?.status !== 'ok') return false;
+  const verdicts: Verdict[] = [];
   for (const c of lane.cases) {
     if (c.error) continue;
-    for (const m of c.metrics) {
-      const v = judgeAb(lane, c, m, rules);
-      if (v.state === 'noisy' && v.severity === 'fail') return true;
-    }
+    for (const m of c.metrics) verdicts.push({ ...judgeAb(lane, c, m, rules), source: 'ab' });
   }
-  return false;
+  return holmAcrossLane(verdicts, rules.ab.alpha).some((v) => v.state === 'noisy' && v.severity === 'fail');
 }
 
 /**

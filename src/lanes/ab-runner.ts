@@ -74,6 +74,9 @@ export async function runLaneAb(
     return {
       ...from,
       repetitions: plan.repetitions,
+      // The base's rounds skip what only the head's gates need (attn-prefill's timed naive
+      // reference, most of that lane's time); the head's rounds measure everything.
+      abRound: side === 'base',
       reportsDir: path.join(head.reportsDir, 'ab', side),
       log: (l) => log(`${side}: ${l}`),
     };

@@ -33,7 +33,11 @@ export async function runBenchLane(
   const outcome = await runProcess(
     path.join(ctx.buildDir, 'bench', bin),
     [...args, `--benchmark_out=${outFile}`, '--benchmark_out_format=json', '--benchmark_format=console'],
-    { timeoutMs: ctx.timeoutMs, env: benchEnv(process.env), onLine: (l) => ctx.log(`${lane}: ${l}`) },
+    {
+      timeoutMs: ctx.timeoutMs,
+      env: benchEnv(process.env, ctx.abRound),
+      onLine: (l) => ctx.log(`${lane}: ${l}`),
+    },
   );
   const base = {
     lane,

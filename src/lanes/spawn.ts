@@ -34,7 +34,7 @@ const LANE_ENV_ALLOWED = [
   /^(OPENBLAS|OMP|GOMP|KMP|BLIS|MKL)_[A-Z_]+$/,
   /^[A-Z]SAN_OPTIONS$/,
   /^GLIBC_TUNABLES$/,
-  /^INFENG_(FORCE_PATH|CLANG_VERSION|NATIVE_PRESET)$/,
+  /^INFENG_(FORCE_PATH|CLANG_VERSION|NATIVE_PRESET|BENCH_AB_ROUND)$/,
   /^RUNNER_(OS|ARCH|TEMP)$/,
   /^GITHUB_ACTIONS$/,
 ];
@@ -60,9 +60,17 @@ export function laneEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 export const BENCH_GLIBC_TUNABLES =
   'glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=68719476736';
 
-export function benchEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export const AB_ROUND_ENV = 'INFENG_BENCH_AB_ROUND';
+
+export function benchEnv(env: NodeJS.ProcessEnv, abRound = false): NodeJS.ProcessEnv {
   const own = env.GLIBC_TUNABLES;
-  return { ...env, GLIBC_TUNABLES: own ? `${BENCH_GLIBC_TUNABLES}:${own}` : BENCH_GLIBC_TUNABLES };
+  const out: NodeJS.ProcessEnv = {
+    ...env,
+    GLIBC_TUNABLES: own ? `${BENCH_GLIBC_TUNABLES}:${own}` : BENCH_GLIBC_TUNABLES,
+  };
+  if (abRound) out[AB_ROUND_ENV] = '1';
+  else delete out[AB_ROUND_ENV];
+  return out;
 }
 
 export function runProcess(
