@@ -57936,6 +57936,10 @@ const GEMM_CSV_COLUMNS = [
     'bw_efficiency_pct',
     'repetitions',
     'error',
+    // BLIS, the second peer (after the original columns, whose positions stay)
+    'blis_ms',
+    'blis_gflops',
+    'ratio_vs_blis',
 ];
 function val(c, name) {
     return c.metrics.find((m) => m.name === name)?.value;
@@ -57973,6 +57977,9 @@ function gemmCsvRows(result) {
             bw_efficiency_pct: round(val(c, 'bw_efficiency_pct'), 1),
             repetitions: c.metrics[0]?.samples.length ?? 0,
             error: c.error ?? '',
+            blis_ms: round(latencyMs(c, 'blis_gflops', false), 4),
+            blis_gflops: round(val(c, 'blis_gflops'), 2),
+            ratio_vs_blis: round(val(c, 'ratio_vs_blis')),
         };
     });
 }
@@ -58008,6 +58015,8 @@ function gemmSummary(result) {
         headline: {
             prefill_ratio_vs_openblas_geomean: round(geomean(metric(prefill, 'ratio_vs_openblas'))),
             decode_ratio_vs_openblas_geomean: round(geomean(metric(decode, 'ratio_vs_openblas'))),
+            prefill_ratio_vs_blis_geomean: round(geomean(metric(prefill, 'ratio_vs_blis'))),
+            decode_ratio_vs_blis_geomean: round(geomean(metric(decode, 'ratio_vs_blis'))),
             decode_bw_efficiency_pct_min: round(Math.min(...finite(metric(decode, 'bw_efficiency_pct'))), 1),
             prefill_lora_tax_excess_pp_max: round(Math.max(...finite(metric(prefill, 'lora_tax_excess_pp'))), 2),
             decode_lora_tax_excess_pp_max: round(Math.max(...finite(metric(decode, 'lora_tax_excess_pp'))), 2),
@@ -58062,10 +58071,12 @@ const GEMM_METRICS = {
     base_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
     unfused_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
     openblas_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
+    blis_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute', optional: true },
     weight_gbps: { unit: 'GB/s', better: 'higher', kind: 'absolute', decodeOnly: true },
     lora_tax_pct: { unit: '%', better: 'lower', kind: 'same-run' },
     lora_tax_excess_pp: { unit: 'pp', better: 'lower', kind: 'same-run' },
     ratio_vs_openblas: { unit: '×', better: 'higher', kind: 'same-run' },
+    ratio_vs_blis: { unit: '×', better: 'higher', kind: 'same-run', optional: true },
     fused_vs_unfused: { unit: '×', better: 'higher', kind: 'same-run' },
     bw_efficiency_pct: { unit: '%', better: 'higher', kind: 'same-run', decodeOnly: true },
     // The same-size streaming read of each decode round: the control for decode, which is bound
@@ -58089,6 +58100,8 @@ function metricsOf(c, decode, r, h) {
     const out = [];
     for (const [name, spec] of Object.entries(GEMM_METRICS)) {
         if (spec.decodeOnly && !decode)
+            continue;
+        if (spec.optional && !c.runs.some((run) => run.counters[name] !== undefined))
             continue;
         let samples;
         if (name === 'lora_tax_excess_pp') {
@@ -58125,6 +58138,10 @@ function gemmResultFromJson(text, planned) {
         'isa_flags',
         'openblas_config',
         'openblas_threads',
+        'blis_version',
+        'blis_arch',
+        'blis_note',
+        'blis_error',
         'stream_bytes',
         'compiler',
     ]) {

@@ -19,7 +19,7 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=(); elif command -v sudo >/dev/null; then SUDO=(sudo -n); else SUDO=(); fi
 
-command -v apt-get >/dev/null || die "apt-get not found: this script supports Debian/Ubuntu only; install clang-$version, cmake, ninja, libbenchmark-dev, libgtest-dev and libopenblas-dev by hand"
+command -v apt-get >/dev/null || die "apt-get not found: this script supports Debian/Ubuntu only; install clang-$version, cmake, ninja, libbenchmark-dev, libgtest-dev, libopenblas-dev and libblis-pthread-dev by hand"
 
 # Captured first, then matched: with pipefail, `grep -q` closing the pipe early would fail it.
 installed() { local s; s=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true); [[ "$s" == *"install ok installed"* ]]; }
@@ -53,7 +53,7 @@ if ! command -v "clang++-$version" >/dev/null; then
   fi
 fi
 
-pkgs=("clang-$version" "libclang-rt-$version-dev" cmake ninja-build libbenchmark-dev libgtest-dev libopenblas-dev pkg-config)
+pkgs=("clang-$version" "libclang-rt-$version-dev" cmake ninja-build libbenchmark-dev libgtest-dev libopenblas-dev libblis-pthread-dev pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

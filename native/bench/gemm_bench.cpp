@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "bench_flags.h"
+#include "blis_peer.h"
 #include "infeng/dispatch.h"
 #include "infeng/gemm.h"
 #include "quiesce.h"
@@ -39,6 +40,7 @@
 namespace {
 
 using infeng::Path;
+using infeng::bench::BlisPeer;
 using infeng::bench::StreamReader;
 using infeng::bench::usage_error;
 namespace gemm = infeng::gemm;
@@ -66,6 +68,7 @@ struct Config {
 
 Config g_cfg;
 std::unique_ptr<StreamReader> g_reader;
+std::unique_ptr<BlisPeer> g_blis;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -156,7 +159,10 @@ std::shared_ptr<WeightSet> build_weights(int H, Path path, bool streaming) {
   return ws;
 }
 
-enum Variant : int { kBase = 0, kFused, kUnfused, kOpenblas, kProbe, kVariantCount };
+enum Variant : int { kBase = 0, kFused, kUnfused, kOpenblas, kBlis, kProbe, kVariantCount };
+
+// The peers read the plain (unpacked) row-major weights.
+constexpr bool is_peer(int v) { return v == kOpenblas || v == kBlis; }
 
 // Everything one case needs. Only the most recent case is kept (see case_for), so memory stays
 // at one case's footprint while the repeated calls Google Benchmark makes for one case — the
@@ -171,7 +177,7 @@ struct CaseData {
   // the LoRA tax.
   std::vector<gemm::PackedLora> loras;
   const gemm::PackedLora& lora(std::size_t copy) const { return loras[copy % loras.size()]; }
-  gemm::AlignedBuffer y[4];
+  gemm::AlignedBuffer y[kProbe];
   std::string error;  // non-empty: the outputs failed the check
   int rotation = 0;
   std::uint64_t sink = 0;
@@ -201,6 +207,9 @@ double run_variant(CaseData& c, int v, std::size_t copy) {
     case kOpenblas:
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, c.x.get(), K,
                   ws.plain.get() + copy * ws.plain_floats(), N, 0.0f, c.y[kOpenblas].get(), N);
+      break;
+    case kBlis:
+      g_blis->sgemm(M, N, K, c.x.get(), ws.plain.get() + copy * ws.plain_floats(), c.y[kBlis].get());
       break;
     case kProbe: {
       // The reader times its own reads, without the wake-up of its parked threads.
@@ -260,11 +269,12 @@ std::string check_outputs(CaseData& c) {
   const int M = c.M, K = c.H, N = c.H, r = c.r;
   // The copy read here is now cached: advance the cursor past it so decode starts cold.
   const std::size_t tick = c.ws->cursor++;
-  for (int v = kBase; v <= kOpenblas; ++v) {
-    run_variant(c, v, tick % (v == kOpenblas ? c.ws->plain_copies : c.ws->packed.size()));
+  for (int v = kBase; v <= kBlis; ++v) {
+    if (v == kBlis && !g_blis->ok()) continue;
+    run_variant(c, v, tick % (is_peer(v) ? c.ws->plain_copies : c.ws->packed.size()));
     // Proof that the forced path ran: a fallback would otherwise be measured under its name.
     const auto ran = gemm::last_path();
-    if (v != kOpenblas && (!ran || *ran != c.path)) {
+    if (!is_peer(v) && (!ran || *ran != c.path)) {
       return std::string("the kernels ran path ") + (ran ? infeng::path_name(*ran) : "(none)") +
              ", not the requested " + infeng::path_name(c.path);
     }
@@ -294,6 +304,9 @@ std::string check_outputs(CaseData& c) {
   if (err.empty()) {
     err = compare("base GEMM and OpenBLAS outputs", c.y[kBase].get(), c.y[kOpenblas].get(),
                   s_base.data(), M, N, 0, K, 2.0);
+  }
+  if (err.empty() && g_blis->ok()) {
+    err = compare("base GEMM and BLIS outputs", c.y[kBase].get(), c.y[kBlis].get(), s_base.data(), M, N, 0, K, 2.0);
   }
   std::vector<int> rows = {0, M / 2, M - 1};
   rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
@@ -391,7 +404,13 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
   }
   const WeightSet& ws = *c.ws;
   const bool decode = M <= gemm::kDecodeMaxM;
-  const int variants = decode ? kVariantCount : kOpenblas + 1;
+  // The variants timed round-robin: ours, the peers, and (decode) the read probe.
+  int order[kVariantCount];
+  int variants = 0;
+  for (int v = kBase; v < kVariantCount; ++v) {
+    if ((v == kBlis && !g_blis->ok()) || (v == kProbe && !decode)) continue;
+    order[variants++] = v;
+  }
   // Prefill is compute-bound and reuses one W, as a real prefill does over its whole batch: it
   // reads the most recently used copy (the check just read it), which the decode rotation of
   // a case sharing these weights will reach last, so it never hands decode a warm copy.
@@ -401,9 +420,9 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
   try {
     for (auto _ : state) {
       for (int j = 0; j < variants; ++j) {
-        const int v = (c.rotation + j) % variants;
+        const int v = order[(c.rotation + j) % variants];
         const std::size_t tick = decode ? c.ws->cursor++ : c.ws->cursor - 1;
-        const std::size_t copy = tick % (v == kOpenblas ? plain_n : packed_n);
+        const std::size_t copy = tick % (is_peer(v) ? plain_n : packed_n);
         quiesce();
         sec[v] += run_variant(c, v, copy);
       }
@@ -420,7 +439,8 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
   const double Md = M, Kd = H, Nd = H, rd = r;
   const double base_flops = 2.0 * Md * Kd * Nd;
   const double lora_flops = base_flops + 2.0 * Md * Kd * rd + 2.0 * Md * rd * Nd;
-  const double per[kVariantCount] = {sec[0] / n, sec[1] / n, sec[2] / n, sec[3] / n, sec[4] / n};
+  double per[kVariantCount];
+  for (int v = 0; v < kVariantCount; ++v) per[v] = sec[v] / n;
   auto& k = state.counters;
   k["base_ms"] = per[kBase] * 1e3;
   k["fused_ms"] = per[kFused] * 1e3;
@@ -434,6 +454,11 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
   k["lora_tax_bound_pct"] = 100.0 * 2.0 * rd / Kd;
   k["fused_vs_unfused"] = per[kUnfused] / per[kFused];
   k["ratio_vs_openblas"] = per[kOpenblas] / per[kBase];
+  if (g_blis->ok()) {
+    k["blis_ms"] = per[kBlis] * 1e3;
+    k["blis_gflops"] = base_flops / per[kBlis] * 1e-9;
+    k["ratio_vs_blis"] = per[kBlis] / per[kBase];
+  }
   if (decode) {
     const double wbytes = static_cast<double>(ws.packed_bytes());
     const double weight_gbps = wbytes / per[kBase] * 1e-9;
@@ -442,6 +467,7 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
     k["read_gbps"] = read_gbps;
     k["bw_efficiency_pct"] = 100.0 * weight_gbps / read_gbps;
     k["openblas_weight_gbps"] = Kd * Nd * sizeof(float) / per[kOpenblas] * 1e-9;
+    if (g_blis->ok()) k["blis_weight_gbps"] = Kd * Nd * sizeof(float) / per[kBlis] * 1e-9;
   }
   char label[160];
   std::snprintf(label, sizeof label, "path=%s packed_MiB=%.1f copies=%zu quiesce_timeouts=%d",
@@ -496,7 +522,7 @@ void print_lane_flags() {
   std::printf(
       "infeng_gemm_bench lane flags (taken before the Google Benchmark flags below):\n"
       "  --force_path=auto|scalar|avx2|avx512   kernel path (default: auto, or INFENG_FORCE_PATH)\n"
-      "  --threads=N          threads for our kernels, OpenBLAS and the read probe (default: cores)\n"
+      "  --threads=N          threads for our kernels, OpenBLAS, BLIS and the read probe (default: cores)\n"
       "  --gemm_m=LIST        rows of x; M <= %d is decode (default: 1,4,16,128,512)\n"
       "  --gemm_h=LIST        hidden size, K = N = H (default: 2048,4096)\n"
       "  --gemm_r=LIST        LoRA rank (default: 8,16,64)\n"
@@ -574,6 +600,7 @@ int main(int argc, char** argv) {
 
   openblas_set_num_threads(g_cfg.threads);
   g_reader = std::make_unique<StreamReader>(g_cfg.threads);
+  g_blis = std::make_unique<BlisPeer>(g_cfg.threads);
 
   benchmark::AddCustomContext("path", infeng::path_name(infeng::active_path()));
   benchmark::AddCustomContext("threads", std::to_string(g_cfg.threads));
@@ -583,6 +610,10 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("openblas_threads", std::to_string(openblas_get_num_threads()));
   const char* timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
   benchmark::AddCustomContext("openblas_thread_timeout", timeout ? timeout : "");
+  benchmark::AddCustomContext("blis_version", g_blis->version());
+  benchmark::AddCustomContext("blis_arch", g_blis->arch());
+  benchmark::AddCustomContext("blis_error", g_blis->error());
+  benchmark::AddCustomContext("blis_note", g_blis->note());
   benchmark::AddCustomContext("probe_isa", StreamReader::isa());
   benchmark::AddCustomContext("stream_bytes", std::to_string(g_cfg.stream_bytes));
   benchmark::AddCustomContext("decode_max_m", std::to_string(gemm::kDecodeMaxM));
@@ -594,5 +625,6 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
   g_case.reset();
   g_reader.reset();
+  g_blis.reset();
   return 0;
 }

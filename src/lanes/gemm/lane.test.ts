@@ -40,6 +40,28 @@ describe('GEMM lane adapter', () => {
     expect(() => gemmResultFromJson(withCutoff(32), planned)).toThrow(/decode_max_m.*M <= 32.*M <= 16/);
   });
 
+  it('takes the BLIS peer when the bench has it, and leaves it out when an older bench has not', () => {
+    expect(r.cases.flatMap((c) => c.metrics).some((m) => m.name.includes('blis'))).toBe(false);
+    const json = JSON.parse(fixture) as {
+      context: Record<string, string>;
+      benchmarks: { counters?: Record<string, number>; [k: string]: unknown }[];
+    };
+    json.context.blis_arch = 'zen3';
+    for (const b of json.benchmarks) {
+      const base = Number(b.base_gflops);
+      if (Number.isFinite(base)) Object.assign(b, { blis_gflops: base / 1.25, ratio_vs_blis: 1.25 });
+    }
+    const withBlis = gemmResultFromJson(JSON.stringify(json), planned);
+    const dec = withBlis.cases.find((c) => c.id === 'decode/M1/H256/r8');
+    expect(dec?.metrics.find((m) => m.name === 'ratio_vs_blis')).toMatchObject({
+      unit: '×',
+      kind: 'same-run',
+      value: 1.25,
+    });
+    expect(dec?.metrics.find((m) => m.name === 'blis_gflops')?.kind).toBe('absolute');
+    expect(withBlis.info.blis_arch).toBe('zen3');
+  });
+
   it('records the path, the peer and the measured read bandwidth', () => {
     expect(r.path).toBe('avx512');
     expect(r.info.read_gbps).toBe(31);

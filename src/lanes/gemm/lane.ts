@@ -51,6 +51,8 @@ interface MetricSpec {
   better: Better;
   kind: MetricKind;
   decodeOnly?: boolean;
+  /** reported only when the bench has it (BLIS: absent from an older base's bench) */
+  optional?: boolean;
 }
 
 /** The counters the bench reports that become metrics, in the order the report shows them. */
@@ -59,10 +61,12 @@ export const GEMM_METRICS: Record<string, MetricSpec> = {
   base_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
   unfused_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
   openblas_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
+  blis_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute', optional: true },
   weight_gbps: { unit: 'GB/s', better: 'higher', kind: 'absolute', decodeOnly: true },
   lora_tax_pct: { unit: '%', better: 'lower', kind: 'same-run' },
   lora_tax_excess_pp: { unit: 'pp', better: 'lower', kind: 'same-run' },
   ratio_vs_openblas: { unit: '×', better: 'higher', kind: 'same-run' },
+  ratio_vs_blis: { unit: '×', better: 'higher', kind: 'same-run', optional: true },
   fused_vs_unfused: { unit: '×', better: 'higher', kind: 'same-run' },
   bw_efficiency_pct: { unit: '%', better: 'higher', kind: 'same-run', decodeOnly: true },
   // The same-size streaming read of each decode round: the control for decode, which is bound
@@ -88,6 +92,7 @@ function metricsOf(c: GbenchCase, decode: boolean, r: number, h: number): Metric
   const out: Metric[] = [];
   for (const [name, spec] of Object.entries(GEMM_METRICS)) {
     if (spec.decodeOnly && !decode) continue;
+    if (spec.optional && !c.runs.some((run) => run.counters[name] !== undefined)) continue;
     let samples: number[];
     if (name === 'lora_tax_excess_pp') {
       // how far the tax is above its floor, the share of extra work 2r/H; the seed's target is ≤ 1 pp
@@ -128,6 +133,10 @@ export function gemmResultFromJson(
     'isa_flags',
     'openblas_config',
     'openblas_threads',
+    'blis_version',
+    'blis_arch',
+    'blis_note',
+    'blis_error',
     'stream_bytes',
     'compiler',
   ]) {

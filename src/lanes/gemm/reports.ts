@@ -29,6 +29,10 @@ export const GEMM_CSV_COLUMNS = [
   'bw_efficiency_pct',
   'repetitions',
   'error',
+  // BLIS, the second peer (after the original columns, whose positions stay)
+  'blis_ms',
+  'blis_gflops',
+  'ratio_vs_blis',
 ] as const;
 
 function val(c: CaseResult, name: string): number | undefined {
@@ -71,6 +75,9 @@ export function gemmCsvRows(
       bw_efficiency_pct: round(val(c, 'bw_efficiency_pct'), 1),
       repetitions: c.metrics[0]?.samples.length ?? 0,
       error: c.error ?? '',
+      blis_ms: round(latencyMs(c, 'blis_gflops', false), 4),
+      blis_gflops: round(val(c, 'blis_gflops'), 2),
+      ratio_vs_blis: round(val(c, 'ratio_vs_blis')),
     };
   });
 }
@@ -108,6 +115,8 @@ export function gemmSummary(result: LaneResult) {
     headline: {
       prefill_ratio_vs_openblas_geomean: round(geomean(metric(prefill, 'ratio_vs_openblas'))),
       decode_ratio_vs_openblas_geomean: round(geomean(metric(decode, 'ratio_vs_openblas'))),
+      prefill_ratio_vs_blis_geomean: round(geomean(metric(prefill, 'ratio_vs_blis'))),
+      decode_ratio_vs_blis_geomean: round(geomean(metric(decode, 'ratio_vs_blis'))),
       decode_bw_efficiency_pct_min: round(Math.min(...finite(metric(decode, 'bw_efficiency_pct'))), 1),
       prefill_lora_tax_excess_pp_max: round(Math.max(...finite(metric(prefill, 'lora_tax_excess_pp'))), 2),
       decode_lora_tax_excess_pp_max: round(Math.max(...finite(metric(decode, 'lora_tax_excess_pp'))), 2),
