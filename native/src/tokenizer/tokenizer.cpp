@@ -156,6 +156,11 @@ const char* Tokenizer::family() const {
   return m_->family == Model::Family::ByteLevel ? "byte-level-bpe" : "sentencepiece-bpe";
 }
 
+const char* Tokenizer::pre_tokenizer() const {
+  if (!m_->pre_steps.empty()) return "regex";
+  return m_->family == Model::Family::ByteLevel ? "hand-written" : "none";
+}
+
 std::unique_ptr<PieceCache, void (*)(PieceCache*)> Tokenizer::make_piece_cache() const {
   return {new PieceCache, [](PieceCache* c) { delete c; }};
 }
@@ -186,7 +191,7 @@ void Tokenizer::encode(std::string_view text, bool add_special_tokens, std::vect
       std::vector<Boundary> bounds;
       Encoder enc(*m_, e.ids, cache, &bounds);
       enc.run(key, 0, false);
-      const size_t slack = m_->added.max_len() + 1;
+      const size_t slack = std::max(m_->added.max_len(), m_->added_norm.max_len()) + 1;
       const Boundary* best = nullptr;
       for (const Boundary& b : bounds) {
         if (b.end + slack > key.size()) break;
