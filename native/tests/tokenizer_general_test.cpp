@@ -11,6 +11,7 @@
 #include "pattern_regex.h"
 #include "pre_steps.h"
 #include "pretokenizer.h"
+#include "unicode_tables.h"
 
 using namespace infeng::tok;
 
@@ -142,4 +143,15 @@ TEST(GeneralPreTokenizer, PrefixSpaceAndMetaspace) {
   EXPECT_EQ(sc.buf.substr(sc.pieces[1].begin, sc.pieces[1].end - sc.pieces[1].begin), "\xE2\x96\x81" "b");
   run_pre_steps({ms, cut}, "a", false, sc);  // "first": not at the start of the input
   EXPECT_EQ(sc.buf, "a");
+}
+
+// The hand-written pre-tokenizer's classes are generated from the same engine's tables, so the
+// fast path sees Unicode 16.0 too (its letters and numbers, not the build machine's Python's).
+TEST(GeneralPreTokenizer, HandWrittenClassesHaveTheSameUnicodeVersion) {
+  EXPECT_STREQ(unicode::kUnicodeVersion, "16.0.0");
+  EXPECT_EQ(unicode::class_of(0x11F04) & unicode::kClassMask, unicode::kLetter);  // Kawi (15.0)
+  EXPECT_EQ(unicode::class_of(0x2EBF0) & unicode::kClassMask, unicode::kLetter);  // CJK Ext. I (15.1)
+  EXPECT_EQ(unicode::class_of(0x10D4A) & unicode::kClassMask, unicode::kLetter);  // Garay (16.0)
+  EXPECT_EQ(unicode::class_of(0x10D40) & unicode::kClassMask, unicode::kNumber);  // GARAY DIGIT ZERO (16.0)
+  EXPECT_EQ(unicode::class_of(0x11DB0) & unicode::kClassMask, unicode::kOther);   // Tolong Siki (17.0)
 }
