@@ -8,8 +8,10 @@
 // MB/s per corpus file are Google Benchmark medians from infeng_tokenizer_bench, single
 // thread, warm piece cache; "×" are same-run ratios against Hugging Face tokenizers 0.23.2 from
 // the lane, `npx infeng-perf run --lanes tokenizer`):
-//  - No regex engine: the Split pattern is decided per character class (pretokenizer.cpp),
-//    checked against Oniguruma's splits recorded as fixtures.
+//  - No regex engine for the Llama-3/Qwen Split pattern: it is decided per character class
+//    (pretokenizer.cpp), checked against Oniguruma's splits (fixtures, and the vendored
+//    engine on the whole corpus). Any other pre-tokenizer runs through the vendored Oniguruma
+//    6.9.10, the reference's engine (pre_steps.h, pattern_regex.h); the path is chosen at load.
 //  - Byte-level BPE runs on raw bytes: the vocabulary is re-keyed from GPT-2's printable
 //    alphabet to the bytes it stands for at load, so no text is mapped per encode.
 //  - ignore_merges (Llama-3): a piece that is itself a token is one hash lookup.
