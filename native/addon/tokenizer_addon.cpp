@@ -8,7 +8,7 @@
 //   t.decode(ids: Uint32Array | number[]) → string            // throws on an unknown id
 //   t.setPrefixCache(prefixBytes, entries)   // 0 bytes turns it off; resets the statistics
 //   t.prefixCacheStats() → { hits, lookups }
-//   t.vocabSize, t.family
+//   t.vocabSize, t.family, t.preTokenizer
 //   hostPath, isaFlags: the host's best ISA path and flags (for the lane's gates)
 //
 // Calls are synchronous: encoding a few kilobytes takes microseconds, less than a round trip
@@ -48,6 +48,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
                            InstanceMethod<&TokenizerWrap::PrefixCacheStats>("prefixCacheStats"),
                            InstanceAccessor<&TokenizerWrap::VocabSize>("vocabSize"),
                            InstanceAccessor<&TokenizerWrap::Family>("family"),
+                           InstanceAccessor<&TokenizerWrap::PreTokenizer>("preTokenizer"),
                        });
   }
 
@@ -176,6 +177,9 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
     return Napi::Number::New(info.Env(), double(tok_->vocab_size()));
   }
   Napi::Value Family(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), tok_->family()); }
+  Napi::Value PreTokenizer(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), tok_->pre_tokenizer());
+  }
 
   std::unique_ptr<Tokenizer> tok_;
   std::unique_ptr<decltype(std::declval<Tokenizer>().make_piece_cache())> cache_;

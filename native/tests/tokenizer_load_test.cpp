@@ -97,9 +97,28 @@ TEST(TokenizerLoad, UnsupportedComponentsAreNamed) {
   std::string wp = tiny_json();
   wp.replace(wp.find("\"type\":\"BPE\""), 12, "\"type\":\"WordPiece\"");
   expect_load_error(wp, "model type WordPiece");
+  // a pattern the hand-written pre-tokenizer does not know goes to the regex engine; one
+  // that does not compile is refused, naming it
   std::string pat = tiny_json();
   pat.replace(pat.find("\\\\p{N}{1,3}"), 12, "\\\\p{N}{1,2}");
-  expect_load_error(pat, "pattern is not supported");
+  EXPECT_STREQ(Tokenizer::from_json(pat)->pre_tokenizer(), "regex");
+  EXPECT_STREQ(Tokenizer::from_json(tiny_json())->pre_tokenizer(), "hand-written");
+  std::string bad = tiny_json();
+  bad.replace(bad.find("\\\\p{N}{1,3}"), 12, "(\\\\p{N}{1,3}|");
+  expect_load_error(bad, "pre_tokenizer[0] Split: pattern does not compile");
+  expect_load_error(bad, "|(\\p{N}{1,3}|");
+  std::string beh = tiny_json();
+  beh.replace(beh.find("\"Isolated\""), 10, "\"Sideways\"");
+  expect_load_error(beh, "unknown \"behavior\": Sideways");
+  std::string after = tiny_json();
+  after.replace(after.find("\"use_regex\":false}"), 18, "\"use_regex\":false},{\"type\":\"Digits\"}");
+  expect_load_error(after, "after ByteLevel");
+  std::string unk = tiny_json();
+  unk.replace(unk.find("{\"type\":\"Split\""), 15, "{\"type\":\"UnicodeScripts\"");
+  expect_load_error(unk, "pre-tokenizer UnicodeScripts is not supported");
+  std::string drop = tiny_json();
+  drop.replace(drop.find("\"dropout\":null"), 14, "\"dropout\":0.1");
+  expect_load_error(drop, "dropout is not supported");
   std::string lstrip = tiny_json();
   lstrip.replace(lstrip.find("\"lstrip\":false"), 14, "\"lstrip\":true");
   expect_load_error(lstrip, "lstrip");

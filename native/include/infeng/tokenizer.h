@@ -79,6 +79,9 @@ class Tokenizer {
   size_t vocab_size() const;
   // "sentencepiece-bpe" or "byte-level-bpe"
   const char* family() const;
+  // How text is pre-tokenized: "hand-written" (the fast path for the Llama-3/Qwen pattern),
+  // "regex" (the general pre-tokenizer through Oniguruma), or "none".
+  const char* pre_tokenizer() const;
 
   // A piece cache for this tokenizer (for callers that encode many texts on one thread).
   std::unique_ptr<PieceCache, void (*)(PieceCache*)> make_piece_cache() const;

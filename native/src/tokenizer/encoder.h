@@ -12,6 +12,7 @@
 #include "model.h"
 #include "nfc.h"
 #include "piece_cache.h"
+#include "pre_steps.h"
 #include "pretokenizer.h"
 #include "utf8.h"
 
@@ -51,6 +52,7 @@ struct Boundary {
 struct EncoderScratch {
   std::vector<uint32_t> syms, runbuf;
   std::string norm;
+  PreStepScratch pre;
 };
 inline EncoderScratch& encoder_scratch() {
   thread_local EncoderScratch s;
@@ -142,6 +144,13 @@ struct Encoder {
     put(seg);
     const auto* s = reinterpret_cast<const uint8_t*>(norm.data());
     const size_t n = norm.size();
+    if (!m.pre_steps.empty()) {
+      // the general pre-tokenizer (Metaspace, Split, ...) cuts the normalized segment
+      run_pre_steps(m.pre_steps, norm, base == 0 && segment_start, scratch.pre);
+      const auto* b = reinterpret_cast<const uint8_t*>(scratch.pre.buf.data());
+      for (const PrePiece& p : scratch.pre.pieces) sp_word(b + p.begin, p.end - p.begin, true);
+      return;
+    }
     if (!m.sp_words) {
       sp_word(s, n, false);
       return;
@@ -201,7 +210,7 @@ struct Encoder {
   }
 
   // `base` is the segment's offset in the whole text (for boundaries).
-  void bl_segment(std::string_view seg, size_t base) {
+  void bl_segment(std::string_view seg, size_t base, bool segment_start) {
     std::string normalized;
     bool identity = true;
     if (m.nfc && !nfc_quick_check(seg)) {
@@ -210,16 +219,45 @@ struct Encoder {
       seg = normalized;
     }
     const auto* s = reinterpret_cast<const uint8_t*>(seg.data());
+    if (!m.pre_steps.empty()) {
+      // The general pre-tokenizer: its patterns may look anywhere in the segment, so no
+      // boundary inside it is recorded for the prefix cache.
+      run_pre_steps(m.pre_steps, seg, base == 0 && segment_start, scratch.pre);
+      const auto* b = reinterpret_cast<const uint8_t*>(scratch.pre.buf.data());
+      for (const PrePiece& p : scratch.pre.pieces) bl_piece(b + p.begin, p.end - p.begin);
+      return;
+    }
     split_pieces(seg, m.split, [&](size_t b, size_t e) {
       bl_piece(s + b, e - b);
       if (bounds && identity && e < seg.size()) bounds->push_back({base + e, out.size(), true});
     });
   }
 
-  void segment(std::string_view seg, size_t base, bool segment_start) {
+  void normalized_segment(std::string_view seg, size_t base, bool segment_start) {
     if (seg.empty()) return;
-    if (m.family == Model::Family::ByteLevel) bl_segment(seg, base);
+    if (m.family == Model::Family::ByteLevel) bl_segment(seg, base, segment_start);
     else sp_segment(seg, base, segment_start);
+  }
+
+  // A segment between raw-text added tokens. Added tokens marked "normalized" are cut out of
+  // it next (the loader allows them only when normalization changes nothing, so the raw
+  // segment is the normalized one).
+  void segment(std::string_view seg, size_t base, bool segment_start) {
+    if (m.added_norm.empty()) {
+      normalized_segment(seg, base, segment_start);
+      return;
+    }
+    size_t pos = 0;
+    AddedTokens::Match match;
+    while (pos < seg.size()) {
+      bool found = m.added_norm.find(seg, pos, &match);
+      size_t end = found ? match.begin : seg.size();
+      normalized_segment(seg.substr(pos, end - pos), base + pos, segment_start || pos > 0);
+      if (!found) break;
+      out.push_back(match.id);
+      pos = match.begin + match.len;
+      if (bounds) bounds->push_back({base + pos, out.size(), false});
+    }
   }
 
   // Encodes text[from..], where `from` is 0 or a boundary (mid: inside a segment).

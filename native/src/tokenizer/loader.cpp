@@ -6,6 +6,8 @@
 #include <string>
 
 #include "json.h"
+#include "pre_steps.h"
+#include "pattern_regex.h"
 #include "model.h"
 #include "utf8.h"
 
@@ -107,35 +109,139 @@ void load_normalizer(const Value& v, Tokenizer::Model& m) {
   fail("normalizer " + t + " is not supported");
 }
 
-void load_pre_tokenizer(const Value& v, Tokenizer::Model& m) {
-  if (v.is_null()) {
-    m.family = Tokenizer::Model::Family::SentencePiece;
+// The pre-tokenizer tree, flattened: Sequences opened, in order.
+void flatten_pre(const Value& v, const std::string& where, std::vector<std::pair<const Value*, std::string>>& out) {
+  std::string t = type_of(v, where.c_str());
+  if (t == "Sequence") {
+    const Value& list = need(v, "pretokenizers", (where + " Sequence").c_str());
+    if (!list.is_array()) fail(where + " Sequence: \"pretokenizers\" is not an array");
+    for (size_t i = 0; i < list.arr.size(); ++i)
+      flatten_pre(list.arr[i], where + "[" + std::to_string(i) + "]", out);
     return;
   }
-  std::string t = type_of(v, "pre_tokenizer");
-  if (t != "Sequence")
-    fail("pre_tokenizer " + t + " is not supported (supported: none, or Sequence[Split, ByteLevel])");
-  const Value& list = need(v, "pretokenizers", "pre_tokenizer Sequence");
-  if (!list.is_array() || list.arr.size() != 2)
-    fail("pre_tokenizer Sequence: only Sequence[Split, ByteLevel] is supported");
-  const Value& split = list.arr[0];
-  const Value& bl = list.arr[1];
-  std::string t0 = type_of(split, "pre_tokenizer Sequence[0]");
-  std::string t1 = type_of(bl, "pre_tokenizer Sequence[1]");
-  if (t0 != "Split") fail("pre_tokenizer " + t0 + " is not supported");
-  if (t1 != "ByteLevel") fail("pre_tokenizer " + t1 + " is not supported after Split");
-  const Value& pat = need(split, "pattern", "pre_tokenizer Split");
-  const Value* re = pat.find("Regex");
-  if (!re || !re->is_string()) fail("pre_tokenizer Split: only a Regex pattern is supported");
-  if (!recognize_split_pattern(re->str, &m.split))
-    fail("pre_tokenizer Split: pattern is not supported: " + re->str);
+  out.emplace_back(&v, where);
+}
+
+std::shared_ptr<const Regex> compile(std::string_view pattern, const std::string& where) {
+  try {
+    return std::make_shared<const Regex>(pattern);
+  } catch (const RegexError& e) {
+    fail(where + ": pattern does not compile (" + e.what() + "): " + std::string(pattern));
+  }
+}
+
+PreStep split_step(std::shared_ptr<const Regex> re, SplitBehavior b, bool invert) {
+  PreStep st;
+  st.kind = PreStep::Kind::Split;
+  st.re = std::move(re);
+  st.behavior = b;
+  st.invert = invert;
+  return st;
+}
+
+// GPT-2's pattern, which ByteLevel applies itself when use_regex is true.
+constexpr std::string_view kGpt2Pattern =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+// A Split the hand-written pre-tokenizer reproduces: a pattern it knows, with a behaviour
+// that keeps every match as its own piece. The known patterns match every character, so
+// there is no text between matches, and Isolated (either invert) and Removed with invert
+// (gpt-3.5's file) all give exactly the matches.
+bool fast_split(const Value& split, SplitPattern* out) {
+  const Value* pat = split.find("pattern");
+  const Value* re = pat ? pat->find("Regex") : nullptr;
+  if (!re || !re->is_string() || !recognize_split_pattern(re->str, out)) return false;
   const Value* beh = split.find("behavior");
-  if (!beh || !beh->is_string() || beh->str != "Isolated")
-    fail("pre_tokenizer Split: only behavior Isolated is supported");
-  if (flag(split, "invert")) fail("pre_tokenizer Split: invert is not supported");
-  if (flag(bl, "add_prefix_space")) fail("pre_tokenizer ByteLevel: add_prefix_space is not supported");
-  if (flag(bl, "use_regex", true)) fail("pre_tokenizer ByteLevel: use_regex is not supported after Split");
-  m.family = Tokenizer::Model::Family::ByteLevel;
+  if (!beh || !beh->is_string()) return false;
+  const Value* inv = split.find("invert");
+  bool invert = inv && inv->is_bool() && inv->b;
+  return beh->str == "Isolated" || (beh->str == "Removed" && invert);
+}
+
+void load_pre_tokenizer(const Value& v, Tokenizer::Model& m) {
+  m.family = Tokenizer::Model::Family::SentencePiece;
+  if (v.is_null()) return;
+  std::vector<std::pair<const Value*, std::string>> parts;
+  flatten_pre(v, "pre_tokenizer", parts);
+  // The fast path: [Split(known pattern), ByteLevel without its own regex or prefix space].
+  if (parts.size() == 2 && type_of(*parts[0].first, "pre_tokenizer") == "Split" &&
+      type_of(*parts[1].first, "pre_tokenizer") == "ByteLevel" && fast_split(*parts[0].first, &m.split) &&
+      !flag(*parts[1].first, "add_prefix_space") && !flag(*parts[1].first, "use_regex", true)) {
+    m.family = Tokenizer::Model::Family::ByteLevel;
+    return;
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const Value& p = *parts[i].first;
+    const std::string& where = parts[i].second;
+    std::string t = type_of(p, where.c_str());
+    if (m.family == Tokenizer::Model::Family::ByteLevel)
+      fail(where + ": " + t + " after ByteLevel is not supported (ByteLevel must come last)");
+    if (t == "Split") {
+      const Value& pat = need(p, "pattern", (where + " Split").c_str());
+      const Value* re = pat.find("Regex");
+      const Value* str = pat.find("String");
+      std::shared_ptr<const Regex> rx;
+      if (re && re->is_string()) rx = compile(re->str, where + " Split");
+      else if (str && str->is_string()) rx = Regex::literal(str->str);
+      else fail(where + " Split: \"pattern\" is neither {\"Regex\": ...} nor {\"String\": ...}");
+      const Value& beh = need(p, "behavior", (where + " Split").c_str());
+      SplitBehavior b;
+      if (!beh.is_string() || !parse_split_behavior(beh.str, &b))
+        fail(where + " Split: unknown \"behavior\"" + (beh.is_string() ? ": " + beh.str : std::string()));
+      m.pre_steps.push_back(split_step(std::move(rx), b, flag(p, "invert")));
+    } else if (t == "ByteLevel") {
+      if (flag(p, "add_prefix_space")) {
+        PreStep st;
+        st.kind = PreStep::Kind::PrefixSpace;
+        m.pre_steps.push_back(st);
+      }
+      if (flag(p, "use_regex", true))
+        m.pre_steps.push_back(split_step(compile(kGpt2Pattern, where), SplitBehavior::Isolated, false));
+      m.family = Tokenizer::Model::Family::ByteLevel;
+    } else if (t == "Whitespace") {
+      m.pre_steps.push_back(split_step(compile("\\w+|[^\\w\\s]+", where), SplitBehavior::Removed, true));
+    } else if (t == "WhitespaceSplit") {
+      // char::is_whitespace is the White_Space property, which is Oniguruma's \s
+      m.pre_steps.push_back(split_step(compile("\\s", where), SplitBehavior::Removed, false));
+    } else if (t == "Digits") {
+      bool individual = flag(p, "individual_digits");
+      m.pre_steps.push_back(split_step(compile("\\p{N}", where),
+                                       individual ? SplitBehavior::Isolated : SplitBehavior::Contiguous, false));
+    } else if (t == "Punctuation") {
+      SplitBehavior b = SplitBehavior::Isolated;
+      const Value* beh = p.find("behavior");
+      if (beh && !beh->is_null() && (!beh->is_string() || !parse_split_behavior(beh->str, &b)))
+        fail(where + " Punctuation: unknown \"behavior\"");
+      // Rust's is_ascii_punctuation (which includes ASCII symbols) or a Unicode P* category
+      m.pre_steps.push_back(split_step(compile("[\\p{P}!-/:-@\\[-`{-~]", where), b, false));
+    } else if (t == "Metaspace") {
+      const Value& rep = need(p, "replacement", (where + " Metaspace").c_str());
+      if (!rep.is_string() || rep.str.empty() || utf8_len(uint8_t(rep.str[0])) != rep.str.size())
+        fail(where + " Metaspace: \"replacement\" is not one character");
+      PreStep st;
+      st.kind = PreStep::Kind::Metaspace;
+      st.replacement = rep.str;
+      const Value* scheme = p.find("prepend_scheme");
+      if (scheme && !scheme->is_null()) {
+        if (!scheme->is_string()) fail(where + " Metaspace: \"prepend_scheme\" is not a string");
+        if (scheme->str == "always") st.scheme = PreStep::Prepend::Always;
+        else if (scheme->str == "first") st.scheme = PreStep::Prepend::First;
+        else if (scheme->str == "never") st.scheme = PreStep::Prepend::Never;
+        else fail(where + " Metaspace: unknown \"prepend_scheme\": " + scheme->str);
+      } else {
+        // files older than prepend_scheme say add_prefix_space
+        st.scheme = flag(p, "add_prefix_space", true) ? PreStep::Prepend::Always : PreStep::Prepend::Never;
+      }
+      m.pre_steps.push_back(st);
+      if (flag(p, "split", true))
+        m.pre_steps.push_back(split_step(Regex::literal(rep.str), SplitBehavior::MergedWithNext, false));
+      if (m.metaspace.empty()) m.metaspace = rep.str;
+    } else {
+      fail(where + ": pre-tokenizer " + t +
+           " is not supported (supported: Split, ByteLevel, Whitespace, WhitespaceSplit, Digits, Punctuation, "
+           "Metaspace, Sequence)");
+    }
+  }
 }
 
 void load_post_processor(const Value& v, const json::Value& root, Tokenizer::Model& m) {
@@ -248,6 +354,10 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
   if (byte_level && (!m.prepend.empty() || m.replace_space))
     fail("normalizer Prepend/Replace with a ByteLevel pre-tokenizer is not supported");
   if (!byte_level && m.nfc) fail("normalizer NFC without a pre-tokenizer is not supported");
+  if (!m.metaspace.empty() && (m.replace_space || !m.prepend.empty()))
+    fail("normalizer Prepend/Replace with a Metaspace pre-tokenizer is not supported");
+  if (!m.metaspace.empty()) m.replace_with = m.metaspace;  // its token is looked up once
+  const bool identity_normalizer = !m.nfc && m.prepend.empty() && !m.replace_space;
 
   // Vocabulary: the file's token strings, then the keys the encoder uses.
   const Value& vocab = need(model, "vocab", "model");
@@ -271,13 +381,22 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
       if (!content.is_string()) fail(where + ": content is not a string");
       uint32_t id = id_value(need(t, "id", where.c_str()), where);
       if (id >= (1u << 24)) fail(where + ": id is too large");
-      for (const char* key : {"single_word", "lstrip", "rstrip", "normalized"})
+      for (const char* key : {"single_word", "lstrip", "rstrip"})
         if (flag(t, key)) fail(where + ": " + key + " = true is not supported");
-      m.added.add(content.str, id);
+      // The reference cuts "normalized" tokens out of the normalized text, after the others
+      // are cut out of the raw text: exact here only while normalization changes nothing.
+      bool normalized = flag(t, "normalized", !flag(t, "special"));
+      if (normalized && identity_normalizer) {
+        m.added_norm.add(content.str, id);
+      } else {
+        if (normalized) fail(where + ": normalized = true with a normalizer is not supported");
+        m.added.add(content.str, id);
+      }
       max_id = std::max(max_id, id);
     }
   }
   m.added.build();
+  m.added_norm.build();
   m.vocab_size = size_t(max_id) + 1;
 
   ByteAlphabet alpha;
@@ -326,17 +445,18 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
       m.id_text[id] = dec;
     }
   }
-  for (const auto& t : m.added.tokens()) {
-    m.id_text[t.id] = t.content;
-    m.id_byte[t.id] = -1;
-    m.id_known[t.id] = 1;
-    if (text_of[t.id].empty()) text_of[t.id] = t.content;
-  }
+  for (const AddedTokens* set : {&m.added, &m.added_norm})
+    for (const auto& t : set->tokens()) {
+      m.id_text[t.id] = t.content;
+      m.id_byte[t.id] = -1;
+      m.id_known[t.id] = 1;
+      if (text_of[t.id].empty()) text_of[t.id] = t.content;
+    }
   if (byte_level) {
     for (int b = 0; b < 256; ++b)
       if (m.byte_id[b] == kNoId) fail("model.vocab: byte-level vocabulary lacks the token of byte " + std::to_string(b));
   } else {
-    if (m.replace_space) m.replace_id = m.vocab.find(m.replace_with);
+    if (!m.replace_with.empty()) m.replace_id = m.vocab.find(m.replace_with);
   }
   const Value* unk = model.find("unk_token");
   if (unk && !unk->is_null()) {

@@ -10,6 +10,7 @@
 #include "added_tokens.h"
 #include "flat_hash.h"
 #include "infeng/tokenizer.h"
+#include "pre_steps.h"
 #include "pretokenizer.h"
 
 namespace infeng::tok {
@@ -26,7 +27,12 @@ struct Tokenizer::Model {
   bool replace_space = false; // Replace ' ' → replace_with
   std::string replace_with;
 
-  SplitPattern split{3};      // byte-level family
+  SplitPattern split{3};      // byte-level family, the hand-written pre-tokenizer
+  // The general pre-tokenizer (pre_steps.h), when the file's is not the hand-written one's:
+  // non-empty means it runs instead of `split` (byte-level) or after normalization
+  // (SentencePiece family).
+  std::vector<PreStep> pre_steps;
+  std::string metaspace;      // a Metaspace pre-tokenizer's replacement ("▁"); empty = none
 
   // BPE
   StrMap vocab;               // byte-level: raw bytes → id; SentencePiece: token text → id
@@ -48,7 +54,8 @@ struct Tokenizer::Model {
   bool ignore_merges = false;
   uint32_t unk_id = kNoId;
 
-  AddedTokens added;
+  AddedTokens added;       // cut out of the raw text
+  AddedTokens added_norm;  // "normalized": true, cut out of each normalized segment
 
   // post-processor template for a single sequence: ids before and after it
   std::vector<uint32_t> template_before, template_after;

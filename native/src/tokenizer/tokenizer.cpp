@@ -8,8 +8,10 @@
 // MB/s per corpus file are Google Benchmark medians from infeng_tokenizer_bench, single
 // thread, warm piece cache; "×" are same-run ratios against Hugging Face tokenizers 0.23.2 from
 // the lane, `npx infeng-perf run --lanes tokenizer`):
-//  - No regex engine: the Split pattern is decided per character class (pretokenizer.cpp),
-//    checked against Oniguruma's splits recorded as fixtures.
+//  - No regex engine for the Llama-3/Qwen Split pattern: it is decided per character class
+//    (pretokenizer.cpp), checked against Oniguruma's splits (fixtures, and the vendored
+//    engine on the whole corpus). Any other pre-tokenizer runs through the vendored Oniguruma
+//    6.9.10, the reference's engine (pre_steps.h, pattern_regex.h); the path is chosen at load.
 //  - Byte-level BPE runs on raw bytes: the vocabulary is re-keyed from GPT-2's printable
 //    alphabet to the bytes it stands for at load, so no text is mapped per encode.
 //  - ignore_merges (Llama-3): a piece that is itself a token is one hash lookup.
@@ -156,6 +158,11 @@ const char* Tokenizer::family() const {
   return m_->family == Model::Family::ByteLevel ? "byte-level-bpe" : "sentencepiece-bpe";
 }
 
+const char* Tokenizer::pre_tokenizer() const {
+  if (!m_->pre_steps.empty()) return "regex";
+  return m_->family == Model::Family::ByteLevel ? "hand-written" : "none";
+}
+
 std::unique_ptr<PieceCache, void (*)(PieceCache*)> Tokenizer::make_piece_cache() const {
   return {new PieceCache, [](PieceCache* c) { delete c; }};
 }
@@ -186,7 +193,7 @@ void Tokenizer::encode(std::string_view text, bool add_special_tokens, std::vect
       std::vector<Boundary> bounds;
       Encoder enc(*m_, e.ids, cache, &bounds);
       enc.run(key, 0, false);
-      const size_t slack = m_->added.max_len() + 1;
+      const size_t slack = std::max(m_->added.max_len(), m_->added_norm.max_len()) + 1;
       const Boundary* best = nullptr;
       for (const Boundary& b : bounds) {
         if (b.end + slack > key.size()) break;

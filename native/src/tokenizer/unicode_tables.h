@@ -1,6 +1,7 @@
 // Unicode data the tokenizer needs and nothing more: the character classes of the GPT-4-style
 // pre-tokenizer pattern (\p{L}, \p{N}, \s) and the tables of NFC. Generated into
-// unicode_tables.cpp by gen/gen_unicode_tables.py, so that no ICU or regex library is linked.
+// unicode_tables.cpp by gen/gen_unicode_tables.py (the classes from the vendored Oniguruma's
+// Unicode 16.0 tables, as the reference matches them), so the fast path needs no regex call.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +11,8 @@ namespace infeng::tok::unicode {
 // Class of a code point: the low two bits, plus a flag.
 enum : uint8_t { kOther = 0, kLetter = 1, kNumber = 2, kSpace = 3, kClassMask = 3, kNfcCheck = 4 };
 
-extern const char kUnicodeVersion[];
+extern const char kUnicodeVersion[];     // of the classes: the reference regex engine's
+extern const char kNfcUnicodeVersion[];  // of the NFC data
 extern const uint16_t kClassStage1[];  // code point / 128 → block
 extern const uint8_t kClassStage2[];   // block * 128 + code point % 128 → class byte
 

