@@ -22,12 +22,19 @@ import {
 
 /** A step smaller than this (relative) counts as small: a chain of them is a slow drift. */
 export const DEFAULT_SMALL_STEP = 0.03;
+/**
+ * A change smaller than this (relative) is not reported: E-divisive finds a real but tiny shift
+ * in a quiet series (a 0.2 % step in 0.2 % noise), which no reader needs to hear about.
+ */
+export const DEFAULT_MIN_CHANGE = 0.01;
 /** A standing step is reported while it is among the newest this many points. */
 export const DEFAULT_STANDING_WINDOW = 30;
 
 export interface FindingOptions extends ChangePointOptions {
   drift?: DriftOptions;
   smallStep?: number;
+  /** DEFAULT_MIN_CHANGE */
+  minChange?: number;
   standingWindow?: number;
 }
 
@@ -90,13 +97,16 @@ export function findingsOf(
   const chain = standingChain(changePoints, small);
   const first = chain[0];
   const last = chain[chain.length - 1];
-  if (first && last && series.length - last.index <= window) {
-    const change =
-      chain.length === 1
+  const change =
+    !first || !last
+      ? 0
+      : chain.length === 1
         ? last.relativeChange
         : first.meanBefore === 0
           ? 0
           : (last.meanAfter - first.meanBefore) / Math.abs(first.meanBefore);
+  const minChange = options.minChange ?? DEFAULT_MIN_CHANGE;
+  if (first && last && series.length - last.index <= window && Math.abs(change) >= minChange) {
     out.push({
       kind: chain.length === 1 ? 'step' : 'steps',
       from: first.previousCommit,
