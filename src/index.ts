@@ -38,7 +38,8 @@ function addCommon(cmd: Command, opts: { run: boolean }): Command {
     .option('--reports-dir <dir>', 'where results, verdicts and reports are written', 'reports')
     .option('--history <dir>', 'a local history store (<class>.jsonl files) for the trend charts')
     .option('--history-branch <name>', "the repository's history data branch for the trend charts")
-    .option('--no-charts', 'no trend charts in the report');
+    .option('--no-charts', 'no trend charts in the report')
+    .option('--show-incomparable', 'list incomparable metrics in the details (default: counted only)');
   if (opts.run) {
     cmd
       .addOption(new Option('--profile <name>', 'benchmark profile').choices([...PROFILES]))

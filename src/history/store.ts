@@ -15,7 +15,7 @@ import path from 'node:path';
 import { InputError } from '../errors.js';
 import { atomicWrite } from '../io/atomic-write.js';
 import { classKey, classOfRun } from '../model/machine-class.js';
-import type { HistoryMetric, HistoryRecord } from '../model/history.js';
+import type { HistoryMetric, HistoryPoint, HistoryRecord } from '../model/history.js';
 import type { RunResults } from '../model/results.js';
 import { allFinite, summarizeSamples } from '../compare/stats.js';
 import { makeValidator } from '../compare/validate.js';
@@ -52,6 +52,35 @@ export const historyRecordSchema = {
     },
   },
 };
+
+/** The part of a record a chart needs (trend-history.json holds these, per lane). */
+export const historyPointSchema = {
+  type: 'object',
+  required: ['commit', 'time', 'cases'],
+  properties: {
+    commit: historyRecordSchema.properties.commit,
+    time: str,
+    cases: historyRecordSchema.properties.cases,
+  },
+};
+
+/** The histories the report was drawn from: lane → points, oldest first. */
+export const trendHistorySchema = {
+  type: 'object',
+  required: ['schemaVersion', 'lanes'],
+  properties: {
+    schemaVersion: { const: 1 },
+    lanes: { type: 'object', additionalProperties: { type: 'array', items: historyPointSchema } },
+  },
+};
+
+export interface TrendHistoryFile {
+  schemaVersion: 1;
+  lanes: Record<string, HistoryPoint[]>;
+}
+
+/** trend-history.json, typed, or an InputError naming the file and the first wrong field. */
+export const validateTrendHistory = makeValidator<TrendHistoryFile>(trendHistorySchema);
 
 /** A record, typed, or an InputError naming `where` and the first wrong field. */
 export const validateHistoryRecord = makeValidator<HistoryRecord>(historyRecordSchema);

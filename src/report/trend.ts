@@ -16,7 +16,7 @@ import type { HistoryPoint } from '../model/history.js';
 import type { LaneVerdicts, VerdictReport } from '../model/verdicts.js';
 import { isThroughput } from '../compare/geomean.js';
 import type { FindingOptions } from '../history/findings.js';
-import { describeFinding, laneFindings, onePerCommit } from './history-notes.js';
+import { describeFinding, laneFindings, onePerCommit, type LocatedFinding } from './history-notes.js';
 import { escapeMarkdown as esc } from './escape.js';
 
 export const DEFAULT_TREND_POINTS = 20;
@@ -203,17 +203,24 @@ export interface TrendSectionOptions extends TrendChartOptions {
   analysisPoints?: number;
 }
 
+export interface LaneTrend {
+  lane: string;
+  chart?: TrendChart;
+  /** standing changes of level and drifts in the drawn lines' history */
+  findings: LocatedFinding[];
+}
+
 /**
- * The report's "Trends" section: per lane with history, a chart of its headline metrics with
- * this run as the last point (and the base before it in A/B), and a note per change of level
- * still standing in their history and per drift. Undefined when no lane has anything to show.
+ * Per lane with history: a chart of its headline metrics with this run as the last point (and
+ * the base before it in A/B), and the findings in the drawn lines' history. Lanes with neither
+ * are left out.
  */
-export function trendSection(
+export function laneTrends(
   report: VerdictReport,
   history: ReadonlyMap<string, readonly HistoryPoint[]>,
   options: TrendSectionOptions = {},
-): string | undefined {
-  const parts: string[] = [];
+): LaneTrend[] {
+  const out: LaneTrend[] = [];
   for (const lane of report.lanes) {
     const points = history.get(lane.lane);
     if (!points || points.length === 0) continue;
@@ -233,20 +240,31 @@ export function trendSection(
       chart?.series ??
       options.seriesByLane?.[lane.lane] ??
       headline(points[points.length - 1], options.maxSeries ?? DEFAULT_TREND_SERIES);
-    const laneNotes = laneFindings(lane.lane, analysed, drawn, options.analysis).map((f) =>
-      describeFinding(f),
-    );
-    if (!chart && laneNotes.length === 0) continue;
-    parts.push(
-      [
-        `#### ${esc(lane.lane)}`,
-        chart?.markdown,
-        laneNotes.length > 0 ? laneNotes.map((n) => `- ${n}`).join('\n') : undefined,
-      ]
-        .filter((p): p is string => p !== undefined)
-        .join('\n\n'),
-    );
+    const findings = laneFindings(lane.lane, analysed, drawn, options.analysis);
+    if (!chart && findings.length === 0) continue;
+    out.push({ lane: lane.lane, ...(chart ? { chart } : {}), findings });
   }
+  return out;
+}
+
+/**
+ * The report's "Trends" section: laneTrends as Markdown, a chart and the notes under it per
+ * lane. Undefined when no lane has anything to show.
+ */
+export function trendSection(
+  report: VerdictReport,
+  history: ReadonlyMap<string, readonly HistoryPoint[]>,
+  options: TrendSectionOptions = {},
+): string | undefined {
+  const parts = laneTrends(report, history, options).map((t) =>
+    [
+      `#### ${esc(t.lane)}`,
+      t.chart?.markdown,
+      t.findings.length > 0 ? t.findings.map((f) => `- ${describeFinding(f)}`).join('\n') : undefined,
+    ]
+      .filter((p): p is string => p !== undefined)
+      .join('\n\n'),
+  );
   if (parts.length === 0) return undefined;
   return [`### Trends`, ...parts].join('\n\n');
 }
