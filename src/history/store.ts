@@ -10,7 +10,7 @@
 //
 // The file is replaced whole on every append (read, append, atomic write): a reader sees the
 // old history or the new one, never a half-written line.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { atomicWrite } from '../io/atomic-write.js';
@@ -226,6 +226,18 @@ export function parseHistory(
 }
 
 /**
+ * Why there is no chart: the class has no store file; when the store holds other classes only,
+ * it names them (a run on a new runner type has nothing comparable yet).
+ */
+export function noHistoryNote(file: string, key: string, otherFiles: readonly string[]): string {
+  const others = otherFiles.map((f) => f.replace(/\.jsonl$/, '')).filter((k) => k !== key);
+  const shown = others.slice(0, 5).join(', ') + (others.length > 5 ? `, and ${others.length - 5} more` : '');
+  return others.length > 0
+    ? `${file}: no history yet for ${key}; the history holds other machine classes only (${shown}), whose numbers are not comparable: no trend chart`
+    : `${file}: no history yet for ${key}`;
+}
+
+/**
  * The history of one lane on one machine class, oldest first. A missing file is an empty
  * history with a note (the first run on a class has none); a damaged line is skipped with a note.
  */
@@ -237,6 +249,14 @@ export function readHistory(
 ): HistoryRead {
   const file = historyFile(dir, key);
   const text = readText(file);
-  if (text === undefined) return { records: [], notes: [`${file}: no history yet for ${key}`] };
+  if (text === undefined) {
+    let others: string[] = [];
+    try {
+      others = readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
+    } catch {
+      // no store at all: the note below says as much
+    }
+    return { records: [], notes: [noHistoryNote(file, key, others)] };
+  }
   return parseHistory(text, file, key, lane, options);
 }
