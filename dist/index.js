@@ -61143,7 +61143,8 @@ function appendHistory(dir, records) {
     return written;
 }
 /**
- * Parses a store file's text. `name` is how the notes name the file. A line that is not JSON or
+ * Parses a store file's text: the records of `lane`, or of every lane when it is undefined.
+ * `name` is how the notes name the file. A line that is not JSON or
  * not a record is skipped with a note; blank lines are skipped silently.
  */
 function parseHistory(text, name, key, lane, options = {}) {
@@ -61173,7 +61174,7 @@ function parseHistory(text, name, key, lane, options = {}) {
             notes.push(`${where}: a record of class "${record.classKey}" in the file of "${key}", skipped`);
             return;
         }
-        if (record.lane !== lane)
+        if (lane !== undefined && record.lane !== lane)
             return;
         if (options.profile !== undefined && record.profile !== options.profile)
             return;
@@ -61213,6 +61214,33 @@ function readHistory(dir, key, lane, options = {}) {
         return { records: [], notes: [noHistoryNote(file, key, others)] };
     }
     return parseHistory(text, file, key, lane, options);
+}
+/** Every class of a store's files (`{name, text}`, as read from a folder or the data branch). */
+function parseStoreFiles(files, where) {
+    const classes = [];
+    const notes = [];
+    for (const f of files) {
+        const key = external_node_path_default().basename(f.name, '.jsonl');
+        const read = parseHistory(f.text, where(f.name), key, undefined);
+        notes.push(...read.notes);
+        classes.push({ classKey: key, records: read.records });
+    }
+    return { classes, notes };
+}
+/** Every `<classKey>.jsonl` of a local store folder; a folder that does not exist is bad input. */
+function readStoreDir(dir) {
+    let names;
+    try {
+        names = (0,external_node_fs_.readdirSync)(dir).filter((n) => /^[A-Za-z0-9_.-]+\.jsonl$/.test(n));
+    }
+    catch (err) {
+        throw new InputError(`cannot read the history folder: ${err.message}`, {
+            file: dir,
+            cause: err,
+        });
+    }
+    const files = names.sort().map((name) => ({ name, text: readText(external_node_path_default().join(dir, name)) ?? '' }));
+    return parseStoreFiles(files, (name) => external_node_path_default().join(dir, name));
 }
 
 // EXTERNAL MODULE: external "node:buffer"
@@ -61448,7 +61476,12 @@ function readHistoryFromBranch(root, key, lane, options = {}) {
         catch {
             // the note without the other classes
         }
-        return { records: [], notes: [noHistoryNote(name, key, others.filter((f) => f.endsWith('.jsonl')))] };
+        return {
+            records: [],
+            notes: [
+                noHistoryNote(name, key, others.filter((f) => f.endsWith('.jsonl'))),
+            ],
+        };
     }
     return parseHistory(text, name, key, lane, options);
 }
@@ -74724,7 +74757,10 @@ function historyRecordPhase(inputs, config, io) {
         const name = `${r.classKey}.jsonl`;
         try {
             const text = run(['cat-file', 'blob', `${published.commit}:${name}`], config.root);
-            const read = parseHistory(text, `${branch}:${name}`, r.classKey, r.lane, { last: 100, profile: r.profile });
+            const read = parseHistory(text, `${branch}:${name}`, r.classKey, r.lane, {
+                last: 100,
+                profile: r.profile,
+            });
             views.push({ lane: r.lane, classKey: r.classKey, points: read.records });
         }
         catch (e) {
@@ -75085,10 +75121,199 @@ function tokenizeToJson(opts) {
     return JSON.stringify({ ids: Array.from(ids) });
 }
 
+;// CONCATENATED MODULE: ./src/report/dashboard.ts
+
+
+
+
+/** The newest points drawn (and searched for change points) per chart. */
+const DEFAULT_DASHBOARD_POINTS = 100;
+const WIDTH = 600;
+const HEIGHT = 200;
+const PAD = { left: 100, right: 12, top: 12, bottom: 28 };
+/** Text safe in HTML content and in a double-quoted attribute. */
+function html(text) {
+    return text
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;')
+        .replace(/'/g, '&#39;');
+}
+function dashboard_short(commit) {
+    return /^[0-9a-f]{7,}$/i.test(commit) ? commit.slice(0, 7) : commit.slice(0, 12);
+}
+/** Coordinates with two decimals: enough for a screen, and stable text for tests. */
+function n2(v) {
+    return (Math.round(v * 100) / 100).toString();
+}
+function chartSvg(c) {
+    const values = c.points.map((p) => p.value);
+    let lo = Math.min(...values);
+    let hi = Math.max(...values);
+    if (lo === hi) {
+        const pad = lo === 0 ? 1 : Math.abs(lo) * 0.05;
+        lo -= pad;
+        hi += pad;
+    }
+    else {
+        const pad = (hi - lo) * 0.08;
+        lo -= pad;
+        hi += pad;
+    }
+    const w = WIDTH - PAD.left - PAD.right;
+    const h = HEIGHT - PAD.top - PAD.bottom;
+    const n = c.points.length;
+    const x = (i) => PAD.left + (n === 1 ? w / 2 : (i * w) / (n - 1));
+    const y = (v) => PAD.top + h - ((v - lo) / (hi - lo)) * h;
+    const path = c.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${n2(x(i))},${n2(y(p.value))}`).join(' ');
+    const marks = c.changePoints.map((cp) => {
+        const cx = (x(cp.index - 1) + x(cp.index)) / 2;
+        const label = `level changed ${formatPct(cp.relativeChange * 100)} between ${dashboard_short(cp.previousCommit)} and ${dashboard_short(cp.commit)} (p = ${cp.pValue.toFixed(3)})`;
+        return `<line class="changepoint" x1="${n2(cx)}" x2="${n2(cx)}" y1="${PAD.top}" y2="${PAD.top + h}"><title>${html(label)}</title></line>`;
+    });
+    const dots = c.points.map((p, i) => `<circle class="point" cx="${n2(x(i))}" cy="${n2(y(p.value))}" r="3"><title>${html(`${dashboard_short(p.commit)} · ${p.time.slice(0, 10)} · ${formatValue(p.value, c.unit)} (±${((p.spread * 100) / 2).toFixed(1)} %)`)}</title></circle>`);
+    const axis = [
+        `<line class="axis" x1="${PAD.left}" x2="${PAD.left}" y1="${PAD.top}" y2="${PAD.top + h}"/>`,
+        `<line class="axis" x1="${PAD.left}" x2="${PAD.left + w}" y1="${PAD.top + h}" y2="${PAD.top + h}"/>`,
+        `<text class="tick" x="${PAD.left - 4}" y="${PAD.top + 8}" text-anchor="end">${html(formatValue(hi, c.unit))}</text>`,
+        `<text class="tick" x="${PAD.left - 4}" y="${PAD.top + h}" text-anchor="end">${html(formatValue(lo, c.unit))}</text>`,
+        `<text class="tick" x="${PAD.left}" y="${HEIGHT - 8}">${html(dashboard_short(c.points[0]?.commit ?? ''))}</text>`,
+        `<text class="tick" x="${PAD.left + w}" y="${HEIGHT - 8}" text-anchor="end">${html(dashboard_short(c.points[n - 1]?.commit ?? ''))}</text>`,
+    ];
+    return [
+        `<svg class="chart" id="${html(c.id)}" data-points="${n}" data-changepoints="${c.changePoints.length}" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="${html(c.title)}">`,
+        ...axis,
+        ...marks,
+        `<path class="line" d="${path}"/>`,
+        ...dots,
+        '</svg>',
+    ].join('');
+}
+/** The charts of one lane and profile on one class: one per metric with at least one point. */
+function laneCharts(classKey, records, maxPoints) {
+    const history = onePerCommit(records).slice(-maxPoints);
+    return history_notes_metricsOf(history).flatMap(({ caseId, metric }) => {
+        const points = [];
+        let unit = '';
+        let better = 'higher';
+        for (const r of history) {
+            const m = r.cases[caseId]?.[metric];
+            if (!m || !Number.isFinite(m.median))
+                continue;
+            points.push({ commit: r.commit, time: r.time, value: m.median, spread: m.spread });
+            unit = m.unit;
+            better = m.better;
+        }
+        if (points.length === 0)
+            return [];
+        const series = points.map((p) => ({ commit: p.commit, value: p.value }));
+        // the same floor as the report's findings: a 0.2 % shift in a quiet series is no news
+        const changePoints = detectChangePoints(series).filter((cp) => Math.abs(cp.relativeChange) >= DEFAULT_MIN_CHANGE);
+        const title = `${caseId} · ${metric}`;
+        const id = `${classKey}--${records[0]?.lane ?? ''}--${records[0]?.profile ?? ''}--${caseId}--${metric}`.replace(/[^A-Za-z0-9_-]+/g, '_');
+        const chart = chartSvg({ id, title, unit, better, points, changePoints });
+        const caption = `${html(title)} <span class="unit">${html(unit)}, ${better} is better · ${points.length} commit${points.length === 1 ? '' : 's'}${changePoints.length > 0 ? ` · ${changePoints.length} change${changePoints.length === 1 ? '' : 's'} of level` : ''}</span>`;
+        return [`<figure><figcaption>${caption}</figcaption>${chart}</figure>`];
+    });
+}
+const STYLE = `
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1f2328;background:#fff}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #d0d7de}h3{font-size:15px}
+.grid{display:flex;flex-wrap:wrap;gap:12px}
+figure{margin:0;border:1px solid #d0d7de;border-radius:6px;padding:8px}
+figcaption{font-weight:600;margin-bottom:4px;max-width:${WIDTH}px;overflow-wrap:anywhere}
+.unit{font-weight:400;color:#59636e}
+svg.chart .line{fill:none;stroke:#0969da;stroke-width:1.5}
+svg.chart .point{fill:#0969da}
+svg.chart .changepoint{stroke:#cf222e;stroke-width:1.5;stroke-dasharray:4 3}
+svg.chart .axis{stroke:#8c959f}
+svg.chart .tick{font-size:10px;fill:#59636e}
+.notes{color:#59636e}
+`;
+/** The whole page. */
+function renderDashboard(classes, options) {
+    const maxPoints = options.maxPoints ?? DEFAULT_DASHBOARD_POINTS;
+    const sections = [];
+    let charts = 0;
+    for (const c of [...classes].sort((a, b) => a.classKey.localeCompare(b.classKey))) {
+        const groups = new Map();
+        for (const r of c.records) {
+            const k = `${r.lane}\u0000${r.profile}`;
+            groups.set(k, [...(groups.get(k) ?? []), r]);
+        }
+        const lanes = [];
+        for (const [k, records] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+            const [lane, profile] = k.split('\u0000');
+            const figures = laneCharts(c.classKey, records, maxPoints);
+            charts += figures.length;
+            if (figures.length === 0)
+                continue;
+            lanes.push(`<h3>${html(lane)} <span class="unit">profile ${html(profile)}, ISA path ${html(records[records.length - 1]?.path ?? '')}</span></h3><div class="grid">${figures.join('')}</div>`);
+        }
+        if (lanes.length > 0)
+            sections.push(`<section class="class"><h2>${html(c.classKey)}</h2>${lanes.join('')}</section>`);
+    }
+    const notes = options.notes ?? [];
+    const body = [
+        `<h1>infeng perf history</h1>`,
+        `<p>Default-branch runs from ${html(options.source)}: one chart per lane metric and machine class (numbers of different classes are never mixed), the newest ${maxPoints} commits. A red dashed line marks a change of level found by E-divisive means; hover a point for its commit and value.</p>`,
+        sections.length > 0 ? sections.join('') : '<p>No history recorded yet.</p>',
+        notes.length > 0
+            ? `<h2>Skipped while reading</h2><ul class="notes">${notes.map((n) => `<li>${html(n)}</li>`).join('')}</ul>`
+            : '',
+        `<footer class="notes"><p>${charts} chart${charts === 1 ? '' : 's'} · generated ${html(options.generated)} by infeng-perf dashboard</p></footer>`,
+    ];
+    return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>infeng perf history</title><style>${STYLE}</style></head>
+<body>${body.join('\n')}</body></html>
+`;
+}
+
+;// CONCATENATED MODULE: ./src/commands/dashboard.ts
+// `infeng-perf dashboard`: the history as a static HTML page (report/dashboard.ts draws it),
+// read from a local store folder or from the repository's data branch, written to one file
+// that needs no server: open it from disk, or publish it with GitHub Pages.
+
+
+
+
+
+
+/** Writes the page; returns its path, the number of classes and the notes of what was skipped. */
+function writeDashboard(o) {
+    let read;
+    let source;
+    if (o.historyDir) {
+        read = readStoreDir(o.historyDir);
+        source = o.historyDir;
+    }
+    else if (o.historyBranch) {
+        const branch = o.historyBranch;
+        const tip = fetchHistoryBranch(o.root, { branch });
+        if (!tip) {
+            throw new InputError(`the remote has no history branch ${branch} yet`, { field: '--history-branch' });
+        }
+        read = parseStoreFiles(readStoreFiles(o.root, tip), (name) => `${branch}:${name}`);
+        source = `the ${branch} branch at ${tip.slice(0, 12)}`;
+    }
+    else {
+        throw new InputError('say where the history is: --history <dir> or --history-branch <name>', {
+            field: 'dashboard',
+        });
+    }
+    const page = renderDashboard(read.classes, { generated: o.now.toISOString(), source, notes: read.notes });
+    const file = external_node_path_default().resolve(o.root, o.out);
+    atomicWrite(file, page);
+    return { file, classes: read.classes.length, notes: read.notes };
+}
+
 ;// CONCATENATED MODULE: ./src/index.ts
 // Entry point of the CLI (and of the bundled dist/index.js): parses the command, calls the
 // pipeline, and is the only place that exits the process. Exit codes: 0 pass, 1 a gate
 // failed, 2 bad usage or bad input.
+
 
 
 
@@ -75271,6 +75496,27 @@ function src_program(setCode) {
         .command('record')
         .description('append reports/results.json to the history (--history <dir>, or --history-branch to push)'), { run: false }).action(async (o) => {
         setCode(await doHistoryRecord(o));
+    });
+    root
+        .command('dashboard')
+        .description('write the history as a static HTML page: one chart per lane metric and machine class')
+        .option('--root <dir>', 'project root (the git clone holding the data branch)', '.')
+        .option('--history <dir>', 'a local history store (<class>.jsonl files)')
+        .option('--history-branch <name>', "the repository's history data branch, fetched from origin")
+        .option('--out <file>', 'the page to write', 'reports/dashboard/index.html')
+        .action((o) => {
+        const root = external_node_path_default().resolve(o.root);
+        const r = writeDashboard({
+            root,
+            ...(o.history ? { historyDir: external_node_path_default().resolve(root, o.history) } : {}),
+            ...(o.historyBranch ? { historyBranch: o.historyBranch } : {}),
+            out: o.out,
+            now: new Date(),
+        });
+        for (const n of r.notes)
+            log(`dashboard: ${n}`);
+        log(`dashboard: wrote ${r.file} (${r.classes} machine class${r.classes === 1 ? '' : 'es'})`);
+        setCode(EXIT_OK);
     });
     root
         .command('tokenize')

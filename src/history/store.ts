@@ -183,14 +183,15 @@ export interface HistoryRead {
 }
 
 /**
- * Parses a store file's text. `name` is how the notes name the file. A line that is not JSON or
+ * Parses a store file's text: the records of `lane`, or of every lane when it is undefined.
+ * `name` is how the notes name the file. A line that is not JSON or
  * not a record is skipped with a note; blank lines are skipped silently.
  */
 export function parseHistory(
   text: string,
   name: string,
   key: string,
-  lane: string,
+  lane: string | undefined,
   options: ReadHistoryOptions = {},
 ): HistoryRead {
   const records: HistoryRecord[] = [];
@@ -216,7 +217,7 @@ export function parseHistory(
       notes.push(`${where}: a record of class "${record.classKey}" in the file of "${key}", skipped`);
       return;
     }
-    if (record.lane !== lane) return;
+    if (lane !== undefined && record.lane !== lane) return;
     if (options.profile !== undefined && record.profile !== options.profile) return;
     records.push(record);
   });
@@ -259,4 +260,41 @@ export function readHistory(
     return { records: [], notes: [noHistoryNote(file, key, others)] };
   }
   return parseHistory(text, file, key, lane, options);
+}
+
+export interface StoreClass {
+  classKey: string;
+  /** every lane's records, oldest first */
+  records: HistoryRecord[];
+}
+
+/** Every class of a store's files (`{name, text}`, as read from a folder or the data branch). */
+export function parseStoreFiles(
+  files: readonly { name: string; text: string }[],
+  where: (name: string) => string,
+) {
+  const classes: StoreClass[] = [];
+  const notes: string[] = [];
+  for (const f of files) {
+    const key = path.basename(f.name, '.jsonl');
+    const read = parseHistory(f.text, where(f.name), key, undefined);
+    notes.push(...read.notes);
+    classes.push({ classKey: key, records: read.records });
+  }
+  return { classes, notes };
+}
+
+/** Every `<classKey>.jsonl` of a local store folder; a folder that does not exist is bad input. */
+export function readStoreDir(dir: string): { classes: StoreClass[]; notes: string[] } {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => /^[A-Za-z0-9_.-]+\.jsonl$/.test(n));
+  } catch (err) {
+    throw new InputError(`cannot read the history folder: ${(err as Error).message}`, {
+      file: dir,
+      cause: err,
+    });
+  }
+  const files = names.sort().map((name) => ({ name, text: readText(path.join(dir, name)) ?? '' }));
+  return parseStoreFiles(files, (name) => path.join(dir, name));
 }
