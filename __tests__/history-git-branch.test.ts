@@ -11,6 +11,8 @@ import {
   publishHistory,
   readHistoryFromBranch,
   runGit,
+  gitRunner,
+  tokenAuthEnv,
   type GitRunner,
 } from '../src/history/git-branch.js';
 import type { HistoryRecord } from '../src/model/history.js';
@@ -196,8 +198,31 @@ describe('readHistoryFromBranch', () => {
     expect(got.records.map((r) => r.commit)).toEqual(['c2']);
     expect(got.notes).toEqual([]);
     expect(readHistoryFromBranch(b, 'other_1c_avx2_clang17', 'gemm').notes).toEqual([
-      `${DEFAULT_HISTORY_BRANCH}:other_1c_avx2_clang17.jsonl: no history yet for other_1c_avx2_clang17`,
+      `${DEFAULT_HISTORY_BRANCH}:other_1c_avx2_clang17.jsonl: no history yet for other_1c_avx2_clang17; the history holds other machine classes only (${KEY}), whose numbers are not comparable: no trend chart`,
     ]);
     expect(runGit(['worktree', 'list', '--porcelain'], b).match(/^worktree /gm)).toHaveLength(1);
+  });
+});
+
+describe('tokenAuthEnv', () => {
+  it('hands git the token through the environment, never in the arguments an error quotes', () => {
+    const token = 'ghs_sEcReT0123456789';
+    const env = tokenAuthEnv(token, 'https://github.example/');
+    expect(env.GIT_CONFIG_KEY_1).toBe('http.https://github.example/.extraheader');
+    expect(env.GIT_CONFIG_VALUE_0).toBe('');
+    expect(
+      Buffer.from(String(env.GIT_CONFIG_VALUE_1).replace('AUTHORIZATION: basic ', ''), 'base64').toString(),
+    ).toBe(`x-access-token:${token}`);
+    const git = gitRunner(env);
+    let message = '';
+    try {
+      git(['push', 'https://github.example/nowhere/nothing.git', 'HEAD:refs/heads/x'], os.tmpdir());
+    } catch (e) {
+      expect(e).toBeInstanceOf(GitCommandError);
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^git push/);
+    expect(message).not.toContain(token);
+    expect(message).not.toContain(Buffer.from(`x-access-token:${token}`).toString('base64'));
   });
 });

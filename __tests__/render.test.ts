@@ -40,7 +40,7 @@ describe('renderMarkdown', () => {
       /^❌ \*\*infeng perf\*\* · \*\*4 failing\*\* · 3 regressed, 4 improved, 22 unchanged, 6 warnings, 1 noisy, 2 incomparable, 8 new, 1 error · /,
     );
     expect(second).toContain(
-      'AMD EPYC 7763 64-Core Processor (4 cores) · avx2 · clang 17.0.6 · profile quick · baseline 7–20 days old',
+      'AMD EPYC 7763 64-Core Processor (4 cores) · avx2 · clang 17.0.6 · profile quick · against committed baselines 7–20 days old',
     );
   });
 

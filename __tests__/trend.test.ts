@@ -311,7 +311,7 @@ describe('trendSection', () => {
     // the lines are those of the run: both its throughput metrics
     expect(parsed.lines.map((l) => l.name)).toEqual([`${D} base_gflops`, `${D} fused_gflops`]);
     expect(text).toContain(
-      `- gemm · ${D} · fused_gflops: level changed −10.0 % between \`${sha(14).slice(0, 7)}\` and \`${sha(15).slice(0, 7)}\``,
+      `- gemm · ${D} · fused_gflops: ⚠️ worse: level changed −10.0 % between \`${sha(14).slice(0, 7)}\` and \`${sha(15).slice(0, 7)}\``,
     );
     expect(text).toContain('and has stayed there since.');
     expect(text.match(/level changed/g)).toHaveLength(1); // base_gflops did not move
@@ -324,7 +324,7 @@ describe('trendSection', () => {
       seriesByLane: { gemm: [{ caseId: D, metric: 'fused_gflops' }] },
     });
     expect(text).toMatch(
-      /fused_gflops: drifting −2\d\.\d % over the last 20 commits \(`0005abc` to `0018abc`, Mann–Kendall p < 0\.001\)\./,
+      /fused_gflops: ⚠️ worse: slow drift of −2\d\.\d % over the last 20 commits \(`0005abc` to `0018abc`, Mann–Kendall p < 0\.001\)\./,
     );
     expect(text).not.toContain('level changed');
   });

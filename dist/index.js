@@ -59145,6 +59145,7 @@ function buildConfig(raw, env = process.env) {
         ...(raw.history ? { historyDir: external_node_path_default().resolve(root, raw.history) } : {}),
         ...(raw.historyBranch ? { historyBranch: raw.historyBranch } : {}),
         charts: raw.charts ?? true,
+        showIncomparable: raw.showIncomparable ?? false,
     };
 }
 
@@ -61084,6 +61085,27 @@ const historyRecordSchema = {
         },
     },
 };
+/** The part of a record a chart needs (trend-history.json holds these, per lane). */
+const historyPointSchema = {
+    type: 'object',
+    required: ['commit', 'time', 'cases'],
+    properties: {
+        commit: historyRecordSchema.properties.commit,
+        time: str,
+        cases: historyRecordSchema.properties.cases,
+    },
+};
+/** The histories the report was drawn from: lane → points, oldest first. */
+const trendHistorySchema = {
+    type: 'object',
+    required: ['schemaVersion', 'lanes'],
+    properties: {
+        schemaVersion: { const: 1 },
+        lanes: { type: 'object', additionalProperties: { type: 'array', items: historyPointSchema } },
+    },
+};
+/** trend-history.json, typed, or an InputError naming the file and the first wrong field. */
+const validateTrendHistory = makeValidator(trendHistorySchema);
 /** A record, typed, or an InputError naming `where` and the first wrong field. */
 const validateHistoryRecord = makeValidator(historyRecordSchema);
 /** The store file of a machine class. */
@@ -61171,7 +61193,8 @@ function appendHistory(dir, records) {
     return written;
 }
 /**
- * Parses a store file's text. `name` is how the notes name the file. A line that is not JSON or
+ * Parses a store file's text: the records of `lane`, or of every lane when it is undefined.
+ * `name` is how the notes name the file. A line that is not JSON or
  * not a record is skipped with a note; blank lines are skipped silently.
  */
 function parseHistory(text, name, key, lane, options = {}) {
@@ -61201,7 +61224,7 @@ function parseHistory(text, name, key, lane, options = {}) {
             notes.push(`${where}: a record of class "${record.classKey}" in the file of "${key}", skipped`);
             return;
         }
-        if (record.lane !== lane)
+        if (lane !== undefined && record.lane !== lane)
             return;
         if (options.profile !== undefined && record.profile !== options.profile)
             return;
@@ -61213,17 +61236,65 @@ function parseHistory(text, name, key, lane, options = {}) {
     return { records: last <= 0 ? [] : records.slice(-last), notes };
 }
 /**
+ * Why there is no chart: the class has no store file; when the store holds other classes only,
+ * it names them (a run on a new runner type has nothing comparable yet).
+ */
+function noHistoryNote(file, key, otherFiles) {
+    const others = otherFiles.map((f) => f.replace(/\.jsonl$/, '')).filter((k) => k !== key);
+    const shown = others.slice(0, 5).join(', ') + (others.length > 5 ? `, and ${others.length - 5} more` : '');
+    return others.length > 0
+        ? `${file}: no history yet for ${key}; the history holds other machine classes only (${shown}), whose numbers are not comparable: no trend chart`
+        : `${file}: no history yet for ${key}`;
+}
+/**
  * The history of one lane on one machine class, oldest first. A missing file is an empty
  * history with a note (the first run on a class has none); a damaged line is skipped with a note.
  */
 function readHistory(dir, key, lane, options = {}) {
     const file = historyFile(dir, key);
     const text = readText(file);
-    if (text === undefined)
-        return { records: [], notes: [`${file}: no history yet for ${key}`] };
+    if (text === undefined) {
+        let others = [];
+        try {
+            others = (0,external_node_fs_.readdirSync)(dir).filter((f) => f.endsWith('.jsonl'));
+        }
+        catch {
+            // no store at all: the note below says as much
+        }
+        return { records: [], notes: [noHistoryNote(file, key, others)] };
+    }
     return parseHistory(text, file, key, lane, options);
 }
+/** Every class of a store's files (`{name, text}`, as read from a folder or the data branch). */
+function parseStoreFiles(files, where) {
+    const classes = [];
+    const notes = [];
+    for (const f of files) {
+        const key = external_node_path_default().basename(f.name, '.jsonl');
+        const read = parseHistory(f.text, where(f.name), key, undefined);
+        notes.push(...read.notes);
+        classes.push({ classKey: key, records: read.records });
+    }
+    return { classes, notes };
+}
+/** Every `<classKey>.jsonl` of a local store folder; a folder that does not exist is bad input. */
+function readStoreDir(dir) {
+    let names;
+    try {
+        names = (0,external_node_fs_.readdirSync)(dir).filter((n) => /^[A-Za-z0-9_.-]+\.jsonl$/.test(n));
+    }
+    catch (err) {
+        throw new InputError(`cannot read the history folder: ${err.message}`, {
+            file: dir,
+            cause: err,
+        });
+    }
+    const files = names.sort().map((name) => ({ name, text: readText(external_node_path_default().join(dir, name)) ?? '' }));
+    return parseStoreFiles(files, (name) => external_node_path_default().join(dir, name));
+}
 
+// EXTERNAL MODULE: external "node:buffer"
+var external_node_buffer_ = __nccwpck_require__(4573);
 ;// CONCATENATED MODULE: ./src/history/git-branch.ts
 // The history kept on a data branch of the repository itself (`infeng-perf-history` by default):
 // no service to run, readable by anyone who can read the code, and every append is a commit.
@@ -61242,6 +61313,7 @@ function readHistory(dir, key, lane, options = {}) {
 //
 // The git command runner is a parameter, so the tests run the real git against a bare
 // repository standing in for the remote and can make a push lose the race on purpose.
+
 
 
 
@@ -61266,22 +61338,48 @@ function firstLine(text) {
     const lines = text.trim().split('\n');
     return lines.find((l) => /error|fatal|rejected/i.test(l)) ?? lines[0] ?? '';
 }
-/** The real git, never prompting for credentials (a CI job would hang on a prompt). */
-const runGit = (args, cwd) => {
+/**
+ * The real git with `extraEnv` on top of this process's environment, never prompting for
+ * credentials (a CI job would hang on a prompt).
+ */
+function gitRunner(extraEnv = {}) {
+    return (args, cwd) => runGitWith(args, cwd, extraEnv);
+}
+/** The real git in this process's environment. */
+const runGit = (args, cwd) => runGitWith(args, cwd, {});
+/**
+ * Environment that makes git send `token` to `serverUrl` (a GitHub App or Actions token, as
+ * actions/checkout does), through GIT_CONFIG_* variables rather than `-c` arguments: the
+ * arguments are quoted in GitCommandError's message and would put the token in a log. The
+ * empty value first clears a header persisted by actions/checkout, since GitHub refuses a
+ * request carrying two.
+ */
+function tokenAuthEnv(token, serverUrl = 'https://github.com') {
+    const key = `http.${serverUrl.replace(/\/+$/, '')}/.extraheader`;
+    const basic = external_node_buffer_.Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
+    return {
+        GIT_CONFIG_COUNT: '2',
+        GIT_CONFIG_KEY_0: key,
+        GIT_CONFIG_VALUE_0: '',
+        GIT_CONFIG_KEY_1: key,
+        GIT_CONFIG_VALUE_1: `AUTHORIZATION: basic ${basic}`,
+    };
+}
+function runGitWith(args, cwd, extraEnv) {
     try {
         return (0,external_node_child_process_.execFileSync)('git', [...args], {
             cwd,
             encoding: 'utf8',
             stdio: ['ignore', 'pipe', 'pipe'],
             maxBuffer: 64 << 20,
-            env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+            env: { ...process.env, ...extraEnv, GIT_TERMINAL_PROMPT: '0' },
         }).replace(/\n$/, '');
     }
     catch (e) {
         const err = e;
         throw new GitCommandError(args, err.status ?? null, err.stderr ? String(err.stderr) : (err.message ?? ''));
     }
-};
+}
 const DEFAULT_IDENTITY = { name: 'infeng-perf', email: 'infeng-perf@users.noreply.github.com' };
 /** A ref name git accepts and that cannot be taken for an option or a range. */
 function checkName(kind, name) {
@@ -61421,9 +61519,28 @@ function readHistoryFromBranch(root, key, lane, options = {}) {
         text = git(['cat-file', 'blob', `${tip}:${key}.jsonl`], root);
     }
     catch {
-        return { records: [], notes: [`${name}: no history yet for ${key}`] };
+        let others = [];
+        try {
+            others = git(['ls-tree', '--name-only', tip], root).split('\n');
+        }
+        catch {
+            // the note without the other classes
+        }
+        return {
+            records: [],
+            notes: [
+                noHistoryNote(name, key, others.filter((f) => f.endsWith('.jsonl'))),
+            ],
+        };
     }
     return parseHistory(text, name, key, lane, options);
+}
+/** The store files (`<classKey>.jsonl`) at `tip` of the data branch, with their text. */
+function readStoreFiles(root, tip, git = runGit) {
+    const names = git(['ls-tree', '--name-only', tip], root)
+        .split('\n')
+        .filter((n) => /^[A-Za-z0-9_.-]+\.jsonl$/.test(n));
+    return names.map((name) => ({ name, text: git(['cat-file', 'blob', `${tip}:${name}`], root) }));
 }
 
 ;// CONCATENATED MODULE: ./src/model/verdicts.ts
@@ -62944,8 +63061,6 @@ function toAlignment(value) {
         : 0
 }
 
-// EXTERNAL MODULE: external "node:buffer"
-var external_node_buffer_ = __nccwpck_require__(4573);
 ;// CONCATENATED MODULE: ./src/report/bytes.ts
 // GitHub counts most of its size limits in UTF-8 bytes (a check run's summary, the job
 // summary), not characters: a case name in CJK is three bytes a character, an emoji four.
@@ -63524,8 +63639,182 @@ function seriesOf(points, caseId, metric) {
     return out;
 }
 
-;// CONCATENATED MODULE: ./src/report/trend.ts
+;// CONCATENATED MODULE: ./src/history/findings.ts
 
+/** A step smaller than this (relative) counts as small: a chain of them is a slow drift. */
+const DEFAULT_SMALL_STEP = 0.03;
+/**
+ * A change smaller than this (relative) is not reported: E-divisive finds a real but tiny shift
+ * in a quiet series (a 0.2 % step in 0.2 % noise), which no reader needs to hear about.
+ */
+const DEFAULT_MIN_CHANGE = 0.01;
+/** A standing step is reported while it is among the newest this many points. */
+const DEFAULT_STANDING_WINDOW = 30;
+function worse(change, better) {
+    return better === 'higher' ? change < 0 : change > 0;
+}
+/** The newest change point unless it undid the one before it. */
+function standingChain(cps, small) {
+    const last = cps[cps.length - 1];
+    if (!last)
+        return [];
+    const prev = cps[cps.length - 2];
+    if (prev && Math.sign(prev.relativeChange) !== Math.sign(last.relativeChange)) {
+        // back to (about) the level before `prev`: the change was undone
+        const undone = Math.abs(last.meanAfter - prev.meanBefore) < Math.abs(last.meanAfter - last.meanBefore) / 2;
+        if (undone)
+            return [];
+    }
+    const chain = [last];
+    if (Math.abs(last.relativeChange) >= small)
+        return chain;
+    for (let i = cps.length - 2; i >= 0; i--) {
+        const c = cps[i];
+        if (Math.sign(c.relativeChange) !== Math.sign(last.relativeChange) || Math.abs(c.relativeChange) >= small)
+            break;
+        chain.unshift(c);
+    }
+    return chain;
+}
+/** The findings of one series, oldest first: at most one standing step or chain, and a slope. */
+function findingsOf(series, better, options = {}) {
+    const { changePoints, drift } = analyseSeries(series, options);
+    const small = options.smallStep ?? DEFAULT_SMALL_STEP;
+    const window = options.standingWindow ?? DEFAULT_STANDING_WINDOW;
+    const out = [];
+    const chain = standingChain(changePoints, small);
+    const first = chain[0];
+    const last = chain[chain.length - 1];
+    const change = !first || !last
+        ? 0
+        : chain.length === 1
+            ? last.relativeChange
+            : first.meanBefore === 0
+                ? 0
+                : (last.meanAfter - first.meanBefore) / Math.abs(first.meanBefore);
+    const minChange = options.minChange ?? DEFAULT_MIN_CHANGE;
+    if (first && last && series.length - last.index <= window && Math.abs(change) >= minChange) {
+        out.push({
+            kind: chain.length === 1 ? 'step' : 'steps',
+            from: first.previousCommit,
+            to: last.commit,
+            change,
+            worse: worse(change, better),
+            count: chain.length,
+            pValue: Math.max(...chain.map((c) => c.pValue)),
+        });
+    }
+    if (drift) {
+        out.push({
+            kind: 'slope',
+            from: drift.from,
+            to: drift.to,
+            change: drift.totalChange,
+            worse: worse(drift.totalChange, better),
+            count: drift.points,
+            pValue: drift.pValue,
+        });
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/report/history-notes.ts
+
+
+
+
+/** A short SHA: the first 7 hex digits, or the text as it is (a test's commit names). */
+function history_notes_short(commit) {
+    return /^[0-9a-f]{7,}$/i.test(commit) ? commit.slice(0, 7).toLowerCase() : commit.slice(0, 12);
+}
+/** "p = 0.012", or "p < 0.001" where three decimals would say 0. */
+function pText(p) {
+    return p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`;
+}
+/** One sentence; `markdown` escapes the names and puts the commits in code spans. */
+function describeFinding(s, markdown = true) {
+    const f = s.finding;
+    const name = markdown
+        ? `${escapeMarkdown(s.lane)} · ${escapeMarkdown(s.caseId)} · ${escapeMarkdown(s.metric)}`
+        : `${s.lane} / ${s.caseId} / ${s.metric}`;
+    const sha = (c) => (markdown ? `\`${escapeMarkdown(history_notes_short(c))}\`` : history_notes_short(c));
+    const size = formatPct(f.change * 100);
+    const tone = f.worse ? (markdown ? '⚠️ worse: ' : 'worse: ') : 'better: ';
+    switch (f.kind) {
+        case 'step':
+            return `${name}: ${tone}level changed ${size} between ${sha(f.from)} and ${sha(f.to)} (${pText(f.pValue)}), and has stayed there since.`;
+        case 'steps':
+            return `${name}: ${tone}slow drift of ${size} in ${f.count} small steps between ${sha(f.from)} and ${sha(f.to)} (each ${pText(f.pValue).replace('p = ', 'p ≤ ')}), still standing.`;
+        case 'slope':
+            return `${name}: ${tone}slow drift of ${size} over the last ${f.count} commits (${sha(f.from)} to ${sha(f.to)}, Mann–Kendall ${pText(f.pValue)}).`;
+    }
+}
+/** The unit and direction of a metric in the history (from its newest record holding it). */
+function betterOf(points, caseId, metric) {
+    for (let i = points.length - 1; i >= 0; i--) {
+        const m = points[i]?.cases[caseId]?.[metric];
+        if (m)
+            return m.better;
+    }
+    return 'higher';
+}
+/** The history with one point per commit (the latest record of a commit that ran twice). */
+function onePerCommit(points) {
+    const last = new Map();
+    points.forEach((p, i) => last.set(p.commit, i));
+    return points.filter((p, i) => last.get(p.commit) === i);
+}
+/** Every metric named in the points, by case id then metric name. */
+function history_notes_metricsOf(points) {
+    const seen = new Map();
+    for (const p of points)
+        for (const [caseId, metrics] of Object.entries(p.cases)) {
+            const set = seen.get(caseId) ?? new Set();
+            for (const m of Object.keys(metrics))
+                set.add(m);
+            seen.set(caseId, set);
+        }
+    return [...seen.keys()]
+        .sort()
+        .flatMap((caseId) => [...seen.get(caseId)].sort().map((metric) => ({ caseId, metric })));
+}
+/** The findings of the named series of one lane's history (every metric when none is named). */
+function laneFindings(lane, points, series, options = {}) {
+    const history = onePerCommit(points);
+    return (series ?? history_notes_metricsOf(history)).flatMap((s) => findingsOf(seriesOf(history, s.caseId, s.metric), betterOf(history, s.caseId, s.metric), options).map((finding) => ({ lane, caseId: s.caseId, metric: s.metric, finding })));
+}
+/** Worse first, then the larger change. */
+function byConcern(a, b) {
+    return (Number(b.finding.worse) - Number(a.finding.worse) ||
+        Math.abs(b.finding.change) - Math.abs(a.finding.change) ||
+        a.lane.localeCompare(b.lane) ||
+        a.caseId.localeCompare(b.caseId) ||
+        a.metric.localeCompare(b.metric));
+}
+/** At most this many findings are listed in the job summary; the rest are counted. */
+const MAX_SUMMARY_FINDINGS = 40;
+/**
+ * The push run's "History" section of the job summary: what was recorded, and every change of
+ * level or slow drift standing in the recorded lanes' histories, worse first.
+ */
+function historySummary(lanes, recorded, options = {}) {
+    const lines = ['### infeng perf history', '', recorded];
+    const found = lanes.flatMap((l) => laneFindings(l.lane, l.points, undefined, options)).sort(byConcern);
+    const points = lanes.map((l) => `${escapeMarkdown(l.lane)} ${onePerCommit(l.points).length}`).join(', ');
+    lines.push('');
+    if (found.length === 0) {
+        lines.push(`No change of level stands in the history (commits per lane: ${points}).`);
+    }
+    else {
+        lines.push(`Changes of level standing in the history (commits per lane: ${points}):`, '');
+        lines.push(...found.slice(0, MAX_SUMMARY_FINDINGS).map((f) => `- ${describeFinding(f)}`));
+        if (found.length > MAX_SUMMARY_FINDINGS)
+            lines.push(`- and ${found.length - MAX_SUMMARY_FINDINGS} more (run \`infeng-perf dashboard\`).`);
+    }
+    return `${lines.join('\n')}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/report/trend.ts
 
 
 
@@ -63557,10 +63846,6 @@ function mermaidNumber(v) {
 function seriesLabel(s) {
     return `${mermaidLabel(s.caseId)} ${mermaidLabel(s.metric)}`;
 }
-/** "p = 0.012", or "p < 0.001" where three decimals would say 0. */
-function pText(p) {
-    return p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`;
-}
 function trend_valueOf(p, s) {
     const v = p.cases[s.caseId]?.[s.metric]?.median;
     return v !== undefined && Number.isFinite(v) ? v : undefined;
@@ -63586,12 +63871,6 @@ function headline(p, max) {
         }
     }
     return out.slice(0, max);
-}
-/** The history with one point per commit (the latest record of a commit that ran twice). */
-function onePerCommit(points) {
-    const last = new Map();
-    points.forEach((p, i) => last.set(p.commit, i));
-    return points.filter((p, i) => last.get(p.commit) === i);
 }
 /**
  * A lane's trend chart, or undefined when fewer than two points hold every line. Points missing
@@ -63670,27 +63949,13 @@ function pointFromVerdicts(lane, commit, time, side) {
     }
     return { commit, time, cases };
 }
-/** One sentence for a change of level that still stands, or a drift. */
-function notes(lane, s, series, options) {
-    const { changePoints, drift } = analyseSeries(series, options.analysis);
-    const name = `${escapeMarkdown(lane)} · ${escapeMarkdown(s.caseId)} · ${escapeMarkdown(s.metric)}`;
-    const out = [];
-    const standing = changePoints[changePoints.length - 1];
-    if (standing) {
-        out.push(`${name}: level changed ${formatPct(standing.relativeChange * 100)} between \`${shortSha(standing.previousCommit)}\` and \`${shortSha(standing.commit)}\` (${pText(standing.pValue)}), and has stayed there since.`);
-    }
-    if (drift) {
-        out.push(`${name}: drifting ${formatPct(drift.totalChange * 100)} over the last ${drift.points} commits (\`${shortSha(drift.from)}\` to \`${shortSha(drift.to)}\`, Mann–Kendall ${pText(drift.pValue)}).`);
-    }
-    return out;
-}
 /**
- * The report's "Trends" section: per lane with history, a chart of its headline metrics with
- * this run as the last point (and the base before it in A/B), and a note per change of level
- * still standing in their history and per drift. Undefined when no lane has anything to show.
+ * Per lane with history: a chart of its headline metrics with this run as the last point (and
+ * the base before it in A/B), and the findings in the drawn lines' history. Lanes with neither
+ * are left out.
  */
-function trendSection(report, history, options = {}) {
-    const parts = [];
+function laneTrends(report, history, options = {}) {
+    const out = [];
     for (const lane of report.lanes) {
         const points = history.get(lane.lane);
         if (!points || points.length === 0)
@@ -63710,17 +63975,25 @@ function trendSection(report, history, options = {}) {
         const drawn = chart?.series ??
             options.seriesByLane?.[lane.lane] ??
             headline(points[points.length - 1], options.maxSeries ?? DEFAULT_TREND_SERIES);
-        const laneNotes = drawn.flatMap((s) => notes(lane.lane, s, seriesOf(onePerCommit(analysed), s.caseId, s.metric), options));
-        if (!chart && laneNotes.length === 0)
+        const findings = laneFindings(lane.lane, analysed, drawn, options.analysis);
+        if (!chart && findings.length === 0)
             continue;
-        parts.push([
-            `#### ${escapeMarkdown(lane.lane)}`,
-            chart?.markdown,
-            laneNotes.length > 0 ? laneNotes.map((n) => `- ${n}`).join('\n') : undefined,
-        ]
-            .filter((p) => p !== undefined)
-            .join('\n\n'));
+        out.push({ lane: lane.lane, ...(chart ? { chart } : {}), findings });
     }
+    return out;
+}
+/**
+ * The report's "Trends" section: laneTrends as Markdown, a chart and the notes under it per
+ * lane. Undefined when no lane has anything to show.
+ */
+function trendSection(report, history, options = {}) {
+    const parts = laneTrends(report, history, options).map((t) => [
+        `#### ${escapeMarkdown(t.lane)}`,
+        t.chart?.markdown,
+        t.findings.length > 0 ? t.findings.map((f) => `- ${describeFinding(f)}`).join('\n') : undefined,
+    ]
+        .filter((p) => p !== undefined)
+        .join('\n\n'));
     if (parts.length === 0)
         return undefined;
     return [`### Trends`, ...parts].join('\n\n');
@@ -63730,14 +64003,22 @@ function trendSection(report, history, options = {}) {
 // VerdictReport → Markdown (PR comment, check run, job summary) and → plain terminal text.
 // Pure: the same report always renders to the same text, which the snapshot tests keep.
 //
-// Layout, most important first, so that trimming from the end loses the least:
-//   1. marker + headline: the counts, the machine, path, compiler, baseline age;
-//   2. one line per lane (its check name, conclusion and summary);
+// Layout, what a person reads in ten seconds first:
+//   1. marker + headline: the verdict and counts, the machine class (CPU, cores, ISA path,
+//      compiler), the profile and what this run was compared with;
+//   2. one line per lane (its check name, conclusion and summary), and the per-lane geometric
+//      mean of the throughput ratios with its interval;
 //   3. "Changes": baseline verdicts that are not a plain pass (regressions first);
 //   4. "Gates": the targets of rules.yml and where this run stands;
 //   5. notes: lane errors with their output, incomparable baselines, noisy, new, missing;
-//   6. per lane, in <details>: every verdict, for whoever wants the full picture.
-// Over the size budget, whole sections are dropped from the end with a note saying which.
+//   6. "Trends": per lane a Mermaid chart of its history and the changes of level standing in it;
+//   7. per lane, in <details>: every verdict, for whoever wants the full picture. Incomparable
+//      metrics are counted there, not listed, unless asked for.
+// Over the size budget, whole sections are dropped with a note saying which: the charts first,
+// then the details (the last lane first), then the notes, the gates and the changes.
+
+
+
 
 
 
@@ -63882,11 +64163,11 @@ function baselineAge(report) {
         .map((t) => Math.max(0, Math.floor((now - Date.parse(t)) / 86_400_000)))
         .filter((d) => Number.isFinite(d));
     if (days.length === 0)
-        return 'no baseline';
+        return 'no baseline for this machine class';
     const lo = Math.min(...days);
     const hi = Math.max(...days);
     const span = lo === hi ? `${lo}` : `${lo}–${hi}`;
-    return `baseline ${span} day${hi === 1 ? '' : 's'} old`;
+    return `against committed baselines ${span} day${hi === 1 ? '' : 's'} old`;
 }
 function countsLine(report) {
     const c = report.counts;
@@ -63959,6 +64240,8 @@ function gatesTable(verdicts, withLane) {
     ]);
     return mdTable(header, rows, align);
 }
+/** Drop ranks: charts before any table, then the folded details, notes, gates, changes. */
+const DROP = { changes: 0, gates: 1, notes: 2, details: 3, trends: 4 };
 function headSection(report) {
     const overall = geomeanLine(allVerdicts(report));
     const failing = allVerdicts(report).filter(isFailing).length;
@@ -64024,8 +64307,10 @@ function clip(message) {
     const text = kept.length > 3000 ? `…${kept.slice(-3000)}` : kept;
     return lines.length > 30 ? `… (${lines.length - 30} earlier lines left out)\n${text}` : text;
 }
-function laneDetails(l) {
-    const metrics = l.verdicts.filter((v) => isChange(v) && isMetricVerdict(v));
+function laneDetails(l, showIncomparable) {
+    const all = l.verdicts.filter((v) => isChange(v) && isMetricVerdict(v));
+    const metrics = showIncomparable ? all : all.filter((v) => v.state !== 'incomparable');
+    const incomparable = all.length - metrics.length;
     const ab = metrics.some((v) => v.source === 'ab');
     const gates = l.verdicts.filter((v) => v.source === 'gate');
     const parts = [
@@ -64041,7 +64326,10 @@ function laneDetails(l) {
         parts.push(changesTable(sorted, false, ab), '');
     if (gates.length > 0)
         parts.push(gatesTable(gates, false), '');
-    if (sorted.length === 0 && gates.length === 0)
+    if (incomparable > 0) {
+        parts.push(`${incomparable} incomparable metric${incomparable === 1 ? '' : 's'} not listed (no baseline of this machine class to judge them by; \`--show-incomparable\` or the input \`show-incomparable\` lists them).`, '');
+    }
+    if (sorted.length === 0 && gates.length === 0 && incomparable === 0)
         parts.push('No metrics.', '');
     parts.push('</details>');
     return parts.join('\n');
@@ -64058,6 +64346,7 @@ function markdownSections(report, options = {}) {
         : '#### Changes against the baseline';
     rest.push({
         label: 'the changes table',
+        drop: DROP.changes,
         text: changes.length > 0
             ? [
                 title,
@@ -64077,20 +64366,23 @@ function markdownSections(report, options = {}) {
             lines.push(gatesTable(shown, multiLane));
         if (hidden > 0)
             lines.push('', `${shown.length > 0 ? 'The other ' : 'All '}${hidden} gates pass (see the lane details).`);
-        rest.push({ label: 'the gates table', text: lines.join('\n') });
+        rest.push({ label: 'the gates table', text: lines.join('\n'), drop: DROP.gates });
     }
     const notes = notesSection(report);
     if (notes)
-        rest.push({ label: 'the notes', text: notes });
-    for (const l of report.lanes) {
-        if (l.verdicts.some(isMetricVerdict))
-            rest.push({ label: `the details of ${escapeMarkdown(l.lane)}`, text: laneDetails(l) });
-    }
-    // last, so that over the budget the charts go before any table does
+        rest.push({ label: 'the notes', text: notes, drop: DROP.notes });
     if (options.history && options.charts !== false) {
         const trends = trendSection(report, options.history);
         if (trends)
-            rest.push({ label: 'the trend charts', text: trends });
+            rest.push({ label: 'the trend charts', text: trends, drop: DROP.trends });
+    }
+    for (const l of report.lanes) {
+        if (l.verdicts.some(isMetricVerdict))
+            rest.push({
+                label: `the details of ${escapeMarkdown(l.lane)}`,
+                text: laneDetails(l, options.showIncomparable === true),
+                drop: DROP.details,
+            });
     }
     return { head: headSection(report), rest };
 }
@@ -64120,19 +64412,23 @@ function renderMarkdown(report, options = {}) {
     const kept = [...rest];
     const dropped = [];
     for (;;) {
-        const note = `**Report shortened** to fit ${budget}: left out ${dropped
+        const note = `**Report shortened** to fit ${budget}: left out ${[...dropped]
+            .sort((a, b) => rest.indexOf(a) - rest.indexOf(b))
             .map((s) => s.label)
-            .reverse()
             .join(', ')}. ${hint}`;
         const text = join([head, ...kept.map((s) => s.text), note]);
         if (dropped.length > 0 && (fits(text) || kept.length === 0)) {
             // the head alone over budget cannot happen with real lane counts; cut at a line if it does
             return fits(text) ? text : cutAtLine(text, maxChars, maxBytes);
         }
-        const last = kept.pop();
-        if (!last)
+        let victim = -1;
+        kept.forEach((sec, i) => {
+            if (victim < 0 || sec.drop >= kept[victim].drop)
+                victim = i;
+        });
+        if (victim < 0)
             return text;
-        dropped.push(last);
+        dropped.push(...kept.splice(victim, 1));
     }
 }
 /** The longest run of whole lines of `text` within both budgets. */
@@ -64168,8 +64464,8 @@ function textTable(header, rows, right) {
         .trimEnd();
     return [line(all[0] ?? []), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)].join('\n');
 }
-/** The same report for a terminal: plain text, aligned, readable without colours. */
-function renderTerminal(report) {
+/** The same report for a terminal: plain text, aligned, readable without colours, no charts. */
+function renderTerminal(report, options = {}) {
     const verdicts = allVerdicts(report);
     const failing = verdicts.filter(isFailing).length;
     const out = [
@@ -64180,6 +64476,12 @@ function renderTerminal(report) {
     const laneWidth = Math.max(...report.lanes.map((l) => plainText(l.check).length), 0);
     for (const l of report.lanes) {
         out.push(`  ${plainText(l.check).padEnd(laneWidth)}  ${plainText(l.conclusion).padEnd(7)}  ${plainText(l.summary)}`);
+    }
+    const overall = laneGeomeans(verdicts);
+    if (overall.length > 0) {
+        out.push('', 'Throughput overall (geometric mean of current/base):');
+        for (const g of overall)
+            out.push(`  ${plainText(describeGeomean(g))}`);
     }
     const changes = verdicts
         .filter((v) => isChange(v) && isMetricVerdict(v) && CHANGED.has(v.state))
@@ -64239,6 +64541,11 @@ function renderTerminal(report) {
     notes.push(...report.notes);
     if (notes.length > 0)
         out.push('', 'Notes:', ...notes.map((n) => `  - ${plainText(n)}`));
+    if (options.history) {
+        const findings = laneTrends(report, options.history).flatMap((t) => t.findings);
+        if (findings.length > 0)
+            out.push('', 'History:', ...findings.map((f) => `  - ${plainText(describeFinding(f, false))}`));
+    }
     return `${out.join('\n')}\n`;
 }
 
@@ -64275,6 +64582,8 @@ function renderTerminal(report) {
 const RESULTS_FILE = 'results.json';
 const VERDICTS_FILE = 'verdicts.json';
 const REPORT_FILE = 'report.md';
+/** The default-branch history the report's charts were drawn from, so a later step can redraw them. */
+const TREND_HISTORY_FILE = 'trend-history.json';
 /** Builds what the selected lanes need; returns per-lane build failures instead of throwing. */
 async function buildLanes(config, toolchain, log, defines) {
     const failures = {};
@@ -64542,7 +64851,7 @@ function readLaneHistories(config, results, notes) {
     }
     return out;
 }
-async function compareStage(config, results) {
+async function compareStage(config, results, options = {}) {
     const rules = await loadRules(config.rulesFile);
     const loadNotes = [];
     const baselineFiles = {};
@@ -64558,12 +64867,23 @@ async function compareStage(config, results) {
     });
     const report = compare_compare(results, baselines, rules, lint.problems);
     report.notes.push(...loadNotes, ...lint.notes);
+    report.notes.push(...(options.historyNotes ?? []));
     const history = readLaneHistories(config, results, report.notes);
-    const markdown = renderMarkdown(report, { ...(history ? { history } : {}), charts: config.charts });
+    const view = {
+        ...(history ? { history } : {}),
+        charts: config.charts,
+        showIncomparable: config.showIncomparable,
+    };
+    const markdown = renderMarkdown(report, view);
     atomicWriteJson(external_node_path_default().join(config.reportsDir, VERDICTS_FILE), report);
     atomicWrite(external_node_path_default().join(config.reportsDir, REPORT_FILE), markdown);
+    const trendFile = external_node_path_default().join(config.reportsDir, TREND_HISTORY_FILE);
+    if (history)
+        atomicWriteJson(trendFile, { schemaVersion: 1, lanes: Object.fromEntries(history) });
+    else
+        (0,external_node_fs_.rmSync)(trendFile, { force: true });
     const inputErrors = Object.values(baselines).filter((b) => b instanceof InputError);
-    const outcome = { report, markdown, terminal: renderTerminal(report), inputErrors };
+    const outcome = { report, markdown, terminal: renderTerminal(report, view), inputErrors };
     if (lint.problems.length > 0)
         throw new ConfigurationError(outcome, lint.problems);
     return outcome;
@@ -67829,9 +68149,12 @@ function clipChars(text, max) {
 
 
 
+
 const MODES = ['gate', 'calibrate', 'report'];
 const FAIL_ON = ['regression', 'never'];
 const COMPARE_TO = ['auto', 'base', 'baseline'];
+/** auto: on `push` to the default branch only; never: not at all. There is no "always": PR code never writes the history. */
+const RECORD_HISTORY = ['auto', 'never'];
 /** action input name → environment variable set by action.yml */
 const INPUT_ENV = {
     lanes: 'INFENG_LANES',
@@ -67848,6 +68171,10 @@ const INPUT_ENV = {
     mode: 'INFENG_MODE',
     'compare-to': 'INFENG_COMPARE_TO',
     'base-ref': 'INFENG_BASE_REF',
+    'history-branch': 'INFENG_HISTORY_BRANCH',
+    'record-history': 'INFENG_RECORD_HISTORY',
+    charts: 'INFENG_CHARTS',
+    'show-incomparable': 'INFENG_SHOW_INCOMPARABLE',
 };
 function input(env, name) {
     const v = env[INPUT_ENV[name]]?.trim();
@@ -67871,6 +68198,8 @@ function readActionInputs(env) {
         ...(input(env, 'native-dir') ? { nativeDir: input(env, 'native-dir') } : {}),
         ...(input(env, 'baselines-dir') ? { baselinesDir: input(env, 'baselines-dir') } : {}),
         ...(input(env, 'reports-dir') ? { reportsDir: input(env, 'reports-dir') } : {}),
+        charts: choice(env, 'charts', ['true', 'false'], 'true') === 'true',
+        showIncomparable: choice(env, 'show-incomparable', ['true', 'false'], 'false') === 'true',
     };
     return {
         mode: choice(env, 'mode', MODES, 'gate'),
@@ -67880,6 +68209,11 @@ function readActionInputs(env) {
         compareTo: choice(env, 'compare-to', COMPARE_TO, 'auto'),
         baseRef: input(env, 'base-ref') ?? '',
         token: input(env, 'github-token') ?? '',
+        // unset: the default branch name; set to empty in action.yml: no history at all
+        historyBranch: env[INPUT_ENV['history-branch']] === undefined
+            ? DEFAULT_HISTORY_BRANCH
+            : (input(env, 'history-branch') ?? ''),
+        recordHistory: choice(env, 'record-history', RECORD_HISTORY, 'auto'),
         options,
     };
 }
@@ -73916,12 +74250,12 @@ const JOB_SUMMARY_MAX_BYTES = 1_048_576;
 const SINK_TEXT_MAX_BYTES = 2_000;
 const FOOTER_ROOM_BYTES = 32_768;
 /** The report as the job summary shows it: within 1 MiB with its footer. */
-function summaryReport(report) {
-    return renderMarkdown(report, { maxBytes: JOB_SUMMARY_MAX_BYTES - FOOTER_ROOM_BYTES });
+function summaryReport(report, view = {}) {
+    return renderMarkdown(report, { ...view, maxBytes: JOB_SUMMARY_MAX_BYTES - FOOTER_ROOM_BYTES });
 }
 /** report-full.md: every row, never shortened. */
-function fullReport(report) {
-    return renderMarkdown(report, { maxChars: Infinity });
+function fullReport(report, view = {}) {
+    return renderMarkdown(report, { ...view, maxChars: Infinity });
 }
 /** Pure: the report plus one line per sink. */
 function jobSummary(markdown, sinks) {
@@ -73970,6 +74304,7 @@ function actionOutputs(report, reportPath, commentUrl) {
 // Whatever happens here (a renderer that throws on a crafted file, a call that failed through
 // its retries), the `finally` completes every check this step did not: the ones the lanes step
 // started in_progress and every stable check name, so no required check is left pending.
+
 
 
 
@@ -74039,6 +74374,11 @@ function readStartedChecks(dir, io) {
 async function report(inputs, config, io, ctx, client, ledger) {
     const dir = config.reportsDir;
     const report = loadReport(dir, inputs, io);
+    const view = {
+        ...(report ? loadTrendHistory(dir, io) : {}),
+        charts: config.charts,
+        showIncomparable: config.showIncomparable,
+    };
     // a github.json that is not one (`{}`, cut short) is refused naming the file; the finally
     // still completes every check
     const claims = inputs.mode === 'report' ? readGitHubState(dir) : undefined;
@@ -74073,7 +74413,7 @@ async function report(inputs, config, io, ctx, client, ledger) {
             sinks.push({ sink: 'comment', text: 'no pull request for this run' });
         }
         else {
-            const body = stickyBody(renderMarkdown(report, hint ? { fullReportHint: hint } : {}), ctx.workflow);
+            const body = stickyBody(renderMarkdown(report, { ...view, ...(hint ? { fullReportHint: hint } : {}) }), ctx.workflow);
             const authors = await commentAuthors(client, io);
             const r = await runSink('comment', () => upsertComment(client, { owner: ctx.owner, repo: ctx.repo, issue: pr }, body, {
                 mode: inputs.comment,
@@ -74098,13 +74438,13 @@ async function report(inputs, config, io, ctx, client, ledger) {
     }
     // the job summary, always
     const summary = report
-        ? summaryReport(report)
+        ? summaryReport(report, view)
         : `### infeng perf\n\nNo report: ${escapeMarkdown(noReportReason(ctx))}.\n`;
     writeJobSummary(io.env.GITHUB_STEP_SUMMARY, jobSummary(summary, sinks));
     // report.md is budgeted for a comment and the summary for 1 MiB; this copy travels in the
     // artifact whole, however large
     if (report)
-        atomicWrite(external_node_path_default().join(dir, FULL_REPORT_FILE), fullReport(report));
+        atomicWrite(external_node_path_default().join(dir, FULL_REPORT_FILE), fullReport(report, view));
     const reportPath = external_node_path_default().join(dir, REPORT_FILE);
     for (const [name, value] of Object.entries(actionOutputs(report, reportPath, commentUrl))) {
         io.setOutput(name, value);
@@ -74141,6 +74481,24 @@ function loadReport(dir, inputs, io) {
     catch (e) {
         io.warn(`report: the artifact's verdicts are unusable: ${sanitizeForLog(e.message)}`);
         return undefined;
+    }
+}
+/**
+ * The history the compare step drew its charts from (trend-history.json), so the comment and
+ * the summary carry the same charts. In report mode it comes from another run's artifact:
+ * checked against its schema, and a file that fails is a warning and a report without charts.
+ */
+function loadTrendHistory(dir, io) {
+    try {
+        const data = readState(dir, TREND_HISTORY_FILE);
+        if (data === undefined)
+            return {};
+        const file = validateTrendHistory(data, external_node_path_default().join(dir, TREND_HISTORY_FILE));
+        return { history: new Map(Object.entries(file.lanes)) };
+    }
+    catch (e) {
+        io.warn(`report: no trend charts: ${sanitizeForLog(e.message)}`);
+        return {};
     }
 }
 function noReportReason(ctx) {
@@ -74298,6 +74656,173 @@ function fallbackPlan(name, inputs, ranOrSelected, failure) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/action/history.ts
+// The action's two history steps.
+//
+//   history-read    before anything of the checkout is built or run: fetch the data branch
+//                   and copy its store files to build/infeng-history/, where the compare step
+//                   reads them for the trend charts (no network and no token there: the compare
+//                   step runs after the pull request's code did). It may use the token, since no
+//                   pull request code has run yet. history-source.json says where they are, or
+//                   why there are none; the report then says so and goes on without trends.
+//   history-record  on `push` to the default branch only: append this run's results to the data
+//                   branch (publishHistory: one file per machine class, retried when another
+//                   run pushed first), then write the history's standing changes of level to the
+//                   job summary. Never for a pull request, whatever the inputs say: the history
+//                   is what every later run is compared with, and PR code could write anything.
+//
+// Neither step ever fails the job: a history that cannot be read or written is a warning and
+// a note, and the results stay in the report artifact.
+
+
+
+
+
+
+
+
+
+
+
+
+const HISTORY_SOURCE_STATE = 'history-source.json';
+/** Where history-read puts the store files: under build/, so the report artifact stays small. */
+function historyCopyDir(config) {
+    return external_node_path_default().join(config.root, 'build', 'infeng-history');
+}
+function history_git(inputs, io) {
+    return gitRunner(inputs.token ? tokenAuthEnv(inputs.token, io.env.GITHUB_SERVER_URL) : {});
+}
+function history_firstLine(e) {
+    return sanitizeForLog((e.message ?? String(e)).split('\n')[0] ?? '');
+}
+function historyReadPhase(inputs, config, io) {
+    removeStale(config.reportsDir, [HISTORY_SOURCE_STATE]);
+    const branch = inputs.historyBranch;
+    if (branch === '') {
+        io.info('history: history-branch is empty, no trends');
+        return 0;
+    }
+    const dir = historyCopyDir(config);
+    const source = { branch, notes: [] };
+    try {
+        (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
+        const run = history_git(inputs, io);
+        const tip = fetchHistoryBranch(config.root, { branch, git: run });
+        (0,external_node_fs_.mkdirSync)(dir, { recursive: true });
+        source.dir = dir;
+        if (!tip) {
+            source.notes.push(`history: no data branch ${branch} yet; a push to the default branch records the first point`);
+        }
+        else {
+            source.tip = tip;
+            const files = readStoreFiles(config.root, tip, run);
+            for (const f of files)
+                atomicWrite(external_node_path_default().join(dir, f.name), f.text);
+            io.info(`history: ${files.length} store file(s) from ${branch} at ${tip.slice(0, 12)}`);
+        }
+    }
+    catch (e) {
+        delete source.dir;
+        const why = `history: the data branch ${branch} could not be read (${history_firstLine(e)}); no trends in this report`;
+        source.notes.push(why);
+        io.warn(why);
+    }
+    writeState(config.reportsDir, HISTORY_SOURCE_STATE, source);
+    return 0;
+}
+/** history-source.json, or undefined when there is none or it is not one (then: no trends). */
+function readHistorySource(dir, io) {
+    try {
+        const s = readState(dir, HISTORY_SOURCE_STATE);
+        if (!s || typeof s.branch !== 'string' || !Array.isArray(s.notes))
+            return undefined;
+        return {
+            branch: s.branch,
+            notes: s.notes.filter((n) => typeof n === 'string'),
+            ...(typeof s.dir === 'string' ? { dir: s.dir } : {}),
+            ...(typeof s.tip === 'string' ? { tip: s.tip } : {}),
+        };
+    }
+    catch (e) {
+        io.warn(`history: ${HISTORY_SOURCE_STATE} is unreadable: ${history_firstLine(e)}`);
+        return undefined;
+    }
+}
+/** Why this run does not record, or undefined when it does: push to the default branch only. */
+function whyNotRecorded(inputs, env, event) {
+    if (inputs.mode !== 'gate')
+        return `mode is ${inputs.mode}`;
+    if (inputs.recordHistory === 'never')
+        return 'record-history is never';
+    if (inputs.historyBranch === '')
+        return 'history-branch is empty';
+    if (env.GITHUB_EVENT_NAME !== 'push')
+        return `the event is ${env.GITHUB_EVENT_NAME ?? 'unknown'}, not push`;
+    const repo = event?.repository;
+    const main = typeof repo?.default_branch === 'string' ? repo.default_branch : undefined;
+    if (!main)
+        return 'the push event names no default branch';
+    if (env.GITHUB_REF !== `refs/heads/${main}`)
+        return `${env.GITHUB_REF ?? 'this ref'} is not the default branch ${main}`;
+    return undefined;
+}
+function historyRecordPhase(inputs, config, io) {
+    const why = whyNotRecorded(inputs, io.env, readEvent(io.env));
+    if (why) {
+        io.info(`history: not recorded: ${sanitizeForLog(why)}`);
+        return 0;
+    }
+    const branch = inputs.historyBranch;
+    const summary = (text) => writeJobSummary(io.env.GITHUB_STEP_SUMMARY, text);
+    const fail = (what) => {
+        io.warn(`history: ${what}`);
+        summary(`### infeng perf history\n\nNot recorded: ${escapeMarkdown(what)}.\n`);
+        return 0;
+    };
+    let records;
+    try {
+        const results = validateResults(readResults(config), external_node_path_default().join(config.reportsDir, RESULTS_FILE));
+        records = recordsFromResults(results);
+    }
+    catch (e) {
+        return fail(`no results to record (${history_firstLine(e)})`);
+    }
+    if (records.length === 0)
+        return fail('no lane ran cleanly, nothing to record');
+    const run = history_git(inputs, io);
+    let published;
+    try {
+        published = publishHistory(config.root, records, { branch, git: run });
+    }
+    catch (e) {
+        const cause = e.cause;
+        return fail(`the push to ${branch} failed: ${history_firstLine(e)}${cause ? ` (${history_firstLine(cause)})` : ''}; the results are in the report artifact`);
+    }
+    const lanes = [...new Set(records.map((r) => r.lane))].sort();
+    io.info(`history: recorded ${lanes.join(', ')} at ${records[0]?.commit.slice(0, 12)} on ${branch} (${published.commit.slice(0, 12)}, attempt ${published.attempts})`);
+    // the histories as pushed, this run included: their standing changes of level
+    const views = [];
+    for (const r of records) {
+        const name = `${r.classKey}.jsonl`;
+        try {
+            const text = run(['cat-file', 'blob', `${published.commit}:${name}`], config.root);
+            const read = parseHistory(text, `${branch}:${name}`, r.classKey, r.lane, {
+                last: 100,
+                profile: r.profile,
+            });
+            views.push({ lane: r.lane, classKey: r.classKey, points: read.records });
+        }
+        catch (e) {
+            io.warn(`history: ${name} not read back: ${history_firstLine(e)}`);
+        }
+    }
+    const retried = published.attempts > 1 ? `, after ${published.attempts - 1} concurrent push(es)` : '';
+    const recorded = `Recorded ${escapeMarkdown(lanes.join(', '))} of \`${escapeMarkdown(records[0]?.commit.slice(0, 12) ?? '')}\` on \`${escapeMarkdown(branch)}\` (${escapeMarkdown(published.files.join(', '))}${retried}).`;
+    summary(historySummary(views, recorded));
+    return 0;
+}
+
 ;// CONCATENATED MODULE: ./src/action/phases.ts
 // The action's steps. action.yml runs each as `node dist/index.js action <phase>`, so every
 // step shows in the job log under its own name and a failing lane or sink is visible where it
@@ -74306,8 +74831,10 @@ function fallbackPlan(name, inputs, ranOrSelected, failure) {
 //   cache-key  key of the native build cache (sources, compiler, OS, arch) → step output
 //   build      configure and build what the lanes need; a failed build fails only its lanes
 //   lanes      per lane: start its check (in_progress), run it; reports/results.json
-//   compare    results + baselines → verdicts.json, report.md, the table in the log
+//   history-read    the data branch's store files → build/infeng-history/ (history.ts)
+//   compare    results + baselines (+ history) → verdicts.json, report.md, trend-history.json
 //   report     sinks: check runs, sticky comment, job summary, outputs, github.json
+//   history-record  push to the default branch only: results → the data branch (history.ts)
 //   gate       exit 1 when a verdict fails the gate (and fail-on is `regression`)
 //
 // Only the gate step decides the job's result, and only from the verdicts: every sink failure
@@ -74336,7 +74863,18 @@ function fallbackPlan(name, inputs, ranOrSelected, failure) {
 
 
 
-const PHASES = ['cache-key', 'build', 'checks', 'lanes', 'compare', 'report', 'gate'];
+
+const PHASES = [
+    'cache-key',
+    'history-read',
+    'build',
+    'checks',
+    'lanes',
+    'compare',
+    'report',
+    'history-record',
+    'gate',
+];
 async function runActionPhase(phase, io) {
     const inputs = readActionInputs(io.env);
     const config = buildConfig(inputs.options, io.env);
@@ -74349,8 +74887,12 @@ async function runActionPhase(phase, io) {
             return checksPhase(inputs, config, io);
         case 'lanes':
             return lanesPhase(inputs, config, io);
+        case 'history-read':
+            return historyReadPhase(inputs, config, io);
         case 'compare':
             return comparePhase(config, io);
+        case 'history-record':
+            return historyRecordPhase(inputs, config, io);
         case 'report':
             return reportPhase(inputs, config, io);
         case 'gate':
@@ -74429,7 +74971,14 @@ async function buildPhase(inputs, config, io) {
     return 0;
 }
 /** What the compare and report steps write: an earlier run's copy must never pass for this run's. */
-const STALE_REPORTS = [VERDICTS_FILE, REPORT_FILE, FULL_REPORT_FILE, COMPARE_STATE, GITHUB_STATE];
+const STALE_REPORTS = [
+    VERDICTS_FILE,
+    REPORT_FILE,
+    FULL_REPORT_FILE,
+    COMPARE_STATE,
+    GITHUB_STATE,
+    TREND_HISTORY_FILE,
+];
 /**
  * Starts every selected lane's check in_progress, from a step that runs no pull request code:
  * the lanes step that follows runs that code, and gets no token (action.yml), so nothing it
@@ -74548,9 +75097,12 @@ async function comparePhase(config, io) {
     // report step then reports no verdicts and the gate step fails.
     removeStale(config.reportsDir, STALE_REPORTS);
     const results = validateResults(readResults(config), external_node_path_default().join(config.reportsDir, RESULTS_FILE));
+    // the store files the history-read step fetched before any code of the checkout ran
+    const source = readHistorySource(config.reportsDir, io);
+    const withHistory = source?.dir ? { ...config, historyDir: source.dir, historyBranch: undefined } : config;
     let outcome;
     try {
-        outcome = await compareStage(config, results);
+        outcome = await compareStage(withHistory, results, { historyNotes: source?.notes ?? [] });
     }
     catch (e) {
         if (!(e instanceof ConfigurationError))
@@ -74619,10 +75171,199 @@ function tokenizeToJson(opts) {
     return JSON.stringify({ ids: Array.from(ids) });
 }
 
+;// CONCATENATED MODULE: ./src/report/dashboard.ts
+
+
+
+
+/** The newest points drawn (and searched for change points) per chart. */
+const DEFAULT_DASHBOARD_POINTS = 100;
+const WIDTH = 600;
+const HEIGHT = 200;
+const PAD = { left: 100, right: 12, top: 12, bottom: 28 };
+/** Text safe in HTML content and in a double-quoted attribute. */
+function html(text) {
+    return text
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;')
+        .replace(/'/g, '&#39;');
+}
+function dashboard_short(commit) {
+    return /^[0-9a-f]{7,}$/i.test(commit) ? commit.slice(0, 7) : commit.slice(0, 12);
+}
+/** Coordinates with two decimals: enough for a screen, and stable text for tests. */
+function n2(v) {
+    return (Math.round(v * 100) / 100).toString();
+}
+function chartSvg(c) {
+    const values = c.points.map((p) => p.value);
+    let lo = Math.min(...values);
+    let hi = Math.max(...values);
+    if (lo === hi) {
+        const pad = lo === 0 ? 1 : Math.abs(lo) * 0.05;
+        lo -= pad;
+        hi += pad;
+    }
+    else {
+        const pad = (hi - lo) * 0.08;
+        lo -= pad;
+        hi += pad;
+    }
+    const w = WIDTH - PAD.left - PAD.right;
+    const h = HEIGHT - PAD.top - PAD.bottom;
+    const n = c.points.length;
+    const x = (i) => PAD.left + (n === 1 ? w / 2 : (i * w) / (n - 1));
+    const y = (v) => PAD.top + h - ((v - lo) / (hi - lo)) * h;
+    const path = c.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${n2(x(i))},${n2(y(p.value))}`).join(' ');
+    const marks = c.changePoints.map((cp) => {
+        const cx = (x(cp.index - 1) + x(cp.index)) / 2;
+        const label = `level changed ${formatPct(cp.relativeChange * 100)} between ${dashboard_short(cp.previousCommit)} and ${dashboard_short(cp.commit)} (p = ${cp.pValue.toFixed(3)})`;
+        return `<line class="changepoint" x1="${n2(cx)}" x2="${n2(cx)}" y1="${PAD.top}" y2="${PAD.top + h}"><title>${html(label)}</title></line>`;
+    });
+    const dots = c.points.map((p, i) => `<circle class="point" cx="${n2(x(i))}" cy="${n2(y(p.value))}" r="3"><title>${html(`${dashboard_short(p.commit)} · ${p.time.slice(0, 10)} · ${formatValue(p.value, c.unit)} (±${((p.spread * 100) / 2).toFixed(1)} %)`)}</title></circle>`);
+    const axis = [
+        `<line class="axis" x1="${PAD.left}" x2="${PAD.left}" y1="${PAD.top}" y2="${PAD.top + h}"/>`,
+        `<line class="axis" x1="${PAD.left}" x2="${PAD.left + w}" y1="${PAD.top + h}" y2="${PAD.top + h}"/>`,
+        `<text class="tick" x="${PAD.left - 4}" y="${PAD.top + 8}" text-anchor="end">${html(formatValue(hi, c.unit))}</text>`,
+        `<text class="tick" x="${PAD.left - 4}" y="${PAD.top + h}" text-anchor="end">${html(formatValue(lo, c.unit))}</text>`,
+        `<text class="tick" x="${PAD.left}" y="${HEIGHT - 8}">${html(dashboard_short(c.points[0]?.commit ?? ''))}</text>`,
+        `<text class="tick" x="${PAD.left + w}" y="${HEIGHT - 8}" text-anchor="end">${html(dashboard_short(c.points[n - 1]?.commit ?? ''))}</text>`,
+    ];
+    return [
+        `<svg class="chart" id="${html(c.id)}" data-points="${n}" data-changepoints="${c.changePoints.length}" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="${html(c.title)}">`,
+        ...axis,
+        ...marks,
+        `<path class="line" d="${path}"/>`,
+        ...dots,
+        '</svg>',
+    ].join('');
+}
+/** The charts of one lane and profile on one class: one per metric with at least one point. */
+function laneCharts(classKey, records, maxPoints) {
+    const history = onePerCommit(records).slice(-maxPoints);
+    return history_notes_metricsOf(history).flatMap(({ caseId, metric }) => {
+        const points = [];
+        let unit = '';
+        let better = 'higher';
+        for (const r of history) {
+            const m = r.cases[caseId]?.[metric];
+            if (!m || !Number.isFinite(m.median))
+                continue;
+            points.push({ commit: r.commit, time: r.time, value: m.median, spread: m.spread });
+            unit = m.unit;
+            better = m.better;
+        }
+        if (points.length === 0)
+            return [];
+        const series = points.map((p) => ({ commit: p.commit, value: p.value }));
+        // the same floor as the report's findings: a 0.2 % shift in a quiet series is no news
+        const changePoints = detectChangePoints(series).filter((cp) => Math.abs(cp.relativeChange) >= DEFAULT_MIN_CHANGE);
+        const title = `${caseId} · ${metric}`;
+        const id = `${classKey}--${records[0]?.lane ?? ''}--${records[0]?.profile ?? ''}--${caseId}--${metric}`.replace(/[^A-Za-z0-9_-]+/g, '_');
+        const chart = chartSvg({ id, title, unit, better, points, changePoints });
+        const caption = `${html(title)} <span class="unit">${html(unit)}, ${better} is better · ${points.length} commit${points.length === 1 ? '' : 's'}${changePoints.length > 0 ? ` · ${changePoints.length} change${changePoints.length === 1 ? '' : 's'} of level` : ''}</span>`;
+        return [`<figure><figcaption>${caption}</figcaption>${chart}</figure>`];
+    });
+}
+const STYLE = `
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1f2328;background:#fff}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #d0d7de}h3{font-size:15px}
+.grid{display:flex;flex-wrap:wrap;gap:12px}
+figure{margin:0;border:1px solid #d0d7de;border-radius:6px;padding:8px}
+figcaption{font-weight:600;margin-bottom:4px;max-width:${WIDTH}px;overflow-wrap:anywhere}
+.unit{font-weight:400;color:#59636e}
+svg.chart .line{fill:none;stroke:#0969da;stroke-width:1.5}
+svg.chart .point{fill:#0969da}
+svg.chart .changepoint{stroke:#cf222e;stroke-width:1.5;stroke-dasharray:4 3}
+svg.chart .axis{stroke:#8c959f}
+svg.chart .tick{font-size:10px;fill:#59636e}
+.notes{color:#59636e}
+`;
+/** The whole page. */
+function renderDashboard(classes, options) {
+    const maxPoints = options.maxPoints ?? DEFAULT_DASHBOARD_POINTS;
+    const sections = [];
+    let charts = 0;
+    for (const c of [...classes].sort((a, b) => a.classKey.localeCompare(b.classKey))) {
+        const groups = new Map();
+        for (const r of c.records) {
+            const k = `${r.lane}\u0000${r.profile}`;
+            groups.set(k, [...(groups.get(k) ?? []), r]);
+        }
+        const lanes = [];
+        for (const [k, records] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+            const [lane, profile] = k.split('\u0000');
+            const figures = laneCharts(c.classKey, records, maxPoints);
+            charts += figures.length;
+            if (figures.length === 0)
+                continue;
+            lanes.push(`<h3>${html(lane)} <span class="unit">profile ${html(profile)}, ISA path ${html(records[records.length - 1]?.path ?? '')}</span></h3><div class="grid">${figures.join('')}</div>`);
+        }
+        if (lanes.length > 0)
+            sections.push(`<section class="class"><h2>${html(c.classKey)}</h2>${lanes.join('')}</section>`);
+    }
+    const notes = options.notes ?? [];
+    const body = [
+        `<h1>infeng perf history</h1>`,
+        `<p>Default-branch runs from ${html(options.source)}: one chart per lane metric and machine class (numbers of different classes are never mixed), the newest ${maxPoints} commits. A red dashed line marks a change of level found by E-divisive means; hover a point for its commit and value.</p>`,
+        sections.length > 0 ? sections.join('') : '<p>No history recorded yet.</p>',
+        notes.length > 0
+            ? `<h2>Skipped while reading</h2><ul class="notes">${notes.map((n) => `<li>${html(n)}</li>`).join('')}</ul>`
+            : '',
+        `<footer class="notes"><p>${charts} chart${charts === 1 ? '' : 's'} · generated ${html(options.generated)} by infeng-perf dashboard</p></footer>`,
+    ];
+    return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>infeng perf history</title><style>${STYLE}</style></head>
+<body>${body.join('\n')}</body></html>
+`;
+}
+
+;// CONCATENATED MODULE: ./src/commands/dashboard.ts
+// `infeng-perf dashboard`: the history as a static HTML page (report/dashboard.ts draws it),
+// read from a local store folder or from the repository's data branch, written to one file
+// that needs no server: open it from disk, or publish it with GitHub Pages.
+
+
+
+
+
+
+/** Writes the page; returns its path, the number of classes and the notes of what was skipped. */
+function writeDashboard(o) {
+    let read;
+    let source;
+    if (o.historyDir) {
+        read = readStoreDir(o.historyDir);
+        source = o.historyDir;
+    }
+    else if (o.historyBranch) {
+        const branch = o.historyBranch;
+        const tip = fetchHistoryBranch(o.root, { branch });
+        if (!tip) {
+            throw new InputError(`the remote has no history branch ${branch} yet`, { field: '--history-branch' });
+        }
+        read = parseStoreFiles(readStoreFiles(o.root, tip), (name) => `${branch}:${name}`);
+        source = `the ${branch} branch at ${tip.slice(0, 12)}`;
+    }
+    else {
+        throw new InputError('say where the history is: --history <dir> or --history-branch <name>', {
+            field: 'dashboard',
+        });
+    }
+    const page = renderDashboard(read.classes, { generated: o.now.toISOString(), source, notes: read.notes });
+    const file = external_node_path_default().resolve(o.root, o.out);
+    atomicWrite(file, page);
+    return { file, classes: read.classes.length, notes: read.notes };
+}
+
 ;// CONCATENATED MODULE: ./src/index.ts
 // Entry point of the CLI (and of the bundled dist/index.js): parses the command, calls the
 // pipeline, and is the only place that exits the process. Exit codes: 0 pass, 1 a gate
 // failed, 2 bad usage or bad input.
+
 
 
 
@@ -74644,7 +75385,8 @@ function addCommon(cmd, opts) {
         .option('--reports-dir <dir>', 'where results, verdicts and reports are written', 'reports')
         .option('--history <dir>', 'a local history store (<class>.jsonl files) for the trend charts')
         .option('--history-branch <name>', "the repository's history data branch for the trend charts")
-        .option('--no-charts', 'no trend charts in the report');
+        .option('--no-charts', 'no trend charts in the report')
+        .option('--show-incomparable', 'list incomparable metrics in the details (default: counted only)');
     if (opts.run) {
         cmd
             .addOption(new Option('--profile <name>', 'benchmark profile').choices([...PROFILES]))
@@ -74804,6 +75546,27 @@ function src_program(setCode) {
         .command('record')
         .description('append reports/results.json to the history (--history <dir>, or --history-branch to push)'), { run: false }).action(async (o) => {
         setCode(await doHistoryRecord(o));
+    });
+    root
+        .command('dashboard')
+        .description('write the history as a static HTML page: one chart per lane metric and machine class')
+        .option('--root <dir>', 'project root (the git clone holding the data branch)', '.')
+        .option('--history <dir>', 'a local history store (<class>.jsonl files)')
+        .option('--history-branch <name>', "the repository's history data branch, fetched from origin")
+        .option('--out <file>', 'the page to write', 'reports/dashboard/index.html')
+        .action((o) => {
+        const root = external_node_path_default().resolve(o.root);
+        const r = writeDashboard({
+            root,
+            ...(o.history ? { historyDir: external_node_path_default().resolve(root, o.history) } : {}),
+            ...(o.historyBranch ? { historyBranch: o.historyBranch } : {}),
+            out: o.out,
+            now: new Date(),
+        });
+        for (const n of r.notes)
+            log(`dashboard: ${n}`);
+        log(`dashboard: wrote ${r.file} (${r.classes} machine class${r.classes === 1 ? '' : 'es'})`);
+        setCode(EXIT_OK);
     });
     root
         .command('tokenize')

@@ -38,6 +38,8 @@ export interface Config {
   historyBranch?: string;
   /** false: no charts in the report */
   charts: boolean;
+  /** list incomparable metrics in the lane details (by default they are counted, not listed) */
+  showIncomparable: boolean;
 }
 
 export interface RawOptions {
@@ -55,6 +57,7 @@ export interface RawOptions {
   history?: string;
   historyBranch?: string;
   charts?: boolean;
+  showIncomparable?: boolean;
 }
 
 const DEFAULT_TIMEOUT_S: Record<Profile, number> = { smoke: 300, quick: 1200, full: 5400 };
@@ -119,5 +122,6 @@ export function buildConfig(raw: RawOptions, env: NodeJS.ProcessEnv = process.en
     ...(raw.history ? { historyDir: path.resolve(root, raw.history) } : {}),
     ...(raw.historyBranch ? { historyBranch: raw.historyBranch } : {}),
     charts: raw.charts ?? true,
+    showIncomparable: raw.showIncomparable ?? false,
   };
 }

@@ -24,6 +24,7 @@ import { ISA_PATHS, LANES, PROFILES } from './model/lanes.js';
 import * as core from '@actions/core';
 import { PHASES, runActionPhase, type ActionIO, type Phase } from './action/phases.js';
 import { tokenizeToJson, type TokenizeOptions } from './commands/tokenize.js';
+import { writeDashboard } from './commands/dashboard.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -38,7 +39,8 @@ function addCommon(cmd: Command, opts: { run: boolean }): Command {
     .option('--reports-dir <dir>', 'where results, verdicts and reports are written', 'reports')
     .option('--history <dir>', 'a local history store (<class>.jsonl files) for the trend charts')
     .option('--history-branch <name>', "the repository's history data branch for the trend charts")
-    .option('--no-charts', 'no trend charts in the report');
+    .option('--no-charts', 'no trend charts in the report')
+    .option('--show-incomparable', 'list incomparable metrics in the details (default: counted only)');
   if (opts.run) {
     cmd
       .addOption(new Option('--profile <name>', 'benchmark profile').choices([...PROFILES]))
@@ -221,6 +223,26 @@ function program(setCode: (code: number) => void): Command {
   ).action(async (o: RawOptions) => {
     setCode(await doHistoryRecord(o));
   });
+  root
+    .command('dashboard')
+    .description('write the history as a static HTML page: one chart per lane metric and machine class')
+    .option('--root <dir>', 'project root (the git clone holding the data branch)', '.')
+    .option('--history <dir>', 'a local history store (<class>.jsonl files)')
+    .option('--history-branch <name>', "the repository's history data branch, fetched from origin")
+    .option('--out <file>', 'the page to write', 'reports/dashboard/index.html')
+    .action((o: { root: string; history?: string; historyBranch?: string; out: string }) => {
+      const root = path.resolve(o.root);
+      const r = writeDashboard({
+        root,
+        ...(o.history ? { historyDir: path.resolve(root, o.history) } : {}),
+        ...(o.historyBranch ? { historyBranch: o.historyBranch } : {}),
+        out: o.out,
+        now: new Date(),
+      });
+      for (const n of r.notes) log(`dashboard: ${n}`);
+      log(`dashboard: wrote ${r.file} (${r.classes} machine class${r.classes === 1 ? '' : 'es'})`);
+      setCode(EXIT_OK);
+    });
   root
     .command('tokenize')
     .description('encode a text file with the native tokenizer; prints {"ids":[…]}')

@@ -1,7 +1,7 @@
 // The one flow: build → lanes → results → compare(baselines, rules) → verdicts → report.
 // Each stage reads the previous stage's file under reports/, so any stage can be re-run alone;
 // only this module knows the order.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.js';
 import type { LaneName } from './model/lanes.js';
@@ -36,6 +36,8 @@ export type Log = (line: string) => void;
 export const RESULTS_FILE = 'results.json';
 export const VERDICTS_FILE = 'verdicts.json';
 export const REPORT_FILE = 'report.md';
+/** The default-branch history the report's charts were drawn from, so a later step can redraw them. */
+export const TREND_HISTORY_FILE = 'trend-history.json';
 
 /** Builds what the selected lanes need; returns per-lane build failures instead of throwing. */
 export async function buildLanes(
@@ -361,7 +363,16 @@ function readLaneHistories(
   return out;
 }
 
-export async function compareStage(config: Config, results: RunResults): Promise<CompareOutcome> {
+export interface CompareStageOptions {
+  /** said in the report's notes: e.g. why the history could not be fetched */
+  historyNotes?: readonly string[];
+}
+
+export async function compareStage(
+  config: Config,
+  results: RunResults,
+  options: CompareStageOptions = {},
+): Promise<CompareOutcome> {
   const rules = await loadRules(config.rulesFile);
   const loadNotes: string[] = [];
   const baselineFiles: Record<string, string> = {};
@@ -383,12 +394,21 @@ export async function compareStage(config: Config, results: RunResults): Promise
   });
   const report = compare(results, baselines, rules, lint.problems);
   report.notes.push(...loadNotes, ...lint.notes);
+  report.notes.push(...(options.historyNotes ?? []));
   const history = readLaneHistories(config, results, report.notes);
-  const markdown = renderMarkdown(report, { ...(history ? { history } : {}), charts: config.charts });
+  const view = {
+    ...(history ? { history } : {}),
+    charts: config.charts,
+    showIncomparable: config.showIncomparable,
+  };
+  const markdown = renderMarkdown(report, view);
   atomicWriteJson(path.join(config.reportsDir, VERDICTS_FILE), report);
   atomicWrite(path.join(config.reportsDir, REPORT_FILE), markdown);
+  const trendFile = path.join(config.reportsDir, TREND_HISTORY_FILE);
+  if (history) atomicWriteJson(trendFile, { schemaVersion: 1, lanes: Object.fromEntries(history) });
+  else rmSync(trendFile, { force: true });
   const inputErrors = Object.values(baselines).filter((b): b is InputError => b instanceof InputError);
-  const outcome = { report, markdown, terminal: renderTerminal(report), inputErrors };
+  const outcome = { report, markdown, terminal: renderTerminal(report, view), inputErrors };
   if (lint.problems.length > 0) throw new ConfigurationError(outcome, lint.problems);
   return outcome;
 }

@@ -6,6 +6,7 @@ import { InputError } from '../errors.js';
 import type { RawOptions } from '../config.js';
 import { COMMENT_MODES, type CommentMode } from '../sinks/comment.js';
 import { CHECK_RUN_MODES, type CheckRunMode } from '../sinks/check-plan.js';
+import { DEFAULT_HISTORY_BRANCH } from '../history/git-branch.js';
 
 export const MODES = ['gate', 'calibrate', 'report'] as const;
 export type Mode = (typeof MODES)[number];
@@ -13,6 +14,9 @@ export const FAIL_ON = ['regression', 'never'] as const;
 export const COMPARE_TO = ['auto', 'base', 'baseline'] as const;
 export type CompareTo = (typeof COMPARE_TO)[number];
 export type FailOn = (typeof FAIL_ON)[number];
+/** auto: on `push` to the default branch only; never: not at all. There is no "always": PR code never writes the history. */
+export const RECORD_HISTORY = ['auto', 'never'] as const;
+export type RecordHistory = (typeof RECORD_HISTORY)[number];
 
 /** action input name → environment variable set by action.yml */
 export const INPUT_ENV = {
@@ -30,6 +34,10 @@ export const INPUT_ENV = {
   mode: 'INFENG_MODE',
   'compare-to': 'INFENG_COMPARE_TO',
   'base-ref': 'INFENG_BASE_REF',
+  'history-branch': 'INFENG_HISTORY_BRANCH',
+  'record-history': 'INFENG_RECORD_HISTORY',
+  charts: 'INFENG_CHARTS',
+  'show-incomparable': 'INFENG_SHOW_INCOMPARABLE',
 } as const;
 export type InputName = keyof typeof INPUT_ENV;
 
@@ -44,6 +52,9 @@ export interface ActionInputs {
   baseRef: string;
   /** empty: no GitHub calls, the job summary and outputs only */
   token: string;
+  /** the data branch the history is read from and (on push) written to; empty: no history */
+  historyBranch: string;
+  recordHistory: RecordHistory;
   /** for buildConfig: the same settings the CLI flags give */
   options: RawOptions;
 }
@@ -75,6 +86,8 @@ export function readActionInputs(env: NodeJS.ProcessEnv): ActionInputs {
     ...(input(env, 'native-dir') ? { nativeDir: input(env, 'native-dir') } : {}),
     ...(input(env, 'baselines-dir') ? { baselinesDir: input(env, 'baselines-dir') } : {}),
     ...(input(env, 'reports-dir') ? { reportsDir: input(env, 'reports-dir') } : {}),
+    charts: choice(env, 'charts', ['true', 'false'], 'true') === 'true',
+    showIncomparable: choice(env, 'show-incomparable', ['true', 'false'], 'false') === 'true',
   };
   return {
     mode: choice(env, 'mode', MODES, 'gate'),
@@ -84,6 +97,12 @@ export function readActionInputs(env: NodeJS.ProcessEnv): ActionInputs {
     compareTo: choice(env, 'compare-to', COMPARE_TO, 'auto'),
     baseRef: input(env, 'base-ref') ?? '',
     token: input(env, 'github-token') ?? '',
+    // unset: the default branch name; set to empty in action.yml: no history at all
+    historyBranch:
+      env[INPUT_ENV['history-branch']] === undefined
+        ? DEFAULT_HISTORY_BRANCH
+        : (input(env, 'history-branch') ?? ''),
+    recordHistory: choice(env, 'record-history', RECORD_HISTORY, 'auto'),
     options,
   };
 }

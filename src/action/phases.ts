@@ -5,8 +5,10 @@
 //   cache-key  key of the native build cache (sources, compiler, OS, arch) → step output
 //   build      configure and build what the lanes need; a failed build fails only its lanes
 //   lanes      per lane: start its check (in_progress), run it; reports/results.json
-//   compare    results + baselines → verdicts.json, report.md, the table in the log
+//   history-read    the data branch's store files → build/infeng-history/ (history.ts)
+//   compare    results + baselines (+ history) → verdicts.json, report.md, trend-history.json
 //   report     sinks: check runs, sticky comment, job summary, outputs, github.json
+//   history-record  push to the default branch only: results → the data branch (history.ts)
 //   gate       exit 1 when a verdict fails the gate (and fail-on is `regression`)
 //
 // Only the gate step decides the job's result, and only from the verdicts: every sink failure
@@ -30,6 +32,7 @@ import {
   writeResults,
   REPORT_FILE,
   RESULTS_FILE,
+  TREND_HISTORY_FILE,
   VERDICTS_FILE,
 } from '../pipeline.js';
 import { validateResults } from '../compare/results-schema.js';
@@ -57,6 +60,7 @@ import {
   type ChecksState,
 } from './state.js';
 import { FULL_REPORT_FILE, reportPhase } from './report.js';
+import { historyReadPhase, historyRecordPhase, readHistorySource } from './history.js';
 import { resolveContext } from '../github/context.js';
 import { readEvent } from './state.js';
 import { clientTimings, createClient } from '../github/client.js';
@@ -65,7 +69,17 @@ import { startCheck } from '../sinks/checks.js';
 import { SINGLE_CHECK_NAME } from '../sinks/check-plan.js';
 import { runSink } from '../sinks/policy.js';
 
-export const PHASES = ['cache-key', 'build', 'checks', 'lanes', 'compare', 'report', 'gate'] as const;
+export const PHASES = [
+  'cache-key',
+  'history-read',
+  'build',
+  'checks',
+  'lanes',
+  'compare',
+  'report',
+  'history-record',
+  'gate',
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** The runner-facing effects, given by the entry point (@actions/core there, fakes in tests). */
@@ -92,8 +106,12 @@ export async function runActionPhase(phase: Phase, io: ActionIO): Promise<number
       return checksPhase(inputs, config, io);
     case 'lanes':
       return lanesPhase(inputs, config, io);
+    case 'history-read':
+      return historyReadPhase(inputs, config, io);
     case 'compare':
       return comparePhase(config, io);
+    case 'history-record':
+      return historyRecordPhase(inputs, config, io);
     case 'report':
       return reportPhase(inputs, config, io);
     case 'gate':
@@ -175,7 +193,14 @@ async function buildPhase(inputs: ActionInputs, config: Config, io: ActionIO): P
 }
 
 /** What the compare and report steps write: an earlier run's copy must never pass for this run's. */
-const STALE_REPORTS = [VERDICTS_FILE, REPORT_FILE, FULL_REPORT_FILE, COMPARE_STATE, GITHUB_STATE];
+const STALE_REPORTS = [
+  VERDICTS_FILE,
+  REPORT_FILE,
+  FULL_REPORT_FILE,
+  COMPARE_STATE,
+  GITHUB_STATE,
+  TREND_HISTORY_FILE,
+];
 
 /**
  * Starts every selected lane's check in_progress, from a step that runs no pull request code:
@@ -295,9 +320,12 @@ async function comparePhase(config: Config, io: ActionIO): Promise<number> {
   // report step then reports no verdicts and the gate step fails.
   removeStale(config.reportsDir, STALE_REPORTS);
   const results = validateResults(readResults(config), path.join(config.reportsDir, RESULTS_FILE));
+  // the store files the history-read step fetched before any code of the checkout ran
+  const source = readHistorySource(config.reportsDir, io);
+  const withHistory = source?.dir ? { ...config, historyDir: source.dir, historyBranch: undefined } : config;
   let outcome: CompareOutcome;
   try {
-    outcome = await compareStage(config, results);
+    outcome = await compareStage(withHistory, results, { historyNotes: source?.notes ?? [] });
   } catch (e) {
     if (!(e instanceof ConfigurationError)) throw e;
     // The configuration is wrong, and the report says so in an error verdict of each lane

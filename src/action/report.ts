@@ -16,7 +16,8 @@ import type { Config } from '../config.js';
 import type { VerdictReport } from '../model/verdicts.js';
 import { renderMarkdown } from '../report/render.js';
 import { escapeMarkdown } from '../report/escape.js';
-import { REPORT_FILE } from '../pipeline.js';
+import { REPORT_FILE, TREND_HISTORY_FILE } from '../pipeline.js';
+import { validateTrendHistory } from '../history/store.js';
 import { resolveContext, type RunContext } from '../github/context.js';
 import { clientTimings, createClient, type GitHubClient } from '../github/client.js';
 import { describeApiError } from '../github/errors.js';
@@ -29,7 +30,14 @@ import { completeCheck } from '../sinks/checks.js';
 import { ACTIONS_BOT, hasNews, stickyBody, upsertComment } from '../sinks/comment.js';
 import { fileLocator } from '../sinks/locate.js';
 import { runSink } from '../sinks/policy.js';
-import { fullReport, jobSummary, summaryReport, writeJobSummary, type SinkLine } from '../sinks/summary.js';
+import {
+  fullReport,
+  jobSummary,
+  summaryReport,
+  writeJobSummary,
+  type ReportView,
+  type SinkLine,
+} from '../sinks/summary.js';
 import { actionOutputs } from '../sinks/outputs.js';
 import type { ActionInputs } from './inputs.js';
 import type { ActionIO } from './phases.js';
@@ -117,6 +125,11 @@ async function report(
 ): Promise<number> {
   const dir = config.reportsDir;
   const report = loadReport(dir, inputs, io);
+  const view: ReportView = {
+    ...(report ? loadTrendHistory(dir, io) : {}),
+    charts: config.charts,
+    showIncomparable: config.showIncomparable,
+  };
   // a github.json that is not one (`{}`, cut short) is refused naming the file; the finally
   // still completes every check
   const claims = inputs.mode === 'report' ? readGitHubState(dir) : undefined;
@@ -149,7 +162,10 @@ async function report(
     } else if (pr === undefined) {
       sinks.push({ sink: 'comment', text: 'no pull request for this run' });
     } else {
-      const body = stickyBody(renderMarkdown(report, hint ? { fullReportHint: hint } : {}), ctx.workflow);
+      const body = stickyBody(
+        renderMarkdown(report, { ...view, ...(hint ? { fullReportHint: hint } : {}) }),
+        ctx.workflow,
+      );
       const authors = await commentAuthors(client, io);
       const r = await runSink(
         'comment',
@@ -179,12 +195,12 @@ async function report(
 
   // the job summary, always
   const summary = report
-    ? summaryReport(report)
+    ? summaryReport(report, view)
     : `### infeng perf\n\nNo report: ${escapeMarkdown(noReportReason(ctx))}.\n`;
   writeJobSummary(io.env.GITHUB_STEP_SUMMARY, jobSummary(summary, sinks));
   // report.md is budgeted for a comment and the summary for 1 MiB; this copy travels in the
   // artifact whole, however large
-  if (report) atomicWrite(path.join(dir, FULL_REPORT_FILE), fullReport(report));
+  if (report) atomicWrite(path.join(dir, FULL_REPORT_FILE), fullReport(report, view));
 
   const reportPath = path.join(dir, REPORT_FILE);
   for (const [name, value] of Object.entries(actionOutputs(report, reportPath, commentUrl))) {
@@ -221,6 +237,23 @@ function loadReport(dir: string, inputs: ActionInputs, io: ActionIO): VerdictRep
   } catch (e) {
     io.warn(`report: the artifact's verdicts are unusable: ${sanitizeForLog((e as Error).message)}`);
     return undefined;
+  }
+}
+
+/**
+ * The history the compare step drew its charts from (trend-history.json), so the comment and
+ * the summary carry the same charts. In report mode it comes from another run's artifact:
+ * checked against its schema, and a file that fails is a warning and a report without charts.
+ */
+function loadTrendHistory(dir: string, io: ActionIO): Pick<ReportView, 'history'> {
+  try {
+    const data = readState<unknown>(dir, TREND_HISTORY_FILE);
+    if (data === undefined) return {};
+    const file = validateTrendHistory(data, path.join(dir, TREND_HISTORY_FILE));
+    return { history: new Map(Object.entries(file.lanes)) };
+  } catch (e) {
+    io.warn(`report: no trend charts: ${sanitizeForLog((e as Error).message)}`);
+    return {};
   }
 }
 

@@ -15,12 +15,19 @@
 //
 // The git command runner is a parameter, so the tests run the real git against a bare
 // repository standing in for the remote and can make a push lose the race on purpose.
+import { Buffer } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { HistoryRecord } from '../model/history.js';
-import { appendHistory, parseHistory, type HistoryRead, type ReadHistoryOptions } from './store.js';
+import {
+  appendHistory,
+  noHistoryNote,
+  parseHistory,
+  type HistoryRead,
+  type ReadHistoryOptions,
+} from './store.js';
 
 export const DEFAULT_HISTORY_BRANCH = 'infeng-perf-history';
 export const DEFAULT_MAX_ATTEMPTS = 5;
@@ -45,15 +52,44 @@ function firstLine(text: string): string {
 /** Runs git with `args` in `cwd`; returns stdout without its trailing newline or throws GitCommandError. */
 export type GitRunner = (args: readonly string[], cwd: string) => string;
 
-/** The real git, never prompting for credentials (a CI job would hang on a prompt). */
-export const runGit: GitRunner = (args, cwd) => {
+/**
+ * The real git with `extraEnv` on top of this process's environment, never prompting for
+ * credentials (a CI job would hang on a prompt).
+ */
+export function gitRunner(extraEnv: NodeJS.ProcessEnv = {}): GitRunner {
+  return (args, cwd) => runGitWith(args, cwd, extraEnv);
+}
+
+/** The real git in this process's environment. */
+export const runGit: GitRunner = (args, cwd) => runGitWith(args, cwd, {});
+
+/**
+ * Environment that makes git send `token` to `serverUrl` (a GitHub App or Actions token, as
+ * actions/checkout does), through GIT_CONFIG_* variables rather than `-c` arguments: the
+ * arguments are quoted in GitCommandError's message and would put the token in a log. The
+ * empty value first clears a header persisted by actions/checkout, since GitHub refuses a
+ * request carrying two.
+ */
+export function tokenAuthEnv(token: string, serverUrl = 'https://github.com'): NodeJS.ProcessEnv {
+  const key = `http.${serverUrl.replace(/\/+$/, '')}/.extraheader`;
+  const basic = Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
+  return {
+    GIT_CONFIG_COUNT: '2',
+    GIT_CONFIG_KEY_0: key,
+    GIT_CONFIG_VALUE_0: '',
+    GIT_CONFIG_KEY_1: key,
+    GIT_CONFIG_VALUE_1: `AUTHORIZATION: basic ${basic}`,
+  };
+}
+
+function runGitWith(args: readonly string[], cwd: string, extraEnv: NodeJS.ProcessEnv): string {
   try {
     return execFileSync('git', [...args], {
       cwd,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       maxBuffer: 64 << 20,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+      env: { ...process.env, ...extraEnv, GIT_TERMINAL_PROMPT: '0' },
     }).replace(/\n$/, '');
   } catch (e) {
     const err = e as { status?: number | null; stderr?: string | Buffer; message?: string };
@@ -63,7 +99,7 @@ export const runGit: GitRunner = (args, cwd) => {
       err.stderr ? String(err.stderr) : (err.message ?? ''),
     );
   }
-};
+}
 
 export interface BranchOptions {
   /** the data branch; DEFAULT_HISTORY_BRANCH when absent */
@@ -248,7 +284,34 @@ export function readHistoryFromBranch(
   try {
     text = git(['cat-file', 'blob', `${tip}:${key}.jsonl`], root);
   } catch {
-    return { records: [], notes: [`${name}: no history yet for ${key}`] };
+    let others: string[] = [];
+    try {
+      others = git(['ls-tree', '--name-only', tip], root).split('\n');
+    } catch {
+      // the note without the other classes
+    }
+    return {
+      records: [],
+      notes: [
+        noHistoryNote(
+          name,
+          key,
+          others.filter((f) => f.endsWith('.jsonl')),
+        ),
+      ],
+    };
   }
   return parseHistory(text, name, key, lane, options);
+}
+
+/** The store files (`<classKey>.jsonl`) at `tip` of the data branch, with their text. */
+export function readStoreFiles(
+  root: string,
+  tip: string,
+  git: GitRunner = runGit,
+): { name: string; text: string }[] {
+  const names = git(['ls-tree', '--name-only', tip], root)
+    .split('\n')
+    .filter((n) => /^[A-Za-z0-9_.-]+\.jsonl$/.test(n));
+  return names.map((name) => ({ name, text: git(['cat-file', 'blob', `${tip}:${name}`], root) }));
 }

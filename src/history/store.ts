@@ -10,12 +10,12 @@
 //
 // The file is replaced whole on every append (read, append, atomic write): a reader sees the
 // old history or the new one, never a half-written line.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { atomicWrite } from '../io/atomic-write.js';
 import { classKey, classOfRun } from '../model/machine-class.js';
-import type { HistoryMetric, HistoryRecord } from '../model/history.js';
+import type { HistoryMetric, HistoryPoint, HistoryRecord } from '../model/history.js';
 import type { RunResults } from '../model/results.js';
 import { allFinite, summarizeSamples } from '../compare/stats.js';
 import { makeValidator } from '../compare/validate.js';
@@ -52,6 +52,35 @@ export const historyRecordSchema = {
     },
   },
 };
+
+/** The part of a record a chart needs (trend-history.json holds these, per lane). */
+export const historyPointSchema = {
+  type: 'object',
+  required: ['commit', 'time', 'cases'],
+  properties: {
+    commit: historyRecordSchema.properties.commit,
+    time: str,
+    cases: historyRecordSchema.properties.cases,
+  },
+};
+
+/** The histories the report was drawn from: lane → points, oldest first. */
+export const trendHistorySchema = {
+  type: 'object',
+  required: ['schemaVersion', 'lanes'],
+  properties: {
+    schemaVersion: { const: 1 },
+    lanes: { type: 'object', additionalProperties: { type: 'array', items: historyPointSchema } },
+  },
+};
+
+export interface TrendHistoryFile {
+  schemaVersion: 1;
+  lanes: Record<string, HistoryPoint[]>;
+}
+
+/** trend-history.json, typed, or an InputError naming the file and the first wrong field. */
+export const validateTrendHistory = makeValidator<TrendHistoryFile>(trendHistorySchema);
 
 /** A record, typed, or an InputError naming `where` and the first wrong field. */
 export const validateHistoryRecord = makeValidator<HistoryRecord>(historyRecordSchema);
@@ -154,14 +183,15 @@ export interface HistoryRead {
 }
 
 /**
- * Parses a store file's text. `name` is how the notes name the file. A line that is not JSON or
+ * Parses a store file's text: the records of `lane`, or of every lane when it is undefined.
+ * `name` is how the notes name the file. A line that is not JSON or
  * not a record is skipped with a note; blank lines are skipped silently.
  */
 export function parseHistory(
   text: string,
   name: string,
   key: string,
-  lane: string,
+  lane: string | undefined,
   options: ReadHistoryOptions = {},
 ): HistoryRead {
   const records: HistoryRecord[] = [];
@@ -187,13 +217,25 @@ export function parseHistory(
       notes.push(`${where}: a record of class "${record.classKey}" in the file of "${key}", skipped`);
       return;
     }
-    if (record.lane !== lane) return;
+    if (lane !== undefined && record.lane !== lane) return;
     if (options.profile !== undefined && record.profile !== options.profile) return;
     records.push(record);
   });
   const last = options.last;
   if (last === undefined) return { records, notes };
   return { records: last <= 0 ? [] : records.slice(-last), notes };
+}
+
+/**
+ * Why there is no chart: the class has no store file; when the store holds other classes only,
+ * it names them (a run on a new runner type has nothing comparable yet).
+ */
+export function noHistoryNote(file: string, key: string, otherFiles: readonly string[]): string {
+  const others = otherFiles.map((f) => f.replace(/\.jsonl$/, '')).filter((k) => k !== key);
+  const shown = others.slice(0, 5).join(', ') + (others.length > 5 ? `, and ${others.length - 5} more` : '');
+  return others.length > 0
+    ? `${file}: no history yet for ${key}; the history holds other machine classes only (${shown}), whose numbers are not comparable: no trend chart`
+    : `${file}: no history yet for ${key}`;
 }
 
 /**
@@ -208,6 +250,51 @@ export function readHistory(
 ): HistoryRead {
   const file = historyFile(dir, key);
   const text = readText(file);
-  if (text === undefined) return { records: [], notes: [`${file}: no history yet for ${key}`] };
+  if (text === undefined) {
+    let others: string[] = [];
+    try {
+      others = readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
+    } catch {
+      // no store at all: the note below says as much
+    }
+    return { records: [], notes: [noHistoryNote(file, key, others)] };
+  }
   return parseHistory(text, file, key, lane, options);
+}
+
+export interface StoreClass {
+  classKey: string;
+  /** every lane's records, oldest first */
+  records: HistoryRecord[];
+}
+
+/** Every class of a store's files (`{name, text}`, as read from a folder or the data branch). */
+export function parseStoreFiles(
+  files: readonly { name: string; text: string }[],
+  where: (name: string) => string,
+) {
+  const classes: StoreClass[] = [];
+  const notes: string[] = [];
+  for (const f of files) {
+    const key = path.basename(f.name, '.jsonl');
+    const read = parseHistory(f.text, where(f.name), key, undefined);
+    notes.push(...read.notes);
+    classes.push({ classKey: key, records: read.records });
+  }
+  return { classes, notes };
+}
+
+/** Every `<classKey>.jsonl` of a local store folder; a folder that does not exist is bad input. */
+export function readStoreDir(dir: string): { classes: StoreClass[]; notes: string[] } {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => /^[A-Za-z0-9_.-]+\.jsonl$/.test(n));
+  } catch (err) {
+    throw new InputError(`cannot read the history folder: ${(err as Error).message}`, {
+      file: dir,
+      cause: err,
+    });
+  }
+  const files = names.sort().map((name) => ({ name, text: readText(path.join(dir, name)) ?? '' }));
+  return parseStoreFiles(files, (name) => path.join(dir, name));
 }

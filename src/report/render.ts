@@ -1,14 +1,19 @@
 // VerdictReport → Markdown (PR comment, check run, job summary) and → plain terminal text.
 // Pure: the same report always renders to the same text, which the snapshot tests keep.
 //
-// Layout, most important first, so that trimming from the end loses the least:
-//   1. marker + headline: the counts, the machine, path, compiler, baseline age;
-//   2. one line per lane (its check name, conclusion and summary);
+// Layout, what a person reads in ten seconds first:
+//   1. marker + headline: the verdict and counts, the machine class (CPU, cores, ISA path,
+//      compiler), the profile and what this run was compared with;
+//   2. one line per lane (its check name, conclusion and summary), and the per-lane geometric
+//      mean of the throughput ratios with its interval;
 //   3. "Changes": baseline verdicts that are not a plain pass (regressions first);
 //   4. "Gates": the targets of rules.yml and where this run stands;
 //   5. notes: lane errors with their output, incomparable baselines, noisy, new, missing;
-//   6. per lane, in <details>: every verdict, for whoever wants the full picture.
-// Over the size budget, whole sections are dropped from the end with a note saying which.
+//   6. "Trends": per lane a Mermaid chart of its history and the changes of level standing in it;
+//   7. per lane, in <details>: every verdict, for whoever wants the full picture. Incomparable
+//      metrics are counted there, not listed, unless asked for.
+// Over the size budget, whole sections are dropped with a note saying which: the charts first,
+// then the details (the last lane first), then the notes, the gates and the changes.
 
 import { markdownTable } from 'markdown-table';
 import { formatAbsDelta, formatPct, formatValue } from '../compare/format.js';
@@ -24,7 +29,10 @@ import type {
 import { utf8Length } from './bytes.js';
 import { codeBlock, escapeMarkdown as esc, plainText } from './escape.js';
 import { geomeanLine } from './geomean.js';
-import { trendSection } from './trend.js';
+import { laneTrends, trendSection } from './trend.js';
+import { describeFinding } from './history-notes.js';
+import { describeGeomean } from './geomean.js';
+import { laneGeomeans } from '../compare/geomean.js';
 import type { HistoryPoint } from '../model/history.js';
 
 export const REPORT_MARKER = '<!-- infeng-perf-report -->';
@@ -48,6 +56,8 @@ export interface RenderOptions {
   maxBytes?: number;
   /** where the untruncated report can be found, said in the truncation note */
   fullReportHint?: string;
+  /** list incomparable metrics in the lane details instead of counting them */
+  showIncomparable?: boolean;
 }
 
 const EMOJI: Record<VerdictState, string> = {
@@ -184,11 +194,11 @@ function baselineAge(report: VerdictReport): string | undefined {
     .filter((t): t is string => t !== undefined)
     .map((t) => Math.max(0, Math.floor((now - Date.parse(t)) / 86_400_000)))
     .filter((d) => Number.isFinite(d));
-  if (days.length === 0) return 'no baseline';
+  if (days.length === 0) return 'no baseline for this machine class';
   const lo = Math.min(...days);
   const hi = Math.max(...days);
   const span = lo === hi ? `${lo}` : `${lo}–${hi}`;
-  return `baseline ${span} day${hi === 1 ? '' : 's'} old`;
+  return `against committed baselines ${span} day${hi === 1 ? '' : 's'} old`;
 }
 
 function countsLine(report: VerdictReport): string {
@@ -267,7 +277,12 @@ interface Section {
   /** said in the truncation note when the section is left out: Markdown, escaped */
   label: string;
   text: string;
+  /** over the budget, the section with the highest rank goes first (the later one among equals) */
+  drop: number;
 }
+
+/** Drop ranks: charts before any table, then the folded details, notes, gates, changes. */
+const DROP = { changes: 0, gates: 1, notes: 2, details: 3, trends: 4 } as const;
 
 function headSection(report: VerdictReport): string {
   const overall = geomeanLine(allVerdicts(report));
@@ -340,8 +355,10 @@ function clip(message: string): string {
   return lines.length > 30 ? `… (${lines.length - 30} earlier lines left out)\n${text}` : text;
 }
 
-function laneDetails(l: LaneVerdicts): string {
-  const metrics = l.verdicts.filter((v) => isChange(v) && isMetricVerdict(v));
+function laneDetails(l: LaneVerdicts, showIncomparable: boolean): string {
+  const all = l.verdicts.filter((v) => isChange(v) && isMetricVerdict(v));
+  const metrics = showIncomparable ? all : all.filter((v) => v.state !== 'incomparable');
+  const incomparable = all.length - metrics.length;
   const ab = metrics.some((v) => v.source === 'ab');
   const gates = l.verdicts.filter((v) => v.source === 'gate');
   const parts = [
@@ -360,7 +377,13 @@ function laneDetails(l: LaneVerdicts): string {
   const sorted = [...metrics].sort((x, y) => natural(x.caseId, y.caseId) || x.metric.localeCompare(y.metric));
   if (sorted.length > 0) parts.push(changesTable(sorted, false, ab), '');
   if (gates.length > 0) parts.push(gatesTable(gates, false), '');
-  if (sorted.length === 0 && gates.length === 0) parts.push('No metrics.', '');
+  if (incomparable > 0) {
+    parts.push(
+      `${incomparable} incomparable metric${incomparable === 1 ? '' : 's'} not listed (no baseline of this machine class to judge them by; \`--show-incomparable\` or the input \`show-incomparable\` lists them).`,
+      '',
+    );
+  }
+  if (sorted.length === 0 && gates.length === 0 && incomparable === 0) parts.push('No metrics.', '');
   parts.push('</details>');
   return parts.join('\n');
 }
@@ -381,6 +404,7 @@ function markdownSections(
     : '#### Changes against the baseline';
   rest.push({
     label: 'the changes table',
+    drop: DROP.changes,
     text:
       changes.length > 0
         ? [
@@ -404,20 +428,23 @@ function markdownSections(
         '',
         `${shown.length > 0 ? 'The other ' : 'All '}${hidden} gates pass (see the lane details).`,
       );
-    rest.push({ label: 'the gates table', text: lines.join('\n') });
+    rest.push({ label: 'the gates table', text: lines.join('\n'), drop: DROP.gates });
   }
 
   const notes = notesSection(report);
-  if (notes) rest.push({ label: 'the notes', text: notes });
+  if (notes) rest.push({ label: 'the notes', text: notes, drop: DROP.notes });
 
-  for (const l of report.lanes) {
-    if (l.verdicts.some(isMetricVerdict))
-      rest.push({ label: `the details of ${esc(l.lane)}`, text: laneDetails(l) });
-  }
-  // last, so that over the budget the charts go before any table does
   if (options.history && options.charts !== false) {
     const trends = trendSection(report, options.history);
-    if (trends) rest.push({ label: 'the trend charts', text: trends });
+    if (trends) rest.push({ label: 'the trend charts', text: trends, drop: DROP.trends });
+  }
+  for (const l of report.lanes) {
+    if (l.verdicts.some(isMetricVerdict))
+      rest.push({
+        label: `the details of ${esc(l.lane)}`,
+        text: laneDetails(l, options.showIncomparable === true),
+        drop: DROP.details,
+      });
   }
   return { head: headSection(report), rest };
 }
@@ -452,18 +479,21 @@ export function renderMarkdown(report: VerdictReport, options: RenderOptions = {
   const kept = [...rest];
   const dropped: Section[] = [];
   for (;;) {
-    const note = `**Report shortened** to fit ${budget}: left out ${dropped
+    const note = `**Report shortened** to fit ${budget}: left out ${[...dropped]
+      .sort((a, b) => rest.indexOf(a) - rest.indexOf(b))
       .map((s) => s.label)
-      .reverse()
       .join(', ')}. ${hint}`;
     const text = join([head, ...kept.map((s) => s.text), note]);
     if (dropped.length > 0 && (fits(text) || kept.length === 0)) {
       // the head alone over budget cannot happen with real lane counts; cut at a line if it does
       return fits(text) ? text : cutAtLine(text, maxChars, maxBytes);
     }
-    const last = kept.pop();
-    if (!last) return text;
-    dropped.push(last);
+    let victim = -1;
+    kept.forEach((sec, i) => {
+      if (victim < 0 || sec.drop >= (kept[victim] as Section).drop) victim = i;
+    });
+    if (victim < 0) return text;
+    dropped.push(...kept.splice(victim, 1));
   }
 }
 
@@ -506,8 +536,8 @@ function textTable(header: string[], rows: string[][], right: boolean[]): string
   );
 }
 
-/** The same report for a terminal: plain text, aligned, readable without colours. */
-export function renderTerminal(report: VerdictReport): string {
+/** The same report for a terminal: plain text, aligned, readable without colours, no charts. */
+export function renderTerminal(report: VerdictReport, options: RenderOptions = {}): string {
   const verdicts = allVerdicts(report);
   const failing = verdicts.filter(isFailing).length;
   const out: string[] = [
@@ -520,6 +550,11 @@ export function renderTerminal(report: VerdictReport): string {
     out.push(
       `  ${plainText(l.check).padEnd(laneWidth)}  ${plainText(l.conclusion).padEnd(7)}  ${plainText(l.summary)}`,
     );
+  }
+  const overall = laneGeomeans(verdicts);
+  if (overall.length > 0) {
+    out.push('', 'Throughput overall (geometric mean of current/base):');
+    for (const g of overall) out.push(`  ${plainText(describeGeomean(g))}`);
   }
 
   const changes = verdicts
@@ -596,5 +631,10 @@ export function renderTerminal(report: VerdictReport): string {
   }
   notes.push(...report.notes);
   if (notes.length > 0) out.push('', 'Notes:', ...notes.map((n) => `  - ${plainText(n)}`));
+  if (options.history) {
+    const findings = laneTrends(report, options.history).flatMap((t) => t.findings);
+    if (findings.length > 0)
+      out.push('', 'History:', ...findings.map((f) => `  - ${plainText(describeFinding(f, false))}`));
+  }
   return `${out.join('\n')}\n`;
 }

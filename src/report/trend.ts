@@ -12,16 +12,11 @@
 // GFLOP/s figure in the hundreds beside a tokens/s figure in the millions would flatten one of
 // them); the title says so. Mermaid does not draw a legend for named lines everywhere, so a list
 // under the chart names the lines in order.
-import type { HistoryPoint, SeriesPoint } from '../model/history.js';
+import type { HistoryPoint } from '../model/history.js';
 import type { LaneVerdicts, VerdictReport } from '../model/verdicts.js';
-import { formatPct } from '../compare/format.js';
 import { isThroughput } from '../compare/geomean.js';
-import {
-  analyseSeries,
-  seriesOf,
-  type ChangePointOptions,
-  type DriftOptions,
-} from '../history/changepoints.js';
+import type { FindingOptions } from '../history/findings.js';
+import { describeFinding, laneFindings, onePerCommit, type LocatedFinding } from './history-notes.js';
 import { escapeMarkdown as esc } from './escape.js';
 
 export const DEFAULT_TREND_POINTS = 20;
@@ -83,11 +78,6 @@ function seriesLabel(s: SeriesKey): string {
   return `${mermaidLabel(s.caseId)} ${mermaidLabel(s.metric)}`;
 }
 
-/** "p = 0.012", or "p < 0.001" where three decimals would say 0. */
-function pText(p: number): string {
-  return p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`;
-}
-
 function valueOf(p: HistoryPoint, s: SeriesKey): number | undefined {
   const v = p.cases[s.caseId]?.[s.metric]?.median;
   return v !== undefined && Number.isFinite(v) ? v : undefined;
@@ -112,13 +102,6 @@ function headline(p: HistoryPoint | undefined, max: number): SeriesKey[] {
     }
   }
   return out.slice(0, max);
-}
-
-/** The history with one point per commit (the latest record of a commit that ran twice). */
-function onePerCommit(points: readonly HistoryPoint[]): HistoryPoint[] {
-  const last = new Map<string, number>();
-  points.forEach((p, i) => last.set(p.commit, i));
-  return points.filter((p, i) => last.get(p.commit) === i);
 }
 
 /**
@@ -214,47 +197,30 @@ export function pointFromVerdicts(
 export interface TrendSectionOptions extends TrendChartOptions {
   /** lines per lane, by lane name; absent lanes get their first throughput metrics */
   seriesByLane?: Record<string, readonly SeriesKey[]>;
-  /** the change-point search and drift test on each drawn line's history */
-  analysis?: ChangePointOptions & { drift?: DriftOptions };
+  /** the change-point search, drift test and what counts as standing, on each drawn line's history */
+  analysis?: FindingOptions;
   /** history points the search looks at, the newest; DEFAULT_ANALYSIS_POINTS */
   analysisPoints?: number;
 }
 
-/** One sentence for a change of level that still stands, or a drift. */
-function notes(
-  lane: string,
-  s: SeriesKey,
-  series: readonly SeriesPoint[],
-  options: TrendSectionOptions,
-): string[] {
-  const { changePoints, drift } = analyseSeries(series, options.analysis);
-  const name = `${esc(lane)} · ${esc(s.caseId)} · ${esc(s.metric)}`;
-  const out: string[] = [];
-  const standing = changePoints[changePoints.length - 1];
-  if (standing) {
-    out.push(
-      `${name}: level changed ${formatPct(standing.relativeChange * 100)} between \`${shortSha(standing.previousCommit)}\` and \`${shortSha(standing.commit)}\` (${pText(standing.pValue)}), and has stayed there since.`,
-    );
-  }
-  if (drift) {
-    out.push(
-      `${name}: drifting ${formatPct(drift.totalChange * 100)} over the last ${drift.points} commits (\`${shortSha(drift.from)}\` to \`${shortSha(drift.to)}\`, Mann–Kendall ${pText(drift.pValue)}).`,
-    );
-  }
-  return out;
+export interface LaneTrend {
+  lane: string;
+  chart?: TrendChart;
+  /** standing changes of level and drifts in the drawn lines' history */
+  findings: LocatedFinding[];
 }
 
 /**
- * The report's "Trends" section: per lane with history, a chart of its headline metrics with
- * this run as the last point (and the base before it in A/B), and a note per change of level
- * still standing in their history and per drift. Undefined when no lane has anything to show.
+ * Per lane with history: a chart of its headline metrics with this run as the last point (and
+ * the base before it in A/B), and the findings in the drawn lines' history. Lanes with neither
+ * are left out.
  */
-export function trendSection(
+export function laneTrends(
   report: VerdictReport,
   history: ReadonlyMap<string, readonly HistoryPoint[]>,
   options: TrendSectionOptions = {},
-): string | undefined {
-  const parts: string[] = [];
+): LaneTrend[] {
+  const out: LaneTrend[] = [];
   for (const lane of report.lanes) {
     const points = history.get(lane.lane);
     if (!points || points.length === 0) continue;
@@ -274,20 +240,31 @@ export function trendSection(
       chart?.series ??
       options.seriesByLane?.[lane.lane] ??
       headline(points[points.length - 1], options.maxSeries ?? DEFAULT_TREND_SERIES);
-    const laneNotes = drawn.flatMap((s) =>
-      notes(lane.lane, s, seriesOf(onePerCommit(analysed), s.caseId, s.metric), options),
-    );
-    if (!chart && laneNotes.length === 0) continue;
-    parts.push(
-      [
-        `#### ${esc(lane.lane)}`,
-        chart?.markdown,
-        laneNotes.length > 0 ? laneNotes.map((n) => `- ${n}`).join('\n') : undefined,
-      ]
-        .filter((p): p is string => p !== undefined)
-        .join('\n\n'),
-    );
+    const findings = laneFindings(lane.lane, analysed, drawn, options.analysis);
+    if (!chart && findings.length === 0) continue;
+    out.push({ lane: lane.lane, ...(chart ? { chart } : {}), findings });
   }
+  return out;
+}
+
+/**
+ * The report's "Trends" section: laneTrends as Markdown, a chart and the notes under it per
+ * lane. Undefined when no lane has anything to show.
+ */
+export function trendSection(
+  report: VerdictReport,
+  history: ReadonlyMap<string, readonly HistoryPoint[]>,
+  options: TrendSectionOptions = {},
+): string | undefined {
+  const parts = laneTrends(report, history, options).map((t) =>
+    [
+      `#### ${esc(t.lane)}`,
+      t.chart?.markdown,
+      t.findings.length > 0 ? t.findings.map((f) => `- ${describeFinding(f)}`).join('\n') : undefined,
+    ]
+      .filter((p): p is string => p !== undefined)
+      .join('\n\n'),
+  );
   if (parts.length === 0) return undefined;
   return [`### Trends`, ...parts].join('\n\n');
 }

@@ -8,7 +8,10 @@ import { appendFileSync } from 'node:fs';
 import type { VerdictReport } from '../model/verdicts.js';
 import { clipUtf8 } from '../report/bytes.js';
 import { escapeMarkdown } from '../report/escape.js';
-import { renderMarkdown } from '../report/render.js';
+import { renderMarkdown, type RenderOptions } from '../report/render.js';
+
+/** What shapes the report besides its verdicts: the history for the charts, charts on or off. */
+export type ReportView = Pick<RenderOptions, 'history' | 'charts' | 'showIncomparable'>;
 
 /** GitHub's limit on one step's summary. */
 export const JOB_SUMMARY_MAX_BYTES = 1_048_576;
@@ -17,13 +20,13 @@ const SINK_TEXT_MAX_BYTES = 2_000;
 const FOOTER_ROOM_BYTES = 32_768;
 
 /** The report as the job summary shows it: within 1 MiB with its footer. */
-export function summaryReport(report: VerdictReport): string {
-  return renderMarkdown(report, { maxBytes: JOB_SUMMARY_MAX_BYTES - FOOTER_ROOM_BYTES });
+export function summaryReport(report: VerdictReport, view: ReportView = {}): string {
+  return renderMarkdown(report, { ...view, maxBytes: JOB_SUMMARY_MAX_BYTES - FOOTER_ROOM_BYTES });
 }
 
 /** report-full.md: every row, never shortened. */
-export function fullReport(report: VerdictReport): string {
-  return renderMarkdown(report, { maxChars: Infinity });
+export function fullReport(report: VerdictReport, view: ReportView = {}): string {
+  return renderMarkdown(report, { ...view, maxChars: Infinity });
 }
 
 export interface SinkLine {
