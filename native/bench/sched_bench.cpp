@@ -44,7 +44,8 @@ void print_lane_flags() {
       "scheduler lane flags (either _ or - in the names):\n"
       "  --seed=N --num_requests=N (0: by duration) --duration_s=S --load_rps=R\n"
       "  --zipf_alpha=LIST (numbers, <= 0 round-robin, or 'uniform') --include_base=BOOL\n"
-      "  --adapters=LIST --rank=LIST --mean_adapters=LIST (the sweep: every combination)\n"
+      "  --adapters=LIST --rank=LIST --mean_adapters=LIST --sweep=grid|star (every combination,\n"
+      "    or the first values as the centre and one knob varied at a time)\n"
       "  --arrivals=poisson|gamma --gamma_cv=X --max_new_tokens=N --prompt_median=N\n"
       "  --max_adapters_per_req=N --policies=fcfs_lru,affinity_prefetch,cost_aware\n"
       "  --cache_adapters=N --max_batch=N --max_adapters_per_batch=N --max_wait_steps=N\n"
@@ -222,6 +223,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("max_new_tokens", std::to_string(o.max_new_tokens));
   benchmark::AddCustomContext("prompt_median", std::to_string(o.prompt_median));
   benchmark::AddCustomContext("policies", join_policies());
+  benchmark::AddCustomContext("sweep", o.star ? "star" : "grid");
   benchmark::AddCustomContext("cache_adapters", std::to_string(o.cache_adapters));
   benchmark::AddCustomContext("max_batch", std::to_string(o.max_batch));
   benchmark::AddCustomContext("max_adapters_per_batch", std::to_string(o.max_adapters_per_batch));

@@ -107,6 +107,15 @@ std::string SweepPoint::name() const {
 
 std::vector<SweepPoint> LaneOptions::sweep() const {
   std::vector<SweepPoint> out;
+  if (star) {
+    const SweepPoint c{popularity.front(), adapters.front(), ranks.front(), mean_adapters.front()};
+    out.push_back(c);
+    for (std::size_t i = 1; i < popularity.size(); ++i) out.push_back({popularity[i], c.adapters, c.rank, c.mean_adapters});
+    for (std::size_t i = 1; i < adapters.size(); ++i) out.push_back({c.popularity, adapters[i], c.rank, c.mean_adapters});
+    for (std::size_t i = 1; i < ranks.size(); ++i) out.push_back({c.popularity, c.adapters, ranks[i], c.mean_adapters});
+    for (std::size_t i = 1; i < mean_adapters.size(); ++i) out.push_back({c.popularity, c.adapters, c.rank, mean_adapters[i]});
+    return out;
+  }
   for (const auto& pop : popularity)
     for (int n : adapters)
       for (int r : ranks)
@@ -178,6 +187,11 @@ LaneOptions parse_lane_options(int& argc, char** argv, unsigned machine_cores) {
     }
   }
 
+  if (auto v = take(argc, argv, "sweep")) {
+    if (*v == "grid") o.star = false;
+    else if (*v == "star") o.star = true;
+    else bad("sweep", "expected grid or star (got '" + *v + "')");
+  }
   if (auto v = take(argc, argv, "policies")) {
     o.policies.clear();
     for (const auto& item : split("policies", *v)) {

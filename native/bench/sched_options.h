@@ -44,7 +44,9 @@ struct LaneOptions {
   int prompt_median = 128;    // prompt lengths lognormal (sigma 0.5) in [8, 1024]
   int max_adapters_per_req = 4;
 
-  // The sweep: every combination of these.
+  // The sweep: every combination of these (grid), or (star) the first value of every list as
+  // the centre point plus one point per other value, varying one knob at a time.
+  bool star = false;
   std::vector<Popularity> popularity = {{false, 1.0}};
   std::vector<int> adapters = {100};
   std::vector<int> ranks = {16};

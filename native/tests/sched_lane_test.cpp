@@ -80,6 +80,19 @@ TEST(SchedLaneOptions, SweepIsEveryCombinationWithStableNames) {
   EXPECT_EQ((lane::Popularity{false, 0.25}).label(), "zipf0.25");
 }
 
+TEST(SchedLaneOptions, StarSweepVariesOneKnobAtATime) {
+  Args a({"--sweep=star", "--zipf_alpha=1,uniform,1.5", "--adapters=100,10,1000", "--rank=16,64",
+          "--mean_adapters=1,4", "--cache_adapters=16"});
+  const auto pts = a.parse().sweep();
+  std::vector<std::string> names;
+  for (const auto& p : pts) names.push_back(p.name());
+  EXPECT_EQ(names, (std::vector<std::string>{"zipf1.0/N100/r16/m1.0", "uniform/N100/r16/m1.0",
+                                             "zipf1.5/N100/r16/m1.0", "zipf1.0/N10/r16/m1.0",
+                                             "zipf1.0/N1000/r16/m1.0", "zipf1.0/N100/r64/m1.0",
+                                             "zipf1.0/N100/r16/m4.0"}));
+  expect_flag_error({"--sweep=diagonal"}, "--sweep");
+}
+
 TEST(SchedLaneOptions, TraceAndSchedulerFollowTheFlags) {
   Args a({"--num_requests=0", "--duration_s=30", "--arrivals=gamma", "--gamma_cv=2", "--max_new_tokens=80"});
   const auto o = a.parse();
