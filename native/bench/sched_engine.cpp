@@ -420,7 +420,7 @@ CalibrationResult run_calibration(const CalibrationOptions& o) {
   g.adapters = {0, 1, 2};
   g.ranks = {o.rank};
   g.prompts = {16, 64, 128};
-  g.repeats = 5;
+  g.repeats = 12;
   const CostModel cost = cost_model_from(probe_costs(k, g), 0.0);
 
   // The rate: a share of what one request at a time would sustain (prefill of the median

@@ -129,6 +129,7 @@ interface MetricSpec {
  */
 export const SCHED_POLICY_METRICS: Record<string, MetricSpec> = {
   tokens_per_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
+  max_tokens_per_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
   capacity_rps: { unit: 'req/s', better: 'higher', kind: 'absolute' },
   p50_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
   p95_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
@@ -151,6 +152,7 @@ export const SCHED_POLICY_METRICS: Record<string, MetricSpec> = {
 export const SCHED_VS_PEER_METRICS: Record<string, MetricSpec & { of: string }> = {
   capacity_vs_fcfs: { of: 'capacity_rps', unit: '×', better: 'higher', kind: 'same-run' },
   p95_vs_fcfs: { of: 'p95_ms', unit: '×', better: 'lower', kind: 'same-run' },
+  max_tokens_vs_fcfs: { of: 'max_tokens_per_s', unit: '×', better: 'higher', kind: 'same-run' },
 };
 
 /** Per point: the best and worst adapter-aware policy against the peer (the targets). */

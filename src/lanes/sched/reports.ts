@@ -43,9 +43,13 @@ export const SCHED_DEFINITIONS = {
   p50_ms: 'median latency, arrival to last token, in virtual time on the probed costs',
   p95_ms: '95th percentile latency (nearest rank)',
   base_p95_ms: 'p95 latency of the requests on the base model alone (empty when the trace has none)',
-  lora_tax_pct: '(1 − tokens_per_s / tokens_per_s of the same trace on the base model) × 100',
+  lora_tax_pct:
+    '(1 − max_tokens_per_s / the same of the same requests on the base model) × 100, at saturation: below capacity both carry the offered load and the tax is zero by construction',
+  max_tokens_per_s:
+    'output tokens / makespan at saturation: the capacity trace offered at twice the rate a full base-model batch could serve',
   hot_reload_ms_p95: 'p95, over loads of an adapter evicted earlier, of the time from issue to resident',
-  tokens_per_s: 'output tokens / makespan (first arrival to last token)',
+  tokens_per_s:
+    'output tokens / makespan (first arrival to last token) at the offered load: the offered load itself below capacity',
   queue_ms_p95: 'p95 of the wait from arrival to the start of the step the request joined',
   decode_util: 'share of the makespan with a decode step running',
   adapter_util: 'busy share of the modelled adapter threads',
@@ -112,6 +116,8 @@ const POLICY_SUMMARY = [
   'capacity_vs_fcfs',
   'p95_vs_fcfs',
   'tokens_per_s',
+  'max_tokens_per_s',
+  'max_tokens_vs_fcfs',
   'p95_ms',
   'queue_ms_p95',
   'cache_hit_rate',
