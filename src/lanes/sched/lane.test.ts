@@ -15,7 +15,13 @@ import {
   sweepPoints,
   traceHash,
 } from './lane.js';
-import { SCHED_CSV_COLUMNS, checkSchedSummary, schedSummary, writeSchedReports } from './reports.js';
+import {
+  SCHED_CSV_COLUMNS,
+  adapterScaling,
+  checkSchedSummary,
+  schedSummary,
+  writeSchedReports,
+} from './reports.js';
 import { compare } from '../../compare/compare.js';
 import { loadRules } from '../../compare/rules.js';
 import { unreachableTolerances } from '../../compare/reachable.js';
@@ -191,6 +197,27 @@ describe('sched lane adapter', () => {
     const noCapacity = structuredClone(s);
     delete (noCapacity.points[0]!.policies.fcfs_lru as Record<string, unknown>).capacity_rps;
     expect(() => checkSchedSummary(noCapacity)).toThrow(/policies/);
+  });
+
+  it('compares throughput at the most adapters with the fewest, per policy, only across the adapter count', () => {
+    const tps = (v: number) => metric('max_tokens_per_s', around(v, 5, 0), { unit: 'tok/s' });
+    const c = (policy: string, n: number, alpha: number | string, v: number) => ({
+      id: `${policy}/zipf1.0/N${n}/r16/m1.0`,
+      params: { policy, alpha, adapters_N: n, rank: 16, mean_adapters_per_req: 1 },
+      metrics: [tps(v)],
+    });
+    const result: LaneResult = {
+      ...lane('sched', [
+        c('fcfs_lru', 10, 1, 1000),
+        c('fcfs_lru', 100, 1, 980),
+        c('fcfs_lru', 1000, 1, 850),
+        c('cost_aware', 1000, 1, 900),
+        c('fcfs_lru', 100, 'uniform', 700),
+      ]),
+    };
+    expect(adapterScaling(result)).toEqual([
+      { policy: 'fcfs_lru', point: 'zipf1.0/N10/r16/m1.0', from_N: 10, to_N: 1000, max_tokens_ratio: 0.85 },
+    ]);
   });
 
   it('takes at least minSamples repetitions in every profile, so its fail rules can fire', async () => {

@@ -66,7 +66,7 @@ export const SCHED_GRIDS: Record<Profile, Grid> = {
     layers: 8,
     cacheAdapters: 16,
     capacityRequests: 600,
-    calibRequests: 48,
+    calibRequests: 32,
     repetitions: 5,
   },
   // The sweeps, one knob at a time around alpha 1, 100 adapters, rank 16, one adapter

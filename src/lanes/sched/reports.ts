@@ -130,6 +130,44 @@ const POLICY_SUMMARY = [
   'lora_tax_pct',
 ] as const;
 
+/**
+ * Throughput at saturation with the most adapters against the fewest, per policy, where the
+ * run has points that differ in the adapter count alone (the full profile's 10 → 1000):
+ * S-LoRA loses 5-13 % from 5 to 2000 adapters; the issue's target is ≥ 0.90.
+ */
+export function adapterScaling(result: LaneResult) {
+  const groups = new Map<string, CaseResult[]>();
+  for (const c of policyCases(result)) {
+    if (c.error) continue;
+    const p = c.params;
+    const key = [p.policy, p.alpha, p.rank, p.mean_adapters_per_req].join('|');
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  const out: {
+    policy: string;
+    point: string;
+    from_N: number;
+    to_N: number;
+    max_tokens_ratio: number | '';
+  }[] = [];
+  for (const cs of groups.values()) {
+    if (cs.length < 2) continue;
+    const byN = [...cs].sort((a, b) => Number(a.params.adapters_N) - Number(b.params.adapters_N));
+    const lo = byN[0]!;
+    const hi = byN[byN.length - 1]!;
+    const a = val(lo, 'max_tokens_per_s');
+    const b = val(hi, 'max_tokens_per_s');
+    out.push({
+      policy: String(lo.params.policy),
+      point: lo.id.slice(lo.id.indexOf('/') + 1),
+      from_N: Number(lo.params.adapters_N),
+      to_N: Number(hi.params.adapters_N),
+      max_tokens_ratio: a !== undefined && b !== undefined && a > 0 ? round(b / a, 4) : '',
+    });
+  }
+  return out;
+}
+
 export function schedSummary(result: LaneResult) {
   const points = result.cases.filter((c) => typeof c.params.policy !== 'string' && c.id !== 'calibration');
   const calibration = result.cases.find((c) => c.id === 'calibration');
@@ -171,6 +209,7 @@ export function schedSummary(result: LaneResult) {
         ),
       };
     }),
+    adapter_scaling: adapterScaling(result),
     calibration: calibration
       ? {
           error: calibration.error ?? '',
@@ -197,7 +236,17 @@ const numOrEmpty = { anyOf: [{ type: 'number' }, { const: '' }] };
 /** The summary's shape: what a reader of sched_zipf_summary.json may rely on. */
 export const SCHED_SUMMARY_SCHEMA = {
   type: 'object',
-  required: ['lane', 'path', 'info', 'threads', 'definitions', 'targets', 'points', 'calibration'],
+  required: [
+    'lane',
+    'path',
+    'info',
+    'threads',
+    'definitions',
+    'targets',
+    'points',
+    'adapter_scaling',
+    'calibration',
+  ],
   properties: {
     lane: { const: 'sched' },
     path: { type: 'string' },
@@ -244,6 +293,10 @@ export const SCHED_SUMMARY_SCHEMA = {
           },
         },
       },
+    },
+    adapter_scaling: {
+      type: 'array',
+      items: { type: 'object', required: ['policy', 'from_N', 'to_N', 'max_tokens_ratio'] },
     },
     calibration: {
       anyOf: [
