@@ -55,8 +55,9 @@ void print_lane_flags() {
       "  --calibrate=BOOL --calib_requests=N --force_path=auto|scalar|avx2|avx512\n\n");
 }
 
-// Time of one request alone on the modelled decode lanes at full batching: the bound above
-// which no policy can meet any target, so the capacity search starts below it.
+// The rate full base-model batches on the modelled decode lanes could serve (prefill of the
+// median prompt plus a batch share of every output token): no policy serves more, so the
+// capacity search tops out at twice it and saturation is measured there.
 double ideal_rps(const sc::CostModel& cost, const lane::LaneOptions& o) {
   const double out_mean = 0.5 * (std::max(1, o.max_new_tokens / 8) + o.max_new_tokens);
   const double step = cost.decode_step_s(sc::StepShape{o.max_batch, 0, 0, o.decode_threads});
