@@ -10,7 +10,7 @@ describe('config', () => {
       forcePath: 'auto',
       clangVersion: 17,
       clangVersionExplicit: false,
-      lanes: ['tokenizer', 'gemm', 'attn-prefill', 'attn-decode'],
+      lanes: ['tokenizer', 'gemm', 'attn-prefill', 'attn-decode', 'sched'],
     });
     expect(c.buildDir.endsWith('build/native/release')).toBe(true);
   });

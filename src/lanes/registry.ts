@@ -7,12 +7,14 @@ import { gemmLane } from './gemm/lane.js';
 import { tokenizerLane } from './tokenizer/lane.js';
 import { attnDecodeLane } from './attn-decode/lane.js';
 import { attnPrefillLane } from './attn-prefill/lane.js';
+import { schedLane } from './sched/lane.js';
 
 export const AVAILABLE_LANES: Partial<Record<LaneName, Lane>> = {
   tokenizer: tokenizerLane,
   gemm: gemmLane,
   'attn-prefill': attnPrefillLane,
   'attn-decode': attnDecodeLane,
+  sched: schedLane,
 };
 
 export function laneAdapter(name: LaneName): Lane | undefined {
