@@ -78,6 +78,10 @@ describe('a rate limit is not a read-only token', { timeout: SLOW }, () => {
     const lanes = await step(r, 'lanes');
     expect(lanes.code, lanes.stderr).toBe(0);
     expect(logsOf(lanes)).not.toMatch(/fork|cannot write/);
+    // each lane's output folded in its own log group, titled with its place in the run
+    const groups = lanes.stdout.match(/^::group::\[\d+\/\d+\] [\w-]+$/gm) ?? [];
+    expect(groups.length).toBeGreaterThan(0);
+    expect((lanes.stdout.match(/^::endgroup::$/gm) ?? []).length).toBe(groups.length);
     const state = JSON.parse(readFileSync(path.join(ws.reports, 'checks.json'), 'utf8')) as Json;
     expect(state.forbidden).toBe(false);
     expect(Object.keys(state.ids as Json).sort()).toEqual(['gemm-perf', 'sched-zipf-perf', 'tokenizer-perf']);

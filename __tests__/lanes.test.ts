@@ -247,5 +247,46 @@ describe('progress', () => {
     expect(value).toBe(42);
     expect(lines[0]).toBe('gemm: started');
     expect(lines.some((l) => /^lane gemm: still running, \d+ s$/.test(l))).toBe(true);
+    expect(laneStartLine(1, 5, 'gemm', 4, ctx, 89.6)).toBe(
+      '[1/5] gemm: 4 cases, profile quick, path auto, 2 threads, ~90 s',
+    );
+  });
+
+  it("counts the bench's finished repetitions, not its aggregates, and says the time left", async () => {
+    const { isBenchRunLine, progressText, withHeartbeat } = await import('../src/lanes/progress.js');
+    const run =
+      'attn-decode: attn_decode/q32kv4d64/ctx2048/real_time       17169 us         8126 us            3 acc_width=16';
+    expect(isBenchRunLine(run)).toBe(true);
+    expect(
+      isBenchRunLine('gemm: gemm/prefill/M128/H2048/r16/real_time 10.2 ms 4.66 ms 70 base_gflops=1'),
+    ).toBe(true);
+    expect(isBenchRunLine(run.replace('real_time ', 'real_time_median '))).toBe(false);
+    expect(isBenchRunLine(run.replace('real_time ', 'real_time_cv '))).toBe(false);
+    expect(isBenchRunLine('gemm: progress: gemm/prefill/M128/H2048/r16 run 1')).toBe(false);
+    expect(isBenchRunLine('gemm: Run on (2 X 2096.02 MHz CPU s)')).toBe(false);
+    expect(progressText(0, 20, 3000)).toBe('0/20 runs, 3 s');
+    expect(progressText(5, 20, 10_000)).toBe('5/20 runs, 10 s, ~30 s left');
+    expect(progressText(21, 20, 50_000)).toBe('21/20 runs, 50 s, finishing');
+    const lines: string[] = [];
+    const ctx = {
+      buildDir: '/b',
+      reportsDir: '/r',
+      profile: 'quick' as const,
+      forcePath: 'auto' as const,
+      threads: 2,
+      timeoutMs: 1000,
+      log: (l: string) => lines.push(l),
+    };
+    await withHeartbeat(
+      ctx,
+      'lane attn-decode',
+      async (c) => {
+        c.log(run);
+        await new Promise((r) => setTimeout(r, 400));
+      },
+      100,
+      4,
+    );
+    expect(lines.some((l) => /^lane attn-decode: 1\/4 runs, \d+ s, ~\d+ s left$/.test(l))).toBe(true);
   });
 });

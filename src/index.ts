@@ -147,6 +147,8 @@ async function doAction(phase: Phase): Promise<number> {
   const io: ActionIO = {
     env: process.env,
     info: (line) => core.info(line),
+    startGroup: (title) => core.startGroup(title),
+    endGroup: () => core.endGroup(),
     warn: (message) => core.warning(message),
     error: (message) => core.error(message),
     setOutput: (name, value) => core.setOutput(name, value),

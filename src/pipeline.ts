@@ -132,10 +132,34 @@ function laneContext(config: Config, log: Log): LaneContext {
   };
 }
 
+/**
+ * How long each lane took in the last run of this profile (reports/results.json), for the
+ * progress line's estimate; nothing when there is no readable earlier run.
+ */
+function previousDurations(reportsDir: string, profile: string): Partial<Record<LaneName, number>> {
+  try {
+    const prev = JSON.parse(
+      readFileSync(path.join(reportsDir, 'results.json'), 'utf8'),
+    ) as Partial<RunResults>;
+    if (prev.profile !== profile || !Array.isArray(prev.lanes)) return {};
+    const out: Partial<Record<LaneName, number>> = {};
+    for (const l of prev.lanes) if (l.status === 'ok' && l.durationS > 0) out[l.lane] = l.durationS;
+    return out;
+  } catch {
+    return {};
+  }
+}
+
 export async function runStage(config: Config, log: Log): Promise<RunResults> {
   await checkRulesReachable(config);
   const { unbuilt, machine } = await prepareHead(config, log);
-  const lanes = await runLanes(config.lanes, laneContext(config, log), unbuilt);
+  const lanes = await runLanes(
+    config.lanes,
+    laneContext(config, log),
+    unbuilt,
+    undefined,
+    previousDurations(config.reportsDir, config.profile),
+  );
   const results: RunResults = { schemaVersion: 1, machine, profile: config.profile, lanes };
   writeResults(config, results);
   log(`wrote ${path.relative(process.cwd(), path.join(config.reportsDir, RESULTS_FILE))}`);

@@ -92,6 +92,9 @@ export interface ActionIO {
   /** stdout: the terminal table */
   print: (text: string) => void;
   now: () => Date;
+  /** a folded section of the job log (one per lane); absent in tests that do not look */
+  startGroup?: (title: string) => void;
+  endGroup?: () => void;
 }
 
 export async function runActionPhase(phase: Phase, io: ActionIO): Promise<number> {
@@ -247,7 +250,7 @@ async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): P
 
   const lanes: LaneResult[] = [];
   let machine: RunResults['machine'] | undefined;
-  for (const lane of config.lanes) {
+  for (const [i, lane] of config.lanes.entries()) {
     if (inputs.checkRuns === 'per-lane') await start(CHECK_NAMES[lane]);
     const failure = built[lane];
     if (failure) {
@@ -256,15 +259,22 @@ async function lanesPhase(inputs: ActionInputs, config: Config, io: ActionIO): P
       lanes.push(emptyResult(lane, 'error', 'build', failure));
       continue;
     }
-    if (ab) {
-      lanes.push(
-        ...(await runAbLanes({ ...config, lanes: [lane], build: false }, ab.base, {}, ab.rules, io.info)),
-      );
-      continue;
+    // One folded log group per lane: its bench output is long, and the group's title is the
+    // lane's place in the run.
+    io.startGroup?.(`[${i + 1}/${config.lanes.length}] ${lane}`);
+    try {
+      if (ab) {
+        lanes.push(
+          ...(await runAbLanes({ ...config, lanes: [lane], build: false }, ab.base, {}, ab.rules, io.info)),
+        );
+        continue;
+      }
+      const r = await runStage({ ...config, lanes: [lane], build: false }, io.info);
+      machine = r.machine;
+      lanes.push(...r.lanes);
+    } finally {
+      io.endGroup?.();
     }
-    const r = await runStage({ ...config, lanes: [lane], build: false }, io.info);
-    machine = r.machine;
-    lanes.push(...r.lanes);
   }
   machine ??= (await runStage({ ...config, lanes: [], build: false }, io.info)).machine;
   const results: RunResults = {

@@ -32,6 +32,8 @@ export async function runLanes(
   ctx: LaneContext,
   unbuilt: Partial<Record<LaneName, string>> = {},
   lookup: (name: LaneName) => Lane | undefined = laneAdapter,
+  /** seconds each lane took in the previous run of this profile, for the start line */
+  estimates: Partial<Record<LaneName, number>> = {},
 ): Promise<LaneResult[]> {
   const results: LaneResult[] = [];
   for (const [i, name] of lanes.entries()) {
@@ -45,10 +47,12 @@ export async function runLanes(
       results.push(emptyResult(name, 'error', 'build', buildFailure));
       continue;
     }
-    ctx.log(laneStartLine(i + 1, lanes.length, name, adapter.plannedCases(ctx.profile).length, ctx));
+    const cases = adapter.plannedCases(ctx.profile).length;
+    ctx.log(laneStartLine(i + 1, lanes.length, name, cases, ctx, estimates[name]));
     const start = Date.now();
     try {
-      const r = await withHeartbeat(ctx, `lane ${name}`, (c) => adapter.run(c));
+      const runs = cases * adapter.samplesPerMetric(ctx.profile);
+      const r = await withHeartbeat(ctx, `lane ${name}`, (c) => adapter.run(c), undefined, runs);
       results.push(r);
       ctx.log(
         `lane ${name}: ${r.status} in ${((Date.now() - start) / 1000).toFixed(1)} s${r.error ? ` (${r.error.message})` : ''}`,
