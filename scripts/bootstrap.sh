@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Makes a fresh Debian/Ubuntu checkout ready for the README's two commands: system packages
-# through scripts/setup.sh, chromium for the dashboard's browser test, npm packages through `npm ci` when node_modules is missing or older
-# than the lockfile. Safe to run every time: it does nothing when all is in place.
+# through scripts/setup.sh, npm packages through `npm ci` when node_modules is missing or older
+# than the lockfile, and with --tests (the test command) chromium for the dashboard's browser
+# test. Safe to run every time: it does nothing when all is in place.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+for_tests=false
+[ "${1:-}" = "--tests" ] && for_tests=true
+
 bash scripts/setup.sh
 
 # The dashboard's browser test drives Debian's chromium (playwright-core downloads no browser
-# here). Not in setup.sh: the action runs that on every runner, which never needs a browser.
-if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+# here). Only for the tests: neither the perf job nor the action ever needs a browser.
+if $for_tests && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
   if command -v apt-get >/dev/null; then
     if [ "$(id -u)" -eq 0 ]; then SUDO=(); elif command -v sudo >/dev/null; then SUDO=(sudo -n); else SUDO=(); fi
     echo "[bootstrap] apt-get install chromium" >&2
