@@ -218,19 +218,24 @@ describe('bench processes', () => {
   });
 });
 
+/** A lane context whose log lines land in `lines`. */
+function progressCtx(lines: string[]) {
+  return {
+    buildDir: '/b',
+    reportsDir: '/r',
+    profile: 'quick' as const,
+    forcePath: 'auto' as const,
+    threads: 2,
+    timeoutMs: 1000,
+    log: (l: string) => lines.push(l),
+  };
+}
+
 describe('progress', () => {
   it('names the lane, its place and its cases; a silent lane still says it is running', async () => {
     const { laneStartLine, withHeartbeat } = await import('../src/lanes/progress.js');
     const lines: string[] = [];
-    const ctx = {
-      buildDir: '/b',
-      reportsDir: '/r',
-      profile: 'quick' as const,
-      forcePath: 'auto' as const,
-      threads: 2,
-      timeoutMs: 1000,
-      log: (l: string) => lines.push(l),
-    };
+    const ctx = progressCtx(lines);
     expect(laneStartLine(2, 4, 'attn-decode', 7, ctx)).toBe(
       '[2/4] attn-decode: 7 cases, profile quick, path auto, 2 threads',
     );
@@ -268,15 +273,7 @@ describe('progress', () => {
     expect(progressText(5, 20, 10_000)).toBe('5/20 runs, 10 s, ~30 s left');
     expect(progressText(21, 20, 50_000)).toBe('21/20 runs, 50 s, finishing');
     const lines: string[] = [];
-    const ctx = {
-      buildDir: '/b',
-      reportsDir: '/r',
-      profile: 'quick' as const,
-      forcePath: 'auto' as const,
-      threads: 2,
-      timeoutMs: 1000,
-      log: (l: string) => lines.push(l),
-    };
+    const ctx = progressCtx(lines);
     await withHeartbeat(
       ctx,
       'lane attn-decode',

@@ -3,19 +3,15 @@
 // perplexity case, report per-case facts and counters the same way, and run the same way (a
 // failed run is an error result, never an exception). Each lane keeps its own grid, sequence
 // axis, metric tables and report files, and describes them to attnLane.
-import { median } from 'simple-statistics';
 import type { Lane, LaneContext } from '../lane.js';
 import type { LaneName, Profile } from '../../model/lanes.js';
-import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../../model/results.js';
+import type { CaseResult, LaneResult, Metric } from '../../model/results.js';
 import { parseGbenchJson, type GbenchCase } from '../../results/gbench.js';
 import { ATTN_PERPLEXITY_CASE } from './reports.js';
 import { runBenchLane, type ParsedResult } from '../bench-lane.js';
+import { metricFromSamples, type MetricSpec } from '../../results/metric.js';
 
-export interface MetricSpec {
-  unit: string;
-  better: Better;
-  kind: MetricKind;
-}
+export type { MetricSpec };
 
 /** What every attention grid sets; a lane adds its sequence axis and any flags of its own. */
 export interface AttnGrid {
@@ -73,14 +69,13 @@ function metricsFromCounters(c: GbenchCase, specs: Record<string, MetricSpec>): 
   const out: Metric[] = [];
   for (const [name, spec] of Object.entries(specs)) {
     if (!c.runs.some((r) => name in r.counters)) continue;
-    const samples = c.runs.map((r) => r.counters[name] ?? Number.NaN);
-    const finite = samples.filter(Number.isFinite);
-    out.push({
-      name,
-      ...spec,
-      samples,
-      value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
-    });
+    out.push(
+      metricFromSamples(
+        name,
+        spec,
+        c.runs.map((r) => r.counters[name] ?? Number.NaN),
+      ),
+    );
   }
   return out;
 }

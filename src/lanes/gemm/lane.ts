@@ -4,10 +4,11 @@
 import { median } from 'simple-statistics';
 import type { Lane, LaneContext } from '../lane.js';
 import type { Profile } from '../../model/lanes.js';
-import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../../model/results.js';
+import type { CaseResult, LaneResult, Metric } from '../../model/results.js';
 import { parseGbenchJson, type GbenchCase } from '../../results/gbench.js';
 import { runBenchLane } from '../bench-lane.js';
 import { writeGemmReports } from './reports.js';
+import { metricFromSamples, type MetricSpec } from '../../results/metric.js';
 
 interface Grid {
   m: number[];
@@ -46,17 +47,14 @@ export function gemmCaseId(m: number, h: number, r: number): string {
   return `${m <= GEMM_DECODE_MAX_M ? 'decode' : 'prefill'}/M${m}/H${h}/r${r}`;
 }
 
-interface MetricSpec {
-  unit: string;
-  better: Better;
-  kind: MetricKind;
+interface GemmMetricSpec extends MetricSpec {
   decodeOnly?: boolean;
   /** reported only when the bench has it (BLIS: absent from an older base's bench) */
   optional?: boolean;
 }
 
 /** The counters the bench reports that become metrics, in the order the report shows them. */
-export const GEMM_METRICS: Record<string, MetricSpec> = {
+export const GEMM_METRICS: Record<string, GemmMetricSpec> = {
   fused_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
   base_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
   unfused_gflops: { unit: 'GFLOP/s', better: 'higher', kind: 'absolute' },
@@ -101,13 +99,7 @@ function metricsOf(c: GbenchCase, decode: boolean, r: number, h: number): Metric
     } else {
       samples = c.runs.map((run) => run.counters[name] ?? Number.NaN);
     }
-    const finite = samples.filter(Number.isFinite);
-    out.push({
-      name,
-      ...spec,
-      samples,
-      value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
-    });
+    out.push(metricFromSamples(name, spec, samples));
   }
   return out;
 }

@@ -3,13 +3,13 @@
 // runs every policy on the same trace in virtual time and searches each policy's capacity; a
 // short real-thread run checks the simulation. This adapter picks the sweep and the knobs per
 // profile and turns the bench's `<policy>.<metric>` counters into one case per policy and point.
-import { median } from 'simple-statistics';
 import type { Lane, LaneContext } from '../lane.js';
 import type { Profile } from '../../model/lanes.js';
-import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../../model/results.js';
+import type { CaseResult, LaneResult, Metric } from '../../model/results.js';
 import { parseGbenchJson, type GbenchCase } from '../../results/gbench.js';
 import { runBenchLane } from '../bench-lane.js';
 import { writeSchedReports } from './reports.js';
+import { metricFromSamples, type MetricSpec } from '../../results/metric.js';
 
 export const SCHED_POLICIES = ['fcfs_lru', 'affinity_prefetch', 'cost_aware'] as const;
 export type SchedPolicy = (typeof SCHED_POLICIES)[number];
@@ -116,12 +116,6 @@ export function sweepPoints(g: Grid): string[] {
   ];
 }
 
-interface MetricSpec {
-  unit: string;
-  better: Better;
-  kind: MetricKind;
-}
-
 /**
  * Per policy and point. Latencies, rates and capacities come from a simulation on this
  * machine's probed costs: absolute. Shares and ratios of one simulation, and the LoRA tax (the
@@ -182,15 +176,7 @@ const TRACE_COUNTERS = [
   'observed_mean_adapters',
 ] as const;
 
-function metricOf(name: string, spec: MetricSpec, samples: number[]): Metric {
-  const finite = samples.filter(Number.isFinite);
-  return {
-    name,
-    ...spec,
-    samples,
-    value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
-  };
-}
+const metricOf = metricFromSamples;
 
 function counter(c: GbenchCase, key: string): number[] {
   return c.runs.map((r) => r.counters[key] ?? Number.NaN);

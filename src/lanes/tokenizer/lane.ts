@@ -5,10 +5,9 @@
 // this adapter picks the grid per profile, runs it, checks parity and turns samples into metrics.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { median } from 'simple-statistics';
 import type { Lane, LaneContext } from '../lane.js';
 import type { Profile } from '../../model/lanes.js';
-import type { Better, CaseResult, LaneResult, Metric, MetricKind } from '../../model/results.js';
+import type { CaseResult, LaneResult, Metric } from '../../model/results.js';
 import { benchEnv, describeFailure, runProcess } from '../spawn.js';
 import {
   TOKENIZER_MODELS,
@@ -20,6 +19,7 @@ import {
   type TokenizerModel,
 } from './setup.js';
 import { writeTokenizerReports } from './reports.js';
+import { metricFromSamples, type MetricSpec } from '../../results/metric.js';
 
 interface Grid {
   models: TokenizerModel[];
@@ -58,12 +58,6 @@ export const TOKENIZER_GRIDS: Record<Profile, Grid> = {
     prefixEntries: 64,
   },
 };
-
-interface MetricSpec {
-  unit: string;
-  better: Better;
-  kind: MetricKind;
-}
 
 const THREAD_METRICS = (threads: number[]): Record<string, MetricSpec> =>
   Object.fromEntries(
@@ -112,15 +106,7 @@ export interface ChildOutput {
   models: ChildModel[];
 }
 
-function metric(name: string, spec: MetricSpec, samples: number[]): Metric {
-  const finite = samples.filter(Number.isFinite);
-  return {
-    name,
-    ...spec,
-    samples,
-    value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
-  };
-}
+const metric = metricFromSamples;
 
 /** Child JSON → lane result; pure, so it is tested on recorded output. */
 export function tokenizerResultFromJson(
