@@ -58032,10 +58032,28 @@ function writeGemmReports(result, reportsDir) {
     ];
 }
 
+;// CONCATENATED MODULE: ./src/results/metric.ts
+// One metric from its per-repetition samples, the same way in every lane: its value is the
+// median, and NaN when any repetition did not report it (a missing sample is not dropped in
+// silence, so a half-measured metric cannot pass as a whole one).
+
+function metricFromSamples(name, spec, samples) {
+    const finite = samples.filter(Number.isFinite);
+    return {
+        name,
+        unit: spec.unit,
+        better: spec.better,
+        kind: spec.kind,
+        samples,
+        value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/lanes/gemm/lane.ts
 // The GEMM lane: base, fused-LoRA and unfused-LoRA FP32 GEMM against OpenBLAS on the same
 // shapes, timed round-robin inside one process (native/bench/gemm_bench.cpp). This adapter
 // picks the shapes per profile, runs the binary, and turns its counters into metrics.
+
 
 
 
@@ -58112,13 +58130,7 @@ function metricsOf(c, decode, r, h) {
         else {
             samples = c.runs.map((run) => run.counters[name] ?? Number.NaN);
         }
-        const finite = samples.filter(Number.isFinite);
-        out.push({
-            name,
-            ...spec,
-            samples,
-            value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
-        });
+        out.push(metricFromSamples(name, spec, samples));
     }
     return out;
 }
@@ -58421,15 +58433,7 @@ function tokenizerMetricSpecs(threads) {
         prefix_speedup: { unit: '×', better: 'higher', kind: 'same-run' },
     };
 }
-function metric(name, spec, samples) {
-    const finite = samples.filter(Number.isFinite);
-    return {
-        name,
-        ...spec,
-        samples,
-        value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
-    };
-}
+const metric = metricFromSamples;
 /** Child JSON → lane result; pure, so it is tested on recorded output. */
 function tokenizerResultFromJson(text, planned, threads) {
     const out = JSON.parse(text);
@@ -58707,11 +58711,6 @@ const ATTN_DECODE_REPORT = {
 const writeAttnDecodeReports = (result, reportsDir) => writeAttnReports(ATTN_DECODE_REPORT, result, reportsDir);
 
 ;// CONCATENATED MODULE: ./src/lanes/attention/lane.ts
-// What the two attention lanes (attn-decode, attn-prefill) share: both benches take the same
-// shape grid and flags, name their cases "<bench>/q<Q>kv<KV>d<D>/<axis><N>" plus a model-level
-// perplexity case, report per-case facts and counters the same way, and run the same way (a
-// failed run is an error result, never an exception). Each lane keeps its own grid, sequence
-// axis, metric tables and report files, and describes them to attnLane.
 
 
 
@@ -58739,14 +58738,7 @@ function metricsFromCounters(c, specs) {
     for (const [name, spec] of Object.entries(specs)) {
         if (!c.runs.some((r) => name in r.counters))
             continue;
-        const samples = c.runs.map((r) => r.counters[name] ?? Number.NaN);
-        const finite = samples.filter(Number.isFinite);
-        out.push({
-            name,
-            ...spec,
-            samples,
-            value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
-        });
+        out.push(metricFromSamples(name, spec, c.runs.map((r) => r.counters[name] ?? Number.NaN)));
     }
     return out;
 }
@@ -59366,11 +59358,6 @@ function writeSchedReports(result, reportsDir) {
 }
 
 ;// CONCATENATED MODULE: ./src/lanes/sched/lane.ts
-// The scheduler lane: multi-adapter serving under a seeded Zipf trace. The bench
-// (native/bench/sched_bench.cpp) probes the real kernels into a cost table each repetition,
-// runs every policy on the same trace in virtual time and searches each policy's capacity; a
-// short real-thread run checks the simulation. This adapter picks the sweep and the knobs per
-// profile and turns the bench's `<policy>.<metric>` counters into one case per policy and point.
 
 
 
@@ -59510,15 +59497,7 @@ const TRACE_COUNTERS = [
     'base_share',
     'observed_mean_adapters',
 ];
-function metricOf(name, spec, samples) {
-    const finite = samples.filter(Number.isFinite);
-    return {
-        name,
-        ...spec,
-        samples,
-        value: finite.length === samples.length && finite.length > 0 ? median(finite) : Number.NaN,
-    };
-}
+const metricOf = metricFromSamples;
 function counter(c, key) {
     return c.runs.map((r) => r.counters[key] ?? Number.NaN);
 }
@@ -60050,26 +60029,54 @@ function describeMachine(cwd, compiler, now = new Date()) {
 
 ;// CONCATENATED MODULE: ./src/lanes/progress.ts
 const HEARTBEAT_MS = 15_000;
-/** "[2/4] attn-decode: 7 cases, profile quick, path auto, 2 threads" */
-function laneStartLine(index, total, name, cases, ctx) {
-    return `[${index}/${total}] ${name}: ${cases} case${cases === 1 ? '' : 's'}, profile ${ctx.profile}, path ${ctx.forcePath}, ${ctx.threads} threads`;
+/** "[2/4] attn-decode: 7 cases, profile quick, path auto, 2 threads, ~90 s" */
+function laneStartLine(index, total, name, cases, ctx, estimateS) {
+    const estimate = estimateS !== undefined && estimateS > 0 ? `, ~${Math.round(estimateS)} s` : '';
+    return `[${index}/${total}] ${name}: ${cases} case${cases === 1 ? '' : 's'}, profile ${ctx.profile}, path ${ctx.forcePath}, ${ctx.threads} threads${estimate}`;
 }
 /**
- * Runs `fn` with a context whose log also resets a silence timer; after HEARTBEAT_MS without a
- * line, one "still running" line with the elapsed time is printed (and again after each further
- * silence).
+ * Whether a lane output line is Google Benchmark's console line for one finished repetition
+ * ("gemm: attn_decode/q32kv4d64/ctx2048/real_time   17169 us   8126 us   3 …"), not one of
+ * its aggregates (_mean, _median, _stddev, _cv), which follow the repetitions.
  */
-async function withHeartbeat(ctx, label, fn, intervalMs = HEARTBEAT_MS) {
+function isBenchRunLine(line) {
+    const body = line.replace(/^[\w-]+: /, '');
+    const m = /^([\w.:=-]+(?:\/[\w.:=-]+)+)\s+\d[\d.]*\s+(?:ns|us|ms|s)\s/.exec(body);
+    return m !== null && !/_(?:mean|median|stddev|cv)$/.test(m[1] ?? '');
+}
+/** "7/20 runs, 45 s, ~80 s left" (no estimate before the first run or past the planned count). */
+function progressText(done, planned, elapsedMs) {
+    const elapsed = `${Math.round(elapsedMs / 1000)} s`;
+    if (done <= 0 || planned <= 0)
+        return `0/${planned} runs, ${elapsed}`;
+    if (done >= planned)
+        return `${done}/${planned} runs, ${elapsed}, finishing`;
+    const left = (elapsedMs / done) * (planned - done);
+    return `${done}/${planned} runs, ${elapsed}, ~${Math.round(left / 1000)} s left`;
+}
+/**
+ * Runs `fn` with a context whose log also resets a silence timer and counts the bench's
+ * finished repetitions; after HEARTBEAT_MS without a line, one progress line is printed (runs
+ * done of `plannedRuns` and the time left when that is known, else "still running"), and again
+ * after each further silence.
+ */
+async function withHeartbeat(ctx, label, fn, intervalMs = HEARTBEAT_MS, plannedRuns = 0) {
     const start = Date.now();
     let last = start;
+    let done = 0;
     const log = (line) => {
         last = Date.now();
+        if (isBenchRunLine(line))
+            done++;
         ctx.log(line);
     };
     const timer = setInterval(() => {
         if (Date.now() - last < intervalMs)
             return;
-        log(`${label}: still running, ${Math.round((Date.now() - start) / 1000)} s`);
+        const elapsed = Date.now() - start;
+        log(plannedRuns > 0
+            ? `${label}: ${progressText(done, plannedRuns, elapsed)}`
+            : `${label}: still running, ${Math.round(elapsed / 1000)} s`);
     }, Math.max(50, Math.floor(intervalMs / 5)));
     timer.unref();
     try {
@@ -60097,7 +60104,9 @@ function emptyResult(lane, status, step, message) {
         info: {},
     };
 }
-async function runLanes(lanes, ctx, unbuilt = {}, lookup = laneAdapter) {
+async function runLanes(lanes, ctx, unbuilt = {}, lookup = laneAdapter, 
+/** seconds each lane took in the previous run of this profile, for the start line */
+estimates = {}) {
     const results = [];
     for (const [i, name] of lanes.entries()) {
         const adapter = lookup(name);
@@ -60110,10 +60119,12 @@ async function runLanes(lanes, ctx, unbuilt = {}, lookup = laneAdapter) {
             results.push(emptyResult(name, 'error', 'build', buildFailure));
             continue;
         }
-        ctx.log(laneStartLine(i + 1, lanes.length, name, adapter.plannedCases(ctx.profile).length, ctx));
+        const cases = adapter.plannedCases(ctx.profile).length;
+        ctx.log(laneStartLine(i + 1, lanes.length, name, cases, ctx, estimates[name]));
         const start = Date.now();
         try {
-            const r = await withHeartbeat(ctx, `lane ${name}`, (c) => adapter.run(c));
+            const runs = cases * adapter.samplesPerMetric(ctx.profile);
+            const r = await withHeartbeat(ctx, `lane ${name}`, (c) => adapter.run(c), undefined, runs);
             results.push(r);
             ctx.log(`lane ${name}: ${r.status} in ${((Date.now() - start) / 1000).toFixed(1)} s${r.error ? ` (${r.error.message})` : ''}`);
         }
@@ -65335,10 +65346,29 @@ function laneContext(config, log) {
         log,
     };
 }
+/**
+ * How long each lane took in the last run of this profile (reports/results.json), for the
+ * progress line's estimate; nothing when there is no readable earlier run.
+ */
+function previousDurations(reportsDir, profile) {
+    try {
+        const prev = JSON.parse((0,external_node_fs_.readFileSync)(external_node_path_default().join(reportsDir, 'results.json'), 'utf8'));
+        if (prev.profile !== profile || !Array.isArray(prev.lanes))
+            return {};
+        const out = {};
+        for (const l of prev.lanes)
+            if (l.status === 'ok' && l.durationS > 0)
+                out[l.lane] = l.durationS;
+        return out;
+    }
+    catch {
+        return {};
+    }
+}
 async function runStage(config, log) {
     await checkRulesReachable(config);
     const { unbuilt, machine } = await prepareHead(config, log);
-    const lanes = await runLanes(config.lanes, laneContext(config, log), unbuilt);
+    const lanes = await runLanes(config.lanes, laneContext(config, log), unbuilt, undefined, previousDurations(config.reportsDir, config.profile));
     const results = { schemaVersion: 1, machine, profile: config.profile, lanes };
     writeResults(config, results);
     log(`wrote ${external_node_path_default().relative(process.cwd(), external_node_path_default().join(config.reportsDir, RESULTS_FILE))}`);
@@ -68449,13 +68479,13 @@ function info(message) {
  * @param name The name of the output group
  */
 function startGroup(name) {
-    issue('group', name);
+    command_issue('group', name);
 }
 /**
  * End an output group.
  */
 function endGroup() {
-    issue('endgroup');
+    command_issue('endgroup');
 }
 /**
  * Wrap an asynchronous function call in a group.
@@ -75690,7 +75720,7 @@ async function lanesPhase(inputs, config, io) {
         await start(SINGLE_CHECK_NAME);
     const lanes = [];
     let machine;
-    for (const lane of config.lanes) {
+    for (const [i, lane] of config.lanes.entries()) {
         if (inputs.checkRuns === 'per-lane')
             await start(CHECK_NAMES[lane]);
         const failure = built[lane];
@@ -75700,13 +75730,21 @@ async function lanesPhase(inputs, config, io) {
             lanes.push(emptyResult(lane, 'error', 'build', failure));
             continue;
         }
-        if (ab) {
-            lanes.push(...(await runAbLanes({ ...config, lanes: [lane], build: false }, ab.base, {}, ab.rules, io.info)));
-            continue;
+        // One folded log group per lane: its bench output is long, and the group's title is the
+        // lane's place in the run.
+        io.startGroup?.(`[${i + 1}/${config.lanes.length}] ${lane}`);
+        try {
+            if (ab) {
+                lanes.push(...(await runAbLanes({ ...config, lanes: [lane], build: false }, ab.base, {}, ab.rules, io.info)));
+                continue;
+            }
+            const r = await runStage({ ...config, lanes: [lane], build: false }, io.info);
+            machine = r.machine;
+            lanes.push(...r.lanes);
         }
-        const r = await runStage({ ...config, lanes: [lane], build: false }, io.info);
-        machine = r.machine;
-        lanes.push(...r.lanes);
+        finally {
+            io.endGroup?.();
+        }
     }
     machine ??= (await runStage({ ...config, lanes: [], build: false }, io.info)).machine;
     const results = {
@@ -76158,6 +76196,8 @@ async function doAction(phase) {
     const io = {
         env: process.env,
         info: (line) => info(line),
+        startGroup: (title) => startGroup(title),
+        endGroup: () => endGroup(),
         warn: (message) => warning(message),
         error: (message) => error(message),
         setOutput: (name, value) => setOutput(name, value),
