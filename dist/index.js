@@ -75723,17 +75723,17 @@ async function lanesPhase(inputs, config, io) {
     for (const [i, lane] of config.lanes.entries()) {
         if (inputs.checkRuns === 'per-lane')
             await start(CHECK_NAMES[lane]);
-        const failure = built[lane];
-        if (failure) {
-            // never run a binary left in the cache by an earlier build of other sources
-            io.info(`lane ${lane}: not run, its build failed`);
-            lanes.push(emptyResult(lane, 'error', 'build', failure));
-            continue;
-        }
         // One folded log group per lane: its bench output is long, and the group's title is the
         // lane's place in the run.
         io.startGroup?.(`[${i + 1}/${config.lanes.length}] ${lane}`);
         try {
+            const failure = built[lane];
+            if (failure) {
+                // never run a binary left in the cache by an earlier build of other sources
+                io.info(`lane ${lane}: not run, its build failed`);
+                lanes.push(emptyResult(lane, 'error', 'build', failure));
+                continue;
+            }
             if (ab) {
                 lanes.push(...(await runAbLanes({ ...config, lanes: [lane], build: false }, ab.base, {}, ab.rules, io.info)));
                 continue;
