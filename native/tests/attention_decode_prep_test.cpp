@@ -172,9 +172,76 @@ TEST(AttentionDecodePrep, Avx512TablesPrepareTheSameQuery) {
     expect_same_prepared(ref, got, G, D, true, "table D " + std::to_string(D));
   }
   if (cpu_features().avx512_vnni) {
-    EXPECT_EQ(detail::decode_kernels_vnni_avx512().prepare_query, k.prepare_query);
     EXPECT_EQ(detail::decode_kernels_vnni_avx512().apply_outliers, k.apply_outliers);
   }
+#endif
+}
+
+// The VNNI table's one-level int16 query (8 heads per vector) is the AVX2 path's definition:
+// the same q16, s_hi and b_hi bits; zq (summed in another order) within FP32 rounding.
+struct Prepared16 {
+  std::vector<std::int16_t> q16;
+  std::vector<float> s_hi, zq;
+  std::vector<std::int32_t> b_hi;
+  Prepared16(int G, int D) : q16(G * D + kSlack, 0x5A5A), s_hi(G + kSlack, -7.0f), zq(G + kSlack, -7.0f), b_hi(G + kSlack, -7) {}
+  QueryBuffers buffers() {
+    auto* bytes = reinterpret_cast<std::int8_t*>(q16.data());
+    return {bytes, bytes + q16.size(), s_hi.data(), nullptr, b_hi.data(), nullptr, zq.data()};
+  }
+};
+
+TEST(AttentionDecodePrep, VnniInt16QueryIsTheAvx2Query) {
+#if INFENG_HAVE_AVX512 && INFENG_HAVE_AVX2
+  if (!path_supported(Path::Avx512) || !cpu_features().avx512_vnni) GTEST_SKIP() << "no AVX-512 VNNI here";
+  const auto& avx2 = detail::decode_kernels_avx2();
+  const auto& vnni = detail::decode_kernels_vnni_avx512();
+  ASSERT_TRUE(vnni.int_query && avx2.int_query);
+  int cases = 0;
+  for (int D : {8, 16, 24, 64, 128, 136, 256}) {
+    const int L = static_cast<int>(std::min<long long>(32767, 2147483647LL / (255LL * D)));
+    for (int G : {1, 3, 7, 8, 12}) {
+      for (int variant = 0; variant < 4; ++variant) {
+        const bool zero_scales = variant == 2, tiny = variant == 3;
+        const QueryInputs in = make_query_inputs(G, D, 500u * D + 7u * G + variant, zero_scales, tiny);
+        const std::string what = "D " + std::to_string(D) + " G " + std::to_string(G) + " variant " + std::to_string(variant);
+        Prepared16 ref(G, D), got(G, D);
+        avx2.prepare_query(in.qs.data(), in.ks.data(), in.mid.data(), G, D, true, ref.buffers());
+        vnni.prepare_query(in.qs.data(), in.ks.data(), in.mid.data(), G, D, true, got.buffers());
+        for (int i = 0; i < G * D + kSlack; ++i) ASSERT_EQ(ref.q16[i], got.q16[i]) << what << " q16 " << i;
+        for (int h = 0; h < G + kSlack; ++h) {
+          ASSERT_EQ(bits(ref.s_hi[h]), bits(got.s_hi[h])) << what << " s_hi head " << h;
+          ASSERT_EQ(ref.b_hi[h], got.b_hi[h]) << what << " b_hi head " << h;
+          if (h >= G) ASSERT_EQ(bits(got.zq[h]), bits(-7.0f)) << what << " zq written past G";
+        }
+        for (int h = 0; h < G; ++h) {
+          double za = 0;
+          for (int c = 0; c < D; ++c) za += std::fabs(static_cast<double>(in.qs[h * D + c]) * in.mid[c]);
+          ASSERT_NEAR(got.zq[h], ref.zq[h], 1e-6 * za + 1e-30) << what << " zq head " << h;
+          // Meaningful levels: q·ks comes back within half a step, one channel at the limit, and
+          // b_hi is 128 times their sum.
+          if (zero_scales) {
+            EXPECT_EQ(got.s_hi[h], 0.0f) << what;
+            continue;
+          }
+          long long sum = 0;
+          int at_limit = 0;
+          for (int c = 0; c < D; ++c) {
+            const double fq = static_cast<double>(in.qs[h * D + c]) * in.ks[c];
+            ASSERT_LE(std::fabs(fq - static_cast<double>(got.s_hi[h]) * got.q16[h * D + c]), 0.51 * got.s_hi[h] + 1e-6 * std::fabs(fq))
+                << what << " head " << h << " ch " << c;
+            sum += got.q16[h * D + c];
+            at_limit += std::abs(got.q16[h * D + c]) == L;
+          }
+          EXPECT_EQ(got.b_hi[h], 128 * sum) << what << " head " << h;
+          EXPECT_GE(at_limit, 1) << what << " head " << h;
+        }
+        ++cases;
+      }
+    }
+  }
+  EXPECT_EQ(cases, 7 * 5 * 4);
+#else
+  GTEST_SKIP() << "this build has no AVX-512 or no AVX2 path";
 #endif
 }
 

@@ -105,8 +105,8 @@ void check_f16(const Case& c, Path path, const synthetic::Kv& kv, const std::vec
 }
 
 // int8: K error per channel ≤ ks_c/2 around its midpoint (0 for CSR outliers), V error
-// ≤ vs_t/2; the VNNI path's two-level query adds ≤ s_hi/508 per folded channel (s_hi =
-// max|q'|/127), the AVX2 path's int16 query ≤ max|q'|/65534, times |ku − 128| ≤ 127; the two-level u8 softmax weights (decode_weights.h)
+// ≤ vs_t/2; the AMX path's two-level query adds ≤ s_hi/508 per folded channel (s_hi =
+// max|q'|/127), the AVX2 and VNNI paths' int16 query ≤ max|q'|/65534, times |ku − 128| ≤ 127; the two-level u8 softmax weights (decode_weights.h)
 // round p_t·vs_t to steps of max_tile(p·vs)/(255·256) per head and tile, times the token's int8 V
 // (≤ 127). Uniform errors: σ = step/√12 each.
 // The int8 kernels of the AVX-512 path: FMA, vpdpbusd, AMX tiles.
@@ -128,11 +128,11 @@ std::vector<Int8Kernel> int8_kernels(Path p) {
 }
 
 void check_int8(const Case& c, Path path, Int8Kernel kernel, const synthetic::Kv& kv, const std::vector<float>& q,
-                std::vector<float>* out_keep) {
+                std::vector<float>* out_keep, QuantConfig cfg = {}) {
   const bool vnni = kernel != Int8Kernel::Fma;
   const Shape& s = c.shape;
   const int D = s.head_dim, H = s.n_kv_heads, G = s.group();
-  KvCacheInt8 cache(H, D, c.ctx + 3);
+  KvCacheInt8 cache(H, D, c.ctx + 3, cfg);
   cache.append_many(kv.k.data(), kv.v.data(), c.ctx);
   std::vector<float> out(static_cast<std::size_t>(s.n_q_heads) * D), ref(out.size());
   DecodeOptions opt;
@@ -165,9 +165,10 @@ void check_int8(const Case& c, Path path, Int8Kernel kernel, const synthetic::Kv
         const float* ks = cache.k_scales(hk, t / kKvGroup);
         double qmax = 0;
         for (int ch = 0; ch < D; ++ch) qmax = std::max(qmax, std::fabs(q[hq * D + ch] * inv_sqrt_d * ks[ch]));
-        // The integer query's rounding step: two int8 levels (VNNI, AMX) or one int16 level
-        // (AVX2, max|q'|/32767 for D ≤ 256).
-        const double sq = vnni ? qmax / 127.0 / 254.0 : path == Path::Avx2 ? qmax / 32767.0 : 0.0;
+        // The integer query's rounding step: two int8 levels (AMX) or one int16 level (AVX2,
+        // VNNI: max|q'|/32767 for D ≤ 256).
+        const bool i16 = kernel == Int8Kernel::Vnni || path == Path::Avx2;
+        const double sq = kernel == Int8Kernel::Amx ? qmax / 127.0 / 254.0 : i16 ? qmax / 32767.0 : 0.0;
         const float* mid = cache.k_mids(hk, t / kKvGroup);
         for (int ch = 0; ch < D; ++ch) {
           const double qc = q[hq * D + ch] * inv_sqrt_d;
@@ -226,8 +227,27 @@ TEST(AttentionDecode, Int8CacheMatchesReferenceWithinTheQuantisationBound) {
   }
 }
 
-// The FMA paths compute the same FP32 scores up to summation order; VNNI's two-level query
-// differs from them by ≤ 1/(2·127·254) of the largest folded channel: all far inside the
+// Groups with 1 to 6 outlier channels: the VNNI score kernel adds up to 4 itself (one code
+// path per count), more go through the separate correction.
+TEST(AttentionDecode, Int8OutlierCountsFromOneToSix) {
+  for (int n : {1, 3, 4, 6}) {
+    QuantConfig cfg;
+    cfg.max_outlier_channels = 6;
+    for (const Case& c : {Case{{32, 4, 64}, 700, 0}, Case{{16, 8, 128}, 400, 48}}) {
+      const auto kv = synthetic::make_kv(c.ctx, c.shape.n_kv_heads, c.shape.head_dim, 60u + n, n, 14.0f);
+      const auto q = synthetic::make_queries(c.shape.n_q_heads * c.shape.head_dim, 61u + n);
+      KvCacheInt8 probe(c.shape.n_kv_heads, c.shape.head_dim, c.ctx, cfg);
+      probe.append_many(kv.k.data(), kv.v.data(), c.ctx);
+      EXPECT_GE(probe.outlier_count(), static_cast<std::size_t>(probe.quantised_len())) << n << " outlier channels";
+      for (Path p : runnable_paths())
+        for (Int8Kernel k : int8_kernels(p)) check_int8(c, p, k, kv, q, nullptr, cfg);
+    }
+  }
+}
+
+// The FMA paths compute the same FP32 scores up to summation order; AMX's two-level query
+// differs from them by ≤ 1/(2·127·254) of the largest folded channel, the int16 query (AVX2,
+// VNNI) by ≤ 1/65534 of it: all far inside the
 // quantisation bound. That difference can tip a softmax weight's 16-bit level the other way
 // (decode_weights.h), which moves an output by up to max|v|/65280 per tipped weight: allowed
 // for two, on top of FP32 rounding.

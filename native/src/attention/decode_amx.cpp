@@ -204,6 +204,9 @@ const DecodeKernels& decode_kernels_amx() {
   static const DecodeKernels k = [] {
     DecodeKernels t = decode_kernels_vnni_avx512();
     t.amx = true;
+    // AMX multiplies int8 tiles: the query in two int8 levels, the outliers in their own pass.
+    t.prepare_query = decode_kernels_avx512().prepare_query;
+    t.fused_outliers = false;
     t.scores_i8 = scores_i8_amx;
     t.accum_v_i8 = accum_v_i8_amx;
     t.begin = amx_begin;

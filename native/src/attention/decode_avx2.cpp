@@ -179,8 +179,7 @@ void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int 
   for (int b = 0; b < nsub; ++b) {
     const std::uint8_t* kb = k + static_cast<std::size_t>(b) * D * kKvSub;
     for (int h0 = 0; h0 < G; h0 += 4) {
-      QuantQuery qh = q.heads_from(h0, D);
-      qh.hi = reinterpret_cast<const std::int8_t*>(reinterpret_cast<const std::int16_t*>(q.hi) + h0 * D);
+      const QuantQuery qh = q.heads_from(h0, D, true);
       float* sh = s + h0 * lds + b * kKvSub;
       const std::ptrdiff_t f = h0 == 0 ? pf : 0;
       switch (std::min(4, G - h0)) {

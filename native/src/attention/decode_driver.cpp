@@ -119,6 +119,8 @@ struct Scratch {
   // both as one tile.
   std::vector<std::int8_t> levels;
   std::vector<std::int32_t> b_hi, b_lo;
+  // The scaled query at the group's outlier channels (QuantQuery::oq), G × kMaxFusedCols.
+  std::vector<float> oq;
   int lds = 0;
   // int8: the VNNI kernel reads the query's int8 levels (hi, lo); the FMA kernels read qs.
   void size_for(int G, int D, int T, bool int8, bool vnni) {
@@ -133,6 +135,7 @@ struct Scratch {
       levels.resize(vnni ? 2 * static_cast<std::size_t>(G) * D : 0);
       for (auto* v : {&s_hi, &s_lo, &zq}) v->resize(G);
       for (auto* v : {&b_hi, &b_lo}) v->resize(G);
+      oq.resize(static_cast<std::size_t>(G) * detail::kMaxFusedCols);
     }
   }
   std::int8_t* hi() { return levels.empty() ? nullptr : levels.data(); }
@@ -201,6 +204,32 @@ void run_f16_tokens(const DecodeKernels& k, const std::uint16_t* kh, const std::
     k.accum_v_f16(vh + static_cast<std::size_t>(t0) * D, D, len, sc.s.data(), sc.lds, G,
                   sc.corr.data(), sc.acc.data(), pf);
   }
+}
+
+// Hands tokens [a, b) of one K group's outliers to a score kernel that adds them itself
+// (DecodeKernels::fused_outliers): possible when the tokens' CSR rows form one dense block of
+// at most kMaxFusedCols entries each. The quantiser writes every token of a group with the
+// group's outlier channels in ascending order (kv_cache.cpp), so equal row lengths are the
+// whole test. Also fetches the next group's values into L2 while this one computes.
+bool fuse_outliers(const OutlierCsr& csr, int a, int b, int G, int D, Scratch& sc, QuantQuery& qq) {
+  const std::int32_t* rp = csr.row_ptr.data();
+  const int f0 = rp[a], nf = rp[a + 1] - f0;
+  if (nf > detail::kMaxFusedCols || rp[b] - f0 != nf * (b - a)) return false;
+  const int last = static_cast<int>(csr.row_ptr.size()) - 1;
+  if (b < last) {
+    const int e = rp[std::min(last, b + kKvGroup)];
+    const auto first = reinterpret_cast<std::uintptr_t>(csr.val.data() + rp[b]);
+    for (std::uintptr_t l = first & ~std::uintptr_t{63}; l < first + sizeof(float) * (e - rp[b]); l += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(l), _MM_HINT_T1);
+  }
+  if (nf == 0) return true;
+  const std::uint16_t* cols = csr.col.data() + f0;
+  for (int h = 0; h < G; ++h)
+    for (int i = 0; i < nf; ++i) sc.oq[h * detail::kMaxFusedCols + i] = sc.qs[h * D + cols[i]];
+  qq.nf = nf;
+  qq.oval = csr.val.data() + f0;
+  qq.oq = sc.oq.data();
+  return true;
 }
 
 void load_query(const float* q, int h0, int G, int D, Scratch& sc) {
@@ -292,11 +321,15 @@ DecodeInfo decode_int8(const Shape& s, const float* q, const KvCacheInt8& kv, in
             k.prepare_query(sc.qs.data(), kv.k_scales(h, g), kv.k_mids(h, g), G, D, k.int_query, sc.buffers());
             qgroup = g;
           }
-          k.scores_i8(kh + static_cast<std::size_t>(a) * D, D, (b - a + kKvSub - 1) / kKvSub, sc.query(kv.k_scales(h, g)), G,
+          QuantQuery qq = sc.query(kv.k_scales(h, g));
+          const bool fused = k.fused_outliers && fuse_outliers(csr, a, b, G, D, sc, qq);
+          k.scores_i8(kh + static_cast<std::size_t>(a) * D, D, (b - a + kKvSub - 1) / kKvSub, qq, G,
                       sc.s.data() + (a - t0), sc.lds, pf);
           // The exact outlier channels, with the unquantised (scaled) query.
-          k.apply_outliers(csr.row_ptr.data(), csr.col.data(), csr.val.data(), a, b, sc.qs.data(), G, D,
-                           sc.s.data() + (a - t0), sc.lds);
+          if (!fused) {
+            k.apply_outliers(csr.row_ptr.data(), csr.col.data(), csr.val.data(), a, b, sc.qs.data(), G, D,
+                             sc.s.data() + (a - t0), sc.lds);
+          }
           a = b;
         }
         if (t1 == qctx && ctx > qctx) prefetch_residual(kv.residual(), h, ctx - qctx, D);

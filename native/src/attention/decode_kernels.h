@@ -14,13 +14,19 @@
 
 namespace infeng::attn::detail {
 
+// The most outlier channels per K group a score kernel adds itself (fused_outliers); groups
+// with more go through apply_outliers.
+inline constexpr int kMaxFusedCols = 4;
+
 // The query of one head group against one K group (channel scales ks_c, midpoints mid_c):
 // score = Σ_c q_c·ks_c·(ku_c − 128) + zq, zq = Σ_c q_c·mid_c.
 //  - FMA paths: ks_c·(ku_c − 128) is formed per channel vector (one FMA shared by the G heads)
 //    and multiplied by the FP32 query, so the query carries no rounding beyond FP32.
-//  - VNNI path: q'_c = q_c·ks_c in two int8 levels, q' ≈ s_hi·hi + s_lo·lo (lo quantises the
+//  - AMX path: q'_c = q_c·ks_c in two int8 levels, q' ≈ s_hi·hi + s_lo·lo (lo quantises the
 //    residual of hi with a step 254× finer), so the integer dot products carry no query
 //    rounding that matters: s = s_hi·(Σ hi·ku − 128Σhi) + s_lo·(…lo…) + zq.
+//  - AVX2 and AVX-512 VNNI paths: one int16 level in the same buffers (hi and lo together hold
+//    G·D int16), q16 = round(q'/s_hi), b_hi = 128·Σq16: s = s_hi·(Σ q16·ku − b_hi) + zq.
 struct QuantQuery {
   const float* qs = nullptr;          // G × D, the scaled query
   const float* ks = nullptr;          // D, the group's channel scales
@@ -31,11 +37,19 @@ struct QuantQuery {
   const std::int32_t* b_hi = nullptr; // G: 128·Σ hi
   const std::int32_t* b_lo = nullptr; // G: 128·Σ lo
   const float* zq = nullptr;          // G
-  // The same for heads h0.. (the int8 levels exist only for the VNNI kernel: null elsewhere).
-  QuantQuery heads_from(int h0, int D) const {
+  // The segment's exact outlier channels for a kernel with fused_outliers: nf (≤ kMaxFusedCols,
+  // 0: none, or the driver applies them) entries per token, token-major from the segment's
+  // first token (the dense block every group's CSR rows form), and the scaled query at those
+  // channels, oq[h·kMaxFusedCols + i].
+  int nf = 0;
+  const float* oval = nullptr;
+  const float* oq = nullptr;
+  // The same for heads h0.. (the integer levels exist only for kernels with int_query: null
+  // elsewhere; the int16 level's heads are 2·D bytes apart).
+  QuantQuery heads_from(int h0, int D, bool i16 = false) const {
     auto at = [](auto* p, int off) { return p ? p + off : p; };
-    return {qs + h0 * D, ks, at(hi, h0 * D), at(lo, h0 * D), at(s_hi, h0), at(s_lo, h0),
-            at(b_hi, h0), at(b_lo, h0), zq + h0};
+    return {qs + h0 * D, ks, at(hi, (i16 ? 2 : 1) * h0 * D), at(lo, h0 * D), at(s_hi, h0), at(s_lo, h0),
+            at(b_hi, h0), at(b_lo, h0), zq + h0, nf, oval, at(oq, h0 * kMaxFusedCols)};
   }
 };
 
@@ -87,8 +101,11 @@ struct DecodeKernels {
   // (begin) before a work item and releases them after (end). Null elsewhere.
   bool amx = false;
   // The int8 score kernel reads an integer query (prepare_query's int_levels): two int8 levels
-  // on VNNI and AMX, one int16 level on AVX2 (decode_avx2.cpp), in the same buffers.
+  // on AMX, one int16 level on AVX2 and AVX-512 VNNI, in the same buffers.
   bool int_query = false;
+  // The int8 score kernel adds the segment's dense outlier block itself (QuantQuery::nf), so
+  // the scores are written once instead of re-read and re-written by apply_outliers.
+  bool fused_outliers = false;
   void (*begin)(int G, int D) = nullptr;
   void (*end)() = nullptr;
 };
