@@ -29,9 +29,10 @@
 // in a CSR side-table and zero in the int8 payload; since every token of a group has the same
 // outlier channels, the CSR rows of a group form a dense block, applied as vector runs.
 // Scores: FMA paths form ks_c·(ku − 128) per channel vector (one FMA shared by all G heads)
-// and multiply by the FP32 query; the VNNI path folds ks into the query per group and splits
-// it into two int8 levels (hi, and the residual at a 254× finer step), two vpdpbusd per K
-// vector and head. P·V: V is stored in token quads ([t/4][D][4]); the softmax weights times
+// and multiply by the FP32 query; the integer paths fold ks into the query per group as one
+// int16 level (AVX2 vpmaddwd, AVX-512 VNNI vpdpwssd; the K bytes widen to int16 once for all
+// heads) or, on AMX, two int8 levels (hi, and the residual at a 254× finer step). The VNNI
+// score kernel also adds the group's exact outlier channels before storing the scores. P·V: V is stored in token quads ([t/4][D][4]); the softmax weights times
 // V's per-token scales are rounded per head and tile to two u8 levels (decode_weights.h), so
 // on VNNI P·V is two vpdpbusd per 64 products with exact int32 sums, and the FMA paths use
 // the same quantised weights in FP32. The group being filled (and, with
