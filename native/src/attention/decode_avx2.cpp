@@ -92,19 +92,29 @@ void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, 
 // round(q_c·ks_c / s16), s16 = max|q·ks| / L. L keeps every score's integer sum exact in
 // int32: Σ_c |q16|·ku ≤ D·255·L < 2^31 (L = 32767 up to D = 256). The rounding step is
 // max|q'|/32767, finer than the two-level int8 query's max|q'|/(127·254).
-void prepare_query_i16(const float* qs, const float* ks, const float* mid, int G, int D, bool int_levels,
-                       const QueryBuffers& out) {
+// NC > 0: D = 8·NC, fully unrolled (the common widths: a loop over a run-time width left each
+// head's short sum and max chains serial).
+template <int NC>
+void prepare_query_i16_w(const float* qs, const float* ks, const float* mid, int G, int D, bool int_levels,
+                         const QueryBuffers& out) {
+  if constexpr (NC > 0) D = 8 * NC;
   const int L = static_cast<int>(std::min<long long>(32767, 2147483647LL / (255LL * D)));
   for (int h = 0; h < G; ++h) {
     const float* q = qs + h * D;
-    __m256 z = _mm256_setzero_ps(), amax = _mm256_setzero_ps();
+    __m256 z[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, am[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-    for (int c = 0; c < D; c += 8) {
+    auto step = [&](int c, int j) {
       const __m256 qc = _mm256_loadu_ps(q + c);
-      z = _mm256_fmadd_ps(qc, _mm256_loadu_ps(mid + c), z);
-      amax = _mm256_max_ps(amax, _mm256_and_ps(absmask, _mm256_mul_ps(qc, _mm256_loadu_ps(ks + c))));
+      z[j] = _mm256_fmadd_ps(qc, _mm256_loadu_ps(mid + c), z[j]);
+      am[j] = _mm256_max_ps(am[j], _mm256_and_ps(absmask, _mm256_mul_ps(qc, _mm256_loadu_ps(ks + c))));
+    };
+    if constexpr (NC > 0) {
+      for (int i = 0; i < NC; ++i) step(8 * i, i & 1);
+    } else {
+      for (int c = 0; c < D; c += 8) step(c, (c >> 3) & 1);
     }
-    out.zq[h] = hsum(z);
+    const __m256 amax = _mm256_max_ps(am[0], am[1]);
+    out.zq[h] = hsum(_mm256_add_ps(z[0], z[1]));
     if (!int_levels) continue;
     const float at = hmax(amax);
     const float s16 = at / static_cast<float>(L);
@@ -127,19 +137,49 @@ void prepare_query_i16(const float* qs, const float* ks, const float* mid, int G
   }
 }
 
+void prepare_query_i16(const float* qs, const float* ks, const float* mid, int G, int D, bool int_levels,
+                       const QueryBuffers& out) {
+  switch (D) {
+    case 64: prepare_query_i16_w<8>(qs, ks, mid, G, D, int_levels, out); break;
+    case 128: prepare_query_i16_w<16>(qs, ks, mid, G, D, int_levels, out); break;
+    default: prepare_query_i16_w<0>(qs, ks, mid, G, D, int_levels, out); break;
+  }
+}
+
 // Eight int32 lanes holding (a, b) partial pairs [x0a x0b x1a x1b | x2a x2b x3a x3b] of two
 // vectors → the eight totals x0..x3 of u then x0..x3 of v, in order.
 inline __m256i pair_totals(__m256i u, __m256i v) {
   return _mm256_permute4x64_epi64(_mm256_hadd_epi32(u, v), _MM_SHUFFLE(3, 1, 2, 0));
 }
 
+// The NF outlier columns of 8 tokens (token-major, NF per token) as one vector per column:
+// two shuffles and a lane fix for the usual NF = 2, a gather otherwise.
+template <int NF>
+inline void outlier_columns8(const float* v, __m256 (&cv)[kMaxFusedCols]) {
+  if constexpr (NF == 1) {
+    cv[0] = _mm256_loadu_ps(v);
+  } else if constexpr (NF == 2) {
+    const __m256 x0 = _mm256_loadu_ps(v), x1 = _mm256_loadu_ps(v + 8);
+    const auto fix = [](__m256 y) {
+      return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(y), _MM_SHUFFLE(3, 1, 2, 0)));
+    };
+    cv[0] = fix(_mm256_shuffle_ps(x0, x1, _MM_SHUFFLE(2, 0, 2, 0)));
+    cv[1] = fix(_mm256_shuffle_ps(x0, x1, _MM_SHUFFLE(3, 1, 3, 1)));
+  } else {
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(NF));
+    for (int i = 0; i < NF; ++i) cv[i] = _mm256_i32gather_ps(v + i, idx, 4);
+  }
+}
+
 // int8 K ([D/4][16 tokens][4 channels], offset-binary u8) against the int16 query with
 // vpmaddwd: 16 bytes (4 tokens × 4 channels) widen to 16 words, and one vpmaddwd with the
 // head's 4 channel weights broadcast gives each token's two channel-pair sums: 16 products per
 // instruction where the FP32 form needs 2 FMAs per 8 and a convert per channel vector. NG
-// token quads × NH heads of int32 accumulators, exact over the group.
-template <int NH, int NG>
-void scores_i16_block(const std::uint8_t* k, int D, int g0, const QuantQuery& q, float* s, int lds,
+// token quads × NH heads of int32 accumulators, exact over the group. The segment's NF exact
+// outlier channels are added before the scores are stored (token0: the first token's index in
+// the segment), instead of in a pass that re-reads and re-writes them.
+template <int NH, int NG, int NF>
+void scores_i16_block(const std::uint8_t* k, int D, int g0, const QuantQuery& q, int token0, float* s, int lds,
                       std::ptrdiff_t pf) {
   const auto* q16 = reinterpret_cast<const std::int16_t*>(q.hi);
   __m256i a[NG][NH];
@@ -158,37 +198,53 @@ void scores_i16_block(const std::uint8_t* k, int D, int g0, const QuantQuery& q,
       for (int g = 0; g < NG; ++g) a[g][h] = _mm256_add_epi32(a[g][h], _mm256_madd_epi16(x[g], qb));
     }
   }
-  for (int h = 0; h < NH; ++h) {
-    const __m256i b = _mm256_set1_epi32(q.b_hi[h]);
-    const __m256 sc = _mm256_set1_ps(q.s_hi[h]), zq = _mm256_set1_ps(q.zq[h]);
-    for (int g = 0; g < NG; g += 2) {
-      const __m256i tot = _mm256_sub_epi32(pair_totals(a[g][h], a[g + 1][h]), b);
-      _mm256_storeu_ps(s + h * lds + 4 * (g0 + g), _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), sc, zq));
+  for (int g = 0; g < NG; g += 2) {
+    __m256 cv[kMaxFusedCols];
+    if constexpr (NF > 0) outlier_columns8<NF>(q.oval + (token0 + 4 * g) * NF, cv);
+    for (int h = 0; h < NH; ++h) {
+      const __m256i tot = _mm256_sub_epi32(pair_totals(a[g][h], a[g + 1][h]), _mm256_set1_epi32(q.b_hi[h]));
+      __m256 sc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_set1_ps(q.s_hi[h]), _mm256_set1_ps(q.zq[h]));
+      for (int i = 0; i < NF; ++i) sc = _mm256_fmadd_ps(_mm256_set1_ps(q.oq[h * kMaxFusedCols + i]), cv[i], sc);
+      _mm256_storeu_ps(s + h * lds + 4 * (g0 + g), sc);
     }
   }
 }
 
-template <int NH>
-void scores_i16_sub(const std::uint8_t* k, int D, const QuantQuery& q, float* s, int lds, std::ptrdiff_t pf) {
-  scores_i16_block<NH, 2>(k, D, 0, q, s, lds, pf);
-  scores_i16_block<NH, 2>(k, D, 2, q, s, lds, 0);
+template <int NH, int NF>
+void scores_i16_sub(const std::uint8_t* k, int D, const QuantQuery& q, int token0, float* s, int lds,
+                    std::ptrdiff_t pf) {
+  scores_i16_block<NH, 2, NF>(k, D, 0, q, token0, s, lds, pf);
+  scores_i16_block<NH, 2, NF>(k, D, 2, q, token0 + 8, s, lds, 0);
 }
 
-void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s, int lds,
-               std::ptrdiff_t pf) {
+template <int NF>
+void scores_i8_nf(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s, int lds,
+                  std::ptrdiff_t pf) {
   for (int b = 0; b < nsub; ++b) {
     const std::uint8_t* kb = k + static_cast<std::size_t>(b) * D * kKvSub;
     for (int h0 = 0; h0 < G; h0 += 4) {
       const QuantQuery qh = q.heads_from(h0, D, true);
       float* sh = s + h0 * lds + b * kKvSub;
       const std::ptrdiff_t f = h0 == 0 ? pf : 0;
+      const int t0 = b * kKvSub;
       switch (std::min(4, G - h0)) {
-        case 1: scores_i16_sub<1>(kb, D, qh, sh, lds, f); break;
-        case 2: scores_i16_sub<2>(kb, D, qh, sh, lds, f); break;
-        case 3: scores_i16_sub<3>(kb, D, qh, sh, lds, f); break;
-        default: scores_i16_sub<4>(kb, D, qh, sh, lds, f); break;
+        case 1: scores_i16_sub<1, NF>(kb, D, qh, t0, sh, lds, f); break;
+        case 2: scores_i16_sub<2, NF>(kb, D, qh, t0, sh, lds, f); break;
+        case 3: scores_i16_sub<3, NF>(kb, D, qh, t0, sh, lds, f); break;
+        default: scores_i16_sub<4, NF>(kb, D, qh, t0, sh, lds, f); break;
       }
     }
+  }
+}
+
+void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int G, float* s, int lds,
+               std::ptrdiff_t pf) {
+  switch (q.nf) {
+    case 0: scores_i8_nf<0>(k, D, nsub, q, G, s, lds, pf); break;
+    case 1: scores_i8_nf<1>(k, D, nsub, q, G, s, lds, pf); break;
+    case 2: scores_i8_nf<2>(k, D, nsub, q, G, s, lds, pf); break;
+    case 3: scores_i8_nf<3>(k, D, nsub, q, G, s, lds, pf); break;
+    default: scores_i8_nf<4>(k, D, nsub, q, G, s, lds, pf); break;
   }
 }
 
@@ -476,6 +532,7 @@ const DecodeKernels& decode_kernels_avx2() {
     DecodeKernels t{Path::Avx2, false,        8,           scores_f16, scores_i8,
                     softmax_tile, accum_v_f16, accum_v_i8, prepare_query_i16, apply_outliers_avx2};
     t.int_query = true;
+    t.fused_outliers = true;
     return t;
   }();
   return k;
