@@ -60919,6 +60919,116 @@ function gatesFor(rules, lane) {
     return rules.lanes[lane]?.gates ?? [];
 }
 
+;// CONCATENATED MODULE: ./src/compare/family.ts
+// The family-wise test of a lane's fail-severity A/B metrics: Westfall and Young's step-down
+// maxT over sign flips of the rounds (Resampling-Based Multiple Testing, 1993, algorithm 4.1).
+//
+// Why not Holm over per-metric signed-rank tests (the first form of this gate): a lane judges
+// ~20 metrics at once, and Holm asks the best of them for p < alpha/20. The exact signed-rank
+// test cannot go below 2/2^n, so nothing could be significant before 10 rounds, and a real 3 %
+// slowdown needed all 12 rounds to agree in sign. Holm also treats the metrics as unrelated,
+// while a kernel's rate, its ratio over the unfused path and its ratio over the peer move
+// together. Flipping the sign of a whole round flips every metric of that round at once, so
+// the null distribution of the largest statistic keeps their dependence, and a continuous
+// statistic (the studentised mean of the log ratios) has no floor above 2/2^n per pattern.
+// Under "no change" each round's log ratios are symmetric about 0 (the two sides swap roles in
+// ABBA order), which is all the sign-flip test assumes: exact, whatever the noise's shape.
+/** Up to this many rounds every sign pattern is enumerated (65,536 at 16). */
+const EXACT_MAX_ROUNDS = 16;
+const SAMPLED_PATTERNS = 1 << 16;
+/** Relative slack when comparing a pattern's statistic with the observed one (same value, other summation order). */
+const TIE = 1e-9;
+/**
+ * |Σ s·d| / √(Σd² − (Σ s·d)²/n): for a fixed series, a monotone function of the one-sample t
+ * statistic of the flipped values (Σ(s·d)² does not depend on s). Infinity when every value has
+ * the same size and sign pattern as the flip (no spread left), 0 for an all-zero series.
+ */
+function studentised(sum, sumSq, n) {
+    if (sumSq === 0)
+        return 0;
+    const rest = sumSq - (sum * sum) / n;
+    return rest <= sumSq * 1e-12 ? Infinity : Math.abs(sum) / Math.sqrt(rest);
+}
+/** A small deterministic PRNG (xorshift32) for the sampled patterns, so a verdict is reproducible. */
+function xorshift(seed) {
+    let x = seed >>> 0 || 1;
+    return () => {
+        x ^= x << 13;
+        x >>>= 0;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        x >>>= 0;
+        return x;
+    };
+}
+/**
+ * Westfall–Young step-down maxT. Non-finite values count as 0 (that round says nothing about
+ * that metric). Series of different lengths cannot share sign patterns: a RangeError.
+ */
+function signFlipMaxT(series) {
+    const k = series.length;
+    if (k === 0)
+        return { raw: [], adjusted: [], patterns: 0 };
+    const n = series[0].length;
+    if (!series.every((s) => s.length === n))
+        throw new RangeError('signFlipMaxT: series of different lengths');
+    const d = series.map((s) => s.map((x) => (Number.isFinite(x) ? x : 0)));
+    if (n === 0)
+        return { raw: d.map(() => 1), adjusted: d.map(() => 1), patterns: 1 };
+    const sumSq = d.map((s) => s.reduce((a, x) => a + x * x, 0));
+    const observed = d.map((s, j) => studentised(s.reduce((a, x) => a + x, 0), sumSq[j], n));
+    // Step-down order: largest observed statistic first.
+    const order = observed.map((_, j) => j).sort((a, b) => observed[b] - observed[a]);
+    const exact = n <= EXACT_MAX_ROUNDS;
+    const patterns = exact ? 2 ** n : SAMPLED_PATTERNS;
+    const next = xorshift(0x9e3779b9 ^ (n * 2654435761) ^ k);
+    const hitsRaw = new Array(k).fill(0);
+    const hitsStep = new Array(k).fill(0);
+    const t = new Array(k);
+    const signs = new Float64Array(n);
+    for (let b = 0; b < patterns; b++) {
+        if (exact) {
+            for (let i = 0; i < n; i++)
+                signs[i] = (b >>> i) & 1 ? -1 : 1;
+        }
+        else if (b === 0) {
+            signs.fill(1); // the observed pattern is always one of the sampled ones
+        }
+        else {
+            for (let i = 0; i < n; i += 32) {
+                const word = next();
+                for (let j = 0; j < 32 && i + j < n; j++)
+                    signs[i + j] = (word >>> j) & 1 ? -1 : 1;
+            }
+        }
+        for (let j = 0; j < k; j++) {
+            const s = d[j];
+            let sum = 0;
+            for (let i = 0; i < n; i++)
+                sum += signs[i] * s[i];
+            t[j] = studentised(sum, sumSq[j], n);
+            if (t[j] >= observed[j] * (1 - TIE))
+                hitsRaw[j]++;
+        }
+        // Successive maxima from the smallest observed statistic up: the step-down's null for each.
+        let running = 0;
+        for (let r = k - 1; r >= 0; r--) {
+            const j = order[r];
+            running = Math.max(running, t[j]);
+            if (running >= observed[j] * (1 - TIE))
+                hitsStep[j]++;
+        }
+    }
+    const raw = hitsRaw.map((h) => Math.min(1, h / patterns));
+    const adjusted = new Array(k);
+    let floor = 0;
+    for (const j of order) {
+        floor = Math.max(floor, Math.min(1, hitsStep[j] / patterns));
+        adjusted[j] = floor;
+    }
+    return { raw, adjusted, patterns };
+}
+
 ;// CONCATENATED MODULE: ./src/compare/stats.ts
 // Robust summaries and the significance test behind every baseline verdict.
 //
@@ -61378,12 +61488,14 @@ function comparePaired(base, head, alpha) {
 // Both sides ran in the same job in alternating rounds (ABBA), so round i of the head and
 // round i of the base shared the machine's state of those minutes: the paired ratio cancels
 // the drift that a comparison with a baseline measured days ago on another VM cannot. A change
-// is `regressed` only when it is beyond the A/B tolerance (a few percent) AND the signed-rank
-// test on the rounds' log ratios is significant; beyond tolerance without significance is
+// is `regressed` only when it is beyond the A/B tolerance (a few percent) AND significant over
+// the rounds: a fail-severity metric by the lane's family-wise sign-flip test (family.ts), a
+// warn-severity one by its own signed-rank test; beyond tolerance without significance is
 // `noisy`, and the runner gives such a lane more rounds before it comes to that.
 //
 // A control (rules.yml `control`, e.g. OpenBLAS beside our GEMM) runs the same code on both
 // sides: when it moved as much in the same rounds, one side was disturbed, not changed.
+
 
 
 
@@ -61489,39 +61601,96 @@ function baseUnusable(base) {
     }
     return undefined;
 }
-function judgeAb(lane, c, m, rules) {
-    const id = identity(lane.lane, c.id, m);
-    const current = sideOf(m);
+/** The base's side of a metric, or why it has none (then the metric is `new` or `incomparable`). */
+function pairedInputs(lane, c, m, rules) {
     const unusable = baseUnusable(lane.base);
     if (unusable)
-        return { ...id, current, state: 'new', severity: 'warn', reason: `${unusable}: not compared` };
+        return { state: 'new', reason: `${unusable}: not compared` };
     const baseCase = lane.base?.cases.find((x) => x.id === c.id);
     const bm = findMetric(baseCase, m.name);
     if (!bm || baseCase?.error) {
-        const why = baseCase?.error ? `the base's case failed: ${baseCase.error}` : 'not measured by the base';
-        return { ...id, current, state: 'new', severity: 'warn', reason: why };
-    }
-    const baseline = sideOf(bm);
-    if (!m.rounds || !bm.rounds || m.rounds.length === 0 || bm.rounds.length !== m.rounds.length) {
         return {
-            ...id,
-            current,
-            baseline,
-            state: 'incomparable',
-            severity: 'warn',
-            reason: 'the two sides have no paired rounds',
+            state: 'new',
+            reason: baseCase?.error ? `the base's case failed: ${baseCase.error}` : 'not measured by the base',
         };
     }
+    if (!m.rounds || !bm.rounds || m.rounds.length === 0 || bm.rounds.length !== m.rounds.length) {
+        return { state: 'incomparable', reason: 'the two sides have no paired rounds', bm };
+    }
     const tol = abToleranceFor(rules, lane.lane, c.id, m.name, m.unit);
-    const alpha = rules.ab.alpha;
     const byPoints = tol.abs !== undefined && (tol.pct === undefined || isPercentUnit(m.unit));
     // An absolute rate with a control (the peer timed round-robin with it in the same process) is
     // judged relative to that control, round by round: a neighbour that slowed one side's run
     // slowed both kernels of that run, and the ratio cancels it. Same-run ratios already are.
     const normalised = !byPoints && m.kind === 'absolute' ? byControl(m, bm, c, baseCase, tol.control) : undefined;
-    const ch = normalised
-        ? pairedChange(normalised.base, normalised.head, alpha)
-        : pairedChange(bm.rounds, m.rounds, alpha, byPoints);
+    return {
+        tol,
+        byPoints,
+        ...(normalised ? { normalisedBy: tol.control } : {}),
+        base: normalised ? normalised.base : bm.rounds,
+        head: normalised ? normalised.head : m.rounds,
+        baseCase,
+    };
+}
+const familyKey = (caseId, metric) => `${caseId}\u0000${metric}`;
+/**
+ * The step-down maxT test (family.ts) over every fail-severity metric of the lane that both
+ * sides measured in all the lane's rounds: log ratios, or differences for metrics judged in
+ * points. Warn-severity metrics, which never fail the gate, keep their own signed-rank test.
+ */
+function abFamily(lane, rules) {
+    const keys = [];
+    const series = [];
+    if (lane.base?.status !== 'ok')
+        return { size: 0, adjusted: new Map() };
+    const rounds = Math.max(0, ...lane.cases.flatMap((c) => c.metrics.map((m) => m.rounds?.length ?? 0)));
+    for (const c of lane.cases) {
+        if (c.error)
+            continue;
+        for (const m of c.metrics) {
+            const inputs = pairedInputs(lane, c, m, rules);
+            if (!('tol' in inputs) || inputs.tol.severity !== 'fail' || inputs.head.length !== rounds)
+                continue;
+            keys.push(familyKey(c.id, m.name));
+            series.push(inputs.head.map((h, i) => {
+                const b = inputs.base[i];
+                return inputs.byPoints ? h - b : h > 0 && b > 0 ? Math.log(h / b) : Number.NaN;
+            }));
+        }
+    }
+    const r = signFlipMaxT(series);
+    return { size: keys.length, adjusted: new Map(keys.map((k, i) => [k, r.adjusted[i]])) };
+}
+/**
+ * One metric's A/B verdict. With `family` (abFamily of the same lane), a fail-severity metric's
+ * significance is its family-adjusted p; otherwise, and for warn-severity metrics, its own
+ * signed-rank p.
+ */
+function judgeAb(lane, c, m, rules, family) {
+    const id = identity(lane.lane, c.id, m);
+    const current = sideOf(m);
+    const inputs = pairedInputs(lane, c, m, rules);
+    if (!('tol' in inputs)) {
+        return {
+            ...id,
+            current,
+            ...(inputs.bm ? { baseline: sideOf(inputs.bm) } : {}),
+            state: inputs.state,
+            severity: 'warn',
+            reason: inputs.reason,
+        };
+    }
+    const baseline = sideOf(findMetric(inputs.baseCase, m.name));
+    const { tol, byPoints, baseCase } = inputs;
+    const normalised = inputs.normalisedBy !== undefined;
+    const alpha = rules.ab.alpha;
+    const ch = pairedChange(inputs.base, inputs.head, alpha, byPoints);
+    const famP = tol.severity === 'fail' ? family?.adjusted.get(familyKey(c.id, m.name)) : undefined;
+    if (famP !== undefined)
+        ch.pValue = famP;
+    const pText = (p) => famP !== undefined
+        ? `p = ${formatNumber(p)} across the lane's ${family.size} fail-severity metrics`
+        : `p = ${formatNumber(p)}`;
     const exceeds = [];
     if (tol.pct !== undefined)
         exceeds.push(Number.isFinite(ch.deltaPct) && Math.abs(ch.deltaPct) > tol.pct);
@@ -61533,7 +61702,7 @@ function judgeAb(lane, c, m, rules) {
     const interval = Number.isFinite(ch.ratio)
         ? `head/base ${formatNumber(ch.ratio)}${bounds ? ` [${formatNumber(ch.low)}, ${formatNumber(ch.high)}]` : ''}, `
         : '';
-    const detail = `${interval}${ch.n} rounds${normalised ? `, relative to ${tol.control} in the same rounds` : ''}`;
+    const detail = `${interval}${ch.n} rounds${normalised ? `, relative to ${inputs.normalisedBy} in the same rounds` : ''}`;
     const shown = {
         ...id,
         current,
@@ -61557,20 +61726,20 @@ function judgeAb(lane, c, m, rules) {
         return {
             ...shown,
             state: 'noisy',
-            reason: `${change} (${direction}) beyond ${within}, but ${ch.n} rounds cannot be significant (the signed-rank test needs ${fewest} at alpha ${alpha})`,
+            reason: `${change} (${direction}) beyond ${within}, but ${ch.n} rounds cannot be significant (a paired test needs ${fewest} at alpha ${alpha})`,
         };
     }
     if (!(ch.pValue < alpha)) {
         return {
             ...shown,
             state: 'noisy',
-            reason: `${change} (${direction}) beyond ${within}, but not significant over the rounds (p = ${formatNumber(ch.pValue)} ≥ ${alpha}; ${detail})`,
+            reason: `${change} (${direction}) beyond ${within}, but not significant over the rounds (${pText(ch.pValue)} ≥ ${alpha}; ${detail})`,
         };
     }
     const v = {
         ...shown,
         state: worse ? 'regressed' : 'improved',
-        reason: `${change} (${direction}) beyond ${within}, p = ${formatNumber(ch.pValue)} (${detail})`,
+        reason: `${change} (${direction}) beyond ${within}, ${pText(ch.pValue)} (${detail})`,
     };
     return worse && tol.control && !normalised
         ? guardByControl(v, c, baseCase, tol.control, tol.controlMoves ?? 'worse', alpha, byPoints)
@@ -61618,57 +61787,25 @@ function abLaneSummary(lane, verdicts) {
 }
 /**
  * Whether another round could still settle the lane: a fail-severity metric beyond its A/B
- * tolerance but not (yet) significant, alone or once the lane's tests are counted (Holm). The
- * second matters most: with 20 fail-severity metrics, the smallest p-value must fall below
- * 0.05/20, which the signed-rank test cannot give with fewer than 10 rounds (its smallest
- * two-sided p is 2/2^n), so a real 3 % slowdown needs the extra rounds to be called. The
- * runner asks after each round past the planned ones.
+ * tolerance but not (yet) significant once the lane's family is counted. With n rounds no
+ * sign-flip test goes below 2/2^n, and a family of 20 asks more of its best metric than one
+ * alone, so a real 3 % slowdown often needs the extra rounds. The runner asks after each round
+ * past the planned ones.
  */
 function abInconclusive(lane, rules) {
     if (lane.status !== 'ok' || lane.base?.status !== 'ok')
         return false;
-    const verdicts = [];
+    const family = abFamily(lane, rules);
     for (const c of lane.cases) {
         if (c.error)
             continue;
-        for (const m of c.metrics)
-            verdicts.push({ ...judgeAb(lane, c, m, rules), source: 'ab' });
+        for (const m of c.metrics) {
+            const v = judgeAb(lane, c, m, rules, family);
+            if (v.state === 'noisy' && v.severity === 'fail')
+                return true;
+        }
     }
-    return holmAcrossLane(verdicts, rules.ab.alpha).some((v) => v.state === 'noisy' && v.severity === 'fail');
-}
-/**
- * A lane judges many metrics at once (the GEMM lane's quick profile: 20 fail-severity ones),
- * and at alpha = 0.05 each, an unchanged build would see one of them "significant" in most runs.
- * Holm's step-down procedure keeps the chance of any false rejection in the lane at alpha: the
- * k-th smallest of the lane's m fail-severity p-values must be below alpha / (m − k + 1), and
- * every smaller one must have passed too. A change that was significant alone but not once the
- * lane's tests are counted becomes `noisy`, with the reason; warn-severity metrics, which never
- * fail the gate, keep their own test.
- */
-function holmAcrossLane(verdicts, alpha) {
-    const family = verdicts
-        .map((v, i) => ({ v, i }))
-        .filter(({ v }) => v.source === 'ab' && v.severity === 'fail' && v.pValue !== undefined);
-    const m = family.length;
-    if (m <= 1)
-        return [...verdicts];
-    const sorted = [...family].sort((a, b) => a.v.pValue - b.v.pValue);
-    const rejected = new Set();
-    for (const [k, { v, i }] of sorted.entries()) {
-        if (!(v.pValue < alpha / (m - k)))
-            break;
-        rejected.add(i);
-    }
-    return verdicts.map((v, i) => {
-        const inFamily = family.some((f) => f.i === i);
-        if (!inFamily || rejected.has(i) || (v.state !== 'regressed' && v.state !== 'improved'))
-            return v;
-        return {
-            ...v,
-            state: 'noisy',
-            reason: `${v.reason}; but not significant once the lane's ${m} fail-severity tests are counted (Holm, alpha ${alpha})`,
-        };
-    });
+    return false;
 }
 
 ;// CONCATENATED MODULE: ./src/model/machine-class.ts
@@ -62660,6 +62797,8 @@ function compareLane(lane, machine, baselineInput, rules, notes, ab = false, pro
         verdicts.push(laneLevel(lane.lane, `configuration: ${p.error.message}`));
     const gates = gatesFor(rules, lane.lane);
     const gateMatched = new Set();
+    // the lane's fail-severity A/B metrics are tested as one family (family.ts)
+    const family = ab ? abFamily(lane, rules) : undefined;
     for (const c of lane.cases) {
         if (c.error) {
             verdicts.push({ ...laneLevel(lane.lane, `case failed: ${c.error}`), caseId: c.id });
@@ -62680,7 +62819,7 @@ function compareLane(lane, machine, baselineInput, rules, notes, ab = false, pro
             }
             const current = summarizeSamples(m.samples);
             if (ab)
-                verdicts.push(judgeAb(lane, c, m, rules));
+                verdicts.push(judgeAb(lane, c, m, rules, family));
             // with an unusable baseline only the gates judge this metric
             else if (!(baselineInput instanceof InputError)) {
                 const v = judge(lane.lane, c.id, m, current, own(own(baseline?.cases, c.id), m.name), tol, rules, incomparable, otherClass);
@@ -62711,8 +62850,6 @@ function compareLane(lane, machine, baselineInput, rules, notes, ab = false, pro
                 notes.push(`${lane.lane}: gate "${g.name}" matched no metric (${g.metric} in ${g.cases})`);
         }
     }
-    if (ab)
-        verdicts.splice(0, verdicts.length, ...holmAcrossLane(verdicts, rules.ab.alpha));
     const conclusion = laneConclusion(verdicts);
     const abSummary = ab ? abLaneSummary(lane, verdicts) : undefined;
     let summary = laneSummary(verdicts, lane.path, incomparable, otherClass);

@@ -3,8 +3,9 @@
 // Both sides ran in the same job in alternating rounds (ABBA), so round i of the head and
 // round i of the base shared the machine's state of those minutes: the paired ratio cancels
 // the drift that a comparison with a baseline measured days ago on another VM cannot. A change
-// is `regressed` only when it is beyond the A/B tolerance (a few percent) AND the signed-rank
-// test on the rounds' log ratios is significant; beyond tolerance without significance is
+// is `regressed` only when it is beyond the A/B tolerance (a few percent) AND significant over
+// the rounds: a fail-severity metric by the lane's family-wise sign-flip test (family.ts), a
+// warn-severity one by its own signed-rank test; beyond tolerance without significance is
 // `noisy`, and the runner gives such a lane more rounds before it comes to that.
 //
 // A control (rules.yml `control`, e.g. OpenBLAS beside our GEMM) runs the same code on both
@@ -15,6 +16,7 @@ import type { Rules } from '../model/rules.js';
 import type { AbChange, LaneVerdicts, Side, Verdict } from '../model/verdicts.js';
 import { formatAbsDelta, formatCompact, formatNumber, formatPct } from './format.js';
 import { abToleranceFor, DISTURBED_PCT, isPercentUnit, type Tolerance } from './rules.js';
+import { signFlipMaxT } from './family.js';
 import { comparePaired, hodgesLehmann, minPairsFor, wilcoxonSignedRank } from './paired.js';
 import { median, summarizeSamples } from './stats.js';
 
@@ -144,41 +146,126 @@ function baseUnusable(base: SideResult | undefined): string | undefined {
   return undefined;
 }
 
-export function judgeAb(lane: LaneResult, c: CaseResult, m: Metric, rules: Rules): Verdict {
-  const id = identity(lane.lane, c.id, m);
-  const current = sideOf(m);
+/** What a metric's paired test runs on: its tolerance, and both sides' rounds as judged. */
+interface PairedInputs {
+  tol: Tolerance;
+  byPoints: boolean;
+  /** judged relative to this control (rules.yml `control`) */
+  normalisedBy?: string;
+  base: readonly number[];
+  head: readonly number[];
+  baseCase: CaseResult | undefined;
+}
+
+/** The base's side of a metric, or why it has none (then the metric is `new` or `incomparable`). */
+function pairedInputs(
+  lane: LaneResult,
+  c: CaseResult,
+  m: Metric,
+  rules: Rules,
+): PairedInputs | { state: 'new' | 'incomparable'; reason: string; bm?: Metric } {
   const unusable = baseUnusable(lane.base);
-  if (unusable)
-    return { ...id, current, state: 'new', severity: 'warn', reason: `${unusable}: not compared` };
+  if (unusable) return { state: 'new', reason: `${unusable}: not compared` };
   const baseCase = lane.base?.cases.find((x) => x.id === c.id);
   const bm = findMetric(baseCase, m.name);
   if (!bm || baseCase?.error) {
-    const why = baseCase?.error ? `the base's case failed: ${baseCase.error}` : 'not measured by the base';
-    return { ...id, current, state: 'new', severity: 'warn', reason: why };
-  }
-  const baseline = sideOf(bm);
-  if (!m.rounds || !bm.rounds || m.rounds.length === 0 || bm.rounds.length !== m.rounds.length) {
     return {
-      ...id,
-      current,
-      baseline,
-      state: 'incomparable',
-      severity: 'warn',
-      reason: 'the two sides have no paired rounds',
+      state: 'new',
+      reason: baseCase?.error ? `the base's case failed: ${baseCase.error}` : 'not measured by the base',
     };
   }
-
+  if (!m.rounds || !bm.rounds || m.rounds.length === 0 || bm.rounds.length !== m.rounds.length) {
+    return { state: 'incomparable', reason: 'the two sides have no paired rounds', bm };
+  }
   const tol = abToleranceFor(rules, lane.lane, c.id, m.name, m.unit);
-  const alpha = rules.ab.alpha;
   const byPoints = tol.abs !== undefined && (tol.pct === undefined || isPercentUnit(m.unit));
   // An absolute rate with a control (the peer timed round-robin with it in the same process) is
   // judged relative to that control, round by round: a neighbour that slowed one side's run
   // slowed both kernels of that run, and the ratio cancels it. Same-run ratios already are.
   const normalised =
     !byPoints && m.kind === 'absolute' ? byControl(m, bm, c, baseCase, tol.control) : undefined;
-  const ch = normalised
-    ? pairedChange(normalised.base, normalised.head, alpha)
-    : pairedChange(bm.rounds, m.rounds, alpha, byPoints);
+  return {
+    tol,
+    byPoints,
+    ...(normalised ? { normalisedBy: tol.control } : {}),
+    base: normalised ? normalised.base : bm.rounds,
+    head: normalised ? normalised.head : m.rounds,
+    baseCase,
+  };
+}
+
+/** A lane's fail-severity metrics tested as one family: the adjusted p of each, by case and metric. */
+export interface AbFamily {
+  size: number;
+  adjusted: Map<string, number>;
+}
+
+const familyKey = (caseId: string, metric: string) => `${caseId}\u0000${metric}`;
+
+/**
+ * The step-down maxT test (family.ts) over every fail-severity metric of the lane that both
+ * sides measured in all the lane's rounds: log ratios, or differences for metrics judged in
+ * points. Warn-severity metrics, which never fail the gate, keep their own signed-rank test.
+ */
+export function abFamily(lane: LaneResult, rules: Rules): AbFamily {
+  const keys: string[] = [];
+  const series: number[][] = [];
+  if (lane.base?.status !== 'ok') return { size: 0, adjusted: new Map() };
+  const rounds = Math.max(0, ...lane.cases.flatMap((c) => c.metrics.map((m) => m.rounds?.length ?? 0)));
+  for (const c of lane.cases) {
+    if (c.error) continue;
+    for (const m of c.metrics) {
+      const inputs = pairedInputs(lane, c, m, rules);
+      if (!('tol' in inputs) || inputs.tol.severity !== 'fail' || inputs.head.length !== rounds) continue;
+      keys.push(familyKey(c.id, m.name));
+      series.push(
+        inputs.head.map((h, i) => {
+          const b = inputs.base[i] as number;
+          return inputs.byPoints ? h - b : h > 0 && b > 0 ? Math.log(h / b) : Number.NaN;
+        }),
+      );
+    }
+  }
+  const r = signFlipMaxT(series);
+  return { size: keys.length, adjusted: new Map(keys.map((k, i) => [k, r.adjusted[i] as number])) };
+}
+
+/**
+ * One metric's A/B verdict. With `family` (abFamily of the same lane), a fail-severity metric's
+ * significance is its family-adjusted p; otherwise, and for warn-severity metrics, its own
+ * signed-rank p.
+ */
+export function judgeAb(
+  lane: LaneResult,
+  c: CaseResult,
+  m: Metric,
+  rules: Rules,
+  family?: AbFamily,
+): Verdict {
+  const id = identity(lane.lane, c.id, m);
+  const current = sideOf(m);
+  const inputs = pairedInputs(lane, c, m, rules);
+  if (!('tol' in inputs)) {
+    return {
+      ...id,
+      current,
+      ...(inputs.bm ? { baseline: sideOf(inputs.bm) } : {}),
+      state: inputs.state,
+      severity: 'warn',
+      reason: inputs.reason,
+    };
+  }
+  const baseline = sideOf(findMetric(inputs.baseCase, m.name)!);
+  const { tol, byPoints, baseCase } = inputs;
+  const normalised = inputs.normalisedBy !== undefined;
+  const alpha = rules.ab.alpha;
+  const ch = pairedChange(inputs.base, inputs.head, alpha, byPoints);
+  const famP = tol.severity === 'fail' ? family?.adjusted.get(familyKey(c.id, m.name)) : undefined;
+  if (famP !== undefined) ch.pValue = famP;
+  const pText = (p: number) =>
+    famP !== undefined
+      ? `p = ${formatNumber(p)} across the lane's ${family!.size} fail-severity metrics`
+      : `p = ${formatNumber(p)}`;
   const exceeds: boolean[] = [];
   if (tol.pct !== undefined) exceeds.push(Number.isFinite(ch.deltaPct) && Math.abs(ch.deltaPct) > tol.pct);
   if (tol.abs !== undefined) exceeds.push(Number.isFinite(ch.deltaAbs) && Math.abs(ch.deltaAbs) > tol.abs);
@@ -188,7 +275,7 @@ export function judgeAb(lane: LaneResult, c: CaseResult, m: Metric, rules: Rules
   const interval = Number.isFinite(ch.ratio)
     ? `head/base ${formatNumber(ch.ratio)}${bounds ? ` [${formatNumber(ch.low)}, ${formatNumber(ch.high)}]` : ''}, `
     : '';
-  const detail = `${interval}${ch.n} rounds${normalised ? `, relative to ${tol.control} in the same rounds` : ''}`;
+  const detail = `${interval}${ch.n} rounds${normalised ? `, relative to ${inputs.normalisedBy} in the same rounds` : ''}`;
   const shown = {
     ...id,
     current,
@@ -213,20 +300,20 @@ export function judgeAb(lane: LaneResult, c: CaseResult, m: Metric, rules: Rules
     return {
       ...shown,
       state: 'noisy',
-      reason: `${change} (${direction}) beyond ${within}, but ${ch.n} rounds cannot be significant (the signed-rank test needs ${fewest} at alpha ${alpha})`,
+      reason: `${change} (${direction}) beyond ${within}, but ${ch.n} rounds cannot be significant (a paired test needs ${fewest} at alpha ${alpha})`,
     };
   }
   if (!(ch.pValue < alpha)) {
     return {
       ...shown,
       state: 'noisy',
-      reason: `${change} (${direction}) beyond ${within}, but not significant over the rounds (p = ${formatNumber(ch.pValue)} ≥ ${alpha}; ${detail})`,
+      reason: `${change} (${direction}) beyond ${within}, but not significant over the rounds (${pText(ch.pValue)} ≥ ${alpha}; ${detail})`,
     };
   }
   const v: Verdict = {
     ...shown,
     state: worse ? 'regressed' : 'improved',
-    reason: `${change} (${direction}) beyond ${within}, p = ${formatNumber(ch.pValue)} (${detail})`,
+    reason: `${change} (${direction}) beyond ${within}, ${pText(ch.pValue)} (${detail})`,
   };
   return worse && tol.control && !normalised
     ? guardByControl(v, c, baseCase, tol.control, tol.controlMoves ?? 'worse', alpha, byPoints)
@@ -285,50 +372,20 @@ export function abLaneSummary(
 
 /**
  * Whether another round could still settle the lane: a fail-severity metric beyond its A/B
- * tolerance but not (yet) significant, alone or once the lane's tests are counted (Holm). The
- * second matters most: with 20 fail-severity metrics, the smallest p-value must fall below
- * 0.05/20, which the signed-rank test cannot give with fewer than 10 rounds (its smallest
- * two-sided p is 2/2^n), so a real 3 % slowdown needs the extra rounds to be called. The
- * runner asks after each round past the planned ones.
+ * tolerance but not (yet) significant once the lane's family is counted. With n rounds no
+ * sign-flip test goes below 2/2^n, and a family of 20 asks more of its best metric than one
+ * alone, so a real 3 % slowdown often needs the extra rounds. The runner asks after each round
+ * past the planned ones.
  */
 export function abInconclusive(lane: LaneResult, rules: Rules): boolean {
   if (lane.status !== 'ok' || lane.base?.status !== 'ok') return false;
-  const verdicts: Verdict[] = [];
+  const family = abFamily(lane, rules);
   for (const c of lane.cases) {
     if (c.error) continue;
-    for (const m of c.metrics) verdicts.push({ ...judgeAb(lane, c, m, rules), source: 'ab' });
+    for (const m of c.metrics) {
+      const v = judgeAb(lane, c, m, rules, family);
+      if (v.state === 'noisy' && v.severity === 'fail') return true;
+    }
   }
-  return holmAcrossLane(verdicts, rules.ab.alpha).some((v) => v.state === 'noisy' && v.severity === 'fail');
-}
-
-/**
- * A lane judges many metrics at once (the GEMM lane's quick profile: 20 fail-severity ones),
- * and at alpha = 0.05 each, an unchanged build would see one of them "significant" in most runs.
- * Holm's step-down procedure keeps the chance of any false rejection in the lane at alpha: the
- * k-th smallest of the lane's m fail-severity p-values must be below alpha / (m − k + 1), and
- * every smaller one must have passed too. A change that was significant alone but not once the
- * lane's tests are counted becomes `noisy`, with the reason; warn-severity metrics, which never
- * fail the gate, keep their own test.
- */
-export function holmAcrossLane(verdicts: readonly Verdict[], alpha: number): Verdict[] {
-  const family = verdicts
-    .map((v, i) => ({ v, i }))
-    .filter(({ v }) => v.source === 'ab' && v.severity === 'fail' && v.pValue !== undefined);
-  const m = family.length;
-  if (m <= 1) return [...verdicts];
-  const sorted = [...family].sort((a, b) => a.v.pValue! - b.v.pValue!);
-  const rejected = new Set<number>();
-  for (const [k, { v, i }] of sorted.entries()) {
-    if (!(v.pValue! < alpha / (m - k))) break;
-    rejected.add(i);
-  }
-  return verdicts.map((v, i) => {
-    const inFamily = family.some((f) => f.i === i);
-    if (!inFamily || rejected.has(i) || (v.state !== 'regressed' && v.state !== 'improved')) return v;
-    return {
-      ...v,
-      state: 'noisy',
-      reason: `${v.reason}; but not significant once the lane's ${m} fail-severity tests are counted (Holm, alpha ${alpha})`,
-    };
-  });
+  return false;
 }

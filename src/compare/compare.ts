@@ -24,7 +24,7 @@ import {
   type VerdictState,
 } from '../model/verdicts.js';
 import { comparable } from './baselines.js';
-import { abLaneSummary, holmAcrossLane, judgeAb } from './compare-ab.js';
+import { abFamily, abLaneSummary, judgeAb } from './compare-ab.js';
 import { classKey, classOfRun, describeClass } from '../model/machine-class.js';
 import {
   formatAbsDelta,
@@ -158,6 +158,8 @@ function compareLane(
 
   const gates = gatesFor(rules, lane.lane);
   const gateMatched = new Set<string>();
+  // the lane's fail-severity A/B metrics are tested as one family (family.ts)
+  const family = ab ? abFamily(lane, rules) : undefined;
   for (const c of lane.cases) {
     if (c.error) {
       verdicts.push({ ...laneLevel(lane.lane, `case failed: ${c.error}`), caseId: c.id });
@@ -177,7 +179,7 @@ function compareLane(
         continue;
       }
       const current = summarizeSamples(m.samples);
-      if (ab) verdicts.push(judgeAb(lane, c, m, rules));
+      if (ab) verdicts.push(judgeAb(lane, c, m, rules, family));
       // with an unusable baseline only the gates judge this metric
       else if (!(baselineInput instanceof InputError)) {
         const v = judge(
@@ -218,7 +220,6 @@ function compareLane(
     }
   }
 
-  if (ab) verdicts.splice(0, verdicts.length, ...holmAcrossLane(verdicts, rules.ab.alpha));
   const conclusion = laneConclusion(verdicts);
   const abSummary = ab ? abLaneSummary(lane, verdicts) : undefined;
   let summary = laneSummary(verdicts, lane.path, incomparable, otherClass);
