@@ -70,6 +70,7 @@ void set(benchmark::State& st, const std::string& name, double v) { st.counters[
 // One repetition of a sweep point: a fresh probe, then every policy on the same trace.
 void run_point(benchmark::State& state, const lane::SweepPoint& point, const sc::Trace& trace,
                const sc::TraceOptions& topt, lane::Kernels& kernels) {
+  // kernels.adapter_bytes() is of the last rank set_adapters saw: this point's, once probed.
   const auto& o = g_opt;
   lane::ProbeGrid grid;
   grid.ranks = {point.rank};
@@ -77,6 +78,7 @@ void run_point(benchmark::State& state, const lane::SweepPoint& point, const sc:
   sc::SimConfig sim;
   sim.decode_threads = o.decode_threads;
   sim.adapter_threads = o.adapter_threads;
+  sim.storage_lanes = o.storage_lanes;
   sim.lora_tax = false;
   const sc::CapacityTargets targets{o.p95_target_ms, o.queue_target_ms};
 
@@ -87,6 +89,12 @@ void run_point(benchmark::State& state, const lane::SweepPoint& point, const sc:
   set(state, "probe.prefill_ms_p128", cost.prefill_s(128, 1) * 1e3);
   set(state, "probe.load_ms", cost.load_s(point.rank) * 1e3);
   set(state, "probe.unpack_slowdown", table.unpack_slowdown);
+  set(state, "probe.step_ms_t16_a8", cost.decode_step_s(sc::StepShape{16, 8, point.rank, 1}) * 1e3);
+  set(state, "probe.attn_ms_ctx256", cost.attention_s(sc::StepShape{1, 0, 0, 1, 256}) * 1e3);
+  set(state, "probe.read_ms", table.read_s.front() * 1e3);
+  set(state, "probe.read_warm_ms", table.read_warm_s.front() * 1e3);
+  set(state, "probe.unpack_ms", table.unpack_s.front() * 1e3);
+  set(state, "probe.adapter_mb", static_cast<double>(kernels.adapter_bytes()) / (1 << 20));
 
   sc::CapacityOptions cap;
   cap.max_rps = 2.0 * ideal_rps(cost, o);
@@ -131,6 +139,14 @@ void run_point(benchmark::State& state, const lane::SweepPoint& point, const sc:
     set(state, k + "capacity_rps", c.rps);
     set(state, k + "capacity_at_max", c.at_max ? 1 : 0);
   }
+  // What residency can buy at most: fcfs_lru with every adapter load free. No policy that only
+  // hides or avoids loads can beat it, so its ratio to fcfs_lru bounds the capacity targets.
+  sc::CostModel free_loads = cost;
+  free_loads.load_read = [](int) { return 0.0; };
+  free_loads.load_unpack = [](int) { return 0.0; };
+  const sc::CapacityResult bound =
+      sc::find_capacity(cap_trace, lane::scheduler_config(o, sc::Policy::FcfsLru), free_loads, sim, targets, cap);
+  set(state, "bound.free_loads_capacity_rps", bound.rps);
 }
 
 void bm_point(benchmark::State& state, lane::SweepPoint point) {
@@ -138,7 +154,13 @@ void bm_point(benchmark::State& state, lane::SweepPoint point) {
   const sc::TraceOptions topt = lane::trace_options(o, point, o.load_rps);
   const sc::Trace trace = sc::generate_trace(topt);
   const sc::TraceStats ts = sc::trace_stats(trace);
-  lane::Kernels kernels(lane::ModelShape{o.hidden, o.layers}, 16, 128);
+  lane::KernelLimits lim;
+  lim.max_tokens = std::max(16, o.max_batch);
+  lim.max_prompt = 384;
+  lim.max_context = 1024;
+  lim.kv_slots = lim.max_tokens;
+  lim.step_layers = o.probe_layers;
+  lane::Kernels kernels(lane::ModelShape{o.hidden, o.layers, o.q_heads, o.kv_heads, o.ffn}, lim, o.adapter_store);
   for (auto _ : state) {
     // A failure (a cost the simulator refuses, a scheduler that cannot finish) is this case's
     // error, reported by name; the other cases still run.
@@ -164,6 +186,7 @@ void bm_point(benchmark::State& state, lane::SweepPoint point) {
 void bm_calibration(benchmark::State& state) {
   lane::CalibrationOptions c;
   c.pin_cores = g_opt.pin_cores;
+  c.store = g_opt.adapter_store;
   c.requests = g_opt.calib_requests;
   c.seed = g_opt.seed;
   for (auto _ : state) {
@@ -185,6 +208,14 @@ void bm_calibration(benchmark::State& state) {
     set(state, "sim_p95_ms", r.sim_p95_ms);
     set(state, "sim_tokens_per_s", r.sim_tokens_per_s);
     set(state, "sim_error_pct", r.sim_error_pct);
+    set(state, "step_real_vs_model", r.step_real_vs_model);
+    set(state, "prefill_real_vs_model", r.prefill_real_vs_model);
+    set(state, "load_real_vs_model", r.load_real_vs_model);
+    set(state, "real_steps", r.real_steps);
+    set(state, "probe_drift", r.probe_drift);
+    set(state, "sim_steps", r.sim_steps);
+    set(state, "real_loads", r.real_loads);
+    set(state, "sim_loads", r.sim_loads);
   }
 }
 
