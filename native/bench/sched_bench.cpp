@@ -50,7 +50,8 @@ void print_lane_flags() {
       "  --max_adapters_per_req=N --policies=fcfs_lru,affinity_prefetch,cost_aware\n"
       "  --cache_adapters=N --max_batch=N --max_adapters_per_batch=N --max_wait_steps=N\n"
       "  --decode_threads=N --adapter_threads=N --pin_cores=BOOL --serial_fraction=X\n"
-      "  --hidden=H --layers=L --probe_repeats=N --p95_target_ms=X --queue_target_ms=X\n"
+      "  --hidden=H --layers=L --q_heads=N --kv_heads=N --ffn=F --probe_layers=N --probe_repeats=N\n"
+      "  --adapter_store=storage|page_cache --storage_lanes=N --p95_target_ms=X --queue_target_ms=X\n"
       "  --capacity_requests=N (requests per capacity probe)\n"
       "  --calibrate=BOOL --calib_requests=N --force_path=auto|scalar|avx2|avx512\n\n");
 }
@@ -273,6 +274,12 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("serial_fraction", std::to_string(o.serial_fraction));
   benchmark::AddCustomContext("hidden", std::to_string(o.hidden));
   benchmark::AddCustomContext("layers", std::to_string(o.layers));
+  benchmark::AddCustomContext("q_heads", std::to_string(o.q_heads));
+  benchmark::AddCustomContext("kv_heads", std::to_string(o.kv_heads));
+  benchmark::AddCustomContext("ffn", std::to_string(o.ffn));
+  benchmark::AddCustomContext("probe_layers", std::to_string(o.probe_layers));
+  benchmark::AddCustomContext("adapter_store", o.adapter_store == lane::AdapterStore::Storage ? "storage" : "page_cache");
+  benchmark::AddCustomContext("storage_lanes", std::to_string(o.storage_lanes));
   benchmark::AddCustomContext("p95_target_ms", std::to_string(o.p95_target_ms));
   benchmark::AddCustomContext("queue_target_ms", std::to_string(o.queue_target_ms));
   benchmark::AddCustomContext("capacity_requests", std::to_string(o.capacity_requests));
