@@ -59117,6 +59117,8 @@ const SCHED_DEFINITIONS = {
     free_loads_capacity_vs_fcfs: 'capacity of fcfs_lru with every adapter load free, over fcfs_lru’s: the most that hiding or avoiding loads can buy, so the ceiling of a residency policy’s capacity ratio',
     step_real_vs_model: 'calibration: the real loop’s decode steps over the cost model’s time for the same shapes (1 = exact); likewise prefill_real_vs_model and load_real_vs_model',
     probe_drift: 'calibration: a mid-sized decode step probed after the real run over the same probed before it',
+    overlap_at_capacity: 'overlap_ratio of the capacity search’s last passing probe: at that rate decode is idle part of the time, so less adapter work can hide behind it than at an overloaded fixed rate',
+    decode_util_at_capacity: 'decode_util of the capacity search’s last passing probe',
 };
 /**
  * Every modelling choice of the simulation, stated in the summary (the numbers it uses are in
@@ -59186,6 +59188,8 @@ const POLICY_SUMMARY = [
     'hot_reload_ms_p95',
     'reload_vs_step',
     'overlap_ratio',
+    'overlap_at_capacity',
+    'decode_util_at_capacity',
     'worst_wait_ms',
     'jain_fairness',
     'lora_tax_pct',
@@ -59548,6 +59552,8 @@ const SCHED_POLICY_METRICS = {
     decode_util: { unit: 'share', better: 'lower', kind: 'same-run' },
     adapter_util: { unit: 'share', better: 'lower', kind: 'same-run' },
     overlap_ratio: { unit: 'share', better: 'higher', kind: 'same-run' },
+    overlap_at_capacity: { unit: 'share', better: 'higher', kind: 'same-run' },
+    decode_util_at_capacity: { unit: 'share', better: 'higher', kind: 'same-run' },
     cache_hit_rate: { unit: 'share', better: 'higher', kind: 'same-run' },
     jain_fairness: { unit: 'index', better: 'higher', kind: 'same-run' },
 };

@@ -139,6 +139,10 @@ void run_point(benchmark::State& state, const lane::SweepPoint& point, const sc:
     const sc::CapacityResult c = sc::find_capacity(cap_trace, cfg, cost, sim, targets, cap);
     set(state, k + "capacity_rps", c.rps);
     set(state, k + "capacity_at_max", c.at_max ? 1 : 0);
+    // At the capacity rate decode is not always busy, so less adapter work can hide behind it
+    // than at an overloaded fixed rate: the overlap there, beside the CSV's.
+    set(state, k + "overlap_at_capacity", c.at_rps.overlap_ratio);
+    set(state, k + "decode_util_at_capacity", c.at_rps.decode_utilisation);
   }
   // What residency can buy at most: fcfs_lru with every adapter load free. No policy that only
   // hides or avoids loads can beat it, so its ratio to fcfs_lru bounds the capacity targets.

@@ -215,6 +215,10 @@ describe('sched lane adapter', () => {
     expect(s.model).toMatchObject({ hidden: 256, q_heads: 4, kv_heads: 2, adapter_store: 'storage' });
     expect(s.points[0]?.free_loads_capacity_vs_fcfs).toEqual(expect.any(Number));
     expect(s.points[0]?.costs.load_ms).toBeGreaterThan(0);
+    expect(s.points[0]?.policies.affinity_prefetch).toMatchObject({
+      overlap_at_capacity: expect.any(Number),
+      decode_util_at_capacity: expect.any(Number),
+    });
     expect(s.calibration?.parts.step_real_vs_model).toEqual(expect.any(Number));
     const unstated = structuredClone(s) as Record<string, unknown>;
     delete unstated.modelling;

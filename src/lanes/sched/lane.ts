@@ -166,6 +166,8 @@ export const SCHED_POLICY_METRICS: Record<string, MetricSpec> = {
   decode_util: { unit: 'share', better: 'lower', kind: 'same-run' },
   adapter_util: { unit: 'share', better: 'lower', kind: 'same-run' },
   overlap_ratio: { unit: 'share', better: 'higher', kind: 'same-run' },
+  overlap_at_capacity: { unit: 'share', better: 'higher', kind: 'same-run' },
+  decode_util_at_capacity: { unit: 'share', better: 'higher', kind: 'same-run' },
   cache_hit_rate: { unit: 'share', better: 'higher', kind: 'same-run' },
   jain_fairness: { unit: 'index', better: 'higher', kind: 'same-run' },
 };

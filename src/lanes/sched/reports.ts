@@ -69,6 +69,9 @@ export const SCHED_DEFINITIONS = {
     'calibration: the real loop’s decode steps over the cost model’s time for the same shapes (1 = exact); likewise prefill_real_vs_model and load_real_vs_model',
   probe_drift:
     'calibration: a mid-sized decode step probed after the real run over the same probed before it',
+  overlap_at_capacity:
+    'overlap_ratio of the capacity search’s last passing probe: at that rate decode is idle part of the time, so less adapter work can hide behind it than at an overloaded fixed rate',
+  decode_util_at_capacity: 'decode_util of the capacity search’s last passing probe',
 } as const;
 
 /**
@@ -147,6 +150,8 @@ const POLICY_SUMMARY = [
   'hot_reload_ms_p95',
   'reload_vs_step',
   'overlap_ratio',
+  'overlap_at_capacity',
+  'decode_util_at_capacity',
   'worst_wait_ms',
   'jain_fairness',
   'lora_tax_pct',
