@@ -105,8 +105,12 @@ void run_point(benchmark::State& state, const lane::SweepPoint& point, const sc:
   sc::TraceOptions cap_trace = topt;
   cap_trace.num_requests = o.capacity_requests;
   cap_trace.duration_s = 0;
-  // The reload p95 is judged in decode steps of a full batch with one adapter.
-  const double step_s = cost.decode_step_s(sc::StepShape{o.max_batch, 1, point.rank, o.decode_threads});
+  // The reload p95 is judged in decode steps of a full batch with one adapter, attention
+  // included at the trace's typical context (the median prompt plus half the mean output):
+  // a step is its GEMMs and its attention.
+  const int out_mean = (std::max(1, o.max_new_tokens / 8) + o.max_new_tokens) / 2;
+  const std::int64_t contexts = static_cast<std::int64_t>(o.max_batch) * (o.prompt_median + out_mean / 2);
+  const double step_s = cost.decode_step_s(sc::StepShape{o.max_batch, 1, point.rank, o.decode_threads, contexts});
   for (sc::Policy p : o.policies) {
     const std::string k = std::string(sc::policy_name(p)) + ".";
     const sc::SchedulerConfig cfg = lane::scheduler_config(o, p);

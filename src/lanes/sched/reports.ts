@@ -60,7 +60,8 @@ export const SCHED_DEFINITIONS = {
   loads_per_s: 'adapter loads / makespan',
   worst_wait_ms: 'the longest queue wait of any request',
   jain_fairness: "Jain's index over the mean latency per adapter (the base model as one): 1 = equal",
-  reload_vs_step: 'hot_reload_ms_p95 in decode steps of a full batch with one adapter',
+  reload_vs_step:
+    'hot_reload_ms_p95 in decode steps of a full batch with one adapter, its attention at the trace’s typical context (median prompt + half the mean output) included',
   sim_error_pct:
     'largest relative error of the simulation against a real-thread run (1 decode + 1 adapter thread) of the same trace and configuration, over p50, p95 and tokens/s; the simulation uses the mean of probes taken before and after the real run',
   free_loads_capacity_vs_fcfs:
