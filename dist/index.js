@@ -59112,9 +59112,29 @@ const SCHED_DEFINITIONS = {
     loads_per_s: 'adapter loads / makespan',
     worst_wait_ms: 'the longest queue wait of any request',
     jain_fairness: "Jain's index over the mean latency per adapter (the base model as one): 1 = equal",
-    reload_vs_step: 'hot_reload_ms_p95 in decode steps of a full batch with one adapter',
-    sim_error_pct: 'largest relative error of the simulation against a real-thread run (1 decode + 1 adapter thread) of the same trace and configuration, over p50, p95 and tokens/s',
+    reload_vs_step: 'hot_reload_ms_p95 in decode steps of a full batch with one adapter, its attention at the trace’s typical context (median prompt + half the mean output) included',
+    sim_error_pct: 'largest relative error of the simulation against a real-thread run (1 decode + 1 adapter thread) of the same trace and configuration, over p50, p95 and tokens/s; the simulation uses the mean of probes taken before and after the real run',
+    free_loads_capacity_vs_fcfs: 'capacity of fcfs_lru with every adapter load free, over fcfs_lru’s: the most that hiding or avoiding loads can buy, so the ceiling of a residency policy’s capacity ratio',
+    step_real_vs_model: 'calibration: the real loop’s decode steps over the cost model’s time for the same shapes (1 = exact); likewise prefill_real_vs_model and load_real_vs_model',
+    probe_drift: 'calibration: a mid-sized decode step probed after the real run over the same probed before it',
+    overlap_at_capacity: 'overlap_ratio of the capacity search’s last passing probe: at that rate decode is idle part of the time, so less adapter work can hide behind it than at an overloaded fixed rate',
+    decode_util_at_capacity: 'decode_util of the capacity search’s last passing probe',
 };
+/**
+ * Every modelling choice of the simulation, stated in the summary (the numbers it uses are in
+ * info and in each point's costs).
+ */
+const SCHED_MODELLING = [
+    'model: llama-like layers of hidden × layers with q_heads query and kv_heads KV heads; per layer the q/k/v/o projections, int8-KV decode attention (grouped-query) and a gate/up/down MLP of ffn; LoRA adapters on q, k, v and o at the point’s rank; FP32 weights and adapters',
+    'probe: the engine’s own GEMM and attention kernels on one thread, probe_layers layers timed and scaled to layers (every layer costs the same); the step grid (tokens × distinct adapters × rank) and prefill and attention timed in interleaved rounds, means kept',
+    'decode step = the probed step without attention, interpolated in tokens, distinct adapters and rank, + tokens × the probed attention at the batch’s mean context (prompt + tokens generated so far); with one adapter the fused LoRA kernel, with several the base GEMM plus each adapter’s x·A·B on its rows',
+    'prefill = the probed GEMMs over the prompt’s rows + tiled causal attention, in the step the request joins (the KV append is not timed); prompts beyond the largest probed one are extrapolated linearly',
+    'adapter load = a read of the adapter’s full size from its file + an unpack into the fused and segmented packed layouts; adapter_store storage drops the file’s pages before each read, so the read comes from the device: adapters outside the cache live on storage',
+    'reads share the storage device: storage_lanes reads at full speed at once, the others wait (unpacks run on their own modelled adapter thread)',
+    'decode_threads and adapter_threads are modelled lanes of a target machine, not threads of this one: a step spreads over decode_threads by Amdahl’s law at serial_fraction; one load per adapter thread',
+    'a decode step running beside an unpack is slowed by the probed unpack_slowdown per unpack',
+    'capacity: the highest offered rate whose p95 latency and queue-wait p95 stay within the targets, by bisection, capacity_requests requests per probe (same seed)',
+];
 function sched_reports_val(c, name) {
     return c?.metrics.find((m) => m.name === name)?.value;
 }
@@ -59168,6 +59188,8 @@ const POLICY_SUMMARY = [
     'hot_reload_ms_p95',
     'reload_vs_step',
     'overlap_ratio',
+    'overlap_at_capacity',
+    'decode_util_at_capacity',
     'worst_wait_ms',
     'jain_fairness',
     'lora_tax_pct',
@@ -59215,6 +59237,18 @@ function schedSummary(result) {
         info: result.info,
         threads: String(result.info.threads_note ?? ''),
         definitions: SCHED_DEFINITIONS,
+        modelling: SCHED_MODELLING,
+        model: {
+            hidden: num(result.info.hidden),
+            layers: num(result.info.layers),
+            q_heads: num(result.info.q_heads),
+            kv_heads: num(result.info.kv_heads),
+            ffn: num(result.info.ffn),
+            probe_layers: num(result.info.probe_layers),
+            adapter_store: String(result.info.adapter_store ?? ''),
+            storage_lanes: num(result.info.storage_lanes),
+            lora_targets: 'q,k,v,o',
+        },
         targets: { p95_ms: num(result.info.p95_target_ms), queue_ms_p95: num(result.info.queue_target_ms) },
         points: pointIds.map((id) => {
             const point = points.find((p) => p.id === id);
@@ -59234,6 +59268,10 @@ function schedSummary(result) {
                 },
                 best_capacity_vs_fcfs: sched_reports_round(sched_reports_val(point, 'best_capacity_vs_fcfs')),
                 worst_capacity_vs_fcfs: sched_reports_round(sched_reports_val(point, 'worst_capacity_vs_fcfs')),
+                free_loads_capacity_vs_fcfs: sched_reports_round(sched_reports_val(point, 'free_loads_capacity_vs_fcfs')),
+                costs: Object.fromEntries((point?.metrics ?? [])
+                    .filter((m) => m.name.startsWith('probe_'))
+                    .map((m) => [m.name.slice('probe_'.length), sched_reports_round(m.value, 4)])),
                 policies: Object.fromEntries(policyCases(result)
                     .filter((c) => c.id.endsWith(`/${id}`))
                     .map((c) => [
@@ -59261,6 +59299,12 @@ function schedSummary(result) {
                     p95_ms: sched_reports_round(sched_reports_val(calibration, 'sim_p95_ms')),
                     tokens_per_s: sched_reports_round(sched_reports_val(calibration, 'sim_tokens_per_s'), 1),
                 },
+                parts: {
+                    step_real_vs_model: sched_reports_round(sched_reports_val(calibration, 'step_real_vs_model')),
+                    prefill_real_vs_model: sched_reports_round(sched_reports_val(calibration, 'prefill_real_vs_model')),
+                    load_real_vs_model: sched_reports_round(sched_reports_val(calibration, 'load_real_vs_model')),
+                    probe_drift: sched_reports_round(sched_reports_val(calibration, 'probe_drift')),
+                },
             }
             : null,
     };
@@ -59275,6 +59319,8 @@ const SCHED_SUMMARY_SCHEMA = {
         'info',
         'threads',
         'definitions',
+        'modelling',
+        'model',
         'targets',
         'points',
         'adapter_scaling',
@@ -59285,12 +59331,26 @@ const SCHED_SUMMARY_SCHEMA = {
         path: { type: 'string' },
         threads: { type: 'string' },
         definitions: { type: 'object', additionalProperties: { type: 'string' } },
+        modelling: { type: 'array', minItems: 1, items: { type: 'string' } },
+        model: {
+            type: 'object',
+            required: ['hidden', 'layers', 'q_heads', 'kv_heads', 'ffn', 'adapter_store', 'lora_targets'],
+            properties: { adapter_store: { type: 'string' }, lora_targets: { type: 'string' } },
+        },
         targets: { type: 'object', required: ['p95_ms', 'queue_ms_p95'] },
         points: {
             type: 'array',
             items: {
                 type: 'object',
-                required: ['point', 'trace', 'policies', 'best_capacity_vs_fcfs', 'worst_capacity_vs_fcfs'],
+                required: [
+                    'point',
+                    'trace',
+                    'policies',
+                    'best_capacity_vs_fcfs',
+                    'worst_capacity_vs_fcfs',
+                    'free_loads_capacity_vs_fcfs',
+                    'costs',
+                ],
                 properties: {
                     point: { type: 'string', pattern: '^(zipf-?[0-9.]+|uniform)/N[0-9]+/r[0-9]+/m[0-9.]+$' },
                     trace: {
@@ -59306,6 +59366,8 @@ const SCHED_SUMMARY_SCHEMA = {
                     },
                     best_capacity_vs_fcfs: numOrEmpty,
                     worst_capacity_vs_fcfs: numOrEmpty,
+                    free_loads_capacity_vs_fcfs: numOrEmpty,
+                    costs: { type: 'object', additionalProperties: numOrEmpty },
                     policies: {
                         type: 'object',
                         additionalProperties: {
@@ -59334,7 +59396,11 @@ const SCHED_SUMMARY_SCHEMA = {
         calibration: {
             anyOf: [
                 { type: 'null' },
-                { type: 'object', required: ['sim_error_pct', 'real', 'sim', 'pinned', 'error'] },
+                {
+                    type: 'object',
+                    required: ['sim_error_pct', 'real', 'sim', 'parts', 'pinned', 'error'],
+                    properties: { parts: { type: 'object', additionalProperties: numOrEmpty } },
+                },
             ],
         },
     },
@@ -59368,7 +59434,17 @@ const SCHED_PEER = 'fcfs_lru';
 // The seed's knobs (24 rps, 6 decode + 4 adapter threads modelled, pinned calibration) in
 // every profile; the profiles differ in the sweep and the size of the probed model. quick
 // stays well under a minute on two cores: two points (skewed, uniform) and the calibration.
-const SEED = { loadRps: 24, decodeThreads: 6, adapterThreads: 4, pinCores: true, seed: 1 };
+// The model is llama-like (LoRA on q/k/v/o, int8-KV attention, an MLP); adapters outside the
+// cache live on storage (their pages dropped before each read) and share one device.
+const SEED = {
+    loadRps: 24,
+    decodeThreads: 6,
+    adapterThreads: 4,
+    pinCores: true,
+    seed: 1,
+    adapterStore: 'storage',
+    storageLanes: 1,
+};
 const SCHED_GRIDS = {
     smoke: {
         alpha: [1.0, 'uniform'],
@@ -59380,6 +59456,10 @@ const SCHED_GRIDS = {
         loadRps: SEED.loadRps,
         hidden: 256,
         layers: 2,
+        qHeads: 4,
+        kvHeads: 2,
+        ffn: 704,
+        probeLayers: 0,
         cacheAdapters: 8,
         capacityRequests: 200,
         calibRequests: 16,
@@ -59395,6 +59475,10 @@ const SCHED_GRIDS = {
         loadRps: SEED.loadRps,
         hidden: 1024,
         layers: 8,
+        qHeads: 16,
+        kvHeads: 4,
+        ffn: 2816,
+        probeLayers: 2,
         cacheAdapters: 16,
         capacityRequests: 600,
         calibRequests: 32,
@@ -59412,6 +59496,10 @@ const SCHED_GRIDS = {
         loadRps: SEED.loadRps,
         hidden: 1024,
         layers: 8,
+        qHeads: 16,
+        kvHeads: 4,
+        ffn: 2816,
+        probeLayers: 2,
         cacheAdapters: 16,
         capacityRequests: 600,
         calibRequests: 48,
@@ -59464,6 +59552,8 @@ const SCHED_POLICY_METRICS = {
     decode_util: { unit: 'share', better: 'lower', kind: 'same-run' },
     adapter_util: { unit: 'share', better: 'lower', kind: 'same-run' },
     overlap_ratio: { unit: 'share', better: 'higher', kind: 'same-run' },
+    overlap_at_capacity: { unit: 'share', better: 'higher', kind: 'same-run' },
+    decode_util_at_capacity: { unit: 'share', better: 'higher', kind: 'same-run' },
     cache_hit_rate: { unit: 'share', better: 'higher', kind: 'same-run' },
     jain_fairness: { unit: 'index', better: 'higher', kind: 'same-run' },
 };
@@ -59477,6 +59567,23 @@ const SCHED_VS_PEER_METRICS = {
 const SCHED_POINT_METRICS = {
     best_capacity_vs_fcfs: { unit: '×', better: 'higher', kind: 'same-run' },
     worst_capacity_vs_fcfs: { unit: '×', better: 'higher', kind: 'same-run' },
+    // fcfs_lru with every load free against fcfs_lru: what hiding or avoiding loads can buy at
+    // most, so the ceiling of any residency policy's capacity ratio.
+    free_loads_capacity_vs_fcfs: { unit: '×', better: 'higher', kind: 'same-run' },
+};
+/** The probed costs of each point (bench counters probe.<name>), for the summary. */
+const SCHED_PROBE_METRICS = {
+    step_ms_t1: { unit: 'ms', better: 'lower', kind: 'absolute' },
+    step_ms_t16_a1: { unit: 'ms', better: 'lower', kind: 'absolute' },
+    step_ms_t16_a8: { unit: 'ms', better: 'lower', kind: 'absolute' },
+    attn_ms_ctx256: { unit: 'ms', better: 'lower', kind: 'absolute' },
+    prefill_ms_p128: { unit: 'ms', better: 'lower', kind: 'absolute' },
+    load_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
+    read_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
+    read_warm_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
+    unpack_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
+    adapter_mb: { unit: 'MiB', better: 'lower', kind: 'absolute' },
+    unpack_slowdown: { unit: '×', better: 'lower', kind: 'same-run' },
 };
 const SCHED_CALIBRATION_METRICS = {
     sim_error_pct: { unit: '%', better: 'lower', kind: 'same-run' },
@@ -59486,6 +59593,12 @@ const SCHED_CALIBRATION_METRICS = {
     sim_p50_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
     sim_p95_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
     sim_tokens_per_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
+    // Where the simulation's time differs from the real loop's, part by part (1 = exact), and
+    // how far the machine's speed moved between the probes before and after the real run.
+    step_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
+    prefill_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
+    load_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
+    probe_drift: { unit: '×', better: 'lower', kind: 'same-run' },
 };
 /** Trace facts per point: deterministic from the seed, the same in every repetition. */
 const TRACE_COUNTERS = [
@@ -59564,10 +59677,19 @@ function pointCases(c, point, policies) {
     if (ratios.length > 0) {
         const reps = c.runs.length;
         const per = (f) => Array.from({ length: reps }, (_, i) => f(ratios.map((r) => r[i] ?? Number.NaN)));
+        const bound = counter(c, 'bound.free_loads_capacity_rps').map((v, i) => v / (peerCapacity[i] ?? Number.NaN));
+        const probes = Object.entries(SCHED_PROBE_METRICS)
+            .map(([name, spec]) => [name, spec, counter(c, `probe.${name}`)])
+            .filter(([, , samples]) => samples.some((v) => Number.isFinite(v)))
+            .map(([name, spec, samples]) => metricOf(`probe_${name}`, spec, samples));
         out.push({
             id: point,
             params,
             metrics: [
+                ...(bound.some((v) => Number.isFinite(v))
+                    ? [metricOf('free_loads_capacity_vs_fcfs', SCHED_POINT_METRICS.free_loads_capacity_vs_fcfs, bound)]
+                    : []),
+                ...probes,
                 metricOf('best_capacity_vs_fcfs', SCHED_POINT_METRICS.best_capacity_vs_fcfs, per((xs) => Math.max(...xs))),
                 metricOf('worst_capacity_vs_fcfs', SCHED_POINT_METRICS.worst_capacity_vs_fcfs, per((xs) => Math.min(...xs))),
             ],
@@ -59591,6 +59713,12 @@ function lane_benchArgs(grid, ctx) {
         `--pin_cores=${SEED.pinCores}`,
         `--hidden=${grid.hidden}`,
         `--layers=${grid.layers}`,
+        `--q_heads=${grid.qHeads}`,
+        `--kv_heads=${grid.kvHeads}`,
+        `--ffn=${grid.ffn}`,
+        `--probe_layers=${grid.probeLayers}`,
+        `--adapter_store=${SEED.adapterStore}`,
+        `--storage_lanes=${SEED.storageLanes}`,
         `--cache_adapters=${grid.cacheAdapters}`,
         `--capacity_requests=${grid.capacityRequests}`,
         `--calib_requests=${grid.calibRequests}`,
@@ -59630,6 +59758,12 @@ const INFO_KEYS = [
     'serial_fraction',
     'hidden',
     'layers',
+    'q_heads',
+    'kv_heads',
+    'ffn',
+    'probe_layers',
+    'adapter_store',
+    'storage_lanes',
     'p95_target_ms',
     'queue_target_ms',
     'capacity_requests',

@@ -50,7 +50,8 @@ void print_lane_flags() {
       "  --max_adapters_per_req=N --policies=fcfs_lru,affinity_prefetch,cost_aware\n"
       "  --cache_adapters=N --max_batch=N --max_adapters_per_batch=N --max_wait_steps=N\n"
       "  --decode_threads=N --adapter_threads=N --pin_cores=BOOL --serial_fraction=X\n"
-      "  --hidden=H --layers=L --probe_repeats=N --p95_target_ms=X --queue_target_ms=X\n"
+      "  --hidden=H --layers=L --q_heads=N --kv_heads=N --ffn=F --probe_layers=N --probe_repeats=N\n"
+      "  --adapter_store=storage|page_cache --storage_lanes=N --p95_target_ms=X --queue_target_ms=X\n"
       "  --capacity_requests=N (requests per capacity probe)\n"
       "  --calibrate=BOOL --calib_requests=N --force_path=auto|scalar|avx2|avx512\n\n");
 }
@@ -70,6 +71,7 @@ void set(benchmark::State& st, const std::string& name, double v) { st.counters[
 // One repetition of a sweep point: a fresh probe, then every policy on the same trace.
 void run_point(benchmark::State& state, const lane::SweepPoint& point, const sc::Trace& trace,
                const sc::TraceOptions& topt, lane::Kernels& kernels) {
+  // kernels.adapter_bytes() is of the last rank set_adapters saw: this point's, once probed.
   const auto& o = g_opt;
   lane::ProbeGrid grid;
   grid.ranks = {point.rank};
@@ -77,6 +79,7 @@ void run_point(benchmark::State& state, const lane::SweepPoint& point, const sc:
   sc::SimConfig sim;
   sim.decode_threads = o.decode_threads;
   sim.adapter_threads = o.adapter_threads;
+  sim.storage_lanes = o.storage_lanes;
   sim.lora_tax = false;
   const sc::CapacityTargets targets{o.p95_target_ms, o.queue_target_ms};
 
@@ -87,6 +90,12 @@ void run_point(benchmark::State& state, const lane::SweepPoint& point, const sc:
   set(state, "probe.prefill_ms_p128", cost.prefill_s(128, 1) * 1e3);
   set(state, "probe.load_ms", cost.load_s(point.rank) * 1e3);
   set(state, "probe.unpack_slowdown", table.unpack_slowdown);
+  set(state, "probe.step_ms_t16_a8", cost.decode_step_s(sc::StepShape{16, 8, point.rank, 1}) * 1e3);
+  set(state, "probe.attn_ms_ctx256", cost.attention_s(sc::StepShape{1, 0, 0, 1, 256}) * 1e3);
+  set(state, "probe.read_ms", table.read_s.front() * 1e3);
+  set(state, "probe.read_warm_ms", table.read_warm_s.front() * 1e3);
+  set(state, "probe.unpack_ms", table.unpack_s.front() * 1e3);
+  set(state, "probe.adapter_mb", static_cast<double>(kernels.adapter_bytes()) / (1 << 20));
 
   sc::CapacityOptions cap;
   cap.max_rps = 2.0 * ideal_rps(cost, o);
@@ -96,8 +105,12 @@ void run_point(benchmark::State& state, const lane::SweepPoint& point, const sc:
   sc::TraceOptions cap_trace = topt;
   cap_trace.num_requests = o.capacity_requests;
   cap_trace.duration_s = 0;
-  // The reload p95 is judged in decode steps of a full batch with one adapter.
-  const double step_s = cost.decode_step_s(sc::StepShape{o.max_batch, 1, point.rank, o.decode_threads});
+  // The reload p95 is judged in decode steps of a full batch with one adapter, attention
+  // included at the trace's typical context (the median prompt plus half the mean output):
+  // a step is its GEMMs and its attention.
+  const int out_mean = (std::max(1, o.max_new_tokens / 8) + o.max_new_tokens) / 2;
+  const std::int64_t contexts = static_cast<std::int64_t>(o.max_batch) * (o.prompt_median + out_mean / 2);
+  const double step_s = cost.decode_step_s(sc::StepShape{o.max_batch, 1, point.rank, o.decode_threads, contexts});
   for (sc::Policy p : o.policies) {
     const std::string k = std::string(sc::policy_name(p)) + ".";
     const sc::SchedulerConfig cfg = lane::scheduler_config(o, p);
@@ -130,7 +143,19 @@ void run_point(benchmark::State& state, const lane::SweepPoint& point, const sc:
     const sc::CapacityResult c = sc::find_capacity(cap_trace, cfg, cost, sim, targets, cap);
     set(state, k + "capacity_rps", c.rps);
     set(state, k + "capacity_at_max", c.at_max ? 1 : 0);
+    // At the capacity rate decode is not always busy, so less adapter work can hide behind it
+    // than at an overloaded fixed rate: the overlap there, beside the CSV's.
+    set(state, k + "overlap_at_capacity", c.at_rps.overlap_ratio);
+    set(state, k + "decode_util_at_capacity", c.at_rps.decode_utilisation);
   }
+  // What residency can buy at most: fcfs_lru with every adapter load free. No policy that only
+  // hides or avoids loads can beat it, so its ratio to fcfs_lru bounds the capacity targets.
+  sc::CostModel free_loads = cost;
+  free_loads.load_read = [](int) { return 0.0; };
+  free_loads.load_unpack = [](int) { return 0.0; };
+  const sc::CapacityResult bound =
+      sc::find_capacity(cap_trace, lane::scheduler_config(o, sc::Policy::FcfsLru), free_loads, sim, targets, cap);
+  set(state, "bound.free_loads_capacity_rps", bound.rps);
 }
 
 void bm_point(benchmark::State& state, lane::SweepPoint point) {
@@ -138,7 +163,13 @@ void bm_point(benchmark::State& state, lane::SweepPoint point) {
   const sc::TraceOptions topt = lane::trace_options(o, point, o.load_rps);
   const sc::Trace trace = sc::generate_trace(topt);
   const sc::TraceStats ts = sc::trace_stats(trace);
-  lane::Kernels kernels(lane::ModelShape{o.hidden, o.layers}, 16, 128);
+  lane::KernelLimits lim;
+  lim.max_tokens = std::max(16, o.max_batch);
+  lim.max_prompt = 384;
+  lim.max_context = 1024;
+  lim.kv_slots = lim.max_tokens;
+  lim.step_layers = o.probe_layers;
+  lane::Kernels kernels(lane::ModelShape{o.hidden, o.layers, o.q_heads, o.kv_heads, o.ffn}, lim, o.adapter_store);
   for (auto _ : state) {
     // A failure (a cost the simulator refuses, a scheduler that cannot finish) is this case's
     // error, reported by name; the other cases still run.
@@ -164,6 +195,7 @@ void bm_point(benchmark::State& state, lane::SweepPoint point) {
 void bm_calibration(benchmark::State& state) {
   lane::CalibrationOptions c;
   c.pin_cores = g_opt.pin_cores;
+  c.store = g_opt.adapter_store;
   c.requests = g_opt.calib_requests;
   c.seed = g_opt.seed;
   for (auto _ : state) {
@@ -185,6 +217,14 @@ void bm_calibration(benchmark::State& state) {
     set(state, "sim_p95_ms", r.sim_p95_ms);
     set(state, "sim_tokens_per_s", r.sim_tokens_per_s);
     set(state, "sim_error_pct", r.sim_error_pct);
+    set(state, "step_real_vs_model", r.step_real_vs_model);
+    set(state, "prefill_real_vs_model", r.prefill_real_vs_model);
+    set(state, "load_real_vs_model", r.load_real_vs_model);
+    set(state, "real_steps", r.real_steps);
+    set(state, "probe_drift", r.probe_drift);
+    set(state, "sim_steps", r.sim_steps);
+    set(state, "real_loads", r.real_loads);
+    set(state, "sim_loads", r.sim_loads);
   }
 }
 
@@ -242,6 +282,12 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("serial_fraction", std::to_string(o.serial_fraction));
   benchmark::AddCustomContext("hidden", std::to_string(o.hidden));
   benchmark::AddCustomContext("layers", std::to_string(o.layers));
+  benchmark::AddCustomContext("q_heads", std::to_string(o.q_heads));
+  benchmark::AddCustomContext("kv_heads", std::to_string(o.kv_heads));
+  benchmark::AddCustomContext("ffn", std::to_string(o.ffn));
+  benchmark::AddCustomContext("probe_layers", std::to_string(o.probe_layers));
+  benchmark::AddCustomContext("adapter_store", o.adapter_store == lane::AdapterStore::Storage ? "storage" : "page_cache");
+  benchmark::AddCustomContext("storage_lanes", std::to_string(o.storage_lanes));
   benchmark::AddCustomContext("p95_target_ms", std::to_string(o.p95_target_ms));
   benchmark::AddCustomContext("queue_target_ms", std::to_string(o.queue_target_ms));
   benchmark::AddCustomContext("capacity_requests", std::to_string(o.capacity_requests));

@@ -77,9 +77,12 @@ void validate(const CostTable& t) {
   if (t.adapters.front() != 0) bad("adapters", "must start at 0 (the base model's step)");
   check_axis(t.ranks, "ranks", 1);
   check_axis(t.prompts, "prompts", 1);
+  check_axis(t.contexts, "contexts", 1);
   check_times(t.step_s, t.ranks.size() * t.adapters.size() * t.tokens.size(), "step_s");
   check_times(t.prefill_s, t.prompts.size(), "prefill_s");
+  check_times(t.attn_s, t.contexts.size(), "attn_s");
   check_times(t.read_s, t.ranks.size(), "read_s");
+  if (!t.read_warm_s.empty()) check_times(t.read_warm_s, t.ranks.size(), "read_warm_s");
   check_times(t.unpack_s, t.ranks.size(), "unpack_s");
   if (!(t.unpack_slowdown >= 1) || !std::isfinite(t.unpack_slowdown))
     bad("unpack_slowdown", "must be a finite factor >= 1");
@@ -112,6 +115,14 @@ CostModel cost_model_from(const CostTable& table, double serial_fraction) {
     const double one = prompt < t->prompts.front()
                            ? t->prefill_s.front() * prompt / t->prompts.front()
                            : along(t->prompts, prompt, [&](std::size_t i) { return t->prefill_s[i]; });
+    return amdahl(one, threads, serial_fraction);
+  };
+  c.attention = [t, serial_fraction](double mean_context, int threads) {
+    if (mean_context <= 0) return 0.0;
+    // Below the first probed context attention scales down in proportion.
+    const double one = mean_context < t->contexts.front()
+                           ? t->attn_s.front() * mean_context / t->contexts.front()
+                           : along(t->contexts, mean_context, [&](std::size_t i) { return t->attn_s[i]; });
     return amdahl(one, threads, serial_fraction);
   };
   c.load_read = [t](int rank) {

@@ -18,8 +18,12 @@ struct CostTable {
   // One decode step of the whole model on one thread, seconds: [rank][adapters][tokens].
   std::vector<double> step_s;
   std::vector<int> prompts;         // prompt lengths probed, ascending
-  std::vector<double> prefill_s;    // per prompt length, one thread
+  std::vector<double> prefill_s;    // per prompt length, one thread: GEMMs and tiled attention
+  // Decode attention of one request (int8 KV, every layer) by its context, one thread.
+  std::vector<int> contexts;        // ascending, the first >= 1
+  std::vector<double> attn_s;       // per context
   std::vector<double> read_s;       // per rank: reading one adapter (every layer's A and B)
+  std::vector<double> read_warm_s;  // per rank: the same read from the page cache (reported)
   std::vector<double> unpack_s;     // per rank: unpacking it into the kernels' layouts
   double unpack_slowdown = 1.0;     // decode step time with an unpack beside it / alone
 
@@ -34,7 +38,9 @@ void validate(const CostTable& t);
 // The CostModel that answers from the table: piecewise-linear in tokens, adapters, rank and
 // prompt length between probed points, linear extrapolation from the last two points beyond
 // them (never below the last probed value); decode and prefill spread over `threads` with
-// Amdahl's law at serial_fraction. Values are never negative.
+// Amdahl's law at serial_fraction. A step's attention is its tokens × the attention of their
+// mean context (exact where attention is linear in the context, as it is between probed
+// points). Values are never negative.
 CostModel cost_model_from(const CostTable& t, double serial_fraction);
 
 }  // namespace infeng::sched::lane

@@ -221,6 +221,16 @@ LaneOptions parse_lane_options(int& argc, char** argv, unsigned machine_cores) {
   }
   if (auto v = take(argc, argv, "hidden")) o.hidden = static_cast<int>(to_int("hidden", *v, 64, 16384));
   if (auto v = take(argc, argv, "layers")) o.layers = static_cast<int>(to_int("layers", *v, 1, 256));
+  if (auto v = take(argc, argv, "q_heads")) o.q_heads = static_cast<int>(to_int("q_heads", *v, 1, 1024));
+  if (auto v = take(argc, argv, "kv_heads")) o.kv_heads = static_cast<int>(to_int("kv_heads", *v, 1, 1024));
+  if (auto v = take(argc, argv, "ffn")) o.ffn = static_cast<int>(to_int("ffn", *v, 0, 65536));
+  if (auto v = take(argc, argv, "probe_layers")) o.probe_layers = static_cast<int>(to_int("probe_layers", *v, 0, 256));
+  if (auto v = take(argc, argv, "adapter_store")) {
+    if (*v == "storage") o.adapter_store = AdapterStore::Storage;
+    else if (*v == "page_cache") o.adapter_store = AdapterStore::PageCache;
+    else bad("adapter_store", "expected storage or page_cache (got '" + *v + "')");
+  }
+  if (auto v = take(argc, argv, "storage_lanes")) o.storage_lanes = static_cast<int>(to_int("storage_lanes", *v, 0, 1024));
   if (auto v = take(argc, argv, "probe_repeats")) o.probe_repeats = static_cast<int>(to_int("probe_repeats", *v, 1, 100));
   if (auto v = take(argc, argv, "p95_target_ms")) o.p95_target_ms = positive("p95_target_ms", *v);
   if (auto v = take(argc, argv, "queue_target_ms")) o.queue_target_ms = positive("queue_target_ms", *v);
@@ -230,6 +240,11 @@ LaneOptions parse_lane_options(int& argc, char** argv, unsigned machine_cores) {
   if (auto v = take(argc, argv, "calib_requests")) o.calib_requests = static_cast<int>(to_int("calib_requests", *v, 8, 10000));
 
   // Cross-flag checks, each naming the flag a user would change.
+  if (o.hidden % o.q_heads != 0 || (o.hidden / o.q_heads) % 8 != 0 || o.hidden / o.q_heads > 256)
+    bad("q_heads", "hidden / q_heads must be a head size that is a multiple of 8, at most 256 (--hidden=" +
+                       std::to_string(o.hidden) + ", --q_heads=" + std::to_string(o.q_heads) + ")");
+  if (o.q_heads % o.kv_heads != 0)
+    bad("kv_heads", "must divide --q_heads=" + std::to_string(o.q_heads) + " (got " + std::to_string(o.kv_heads) + ")");
   for (int r : o.ranks)
     if (r > o.hidden)
       bad("rank", "rank " + std::to_string(r) + " exceeds --hidden=" + std::to_string(o.hidden));

@@ -14,6 +14,12 @@
 
 namespace infeng::sched::lane {
 
+// Where an adapter outside the cache lives. Storage: in a file whose pages are dropped from
+// the page cache before each read (posix_fadvise DONTNEED), so a load reads the device, as it
+// does when the host-memory cache holds fewer adapters than the set. PageCache: the same file
+// read with its pages resident (host memory to host memory).
+enum class AdapterStore { Storage, PageCache };
+
 // One point of the popularity sweep: Zipf with an exponent (<= 0: round-robin), or uniform
 // random (round-robin is LRU's pathological case; uniform is the fair flat trace).
 struct Popularity {
@@ -66,9 +72,19 @@ struct LaneOptions {
   double serial_fraction = 0.1;    // decode scaling across decode_threads (Amdahl)
   unsigned machine_cores = 0;      // cores of the machine running the bench (for the note)
 
-  // The model whose layers the probe times: `layers` H×H projections with LoRA on each.
+  // The model the probe times (sched_engine.h ModelShape): llama-like layers, LoRA on q/k/v/o.
   int hidden = 1024;
   int layers = 8;
+  int q_heads = 16;
+  int kv_heads = 4;
+  int ffn = 2816;
+  // Layers the probe runs (0: all): every layer costs the same, so a few are timed and the
+  // step and prefill times scaled to `layers`; adapters are loaded at their full size.
+  int probe_layers = 2;
+  // Where adapters outside the cache live (sched_engine.h), and how many loads may read the
+  // device at full speed at once (the simulator's storage_lanes).
+  AdapterStore adapter_store = AdapterStore::Storage;
+  int storage_lanes = 1;
   int probe_repeats = 3;           // timed calls per probe shape (the median is kept)
 
   // Capacity search targets.

@@ -150,6 +150,8 @@ lane::CostTable linear_table() {
   t.adapters = {0, 1, 4};
   t.ranks = {8, 32};
   t.prompts = {32, 128};
+  t.contexts = {64, 256};
+  t.attn_s = {64e-6, 256e-6};  // 1 µs per KV position
   for (int r : t.ranks)
     for (int a : t.adapters)
       for (int k : t.tokens) t.step_s.push_back(1e-3 + 1e-4 * k + 1e-5 * a * (a == 0 ? 0 : r));
@@ -190,6 +192,29 @@ TEST(SchedLaneCosts, BaseModelStepIgnoresTheRankAndExtrapolationNeverShrinks) {
   EXPECT_GE(step(d, 64, 1, 8), t.step(0, 1, 2));
 }
 
+TEST(SchedLaneCosts, AttentionGrowsWithTheBatchsContexts) {
+  const auto c = lane::cost_model_from(linear_table(), 0.0);
+  const double bare = step(c, 4, 1, 8);
+  // Four requests at contexts summing to 640: 4 × attention at the mean context 160.
+  EXPECT_NEAR(c.decode_step_s(sc::StepShape{4, 1, 8, 1, 640}), bare + 640e-6, 1e-12);
+  EXPECT_NEAR(c.attention_s(sc::StepShape{4, 1, 8, 1, 640}), 640e-6, 1e-12);
+  // Below the first probed context: in proportion; none: nothing.
+  EXPECT_NEAR(c.attention_s(sc::StepShape{2, 0, 0, 1, 32}), 32e-6, 1e-12);
+  EXPECT_EQ(c.attention_s(sc::StepShape{2, 0, 0, 1, 0}), 0.0);
+  EXPECT_GT(c.decode_step_s(sc::StepShape{16, 1, 8, 1, 16 * 1024}), c.decode_step_s(sc::StepShape{16, 1, 8, 1, 16 * 256}));
+}
+
+TEST(SchedLaneCosts, MeanOfTwoProbes) {
+  auto a = linear_table(), b = linear_table();
+  for (double& x : b.step_s) x *= 3;
+  b.read_s = {3e-4, 12e-4};
+  const auto m = lane::mean_table(a, b);
+  EXPECT_DOUBLE_EQ(m.step(1, 2, 2), 2 * a.step(1, 2, 2));
+  EXPECT_DOUBLE_EQ(m.read_s[1], 8e-4);
+  b.contexts = {64, 512};
+  EXPECT_THROW(lane::mean_table(a, b), std::invalid_argument);
+}
+
 TEST(SchedLaneCosts, ThreadsFollowAmdahl) {
   const auto c = lane::cost_model_from(linear_table(), 0.1);
   const double one = step(c, 4, 1, 8, 1);
@@ -221,6 +246,12 @@ TEST(SchedLaneCosts, MalformedTableNamesTheField) {
   t = linear_table();
   t.unpack_slowdown = 0.5;
   expect_field(t, "unpack_slowdown");
+  t = linear_table();
+  t.contexts = {256, 64};
+  expect_field(t, "contexts");
+  t = linear_table();
+  t.attn_s.pop_back();
+  expect_field(t, "attn_s");
 }
 
 TEST(SchedLaneCosts, TheSimulatorRunsOnATableModel) {
@@ -250,32 +281,80 @@ TEST(SchedLaneCalibration, SimErrorIsTheLargestRelativeError) {
 
 // ----------------------------------------------------------------------------- kernels
 
+// A tiny llama-like model: head_dim 8, 2 KV heads, a small MLP.
+lane::ModelShape tiny_model(int layers = 1) { return lane::ModelShape{64, layers, 8, 2, 96}; }
+lane::KernelLimits tiny_limits() {
+  lane::KernelLimits l;
+  l.max_tokens = 4;
+  l.max_prompt = 32;
+  l.max_context = 48;
+  l.kv_slots = 2;
+  return l;
+}
+
 TEST(SchedLaneKernels, AnAdapterIsUnpackedBeforeAStepUsesIt) {
-  lane::Kernels k(lane::ModelShape{64, 1}, 4, 16);
+  lane::Kernels k(tiny_model(), tiny_limits());
   k.set_adapters(2, 8);
-  EXPECT_THROW(k.decode_step(2, {0}), std::logic_error);
+  EXPECT_THROW(k.decode_step({16, 16}, {0}), std::logic_error);
   k.load_read(0);
   k.load_unpack(0);
-  EXPECT_NO_THROW(k.decode_step(2, {0}));
-  EXPECT_THROW(k.decode_step(2, {0, 1}), std::logic_error);
+  EXPECT_NO_THROW(k.decode_step({16, 16}, {0}));
+  EXPECT_THROW(k.decode_step({16, 16}, {0, 1}), std::logic_error);
   k.load_read(1);
   k.load_unpack(1);
-  EXPECT_NO_THROW(k.decode_step(3, {0, 1}));
-  EXPECT_NO_THROW(k.decode_step(1, {0, 1}));  // more adapters than rows
+  EXPECT_NO_THROW(k.decode_step({16, 40, 8}, {0, 1}));
+  EXPECT_NO_THROW(k.decode_step({100}, {0, 1}));  // more adapters than rows; context clamped
   EXPECT_THROW(k.set_adapters(1, 0), std::invalid_argument);
 }
 
+TEST(SchedLaneKernels, AnAdapterIsItsRealSizeAndReadFromItsFile) {
+  const auto m = tiny_model(3);
+  // Per layer: q and o are 64×r + r×64, k and v 64×r + r×16 (2 KV heads of 8).
+  EXPECT_EQ(m.adapter_floats(8), 3u * (2 * (64 * 8 + 8 * 64) + 2 * (64 * 8 + 8 * 16)));
+  for (auto store : {lane::AdapterStore::Storage, lane::AdapterStore::PageCache}) {
+    lane::Kernels k(m, tiny_limits(), store);
+    k.set_adapters(3, 8);
+    EXPECT_EQ(k.adapter_bytes(), m.adapter_floats(8) * sizeof(float));
+    EXPECT_THROW(k.load_read(3), std::out_of_range);
+    k.load_read(2);
+    k.load_unpack(2);
+    EXPECT_NO_THROW(k.decode_step({8}, {2}));
+  }
+}
+
+TEST(SchedLaneKernels, BadModelShapeNamesTheField) {
+  auto expect_field = [](lane::ModelShape m, const std::string& field) {
+    try {
+      lane::validate(m);
+      ADD_FAILURE() << "no error for " << field;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+    }
+  };
+  expect_field(lane::ModelShape{64, 1, 7, 1, 0}, "q_heads");
+  expect_field(lane::ModelShape{64, 1, 8, 3, 0}, "kv_heads");
+  expect_field(lane::ModelShape{64, 1, 16, 2, 0}, "head_dim");  // head_dim 4
+  expect_field(lane::ModelShape{64, 1, 8, 2, -1}, "ffn");
+  EXPECT_NO_THROW(lane::validate(tiny_model()));
+}
+
 TEST(SchedLaneKernels, TheProbeFillsAValidTable) {
-  lane::Kernels k(lane::ModelShape{64, 2}, 4, 32);
+  auto lim = tiny_limits();
+  lim.step_layers = 1;
+  lane::Kernels k(tiny_model(2), lim);
+  EXPECT_DOUBLE_EQ(k.layer_scale(), 2.0);
   lane::ProbeGrid g;
   g.tokens = {1, 4};
   g.adapters = {0, 1, 2};
   g.ranks = {4, 8};
   g.prompts = {8, 32};
+  g.contexts = {8, 48};
   g.repeats = 1;
   const auto t = lane::probe_costs(k, g);
   EXPECT_NO_THROW(lane::validate(t));
   EXPECT_EQ(t.step_s.size(), 2u * 3u * 2u);
+  EXPECT_EQ(t.attn_s.size(), 2u);
+  EXPECT_EQ(t.read_warm_s.size(), 2u);
   // The base model's step is measured once and shared by every rank.
   EXPECT_EQ(t.step(0, 0, 1), t.step(1, 0, 1));
   EXPECT_GE(t.unpack_slowdown, 1.0);

@@ -602,6 +602,69 @@ TEST(SchedulerSim, CriticalPathLoadsNeverOverlapDecode) {
   EXPECT_GT(mean_step(sc::simulate(trace, sim_config(sc::Policy::CostAware), cost)), mean_step(aware));
 }
 
+// A hand-made trace: request 0 (prompt 10, 3 tokens) at 0, request 1 (prompt 100, 2 tokens)
+// while request 0 runs. Each step attends to prompt + tokens generated before it.
+TEST(SchedulerSim, StepsAttendToTheirRequestsGrowingContexts) {
+  sc::Trace t;
+  t.num_adapters = 1;
+  t.adapter_rank = {8};
+  t.requests = {{0, 0, 10, 3, {}}, {1, 1, 100, 2, {}}};
+  sc::CostModel cost;
+  std::vector<std::int64_t> contexts;
+  cost.decode_step = [&](const sc::StepShape& s) {
+    contexts.push_back(s.context_tokens);
+    return 0.001;
+  };
+  cost.prefill = [](int, int) { return 0.0; };
+  cost.attention = [](double mean, int) { return 1e-6 * mean; };
+  sc::SimConfig sim;
+  sim.lora_tax = false;
+  const auto r = sc::simulate(t, config(sc::Policy::FcfsLru, 1, 4, 1), cost, sim);
+  // Step 0: request 0 alone (10); step 1: 0 at 11 and 1 joining at 100; step 2: 12 + 101.
+  EXPECT_EQ(contexts, (std::vector<std::int64_t>{10, 111, 113}));
+  // The attention term is in the step's time: 3 steps of 1 ms plus 234 µs of attention.
+  EXPECT_NEAR(r.makespan_s, 0.003 + 234e-6, 2e-9);
+  // The linear model: step_per_context_token_s × context tokens.
+  sc::CostModel lin;
+  lin.step_per_context_token_s = 1e-6;
+  lin.serial_fraction = 0;
+  EXPECT_NEAR(lin.attention_s(sc::StepShape{2, 0, 0, 1, 300}), 300e-6, 1e-15);
+}
+
+// Two loads issued together on two adapter threads: with one storage lane the second read
+// starts when the first ends; with none they read at once. Unpacks never wait for the device.
+TEST(SchedulerSim, ReadsShareTheStorageLanes) {
+  sc::Trace t;
+  t.num_adapters = 2;
+  t.adapter_rank = {8, 8};
+  t.requests = {{0, 0, 1, 1, {0}}, {1, 0, 1, 1, {1}}};
+  sc::CostModel cost;
+  cost.decode_step = [](const sc::StepShape&) { return 0.001; };
+  cost.prefill = [](int, int) { return 0.0; };
+  cost.load_read = [](int) { return 0.010; };
+  cost.load_unpack = [](int) { return 0.002; };
+  sc::SimConfig sim;
+  sim.adapter_threads = 2;
+  sim.lora_tax = false;
+  auto run = [&](int lanes) {
+    sim.storage_lanes = lanes;
+    std::vector<std::pair<sc::SimEventKind, std::int64_t>> loads_done;
+    sc::SimHooks h;
+    h.on_event = [&](const sc::SimEvent& e) {
+      if (e.kind == sc::SimEventKind::LoadDone) loads_done.emplace_back(e.kind, e.t_ns);
+    };
+    sc::simulate(t, config(sc::Policy::FcfsLru, 2, 4, 2), cost, sim, h);
+    std::vector<std::int64_t> at;
+    for (const auto& [k, ns] : loads_done) at.push_back(ns);
+    return at;
+  };
+  EXPECT_EQ(run(0), (std::vector<std::int64_t>{12'000'000, 12'000'000}));
+  EXPECT_EQ(run(1), (std::vector<std::int64_t>{12'000'000, 22'000'000}));
+  EXPECT_EQ(run(2), (std::vector<std::int64_t>{12'000'000, 12'000'000}));
+  sim.storage_lanes = -1;
+  EXPECT_THROW(sc::simulate(t, config(sc::Policy::FcfsLru, 2, 4, 2), cost, sim), std::invalid_argument);
+}
+
 TEST(SchedulerSim, CompletesWithoutPrefetchAndWithOneSlot) {
   // No lookahead: the policies that do not load on admission get adapters in through the
   // starvation bound, and, before any step has run (no base-model request to start with), by

@@ -231,6 +231,9 @@ struct StepShape {
   int adapters = 0;  // distinct adapters
   int rank = 0;      // the largest rank among them (0 without adapters)
   int threads = 1;   // decode threads
+  // KV positions the step's tokens attend to, summed over its requests (prompt + tokens
+  // generated before this step): decode attention grows with it.
+  std::int64_t context_tokens = 0;
 };
 
 // Times on the target machine. The linear model below is the default; a bench that measured
@@ -243,6 +246,8 @@ struct CostModel {
   double step_per_token_s = 0.0004;
   double step_per_adapter_rank_s = 2e-5;  // × adapters × rank
   double step_per_token_rank_s = 2e-6;    // × tokens × rank
+  // Decode attention per KV position attended (0: attention not modelled).
+  double step_per_context_token_s = 0;
   double prefill_per_token_s = 0.0015;    // one thread
   // On t threads a step takes its one-thread time / (t / (1 + serial_fraction·(t − 1))).
   double serial_fraction = 0.1;
@@ -254,12 +259,16 @@ struct CostModel {
   // the unpack takes cores, cache and memory bandwidth the decode step would use.
   double unpack_slowdown = 1.15;
 
+  // The step without its attention; attention(mean context, threads) is one token's.
   std::function<double(const StepShape&)> decode_step;
+  std::function<double(double mean_context, int threads)> attention;
   std::function<double(int prompt_tokens, int threads)> prefill;
   std::function<double(int rank)> load_read;
   std::function<double(int rank)> load_unpack;
 
+  // The whole step: decode_step (or the linear model) plus attention_s.
   double decode_step_s(const StepShape& s) const;
+  double attention_s(const StepShape& s) const;
   double prefill_s(int prompt_tokens, int threads) const;
   double load_read_s(int rank) const;
   double load_unpack_s(int rank) const;
@@ -270,6 +279,10 @@ void validate(const CostModel& c);
 struct SimConfig {
   int decode_threads = 6;   // one step at a time uses all of them
   int adapter_threads = 4;  // one load per thread; further loads queue
+  // Loads whose reads run at full speed at once: the reads share the storage device, so with
+  // 1 the read of a load starts when the previous read ends (its unpack still runs on its own
+  // adapter thread). 0: every read at full speed.
+  int storage_lanes = 1;
   // Also run the trace with every request on the base model, for lora_tax_pct.
   bool lora_tax = true;
 };

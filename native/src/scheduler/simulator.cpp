@@ -57,13 +57,21 @@ void VirtualClock::advance_to(std::int64_t t_ns) {
   now_ns_ = t_ns;
 }
 
+double CostModel::attention_s(const StepShape& s) const {
+  if (s.tokens <= 0 || s.context_tokens <= 0) return 0;
+  const double mean = static_cast<double>(s.context_tokens) / s.tokens;
+  if (attention) return s.tokens * nonneg(attention(mean, s.threads), "attention");
+  const double t = std::max(1, s.threads);
+  return step_per_context_token_s * static_cast<double>(s.context_tokens) * (1.0 + serial_fraction * (t - 1.0)) / t;
+}
+
 double CostModel::decode_step_s(const StepShape& s) const {
-  if (decode_step) return nonneg(decode_step(s), "decode_step");
+  if (decode_step) return nonneg(decode_step(s), "decode_step") + attention_s(s);
   const double one = step_fixed_s + step_per_token_s * s.tokens +
                      step_per_adapter_rank_s * s.adapters * s.rank +
                      step_per_token_rank_s * s.tokens * s.rank;
   const double t = std::max(1, s.threads);
-  return one * (1.0 + serial_fraction * (t - 1.0)) / t;
+  return one * (1.0 + serial_fraction * (t - 1.0)) / t + attention_s(s);
 }
 
 double CostModel::prefill_s(int prompt_tokens, int threads) const {
@@ -87,6 +95,7 @@ void validate(const CostModel& c) {
   check_coef(c.step_per_token_s, "step_per_token_s");
   check_coef(c.step_per_adapter_rank_s, "step_per_adapter_rank_s");
   check_coef(c.step_per_token_rank_s, "step_per_token_rank_s");
+  check_coef(c.step_per_context_token_s, "step_per_context_token_s");
   check_coef(c.prefill_per_token_s, "prefill_per_token_s");
   check_coef(c.load_fixed_s, "load_fixed_s");
   check_coef(c.load_read_per_rank_s, "load_read_per_rank_s");
@@ -102,6 +111,8 @@ void validate(const SimConfig& c) {
     bad("simulator", "decode_threads", "must be >= 1 (got " + std::to_string(c.decode_threads) + ")");
   if (c.adapter_threads < 1)
     bad("simulator", "adapter_threads", "must be >= 1 (got " + std::to_string(c.adapter_threads) + ")");
+  if (c.storage_lanes < 0)
+    bad("simulator", "storage_lanes", "must be >= 0 (got " + std::to_string(c.storage_lanes) + ")");
 }
 
 SimResult simulate(const Trace& trace, const SchedulerConfig& sched_cfg, const CostModel& cost,
@@ -136,6 +147,8 @@ SimResult simulate(const Trace& trace, const SchedulerConfig& sched_cfg, const C
   };
   std::deque<Load> waiting;
   std::vector<Load> active;
+  std::vector<std::int64_t> storage_free(static_cast<std::size_t>(sim.storage_lanes), 0);
+  std::vector<int> generated(reqs.size(), 0);  // tokens so far: a request's context grows
 
   SimResult res;
   res.requests = static_cast<int>(reqs.size());
@@ -164,8 +177,16 @@ SimResult simulate(const Trace& trace, const SchedulerConfig& sched_cfg, const C
       waiting.pop_front();
       const int rank = trace.adapter_rank[l.adapter];
       const double read = cost.load_read_s(rank), unpack = cost.load_unpack_s(rank);
-      l.read_end_ns = clock.now_ns() + static_cast<std::int64_t>(std::ceil(read * 1e9));
-      l.end_ns = std::max(l.read_end_ns, clock.now_ns() + to_ns(read + unpack));
+      // The read waits for a free storage lane (the device is shared); the unpack does not.
+      std::int64_t read_start = clock.now_ns();
+      const auto read_ns = static_cast<std::int64_t>(std::ceil(read * 1e9));
+      if (!storage_free.empty()) {
+        auto lane = std::min_element(storage_free.begin(), storage_free.end());
+        read_start = std::max(read_start, *lane);
+        *lane = read_start + read_ns;
+      }
+      l.read_end_ns = read_start + read_ns;
+      l.end_ns = std::max(l.read_end_ns, read_start + to_ns(read + unpack));
       active.push_back(l);
       emit(SimEventKind::LoadStart, l.adapter);
     }
@@ -178,6 +199,7 @@ SimResult simulate(const Trace& trace, const SchedulerConfig& sched_cfg, const C
     shape.adapters = static_cast<int>(plan.adapters.size());
     for (int a : plan.adapters) shape.rank = std::max(shape.rank, trace.adapter_rank[a]);
     shape.threads = sim.decode_threads;
+    for (int id : plan.batch) shape.context_tokens += reqs[id].prompt_tokens + generated[id];
     double t = cost.decode_step_s(shape);
     for (int id : plan.admitted) {
       t += cost.prefill_s(reqs[id].prompt_tokens, sim.decode_threads);
@@ -213,6 +235,7 @@ SimResult simulate(const Trace& trace, const SchedulerConfig& sched_cfg, const C
     start_loads();
     if (running && finish_ns == now) {
       running = false;
+      for (int id : plan.batch) ++generated[id];
       for (int id : sched.finish_step()) {
         res.timings[id].finish_ns = now;
         tokens += reqs[id].output_tokens;

@@ -112,6 +112,26 @@ describe('sched lane adapter', () => {
     expect(String(r.info.compiler)).not.toBe('');
   });
 
+  it('bounds what residency can buy and carries the probed costs of each point', () => {
+    const point = r.cases.find((x) => x.id === 'zipf1.0/N20/r8/m1.0')!;
+    const bound = point.metrics.find((m) => m.name === 'free_loads_capacity_vs_fcfs')!;
+    expect(bound).toMatchObject({ unit: '×', better: 'higher', kind: 'same-run' });
+    expect(bound.value).toBeGreaterThan(0.5);
+    for (const name of [
+      'probe_load_ms',
+      'probe_read_ms',
+      'probe_unpack_ms',
+      'probe_attn_ms_ctx256',
+      'probe_adapter_mb',
+    ])
+      expect(point.metrics.find((m) => m.name === name)?.value, name).toBeGreaterThan(0);
+    const cal = r.cases.find((x) => x.id === 'calibration')!;
+    for (const name of ['step_real_vs_model', 'prefill_real_vs_model', 'load_real_vs_model', 'probe_drift'])
+      expect(cal.metrics.find((m) => m.name === name)?.value, name).toBeGreaterThan(0);
+    expect(r.info.adapter_store).toBe('storage');
+    expect(Number(r.info.ffn)).toBe(704);
+  });
+
   it('rebuilds the 64-bit hash from its halves and refuses halves that are not 32-bit integers', () => {
     expect(traceHash(0x61ed_e0b8, 0xe834_6a97)).toBe('61ede0b8e8346a97');
     expect(traceHash(1, 2)).toBe('0000000100000002');
@@ -190,6 +210,19 @@ describe('sched lane adapter', () => {
     expect(Object.keys(s.points[0]?.policies ?? {})).toEqual(['fcfs_lru', 'affinity_prefetch', 'cost_aware']);
     expect(s.calibration?.sim_error_pct).toEqual(expect.any(Number));
     expect(s.definitions.alpha).toMatch(/S-LoRA/);
+    // Every modelling choice is stated, with the model and each point's probed costs.
+    expect(s.modelling.join(' ')).toMatch(/storage/);
+    expect(s.model).toMatchObject({ hidden: 256, q_heads: 4, kv_heads: 2, adapter_store: 'storage' });
+    expect(s.points[0]?.free_loads_capacity_vs_fcfs).toEqual(expect.any(Number));
+    expect(s.points[0]?.costs.load_ms).toBeGreaterThan(0);
+    expect(s.points[0]?.policies.affinity_prefetch).toMatchObject({
+      overlap_at_capacity: expect.any(Number),
+      decode_util_at_capacity: expect.any(Number),
+    });
+    expect(s.calibration?.parts.step_real_vs_model).toEqual(expect.any(Number));
+    const unstated = structuredClone(s) as Record<string, unknown>;
+    delete unstated.modelling;
+    expect(() => checkSchedSummary(unstated)).toThrow(/modelling/);
     // The schema is not a formality: a summary without a trace hash or a policy's capacity fails it.
     const bad = structuredClone(s);
     (bad.points[0]!.trace as Record<string, unknown>).hash = 'xyz';

@@ -28,6 +28,12 @@ interface Grid {
   loadRps: number;
   hidden: number;
   layers: number;
+  /** the probed model's attention heads and MLP size (sched_engine.h ModelShape) */
+  qHeads: number;
+  kvHeads: number;
+  ffn: number;
+  /** layers the probe times (0: all); step and prefill times are scaled to `layers` */
+  probeLayers: number;
   cacheAdapters: number;
   capacityRequests: number;
   calibRequests: number;
@@ -37,7 +43,17 @@ interface Grid {
 // The seed's knobs (24 rps, 6 decode + 4 adapter threads modelled, pinned calibration) in
 // every profile; the profiles differ in the sweep and the size of the probed model. quick
 // stays well under a minute on two cores: two points (skewed, uniform) and the calibration.
-const SEED = { loadRps: 24, decodeThreads: 6, adapterThreads: 4, pinCores: true, seed: 1 };
+// The model is llama-like (LoRA on q/k/v/o, int8-KV attention, an MLP); adapters outside the
+// cache live on storage (their pages dropped before each read) and share one device.
+const SEED = {
+  loadRps: 24,
+  decodeThreads: 6,
+  adapterThreads: 4,
+  pinCores: true,
+  seed: 1,
+  adapterStore: 'storage',
+  storageLanes: 1,
+};
 export const SCHED_GRIDS: Record<Profile, Grid> = {
   smoke: {
     alpha: [1.0, 'uniform'],
@@ -49,6 +65,10 @@ export const SCHED_GRIDS: Record<Profile, Grid> = {
     loadRps: SEED.loadRps,
     hidden: 256,
     layers: 2,
+    qHeads: 4,
+    kvHeads: 2,
+    ffn: 704,
+    probeLayers: 0,
     cacheAdapters: 8,
     capacityRequests: 200,
     calibRequests: 16,
@@ -64,6 +84,10 @@ export const SCHED_GRIDS: Record<Profile, Grid> = {
     loadRps: SEED.loadRps,
     hidden: 1024,
     layers: 8,
+    qHeads: 16,
+    kvHeads: 4,
+    ffn: 2816,
+    probeLayers: 2,
     cacheAdapters: 16,
     capacityRequests: 600,
     calibRequests: 32,
@@ -81,6 +105,10 @@ export const SCHED_GRIDS: Record<Profile, Grid> = {
     loadRps: SEED.loadRps,
     hidden: 1024,
     layers: 8,
+    qHeads: 16,
+    kvHeads: 4,
+    ffn: 2816,
+    probeLayers: 2,
     cacheAdapters: 16,
     capacityRequests: 600,
     calibRequests: 48,
@@ -138,6 +166,8 @@ export const SCHED_POLICY_METRICS: Record<string, MetricSpec> = {
   decode_util: { unit: 'share', better: 'lower', kind: 'same-run' },
   adapter_util: { unit: 'share', better: 'lower', kind: 'same-run' },
   overlap_ratio: { unit: 'share', better: 'higher', kind: 'same-run' },
+  overlap_at_capacity: { unit: 'share', better: 'higher', kind: 'same-run' },
+  decode_util_at_capacity: { unit: 'share', better: 'higher', kind: 'same-run' },
   cache_hit_rate: { unit: 'share', better: 'higher', kind: 'same-run' },
   jain_fairness: { unit: 'index', better: 'higher', kind: 'same-run' },
 };
@@ -153,6 +183,24 @@ export const SCHED_VS_PEER_METRICS: Record<string, MetricSpec & { of: string }> 
 export const SCHED_POINT_METRICS: Record<string, MetricSpec> = {
   best_capacity_vs_fcfs: { unit: '×', better: 'higher', kind: 'same-run' },
   worst_capacity_vs_fcfs: { unit: '×', better: 'higher', kind: 'same-run' },
+  // fcfs_lru with every load free against fcfs_lru: what hiding or avoiding loads can buy at
+  // most, so the ceiling of any residency policy's capacity ratio.
+  free_loads_capacity_vs_fcfs: { unit: '×', better: 'higher', kind: 'same-run' },
+};
+
+/** The probed costs of each point (bench counters probe.<name>), for the summary. */
+export const SCHED_PROBE_METRICS: Record<string, MetricSpec> = {
+  step_ms_t1: { unit: 'ms', better: 'lower', kind: 'absolute' },
+  step_ms_t16_a1: { unit: 'ms', better: 'lower', kind: 'absolute' },
+  step_ms_t16_a8: { unit: 'ms', better: 'lower', kind: 'absolute' },
+  attn_ms_ctx256: { unit: 'ms', better: 'lower', kind: 'absolute' },
+  prefill_ms_p128: { unit: 'ms', better: 'lower', kind: 'absolute' },
+  load_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
+  read_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
+  read_warm_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
+  unpack_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
+  adapter_mb: { unit: 'MiB', better: 'lower', kind: 'absolute' },
+  unpack_slowdown: { unit: '×', better: 'lower', kind: 'same-run' },
 };
 
 export const SCHED_CALIBRATION_METRICS: Record<string, MetricSpec> = {
@@ -163,6 +211,12 @@ export const SCHED_CALIBRATION_METRICS: Record<string, MetricSpec> = {
   sim_p50_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
   sim_p95_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
   sim_tokens_per_s: { unit: 'tok/s', better: 'higher', kind: 'absolute' },
+  // Where the simulation's time differs from the real loop's, part by part (1 = exact), and
+  // how far the machine's speed moved between the probes before and after the real run.
+  step_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
+  prefill_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
+  load_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
+  probe_drift: { unit: '×', better: 'lower', kind: 'same-run' },
 };
 
 /** Trace facts per point: deterministic from the seed, the same in every repetition. */
@@ -250,10 +304,21 @@ function pointCases(c: GbenchCase, point: string, policies: readonly string[]): 
     const reps = c.runs.length;
     const per = (f: (xs: number[]) => number) =>
       Array.from({ length: reps }, (_, i) => f(ratios.map((r) => r[i] ?? Number.NaN)));
+    const bound = counter(c, 'bound.free_loads_capacity_rps').map(
+      (v, i) => v / (peerCapacity[i] ?? Number.NaN),
+    );
+    const probes = Object.entries(SCHED_PROBE_METRICS)
+      .map(([name, spec]) => [name, spec, counter(c, `probe.${name}`)] as const)
+      .filter(([, , samples]) => samples.some((v) => Number.isFinite(v)))
+      .map(([name, spec, samples]) => metricOf(`probe_${name}`, spec, samples));
     out.push({
       id: point,
       params,
       metrics: [
+        ...(bound.some((v) => Number.isFinite(v))
+          ? [metricOf('free_loads_capacity_vs_fcfs', SCHED_POINT_METRICS.free_loads_capacity_vs_fcfs!, bound)]
+          : []),
+        ...probes,
         metricOf(
           'best_capacity_vs_fcfs',
           SCHED_POINT_METRICS.best_capacity_vs_fcfs!,
@@ -286,6 +351,12 @@ function benchArgs(grid: Grid, ctx: LaneContext): string[] {
     `--pin_cores=${SEED.pinCores}`,
     `--hidden=${grid.hidden}`,
     `--layers=${grid.layers}`,
+    `--q_heads=${grid.qHeads}`,
+    `--kv_heads=${grid.kvHeads}`,
+    `--ffn=${grid.ffn}`,
+    `--probe_layers=${grid.probeLayers}`,
+    `--adapter_store=${SEED.adapterStore}`,
+    `--storage_lanes=${SEED.storageLanes}`,
     `--cache_adapters=${grid.cacheAdapters}`,
     `--capacity_requests=${grid.capacityRequests}`,
     `--calib_requests=${grid.calibRequests}`,
@@ -327,6 +398,12 @@ const INFO_KEYS = [
   'serial_fraction',
   'hidden',
   'layers',
+  'q_heads',
+  'kv_heads',
+  'ffn',
+  'probe_layers',
+  'adapter_store',
+  'storage_lanes',
   'p95_target_ms',
   'queue_target_ms',
   'capacity_requests',

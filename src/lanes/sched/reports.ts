@@ -60,10 +60,36 @@ export const SCHED_DEFINITIONS = {
   loads_per_s: 'adapter loads / makespan',
   worst_wait_ms: 'the longest queue wait of any request',
   jain_fairness: "Jain's index over the mean latency per adapter (the base model as one): 1 = equal",
-  reload_vs_step: 'hot_reload_ms_p95 in decode steps of a full batch with one adapter',
+  reload_vs_step:
+    'hot_reload_ms_p95 in decode steps of a full batch with one adapter, its attention at the trace’s typical context (median prompt + half the mean output) included',
   sim_error_pct:
-    'largest relative error of the simulation against a real-thread run (1 decode + 1 adapter thread) of the same trace and configuration, over p50, p95 and tokens/s',
+    'largest relative error of the simulation against a real-thread run (1 decode + 1 adapter thread) of the same trace and configuration, over p50, p95 and tokens/s; the simulation uses the mean of probes taken before and after the real run',
+  free_loads_capacity_vs_fcfs:
+    'capacity of fcfs_lru with every adapter load free, over fcfs_lru’s: the most that hiding or avoiding loads can buy, so the ceiling of a residency policy’s capacity ratio',
+  step_real_vs_model:
+    'calibration: the real loop’s decode steps over the cost model’s time for the same shapes (1 = exact); likewise prefill_real_vs_model and load_real_vs_model',
+  probe_drift:
+    'calibration: a mid-sized decode step probed after the real run over the same probed before it',
+  overlap_at_capacity:
+    'overlap_ratio of the capacity search’s last passing probe: at that rate decode is idle part of the time, so less adapter work can hide behind it than at an overloaded fixed rate',
+  decode_util_at_capacity: 'decode_util of the capacity search’s last passing probe',
 } as const;
+
+/**
+ * Every modelling choice of the simulation, stated in the summary (the numbers it uses are in
+ * info and in each point's costs).
+ */
+export const SCHED_MODELLING = [
+  'model: llama-like layers of hidden × layers with q_heads query and kv_heads KV heads; per layer the q/k/v/o projections, int8-KV decode attention (grouped-query) and a gate/up/down MLP of ffn; LoRA adapters on q, k, v and o at the point’s rank; FP32 weights and adapters',
+  'probe: the engine’s own GEMM and attention kernels on one thread, probe_layers layers timed and scaled to layers (every layer costs the same); the step grid (tokens × distinct adapters × rank) and prefill and attention timed in interleaved rounds, means kept',
+  'decode step = the probed step without attention, interpolated in tokens, distinct adapters and rank, + tokens × the probed attention at the batch’s mean context (prompt + tokens generated so far); with one adapter the fused LoRA kernel, with several the base GEMM plus each adapter’s x·A·B on its rows',
+  'prefill = the probed GEMMs over the prompt’s rows + tiled causal attention, in the step the request joins (the KV append is not timed); prompts beyond the largest probed one are extrapolated linearly',
+  'adapter load = a read of the adapter’s full size from its file + an unpack into the fused and segmented packed layouts; adapter_store storage drops the file’s pages before each read, so the read comes from the device: adapters outside the cache live on storage',
+  'reads share the storage device: storage_lanes reads at full speed at once, the others wait (unpacks run on their own modelled adapter thread)',
+  'decode_threads and adapter_threads are modelled lanes of a target machine, not threads of this one: a step spreads over decode_threads by Amdahl’s law at serial_fraction; one load per adapter thread',
+  'a decode step running beside an unpack is slowed by the probed unpack_slowdown per unpack',
+  'capacity: the highest offered rate whose p95 latency and queue-wait p95 stay within the targets, by bisection, capacity_requests requests per probe (same seed)',
+] as const;
 
 function val(c: CaseResult | undefined, name: string): number | undefined {
   return c?.metrics.find((m) => m.name === name)?.value;
@@ -125,6 +151,8 @@ const POLICY_SUMMARY = [
   'hot_reload_ms_p95',
   'reload_vs_step',
   'overlap_ratio',
+  'overlap_at_capacity',
+  'decode_util_at_capacity',
   'worst_wait_ms',
   'jain_fairness',
   'lora_tax_pct',
@@ -178,6 +206,18 @@ export function schedSummary(result: LaneResult) {
     info: result.info,
     threads: String(result.info.threads_note ?? ''),
     definitions: SCHED_DEFINITIONS,
+    modelling: SCHED_MODELLING,
+    model: {
+      hidden: num(result.info.hidden),
+      layers: num(result.info.layers),
+      q_heads: num(result.info.q_heads),
+      kv_heads: num(result.info.kv_heads),
+      ffn: num(result.info.ffn),
+      probe_layers: num(result.info.probe_layers),
+      adapter_store: String(result.info.adapter_store ?? ''),
+      storage_lanes: num(result.info.storage_lanes),
+      lora_targets: 'q,k,v,o',
+    },
     targets: { p95_ms: num(result.info.p95_target_ms), queue_ms_p95: num(result.info.queue_target_ms) },
     points: pointIds.map((id) => {
       const point = points.find((p) => p.id === id);
@@ -197,6 +237,12 @@ export function schedSummary(result: LaneResult) {
         },
         best_capacity_vs_fcfs: round(val(point, 'best_capacity_vs_fcfs')),
         worst_capacity_vs_fcfs: round(val(point, 'worst_capacity_vs_fcfs')),
+        free_loads_capacity_vs_fcfs: round(val(point, 'free_loads_capacity_vs_fcfs')),
+        costs: Object.fromEntries(
+          (point?.metrics ?? [])
+            .filter((m) => m.name.startsWith('probe_'))
+            .map((m) => [m.name.slice('probe_'.length), round(m.value, 4)] as const),
+        ),
         policies: Object.fromEntries(
           policyCases(result)
             .filter((c) => c.id.endsWith(`/${id}`))
@@ -226,6 +272,12 @@ export function schedSummary(result: LaneResult) {
             p95_ms: round(val(calibration, 'sim_p95_ms')),
             tokens_per_s: round(val(calibration, 'sim_tokens_per_s'), 1),
           },
+          parts: {
+            step_real_vs_model: round(val(calibration, 'step_real_vs_model')),
+            prefill_real_vs_model: round(val(calibration, 'prefill_real_vs_model')),
+            load_real_vs_model: round(val(calibration, 'load_real_vs_model')),
+            probe_drift: round(val(calibration, 'probe_drift')),
+          },
         }
       : null,
   };
@@ -242,6 +294,8 @@ export const SCHED_SUMMARY_SCHEMA = {
     'info',
     'threads',
     'definitions',
+    'modelling',
+    'model',
     'targets',
     'points',
     'adapter_scaling',
@@ -252,12 +306,26 @@ export const SCHED_SUMMARY_SCHEMA = {
     path: { type: 'string' },
     threads: { type: 'string' },
     definitions: { type: 'object', additionalProperties: { type: 'string' } },
+    modelling: { type: 'array', minItems: 1, items: { type: 'string' } },
+    model: {
+      type: 'object',
+      required: ['hidden', 'layers', 'q_heads', 'kv_heads', 'ffn', 'adapter_store', 'lora_targets'],
+      properties: { adapter_store: { type: 'string' }, lora_targets: { type: 'string' } },
+    },
     targets: { type: 'object', required: ['p95_ms', 'queue_ms_p95'] },
     points: {
       type: 'array',
       items: {
         type: 'object',
-        required: ['point', 'trace', 'policies', 'best_capacity_vs_fcfs', 'worst_capacity_vs_fcfs'],
+        required: [
+          'point',
+          'trace',
+          'policies',
+          'best_capacity_vs_fcfs',
+          'worst_capacity_vs_fcfs',
+          'free_loads_capacity_vs_fcfs',
+          'costs',
+        ],
         properties: {
           point: { type: 'string', pattern: '^(zipf-?[0-9.]+|uniform)/N[0-9]+/r[0-9]+/m[0-9.]+$' },
           trace: {
@@ -273,6 +341,8 @@ export const SCHED_SUMMARY_SCHEMA = {
           },
           best_capacity_vs_fcfs: numOrEmpty,
           worst_capacity_vs_fcfs: numOrEmpty,
+          free_loads_capacity_vs_fcfs: numOrEmpty,
+          costs: { type: 'object', additionalProperties: numOrEmpty },
           policies: {
             type: 'object',
             additionalProperties: {
@@ -301,7 +371,11 @@ export const SCHED_SUMMARY_SCHEMA = {
     calibration: {
       anyOf: [
         { type: 'null' },
-        { type: 'object', required: ['sim_error_pct', 'real', 'sim', 'pinned', 'error'] },
+        {
+          type: 'object',
+          required: ['sim_error_pct', 'real', 'sim', 'parts', 'pinned', 'error'],
+          properties: { parts: { type: 'object', additionalProperties: numOrEmpty } },
+        },
       ],
     },
   },
