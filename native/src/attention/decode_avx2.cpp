@@ -474,7 +474,6 @@ bool outliers_dense(const std::int32_t* row_ptr, const std::uint16_t* col, int t
 // follow these in the same arrays, and unprefetched they come from DRAM once per group.
 void apply_outliers_avx2(const std::int32_t* row_ptr, const std::uint16_t* col, const float* val, int t0, int t1,
                          const float* qs, int G, int D, float* s, int lds) {
-  constexpr int kMaxCols = 4;
   const int f0 = row_ptr[t0];
   const int n = t1 - t0;
   {
@@ -493,27 +492,22 @@ void apply_outliers_avx2(const std::int32_t* row_ptr, const std::uint16_t* col, 
   }
   if (f0 == row_ptr[t1]) return;
   const int nf = row_ptr[t0 + 1] - f0;
-  if (!(nf > 0 && nf <= kMaxCols && n <= kKvGroup && n % 8 == 0 && row_ptr[t1] - f0 == nf * n) ||
+  if (!(nf > 0 && nf <= kMaxFusedCols && n <= kKvGroup && n % 8 == 0 && row_ptr[t1] - f0 == nf * n) ||
       !outliers_dense(row_ptr, col, t0, n, f0, nf)) {
     apply_outliers_impl(row_ptr, col, val, t0, t1, qs, G, D, s, lds);
     return;
   }
-  int cidx[kMaxCols];
+  int cidx[kMaxFusedCols];
   for (int i = 0; i < nf; ++i) cidx[i] = col[f0 + i];
-  const __m256i gidx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(nf));
   const float* v = val + f0;
   for (int r0 = 0; r0 < n; r0 += 8) {
     const float* vr = v + r0 * nf;
-    __m256 cv[kMaxCols];
-    if (nf == 2) {
-      const __m256 x0 = _mm256_loadu_ps(vr), x1 = _mm256_loadu_ps(vr + 8);
-      const auto fix = [](__m256 y) {
-        return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(y), _MM_SHUFFLE(3, 1, 2, 0)));
-      };
-      cv[0] = fix(_mm256_shuffle_ps(x0, x1, _MM_SHUFFLE(2, 0, 2, 0)));
-      cv[1] = fix(_mm256_shuffle_ps(x0, x1, _MM_SHUFFLE(3, 1, 3, 1)));
-    } else {
-      for (int i = 0; i < nf; ++i) cv[i] = _mm256_i32gather_ps(vr + i, gidx, 4);
+    __m256 cv[kMaxFusedCols];
+    switch (nf) {
+      case 1: outlier_columns8<1>(vr, cv); break;
+      case 2: outlier_columns8<2>(vr, cv); break;
+      case 3: outlier_columns8<3>(vr, cv); break;
+      default: outlier_columns8<4>(vr, cv); break;
     }
     for (int h = 0; h < G; ++h) {
       float* sh = s + h * lds + r0;
