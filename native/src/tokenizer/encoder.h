@@ -11,6 +11,7 @@
 #include "bpe.h"
 #include "model.h"
 #include "nfc.h"
+#include "normalizer.h"
 #include "piece_cache.h"
 #include "pre_steps.h"
 #include "pretokenizer.h"
@@ -51,7 +52,7 @@ struct Boundary {
 // a short text; one Encoder at a time per thread).
 struct EncoderScratch {
   std::vector<uint32_t> syms, runbuf;
-  std::string norm;
+  std::string norm, norm_tmp;
   PreStepScratch pre;
 };
 inline EncoderScratch& encoder_scratch() {
@@ -131,6 +132,19 @@ struct Encoder {
   // `base` is the segment's offset in the whole text (for prefix-cache boundaries: the start
   // of each word, where the continuation begins with the space and no Prepend).
   void sp_segment(std::string_view seg, size_t base, bool segment_start) {
+    if (!m.norm_steps.empty()) {
+      // the general normalizer; no boundary inside the segment is recorded
+      normalize(m.norm_steps, seg, norm, scratch.norm_tmp);
+      if (norm.empty()) return;
+      if (!m.pre_steps.empty()) {
+        run_pre_steps(m.pre_steps, norm, base == 0 && segment_start, scratch.pre);
+        const auto* b = reinterpret_cast<const uint8_t*>(scratch.pre.buf.data());
+        for (const PrePiece& p : scratch.pre.pieces) sp_word(b + p.begin, p.end - p.begin, true);
+      } else {
+        sp_word(reinterpret_cast<const uint8_t*>(norm.data()), norm.size(), false);
+      }
+      return;
+    }
     norm.clear();
     auto put = [&](std::string_view part) {  // Replace applies to the prepended text too
       if (!m.replace_space) { norm.append(part); return; }
@@ -217,6 +231,13 @@ struct Encoder {
       normalized = nfc(seg);
       identity = normalized == seg;
       seg = normalized;
+    } else if (!m.norm_steps.empty()) {
+      // the general normalizer: its steps (Strip, Replace) may depend on the whole segment,
+      // so no boundary inside it is recorded
+      normalize(m.norm_steps, seg, norm, scratch.norm_tmp);
+      seg = norm;
+      identity = false;
+      if (seg.empty()) return;
     }
     const auto* s = reinterpret_cast<const uint8_t*>(seg.data());
     if (!m.pre_steps.empty()) {

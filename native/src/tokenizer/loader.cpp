@@ -6,6 +6,7 @@
 #include <string>
 
 #include "json.h"
+#include "normalizer.h"
 #include "pre_steps.h"
 #include "pattern_regex.h"
 #include "model.h"
@@ -75,38 +76,91 @@ struct ByteAlphabet {
   }
 };
 
-void load_normalizer(const Value& v, Tokenizer::Model& m) {
+std::shared_ptr<const Regex> compile(std::string_view pattern, const std::string& where);
+
+// The normalizer tree, flattened into steps (Sequences opened, in order).
+void flatten_normalizer(const Value& v, const std::string& where, std::vector<NormStep>& out) {
   if (v.is_null()) return;
-  std::string t = type_of(v, "normalizer");
+  std::string t = type_of(v, where.c_str());
+  NormStep st;
   if (t == "Sequence") {
-    const Value& list = need(v, "normalizers", "normalizer Sequence");
-    if (!list.is_array()) fail("normalizer Sequence: \"normalizers\" is not an array");
-    for (const Value& n : list.arr) load_normalizer(n, m);
+    const Value& list = need(v, "normalizers", (where + " Sequence").c_str());
+    if (!list.is_array()) fail(where + " Sequence: \"normalizers\" is not an array");
+    for (size_t i = 0; i < list.arr.size(); ++i)
+      flatten_normalizer(list.arr[i], where + "[" + std::to_string(i) + "]", out);
     return;
   }
   if (t == "NFC") {
-    if (!m.prepend.empty() || m.replace_space) fail("normalizer NFC after Prepend/Replace is not supported");
+    st.kind = NormStep::Kind::NFC;
+  } else if (t == "NFKC") {
+    st.kind = NormStep::Kind::NFKC;
+  } else if (t == "Lowercase") {
+    st.kind = NormStep::Kind::Lowercase;
+  } else if (t == "Strip") {
+    st.kind = NormStep::Kind::Strip;
+    for (const char* key : {"strip_left", "strip_right"}) {
+      const Value& f = need(v, key, (where + " Strip").c_str());
+      if (!f.is_bool()) fail(where + " Strip: \"" + key + "\" is not a boolean");
+      (key[6] == 'l' ? st.left : st.right) = f.b;
+    }
+  } else if (t == "Prepend") {
+    const Value& p = need(v, "prepend", (where + " Prepend").c_str());
+    if (!p.is_string()) fail(where + " Prepend: \"prepend\" is not a string");
+    st.kind = NormStep::Kind::Prepend;
+    st.content = p.str;
+  } else if (t == "Replace") {
+    const Value& pat = need(v, "pattern", (where + " Replace").c_str());
+    const Value& content = need(v, "content", (where + " Replace").c_str());
+    if (!content.is_string()) fail(where + " Replace: \"content\" is not a string");
+    const Value* re = pat.find("Regex");
+    const Value* str = pat.find("String");
+    st.kind = NormStep::Kind::Replace;
+    st.content = content.str;
+    if (re && re->is_string()) st.re = compile(re->str, where + " Replace");
+    else if (str && str->is_string()) st.re = Regex::literal(str->str);
+    else fail(where + " Replace: \"pattern\" is neither {\"Regex\": ...} nor {\"String\": ...}");
+    // the pattern's text, for recognising SentencePiece's Replace ' ' → ▁ below
+    if (str && str->is_string()) st.re_literal = str->str, st.is_literal = true;
+  } else {
+    fail(where + ": normalizer " + t +
+         " is not supported (supported: NFC, NFKC, Lowercase, Strip, Replace, Prepend, Sequence)");
+  }
+  out.push_back(std::move(st));
+}
+
+// The normalizer (read after the pre-tokenizer): NFC alone before a byte-level
+// pre-tokenizer, and SentencePiece's [Prepend] + Replace(' ' → x) without a pre-tokenizer, keep
+// their dedicated paths; any other chain runs as general steps (normalizer.h).
+void load_normalizer(const Value& v, Tokenizer::Model& m) {
+  std::vector<NormStep> steps;
+  flatten_normalizer(v, "normalizer", steps);
+  using K = NormStep::Kind;
+  const bool byte_level = m.family == Tokenizer::Model::Family::ByteLevel;
+  if (byte_level && steps.size() == 1 && steps[0].kind == K::NFC) {
     m.nfc = true;
     return;
   }
-  if (t == "Prepend") {
-    const Value& p = need(v, "prepend", "normalizer Prepend");
-    if (!p.is_string() || p.str.empty() || m.replace_space || !m.prepend.empty())
-      fail("normalizer Prepend: only a single non-empty Prepend before Replace is supported");
-    m.prepend = p.str;
+  if (byte_level || !m.metaspace.empty() || !m.pre_steps.empty()) {
+    m.norm_steps = std::move(steps);
     return;
   }
-  if (t == "Replace") {
-    const Value& pat = need(v, "pattern", "normalizer Replace");
-    const Value* s = pat.find("String");
-    const Value& content = need(v, "content", "normalizer Replace");
-    if (!s || !s->is_string() || s->str != " " || !content.is_string() || content.str.empty() || m.replace_space)
-      fail("normalizer Replace: only one Replace of the string \" \" is supported");
+  auto space_replace = [](const NormStep& st) {
+    return st.kind == K::Replace && st.is_literal && st.re_literal == " " && !st.content.empty();
+  };
+  size_t i = 0;
+  std::string prepend;
+  if (i < steps.size() && steps[i].kind == K::Prepend && !steps[i].content.empty()) prepend = steps[i++].content;
+  if (i + 1 == steps.size() && space_replace(steps[i])) {
+    m.prepend = prepend;
     m.replace_space = true;
-    m.replace_with = content.str;
+    m.replace_with = steps[i].content;
     return;
   }
-  fail("normalizer " + t + " is not supported");
+  if (!steps.empty() && steps.size() == 1 && steps[0].kind == K::Prepend && !steps[0].content.empty()) {
+    m.prepend = steps[0].content;
+    return;
+  }
+  m.norm_steps = std::move(steps);
 }
 
 // The pre-tokenizer tree, flattened: Sequences opened, in order.
@@ -346,18 +400,13 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
   m.fuse_unk = flag(model, "fuse_unk");
   m.ignore_merges = flag(model, "ignore_merges");
 
-  const Value* norm = root.find("normalizer");
-  if (norm) load_normalizer(*norm, m);
   const Value* pre = root.find("pre_tokenizer");
   load_pre_tokenizer(pre ? *pre : Value(), m);
+  const Value* norm = root.find("normalizer");
+  if (norm) load_normalizer(*norm, m);
   const bool byte_level = m.family == Tokenizer::Model::Family::ByteLevel;
-  if (byte_level && (!m.prepend.empty() || m.replace_space))
-    fail("normalizer Prepend/Replace with a ByteLevel pre-tokenizer is not supported");
-  if (!byte_level && m.nfc) fail("normalizer NFC without a pre-tokenizer is not supported");
-  if (!m.metaspace.empty() && (m.replace_space || !m.prepend.empty()))
-    fail("normalizer Prepend/Replace with a Metaspace pre-tokenizer is not supported");
   if (!m.metaspace.empty()) m.replace_with = m.metaspace;  // its token is looked up once
-  const bool identity_normalizer = !m.nfc && m.prepend.empty() && !m.replace_space;
+  const bool identity_normalizer = !m.nfc && m.prepend.empty() && !m.replace_space && m.norm_steps.empty();
 
   // Vocabulary: the file's token strings, then the keys the encoder uses.
   const Value& vocab = need(model, "vocab", "model");

@@ -10,6 +10,7 @@
 #include "added_tokens.h"
 #include "flat_hash.h"
 #include "infeng/tokenizer.h"
+#include "normalizer.h"
 #include "pre_steps.h"
 #include "pretokenizer.h"
 
@@ -26,6 +27,9 @@ struct Tokenizer::Model {
   std::string prepend;        // Prepend normalizer, e.g. "▁"; empty = none
   bool replace_space = false; // Replace ' ' → replace_with
   std::string replace_with;
+  // Any other normalizer, as general steps (normalizer.h); non-empty means it runs instead of
+  // the fields above.
+  std::vector<NormStep> norm_steps;
 
   SplitPattern split{3};      // byte-level family, the hand-written pre-tokenizer
   // The general pre-tokenizer (pre_steps.h), when the file's is not the hand-written one's:

@@ -120,9 +120,7 @@ const texts = generated(20261207, 1200);
  * Families the native loader still refuses, with the component it names: a file that loads
  * must match the reference, and one that does not must say why (NFKC is not implemented yet).
  */
-const REFUSED: Partial<Record<(typeof PARITY_FAMILIES)[number], RegExp>> = {
-  claude: /normalizer NFKC is not supported/,
-};
+const REFUSED: Partial<Record<(typeof PARITY_FAMILIES)[number], RegExp>> = {};
 
 describe.each(Object.entries(REFUSED))('tokenizer family refused at load: %s', (family, why) => {
   it('is a load error naming the component', () => {
