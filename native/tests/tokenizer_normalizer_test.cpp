@@ -176,3 +176,43 @@ TEST(Normalizer, BadEntriesAreLoadErrorsNamingTheField) {
   expect_load_error(json_with_normalizer(R"({"type":"Sequence"})"), "normalizer Sequence: missing \"normalizers\"");
   expect_load_error(json_with_normalizer(R"({"type":"Sequence","normalizers":{}})"), "\"normalizers\" is not an array");
 }
+
+namespace {
+
+// A byte-level vocabulary: every byte alone, with "##" before it and with "</w>" after it, and
+// the merges that make "ab" and "ab</w>" (the reference's rule: a + b minus the prefix length).
+std::string affix_json(const std::string& prefix, const std::string& suffix, const std::string& merges) {
+  std::string vocab = "{";
+  int extra = 0, id = 0;
+  for (int b = 0; b < 256; ++b) {
+    bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+    unsigned cp = printable ? unsigned(b) : 256u + unsigned(extra++);
+    for (const char* form : {"\"\\u%04x\": %d,", "\"##\\u%04x\": %d,", "\"\\u%04x</w>\": %d,", "\"##\\u%04x</w>\": %d,"}) {
+      char buf[48];
+      std::snprintf(buf, sizeof buf, form, cp, id++);
+      vocab += buf;
+    }
+  }
+  vocab += "\"ab\": 2000, \"ab</w>\": 2001, \"##ab</w>\": 2002}";
+  return R"({"added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":true},
+  "post_processor":null,"decoder":{"type":"ByteLevel"},
+  "model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":")" + prefix +
+         R"(","end_of_word_suffix":")" + suffix + R"(","vocab":)" + vocab + R"(,"merges":)" + merges + "}}";
+}
+
+}  // namespace
+
+// Initial symbols carry the prefix after a piece's first byte and the suffix on its last.
+TEST(BpeAffixes, PrefixAndSuffixSelectTheInitialSymbols) {
+  auto id = [](int b, int form) { return uint32_t(b * 4 + form); };  // 'a' etc. are printable: id = byte * 4
+  auto p = Tokenizer::from_json(affix_json("##", "", R"(["a ##b"])"));
+  EXPECT_EQ(p->encode("abc", false), (std::vector<uint32_t>{2000, id('c', 1)}));
+  EXPECT_EQ(p->encode("ba", false), (std::vector<uint32_t>{id('b', 0), id('a', 1)}));
+  auto s = Tokenizer::from_json(affix_json("", "</w>", R"(["a b</w>"])"));
+  EXPECT_EQ(s->encode("ab", false), (std::vector<uint32_t>{2001}));
+  EXPECT_EQ(s->encode("abc", false), (std::vector<uint32_t>{id('a', 0), id('b', 0), id('c', 2)}));
+  EXPECT_EQ(s->encode("a", false), (std::vector<uint32_t>{id('a', 2)}));  // first and last: suffix only
+  auto ps = Tokenizer::from_json(affix_json("##", "</w>", R"(["##a ##b</w>"])"));
+  EXPECT_EQ(ps->encode("xab", false), (std::vector<uint32_t>{id('x', 0), 2002}));
+  EXPECT_EQ(ps->encode("ab", false), (std::vector<uint32_t>{id('a', 0), id('b', 3)}));
+}

@@ -144,6 +144,16 @@ void load_normalizer(const Value& v, Tokenizer::Model& m) {
     m.norm_steps = std::move(steps);
     return;
   }
+  // SentencePiece family: a Replace ' ' → x among general steps still names the character
+  // that the decoder's Replace turns back into a space
+  auto general = [&] {
+    for (const NormStep& st : steps)
+      if (st.kind == K::Replace && st.is_literal && st.re_literal == " " && !st.content.empty()) {
+        m.replace_with = st.content;
+        m.decode_space = true;
+      }
+    m.norm_steps = std::move(steps);
+  };
   auto space_replace = [](const NormStep& st) {
     return st.kind == K::Replace && st.is_literal && st.re_literal == " " && !st.content.empty();
   };
@@ -160,7 +170,7 @@ void load_normalizer(const Value& v, Tokenizer::Model& m) {
     m.prepend = steps[0].content;
     return;
   }
-  m.norm_steps = std::move(steps);
+  general();
 }
 
 // The pre-tokenizer tree, flattened: Sequences opened, in order.
@@ -393,9 +403,11 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
   if (dropout && !dropout->is_null()) fail("model BPE: dropout is not supported");
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     const Value* v = model.find(key);
-    if (v && !v->is_null() && !(v->is_string() && v->str.empty()))
-      fail(std::string("model BPE: ") + key + " is not supported");
+    if (!v || v->is_null()) continue;
+    if (!v->is_string()) fail(std::string("model BPE: \"") + key + "\" is not a string");
+    (key[0] == 'c' ? m.cont_prefix : m.word_suffix) = v->str;
   }
+  m.affix = !m.cont_prefix.empty() || !m.word_suffix.empty();
   m.byte_fallback = flag(model, "byte_fallback");
   m.fuse_unk = flag(model, "fuse_unk");
   m.ignore_merges = flag(model, "ignore_merges");
@@ -484,7 +496,7 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
       }
       std::string dec;
       for (size_t i = 0; i < tok.size();) {
-        if (m.replace_space && tok.compare(i, m.replace_with.size(), m.replace_with) == 0) {
+        if ((m.replace_space || m.decode_space) && tok.compare(i, m.replace_with.size(), m.replace_with) == 0) {
           dec += ' ';
           i += m.replace_with.size();
         } else {
@@ -536,7 +548,11 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
     } else {
       fail("model.merges[" + std::to_string(i) + "] is neither \"a b\" nor [a, b]");
     }
-    uint32_t ia = by_text.find(a), ib = by_text.find(b), in = by_text.find(a + b);
+    // the reference drops the prefix's length from the right part: "a" + "##b" makes "ab"
+    const size_t plen = m.cont_prefix.size();
+    if (b.size() < plen)
+      fail("model.merges[" + std::to_string(i) + "]: \"" + b + "\" is shorter than continuing_subword_prefix");
+    uint32_t ia = by_text.find(a), ib = by_text.find(b), in = by_text.find(a + b.substr(plen));
     if (ia == StrMap::kNone || ib == StrMap::kNone || in == StrMap::kNone)
       fail("model.merges[" + std::to_string(i) + "]: a token of \"" + a + " " + b + "\" is not in the vocabulary");
     m.merges.insert(ia, ib, {uint32_t(i), in});
@@ -548,10 +564,21 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
       if (a_ends_word && b_starts_space) crosses_words = true;
     }
   }
-  m.sp_words = !byte_level && m.replace_space && m.replace_id != kNoId && !crosses_words;
+  m.sp_words = !byte_level && m.replace_space && m.replace_id != kNoId && !crosses_words && !m.affix;
+  if (byte_level && m.affix) {
+    for (int b = 0; b < 256; ++b) {
+      std::string c;
+      utf8_append(c, alpha.to_cp[b]);
+      m.byte_only_id[b] = by_text.find(c + m.word_suffix);
+      m.byte_mid_id[b] = by_text.find(m.cont_prefix + c);
+      m.byte_last_id[b] = by_text.find(m.cont_prefix + c + m.word_suffix);
+    }
+  }
+  // With affixes the initial symbols depend on their position: no cutting of long pieces.
+  if (m.affix) m.joinable_all = true;
 
   // Initial symbols a token's text starts and ends with, as the encoder would make them.
-  {
+  if (!m.affix) {
     auto initial = [&](std::string_view piece) -> uint32_t {
       if (byte_level) return m.byte_id[uint8_t(piece[0])];
       uint32_t id = m.vocab.find(piece);
