@@ -1,12 +1,14 @@
 // The tokenizer lane's measuring process. Runs the native tokenizer (this directory's addon)
 // and the reference (npm `tokenizers`, resolved from --root) on the same texts in this one
 // process, interleaved repetition by repetition, and writes one JSON document to --out (or
-// stdout).
+// stdout). --models get every measurement; --families (the other tokenizer files the native
+// loader takes) get parity and the single-thread comparison only, which is what tells whether
+// a file's path (regex pre-tokenizer, normalizer) keeps its speed.
 // Plain JavaScript beside the built addon, so the lane runs the same from src/ and from the
 // bundled dist/index.js. Spawned by src/lanes/tokenizer.ts; progress goes to stderr.
 //
 //   node tokenizer_lane_child.mjs --root=<project> --corpus=<dir> --models=name=path,...
-//     [--repetitions=5] [--min_time_ms=200] [--threads=1,2,4,8] [--prefix_k=1024]
+//     [--families=name=path,...] [--repetitions=5] [--min_time_ms=200] [--threads=1,2,4,8] [--prefix_k=1024]
 //     [--prefix_cache_entries=64] [--out=<file.json>]
 import { createRequire } from 'node:module';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -84,7 +86,7 @@ function sameIds(a, b) {
   return true;
 }
 
-async function measure(name, file) {
+async function measure(name, file, light = false) {
   const nat = native.Tokenizer.fromFile(file);
   const hf = hfModule.Tokenizer.fromFile(file);
   const hfEncode = async (t, special = false) => (await hf.encode(t, null, { addSpecialTokens: special })).getIds();
@@ -122,6 +124,12 @@ async function measure(name, file) {
       if (side === 'native') single.native_s.push(await timeLoops(natAll, natLoops));
       else single.hf_s.push(await timeLoops(hfAll, hfLoops));
     }
+  }
+
+  if (light) {
+    const result = result_of(name, file, nat, { mismatches, firstMismatch, tokens, single });
+    report(result);
+    return result;
   }
 
   // Batch: the native thread sweep (a batch is checked against single-text encodes once per
@@ -174,26 +182,10 @@ async function measure(name, file) {
   }
   nat.setPrefixCache(0, 1);
 
-  const mb = (b, s) => b / s / 1e6;
   const batchTokens = batchWant.reduce((s, ids) => s + ids.length, 0);
-  const result = {
-    name,
-    file,
-    family: nat.family,
-    texts: texts.length,
-    bytes,
-    tokens,
-    batch_texts: batch.length,
-    batch_bytes: batchBytes,
-    batch_tokens: batchTokens,
-    parity_mismatches: mismatches,
-    parity_first: firstMismatch,
-    samples: {
-      native_mb_s: single.native_s.map((s) => mb(bytes, s)),
-      hf_mb_s: single.hf_s.map((s) => mb(bytes, s)),
-      native_tokens_s: single.native_s.map((s) => tokens / s),
-      hf_tokens_s: single.hf_s.map((s) => tokens / s),
-      speedup_vs_hf: single.native_s.map((s, i) => single.hf_s[i] / s),
+  const result = result_of(name, file, nat, { mismatches, firstMismatch, tokens, single });
+  Object.assign(result, { batch_texts: batch.length, batch_bytes: batchBytes, batch_tokens: batchTokens });
+  Object.assign(result.samples, {
       hf_batch_mb_s: hfBatchS.map((s) => mb(batchBytes, s)),
       batch_speedup_vs_hf: hfBatchS.map((s, i) => s / Math.min(...threadSweep.map((n) => batchS[n][i]))),
       prefix_speedup: prefixOff.map((s, i) => s / prefixOn[i]),
@@ -202,21 +194,57 @@ async function measure(name, file) {
       ...(threadSweep.includes(1) && threadSweep.includes(2)
         ? { batch_scaling_2t: batchS[1].map((s, i) => s / batchS[2][i]) }
         : {}),
-    },
-    prefix: { k: prefixK, entries: prefixEntries, hits: stats.hits, lookups: stats.lookups },
-  };
-  log(
-    `tokenizer ${name}: native ${median(result.samples.native_mb_s).toFixed(1)} MB/s, reference ` +
-      `${median(result.samples.hf_mb_s).toFixed(1)} MB/s, ×${median(result.samples.speedup_vs_hf).toFixed(1)}; ` +
-      `parity mismatches ${mismatches}`,
-  );
+  });
+  result.parity_mismatches = mismatches;
+  result.prefix = { k: prefixK, entries: prefixEntries, hits: stats.hits, lookups: stats.lookups };
+  report(result);
   return result;
 }
 
-const models = (flags.models ?? '').split(',').filter(Boolean).map((kv) => {
-  const i = kv.indexOf('=');
-  return { name: kv.slice(0, i), file: kv.slice(i + 1) };
-});
+const mb = (b, s) => b / s / 1e6;
+
+// The part of a model's result that the single-thread comparison gives.
+function result_of(name, file, nat, { mismatches, firstMismatch, tokens, single }) {
+  const result = {
+    name,
+    file,
+    family: nat.family,
+    pre_tokenizer: nat.preTokenizer,
+    texts: texts.length,
+    bytes,
+    tokens,
+    batch_texts: 0,
+    batch_bytes: 0,
+    batch_tokens: 0,
+    parity_mismatches: mismatches,
+    parity_first: firstMismatch,
+    samples: {
+      native_mb_s: single.native_s.map((s) => mb(bytes, s)),
+      hf_mb_s: single.hf_s.map((s) => mb(bytes, s)),
+      native_tokens_s: single.native_s.map((s) => tokens / s),
+      hf_tokens_s: single.hf_s.map((s) => tokens / s),
+      speedup_vs_hf: single.native_s.map((s, i) => single.hf_s[i] / s),
+    },
+    prefix: { k: 0, entries: 0, hits: 0, lookups: 0 },
+  };
+  return result;
+}
+
+function report(result) {
+  log(
+    `tokenizer ${result.name}: native ${median(result.samples.native_mb_s).toFixed(1)} MB/s, reference ` +
+      `${median(result.samples.hf_mb_s).toFixed(1)} MB/s, ×${median(result.samples.speedup_vs_hf).toFixed(1)}; ` +
+      `parity mismatches ${result.parity_mismatches}`,
+  );
+}
+
+const pairs = (list) =>
+  (list ?? '').split(',').filter(Boolean).map((kv) => {
+    const i = kv.indexOf('=');
+    return { name: kv.slice(0, i), file: kv.slice(i + 1) };
+  });
+const models = pairs(flags.models);
+const families = pairs(flags.families);
 const out = {
   context: {
     host_path: native.hostPath,
@@ -228,9 +256,13 @@ const out = {
     threads: threadSweep.join(','),
     oversubscribed_threads: threadSweep.filter((n) => n > os.cpus().length).join(','),
     corpus_files: files.join(','),
+    unicode_classes: native.unicodeVersions?.classes ?? '',
+    unicode_normalization: native.unicodeVersions?.normalization ?? '',
+    unicode_lowercase: native.unicodeVersions?.lowercase ?? '',
   },
   models: [],
 };
 for (const m of models) out.models.push(await measure(m.name, m.file));
+for (const f of families) out.models.push(await measure(f.name, f.file, true));
 if (flags.out) writeFileSync(flags.out, `${JSON.stringify(out)}\n`);
 else process.stdout.write(`${JSON.stringify(out)}\n`);

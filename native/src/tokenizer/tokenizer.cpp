@@ -163,6 +163,10 @@ const char* Tokenizer::pre_tokenizer() const {
   return m_->family == Model::Family::ByteLevel ? "hand-written" : "none";
 }
 
+const char* Tokenizer::unicode_version_classes() { return unicode::kUnicodeVersion; }
+const char* Tokenizer::unicode_version_normalization() { return unicode::kNormUnicodeVersion; }
+const char* Tokenizer::unicode_version_lowercase() { return unicode::kLowercaseUnicodeVersion; }
+
 std::unique_ptr<PieceCache, void (*)(PieceCache*)> Tokenizer::make_piece_cache() const {
   return {new PieceCache, [](PieceCache* c) { delete c; }};
 }

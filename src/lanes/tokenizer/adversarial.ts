@@ -95,4 +95,3 @@ export function generated(seed: number, count: number): string[] {
   }
   return texts;
 }
-
