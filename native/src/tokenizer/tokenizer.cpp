@@ -1,8 +1,8 @@
 // The native tokenizer's entry points: load, encode (the pipeline is encoder.h, in the
 // reference's order: cut out added tokens leftmost-longest on the raw text, normalize each
-// remaining segment (NFC, or SentencePiece's Prepend ▁ + Replace ' ' → ▁), pre-tokenize
-// (byte-level family), BPE each piece; then the post-processor template), the prefix cache,
-// batches on threads, and decode.
+// remaining segment (NFC, or SentencePiece's Prepend ▁ + Replace ' ' → ▁, or any chain of
+// general normalizer steps, normalizer.h), pre-tokenize, BPE each piece; then the
+// post-processor template), the prefix cache, batches on threads, and decode.
 //
 // Design, and what was measured (2-core AVX-512 runner shared with other builds, clang-16;
 // MB/s per corpus file are Google Benchmark medians from infeng_tokenizer_bench, single
