@@ -203,9 +203,6 @@ PreStep split_step(std::shared_ptr<const Regex> re, SplitBehavior b, bool invert
   return st;
 }
 
-// GPT-2's pattern, which ByteLevel applies itself when use_regex is true.
-constexpr std::string_view kGpt2Pattern =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 // A Split the hand-written pre-tokenizer reproduces: a pattern it knows, with a behaviour
 // that keeps every match as its own piece. The known patterns match every character, so
@@ -231,6 +228,13 @@ void load_pre_tokenizer(const Value& v, Tokenizer::Model& m) {
   if (parts.size() == 2 && type_of(*parts[0].first, "pre_tokenizer") == "Split" &&
       type_of(*parts[1].first, "pre_tokenizer") == "ByteLevel" && fast_split(*parts[0].first, &m.split) &&
       !flag(*parts[1].first, "add_prefix_space") && !flag(*parts[1].first, "use_regex", true)) {
+    m.family = Tokenizer::Model::Family::ByteLevel;
+    return;
+  }
+  // ... and [ByteLevel with its own (GPT-2) regex, without prefix space].
+  if (parts.size() == 1 && type_of(*parts[0].first, "pre_tokenizer") == "ByteLevel" &&
+      flag(*parts[0].first, "use_regex", true) && !flag(*parts[0].first, "add_prefix_space")) {
+    m.split.gpt2 = true;
     m.family = Tokenizer::Model::Family::ByteLevel;
     return;
   }

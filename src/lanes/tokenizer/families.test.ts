@@ -63,6 +63,7 @@ describe('pre-tokenizer path chosen at load', () => {
     expect(path('gpt35turbo')).toBe('hand-written'); // Removed + invert of the same pattern
     expect(path('gptoss')).toBe('regex');
     expect(path('deepseek_v3')).toBe('regex');
+    expect(path('claude')).toBe('hand-written'); // ByteLevel's own GPT-2 regex
     expect(path('llama2')).toBe('none');
   });
 });

@@ -34,6 +34,12 @@ interface Grid {
   prefixEntries: number;
 }
 
+/** Families whose vocabulary the npm `tiktoken` package also has, with its encoding's name. */
+export const TIKTOKEN_ENCODINGS: Partial<Record<TokenizerFamily, string>> = {
+  gpt35turbo: 'cl100k_base',
+  gptoss: 'o200k_base',
+};
+
 /** Every packaged family the native loader takes, beyond the lane's three models. */
 const OTHER_FAMILIES = PARITY_FAMILIES.filter(
   (f): f is Exclude<TokenizerFamily, TokenizerModel> => !(TOKENIZER_MODELS as readonly string[]).includes(f),
@@ -94,6 +100,9 @@ export function tokenizerMetricSpecs(threads: number[]): Record<string, MetricSp
     ...THREAD_METRICS(threads),
     prefix_hit_rate_pct: { unit: '%', better: 'higher', kind: 'same-run' },
     prefix_speedup: { unit: '×', better: 'higher', kind: 'same-run' },
+    // the second peer (npm tiktoken) on the vocabularies it has, once its ids match
+    speedup_vs_tiktoken: { unit: '×', better: 'higher', kind: 'same-run' },
+    tiktoken_mb_s: { unit: 'MB/s', better: 'higher', kind: 'absolute' },
   };
 }
 
@@ -114,6 +123,8 @@ export interface ChildModel {
   parity_first: string[];
   samples: Record<string, number[]>;
   prefix: { k: number; entries: number; hits: number; lookups: number };
+  /** the second peer's encoding and how many corpus texts it encoded differently */
+  tiktoken?: { encoding: string; mismatches: number };
 }
 export interface ChildOutput {
   context: Record<string, string | number>;
@@ -152,6 +163,9 @@ export function tokenizerResultFromJson(
         batch_texts: m.batch_texts,
         prefix_k: m.prefix.k,
         prefix_cache_entries: m.prefix.entries,
+        ...(m.tiktoken
+          ? { tiktoken_encoding: m.tiktoken.encoding, tiktoken_mismatches: m.tiktoken.mismatches }
+          : {}),
       },
       metrics,
     };
@@ -177,6 +191,9 @@ function childArgs(grid: Grid, root: string, ctx: LaneContext, outFile: string):
     `--corpus=${corpusDir(root)}`,
     `--models=${grid.models.map((m) => `${m}=${tokenizerFile(root, m)}`).join(',')}`,
     `--families=${grid.families.map((m) => `${m}=${tokenizerFile(root, m)}`).join(',')}`,
+    `--tiktoken=${Object.entries(TIKTOKEN_ENCODINGS)
+      .map(([f, e]) => `${f}=${e}`)
+      .join(',')}`,
     `--repetitions=${ctx.repetitions ?? grid.repetitions}`,
     `--min_time_ms=${grid.minTimeMs}`,
     `--threads=${grid.threads.join(',')}`,
