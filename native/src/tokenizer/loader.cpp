@@ -6,6 +6,7 @@
 #include <string>
 
 #include "json.h"
+#include "normalizer.h"
 #include "pre_steps.h"
 #include "pattern_regex.h"
 #include "model.h"
@@ -75,38 +76,101 @@ struct ByteAlphabet {
   }
 };
 
-void load_normalizer(const Value& v, Tokenizer::Model& m) {
+std::shared_ptr<const Regex> compile(std::string_view pattern, const std::string& where);
+
+// The normalizer tree, flattened into steps (Sequences opened, in order).
+void flatten_normalizer(const Value& v, const std::string& where, std::vector<NormStep>& out) {
   if (v.is_null()) return;
-  std::string t = type_of(v, "normalizer");
+  std::string t = type_of(v, where.c_str());
+  NormStep st;
   if (t == "Sequence") {
-    const Value& list = need(v, "normalizers", "normalizer Sequence");
-    if (!list.is_array()) fail("normalizer Sequence: \"normalizers\" is not an array");
-    for (const Value& n : list.arr) load_normalizer(n, m);
+    const Value& list = need(v, "normalizers", (where + " Sequence").c_str());
+    if (!list.is_array()) fail(where + " Sequence: \"normalizers\" is not an array");
+    for (size_t i = 0; i < list.arr.size(); ++i)
+      flatten_normalizer(list.arr[i], where + "[" + std::to_string(i) + "]", out);
     return;
   }
   if (t == "NFC") {
-    if (!m.prepend.empty() || m.replace_space) fail("normalizer NFC after Prepend/Replace is not supported");
+    st.kind = NormStep::Kind::NFC;
+  } else if (t == "NFKC") {
+    st.kind = NormStep::Kind::NFKC;
+  } else if (t == "Lowercase") {
+    st.kind = NormStep::Kind::Lowercase;
+  } else if (t == "Strip") {
+    st.kind = NormStep::Kind::Strip;
+    for (const char* key : {"strip_left", "strip_right"}) {
+      const Value& f = need(v, key, (where + " Strip").c_str());
+      if (!f.is_bool()) fail(where + " Strip: \"" + key + "\" is not a boolean");
+      (key[6] == 'l' ? st.left : st.right) = f.b;
+    }
+  } else if (t == "Prepend") {
+    const Value& p = need(v, "prepend", (where + " Prepend").c_str());
+    if (!p.is_string()) fail(where + " Prepend: \"prepend\" is not a string");
+    st.kind = NormStep::Kind::Prepend;
+    st.content = p.str;
+  } else if (t == "Replace") {
+    const Value& pat = need(v, "pattern", (where + " Replace").c_str());
+    const Value& content = need(v, "content", (where + " Replace").c_str());
+    if (!content.is_string()) fail(where + " Replace: \"content\" is not a string");
+    const Value* re = pat.find("Regex");
+    const Value* str = pat.find("String");
+    st.kind = NormStep::Kind::Replace;
+    st.content = content.str;
+    if (re && re->is_string()) st.re = compile(re->str, where + " Replace");
+    else if (str && str->is_string()) st.re = Regex::literal(str->str);
+    else fail(where + " Replace: \"pattern\" is neither {\"Regex\": ...} nor {\"String\": ...}");
+    // the pattern's text, for recognising SentencePiece's Replace ' ' → ▁ below
+    if (str && str->is_string()) st.re_literal = str->str, st.is_literal = true;
+  } else {
+    fail(where + ": normalizer " + t +
+         " is not supported (supported: NFC, NFKC, Lowercase, Strip, Replace, Prepend, Sequence)");
+  }
+  out.push_back(std::move(st));
+}
+
+// The normalizer (read after the pre-tokenizer): NFC alone before a byte-level
+// pre-tokenizer, and SentencePiece's [Prepend] + Replace(' ' → x) without a pre-tokenizer, keep
+// their dedicated paths; any other chain runs as general steps (normalizer.h).
+void load_normalizer(const Value& v, Tokenizer::Model& m) {
+  std::vector<NormStep> steps;
+  flatten_normalizer(v, "normalizer", steps);
+  using K = NormStep::Kind;
+  const bool byte_level = m.family == Tokenizer::Model::Family::ByteLevel;
+  if (byte_level && steps.size() == 1 && steps[0].kind == K::NFC) {
     m.nfc = true;
     return;
   }
-  if (t == "Prepend") {
-    const Value& p = need(v, "prepend", "normalizer Prepend");
-    if (!p.is_string() || p.str.empty() || m.replace_space || !m.prepend.empty())
-      fail("normalizer Prepend: only a single non-empty Prepend before Replace is supported");
-    m.prepend = p.str;
+  if (byte_level || !m.metaspace.empty() || !m.pre_steps.empty()) {
+    m.norm_steps = std::move(steps);
     return;
   }
-  if (t == "Replace") {
-    const Value& pat = need(v, "pattern", "normalizer Replace");
-    const Value* s = pat.find("String");
-    const Value& content = need(v, "content", "normalizer Replace");
-    if (!s || !s->is_string() || s->str != " " || !content.is_string() || content.str.empty() || m.replace_space)
-      fail("normalizer Replace: only one Replace of the string \" \" is supported");
+  // SentencePiece family: a Replace ' ' → x among general steps still names the character
+  // that the decoder's Replace turns back into a space
+  auto general = [&] {
+    for (const NormStep& st : steps)
+      if (st.kind == K::Replace && st.is_literal && st.re_literal == " " && !st.content.empty()) {
+        m.replace_with = st.content;
+        m.decode_space = true;
+      }
+    m.norm_steps = std::move(steps);
+  };
+  auto space_replace = [](const NormStep& st) {
+    return st.kind == K::Replace && st.is_literal && st.re_literal == " " && !st.content.empty();
+  };
+  size_t i = 0;
+  std::string prepend;
+  if (i < steps.size() && steps[i].kind == K::Prepend && !steps[i].content.empty()) prepend = steps[i++].content;
+  if (i + 1 == steps.size() && space_replace(steps[i])) {
+    m.prepend = prepend;
     m.replace_space = true;
-    m.replace_with = content.str;
+    m.replace_with = steps[i].content;
     return;
   }
-  fail("normalizer " + t + " is not supported");
+  if (!steps.empty() && steps.size() == 1 && steps[0].kind == K::Prepend && !steps[0].content.empty()) {
+    m.prepend = steps[0].content;
+    return;
+  }
+  general();
 }
 
 // The pre-tokenizer tree, flattened: Sequences opened, in order.
@@ -139,9 +203,6 @@ PreStep split_step(std::shared_ptr<const Regex> re, SplitBehavior b, bool invert
   return st;
 }
 
-// GPT-2's pattern, which ByteLevel applies itself when use_regex is true.
-constexpr std::string_view kGpt2Pattern =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 // A Split the hand-written pre-tokenizer reproduces: a pattern it knows, with a behaviour
 // that keeps every match as its own piece. The known patterns match every character, so
@@ -167,6 +228,13 @@ void load_pre_tokenizer(const Value& v, Tokenizer::Model& m) {
   if (parts.size() == 2 && type_of(*parts[0].first, "pre_tokenizer") == "Split" &&
       type_of(*parts[1].first, "pre_tokenizer") == "ByteLevel" && fast_split(*parts[0].first, &m.split) &&
       !flag(*parts[1].first, "add_prefix_space") && !flag(*parts[1].first, "use_regex", true)) {
+    m.family = Tokenizer::Model::Family::ByteLevel;
+    return;
+  }
+  // ... and [ByteLevel with its own (GPT-2) regex, without prefix space].
+  if (parts.size() == 1 && type_of(*parts[0].first, "pre_tokenizer") == "ByteLevel" &&
+      flag(*parts[0].first, "use_regex", true) && !flag(*parts[0].first, "add_prefix_space")) {
+    m.split.gpt2 = true;
     m.family = Tokenizer::Model::Family::ByteLevel;
     return;
   }
@@ -339,25 +407,22 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
   if (dropout && !dropout->is_null()) fail("model BPE: dropout is not supported");
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     const Value* v = model.find(key);
-    if (v && !v->is_null() && !(v->is_string() && v->str.empty()))
-      fail(std::string("model BPE: ") + key + " is not supported");
+    if (!v || v->is_null()) continue;
+    if (!v->is_string()) fail(std::string("model BPE: \"") + key + "\" is not a string");
+    (key[0] == 'c' ? m.cont_prefix : m.word_suffix) = v->str;
   }
+  m.affix = !m.cont_prefix.empty() || !m.word_suffix.empty();
   m.byte_fallback = flag(model, "byte_fallback");
   m.fuse_unk = flag(model, "fuse_unk");
   m.ignore_merges = flag(model, "ignore_merges");
 
-  const Value* norm = root.find("normalizer");
-  if (norm) load_normalizer(*norm, m);
   const Value* pre = root.find("pre_tokenizer");
   load_pre_tokenizer(pre ? *pre : Value(), m);
+  const Value* norm = root.find("normalizer");
+  if (norm) load_normalizer(*norm, m);
   const bool byte_level = m.family == Tokenizer::Model::Family::ByteLevel;
-  if (byte_level && (!m.prepend.empty() || m.replace_space))
-    fail("normalizer Prepend/Replace with a ByteLevel pre-tokenizer is not supported");
-  if (!byte_level && m.nfc) fail("normalizer NFC without a pre-tokenizer is not supported");
-  if (!m.metaspace.empty() && (m.replace_space || !m.prepend.empty()))
-    fail("normalizer Prepend/Replace with a Metaspace pre-tokenizer is not supported");
   if (!m.metaspace.empty()) m.replace_with = m.metaspace;  // its token is looked up once
-  const bool identity_normalizer = !m.nfc && m.prepend.empty() && !m.replace_space;
+  const bool identity_normalizer = !m.nfc && m.prepend.empty() && !m.replace_space && m.norm_steps.empty();
 
   // Vocabulary: the file's token strings, then the keys the encoder uses.
   const Value& vocab = need(model, "vocab", "model");
@@ -435,7 +500,7 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
       }
       std::string dec;
       for (size_t i = 0; i < tok.size();) {
-        if (m.replace_space && tok.compare(i, m.replace_with.size(), m.replace_with) == 0) {
+        if ((m.replace_space || m.decode_space) && tok.compare(i, m.replace_with.size(), m.replace_with) == 0) {
           dec += ' ';
           i += m.replace_with.size();
         } else {
@@ -487,7 +552,11 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
     } else {
       fail("model.merges[" + std::to_string(i) + "] is neither \"a b\" nor [a, b]");
     }
-    uint32_t ia = by_text.find(a), ib = by_text.find(b), in = by_text.find(a + b);
+    // the reference drops the prefix's length from the right part: "a" + "##b" makes "ab"
+    const size_t plen = m.cont_prefix.size();
+    if (b.size() < plen)
+      fail("model.merges[" + std::to_string(i) + "]: \"" + b + "\" is shorter than continuing_subword_prefix");
+    uint32_t ia = by_text.find(a), ib = by_text.find(b), in = by_text.find(a + b.substr(plen));
     if (ia == StrMap::kNone || ib == StrMap::kNone || in == StrMap::kNone)
       fail("model.merges[" + std::to_string(i) + "]: a token of \"" + a + " " + b + "\" is not in the vocabulary");
     m.merges.insert(ia, ib, {uint32_t(i), in});
@@ -499,10 +568,21 @@ void load_model(std::string_view text, Tokenizer::Model& m) {
       if (a_ends_word && b_starts_space) crosses_words = true;
     }
   }
-  m.sp_words = !byte_level && m.replace_space && m.replace_id != kNoId && !crosses_words;
+  m.sp_words = !byte_level && m.replace_space && m.replace_id != kNoId && !crosses_words && !m.affix;
+  if (byte_level && m.affix) {
+    for (int b = 0; b < 256; ++b) {
+      std::string c;
+      utf8_append(c, alpha.to_cp[b]);
+      m.byte_only_id[b] = by_text.find(c + m.word_suffix);
+      m.byte_mid_id[b] = by_text.find(m.cont_prefix + c);
+      m.byte_last_id[b] = by_text.find(m.cont_prefix + c + m.word_suffix);
+    }
+  }
+  // With affixes the initial symbols depend on their position: no cutting of long pieces.
+  if (m.affix) m.joinable_all = true;
 
   // Initial symbols a token's text starts and ends with, as the encoder would make them.
-  {
+  if (!m.affix) {
     auto initial = [&](std::string_view piece) -> uint32_t {
       if (byte_level) return m.byte_id[uint8_t(piece[0])];
       uint32_t id = m.vocab.find(piece);

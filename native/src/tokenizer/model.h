@@ -10,6 +10,7 @@
 #include "added_tokens.h"
 #include "flat_hash.h"
 #include "infeng/tokenizer.h"
+#include "normalizer.h"
 #include "pre_steps.h"
 #include "pretokenizer.h"
 
@@ -26,6 +27,10 @@ struct Tokenizer::Model {
   std::string prepend;        // Prepend normalizer, e.g. "▁"; empty = none
   bool replace_space = false; // Replace ' ' → replace_with
   std::string replace_with;
+  // Any other normalizer, as general steps (normalizer.h); non-empty means it runs instead of
+  // the fields above.
+  std::vector<NormStep> norm_steps;
+  bool decode_space = false;  // general steps with a Replace ' ' → replace_with: decode maps it back
 
   SplitPattern split{3};      // byte-level family, the hand-written pre-tokenizer
   // The general pre-tokenizer (pre_steps.h), when the file's is not the hand-written one's:
@@ -51,6 +56,14 @@ struct Tokenizer::Model {
   bool joinable_all = false;  // a merge part whose ends are unknown: never split
   bool byte_fallback = false;
   bool fuse_unk = false;
+  // continuing_subword_prefix / end_of_word_suffix, as the file spells them: a piece's
+  // initial symbol after its first character is looked up as prefix + character, its last
+  // with the suffix appended (affix: either is non-empty). Byte-level: the initial symbol of
+  // each byte alone (as a piece of one byte), in the middle, and last (kNoId when the
+  // vocabulary lacks it: it becomes the unknown token, or nothing).
+  std::string cont_prefix, word_suffix;
+  bool affix = false;
+  uint32_t byte_only_id[256], byte_mid_id[256], byte_last_id[256];
   bool ignore_merges = false;
   uint32_t unk_id = kNoId;
 

@@ -1,6 +1,7 @@
-// NFC by the book (UAX #15): full canonical decomposition (tables, plus Hangul arithmetic),
-// canonical ordering of combining marks, then canonical composition with blocking. The tables
-// come from gen/gen_unicode_tables.py.
+// NFC and NFKC by the book (UAX #15): full canonical (NFKC: compatibility) decomposition
+// (tables, plus Hangul arithmetic), canonical ordering of combining marks, then canonical
+// composition with blocking. The tables come from gen/gen_unicode_tables.mjs, at the reference
+// normalizer's Unicode version.
 #include "nfc.h"
 
 #include <algorithm>
@@ -25,13 +26,22 @@ uint8_t ccc(uint32_t cp) {
   return (it != end && it->cp == cp) ? it->ccc : 0;
 }
 
-void decompose(uint32_t cp, std::vector<uint32_t>& out) {
+void decompose(uint32_t cp, bool compat, std::vector<uint32_t>& out) {
   if (cp >= kSBase && cp < kSBase + kSCount) {
     uint32_t si = cp - kSBase;
     out.push_back(kLBase + si / kNCount);
     out.push_back(kVBase + (si % kNCount) / kTCount);
     if (si % kTCount) out.push_back(kTBase + si % kTCount);
     return;
+  }
+  if (compat) {
+    using unicode::kKDecomp;
+    const auto* kend = kKDecomp + unicode::kKDecompCount;
+    const auto* k = std::lower_bound(kKDecomp, kend, cp, [](const unicode::KDecompEntry& e, uint32_t c) { return e.cp < c; });
+    if (k != kend && k->cp == cp) {
+      out.insert(out.end(), unicode::kKDecompData + k->off, unicode::kKDecompData + k->off + k->n);
+      return;
+    }
   }
   using unicode::kDecomp;
   const auto* end = kDecomp + unicode::kDecompCount;
@@ -58,23 +68,23 @@ uint32_t compose(uint32_t a, uint32_t b) {
 
 }  // namespace
 
-bool nfc_quick_check(std::string_view sv) {
+namespace {
+
+bool quick_check(std::string_view sv, uint8_t flag) {
   const auto* s = reinterpret_cast<const uint8_t*>(sv.data());
   size_t n = sv.size();
   for (size_t i = 0; i < n;) {
     if (s[i] < 0x80) { ++i; continue; }
     size_t len;
     uint32_t cp = utf8_decode(s, i, &len);
-    if (unicode::class_of(cp) & unicode::kNfcCheck) return false;
+    if (unicode::class_of(cp) & flag) return false;
     i += len;
   }
   return true;
 }
 
-namespace {
-
-// NFC of one chunk that may contain flagged code points.
-std::string nfc_chunk(std::string_view sv) {
+// NFC (or NFKC) of one chunk that may contain flagged code points.
+std::string compose_chunk(std::string_view sv, bool compat) {
   const auto* s = reinterpret_cast<const uint8_t*>(sv.data());
   size_t n = sv.size();
   std::vector<uint32_t> cps;
@@ -82,7 +92,7 @@ std::string nfc_chunk(std::string_view sv) {
   for (size_t i = 0; i < n;) {
     size_t len;
     uint32_t cp = utf8_decode(s, i, &len);
-    decompose(cp, cps);
+    decompose(cp, compat, cps);
     i += len;
   }
   // Canonical ordering: stable sort of each run of non-starters by combining class.
@@ -125,13 +135,12 @@ std::string nfc_chunk(std::string_view sv) {
   return r;
 }
 
-}  // namespace
-
 // Text splits into independent NFC chunks before every code point with ccc = 0 and
 // NFC_QC = Yes (the unflagged ones): such a character neither combines with what precedes it
 // nor reorders past it. So only the chunks around flagged code points go through the full
 // algorithm; the rest is copied.
-std::string nfc(std::string_view sv) {
+std::string normalize_composed(std::string_view sv, bool compat) {
+  const uint8_t flag = compat ? unicode::kNfkcCheck : unicode::kNfcCheck;
   const auto* s = reinterpret_cast<const uint8_t*>(sv.data());
   size_t n = sv.size();
   std::string out;
@@ -140,7 +149,7 @@ std::string nfc(std::string_view sv) {
   size_t prev = 0;      // start of the previous code point
   for (size_t i = 0; i < n;) {
     size_t len = 1;
-    bool flagged = s[i] >= 0x80 && (unicode::class_of(utf8_decode(s, i, &len)) & unicode::kNfcCheck);
+    bool flagged = s[i] >= 0x80 && (unicode::class_of(utf8_decode(s, i, &len)) & flag);
     if (!flagged) {
       prev = i;
       i += len;
@@ -152,11 +161,11 @@ std::string nfc(std::string_view sv) {
     size_t j = i + len;
     while (j < n) {
       size_t l2 = 1;
-      if (s[j] < 0x80 || !(unicode::class_of(utf8_decode(s, j, &l2)) & unicode::kNfcCheck)) break;
+      if (s[j] < 0x80 || !(unicode::class_of(utf8_decode(s, j, &l2)) & flag)) break;
       j += l2;
     }
     out.append(sv.data() + copied, start - copied);
-    out += nfc_chunk(sv.substr(start, j - start));
+    out += compose_chunk(sv.substr(start, j - start), compat);
     copied = j;
     prev = j;
     i = j;
@@ -164,5 +173,12 @@ std::string nfc(std::string_view sv) {
   out.append(sv.data() + copied, n - copied);
   return out;
 }
+
+}  // namespace
+
+bool nfc_quick_check(std::string_view s) { return quick_check(s, unicode::kNfcCheck); }
+bool nfkc_quick_check(std::string_view s) { return quick_check(s, unicode::kNfkcCheck); }
+std::string nfc(std::string_view s) { return normalize_composed(s, false); }
+std::string nfkc(std::string_view s) { return normalize_composed(s, true); }
 
 }  // namespace infeng::tok

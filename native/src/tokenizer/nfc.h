@@ -1,4 +1,5 @@
-// Unicode NFC, the normalizer Qwen's tokenizer.json names. Text that is already NFC (quick
+// Unicode NFC and NFKC (the normalizers Qwen's and Claude's tokenizer.json name), with the
+// reference's Unicode version (9.0, its normalization crate's). Text that is already NFC (quick
 // check: no code point flagged NFC_QC≠Yes or with a nonzero combining class) is returned
 // untouched without copying, which is nearly all real text.
 #pragma once
@@ -13,5 +14,9 @@ bool nfc_quick_check(std::string_view s);
 
 // The NFC form of s (valid UTF-8).
 std::string nfc(std::string_view s);
+
+// The same for NFKC (flags: NFKC_QC≠Yes or a nonzero combining class).
+bool nfkc_quick_check(std::string_view s);
+std::string nfkc(std::string_view s);
 
 }  // namespace infeng::tok

@@ -93,12 +93,57 @@ bool recognize_split_pattern(std::string_view regex, SplitPattern* out) {
   if (regex.substr(0, kHead.size()) != kHead) return false;
   if (regex.substr(regex.size() - kTail.size()) != kTail) return false;
   std::string_view mid = regex.substr(kHead.size(), regex.size() - kHead.size() - kTail.size());
-  if (mid == "\\p{N}") { out->max_digits = 1; return true; }
-  if (mid == "\\p{N}{1,3}") { out->max_digits = 3; return true; }
+  if (mid == "\\p{N}") { out->max_digits = 1; out->gpt2 = false; return true; }
+  if (mid == "\\p{N}{1,3}") { out->max_digits = 3; out->gpt2 = false; return true; }
   return false;
 }
 
+namespace {
+
+// Whitespace at i: the run, or the run less its last character when something other than
+// white space follows (\s+(?!\S) backtracks; a single character then matches \s+ alone).
+size_t space_run(const uint8_t* s, size_t n, size_t i) {
+  size_t last_start = i, j = i;
+  while (j < n) {
+    size_t l2;
+    if (cls(s, j, &l2) != kSpace) break;
+    last_start = j;
+    j += l2;
+  }
+  if (j == n || last_start == i) return j - i;
+  return last_start - i;
+}
+
+// GPT-2's pattern (pretokenizer.h): the contractions are lower case only, letters, numbers and
+// other characters each take one optional leading space, and there is no CR/LF alternative.
+size_t next_piece_gpt2(const uint8_t* s, size_t n, size_t i) {
+  if (s[i] == '\'' && i + 1 < n) {
+    uint8_t a = s[i + 1];
+    if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
+    if (i + 2 < n) {
+      uint8_t b = s[i + 2];
+      if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
+    }
+  }
+  size_t len;
+  uint8_t k = cls(s, i, &len);
+  size_t start = i;
+  if (s[i] == ' ' && i + 1 < n) {
+    size_t l2;
+    uint8_t k2 = cls(s, i + 1, &l2);
+    if (k2 != kSpace) {
+      start = i + 1;
+      k = k2;
+    }
+  }
+  if (start == i && k == kSpace) return space_run(s, n, i);
+  return run_end(s, n, start, k) - i;
+}
+
+}  // namespace
+
 size_t next_piece(const uint8_t* s, size_t n, size_t i, const SplitPattern& p) {
+  if (p.gpt2) return next_piece_gpt2(s, n, i);
   if (s[i] == '\'') {
     size_t c = contraction(s, n, i);
     if (c) return c;

@@ -1,7 +1,9 @@
 // The GPT-4-style Split pre-tokenizer, hand-written. Llama-3 and Qwen split text with
 //   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,D}| ?[^\s\p{L}\p{N}]+[\r\n]*
 //   |\s*[\r\n]+|\s+(?!\S)|\s+
-// (D = 3 for Llama-3, 1 for Qwen) through Oniguruma in the reference. Running a regex engine per
+// (D = 3 for Llama-3, 1 for Qwen) through Oniguruma in the reference, and GPT-2's
+//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+// which ByteLevel applies itself when use_regex is true (Claude's file). Running a regex engine per
 // piece would cost more than the BPE itself, so the alternatives are decided here directly
 // from character classes, in the pattern's order and with its backtracking outcomes.
 #pragma once
@@ -12,8 +14,13 @@
 namespace infeng::tok {
 
 struct SplitPattern {
-  int max_digits;  // D above
+  int max_digits;     // D above
+  bool gpt2 = false;  // GPT-2's pattern instead
 };
+
+// GPT-2's pattern, as ByteLevel's use_regex spells it.
+inline constexpr std::string_view kGpt2Pattern =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 // The exact pattern strings this file implements; nullptr-equivalent (false) otherwise.
 bool recognize_split_pattern(std::string_view regex, SplitPattern* out);

@@ -1,8 +1,8 @@
 // The native tokenizer's entry points: load, encode (the pipeline is encoder.h, in the
 // reference's order: cut out added tokens leftmost-longest on the raw text, normalize each
-// remaining segment (NFC, or SentencePiece's Prepend ▁ + Replace ' ' → ▁), pre-tokenize
-// (byte-level family), BPE each piece; then the post-processor template), the prefix cache,
-// batches on threads, and decode.
+// remaining segment (NFC, or SentencePiece's Prepend ▁ + Replace ' ' → ▁, or any chain of
+// general normalizer steps, normalizer.h), pre-tokenize, BPE each piece; then the
+// post-processor template), the prefix cache, batches on threads, and decode.
 //
 // Design, and what was measured (2-core AVX-512 runner shared with other builds, clang-16;
 // MB/s per corpus file are Google Benchmark medians from infeng_tokenizer_bench, single
@@ -162,6 +162,10 @@ const char* Tokenizer::pre_tokenizer() const {
   if (!m_->pre_steps.empty()) return "regex";
   return m_->family == Model::Family::ByteLevel ? "hand-written" : "none";
 }
+
+const char* Tokenizer::unicode_version_classes() { return unicode::kUnicodeVersion; }
+const char* Tokenizer::unicode_version_normalization() { return unicode::kNormUnicodeVersion; }
+const char* Tokenizer::unicode_version_lowercase() { return unicode::kLowercaseUnicodeVersion; }
 
 std::unique_ptr<PieceCache, void (*)(PieceCache*)> Tokenizer::make_piece_cache() const {
   return {new PieceCache, [](PieceCache* c) { delete c; }};

@@ -10,12 +10,14 @@ import type { Profile } from '../../model/lanes.js';
 import type { CaseResult, LaneResult, Metric } from '../../model/results.js';
 import { benchEnv, describeFailure, runProcess } from '../spawn.js';
 import {
+  PARITY_FAMILIES,
   TOKENIZER_MODELS,
   addonPath,
   corpusDir,
   laneChildPath,
   rootOfBuildDir,
   tokenizerFile,
+  type TokenizerFamily,
   type TokenizerModel,
 } from './setup.js';
 import { writeTokenizerReports } from './reports.js';
@@ -23,6 +25,8 @@ import { metricFromSamples, type MetricSpec } from '../../results/metric.js';
 
 interface Grid {
   models: TokenizerModel[];
+  /** Other tokenizer files, measured for parity and single-thread speed only (cases after the models). */
+  families: TokenizerFamily[];
   repetitions: number;
   minTimeMs: number;
   threads: number[];
@@ -30,11 +34,23 @@ interface Grid {
   prefixEntries: number;
 }
 
+/** Families whose vocabulary the npm `tiktoken` package also has, with its encoding's name. */
+export const TIKTOKEN_ENCODINGS: Partial<Record<TokenizerFamily, string>> = {
+  gpt35turbo: 'cl100k_base',
+  gptoss: 'o200k_base',
+};
+
+/** Every packaged family the native loader takes, beyond the lane's three models. */
+const OTHER_FAMILIES = PARITY_FAMILIES.filter(
+  (f): f is Exclude<TokenizerFamily, TokenizerModel> => !(TOKENIZER_MODELS as readonly string[]).includes(f),
+);
+
 // 4 and 8 threads oversubscribe a 2-core runner on purpose: the sweep shows that the batch
 // path degrades gracefully instead of collapsing.
 export const TOKENIZER_GRIDS: Record<Profile, Grid> = {
   smoke: {
     models: ['llama3'],
+    families: [],
     repetitions: 5,
     minTimeMs: 20,
     threads: [1, 2],
@@ -43,6 +59,7 @@ export const TOKENIZER_GRIDS: Record<Profile, Grid> = {
   },
   quick: {
     models: [...TOKENIZER_MODELS],
+    families: [...OTHER_FAMILIES],
     repetitions: 7,
     minTimeMs: 150,
     threads: [1, 2, 4, 8],
@@ -51,6 +68,7 @@ export const TOKENIZER_GRIDS: Record<Profile, Grid> = {
   },
   full: {
     models: [...TOKENIZER_MODELS],
+    families: [...OTHER_FAMILIES],
     repetitions: 11,
     minTimeMs: 300,
     threads: [1, 2, 4, 8],
@@ -82,6 +100,9 @@ export function tokenizerMetricSpecs(threads: number[]): Record<string, MetricSp
     ...THREAD_METRICS(threads),
     prefix_hit_rate_pct: { unit: '%', better: 'higher', kind: 'same-run' },
     prefix_speedup: { unit: '×', better: 'higher', kind: 'same-run' },
+    // the second peer (npm tiktoken) on the vocabularies it has, once its ids match
+    speedup_vs_tiktoken: { unit: '×', better: 'higher', kind: 'same-run' },
+    tiktoken_mb_s: { unit: 'MB/s', better: 'higher', kind: 'absolute' },
   };
 }
 
@@ -90,6 +111,8 @@ export interface ChildModel {
   name: string;
   file: string;
   family: string;
+  /** "hand-written", "regex" or "none" (older child output lacks it) */
+  pre_tokenizer?: string;
   texts: number;
   bytes: number;
   tokens: number;
@@ -100,6 +123,8 @@ export interface ChildModel {
   parity_first: string[];
   samples: Record<string, number[]>;
   prefix: { k: number; entries: number; hits: number; lookups: number };
+  /** the second peer's encoding and how many corpus texts it encoded differently */
+  tiktoken?: { encoding: string; mismatches: number };
 }
 export interface ChildOutput {
   context: Record<string, string | number>;
@@ -131,12 +156,16 @@ export function tokenizerResultFromJson(
       id: m.name,
       params: {
         family: m.family,
+        ...(m.pre_tokenizer ? { pre_tokenizer: m.pre_tokenizer } : {}),
         texts: m.texts,
         bytes: m.bytes,
         tokens: m.tokens,
         batch_texts: m.batch_texts,
         prefix_k: m.prefix.k,
         prefix_cache_entries: m.prefix.entries,
+        ...(m.tiktoken
+          ? { tiktoken_encoding: m.tiktoken.encoding, tiktoken_mismatches: m.tiktoken.mismatches }
+          : {}),
       },
       metrics,
     };
@@ -161,6 +190,10 @@ function childArgs(grid: Grid, root: string, ctx: LaneContext, outFile: string):
     `--root=${root}`,
     `--corpus=${corpusDir(root)}`,
     `--models=${grid.models.map((m) => `${m}=${tokenizerFile(root, m)}`).join(',')}`,
+    `--families=${grid.families.map((m) => `${m}=${tokenizerFile(root, m)}`).join(',')}`,
+    `--tiktoken=${Object.entries(TIKTOKEN_ENCODINGS)
+      .map(([f, e]) => `${f}=${e}`)
+      .join(',')}`,
     `--repetitions=${ctx.repetitions ?? grid.repetitions}`,
     `--min_time_ms=${grid.minTimeMs}`,
     `--threads=${grid.threads.join(',')}`,
@@ -174,7 +207,7 @@ export const tokenizerLane: Lane = {
   name: 'tokenizer',
   targets: ['infeng_tokenizer_addon'],
   plannedCases(profile) {
-    return [...TOKENIZER_GRIDS[profile].models];
+    return [...TOKENIZER_GRIDS[profile].models, ...TOKENIZER_GRIDS[profile].families];
   },
   samplesPerMetric: (profile) => TOKENIZER_GRIDS[profile].repetitions,
   writeReports: writeTokenizerReports,

@@ -179,9 +179,15 @@ describe('tokenizer bad input', () => {
     const unigram = path.join(dir, 'unigram.json');
     writeFileSync(unigram, JSON.stringify({ ...doc, model: { type: 'Unigram', vocab: [] } }));
     expect(() => addon.Tokenizer.fromFile(unigram)).toThrow(/model type Unigram is not supported/);
-    const nfkc = path.join(dir, 'nfkc.json');
-    writeFileSync(nfkc, JSON.stringify({ ...doc, normalizer: { type: 'NFKC' } }));
-    expect(() => addon.Tokenizer.fromFile(nfkc)).toThrow(/normalizer NFKC is not supported/);
+    const nfkd = path.join(dir, 'nfkd.json');
+    writeFileSync(nfkd, JSON.stringify({ ...doc, normalizer: { type: 'NFKD' } }));
+    expect(() => addon.Tokenizer.fromFile(nfkd)).toThrow(/normalizer NFKD is not supported/);
+    const badRegex = path.join(dir, 'bad-regex.json');
+    writeFileSync(
+      badRegex,
+      JSON.stringify({ ...doc, normalizer: { type: 'Replace', pattern: { Regex: '[a-' }, content: '' } }),
+    );
+    expect(() => addon.Tokenizer.fromFile(badRegex)).toThrow(/normalizer Replace: pattern does not compile/);
     expect(() => addon.Tokenizer.fromFile(path.join(dir, 'missing.json'))).toThrow(/cannot open/);
   });
 });

