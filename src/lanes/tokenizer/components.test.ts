@@ -5,28 +5,20 @@
 // a real tokenizer.json with the component patched in (for the affixes, the vocabulary and the
 // merges extended as such a model's would be), encoded by the native tokenizer and by the
 // reference on the shipped corpus and generated adversarial texts.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generated } from './adversarial.js';
-import { corpusDir, loadAddon, tokenizerFile, type NativeTokenizer, type TokenizerFamily } from './setup.js';
+import { corpusTexts, referenceTokenizers, type HfTokenizer } from './reference-corpus.js';
+import { loadAddon, tokenizerFile, type NativeTokenizer, type TokenizerFamily } from './setup.js';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const addon = loadAddon(path.join(root, 'build', 'native', 'release'));
 
-interface HfTokenizer {
-  encode(text: string, pair: null, opts: { addSpecialTokens: boolean }): Promise<{ getIds(): number[] }>;
-}
-const hf = createRequire(path.join(root, 'package.json'))('tokenizers') as {
-  Tokenizer: { fromFile(path: string): HfTokenizer };
-};
+const hf = referenceTokenizers(root);
 
-const corpus = readdirSync(corpusDir(root))
-  .filter((f) => f.endsWith('.txt'))
-  .sort()
-  .map((f) => readFileSync(path.join(corpusDir(root), f), 'utf8'));
+const corpus = corpusTexts(root);
 const texts = [
   ...corpus,
   ...generated(777, 300),

@@ -5,27 +5,18 @@
 // contractions in odd cases). The lane's own three files have their deeper checks in
 // parity.test.ts; this file is about breadth. A family the native loader refuses fails here
 // with the loader's message.
-import { readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generated } from './adversarial.js';
-import { PARITY_FAMILIES, corpusDir, loadAddon, tokenizerFile, type NativeTokenizer } from './setup.js';
+import { corpusTexts, referenceTokenizers, type HfTokenizer } from './reference-corpus.js';
+import { PARITY_FAMILIES, loadAddon, tokenizerFile, type NativeTokenizer } from './setup.js';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const addon = loadAddon(path.join(root, 'build', 'native', 'release'));
 
-interface HfTokenizer {
-  encode(text: string, pair: null, opts: { addSpecialTokens: boolean }): Promise<{ getIds(): number[] }>;
-}
-const hf = createRequire(path.join(root, 'package.json'))('tokenizers') as {
-  Tokenizer: { fromFile(path: string): HfTokenizer };
-};
+const hf = referenceTokenizers(root);
 
-const corpus = readdirSync(corpusDir(root))
-  .filter((f) => f.endsWith('.txt'))
-  .sort()
-  .map((f) => readFileSync(path.join(corpusDir(root), f), 'utf8'));
+const corpus = corpusTexts(root);
 
 const texts = generated(20261207, 1200);
 
