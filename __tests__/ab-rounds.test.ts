@@ -7,7 +7,7 @@ import { firstInRound, runLaneAb, runLanesAb, type AbPlan, type AbSides } from '
 import type { Lane, LaneContext } from '../src/lanes/lane.js';
 import type { LaneName } from '../src/model/lanes.js';
 import type { CaseResult, LaneResult, Metric } from '../src/model/results.js';
-import { mergeAbRounds, type AbRound } from '../src/results/pair-rounds.js';
+import { mergeAbRounds, roundValue, type AbRound } from '../src/results/pair-rounds.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -19,6 +19,10 @@ function med(xs: readonly number[]): number {
 
 function metric(name: string, samples: number[], unit = 'GFLOP/s'): Metric {
   return { name, unit, better: 'higher', kind: 'absolute', samples, value: med(samples) };
+}
+
+function sameRun(name: string, samples: number[]): Metric {
+  return { ...metric(name, samples, '×'), kind: 'same-run' };
 }
 
 function kase(id: string, metrics: Metric[], error?: string): CaseResult {
@@ -62,6 +66,16 @@ describe('firstInRound', () => {
 
 // ---- mergeAbRounds ---------------------------------------------------------------------------
 
+describe('roundValue', () => {
+  it('is the best repetition of an absolute metric and the median of a same-run one', () => {
+    expect(roundValue({ samples: [80, 95, 60], kind: 'absolute', better: 'higher' })).toBe(95);
+    expect(roundValue({ samples: [3.1, 2.9, 4.5], kind: 'absolute', better: 'lower' })).toBe(2.9);
+    expect(roundValue({ samples: [1.1, 0.6, 1.05], kind: 'same-run', better: 'higher' })).toBe(1.05);
+    expect(roundValue({ samples: [80, Number.NaN], kind: 'absolute', better: 'higher' })).toBeNaN();
+    expect(roundValue({ samples: [], kind: 'same-run', better: 'higher' })).toBeNaN();
+  });
+});
+
 describe('mergeAbRounds', () => {
   // three rounds; head samples a bit slower than the base's, each round its own level
   const headSamples = [
@@ -83,18 +97,18 @@ describe('mergeAbRounds', () => {
       return { first: firstInRound(r), head: head(r), ...(b ? { base: b } : {}) };
     });
   const headRound = (r: number) =>
-    laneResult([kase('c1', [metric('gflops', headSamples[r]!), metric('lat', [r + 1, r + 2, r + 3])])], {
+    laneResult([kase('c1', [metric('gflops', headSamples[r]!), sameRun('lat', [r + 1, r + 2, r + 3])])], {
       durationS: 10 + r,
       info: { round: r },
     });
   const baseRound = (r: number) =>
-    laneResult([kase('c1', [metric('gflops', baseSamples[r]!), metric('lat', [r + 2, r + 3, r + 4])])], {
+    laneResult([kase('c1', [metric('gflops', baseSamples[r]!), sameRun('lat', [r + 2, r + 3, r + 4])])], {
       durationS: 20 + r,
       path: 'avx512',
       info: { side: 'base', round: r },
     });
 
-  it('pools the samples, takes their median, keeps aligned per-round medians on both sides', () => {
+  it('pools the samples, takes their median, keeps aligned per-round values on both sides', () => {
     const merged = mergeAbRounds(roundsOf(headRound, baseRound));
     expect(merged.status).toBe('ok');
     expect(merged.abOrder).toEqual(['base', 'head', 'base']);
@@ -103,7 +117,8 @@ describe('mergeAbRounds', () => {
     const h = findMetric(merged, 'c1', 'gflops');
     expect(h.samples).toEqual(headSamples.flat());
     expect(h.value).toBe(med(headSamples.flat()));
-    expect(h.rounds).toEqual([91, 82, 71]);
+    // an absolute rate's round value is its best repetition: a neighbour only slows a run down
+    expect(h.rounds).toEqual([92, 84, 75]);
 
     expect(merged.base?.status).toBe('ok');
     expect(merged.base?.path).toBe('avx512');
@@ -111,10 +126,10 @@ describe('mergeAbRounds', () => {
     const b = findMetric(merged.base!, 'c1', 'gflops');
     expect(b.samples).toEqual(baseSamples.flat());
     expect(b.value).toBe(med(baseSamples.flat()));
-    expect(b.rounds).toEqual([101, 87, 78]);
+    expect(b.rounds).toEqual([102, 88, 79]);
     expect(b.rounds).toHaveLength(h.rounds!.length);
 
-    // every metric of the case, not only the first
+    // every metric of the case, not only the first; a same-run ratio's round value is the median
     expect(findMetric(merged, 'c1', 'lat').rounds).toEqual([2, 3, 4]);
     expect(findMetric(merged.base!, 'c1', 'lat').rounds).toEqual([3, 4, 5]);
   });
@@ -126,8 +141,8 @@ describe('mergeAbRounds', () => {
 
     const h = findMetric(merged, 'c1', 'gflops');
     const b = findMetric(merged.base!, 'c1', 'gflops');
-    expect(h.rounds).toEqual([91, 71]);
-    expect(b.rounds).toEqual([101, 78]);
+    expect(h.rounds).toEqual([92, 75]);
+    expect(b.rounds).toEqual([102, 79]);
     // the head's samples of that round still count for its value
     expect(h.samples).toEqual(headSamples.flat());
     expect(b.samples).toEqual([...baseSamples[0]!, ...baseSamples[2]!]);
@@ -142,7 +157,7 @@ describe('mergeAbRounds', () => {
     const c1 = merged.cases.find((c) => c.id === 'c1')!;
     expect(c1.error).toBe('failed in 1 of 3 rounds: segfault in case');
     expect(c1.metrics).toEqual([]);
-    expect(findMetric(merged.base!, 'c1', 'gflops').rounds).toEqual([101, 87]);
+    expect(findMetric(merged.base!, 'c1', 'gflops').rounds).toEqual([102, 88]);
   });
 
   it('a head failure in any round is the merged result', () => {
@@ -268,8 +283,8 @@ describe('runLaneAb', () => {
     });
     expect(sequence(lane)).toBe('B H H B B H H B');
     expect(lane.calls.every((c) => c.repetitions === 3)).toBe(true);
-    // only the base's rounds may skip what the head's gates need
-    expect(lane.calls.every((c) => c.abRound === (c.side === 'base'))).toBe(true);
+    // the first round of both sides measures everything; later rounds may skip gate-only work
+    expect(lane.calls.map((c) => c.abRound)).toEqual([false, false, true, true, true, true, true, true]);
     expect(lane.calls.filter((c) => c.side === 'base').map((c) => c.reportsDir)).toEqual(
       Array(4).fill(path.join(REPORTS, 'ab', 'base')),
     );
@@ -280,9 +295,9 @@ describe('runLaneAb', () => {
     expect(r.status).toBe('ok');
     expect(r.abOrder).toEqual(['base', 'head', 'base', 'head']);
     expect(r.info.ab_rounds).toBe(4);
-    // per-round medians of the fake: head 91..94, base 101..104
-    expect(findMetric(r, 'c1', 'gflops').rounds).toEqual([91, 92, 93, 94]);
-    expect(findMetric(r.base!, 'c1', 'gflops').rounds).toEqual([101, 102, 103, 104]);
+    // per-round best repetitions of the fake: head 92..95, base 102..105
+    expect(findMetric(r, 'c1', 'gflops').rounds).toEqual([92, 93, 94, 95]);
+    expect(findMetric(r.base!, 'c1', 'gflops').rounds).toEqual([102, 103, 104, 105]);
   });
 
   it('does not ask for more before the planned rounds are done', async () => {

@@ -58463,7 +58463,7 @@ function tokenizerResultFromJson(text, planned, threads) {
         for (const [name, spec] of Object.entries(specs)) {
             let samples = m.samples[name];
             if (name === 'parity_mismatches')
-                samples = [m.parity_mismatches];
+                samples = m.parity_mismatches === null ? undefined : [m.parity_mismatches];
             if (name === 'prefix_hit_rate_pct')
                 samples = m.prefix.lookups > 0 ? [(100 * m.prefix.hits) / m.prefix.lookups] : undefined;
             if (samples)
@@ -58486,7 +58486,7 @@ function tokenizerResultFromJson(text, planned, threads) {
             },
             metrics,
         };
-        if (m.parity_mismatches > 0)
+        if (m.parity_mismatches !== null && m.parity_mismatches > 0)
             c.error = `ids differ from the reference on ${m.parity_mismatches} check(s), first: ${m.parity_first.join(', ')}`;
         return c;
     });
@@ -58560,7 +58560,7 @@ const tokenizerLane = {
         }
         const outcome = await runProcess(process.execPath, args, {
             timeoutMs: ctx.timeoutMs,
-            env: benchEnv(process.env),
+            env: benchEnv(process.env, ctx.abRound),
             cwd: root,
             onLine: (l) => ctx.log(`tokenizer: ${l}`),
         });
@@ -60304,6 +60304,15 @@ function finiteMedian(xs) {
     const f = xs.filter((x) => Number.isFinite(x));
     return f.length === xs.length && f.length > 0 ? median(f) : Number.NaN;
 }
+/** One round's value of a metric (see the header); NaN when any repetition is not finite. */
+function roundValue(m) {
+    const xs = m.samples;
+    if (xs.length === 0 || !xs.every((x) => Number.isFinite(x)))
+        return Number.NaN;
+    if (m.kind !== 'absolute')
+        return median(xs);
+    return m.better === 'higher' ? Math.max(...xs) : Math.min(...xs);
+}
 function caseIds(results) {
     const seen = new Set();
     for (const r of results)
@@ -60345,8 +60354,8 @@ function pooledCase(id, own, other) {
                 return;
             const oc = other[r];
             const om = oc && !oc.error ? oc.metrics.find((x) => x.name === proto.name) : undefined;
-            const mine = finiteMedian(m.samples);
-            if (om && Number.isFinite(mine) && Number.isFinite(finiteMedian(om.samples)))
+            const mine = roundValue(m);
+            if (om && Number.isFinite(mine) && Number.isFinite(roundValue(om)))
                 rounds.push(mine);
         });
         return {
@@ -60460,14 +60469,17 @@ async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
         : sides.baseUnbuilt[name] !== undefined
             ? `the base did not build: ${sides.baseUnbuilt[name]}`
             : undefined;
-    const ctxFor = (side) => {
+    const ctxFor = (side, round) => {
         const from = side === 'head' ? head : baseCtx;
         return {
             ...from,
             repetitions: plan.repetitions,
-            // The base's rounds skip what only the head's gates need (attn-prefill's timed naive
-            // reference, most of that lane's time); the head's rounds measure everything.
-            abRound: side === 'base',
+            // The first round measures everything on both sides; later rounds skip what only the
+            // head's gates or a deterministic check need (attn-prefill's timed naive reference, the
+            // tokenizer's parity pass and oversubscribed thread counts). Both sides alike: a head
+            // that timed the reference beside its kernel while the base did not would differ by
+            // that alone.
+            abRound: round > 0,
             reportsDir: external_node_path_default().join(head.reportsDir, 'ab', side),
             log: (l) => log(`${side}: ${l}`),
         };
@@ -60484,7 +60496,7 @@ async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
         log(`lane ${name}: A/B round ${r + 1} (${order.join(' then ')})`);
         const round = { first };
         for (const side of order)
-            round[side] = await runSide(adapter, ctxFor(side));
+            round[side] = await runSide(adapter, ctxFor(side, r));
         rounds.push(round);
         if (round.head.status !== 'ok')
             break; // the head's failure is the lane's result

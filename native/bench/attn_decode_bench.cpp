@@ -29,6 +29,7 @@
 #include "attention/synthetic_kv.h"
 #include "attn_bench_common.h"
 #include "bench_flags.h"
+#include "call_stats.h"
 #include "infeng/attention.h"
 #include "infeng/model.h"
 #include "stream_read.h"
@@ -37,6 +38,8 @@ namespace {
 
 namespace at = infeng::attn;
 using infeng::bench::StreamReader;
+using infeng::bench::median_of;
+using infeng::bench::median_ratio;
 using infeng::bench::usage_error;
 using infeng::bench::attn::nmse;
 using infeng::bench::attn::quiesce;
@@ -173,13 +176,14 @@ void bm_decode(benchmark::State& state, at::Shape s, int ctx) {
     state.SkipWithError(c.error.c_str());
     return;
   }
-  double sec[kVariantCount] = {};
+  // per variant, every call's time in iteration order (call_stats.h: medians, not sums)
+  std::vector<double> calls[kVariantCount];
   try {
     for (auto _ : state) {
       for (int j = 0; j < kVariantCount; ++j) {
         const int v = (c.rotation + j) % kVariantCount;
         quiesce();
-        sec[v] += run_variant(c, v, c.cursor);
+        calls[v].push_back(run_variant(c, v, c.cursor));
       }
       ++c.cursor;
       c.rotation = (c.rotation + 1) % kVariantCount;
@@ -189,9 +193,8 @@ void bm_decode(benchmark::State& state, at::Shape s, int ctx) {
     return;
   }
   benchmark::DoNotOptimize(c.sink);
-  const double n = static_cast<double>(state.iterations());
-  if (n <= 0) return;
-  const double t16 = sec[kF16] / n, t8 = sec[kInt8] / n, tp = sec[kProbe] / n;
+  if (state.iterations() <= 0) return;
+  const double t16 = median_of(calls[kF16]), t8 = median_of(calls[kInt8]), tp = median_of(calls[kProbe]);
   const double b16 = static_cast<double>(c.f16.front().stream_bytes());
   const double b8 = static_cast<double>(c.i8.front().stream_bytes());
   const auto& f = infeng::cpu_features();
@@ -200,13 +203,13 @@ void bm_decode(benchmark::State& state, at::Shape s, int ctx) {
   k["int8_us"] = t8 * 1e6;
   k["tokens_per_s"] = 1.0 / t8;
   k["baseline_tokens_per_s"] = 1.0 / t16;
-  k["speedup_vs_fp16kv"] = t16 / t8;
+  k["speedup_vs_fp16kv"] = median_ratio(calls[kF16], calls[kInt8]);
   k["byte_ratio"] = b16 / b8;
   k["int8_gbps"] = b8 / t8 * 1e-9;
   k["fp16_gbps"] = b16 / t16 * 1e-9;
   k["read_gbps"] = b8 / tp * 1e-9;
-  k["bw_efficiency_pct"] = 100.0 * (b8 / t8) / (b8 / tp);
-  k["fp16_bw_efficiency_pct"] = 100.0 * (b16 / t16) / (b8 / tp);
+  k["bw_efficiency_pct"] = 100.0 * median_ratio(calls[kProbe], calls[kInt8]);
+  k["fp16_bw_efficiency_pct"] = 100.0 * (b16 / b8) * median_ratio(calls[kProbe], calls[kF16]);
   k["l2_diff"] = c.l2_i8;
   k["l2_diff_fp16"] = c.l2_f16;
   k["scratch_bytes"] = static_cast<double>(c.info_i8.scratch_bytes);

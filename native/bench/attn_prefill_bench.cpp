@@ -20,6 +20,7 @@
 #include "attention/synthetic_kv.h"
 #include "attn_bench_common.h"
 #include "bench_flags.h"
+#include "call_stats.h"
 #include "fma_peak.h"
 #include "infeng/attention.h"
 #include "infeng/model.h"
@@ -27,6 +28,8 @@
 namespace {
 
 namespace at = infeng::attn;
+using infeng::bench::median_of;
+using infeng::bench::median_ratio;
 using infeng::bench::usage_error;
 using infeng::bench::attn::quiesce;
 
@@ -90,9 +93,9 @@ CaseData& case_for(const at::Shape& s, int n) {
   return *g_case;
 }
 
-// In a base side's A/B round (INFENG_BENCH_AB_ROUND=1, set by the lane runner) the naive
-// reference is not timed: the A/B verdicts judge the tiled kernel's own rates, the head's rounds
-// time the reference for the seed's gate, and timing it took most of the lane's time (n² scores
+// In an A/B round after the first (INFENG_BENCH_AB_ROUND=1, set by the lane runner) the naive
+// reference is not timed: the A/B verdicts judge the tiled kernel's own rates, the first round
+// times the reference for the seed's gate, and timing it took most of the lane's time (n² scores
 // per head). Its output is still computed once per case to check the tiled one.
 const bool g_time_reference = [] {
   const char* e = std::getenv("INFENG_BENCH_AB_ROUND");
@@ -105,7 +108,7 @@ void bm_prefill(benchmark::State& state, at::Shape s, int n) {
     state.SkipWithError(c.error.c_str());
     return;
   }
-  double sec[2] = {};
+  std::vector<double> calls[2];  // per variant, every call's time (call_stats.h)
   const int variants = g_time_reference ? 2 : 1;
   for (auto _ : state) {
     for (int j = 0; j < variants; ++j) {
@@ -117,13 +120,12 @@ void bm_prefill(benchmark::State& state, at::Shape s, int n) {
       } else {
         at::prefill_reference(s, c.q.data(), c.k.data(), c.v.data(), n, c.out_ref.data(), g_cfg.threads);
       }
-      sec[v] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      calls[v].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     c.rotation ^= 1;
   }
-  const double it = static_cast<double>(state.iterations());
-  if (it <= 0) return;
-  const double tt = sec[0] / it, tr = sec[1] / it;
+  if (state.iterations() <= 0) return;
+  const double tt = median_of(calls[0]), tr = median_of(calls[1]);
   // Causal: query i meets i + 1 keys; two products of 2·D FLOPs per (query head, pair).
   const double pairs = 0.5 * static_cast<double>(n) * (n + 1);
   const double flops = 4.0 * s.head_dim * pairs * s.n_q_heads;
@@ -131,7 +133,7 @@ void bm_prefill(benchmark::State& state, at::Shape s, int n) {
   k["tiled_ms"] = tt * 1e3;
   if (g_time_reference) {
     k["reference_ms"] = tr * 1e3;
-    k["speedup_vs_reference"] = tr / tt;
+    k["speedup_vs_reference"] = median_ratio(calls[1], calls[0]);
     k["reference_gflops"] = flops / tr * 1e-9;
   }
   k["tiled_gflops"] = flops / tt * 1e-9;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "bench_flags.h"
+#include "call_stats.h"
 #include "blis_peer.h"
 #include "infeng/dispatch.h"
 #include "infeng/gemm.h"
@@ -42,6 +43,8 @@ namespace {
 using infeng::Path;
 using infeng::bench::BlisPeer;
 using infeng::bench::StreamReader;
+using infeng::bench::median_of;
+using infeng::bench::median_ratio;
 using infeng::bench::usage_error;
 namespace gemm = infeng::gemm;
 
@@ -416,7 +419,8 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
   // a case sharing these weights will reach last, so it never hands decode a warm copy.
   const std::size_t packed_n = ws.packed.size();
   const std::size_t plain_n = ws.plain_copies;
-  double sec[kVariantCount] = {};
+  // per variant, every call's time in iteration order (call_stats.h: medians, not sums)
+  std::vector<double> calls[kVariantCount];
   try {
     for (auto _ : state) {
       for (int j = 0; j < variants; ++j) {
@@ -424,7 +428,7 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
         const std::size_t tick = decode ? c.ws->cursor++ : c.ws->cursor - 1;
         const std::size_t copy = tick % (is_peer(v) ? plain_n : packed_n);
         quiesce();
-        sec[v] += run_variant(c, v, copy);
+        calls[v].push_back(run_variant(c, v, copy));
       }
       c.rotation = (c.rotation + 1) % variants;
     }
@@ -434,13 +438,14 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
   }
   benchmark::DoNotOptimize(c.sink);
 
-  const double n = static_cast<double>(state.iterations());
-  if (n <= 0) return;
+  if (state.iterations() <= 0) return;
   const double Md = M, Kd = H, Nd = H, rd = r;
   const double base_flops = 2.0 * Md * Kd * Nd;
   const double lora_flops = base_flops + 2.0 * Md * Kd * rd + 2.0 * Md * rd * Nd;
   double per[kVariantCount];
-  for (int v = 0; v < kVariantCount; ++v) per[v] = sec[v] / n;
+  for (int v = 0; v < kVariantCount; ++v) per[v] = median_of(calls[v]);
+  // num over den, iteration by iteration
+  const auto ratio = [&](int num, int den) { return median_ratio(calls[num], calls[den]); };
   auto& k = state.counters;
   k["base_ms"] = per[kBase] * 1e3;
   k["fused_ms"] = per[kFused] * 1e3;
@@ -450,14 +455,14 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
   k["fused_gflops"] = lora_flops / per[kFused] * 1e-9;
   k["unfused_gflops"] = lora_flops / per[kUnfused] * 1e-9;
   k["openblas_gflops"] = base_flops / per[kOpenblas] * 1e-9;
-  k["lora_tax_pct"] = (per[kFused] / per[kBase] - 1.0) * 100.0;
+  k["lora_tax_pct"] = (ratio(kFused, kBase) - 1.0) * 100.0;
   k["lora_tax_bound_pct"] = 100.0 * 2.0 * rd / Kd;
-  k["fused_vs_unfused"] = per[kUnfused] / per[kFused];
-  k["ratio_vs_openblas"] = per[kOpenblas] / per[kBase];
+  k["fused_vs_unfused"] = ratio(kUnfused, kFused);
+  k["ratio_vs_openblas"] = ratio(kOpenblas, kBase);
   if (g_blis->ok()) {
     k["blis_ms"] = per[kBlis] * 1e3;
     k["blis_gflops"] = base_flops / per[kBlis] * 1e-9;
-    k["ratio_vs_blis"] = per[kBlis] / per[kBase];
+    k["ratio_vs_blis"] = ratio(kBlis, kBase);
   }
   if (decode) {
     const double wbytes = static_cast<double>(ws.packed_bytes());
@@ -465,7 +470,7 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
     const double read_gbps = wbytes / per[kProbe] * 1e-9;
     k["weight_gbps"] = weight_gbps;
     k["read_gbps"] = read_gbps;
-    k["bw_efficiency_pct"] = 100.0 * weight_gbps / read_gbps;
+    k["bw_efficiency_pct"] = 100.0 * ratio(kProbe, kBase);
     k["openblas_weight_gbps"] = Kd * Nd * sizeof(float) / per[kOpenblas] * 1e-9;
     if (g_blis->ok()) k["blis_weight_gbps"] = Kd * Nd * sizeof(float) / per[kBlis] * 1e-9;
   }

@@ -69,14 +69,17 @@ export async function runLaneAb(
     : sides.baseUnbuilt[name] !== undefined
       ? `the base did not build: ${sides.baseUnbuilt[name]}`
       : undefined;
-  const ctxFor = (side: 'base' | 'head'): LaneContext => {
+  const ctxFor = (side: 'base' | 'head', round: number): LaneContext => {
     const from = side === 'head' ? head : baseCtx!;
     return {
       ...from,
       repetitions: plan.repetitions,
-      // The base's rounds skip what only the head's gates need (attn-prefill's timed naive
-      // reference, most of that lane's time); the head's rounds measure everything.
-      abRound: side === 'base',
+      // The first round measures everything on both sides; later rounds skip what only the
+      // head's gates or a deterministic check need (attn-prefill's timed naive reference, the
+      // tokenizer's parity pass and oversubscribed thread counts). Both sides alike: a head
+      // that timed the reference beside its kernel while the base did not would differ by
+      // that alone.
+      abRound: round > 0,
       reportsDir: path.join(head.reportsDir, 'ab', side),
       log: (l) => log(`${side}: ${l}`),
     };
@@ -93,7 +96,7 @@ export async function runLaneAb(
         : ['head', 'base'];
     log(`lane ${name}: A/B round ${r + 1} (${order.join(' then ')})`);
     const round: Partial<AbRound> = { first };
-    for (const side of order) round[side] = await runSide(adapter, ctxFor(side));
+    for (const side of order) round[side] = await runSide(adapter, ctxFor(side, r));
     rounds.push(round as AbRound);
     if (round.head!.status !== 'ok') break; // the head's failure is the lane's result
     if (round.base && round.base.status !== 'ok') {

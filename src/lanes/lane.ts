@@ -16,9 +16,9 @@ export interface LaneContext {
   /** repetitions per case instead of the profile's (A/B rounds are short runs of every case) */
   repetitions?: number;
   /**
-   * A base side's A/B round: the bench may skip what only the head's gates use, not the A/B
-   * verdicts (attn-prefill's timed naive reference), told through AB_ROUND_ENV, which an older
-   * base bench ignores where a flag would fail it.
+   * An A/B round after the first: the bench may skip what only the gates or a deterministic
+   * check use, not the A/B verdicts (attn-prefill's timed naive reference), told through
+   * AB_ROUND_ENV, which an older base bench ignores where a flag would fail it.
    */
   abRound?: boolean;
   /** progress lines for the terminal / job log */

@@ -1,7 +1,13 @@
 // A/B rounds → one lane result. Each round ran the lane once on the base's binaries and once on
-// the head's, back to back; this pools each side's samples and keeps, per metric, one median per
+// the head's, back to back; this pools each side's samples and keeps, per metric, one value per
 // round on both sides, aligned: a round where either side lacks the metric (a crashed run, a
 // case only one side has) is left out of the pairs for that metric on both sides. Pure.
+//
+// A round's value of an absolute rate or time is its best repetition (the highest rate, the
+// shortest time): on a shared VM a neighbour only ever slows a run down, so the best of a
+// round's repetitions is the one it disturbed least. A same-run ratio can be disturbed either
+// way (either of its two timings), so its round value is the median. Both sides alike, so the
+// paired test's symmetry under "no change" holds.
 import type { CaseResult, LaneResult, Metric, SideResult } from '../model/results.js';
 import { median } from 'simple-statistics';
 
@@ -15,6 +21,14 @@ export interface AbRound {
 function finiteMedian(xs: readonly number[]): number {
   const f = xs.filter((x) => Number.isFinite(x));
   return f.length === xs.length && f.length > 0 ? median(f) : Number.NaN;
+}
+
+/** One round's value of a metric (see the header); NaN when any repetition is not finite. */
+export function roundValue(m: Pick<Metric, 'samples' | 'kind' | 'better'>): number {
+  const xs = m.samples;
+  if (xs.length === 0 || !xs.every((x) => Number.isFinite(x))) return Number.NaN;
+  if (m.kind !== 'absolute') return median(xs as number[]);
+  return m.better === 'higher' ? Math.max(...xs) : Math.min(...xs);
 }
 
 function caseIds(results: readonly LaneResult[]): string[] {
@@ -57,8 +71,8 @@ function pooledCase(
       if (!other) return;
       const oc = other[r];
       const om = oc && !oc.error ? oc.metrics.find((x) => x.name === proto.name) : undefined;
-      const mine = finiteMedian(m.samples);
-      if (om && Number.isFinite(mine) && Number.isFinite(finiteMedian(om.samples))) rounds.push(mine);
+      const mine = roundValue(m);
+      if (om && Number.isFinite(mine) && Number.isFinite(roundValue(om))) rounds.push(mine);
     });
     return {
       name: proto.name,

@@ -119,7 +119,8 @@ export interface ChildModel {
   batch_texts: number;
   batch_bytes: number;
   batch_tokens: number;
-  parity_mismatches: number;
+  /** null in an A/B round after the first, which does not compare the corpus with the reference */
+  parity_mismatches: number | null;
   parity_first: string[];
   samples: Record<string, number[]>;
   prefix: { k: number; entries: number; hits: number; lookups: number };
@@ -147,7 +148,8 @@ export function tokenizerResultFromJson(
     const metrics: Metric[] = [];
     for (const [name, spec] of Object.entries(specs)) {
       let samples: number[] | undefined = m.samples[name];
-      if (name === 'parity_mismatches') samples = [m.parity_mismatches];
+      if (name === 'parity_mismatches')
+        samples = m.parity_mismatches === null ? undefined : [m.parity_mismatches];
       if (name === 'prefix_hit_rate_pct')
         samples = m.prefix.lookups > 0 ? [(100 * m.prefix.hits) / m.prefix.lookups] : undefined;
       if (samples) metrics.push(metric(name, spec, samples));
@@ -169,7 +171,7 @@ export function tokenizerResultFromJson(
       },
       metrics,
     };
-    if (m.parity_mismatches > 0)
+    if (m.parity_mismatches !== null && m.parity_mismatches > 0)
       c.error = `ids differ from the reference on ${m.parity_mismatches} check(s), first: ${m.parity_first.join(', ')}`;
     return c;
   });
@@ -245,7 +247,7 @@ export const tokenizerLane: Lane = {
     }
     const outcome = await runProcess(process.execPath, args, {
       timeoutMs: ctx.timeoutMs,
-      env: benchEnv(process.env),
+      env: benchEnv(process.env, ctx.abRound),
       cwd: root,
       onLine: (l) => ctx.log(`tokenizer: ${l}`),
     });
