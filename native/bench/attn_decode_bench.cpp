@@ -40,6 +40,7 @@ namespace at = infeng::attn;
 using infeng::bench::StreamReader;
 using infeng::bench::median_of;
 using infeng::bench::median_ratio;
+using infeng::bench::rotations_per_iteration;
 using infeng::bench::usage_error;
 using infeng::bench::attn::nmse;
 using infeng::bench::attn::quiesce;
@@ -178,15 +179,18 @@ void bm_decode(benchmark::State& state, at::Shape s, int ctx) {
   }
   // per variant, every call's time in iteration order (call_stats.h: medians, not sums)
   std::vector<double> calls[kVariantCount];
+  const int rotations = rotations_per_iteration(static_cast<long long>(state.max_iterations));
   try {
     for (auto _ : state) {
-      for (int j = 0; j < kVariantCount; ++j) {
-        const int v = (c.rotation + j) % kVariantCount;
-        quiesce();
-        calls[v].push_back(run_variant(c, v, c.cursor));
+      for (int k = 0; k < rotations; ++k) {
+        for (int j = 0; j < kVariantCount; ++j) {
+          const int v = (c.rotation + j) % kVariantCount;
+          quiesce();
+          calls[v].push_back(run_variant(c, v, c.cursor));
+        }
+        ++c.cursor;
+        c.rotation = (c.rotation + 1) % kVariantCount;
       }
-      ++c.cursor;
-      c.rotation = (c.rotation + 1) % kVariantCount;
     }
   } catch (const std::exception& e) {
     state.SkipWithError((std::string("kernel failed: ") + e.what()).c_str());

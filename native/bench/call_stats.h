@@ -14,6 +14,18 @@
 
 namespace infeng::bench {
 
+// Fewest timed calls per variant in one repetition, so that its medians have a majority to
+// stand on: a large case fills the minimum time in one or two iterations.
+inline constexpr int kMinCallsPerRepetition = 5;
+
+// How many times one benchmark iteration runs the variant rotation, given the iterations the
+// run plans (benchmark::State::max_iterations): enough for kMinCallsPerRepetition calls.
+inline int rotations_per_iteration(long long planned_iterations) {
+  if (planned_iterations >= kMinCallsPerRepetition) return 1;
+  const long long n = planned_iterations < 1 ? 1 : planned_iterations;
+  return static_cast<int>((kMinCallsPerRepetition + n - 1) / n);
+}
+
 // The median of xs (NaN when empty). Takes a copy: the caller keeps its call order.
 inline double median_of(std::vector<double> xs) {
   if (xs.empty()) return std::nan("");

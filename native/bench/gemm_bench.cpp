@@ -45,6 +45,7 @@ using infeng::bench::BlisPeer;
 using infeng::bench::StreamReader;
 using infeng::bench::median_of;
 using infeng::bench::median_ratio;
+using infeng::bench::rotations_per_iteration;
 using infeng::bench::usage_error;
 namespace gemm = infeng::gemm;
 
@@ -421,16 +422,19 @@ void bm_gemm_case(benchmark::State& state, int M, int H, int r) {
   const std::size_t plain_n = ws.plain_copies;
   // per variant, every call's time in iteration order (call_stats.h: medians, not sums)
   std::vector<double> calls[kVariantCount];
+  const int rotations = rotations_per_iteration(static_cast<long long>(state.max_iterations));
   try {
     for (auto _ : state) {
-      for (int j = 0; j < variants; ++j) {
-        const int v = order[(c.rotation + j) % variants];
-        const std::size_t tick = decode ? c.ws->cursor++ : c.ws->cursor - 1;
-        const std::size_t copy = tick % (is_peer(v) ? plain_n : packed_n);
-        quiesce();
-        calls[v].push_back(run_variant(c, v, copy));
+      for (int k = 0; k < rotations; ++k) {
+        for (int j = 0; j < variants; ++j) {
+          const int v = order[(c.rotation + j) % variants];
+          const std::size_t tick = decode ? c.ws->cursor++ : c.ws->cursor - 1;
+          const std::size_t copy = tick % (is_peer(v) ? plain_n : packed_n);
+          quiesce();
+          calls[v].push_back(run_variant(c, v, copy));
+        }
+        c.rotation = (c.rotation + 1) % variants;
       }
-      c.rotation = (c.rotation + 1) % variants;
     }
   } catch (const std::exception& e) {
     state.SkipWithError((std::string("kernel failed: ") + e.what()).c_str());
