@@ -242,6 +242,27 @@ describe('A/B verdicts', () => {
     expect(r.conclusion).toBe('failure');
   });
 
+  it('a control noisier than the metric is not used: a steady 5 % slowdown stays regressed', () => {
+    const base = baseRounds();
+    const peer = baseRounds(8, 300);
+    // the control swings ±20 % round by round on the head side; the rate is a steady 5 % slower
+    const swing = [1.2, 0.8, 1.15, 0.85, 1.2, 0.8, 1.1, 0.9];
+    const l = abLane(
+      [
+        abMetric('guarded_gflops', jitter(scale(base, 0.95))),
+        abMetric(
+          'peer_gflops',
+          peer.map((x, i) => x * (swing[i] as number)),
+        ),
+      ],
+      [abMetric('guarded_gflops', base), abMetric('peer_gflops', peer)],
+    );
+    const v = find(judge(l), 'guarded_gflops');
+    expect(v.state).toBe('regressed');
+    expect(v.deltaPct).toBeCloseTo(-5, 0);
+    expect(v.reason).not.toMatch(/relative to/);
+  });
+
   it('a % metric is judged in points: +2 pp in every round is beyond the default 1 pp', () => {
     const base = around(3, 8, 0.1);
     const opts = { unit: '%', better: 'lower', kind: 'same-run' } as const;

@@ -118,6 +118,33 @@ function byControl(
   return { head: apply(m.rounds, hc.rounds), base: apply(bm.rounds, bc.rounds) };
 }
 
+/** Σ log²(head/base) over the rounds: the paired ratios' spread about "no change". */
+function squaredLogRatios(head: readonly number[], base: readonly number[]): number {
+  let s = 0;
+  for (let i = 0; i < head.length; i++) {
+    const r = Math.log((head[i] as number) / (base[i] as number));
+    s += Number.isFinite(r) ? r * r : Infinity;
+  }
+  return s;
+}
+
+/**
+ * The control's version of a metric's rounds when it is the steadier one, else undefined. A
+ * control noisier than the metric (a short streaming-read probe beside a decode kernel) adds its
+ * noise instead of cancelling the machine's. The criterion, the sum of squared log ratios, does
+ * not change when a round's two sides swap, so choosing by it keeps the sign-flip test exact.
+ */
+function steadier(
+  head: readonly number[],
+  base: readonly number[],
+  normalised: { head: number[]; base: number[] } | undefined,
+): { head: number[]; base: number[] } | undefined {
+  if (!normalised) return undefined;
+  return squaredLogRatios(normalised.head, normalised.base) < squaredLogRatios(head, base)
+    ? normalised
+    : undefined;
+}
+
 /** JSON has no Infinity: bounds and effects that do not exist are left out. */
 function abChange(ch: PairedChange): AbChange {
   const finite = (x: number) => Number.isFinite(x) && x > 0;
@@ -180,10 +207,13 @@ function pairedInputs(
   const tol = abToleranceFor(rules, lane.lane, c.id, m.name, m.unit);
   const byPoints = tol.abs !== undefined && (tol.pct === undefined || isPercentUnit(m.unit));
   // An absolute rate with a control (the peer timed round-robin with it in the same process) is
-  // judged relative to that control, round by round: a neighbour that slowed one side's run
-  // slowed both kernels of that run, and the ratio cancels it. Same-run ratios already are.
+  // judged relative to that control, round by round, when that is the steadier of the two: a
+  // neighbour that slowed one side's run slowed both kernels of that run, and the ratio cancels
+  // it. Same-run ratios already are.
   const normalised =
-    !byPoints && m.kind === 'absolute' ? byControl(m, bm, c, baseCase, tol.control) : undefined;
+    !byPoints && m.kind === 'absolute'
+      ? steadier(m.rounds, bm.rounds, byControl(m, bm, c, baseCase, tol.control))
+      : undefined;
   return {
     tol,
     byPoints,
