@@ -56715,17 +56715,22 @@ function stripSuffixes(name) {
 function isRecord(v) {
     return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
-/** Parses google/benchmark JSON text. Throws GbenchParseError naming what is wrong. */
-function parseGbenchJson(text) {
-    let doc;
+/**
+ * google/benchmark's JSON text as a value. It writes non-finite doubles as bare NaN / Infinity /
+ * -Infinity, which is not JSON; they become null (→ NaN in parseGbenchJson), so one bad counter
+ * does not lose the file. Throws GbenchParseError when the text is not JSON even so.
+ */
+function gbenchDocument(text) {
     try {
-        // google/benchmark writes non-finite doubles as bare NaN / Infinity / -Infinity, which is
-        // not JSON; turn them into null (→ NaN below) so one bad counter does not lose the file.
-        doc = JSON.parse(text.replace(/(:\s*)-?(NaN|Infinity|inf|nan)(?=\s*[,}\n])/g, '$1null'));
+        return JSON.parse(text.replace(/(:\s*)-?(NaN|Infinity|inf|nan)(?=\s*[,}\n])/g, '$1null'));
     }
     catch (e) {
         throw new GbenchParseError(`not JSON: ${e.message}`);
     }
+}
+/** Parses google/benchmark JSON text. Throws GbenchParseError naming what is wrong. */
+function parseGbenchJson(text) {
+    const doc = gbenchDocument(text);
     if (!isRecord(doc))
         throw new GbenchParseError('top level is not an object');
     const context = {};
@@ -56933,52 +56938,59 @@ function describeFailure(o, what, timeoutMs) {
 
 
 
-/**
- * Runs `bin` (in <buildDir>/bench) writing JSON to reports/raw/<stem>.json; parses it with
- * `parse` and writes the lane's report files with `write`. A crash, timeout or unparsable
- * output becomes an error result naming the step, never an exception.
- */
-async function runBenchLane(ctx, lane, bin, args, planned, parse, write) {
-    const rawDir = external_node_path_default().join(ctx.reportsDir, 'raw');
+/** Where a bench's JSON goes: reports/raw/<bin without infeng_>.json. */
+function benchOutFile(reportsDir, bin) {
+    const rawDir = external_node_path_default().join(reportsDir, 'raw');
     (0,external_node_fs_.mkdirSync)(rawDir, { recursive: true });
-    const outFile = external_node_path_default().join(rawDir, `${bin.replace(/^infeng_/, '')}.json`);
-    (0,external_node_fs_.writeFileSync)(outFile, '');
-    const outcome = await runProcess(external_node_path_default().join(ctx.buildDir, 'bench', bin), [...args, `--benchmark_out=${outFile}`, '--benchmark_out_format=json', '--benchmark_format=console'], {
-        timeoutMs: ctx.timeoutMs,
-        env: benchEnv(process.env, ctx.abRound),
-        onLine: (l) => ctx.log(`${lane}: ${l}`),
-    });
-    const base = {
-        lane,
-        planned,
-        durationS: outcome.durationS,
-        artifacts: [],
-        path: '',
-        cases: [],
-        info: {},
-    };
-    const failure = describeFailure(outcome, bin, ctx.timeoutMs);
-    if (failure) {
-        return {
-            ...base,
-            status: outcome.timedOut ? 'timeout' : 'error',
-            error: { step: outcome.spawnError ? 'spawn' : 'run', message: failure },
-        };
-    }
+    return external_node_path_default().join(rawDir, `${bin.replace(/^infeng_/, '')}.json`);
+}
+/** The flags every run of a bench gets after the lane's own: JSON to `outFile`, console to stdout. */
+function outputArgs(outFile) {
+    return [`--benchmark_out=${outFile}`, '--benchmark_out_format=json', '--benchmark_format=console'];
+}
+/** The bench's JSON text → the lane's result with its report files, or a parse error result. */
+function benchResult(spec, text, outFile, durationS, reportsDir) {
     let parsed;
     try {
-        parsed = parse((0,external_node_fs_.readFileSync)(outFile, 'utf8'));
+        parsed = spec.parse(text);
     }
     catch (e) {
         return {
-            ...base,
+            ...failedResult(spec, durationS),
             status: 'error',
             error: { step: 'parse', message: `${external_node_path_default().relative(process.cwd(), outFile)}: ${e.message}` },
         };
     }
-    const result = { ...parsed, durationS: outcome.durationS, artifacts: [] };
-    result.artifacts = write(result, ctx.reportsDir);
+    const result = { ...parsed, durationS, artifacts: [] };
+    result.artifacts = spec.write(result, reportsDir);
     return result;
+}
+/** A result with no cases: the base of an error or timeout result. */
+function failedResult(spec, durationS) {
+    return { lane: spec.lane, planned: spec.planned, durationS, artifacts: [], path: '', cases: [], info: {} };
+}
+/**
+ * Runs the spec's bench (in <buildDir>/bench) writing JSON to reports/raw/<stem>.json; parses it
+ * and writes the lane's report files. A crash, timeout or unparsable output becomes an error
+ * result naming the step, never an exception.
+ */
+async function runBenchLane(ctx, spec) {
+    const outFile = benchOutFile(ctx.reportsDir, spec.bin);
+    (0,external_node_fs_.writeFileSync)(outFile, '');
+    const outcome = await runProcess(external_node_path_default().join(ctx.buildDir, 'bench', spec.bin), [...spec.args, ...outputArgs(outFile)], {
+        timeoutMs: ctx.timeoutMs,
+        env: benchEnv(process.env, ctx.abRound),
+        onLine: (l) => ctx.log(`${spec.lane}: ${l}`),
+    });
+    const failure = describeFailure(outcome, spec.bin, ctx.timeoutMs);
+    if (failure) {
+        return {
+            ...failedResult(spec, outcome.durationS),
+            status: outcome.timedOut ? 'timeout' : 'error',
+            error: { step: outcome.spawnError ? 'spawn' : 'run', message: failure },
+        };
+    }
+    return benchResult(spec, (0,external_node_fs_.readFileSync)(outFile, 'utf8'), outFile, outcome.durationS, ctx.reportsDir);
 }
 
 ;// CONCATENATED MODULE: ./src/io/atomic-write.ts
@@ -58197,10 +58209,20 @@ const gemmLane = {
     },
     samplesPerMetric: (profile) => GEMM_GRIDS[profile].repetitions,
     writeReports: writeGemmReports,
-    async run(ctx) {
-        const grid = GEMM_GRIDS[ctx.profile];
+    benchSpec(ctx) {
         const planned = this.plannedCases(ctx.profile);
-        return runBenchLane(ctx, 'gemm', 'infeng_gemm_bench', benchArgs(grid, ctx), planned, (text) => gemmResultFromJson(text, planned), writeGemmReports);
+        return {
+            lane: 'gemm',
+            bin: 'infeng_gemm_bench',
+            args: benchArgs(GEMM_GRIDS[ctx.profile], ctx),
+            planned,
+            parse: (text) => gemmResultFromJson(text, planned),
+            write: writeGemmReports,
+            benchmarkOf: (id) => `gemm/${id}`,
+        };
+    },
+    async run(ctx) {
+        return runBenchLane(ctx, this.benchSpec(ctx));
     },
 };
 
@@ -58833,16 +58855,28 @@ function attnLane(spec) {
         const ids = grid.shapes.flatMap((s) => spec.sizes(grid).map((n) => attnCaseId(s, sizeTag, n)));
         return [...ids, ATTN_PERPLEXITY_CASE];
     };
+    const benchSpec = (ctx) => {
+        const grid = spec.grids[ctx.profile];
+        const planned = plannedCases(ctx.profile);
+        return {
+            lane,
+            bin: spec.bin,
+            args: attnBenchArgs(grid, ctx, spec.laneArgs(grid)),
+            planned,
+            parse: (text) => lane_attnResultFromJson(text, planned, spec.output),
+            write: spec.writeReports,
+            benchmarkOf: (id) => `${spec.output.prefix}/${id}`,
+        };
+    };
     return {
         name: lane,
         targets: [spec.bin],
         plannedCases,
         samplesPerMetric: (profile) => spec.grids[profile].repetitions,
         writeReports: spec.writeReports,
+        benchSpec,
         async run(ctx) {
-            const grid = spec.grids[ctx.profile];
-            const planned = plannedCases(ctx.profile);
-            return runBenchLane(ctx, lane, spec.bin, attnBenchArgs(grid, ctx, spec.laneArgs(grid)), planned, (text) => lane_attnResultFromJson(text, planned, spec.output), spec.writeReports);
+            return runBenchLane(ctx, benchSpec(ctx));
         },
     };
 }
@@ -59867,7 +59901,14 @@ const schedLane = {
     async run(ctx) {
         const grid = SCHED_GRIDS[ctx.profile];
         const planned = schedPlannedCases(ctx.profile);
-        return runBenchLane(ctx, 'sched', 'infeng_sched_bench', lane_benchArgs(grid, ctx), planned, (text) => schedResultFromJson(text, planned), writeSchedReports);
+        return runBenchLane(ctx, {
+            lane: 'sched',
+            bin: 'infeng_sched_bench',
+            args: lane_benchArgs(grid, ctx),
+            planned,
+            parse: (text) => schedResultFromJson(text, planned),
+            write: writeSchedReports,
+        });
     },
 };
 
@@ -60428,12 +60469,345 @@ function side(r) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/lanes/ab-order.ts
+// The order of the two sides in A/B rounds: base-head, head-base, base-head, … (ABBA), so a
+// machine that drifts during a lane slows both sides alike and a side is never always first.
+/** Which side runs first in round r (0-based): base, head, head, base, base, head, … */
+function firstInRound(r) {
+    return r % 2 === 0 ? 'base' : 'head';
+}
+/** Both sides in the order they run in round r. */
+function sidesInRound(r) {
+    return firstInRound(r) === 'base' ? ['base', 'head'] : ['head', 'base'];
+}
+/** Rounds each extra pass adds: half of the extra rounds allowed, so a verdict can settle early. */
+function extraRounds(plan, done) {
+    return Math.min(plan.maxRounds - done, Math.max(1, Math.ceil((plan.maxRounds - plan.rounds) / 2)));
+}
+
+;// CONCATENATED MODULE: ./src/lanes/bench-server.ts
+// One bench process that serves many runs (native/bench/serve.h has the protocol). The A/B
+// runner starts one per side and asks each for one case at a time, so a case is set up once per
+// side and pass instead of once per round. A process that crashes, hangs or answers out of
+// protocol fails the run it was asked for, with the same sentence a one-shot run would give.
+
+
+const TAG = '@@infeng-serve';
+const bench_server_KEEP = 64 * 1024;
+class BenchServer {
+    child;
+    what;
+    onLine;
+    stderr = '';
+    partial = '';
+    pending;
+    ready;
+    exited;
+    closed;
+    constructor(child, what, onLine) {
+        this.child = child;
+        this.what = what;
+        this.onLine = onLine;
+        child.stdout.on('data', (d) => this.onStdout(d.toString()));
+        child.stderr.on('data', (d) => {
+            const text = d.toString();
+            this.stderr = (this.stderr + text).slice(-bench_server_KEEP);
+            for (const l of text.split('\n'))
+                if (l.trim())
+                    onLine(l);
+        });
+        // stdin of a process that died: the write fails; the exit is what gets reported
+        child.stdin.on('error', () => undefined);
+        this.closed = new Promise((resolve) => {
+            const done = (code, signal, error) => {
+                if (this.exited)
+                    return;
+                this.exited = { code, signal, ...(error ? { error } : {}) };
+                this.ready?.(false);
+                this.settle(this.exitFailure());
+                resolve();
+            };
+            child.on('error', (e) => done(null, null, e.message));
+            child.on('close', (code, signal) => done(code, signal));
+        });
+    }
+    /**
+     * Starts `cmd args --infeng_serve` and waits until it says it is ready. Returns the reason
+     * instead when it does not (a bench from before serve mode rejects the flag and exits).
+     */
+    static async start(cmd, args, opts) {
+        const child = (0,external_node_child_process_.spawn)(cmd, [...args, '--infeng_serve'], {
+            env: laneEnv(opts.env),
+            stdio: ['pipe', 'pipe', 'pipe'],
+            detached: true,
+        });
+        const server = new BenchServer(child, opts.what, opts.onLine);
+        const ok = await new Promise((resolve) => {
+            const timer = setTimeout(() => resolve(false), opts.readyTimeoutMs);
+            server.ready = (v) => {
+                clearTimeout(timer);
+                resolve(v);
+            };
+            if (server.exited)
+                server.ready(false);
+        });
+        server.ready = undefined;
+        if (ok)
+            return server;
+        const why = server.exited
+            ? server.exitFailure().failure
+            : `${opts.what} did not say it was ready within ${Math.round(opts.readyTimeoutMs / 1000)} s`;
+        await server.close();
+        return why;
+    }
+    /** Runs the benchmarks `filter` selects; abRound: an A/B round after the first. */
+    run(filter, abRound, timeoutMs) {
+        if (this.pending)
+            throw new Error(`${this.what}: a run is already in progress`);
+        if (/[\r\n]/.test(filter))
+            throw new Error(`${this.what}: a filter cannot hold a line break`);
+        if (this.exited)
+            return Promise.resolve(this.exitFailure());
+        return new Promise((resolve) => {
+            const pending = { resolve, start: process.hrtime.bigint() };
+            pending.timer = setTimeout(() => {
+                this.settle({ ...this.outcome(pending, true), failure: this.timeoutFailure(timeoutMs) });
+                this.kill('SIGTERM');
+                setTimeout(() => this.kill('SIGKILL'), 2000).unref();
+            }, timeoutMs);
+            this.pending = pending;
+            this.child.stdin.write(`run ${abRound ? 1 : 0} ${filter}\n`);
+        });
+    }
+    /** Asks the process to quit; kills it when it does not within a few seconds. */
+    async close() {
+        if (!this.exited) {
+            this.child.stdin.end('quit\n');
+            const timer = setTimeout(() => this.kill('SIGKILL'), 5000);
+            await this.closed;
+            clearTimeout(timer);
+        }
+    }
+    onStdout(text) {
+        const lines = (this.partial + text).split('\n');
+        this.partial = lines.pop() ?? '';
+        for (const l of lines) {
+            if (!l.startsWith(TAG)) {
+                if (l.trim())
+                    this.onLine(l);
+                continue;
+            }
+            const rest = l.slice(TAG.length).trim();
+            if (rest === 'ready')
+                this.ready?.(true);
+            else if (rest.startsWith('done') && this.pending)
+                this.settle(this.outcome(this.pending, false));
+            else if (this.pending) {
+                this.settle({ ...this.outcome(this.pending, false), failure: `${this.what} said: ${rest}` });
+            }
+        }
+    }
+    outcome(p, timedOut) {
+        return { timedOut, durationS: Number(process.hrtime.bigint() - p.start) / 1e9 };
+    }
+    settle(r) {
+        const p = this.pending;
+        if (!p)
+            return;
+        this.pending = undefined;
+        clearTimeout(p.timer);
+        p.resolve(r);
+    }
+    exitFailure() {
+        const e = this.exited;
+        const o = {
+            code: e.code,
+            signal: e.signal,
+            timedOut: false,
+            stdout: '',
+            stderr: this.stderr,
+            durationS: 0,
+            ...(e.error ? { spawnError: e.error } : {}),
+        };
+        // a clean exit while a run was asked for is still a failure of that run
+        const failure = describeFailure(o, this.what, 0) ?? `${this.what} exited before finishing the run`;
+        return { failure, timedOut: false, durationS: 0 };
+    }
+    timeoutFailure(timeoutMs) {
+        return `${this.what} did not finish a run within ${Math.round(timeoutMs / 1000)} s and was killed`;
+    }
+    kill(sig) {
+        try {
+            if (this.child.pid !== undefined)
+                process.kill(-this.child.pid, sig);
+        }
+        catch {
+            this.child.kill(sig);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lanes/ab-served.ts
+// A/B rounds with serving benches (native/bench/serve.h). Started once per round, a bench spent
+// most of each round setting its cases up; here each side's bench starts once and is asked for
+// one case at a time, all of that case's rounds in ABBA order on both sides before the next
+// case, so a case is set up once per side and pass. A round of a case is still one short run on
+// each side, back to back; round r of every case together makes round r of the lane, and the
+// lane's rounds are judged as in one-process-per-round mode (src/lanes/ab-runner.ts). Extra
+// rounds come in passes over every case, while the verdict stays inconclusive.
+//
+// Anything that goes wrong (a base bench from before serve mode, a crash, a hang, output that
+// does not parse) returns undefined, and the caller runs the lane one process per round, whose
+// failure handling then reports it.
+
+
+
+
+
+
+
+
+const REGEX_SPECIAL = /[.*+?^${}()|[\]\\]/g;
+// Google Benchmark appends suffixes to a name (/real_time, /repeats:3, …): a name ends at a '/'.
+const ab_served_escape = (name) => name.replace(REGEX_SPECIAL, '\\$&');
+/** A --benchmark_filter that selects exactly the benchmark `name`, whatever its suffixes. */
+function exactFilter(name) {
+    return `^${ab_served_escape(name)}(/|$)`;
+}
+/** A --benchmark_filter that selects every benchmark but `names` (Google Benchmark's leading '-'). */
+function exceptFilter(names) {
+    return `-^(${names.map(ab_served_escape).join('|')})(/|$)`;
+}
+/**
+ * Several runs' JSON documents of one bench as one document, as if one run had done them all:
+ * the first run's context, every run's benchmarks. A run that selected nothing may leave an
+ * empty file; it adds nothing.
+ */
+function mergeBenchJson(texts) {
+    const docs = texts
+        .filter((t) => t.trim() !== '')
+        .map((t) => gbenchDocument(t));
+    return JSON.stringify({
+        context: docs[0]?.context ?? {},
+        benchmarks: docs.flatMap((d) => d.benchmarks ?? []),
+    });
+}
+class Failed extends Error {
+}
+/**
+ * Runs the lane's rounds on serving benches; undefined when that cannot be done (the caller then
+ * runs one process per round). `ctxFor` gives a side's context for a round, as in the caller.
+ */
+async function servedRounds(adapter, ctxFor, plan, needsMore, now = Date.now) {
+    if (!adapter.benchSpec)
+        return undefined;
+    const ctx = { base: ctxFor('base', 0), head: ctxFor('head', 0) };
+    const spec = {
+        base: adapter.benchSpec(ctx.base),
+        head: adapter.benchSpec(ctx.head),
+    };
+    const benchmarkOf = spec.head.benchmarkOf;
+    if (!benchmarkOf)
+        return undefined;
+    const log = ctx.head.log;
+    const name = adapter.name;
+    const outFile = {
+        base: benchOutFile(ctx.base.reportsDir, spec.base.bin),
+        head: benchOutFile(ctx.head.reportsDir, spec.head.bin),
+    };
+    const servers = {};
+    const closeAll = async () => {
+        await Promise.all(Object.values(servers).map((s) => s.close()));
+    };
+    try {
+        for (const side of ['base', 'head']) {
+            const s = await BenchServer.start(external_node_path_default().join(ctx[side].buildDir, 'bench', spec[side].bin), [...spec[side].args, ...outputArgs(outFile[side])], {
+                env: benchEnv(process.env),
+                onLine: (l) => ctx[side].log(`${name}: ${l}`),
+                readyTimeoutMs: Math.min(ctx[side].timeoutMs, 120_000),
+                what: `the ${side}'s ${spec[side].bin}`,
+            });
+            if (typeof s === 'string')
+                throw new Failed(s);
+            servers[side] = s;
+        }
+        const names = spec.head.planned.map(benchmarkOf);
+        const texts = { base: [], head: [] };
+        const seconds = { base: [], head: [] };
+        const runOne = async (side, filter, round) => {
+            (0,external_node_fs_.writeFileSync)(outFile[side], '');
+            const r = await servers[side].run(filter, round > 0, ctx[side].timeoutMs);
+            if (r.failure)
+                throw new Failed(r.failure);
+            seconds[side][round] = (seconds[side][round] ?? 0) + r.durationS;
+            return (0,external_node_fs_.readFileSync)(outFile[side], 'utf8');
+        };
+        // What is not a case (a bandwidth probe that only informs) runs once per side; every
+        // round's document carries it.
+        const rest = { base: '', head: '' };
+        for (const side of sidesInRound(0))
+            rest[side] = await runOne(side, exceptFilter(names), 0);
+        const rounds = [];
+        const start = now();
+        let done = 0;
+        let target = plan.rounds;
+        for (;;) {
+            log(`lane ${name}: A/B rounds ${done + 1}-${target}, one case at a time on serving benches`);
+            for (const bench of names) {
+                const filter = exactFilter(bench);
+                for (let r = done; r < target; r++) {
+                    for (const side of sidesInRound(r)) {
+                        const text = await runOne(side, filter, r);
+                        (texts[side][r] ??= []).push(text);
+                    }
+                }
+            }
+            for (let r = done; r < target; r++) {
+                const result = (side) => {
+                    const merged = mergeBenchJson([...texts[side][r], rest[side]]);
+                    (0,external_node_fs_.writeFileSync)(outFile[side], merged);
+                    return benchResult(spec[side], merged, outFile[side], seconds[side][r] ?? 0, ctx[side].reportsDir);
+                };
+                const round = { first: firstInRound(r), base: result('base'), head: result('head') };
+                for (const side of ['base', 'head']) {
+                    const e = round[side].error;
+                    if (e)
+                        throw new Failed(`the ${side} side, round ${r + 1}: ${e.step}: ${e.message}`);
+                }
+                rounds.push(round);
+            }
+            done = target;
+            if (done >= plan.maxRounds)
+                break;
+            if (now() - start > plan.laneBudgetMs) {
+                log(`lane ${name}: A/B time budget reached after ${done} rounds`);
+                break;
+            }
+            if (!needsMore(mergeAbRounds(rounds)))
+                break;
+            target = done + extraRounds(plan, done);
+            log(`lane ${name}: inconclusive after ${done} rounds, ${target - done} more`);
+        }
+        return rounds;
+    }
+    catch (e) {
+        if (!(e instanceof Failed))
+            throw e;
+        log(`lane ${name}: serving benches stopped (${e.message.split('\n')[0]}); one process per round instead`);
+        return undefined;
+    }
+    finally {
+        await closeAll();
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/lanes/ab-runner.ts
 // A/B: each lane runs the base's binaries and the head's alternately, in rounds, the order
-// flipping every round (base-head, head-base, base-head, …: ABBA), so a machine that drifts
-// during the lane slows both sides alike and a side is never always first. Each round is a short
-// run of every case. After the planned rounds, a lane whose verdict is still inconclusive gets
-// more rounds, up to a maximum and a time budget (asv's `continuous`, Pinpoint's re-sampling).
+// flipping every round (src/lanes/ab-order.ts). Each round is a short run of every case. After
+// the planned rounds, a lane whose verdict is still inconclusive gets more rounds, up to a
+// maximum and a time budget (asv's `continuous`, Pinpoint's re-sampling). A lane that is one
+// Google Benchmark binary runs on serving benches, one case at a time (src/lanes/ab-served.ts);
+// the others, and any lane whose benches cannot serve, start one process per side and round.
 //
 // The lanes are the head's adapters in both sides: only the binaries differ. A base whose bench
 // does not take a flag the head passes fails its side, and the head is still measured.
@@ -60442,10 +60816,9 @@ function side(r) {
 
 
 
-/** Which side runs first in round r (0-based): base, head, head, base, base, head, … */
-function firstInRound(r) {
-    return r % 2 === 0 ? 'base' : 'head';
-}
+
+
+
 async function runSide(adapter, ctx) {
     try {
         return await adapter.run(ctx);
@@ -60484,6 +60857,32 @@ async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
             log: (l) => log(`${side}: ${l}`),
         };
     };
+    const start = now();
+    const rounds = (!baseMissing && plan.serve !== false
+        ? await servedRounds(adapter, ctxFor, plan, needsMore, now)
+        : undefined) ?? (await processRounds(adapter, ctxFor, plan, needsMore, baseMissing !== undefined, now));
+    // A base that could not run at all: the head still needs its full measurement for the gates.
+    const merged = mergeAbRounds(rounds);
+    if (baseMissing) {
+        merged.base = {
+            status: 'error',
+            error: { step: 'build', message: baseMissing },
+            path: '',
+            cases: [],
+            durationS: 0,
+            info: {},
+        };
+    }
+    if (merged.status === 'ok')
+        merged.artifacts = adapter.writeReports(merged, head.reportsDir);
+    merged.durationS = (now() - start) / 1000;
+    merged.info = { ...merged.info, ab_rounds: rounds.length };
+    return merged;
+}
+/** One process per side and round: every lane can run this way, whatever its benches. */
+async function processRounds(adapter, ctxFor, plan, needsMore, baseMissing, now) {
+    const name = adapter.name;
+    const log = ctxFor('head', 0).log;
     const rounds = [];
     const start = now();
     for (let r = 0; r < plan.maxRounds; r++) {
@@ -60516,23 +60915,7 @@ async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
         }
         break;
     }
-    // A base that could not run at all: the head still needs its full measurement for the gates.
-    const merged = mergeAbRounds(rounds);
-    if (baseMissing) {
-        merged.base = {
-            status: 'error',
-            error: { step: 'build', message: baseMissing },
-            path: '',
-            cases: [],
-            durationS: 0,
-            info: {},
-        };
-    }
-    if (merged.status === 'ok')
-        merged.artifacts = adapter.writeReports(merged, head.reportsDir);
-    merged.durationS = (now() - start) / 1000;
-    merged.info = { ...merged.info, ab_rounds: rounds.length };
-    return merged;
+    return rounds;
 }
 /** Every selected lane in A/B rounds, one after the other; one result per lane, always. */
 async function runLanesAb(lanes, sides, plan, needsMore, lookup = laneAdapter) {

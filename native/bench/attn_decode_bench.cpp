@@ -29,6 +29,7 @@
 #include "attention/synthetic_kv.h"
 #include "attn_bench_common.h"
 #include "bench_flags.h"
+#include "serve.h"
 #include "call_stats.h"
 #include "infeng/attention.h"
 #include "infeng/model.h"
@@ -369,11 +370,12 @@ int main(int argc, char** argv) {
   }
   benchmark::RegisterBenchmark("attn_decode/perplexity", bm_perplexity)->Iterations(1)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("attn_decode/membw", bm_membw)->UseRealTime()->Unit(benchmark::kMillisecond);
+  const bool serve = infeng::bench::take_serve_flag(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return infeng::bench::kUsageExit;
-  benchmark::RunSpecifiedBenchmarks();
+  const int status = infeng::bench::run_benchmarks(serve);
   benchmark::Shutdown();
   g_case.reset();
   g_reader.reset();
-  return 0;
+  return status;
 }

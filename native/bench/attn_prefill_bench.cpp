@@ -20,6 +20,7 @@
 #include "attention/synthetic_kv.h"
 #include "attn_bench_common.h"
 #include "bench_flags.h"
+#include "serve.h"
 #include "call_stats.h"
 #include "fma_peak.h"
 #include "infeng/attention.h"
@@ -97,19 +98,15 @@ CaseData& case_for(const at::Shape& s, int n) {
 // reference is not timed: the A/B verdicts judge the tiled kernel's own rates, the first round
 // times the reference for the seed's gate, and timing it took most of the lane's time (n² scores
 // per head). Its output is still computed once per case to check the tiled one.
-const bool g_time_reference = [] {
-  const char* e = std::getenv("INFENG_BENCH_AB_ROUND");
-  return !(e && std::strcmp(e, "1") == 0);
-}();
-
 void bm_prefill(benchmark::State& state, at::Shape s, int n) {
+  const bool time_reference = !infeng::bench::later_ab_round();
   CaseData& c = case_for(s, n);
   if (!c.error.empty()) {
     state.SkipWithError(c.error.c_str());
     return;
   }
   std::vector<double> calls[2];  // per variant, every call's time (call_stats.h)
-  const int variants = g_time_reference ? 2 : 1;
+  const int variants = time_reference ? 2 : 1;
   // the tiled kernel gets the minimum number of calls; the slow reference one per iteration
   const int tiled_calls = rotations_per_iteration(static_cast<long long>(state.max_iterations));
   const auto timed = [&](int v) {
@@ -136,7 +133,7 @@ void bm_prefill(benchmark::State& state, at::Shape s, int n) {
   const double flops = 4.0 * s.head_dim * pairs * s.n_q_heads;
   auto& k = state.counters;
   k["tiled_ms"] = tt * 1e3;
-  if (g_time_reference) {
+  if (time_reference) {
     k["reference_ms"] = tr * 1e3;
     k["speedup_vs_reference"] = tr / tt;
     k["reference_gflops"] = flops / tr * 1e-9;
@@ -237,10 +234,11 @@ int main(int argc, char** argv) {
     }
   }
   benchmark::RegisterBenchmark("attn_prefill/perplexity", bm_perplexity)->Iterations(1)->Unit(benchmark::kMillisecond);
+  const bool serve = infeng::bench::take_serve_flag(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return infeng::bench::kUsageExit;
-  benchmark::RunSpecifiedBenchmarks();
+  const int status = infeng::bench::run_benchmarks(serve);
   benchmark::Shutdown();
   g_case.reset();
-  return 0;
+  return status;
 }

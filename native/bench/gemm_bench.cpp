@@ -36,6 +36,7 @@
 #include "infeng/dispatch.h"
 #include "infeng/gemm.h"
 #include "quiesce.h"
+#include "serve.h"
 #include "stream_read.h"
 
 namespace {
@@ -628,12 +629,13 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("decode_max_m", std::to_string(gemm::kDecodeMaxM));
 
   register_benchmarks();
+  const bool serve = infeng::bench::take_serve_flag(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return infeng::bench::kUsageExit;
-  benchmark::RunSpecifiedBenchmarks();
+  const int status = infeng::bench::run_benchmarks(serve);
   benchmark::Shutdown();
   g_case.reset();
   g_reader.reset();
   g_blis.reset();
-  return 0;
+  return status;
 }

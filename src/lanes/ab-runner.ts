@@ -1,8 +1,9 @@
 // A/B: each lane runs the base's binaries and the head's alternately, in rounds, the order
-// flipping every round (base-head, head-base, base-head, …: ABBA), so a machine that drifts
-// during the lane slows both sides alike and a side is never always first. Each round is a short
-// run of every case. After the planned rounds, a lane whose verdict is still inconclusive gets
-// more rounds, up to a maximum and a time budget (asv's `continuous`, Pinpoint's re-sampling).
+// flipping every round (src/lanes/ab-order.ts). Each round is a short run of every case. After
+// the planned rounds, a lane whose verdict is still inconclusive gets more rounds, up to a
+// maximum and a time budget (asv's `continuous`, Pinpoint's re-sampling). A lane that is one
+// Google Benchmark binary runs on serving benches, one case at a time (src/lanes/ab-served.ts);
+// the others, and any lane whose benches cannot serve, start one process per side and round.
 //
 // The lanes are the head's adapters in both sides: only the binaries differ. A base whose bench
 // does not take a flag the head passes fails its side, and the head is still measured.
@@ -14,6 +15,8 @@ import type { Lane, LaneContext } from './lane.js';
 import { laneAdapter } from './registry.js';
 import { emptyResult } from './runner.js';
 import { laneStartLine, withHeartbeat } from './progress.js';
+import { firstInRound } from './ab-order.js';
+import { servedRounds } from './ab-served.js';
 
 export interface AbPlan {
   /** rounds every lane runs */
@@ -24,6 +27,8 @@ export interface AbPlan {
   repetitions: number;
   /** past the planned rounds, no extra round starts once a lane has run this long */
   laneBudgetMs: number;
+  /** false: one process per side and round even for a lane whose bench can serve */
+  serve?: boolean;
 }
 
 export interface AbSides {
@@ -35,10 +40,7 @@ export interface AbSides {
   headUnbuilt: Partial<Record<LaneName, string>>;
 }
 
-/** Which side runs first in round r (0-based): base, head, head, base, base, head, … */
-export function firstInRound(r: number): 'base' | 'head' {
-  return r % 2 === 0 ? 'base' : 'head';
-}
+export { firstInRound };
 
 async function runSide(adapter: Lane, ctx: LaneContext): Promise<LaneResult> {
   try {
@@ -85,6 +87,41 @@ export async function runLaneAb(
     };
   };
 
+  const start = now();
+  const rounds =
+    (!baseMissing && plan.serve !== false
+      ? await servedRounds(adapter, ctxFor, plan, needsMore, now)
+      : undefined) ?? (await processRounds(adapter, ctxFor, plan, needsMore, baseMissing !== undefined, now));
+
+  // A base that could not run at all: the head still needs its full measurement for the gates.
+  const merged = mergeAbRounds(rounds);
+  if (baseMissing) {
+    merged.base = {
+      status: 'error',
+      error: { step: 'build', message: baseMissing },
+      path: '',
+      cases: [],
+      durationS: 0,
+      info: {},
+    };
+  }
+  if (merged.status === 'ok') merged.artifacts = adapter.writeReports(merged, head.reportsDir);
+  merged.durationS = (now() - start) / 1000;
+  merged.info = { ...merged.info, ab_rounds: rounds.length };
+  return merged;
+}
+
+/** One process per side and round: every lane can run this way, whatever its benches. */
+async function processRounds(
+  adapter: Lane,
+  ctxFor: (side: 'base' | 'head', round: number) => LaneContext,
+  plan: AbPlan,
+  needsMore: (merged: LaneResult) => boolean,
+  baseMissing: boolean,
+  now: () => number,
+): Promise<AbRound[]> {
+  const name = adapter.name;
+  const log = ctxFor('head', 0).log;
   const rounds: AbRound[] = [];
   const start = now();
   for (let r = 0; r < plan.maxRounds; r++) {
@@ -117,22 +154,7 @@ export async function runLaneAb(
     break;
   }
 
-  // A base that could not run at all: the head still needs its full measurement for the gates.
-  const merged = mergeAbRounds(rounds);
-  if (baseMissing) {
-    merged.base = {
-      status: 'error',
-      error: { step: 'build', message: baseMissing },
-      path: '',
-      cases: [],
-      durationS: 0,
-      info: {},
-    };
-  }
-  if (merged.status === 'ok') merged.artifacts = adapter.writeReports(merged, head.reportsDir);
-  merged.durationS = (now() - start) / 1000;
-  merged.info = { ...merged.info, ab_rounds: rounds.length };
-  return merged;
+  return rounds;
 }
 
 /** Every selected lane in A/B rounds, one after the other; one result per lane, always. */

@@ -3,6 +3,7 @@
 // processes, timeouts and the rule that a failing lane never stops the others.
 import type { LaneName, Profile, IsaPath } from '../model/lanes.js';
 import type { LaneResult } from '../model/results.js';
+import type { BenchSpec } from './bench-lane.js';
 
 export interface LaneContext {
   /** directory holding the built lane binaries (the CMake binary dir) */
@@ -34,6 +35,11 @@ export interface Lane {
   /** samples each timed metric gets in this profile (the bench's repetitions) */
   samplesPerMetric(profile: Profile): number;
   run(ctx: LaneContext): Promise<LaneResult>;
+  /**
+   * For a lane that is one Google Benchmark binary: its run, described. With `benchmarkOf`, A/B
+   * rounds run it as a serving process, one case at a time (src/lanes/ab-served.ts).
+   */
+  benchSpec?(ctx: LaneContext): BenchSpec;
   /** writes the lane's report files (CSV, summary) for a result; returns their names */
   writeReports(result: LaneResult, reportsDir: string): string[];
 }

@@ -67,16 +67,22 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parses google/benchmark JSON text. Throws GbenchParseError naming what is wrong. */
-export function parseGbenchJson(text: string): GbenchReport {
-  let doc: unknown;
+/**
+ * google/benchmark's JSON text as a value. It writes non-finite doubles as bare NaN / Infinity /
+ * -Infinity, which is not JSON; they become null (→ NaN in parseGbenchJson), so one bad counter
+ * does not lose the file. Throws GbenchParseError when the text is not JSON even so.
+ */
+export function gbenchDocument(text: string): unknown {
   try {
-    // google/benchmark writes non-finite doubles as bare NaN / Infinity / -Infinity, which is
-    // not JSON; turn them into null (→ NaN below) so one bad counter does not lose the file.
-    doc = JSON.parse(text.replace(/(:\s*)-?(NaN|Infinity|inf|nan)(?=\s*[,}\n])/g, '$1null'));
+    return JSON.parse(text.replace(/(:\s*)-?(NaN|Infinity|inf|nan)(?=\s*[,}\n])/g, '$1null'));
   } catch (e) {
     throw new GbenchParseError(`not JSON: ${(e as Error).message}`);
   }
+}
+
+/** Parses google/benchmark JSON text. Throws GbenchParseError naming what is wrong. */
+export function parseGbenchJson(text: string): GbenchReport {
+  const doc = gbenchDocument(text);
   if (!isRecord(doc)) throw new GbenchParseError('top level is not an object');
   const context: GbenchReport['context'] = {};
   if (isRecord(doc.context)) {

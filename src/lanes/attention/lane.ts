@@ -8,7 +8,7 @@ import type { LaneName, Profile } from '../../model/lanes.js';
 import type { CaseResult, LaneResult, Metric } from '../../model/results.js';
 import { parseGbenchJson, type GbenchCase } from '../../results/gbench.js';
 import { ATTN_PERPLEXITY_CASE } from './reports.js';
-import { runBenchLane, type ParsedResult } from '../bench-lane.js';
+import { runBenchLane, type BenchSpec, type ParsedResult } from '../bench-lane.js';
 import { metricFromSamples, type MetricSpec } from '../../results/metric.js';
 
 export type { MetricSpec };
@@ -159,24 +159,28 @@ export function attnLane<G extends AttnGrid>(spec: AttnLaneSpec<G>): Lane {
     const ids = grid.shapes.flatMap((s) => spec.sizes(grid).map((n) => attnCaseId(s, sizeTag, n)));
     return [...ids, ATTN_PERPLEXITY_CASE];
   };
+  const benchSpec = (ctx: LaneContext): BenchSpec => {
+    const grid = spec.grids[ctx.profile];
+    const planned = plannedCases(ctx.profile);
+    return {
+      lane,
+      bin: spec.bin,
+      args: attnBenchArgs(grid, ctx, spec.laneArgs(grid)),
+      planned,
+      parse: (text) => attnResultFromJson(text, planned, spec.output),
+      write: spec.writeReports,
+      benchmarkOf: (id) => `${spec.output.prefix}/${id}`,
+    };
+  };
   return {
     name: lane,
     targets: [spec.bin],
     plannedCases,
     samplesPerMetric: (profile: Profile) => spec.grids[profile].repetitions,
     writeReports: spec.writeReports,
+    benchSpec,
     async run(ctx) {
-      const grid = spec.grids[ctx.profile];
-      const planned = plannedCases(ctx.profile);
-      return runBenchLane(
-        ctx,
-        lane,
-        spec.bin,
-        attnBenchArgs(grid, ctx, spec.laneArgs(grid)),
-        planned,
-        (text) => attnResultFromJson(text, planned, spec.output),
-        spec.writeReports,
-      );
+      return runBenchLane(ctx, benchSpec(ctx));
     },
   };
 }

@@ -170,17 +170,19 @@ export const gemmLane: Lane = {
   },
   samplesPerMetric: (profile) => GEMM_GRIDS[profile].repetitions,
   writeReports: writeGemmReports,
-  async run(ctx) {
-    const grid = GEMM_GRIDS[ctx.profile];
+  benchSpec(ctx) {
     const planned = this.plannedCases(ctx.profile);
-    return runBenchLane(
-      ctx,
-      'gemm',
-      'infeng_gemm_bench',
-      benchArgs(grid, ctx),
+    return {
+      lane: 'gemm',
+      bin: 'infeng_gemm_bench',
+      args: benchArgs(GEMM_GRIDS[ctx.profile], ctx),
       planned,
-      (text) => gemmResultFromJson(text, planned),
-      writeGemmReports,
-    );
+      parse: (text) => gemmResultFromJson(text, planned),
+      write: writeGemmReports,
+      benchmarkOf: (id) => `gemm/${id}`,
+    };
+  },
+  async run(ctx) {
+    return runBenchLane(ctx, this.benchSpec!(ctx));
   },
 };

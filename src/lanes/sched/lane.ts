@@ -488,14 +488,13 @@ export const schedLane: Lane = {
   async run(ctx) {
     const grid = SCHED_GRIDS[ctx.profile];
     const planned = schedPlannedCases(ctx.profile);
-    return runBenchLane(
-      ctx,
-      'sched',
-      'infeng_sched_bench',
-      benchArgs(grid, ctx),
+    return runBenchLane(ctx, {
+      lane: 'sched',
+      bin: 'infeng_sched_bench',
+      args: benchArgs(grid, ctx),
       planned,
-      (text) => schedResultFromJson(text, planned),
-      writeSchedReports,
-    );
+      parse: (text) => schedResultFromJson(text, planned),
+      write: writeSchedReports,
+    });
   },
 };

@@ -1,0 +1,34 @@
+// Serve mode: one bench process answers every A/B round of a lane.
+//
+// An A/B lane alternates the base's bench and the head's, round after round. Started afresh for
+// each round, a bench spends most of its time on setup (packing a GiB of weights, faulting in a
+// GiB of KV copies, checking outputs) rather than on the timed calls the verdicts use. Given
+// --infeng_serve, a bench starts, says it is ready, and then runs whatever benchmarks the runner
+// names, as often as asked, keeping its most recent case set up between runs. The runner asks
+// for one case at a time on both sides (ABBA), so each side sets a case up once per pass.
+//
+// The protocol is lines on stdin and stdout:
+//   bench:  "@@infeng-serve ready"
+//   runner: "run <0|1> <filter>"   (1: an A/B round after the first, INFENG_BENCH_AB_ROUND=1;
+//                                    filter: a --benchmark_filter value)
+//   bench:  Google Benchmark's console output, then "@@infeng-serve done <benchmarks run>";
+//           the JSON of the run is in the --benchmark_out file, rewritten by each run
+//   runner: "quit", or closes stdin
+// A base bench from before serve mode rejects the flag as unrecognized, and the runner then
+// starts one process per round instead.
+#pragma once
+
+namespace infeng::bench {
+
+// Removes "--infeng_serve" from argv; true when it was there.
+bool take_serve_flag(int& argc, char** argv);
+
+// Runs the registered benchmarks once (serve = false), or serves runs until told to quit.
+// Returns the process's exit status.
+int run_benchmarks(bool serve);
+
+// Whether this run is an A/B round after the first (INFENG_BENCH_AB_ROUND=1). Read per call:
+// in serve mode each run command sets it.
+bool later_ab_round();
+
+}  // namespace infeng::bench
