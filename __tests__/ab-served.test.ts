@@ -123,6 +123,7 @@ describe('A/B rounds on serving benches', () => {
     expect(rateRounds(r, 'c1')).toEqual([91, 92, 93, 94]);
     expect(rateRounds(r.base!, 'c2')).toEqual([101, 102, 103, 104]);
     expect(log.some((l) => l.includes('fake progress'))).toBe(true);
+    expect(log).toContain('lane gemm: A/B rounds 1-4, one case at a time on serving benches');
   });
 
   it('adds passes of half the extra rounds over every case while inconclusive, up to maxRounds', async () => {

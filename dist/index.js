@@ -60698,7 +60698,7 @@ class Failed extends Error {
  * Runs the lane's rounds on serving benches; undefined when that cannot be done (the caller then
  * runs one process per round). `ctxFor` gives a side's context for a round, as in the caller.
  */
-async function servedRounds(adapter, ctxFor, plan, needsMore, now = Date.now) {
+async function servedRounds(adapter, ctxFor, plan, needsMore, log, now = Date.now) {
     if (!adapter.benchSpec)
         return undefined;
     const ctx = { base: ctxFor('base', 0), head: ctxFor('head', 0) };
@@ -60709,7 +60709,6 @@ async function servedRounds(adapter, ctxFor, plan, needsMore, now = Date.now) {
     const benchmarkOf = spec.head.benchmarkOf;
     if (!benchmarkOf)
         return undefined;
-    const log = ctx.head.log;
     const name = adapter.name;
     const outFile = {
         base: benchOutFile(ctx.base.reportsDir, spec.base.bin),
@@ -60859,8 +60858,9 @@ async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
     };
     const start = now();
     const rounds = (!baseMissing && plan.serve !== false
-        ? await servedRounds(adapter, ctxFor, plan, needsMore, now)
-        : undefined) ?? (await processRounds(adapter, ctxFor, plan, needsMore, baseMissing !== undefined, now));
+        ? await servedRounds(adapter, ctxFor, plan, needsMore, log, now)
+        : undefined) ??
+        (await processRounds(adapter, ctxFor, plan, needsMore, baseMissing !== undefined, log, now));
     // A base that could not run at all: the head still needs its full measurement for the gates.
     const merged = mergeAbRounds(rounds);
     if (baseMissing) {
@@ -60880,9 +60880,8 @@ async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
     return merged;
 }
 /** One process per side and round: every lane can run this way, whatever its benches. */
-async function processRounds(adapter, ctxFor, plan, needsMore, baseMissing, now) {
+async function processRounds(adapter, ctxFor, plan, needsMore, baseMissing, log, now) {
     const name = adapter.name;
-    const log = ctxFor('head', 0).log;
     const rounds = [];
     const start = now();
     for (let r = 0; r < plan.maxRounds; r++) {

@@ -371,6 +371,7 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("attn_decode/perplexity", bm_perplexity)->Iterations(1)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("attn_decode/membw", bm_membw)->UseRealTime()->Unit(benchmark::kMillisecond);
   const bool serve = infeng::bench::take_serve_flag(argc, argv);
+  infeng::bench::set_serve_reset([] { g_case.reset(); });
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return infeng::bench::kUsageExit;
   const int status = infeng::bench::run_benchmarks(serve);

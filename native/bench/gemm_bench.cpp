@@ -630,6 +630,7 @@ int main(int argc, char** argv) {
 
   register_benchmarks();
   const bool serve = infeng::bench::take_serve_flag(argc, argv);
+  infeng::bench::set_serve_reset([] { g_case.reset(); });
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return infeng::bench::kUsageExit;
   const int status = infeng::bench::run_benchmarks(serve);

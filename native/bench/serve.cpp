@@ -14,7 +14,10 @@ namespace infeng::bench {
 namespace {
 constexpr const char* kTag = "@@infeng-serve";
 constexpr const char* kAbRoundEnv = "INFENG_BENCH_AB_ROUND";
+void (*g_reset)() = nullptr;
 }  // namespace
+
+void set_serve_reset(void (*reset)()) { g_reset = reset; }
 
 bool take_serve_flag(int& argc, char** argv) {
   bool found = false;
@@ -56,6 +59,7 @@ int run_benchmarks(bool serve) {
     } else {
       unsetenv(kAbRoundEnv);
     }
+    if (g_reset != nullptr) g_reset();
     // A display reporter of our own for every run: Google Benchmark 1.7's default one is a
     // static that its first run deletes, so a second run with it crashes.
     benchmark::ConsoleReporter display(benchmark::ConsoleReporter::OO_None);

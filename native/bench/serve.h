@@ -20,6 +20,14 @@
 
 namespace infeng::bench {
 
+// What a bench drops before every served run: its cached case. Each run then sets its case up
+// afresh, as a process started for the round would: the placement of a case's buffers in memory
+// moves its speed by several percent, and a setup shared by every round would turn one lucky
+// placement into a difference between the sides instead of noise between rounds. What costs a
+// fresh process most (starting, first-touch page faults, peer libraries' pools) is still paid
+// once.
+void set_serve_reset(void (*reset)());
+
 // Removes "--infeng_serve" from argv; true when it was there.
 bool take_serve_flag(int& argc, char** argv);
 

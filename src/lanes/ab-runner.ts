@@ -90,8 +90,9 @@ export async function runLaneAb(
   const start = now();
   const rounds =
     (!baseMissing && plan.serve !== false
-      ? await servedRounds(adapter, ctxFor, plan, needsMore, now)
-      : undefined) ?? (await processRounds(adapter, ctxFor, plan, needsMore, baseMissing !== undefined, now));
+      ? await servedRounds(adapter, ctxFor, plan, needsMore, log, now)
+      : undefined) ??
+    (await processRounds(adapter, ctxFor, plan, needsMore, baseMissing !== undefined, log, now));
 
   // A base that could not run at all: the head still needs its full measurement for the gates.
   const merged = mergeAbRounds(rounds);
@@ -118,10 +119,10 @@ async function processRounds(
   plan: AbPlan,
   needsMore: (merged: LaneResult) => boolean,
   baseMissing: boolean,
+  log: (line: string) => void,
   now: () => number,
 ): Promise<AbRound[]> {
   const name = adapter.name;
-  const log = ctxFor('head', 0).log;
   const rounds: AbRound[] = [];
   const start = now();
   for (let r = 0; r < plan.maxRounds; r++) {

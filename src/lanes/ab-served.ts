@@ -70,6 +70,7 @@ export async function servedRounds(
   ctxFor: (side: Side, round: number) => LaneContext,
   plan: ServedPlan,
   needsMore: (merged: LaneResult) => boolean,
+  log: (line: string) => void,
   now: () => number = Date.now,
 ): Promise<AbRound[] | undefined> {
   if (!adapter.benchSpec) return undefined;
@@ -80,7 +81,6 @@ export async function servedRounds(
   };
   const benchmarkOf = spec.head.benchmarkOf;
   if (!benchmarkOf) return undefined;
-  const log = ctx.head.log;
   const name = adapter.name;
   const outFile = {
     base: benchOutFile(ctx.base.reportsDir, spec.base.bin),
