@@ -175,6 +175,18 @@ describe('A/B verdicts', () => {
     expect(abInconclusive(l, rules)).toBe(true);
   });
 
+  it('a fail metric timed in the first round only warns and asks for no more rounds', () => {
+    const base = baseRounds();
+    const l = abLane(
+      [abMetric('fused_gflops', jitter(base)), abMetric('unfused_gflops', [90])],
+      [abMetric('fused_gflops', base), abMetric('unfused_gflops', [100])],
+    );
+    const v = find(judge(l), 'unfused_gflops');
+    expect(v).toMatchObject({ state: 'noisy', severity: 'warn' });
+    expect(v.reason).toMatch(/in the 1 of 8 rounds that measured it: not judged here, the gates judge/);
+    expect(abInconclusive(l, rules)).toBe(false);
+  });
+
   it('a change beyond tolerance whose rounds go both ways is noisy', () => {
     const base = baseRounds();
     const ratios = [0.85, 1.04, 0.86, 1.05, 0.88, 1.03, 0.87, 1.02];
@@ -261,6 +273,18 @@ describe('A/B verdicts', () => {
     expect(v.state).toBe('regressed');
     expect(v.deltaPct).toBeCloseTo(-5, 0);
     expect(v.reason).not.toMatch(/relative to/);
+  });
+
+  it('a control timed in the first round only neither normalises nor excuses a steady regression', () => {
+    const base = baseRounds();
+    // the control slowed as much in its one round: over all eight it says nothing
+    const l = abLane(
+      [abMetric('guarded_gflops', jitter(scale(base, 0.94))), abMetric('peer_gflops', [282])],
+      [abMetric('guarded_gflops', base), abMetric('peer_gflops', [300])],
+    );
+    const v = find(judge(l), 'guarded_gflops');
+    expect(v.state).toBe('regressed');
+    expect(v.reason).not.toMatch(/relative to|disturbed/);
   });
 
   it('a % metric is judged in points: +2 pp in every round is beyond the default 1 pp', () => {
@@ -405,7 +429,7 @@ describe('A/B: what one side lacks', () => {
 });
 
 describe('abInconclusive and abLaneSummary', () => {
-  it('is true only for a fail-severity noisy metric', () => {
+  it('is true only for a fail-severity noisy metric that reads worse', () => {
     const base = baseRounds(5);
     const slow = abLane(
       [abMetric('fused_gflops', jitter(scale(base, 0.95)))],
@@ -417,9 +441,16 @@ describe('abInconclusive and abLaneSummary', () => {
       [abMetric('peer_gflops', jitter(scale(base, 0.95)))],
       [abMetric('peer_gflops', base)],
     );
+    // an unconfirmed 5 % improvement fails nothing: no more rounds for it
+    const fast = abLane(
+      [abMetric('fused_gflops', jitter(scale(base, 1.05)))],
+      [abMetric('fused_gflops', base)],
+    );
     expect(abInconclusive(slow, rules)).toBe(true);
     expect(abInconclusive(same, rules)).toBe(false);
     expect(abInconclusive(peerOnly, rules)).toBe(false);
+    expect(find(judge(fast), 'fused_gflops')).toMatchObject({ state: 'noisy', severity: 'fail' });
+    expect(abInconclusive(fast, rules)).toBe(false);
     // the same slow lane with a failed head is not worth more rounds
     expect(abInconclusive({ ...slow, status: 'error' }, rules)).toBe(false);
   });
@@ -517,6 +548,7 @@ describe('rules.yml ab section', () => {
       rounds: 6,
       maxRounds: 12,
       repetitions: 3,
+      serve: false,
       lanes: {},
     });
     expect(abToleranceFor(r, 'gemm', 'c', 'fused_gflops', 'GFLOP/s')).toEqual({ pct: 2, severity: 'fail' });
@@ -545,6 +577,11 @@ ab:
     // a rule with only a severity keeps the default tolerance
     expect(abToleranceFor(r, 'gemm', 'c', 'noisy_gflops', 'GFLOP/s')).toEqual({ pct: 2, severity: 'warn' });
     expect(parseRules('ab: { rounds: 8, maxRounds: 20 }').ab.maxRounds).toBe(20);
+    expect(parseRules('ab: { serve: true }').ab.serve).toBe(true);
+  });
+
+  it('ab.serve must be a boolean', () => {
+    expect(() => parseRules('ab: { serve: "yes" }', 'baselines/rules.yml')).toThrow(/ab\.serve|serve/);
   });
 
   it('the A/B severity follows the baseline tolerance, and keeps its control', () => {

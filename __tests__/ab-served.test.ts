@@ -94,6 +94,7 @@ const plan = (over: Partial<AbPlan> = {}): AbPlan => ({
   rounds: 4,
   maxRounds: 8,
   repetitions: 1,
+  serve: true,
   laneBudgetMs: 1e9,
   ...over,
 });
@@ -179,8 +180,8 @@ describe('A/B rounds on serving benches', () => {
     expect(r.status).toBe('ok');
   });
 
-  it('serve: false runs one process per round even for a lane that could serve', async () => {
-    const r = await runLaneAb(fakeLane(), sides([]), plan({ serve: false }), () => false);
+  it('without serve (the default) a lane that could serve runs one process per round', async () => {
+    const r = await runLaneAb(fakeLane(), sides([]), plan({ serve: undefined }), () => false);
     expect(r.info.ab_rounds).toBe(4);
     expect(
       lines()

@@ -58123,7 +58123,7 @@ function benchArgs(grid, ctx) {
         `--stream_bytes=${grid.streamBytes}`,
         `--benchmark_repetitions=${ctx.repetitions ?? grid.repetitions}`,
         `--benchmark_min_time=${grid.minTimeS}`,
-        '--benchmark_enable_random_interleaving=true',
+        `--benchmark_enable_random_interleaving=${!ctx.ab}`,
     ];
 }
 function metricsOf(c, decode, r, h) {
@@ -58488,7 +58488,7 @@ function tokenizerResultFromJson(text, planned, threads) {
                 samples = m.parity_mismatches === null ? undefined : [m.parity_mismatches];
             if (name === 'prefix_hit_rate_pct')
                 samples = m.prefix.lookups > 0 ? [(100 * m.prefix.hits) / m.prefix.lookups] : undefined;
-            if (samples)
+            if (samples && samples.length > 0)
                 metrics.push(metric(name, spec, samples));
         }
         const c = {
@@ -58777,7 +58777,7 @@ function attnBenchArgs(grid, ctx, laneArgs) {
         `--ppl_sequences=${grid.pplSequences}`,
         `--benchmark_repetitions=${ctx.repetitions ?? grid.repetitions}`,
         `--benchmark_min_time=${grid.minTimeS}`,
-        '--benchmark_enable_random_interleaving=true',
+        `--benchmark_enable_random_interleaving=${!ctx.ab}`,
     ];
 }
 /** The counters in `specs` that a case reported, as metrics with every repetition's sample. */
@@ -60804,9 +60804,9 @@ async function servedRounds(adapter, ctxFor, plan, needsMore, log, now = Date.no
 // A/B: each lane runs the base's binaries and the head's alternately, in rounds, the order
 // flipping every round (src/lanes/ab-order.ts). Each round is a short run of every case. After
 // the planned rounds, a lane whose verdict is still inconclusive gets more rounds, up to a
-// maximum and a time budget (asv's `continuous`, Pinpoint's re-sampling). A lane that is one
-// Google Benchmark binary runs on serving benches, one case at a time (src/lanes/ab-served.ts);
-// the others, and any lane whose benches cannot serve, start one process per side and round.
+// maximum and a time budget (asv's `continuous`, Pinpoint's re-sampling). Each side and round is
+// a process of its own; with rules.yml `ab.serve`, a lane that is one Google Benchmark binary
+// runs on serving benches instead, one case at a time (src/lanes/ab-served.ts).
 //
 // The lanes are the head's adapters in both sides: only the binaries differ. A base whose bench
 // does not take a flag the head passes fails its side, and the head is still measured.
@@ -60851,13 +60851,14 @@ async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
             // tokenizer's parity pass and oversubscribed thread counts). Both sides alike: a head
             // that timed the reference beside its kernel while the base did not would differ by
             // that alone.
+            ab: true,
             abRound: round > 0,
             reportsDir: external_node_path_default().join(head.reportsDir, 'ab', side),
             log: (l) => log(`${side}: ${l}`),
         };
     };
     const start = now();
-    const rounds = (!baseMissing && plan.serve !== false
+    const rounds = (!baseMissing && plan.serve === true
         ? await servedRounds(adapter, ctxFor, plan, needsMore, log, now)
         : undefined) ??
         (await processRounds(adapter, ctxFor, plan, needsMore, baseMissing !== undefined, log, now));
@@ -61195,6 +61196,7 @@ const DEFAULT_RULES = Object.freeze({
         maxRounds: 12,
         repetitions: 3,
         laneBudgetS: 240,
+        serve: false,
         lanes: {},
     }),
 });
@@ -61252,6 +61254,7 @@ const abSchema = {
         maxRounds: { type: 'integer', minimum: 2, maximum: 100 },
         repetitions: { type: 'integer', minimum: 1, maximum: 100 },
         laneBudgetS: { type: 'number', exclusiveMinimum: 0 },
+        serve: { type: 'boolean' },
         lanes: {
             type: 'object',
             propertyNames: { enum: [...LANES] },
@@ -61362,6 +61365,7 @@ function parseRules(text, file = 'baselines/rules.yml') {
         maxRounds: abRaw.maxRounds ?? Math.max(abRaw.rounds ?? abDefaults.rounds, abDefaults.maxRounds),
         repetitions: abRaw.repetitions ?? abDefaults.repetitions,
         laneBudgetS: abRaw.laneBudgetS ?? abDefaults.laneBudgetS,
+        serve: abRaw.serve ?? abDefaults.serve,
         lanes: abLanes,
     };
     if (ab.maxRounds < ab.rounds) {
@@ -62222,7 +62226,7 @@ function abFamily(lane, rules) {
     const series = [];
     if (lane.base?.status !== 'ok')
         return { size: 0, adjusted: new Map() };
-    const rounds = Math.max(0, ...lane.cases.flatMap((c) => c.metrics.map((m) => m.rounds?.length ?? 0)));
+    const rounds = laneRounds(lane);
     for (const c of lane.cases) {
         if (c.error)
             continue;
@@ -62239,6 +62243,10 @@ function abFamily(lane, rules) {
     }
     const r = signFlipMaxT(series);
     return { size: keys.length, adjusted: new Map(keys.map((k, i) => [k, r.adjusted[i]])) };
+}
+/** The rounds the lane ran, as its metrics show them: the most any metric has. */
+function laneRounds(lane) {
+    return Math.max(0, ...lane.cases.flatMap((c) => c.metrics.map((m) => m.rounds?.length ?? 0)));
 }
 /**
  * One metric's A/B verdict. With `family` (abFamily of the same lane), a fail-severity metric's
@@ -62301,6 +62309,16 @@ function judgeAb(lane, c, m, rules, family) {
         : (byPoints ? ch.deltaAbs : ch.deltaPct) > 0;
     const direction = worse ? 'worse' : 'better';
     const fewest = minPairsFor(alpha);
+    if (ch.n < fewest && ch.n < laneRounds(lane)) {
+        // Timed in the first round only (attn-prefill's naive reference): more rounds cannot make it
+        // significant, so it must not ask for them; the gates judge the head's value.
+        return {
+            ...shown,
+            state: 'noisy',
+            severity: 'warn',
+            reason: `${change} (${direction}) beyond ${within} in the ${ch.n} of ${laneRounds(lane)} rounds that measured it: not judged here, the gates judge the head's value`,
+        };
+    }
     if (ch.n < fewest) {
         return {
             ...shown,
@@ -62321,7 +62339,7 @@ function judgeAb(lane, c, m, rules, family) {
         reason: `${change} (${direction}) beyond ${within}, ${pText(ch.pValue)} (${detail})`,
     };
     return worse && tol.control && !normalised
-        ? guardByControl(v, c, baseCase, tol.control, tol.controlMoves ?? 'worse', alpha, byPoints)
+        ? guardByControl(v, c, baseCase, tol.control, tol.controlMoves ?? 'worse', alpha, byPoints, ch.n)
         : v;
 }
 /**
@@ -62330,10 +62348,12 @@ function judgeAb(lane, c, m, rules, family) {
  * DISTURBED_PCT), the head's rounds were disturbed: `noisy`, not failed. With `moves: either`
  * a control that got better counts too (a ratio over the control drops when only it sped up).
  */
-function guardByControl(v, c, baseCase, control, moves, alpha, byPoints) {
+function guardByControl(v, c, baseCase, control, moves, alpha, byPoints, rounds) {
     const head = findMetric(c, control);
     const base = findMetric(baseCase, control);
-    if (!head?.rounds || !base?.rounds || head.rounds.length !== base.rounds.length)
+    // a control timed in fewer rounds (the tokenizer's reference, first round only) says nothing
+    // of the rounds it missed
+    if (!head?.rounds || !base?.rounds || head.rounds.length !== rounds || base.rounds.length !== rounds)
         return v;
     const ch = pairedChange(base.rounds, head.rounds, alpha);
     if (!Number.isFinite(ch.deltaPct))
@@ -62364,6 +62384,13 @@ function abLaneSummary(lane, verdicts) {
         ...(lane.base?.error ? { baseError: lane.base.error.message.split('\n')[0] ?? '' } : {}),
     };
 }
+/** Whether a verdict's change points the bad way (a lower rate, a higher time or tax). */
+function readsWorse(v) {
+    const d = v.deltaPct ?? v.deltaAbs;
+    if (d === undefined || !Number.isFinite(d))
+        return true;
+    return v.better === 'higher' ? d < 0 : d > 0;
+}
 /**
  * Whether another round could still settle the lane: a fail-severity metric beyond its A/B
  * tolerance but not (yet) significant once the lane's family is counted. With n rounds no
@@ -62380,7 +62407,8 @@ function abInconclusive(lane, rules) {
             continue;
         for (const m of c.metrics) {
             const v = judgeAb(lane, c, m, rules, family);
-            if (v.state === 'noisy' && v.severity === 'fail')
+            // only a possible regression is worth more rounds: an unconfirmed improvement fails nothing
+            if (v.state === 'noisy' && v.severity === 'fail' && readsWorse(v))
                 return true;
         }
     }
@@ -66150,6 +66178,7 @@ async function runAbLanes(config, base, headUnbuilt, rules, log) {
         maxRounds: rules.ab.maxRounds,
         repetitions: rules.ab.repetitions,
         laneBudgetMs: rules.ab.laneBudgetS * 1000,
+        serve: rules.ab.serve,
     }, (merged) => abInconclusive(merged, rules));
 }
 /** The `ab` section of results.json for a prepared base. */

@@ -256,6 +256,7 @@ export async function runAbLanes(
       maxRounds: rules.ab.maxRounds,
       repetitions: rules.ab.repetitions,
       laneBudgetMs: rules.ab.laneBudgetS * 1000,
+      serve: rules.ab.serve,
     },
     (merged) => abInconclusive(merged, rules),
   );

@@ -35,6 +35,9 @@ const cores = os.cpus().length;
 // An A/B round after the first (set by the lane runner): the parity pass against the reference
 // (deterministic, and already checked in the first round) and the thread counts that
 // oversubscribe the machine (warn-only metrics) are skipped, so a round is short.
+// The peers (the reference and tiktoken) are timed in the first round only as well: an A/B
+// round judges the native rates of the base and the head directly, and the ratios over a peer
+// come from the first round.
 const laterAbRound = process.env.INFENG_BENCH_AB_ROUND === '1';
 const sweep = laterAbRound ? threadSweep.filter((n) => n <= cores) : threadSweep;
 // the best native batch time is taken over the counts that do not oversubscribe: the same
@@ -156,11 +159,11 @@ async function measure(name, file, light = false) {
   const ttAll = () => {
     for (const t of texts) peer.encode(t, 'all');
   };
+  const sides = laterAbRound ? ['native'] : peer ? ['native', 'hf', 'tiktoken'] : ['native', 'hf'];
   const natLoops = await calibrate(natAll);
-  const hfLoops = await calibrate(hfAll);
-  const ttLoops = peer ? await calibrate(ttAll) : 0;
+  const hfLoops = sides.includes('hf') ? await calibrate(hfAll) : 0;
+  const ttLoops = sides.includes('tiktoken') ? await calibrate(ttAll) : 0;
   const single = { native_s: [], hf_s: [], tiktoken_s: [] };
-  const sides = peer ? ['native', 'hf', 'tiktoken'] : ['native', 'hf'];
   for (let r = 0; r < repetitions; r++) {
     // the order rotates, so no side always runs on a cache another warmed or cooled
     const order = sides.map((_, k) => sides[(k + r) % sides.length]);
@@ -190,17 +193,19 @@ async function measure(name, file, light = false) {
       if (!sameIds(ids, batchWant[i])) mismatches++;
     });
   }
-  const hfBatchOut = await hfBatch();
-  hfBatchOut.forEach((enc, i) => {
-    if (!sameIds(enc.getIds(), batchWant[i])) mismatches++;
-  });
+  if (!laterAbRound) {
+    const hfBatchOut = await hfBatch();
+    hfBatchOut.forEach((enc, i) => {
+      if (!sameIds(enc.getIds(), batchWant[i])) mismatches++;
+    });
+  }
   const batchLoops = await calibrate(natBatch(1));
-  const hfBatchLoops = await calibrate(hfBatch);
+  const hfBatchLoops = laterAbRound ? 0 : await calibrate(hfBatch);
   const batchS = Object.fromEntries(sweep.map((n) => [n, []]));
   const hfBatchS = [];
   for (let r = 0; r < repetitions; r++) {
     for (const n of sweep) batchS[n].push(await timeLoops(natBatch(n), batchLoops));
-    hfBatchS.push(await timeLoops(hfBatch, hfBatchLoops));
+    if (!laterAbRound) hfBatchS.push(await timeLoops(hfBatch, hfBatchLoops));
   }
 
   // Prefix cache: chat-style requests sharing a long system prompt, with the cache on and off;
@@ -233,8 +238,12 @@ async function measure(name, file, light = false) {
   const result = result_of(name, file, nat, { mismatches, firstMismatch, tokens, single, peerInfo });
   Object.assign(result, { batch_texts: batch.length, batch_bytes: batchBytes, batch_tokens: batchTokens });
   Object.assign(result.samples, {
-      hf_batch_mb_s: hfBatchS.map((s) => mb(batchBytes, s)),
-      batch_speedup_vs_hf: hfBatchS.map((s, i) => s / Math.min(...(fitting.length ? fitting : sweep).map((n) => batchS[n][i]))),
+      ...(hfBatchS.length
+        ? {
+            hf_batch_mb_s: hfBatchS.map((s) => mb(batchBytes, s)),
+            batch_speedup_vs_hf: hfBatchS.map((s, i) => s / Math.min(...(fitting.length ? fitting : sweep).map((n) => batchS[n][i]))),
+          }
+        : {}),
       prefix_speedup: prefixOff.map((s, i) => s / prefixOn[i]),
       ...Object.fromEntries(sweep.map((n) => [`batch_mb_s_t${n}`, batchS[n].map((s) => mb(batchBytes, s))])),
       ...Object.fromEntries(sweep.map((n) => [`batch_tokens_s_t${n}`, batchS[n].map((s) => batchTokens / s)])),
@@ -268,10 +277,14 @@ function result_of(name, file, nat, { mismatches, firstMismatch, tokens, single,
     parity_first: firstMismatch,
     samples: {
       native_mb_s: single.native_s.map((s) => mb(bytes, s)),
-      hf_mb_s: single.hf_s.map((s) => mb(bytes, s)),
       native_tokens_s: single.native_s.map((s) => tokens / s),
-      hf_tokens_s: single.hf_s.map((s) => tokens / s),
-      speedup_vs_hf: single.native_s.map((s, i) => single.hf_s[i] / s),
+      ...(single.hf_s.length
+        ? {
+            hf_mb_s: single.hf_s.map((s) => mb(bytes, s)),
+            hf_tokens_s: single.hf_s.map((s) => tokens / s),
+            speedup_vs_hf: single.native_s.map((s, i) => single.hf_s[i] / s),
+          }
+        : {}),
     },
     prefix: { k: 0, entries: 0, hits: 0, lookups: 0 },
   };
@@ -284,6 +297,10 @@ function result_of(name, file, nat, { mismatches, firstMismatch, tokens, single,
 }
 
 function report(result) {
+  if (!result.samples.hf_mb_s) {
+    log(`tokenizer ${result.name}: native ${median(result.samples.native_mb_s).toFixed(1)} MB/s; peers and parity in the first A/B round`);
+    return;
+  }
   const tt = result.samples.speedup_vs_tiktoken
     ? `, tiktoken ${median(result.samples.tiktoken_mb_s).toFixed(1)} MB/s, ×${median(result.samples.speedup_vs_tiktoken).toFixed(1)}`
     : result.tiktoken

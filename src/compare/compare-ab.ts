@@ -241,7 +241,7 @@ export function abFamily(lane: LaneResult, rules: Rules): AbFamily {
   const keys: string[] = [];
   const series: number[][] = [];
   if (lane.base?.status !== 'ok') return { size: 0, adjusted: new Map() };
-  const rounds = Math.max(0, ...lane.cases.flatMap((c) => c.metrics.map((m) => m.rounds?.length ?? 0)));
+  const rounds = laneRounds(lane);
   for (const c of lane.cases) {
     if (c.error) continue;
     for (const m of c.metrics) {
@@ -258,6 +258,11 @@ export function abFamily(lane: LaneResult, rules: Rules): AbFamily {
   }
   const r = signFlipMaxT(series);
   return { size: keys.length, adjusted: new Map(keys.map((k, i) => [k, r.adjusted[i] as number])) };
+}
+
+/** The rounds the lane ran, as its metrics show them: the most any metric has. */
+function laneRounds(lane: LaneResult): number {
+  return Math.max(0, ...lane.cases.flatMap((c) => c.metrics.map((m) => m.rounds?.length ?? 0)));
 }
 
 /**
@@ -326,6 +331,16 @@ export function judgeAb(
       : (byPoints ? ch.deltaAbs : ch.deltaPct) > 0;
   const direction = worse ? 'worse' : 'better';
   const fewest = minPairsFor(alpha);
+  if (ch.n < fewest && ch.n < laneRounds(lane)) {
+    // Timed in the first round only (attn-prefill's naive reference): more rounds cannot make it
+    // significant, so it must not ask for them; the gates judge the head's value.
+    return {
+      ...shown,
+      state: 'noisy',
+      severity: 'warn',
+      reason: `${change} (${direction}) beyond ${within} in the ${ch.n} of ${laneRounds(lane)} rounds that measured it: not judged here, the gates judge the head's value`,
+    };
+  }
   if (ch.n < fewest) {
     return {
       ...shown,
@@ -346,7 +361,7 @@ export function judgeAb(
     reason: `${change} (${direction}) beyond ${within}, ${pText(ch.pValue)} (${detail})`,
   };
   return worse && tol.control && !normalised
-    ? guardByControl(v, c, baseCase, tol.control, tol.controlMoves ?? 'worse', alpha, byPoints)
+    ? guardByControl(v, c, baseCase, tol.control, tol.controlMoves ?? 'worse', alpha, byPoints, ch.n)
     : v;
 }
 
@@ -364,10 +379,14 @@ function guardByControl(
   moves: 'worse' | 'either',
   alpha: number,
   byPoints: boolean,
+  rounds: number,
 ): Verdict {
   const head = findMetric(c, control);
   const base = findMetric(baseCase, control);
-  if (!head?.rounds || !base?.rounds || head.rounds.length !== base.rounds.length) return v;
+  // a control timed in fewer rounds (the tokenizer's reference, first round only) says nothing
+  // of the rounds it missed
+  if (!head?.rounds || !base?.rounds || head.rounds.length !== rounds || base.rounds.length !== rounds)
+    return v;
   const ch = pairedChange(base.rounds, head.rounds, alpha);
   if (!Number.isFinite(ch.deltaPct)) return v;
   const worseBy = (pct: number, better: 'higher' | 'lower') => (better === 'higher' ? -pct : pct);
@@ -400,6 +419,13 @@ export function abLaneSummary(
   };
 }
 
+/** Whether a verdict's change points the bad way (a lower rate, a higher time or tax). */
+function readsWorse(v: Verdict): boolean {
+  const d = v.deltaPct ?? v.deltaAbs;
+  if (d === undefined || !Number.isFinite(d)) return true;
+  return v.better === 'higher' ? d < 0 : d > 0;
+}
+
 /**
  * Whether another round could still settle the lane: a fail-severity metric beyond its A/B
  * tolerance but not (yet) significant once the lane's family is counted. With n rounds no
@@ -414,7 +440,8 @@ export function abInconclusive(lane: LaneResult, rules: Rules): boolean {
     if (c.error) continue;
     for (const m of c.metrics) {
       const v = judgeAb(lane, c, m, rules, family);
-      if (v.state === 'noisy' && v.severity === 'fail') return true;
+      // only a possible regression is worth more rounds: an unconfirmed improvement fails nothing
+      if (v.state === 'noisy' && v.severity === 'fail' && readsWorse(v)) return true;
     }
   }
   return false;

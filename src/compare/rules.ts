@@ -44,6 +44,7 @@ export const DEFAULT_RULES: Readonly<Rules> = Object.freeze({
     maxRounds: 12,
     repetitions: 3,
     laneBudgetS: 240,
+    serve: false,
     lanes: {},
   }),
 });
@@ -106,6 +107,7 @@ const abSchema = {
     maxRounds: { type: 'integer', minimum: 2, maximum: 100 },
     repetitions: { type: 'integer', minimum: 1, maximum: 100 },
     laneBudgetS: { type: 'number', exclusiveMinimum: 0 },
+    serve: { type: 'boolean' },
     lanes: {
       type: 'object',
       propertyNames: { enum: [...LANES] },
@@ -244,6 +246,7 @@ export function parseRules(text: string, file = 'baselines/rules.yml'): Rules {
     maxRounds: abRaw.maxRounds ?? Math.max(abRaw.rounds ?? abDefaults.rounds, abDefaults.maxRounds),
     repetitions: abRaw.repetitions ?? abDefaults.repetitions,
     laneBudgetS: abRaw.laneBudgetS ?? abDefaults.laneBudgetS,
+    serve: abRaw.serve ?? abDefaults.serve,
     lanes: abLanes,
   };
   if (ab.maxRounds < ab.rounds) {

@@ -1,9 +1,9 @@
 // A/B: each lane runs the base's binaries and the head's alternately, in rounds, the order
 // flipping every round (src/lanes/ab-order.ts). Each round is a short run of every case. After
 // the planned rounds, a lane whose verdict is still inconclusive gets more rounds, up to a
-// maximum and a time budget (asv's `continuous`, Pinpoint's re-sampling). A lane that is one
-// Google Benchmark binary runs on serving benches, one case at a time (src/lanes/ab-served.ts);
-// the others, and any lane whose benches cannot serve, start one process per side and round.
+// maximum and a time budget (asv's `continuous`, Pinpoint's re-sampling). Each side and round is
+// a process of its own; with rules.yml `ab.serve`, a lane that is one Google Benchmark binary
+// runs on serving benches instead, one case at a time (src/lanes/ab-served.ts).
 //
 // The lanes are the head's adapters in both sides: only the binaries differ. A base whose bench
 // does not take a flag the head passes fails its side, and the head is still measured.
@@ -27,7 +27,7 @@ export interface AbPlan {
   repetitions: number;
   /** past the planned rounds, no extra round starts once a lane has run this long */
   laneBudgetMs: number;
-  /** false: one process per side and round even for a lane whose bench can serve */
+  /** true: a lane whose bench can serve runs on serving benches (rules.yml `ab.serve`) */
   serve?: boolean;
 }
 
@@ -81,6 +81,7 @@ export async function runLaneAb(
       // tokenizer's parity pass and oversubscribed thread counts). Both sides alike: a head
       // that timed the reference beside its kernel while the base did not would differ by
       // that alone.
+      ab: true,
       abRound: round > 0,
       reportsDir: path.join(head.reportsDir, 'ab', side),
       log: (l) => log(`${side}: ${l}`),
@@ -89,7 +90,7 @@ export async function runLaneAb(
 
   const start = now();
   const rounds =
-    (!baseMissing && plan.serve !== false
+    (!baseMissing && plan.serve === true
       ? await servedRounds(adapter, ctxFor, plan, needsMore, log, now)
       : undefined) ??
     (await processRounds(adapter, ctxFor, plan, needsMore, baseMissing !== undefined, log, now));

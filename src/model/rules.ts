@@ -74,6 +74,13 @@ export interface AbRules {
   repetitions: number;
   /** a lane stops adding rounds once its A/B time passes this many seconds */
   laneBudgetS: number;
+  /**
+   * Run the Google Benchmark lanes' rounds on serving benches (one process per side, one case
+   * at a time) instead of one process per side and round. Faster, but a process keeps its speed
+   * for life, and on the VMs measured that made one side several percent faster for every round
+   * (docs/MEASUREMENTS.md): off unless an A/A run on your machines says otherwise.
+   */
+  serve: boolean;
   lanes: Partial<Record<string, AbToleranceRule[]>>;
 }
 

@@ -152,7 +152,7 @@ export function tokenizerResultFromJson(
         samples = m.parity_mismatches === null ? undefined : [m.parity_mismatches];
       if (name === 'prefix_hit_rate_pct')
         samples = m.prefix.lookups > 0 ? [(100 * m.prefix.hits) / m.prefix.lookups] : undefined;
-      if (samples) metrics.push(metric(name, spec, samples));
+      if (samples && samples.length > 0) metrics.push(metric(name, spec, samples));
     }
     const c: CaseResult = {
       id: m.name,
