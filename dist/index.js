@@ -58123,7 +58123,7 @@ function benchArgs(grid, ctx) {
         `--stream_bytes=${grid.streamBytes}`,
         `--benchmark_repetitions=${ctx.repetitions ?? grid.repetitions}`,
         `--benchmark_min_time=${grid.minTimeS}`,
-        `--benchmark_enable_random_interleaving=${!ctx.ab}`,
+        '--benchmark_enable_random_interleaving=true',
     ];
 }
 function metricsOf(c, decode, r, h) {
@@ -58777,7 +58777,7 @@ function attnBenchArgs(grid, ctx, laneArgs) {
         `--ppl_sequences=${grid.pplSequences}`,
         `--benchmark_repetitions=${ctx.repetitions ?? grid.repetitions}`,
         `--benchmark_min_time=${grid.minTimeS}`,
-        `--benchmark_enable_random_interleaving=${!ctx.ab}`,
+        '--benchmark_enable_random_interleaving=true',
     ];
 }
 /** The counters in `specs` that a case reported, as metrics with every repetition's sample. */
@@ -60851,7 +60851,6 @@ async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
             // tokenizer's parity pass and oversubscribed thread counts). Both sides alike: a head
             // that timed the reference beside its kernel while the base did not would differ by
             // that alone.
-            ab: true,
             abRound: round > 0,
             reportsDir: external_node_path_default().join(head.reportsDir, 'ab', side),
             log: (l) => log(`${side}: ${l}`),

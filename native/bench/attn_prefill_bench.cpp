@@ -53,6 +53,7 @@ struct CaseData {
   at::PrefillInfo info;
   std::size_t ref_scratch = 0;
   double l2 = 0;
+  bool checked = false;  // the reference ran and the tiled output was compared with it
   std::string error;
   int rotation = 0;
 };
@@ -78,6 +79,13 @@ CaseData& case_for(const at::Shape& s, int n) {
   c->opt.path = infeng::active_path();
   try {
     c->info = at::prefill_tiled(s, c->q.data(), c->k.data(), c->v.data(), n, c->out_tiled.data(), c->opt);
+    // A later A/B round skips the check: the first round compared the same binary's output on
+    // the same inputs, and the naive reference at n = 2048 costs more than the round's timing.
+    if (infeng::bench::later_ab_round()) {
+      g_case = std::move(c);
+      return *g_case;
+    }
+    c->checked = true;
     c->ref_scratch = at::prefill_reference(s, c->q.data(), c->k.data(), c->v.data(), n, c->out_ref.data(), g_cfg.threads);
     c->l2 = infeng::bench::attn::nmse(c->out_tiled.data(), c->out_ref.data(), c->q.size());
     // Both are FP32 over the same sums in other orders: ~1e-12; 1e-8 is a wrong answer.
@@ -143,9 +151,11 @@ void bm_prefill(benchmark::State& state, at::Shape s, int n) {
   if (g_peak_gflops > 0) k["peak_pct"] = 100.0 * flops / tt * 1e-9 / g_peak_gflops;
   k["tokens_per_s"] = n / tt;
   k["scratch_bytes"] = static_cast<double>(c.info.scratch_bytes);
-  k["reference_scratch_bytes"] = static_cast<double>(c.ref_scratch);
-  k["scratch_ratio"] = static_cast<double>(c.info.scratch_bytes) / static_cast<double>(c.ref_scratch);
-  k["l2_diff"] = c.l2;
+  if (c.checked) {
+    k["reference_scratch_bytes"] = static_cast<double>(c.ref_scratch);
+    k["scratch_ratio"] = static_cast<double>(c.info.scratch_bytes) / static_cast<double>(c.ref_scratch);
+    k["l2_diff"] = c.l2;
+  }
   k["tile"] = c.info.tile;
   char label[96];
   std::snprintf(label, sizeof label, "path=%s tile=%d", infeng::path_name(c.info.path), c.info.tile);

@@ -81,7 +81,6 @@ export async function runLaneAb(
       // tokenizer's parity pass and oversubscribed thread counts). Both sides alike: a head
       // that timed the reference beside its kernel while the base did not would differ by
       // that alone.
-      ab: true,
       abRound: round > 0,
       reportsDir: path.join(head.reportsDir, 'ab', side),
       log: (l) => log(`${side}: ${l}`),

@@ -22,12 +22,7 @@ export interface LaneContext {
    * AB_ROUND_ENV, which an older base bench ignores where a flag would fail it.
    */
   abRound?: boolean;
-  /**
-   * An A/B round: the rounds alternate the sides' processes, so a bench runs each case's
-   * repetitions back to back instead of interleaving the cases (every switch of case sets the
-   * case up again, most of a round's time).
-   */
-  ab?: boolean;
+
   /** progress lines for the terminal / job log */
   log: (line: string) => void;
 }

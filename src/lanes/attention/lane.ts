@@ -60,7 +60,7 @@ function attnBenchArgs(grid: AttnGrid, ctx: LaneContext, laneArgs: string[]): st
     `--ppl_sequences=${grid.pplSequences}`,
     `--benchmark_repetitions=${ctx.repetitions ?? grid.repetitions}`,
     `--benchmark_min_time=${grid.minTimeS}`,
-    `--benchmark_enable_random_interleaving=${!ctx.ab}`,
+    '--benchmark_enable_random_interleaving=true',
   ];
 }
 

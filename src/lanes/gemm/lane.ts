@@ -82,7 +82,7 @@ function benchArgs(grid: Grid, ctx: LaneContext): string[] {
     `--stream_bytes=${grid.streamBytes}`,
     `--benchmark_repetitions=${ctx.repetitions ?? grid.repetitions}`,
     `--benchmark_min_time=${grid.minTimeS}`,
-    `--benchmark_enable_random_interleaving=${!ctx.ab}`,
+    '--benchmark_enable_random_interleaving=true',
   ];
 }
 
