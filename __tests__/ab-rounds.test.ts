@@ -3,7 +3,8 @@
 // base fails. The lane is a fake whose result depends on the build dir it is given.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { firstInRound, runLaneAb, runLanesAb, type AbPlan, type AbSides } from '../src/lanes/ab-runner.js';
+import { firstInRound } from '../src/lanes/ab-order.js';
+import { runLaneAb, runLanesAb, type AbPlan, type AbSides } from '../src/lanes/ab-runner.js';
 import type { Lane, LaneContext } from '../src/lanes/lane.js';
 import type { LaneName } from '../src/model/lanes.js';
 import type { CaseResult, LaneResult, Metric } from '../src/model/results.js';

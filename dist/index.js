@@ -60656,6 +60656,10 @@ class BenchServer {
 // lane's rounds are judged as in one-process-per-round mode (src/lanes/ab-runner.ts). Extra
 // rounds come in passes over every case, while the verdict stays inconclusive.
 //
+// Off unless rules.yml `ab.serve` turns it on: a process keeps its speed for life, and on the
+// VMs measured (docs/MEASUREMENTS.md) one of two identical decode benches ran 5-11 % faster in
+// every round, which the paired test reads as a change between the sides.
+//
 // Anything that goes wrong (a base bench from before serve mode, a crash, a hang, output that
 // does not parse) returns undefined, and the caller runs the lane one process per round, whose
 // failure handling then reports it.
@@ -60810,7 +60814,6 @@ async function servedRounds(adapter, ctxFor, plan, needsMore, log, now = Date.no
 //
 // The lanes are the head's adapters in both sides: only the binaries differ. A base whose bench
 // does not take a flag the head passes fails its side, and the head is still measured.
-
 
 
 

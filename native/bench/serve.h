@@ -4,8 +4,8 @@
 // each round, a bench spends most of its time on setup (packing a GiB of weights, faulting in a
 // GiB of KV copies, checking outputs) rather than on the timed calls the verdicts use. Given
 // --infeng_serve, a bench starts, says it is ready, and then runs whatever benchmarks the runner
-// names, as often as asked, keeping its most recent case set up between runs. The runner asks
-// for one case at a time on both sides (ABBA), so each side sets a case up once per pass.
+// names, as often as asked. The runner asks for one case at a time on both sides (ABBA). It
+// does so only when rules.yml `ab.serve` asks: src/lanes/ab-served.ts says why that is off.
 //
 // The protocol is lines on stdin and stdout:
 //   bench:  "@@infeng-serve ready"

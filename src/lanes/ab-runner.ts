@@ -40,8 +40,6 @@ export interface AbSides {
   headUnbuilt: Partial<Record<LaneName, string>>;
 }
 
-export { firstInRound };
-
 async function runSide(adapter: Lane, ctx: LaneContext): Promise<LaneResult> {
   try {
     return await adapter.run(ctx);
