@@ -14,6 +14,7 @@ import {
   summarizeLane,
   writeBaseline,
 } from '../src/compare/baselines.js';
+import { cpuInfo, withFamily } from '../src/build/machine.js';
 import { classKey, classOfBaseline, cpuSlug } from '../src/model/machine-class.js';
 import { baselineOf, gemmCase, lane, machine, metric } from './fixtures/compare/build.js';
 
@@ -135,6 +136,22 @@ describe('baselines per machine class', () => {
     expect(cpuSlug('Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz')).toBe('intel-xeon-platinum-8370c');
     expect(cpuSlug('../../etc')).toBe('etc');
     expect(cpuSlug('')).toBe('unknown-cpu');
+  });
+
+  it('tells masked CPU names apart by CPUID family and model', () => {
+    const cpuinfo = (name: string, family: number, model: number) =>
+      `processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: ${family}\nmodel\t\t: ${model}\nmodel name\t: ${name}\nflags\t\t: fma avx2\n`;
+    const zen4 = cpuInfo(cpuinfo('AMD EPYC', 25, 17)).model;
+    const zen5 = cpuInfo(cpuinfo('AMD EPYC', 26, 2)).model;
+    expect(zen4).toBe('AMD EPYC (family 25, model 17)');
+    expect(cpuSlug(zen4)).toBe('amd-epyc-family-25-model-17');
+    expect(cpuSlug(zen4)).not.toBe(cpuSlug(zen5));
+    // a name with its model number is already one microarchitecture
+    expect(cpuInfo(cpuinfo('AMD EPYC 7763 64-Core Processor', 25, 1)).model).toBe(
+      'AMD EPYC 7763 64-Core Processor',
+    );
+    // no family line (another architecture): the name alone
+    expect(withFamily('AMD EPYC', 'model name\t: AMD EPYC\n')).toBe('AMD EPYC');
   });
 
   it("picks this run's class among several", async () => {

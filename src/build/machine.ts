@@ -30,9 +30,22 @@ export function cpuInfo(text?: string): { model: string; isa: string[] } {
       cpuinfo = '';
     }
   }
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
+  const name = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
   const flags = new Set((/^flags\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? '').split(/\s+/));
-  return { model, isa: KERNEL_FLAGS.filter((f) => flags.has(f)).sort() };
+  return { model: withFamily(name, cpuinfo), isa: KERNEL_FLAGS.filter((f) => flags.has(f)).sort() };
+}
+
+/**
+ * Hypervisors often mask the model name to a bare "AMD EPYC" or "Intel(R) Xeon(R) Processor":
+ * a Zen 4 and a Zen 5 guest then read alike, though their same-run ratios differ (a 512-bit FMA
+ * is one µop on Zen 5 and two on Zen 4). A name without a model number gets the CPUID family and
+ * model, so each microarchitecture is its own machine class.
+ */
+export function withFamily(name: string, cpuinfo: string): string {
+  if (/\d/.test(name)) return name;
+  const family = /^cpu family\s*:\s*(\d+)\s*$/m.exec(cpuinfo)?.[1];
+  const model = /^model\s*:\s*(\d+)\s*$/m.exec(cpuinfo)?.[1];
+  return family !== undefined && model !== undefined ? `${name} (family ${family}, model ${model})` : name;
 }
 
 export function gitCommit(cwd: string): string {
