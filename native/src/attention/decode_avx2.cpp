@@ -297,17 +297,21 @@ void accum_chunk(Load load_v, int D, int d0, int T, const float* p, int lds, con
     for (int v = 0; v < NV; ++v) _mm256_storeu_ps(acc + h * D + d0 + 8 * v, a[h][v]);
 }
 
+// Chunks of 4 heads × 16 channels: 8 accumulators, 2 converted V vectors and the broadcast
+// weight fit the 16 ymm registers. 3 heads × 32 channels (17 live vectors) spilled, and that
+// P·V ran at half this speed (docs/MEASUREMENTS.md, decode attention on AVX2).
 template <typename Load, int NV>
 void accum_heads(Load load_v, int D, int d0, int T, const float* p, int lds, int G, const float* corr,
                  float* acc, const char* pf, int row_bytes) {
-  for (int h0 = 0; h0 < G; h0 += 3) {
+  for (int h0 = 0; h0 < G; h0 += 4) {
     if (h0 > 0) pf = nullptr;
     const float* ph = p + h0 * lds;
     float* ah = acc + h0 * D;
-    switch (std::min(3, G - h0)) {
+    switch (std::min(4, G - h0)) {
       case 1: accum_chunk<Load, 1, NV>(load_v, D, d0, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
       case 2: accum_chunk<Load, 2, NV>(load_v, D, d0, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
-      default: accum_chunk<Load, 3, NV>(load_v, D, d0, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
+      case 3: accum_chunk<Load, 3, NV>(load_v, D, d0, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
+      default: accum_chunk<Load, 4, NV>(load_v, D, d0, T, ph, lds, corr + h0, ah, pf, row_bytes); break;
     }
   }
 }
@@ -315,14 +319,12 @@ void accum_heads(Load load_v, int D, int d0, int T, const float* p, int lds, int
 template <typename Load>
 void accum_v(Load load_v, int D, int T, const float* p, int lds, int G, const float* corr, float* acc,
              const char* pf, int row_bytes) {
-  for (int d0 = 0; d0 < D; d0 += 32) {
+  for (int d0 = 0; d0 < D; d0 += 16) {
     if (d0 > 0) pf = nullptr;
-    switch (std::min(32, D - d0) / 8) {
-      case 1: accum_heads<Load, 1>(load_v, D, d0, T, p, lds, G, corr, acc, pf, row_bytes); break;
-      case 2: accum_heads<Load, 2>(load_v, D, d0, T, p, lds, G, corr, acc, pf, row_bytes); break;
-      case 3: accum_heads<Load, 3>(load_v, D, d0, T, p, lds, G, corr, acc, pf, row_bytes); break;
-      default: accum_heads<Load, 4>(load_v, D, d0, T, p, lds, G, corr, acc, pf, row_bytes); break;
-    }
+    if (D - d0 >= 16)
+      accum_heads<Load, 2>(load_v, D, d0, T, p, lds, G, corr, acc, pf, row_bytes);
+    else
+      accum_heads<Load, 1>(load_v, D, d0, T, p, lds, G, corr, acc, pf, row_bytes);
   }
 }
 
