@@ -248,19 +248,34 @@ void scores_i8(const std::uint8_t* k, int D, int nsub, const QuantQuery& q, int 
   }
 }
 
+// Four vectors a step: one exp256 is a chain of ~14 dependent operations, and with one vector a
+// step the out-of-order window held too few of them to keep the pipes busy (2 cycles a score on
+// a Zen 4; docs/MEASUREMENTS.md). The sum still adds the vectors in token order.
 void softmax_tile(float* s, int lds, int G, int T, float* m, float* l, float* corr) {
-  const int Tv = T / 8 * 8;
+  const int Tv = T / 8 * 8, T4 = T / 32 * 32;
   for (int h = 0; h < G; ++h) {
     float* row = s + h * lds;
-    __m256 vmax = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-    for (int t = 0; t < Tv; t += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(row + t));
+    __m256 vmax4[4];
+    for (auto& v : vmax4) v = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    for (int t = 0; t < T4; t += 32)
+      for (int j = 0; j < 4; ++j) vmax4[j] = _mm256_max_ps(vmax4[j], _mm256_loadu_ps(row + t + 8 * j));
+    __m256 vmax = _mm256_max_ps(_mm256_max_ps(vmax4[0], vmax4[1]), _mm256_max_ps(vmax4[2], vmax4[3]));
+    for (int t = T4; t < Tv; t += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(row + t));
     float mt = hmax(vmax);
     for (int t = Tv; t < T; ++t) mt = std::max(mt, row[t]);
     const float mn = std::max(m[h], mt);
     corr[h] = m[h] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(m[h] - mn);
     const __m256 vm = _mm256_set1_ps(mn);
     __m256 vsum = _mm256_setzero_ps();
-    for (int t = 0; t < Tv; t += 8) {
+    for (int t = 0; t < T4; t += 32) {
+      __m256 p[4];
+      for (int j = 0; j < 4; ++j) p[j] = exp256(_mm256_sub_ps(_mm256_loadu_ps(row + t + 8 * j), vm));
+      for (int j = 0; j < 4; ++j) {
+        _mm256_storeu_ps(row + t + 8 * j, p[j]);
+        vsum = _mm256_add_ps(vsum, p[j]);
+      }
+    }
+    for (int t = T4; t < Tv; t += 8) {
       const __m256 p = exp256(_mm256_sub_ps(_mm256_loadu_ps(row + t), vm));
       _mm256_storeu_ps(row + t, p);
       vsum = _mm256_add_ps(vsum, p);
