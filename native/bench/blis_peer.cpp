@@ -32,8 +32,18 @@ F symbol(void* h, const char* name) {
 // would make it a straw-man peer. Then, unless the user chose with BLIS_ARCH_TYPE, the library
 // is reloaded with the sub-configuration of the CPU's vendor for its AVX2/FMA (zen3 or haswell,
 // which Debian's build carries), and the report says so.
-BlisPeer::BlisPeer(int threads) {
+//
+// With avx2_only (--force_path=avx2), that AVX2/FMA sub-configuration is chosen from the start:
+// on an AVX-512 machine BLIS would otherwise run its skx kernels against our AVX2 ones.
+BlisPeer::BlisPeer(int threads, bool avx2_only) {
   const bool user_choice = std::getenv("BLIS_ARCH_TYPE") != nullptr;
+  const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const arch_t avx2_arch = __builtin_cpu_is("amd") ? BLIS_ARCH_ZEN3 : BLIS_ARCH_HASWELL;
+  if (avx2_only && !user_choice && has_avx2) {
+    setenv("BLIS_ARCH_TYPE", std::to_string(static_cast<int>(avx2_arch)).c_str(), 1);
+    note_ = std::string("BLIS_ARCH_TYPE=") + std::to_string(static_cast<int>(avx2_arch)) +
+            " (its AVX2/FMA kernels), as our kernels run their AVX2 path";
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     handle_ = dlopen(INFENG_BLIS_LIBRARY, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     if (!handle_) {
@@ -47,16 +57,12 @@ BlisPeer::BlisPeer(int threads) {
     auto* name = symbol<ArchNameFn>(handle_, "bli_arch_string");
     const arch_t arch = id ? id() : BLIS_ARCH_GENERIC;
     arch_ = name ? name(arch) : "";
-    if (attempt > 0 || user_choice || arch != BLIS_ARCH_GENERIC || !__builtin_cpu_supports("avx2") ||
-        !__builtin_cpu_supports("fma")) {
-      break;
-    }
-    const arch_t pick = __builtin_cpu_is("amd") ? BLIS_ARCH_ZEN3 : BLIS_ARCH_HASWELL;
+    if (attempt > 0 || user_choice || !note_.empty() || arch != BLIS_ARCH_GENERIC || !has_avx2) break;
     dlclose(handle_);
     handle_ = nullptr;
-    setenv("BLIS_ARCH_TYPE", std::to_string(static_cast<int>(pick)).c_str(), 1);
+    setenv("BLIS_ARCH_TYPE", std::to_string(static_cast<int>(avx2_arch)).c_str(), 1);
     note_ = std::string("BLIS detected no tuned kernels for this CPU (generic); BLIS_ARCH_TYPE=") +
-            std::to_string(static_cast<int>(pick)) + " chosen for its AVX2/FMA";
+            std::to_string(static_cast<int>(avx2_arch)) + " chosen for its AVX2/FMA";
   }
   auto* gemm = symbol<SgemmFn>(handle_, "bli_sgemm");
   auto* set_threads = symbol<SetThreadsFn>(handle_, "bli_thread_set_num_threads");

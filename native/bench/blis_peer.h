@@ -10,8 +10,9 @@ namespace infeng::bench {
 class BlisPeer {
  public:
   // Loads the library the build was configured with; on failure ok() is false and error() says
-  // why (the lane then reports the case without the BLIS metrics).
-  explicit BlisPeer(int threads);
+  // why (the lane then reports the case without the BLIS metrics). avx2_only: our kernels run
+  // their AVX2 path, so BLIS gets its AVX2 kernels too (unless BLIS_ARCH_TYPE is set).
+  BlisPeer(int threads, bool avx2_only);
   bool ok() const { return sgemm_ != nullptr; }
   const std::string& error() const { return error_; }
   const std::string& version() const { return version_; }

@@ -27,6 +27,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -515,16 +516,39 @@ void bm_membw(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(bytes) * state.iterations());
 }
 
-// OpenBLAS's worker threads busy-wait for about 2^28 cycles (~0.1 s) after every call. On a
-// two-core runner that spinning steals a core from whichever variant is timed next, so the
-// round-robin would charge our kernels for OpenBLAS's idle time. The timeout is read once
-// when libopenblas loads, before main, so the only way to set it from here is to re-execute
-// with it in the environment. A value the caller already set is respected.
-void ensure_openblas_thread_timeout(char** argv) {
-  if (std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr) return;
-  setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);  // 2^4 cycles, the minimum: park at once
+// OpenBLAS reads its environment once, when libopenblas loads, before main; the only way to
+// set it from here is to re-execute with it in the environment. Values the caller already set
+// are respected.
+//  - OPENBLAS_THREAD_TIMEOUT: its worker threads busy-wait for about 2^28 cycles (~0.1 s) after
+//    every call. On a two-core runner that spinning steals a core from whichever variant is
+//    timed next, so the round-robin would charge our kernels for OpenBLAS's idle time.
+//  - OPENBLAS_CORETYPE: with --force_path=avx2 (or INFENG_FORCE_PATH=avx2) on an AVX-512
+//    machine, OpenBLAS would still run its AVX-512 kernels (Cooperlake or SkylakeX) and
+//    ratio_vs_openblas would compare two ISAs. Haswell is its AVX2+FMA kernel set, what it runs
+//    on the AVX2-only runners the forced path stands for.
+bool forced_avx2(int argc, char** argv) {
+  const char* env = std::getenv("INFENG_FORCE_PATH");
+  bool avx2 = env != nullptr && std::string_view(env) == "avx2";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a.rfind("--force_path=", 0) == 0) avx2 = a.substr(13) == "avx2";
+  }
+  return avx2;
+}
+
+void ensure_openblas_environment(int argc, char** argv) {
+  bool changed = false;
+  if (std::getenv("OPENBLAS_THREAD_TIMEOUT") == nullptr) {
+    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);  // 2^4 cycles, the minimum: park at once
+    changed = true;
+  }
+  if (forced_avx2(argc, argv) && std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+    setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    changed = true;
+  }
+  if (!changed) return;
   execv("/proc/self/exe", argv);
-  std::fprintf(stderr, "warning: could not re-execute with OPENBLAS_THREAD_TIMEOUT=4 (%s); "
+  std::fprintf(stderr, "warning: could not re-execute with OPENBLAS_THREAD_TIMEOUT and OPENBLAS_CORETYPE set (%s); "
                "OpenBLAS threads may spin between calls\n", std::strerror(errno));
 }
 
@@ -605,12 +629,12 @@ int main(int argc, char** argv) {
   // The lane runner reads stdout through a pipe and shows it as progress: line-buffer it, or
   // a full run prints nothing for minutes and then everything at once.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  ensure_openblas_thread_timeout(argv);
+  ensure_openblas_environment(argc, argv);
   parse_lane_flags(argc, argv);
 
   openblas_set_num_threads(g_cfg.threads);
   g_reader = std::make_unique<StreamReader>(g_cfg.threads);
-  g_blis = std::make_unique<BlisPeer>(g_cfg.threads);
+  g_blis = std::make_unique<BlisPeer>(g_cfg.threads, infeng::active_path() == Path::Avx2);
 
   benchmark::AddCustomContext("path", infeng::path_name(infeng::active_path()));
   benchmark::AddCustomContext("threads", std::to_string(g_cfg.threads));
