@@ -266,12 +266,22 @@ void prefill(const Problem& p, int threads) {
               u.b2 = p.lb.panel(j);
             }
             // Pull the next panel's sliver into L1 while this one is being reused: it is
-            // 256 KiB+ away, past what the hardware prefetcher follows.
+            // 256 KiB+ away, past what the hardware prefetcher follows. With many row blocks
+            // (M = 512: 86 of them) each call's share is under a byte a k step; it still
+            // fetches its own few lines (the step rounds up to one byte).
             const char* next = reinterpret_cast<const char*>(bs + static_cast<std::size_t>(p.K) * g.nr);
             const std::size_t sliver_bytes = static_cast<std::size_t>(kc) * w * sizeof(float);
             u.pf = next + sliver_bytes * b / rb.count;
-            u.pf_step = static_cast<int>(sliver_bytes / rb.count / kc);
-            (u.pf_step > 0 && u.pf_step <= 64 && j + 1 < j1 ? ks.uk_ahead[m][nv] : ks.uk[m][nv])(u);
+            u.pf_step = static_cast<int>(std::max<std::size_t>(1, sliver_bytes / rb.count / kc));
+            // The next block's C tile: when y does not fit in L2 (M = 512, N = 2048: 4 MiB),
+            // its rows come from L3 at the end of every call, after the k loop, where the
+            // out-of-order window cannot reach them early.
+            if (b + 1 < rb.count) {
+              const float* cn = yc + static_cast<std::size_t>(rb.start(b + 1)) * p.ldy + j * g.nr;
+              for (int i = 0; i < rb.rows(b + 1); ++i)
+                for (int off = 0; off < valid; off += 16) __builtin_prefetch(cn + i * p.ldy + off, 1, 3);
+            }
+            (u.pf_step <= 64 && j + 1 < j1 ? ks.uk_ahead[m][nv] : ks.uk[m][nv])(u);
           }
         }
       }
