@@ -27,6 +27,12 @@
 
 namespace {
 
+// Per environment: the class, and the helper that cuts encodeBatch's flat result into views.
+struct AddonData {
+  Napi::FunctionReference ctor;
+  Napi::FunctionReference views;
+};
+
 using infeng::tok::PrefixCache;
 using infeng::tok::Tokenizer;
 
@@ -68,8 +74,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
   static Napi::Value FromFile(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsString())
       throw Napi::TypeError::New(info.Env(), "fromFile(path): path must be a string");
-    Napi::FunctionReference* ctor = info.Env().GetInstanceData<Napi::FunctionReference>();
-    return ctor->New({info[0]});
+    return info.Env().GetInstanceData<AddonData>()->ctor.New({info[0]});
   }
 
   static bool flag(const Napi::CallbackInfo& info, size_t i) {
@@ -119,18 +124,23 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
         ready.store(i + 1, std::memory_order_release);
       }
     });
+    // One Uint32Array holds every text's ids and a second one the offsets; the per-text views
+    // are made by a JavaScript helper (AddonData::views), one call where creating each view
+    // and setting it through N-API cost two calls a text on this serial part.
     size_t total = 0;
     for (const auto& r : results) total += r.size();
-    auto buffer = Napi::ArrayBuffer::New(env, std::max<size_t>(total, 1) * sizeof(uint32_t));
-    auto* dst = static_cast<uint32_t*>(buffer.Data());
-    auto out = Napi::Array::New(env, count);
+    auto ids = Napi::Uint32Array::New(env, total);
+    auto offsets = Napi::Uint32Array::New(env, size_t{count} + 1);
+    uint32_t* dst = ids.Data();
+    uint32_t* off = offsets.Data();
     size_t at = 0;
     for (uint32_t i = 0; i < count; ++i) {
+      off[i] = static_cast<uint32_t>(at);
       if (!results[i].empty()) std::memcpy(dst + at, results[i].data(), results[i].size() * sizeof(uint32_t));
-      out.Set(i, Napi::Uint32Array::New(env, results[i].size(), buffer, at * sizeof(uint32_t)));
       at += results[i].size();
     }
-    return out;
+    off[count] = static_cast<uint32_t>(at);
+    return info.Env().GetInstanceData<AddonData>()->views.Call({ids, offsets});
   }
 
   Napi::Value Decode(const Napi::CallbackInfo& info) {
@@ -191,7 +201,18 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = TokenizerWrap::Init(env);
-  env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(ctor)));
+  auto* data = new AddonData{Napi::Persistent(ctor), {}};
+  napi_value source = Napi::String::New(
+      env,
+      "(function views(ids, offsets) {"
+      "  const out = new Array(offsets.length - 1);"
+      "  for (let i = 0; i < out.length; i++) out[i] = ids.subarray(offsets[i], offsets[i + 1]);"
+      "  return out;"
+      "})");
+  napi_value fn = nullptr;
+  NAPI_THROW_IF_FAILED(env, napi_run_script(env, source, &fn), exports);
+  data->views = Napi::Persistent(Napi::Function(env, fn));
+  env.SetInstanceData(data);
   exports.Set("Tokenizer", ctor);
   // The best ISA path of this host ("scalar" | "avx2" | "avx512"): the tokenizer has no
   // per-ISA code, but the lane's gates are chosen by host class.

@@ -138,6 +138,18 @@ describe.each(TOKENIZER_MODELS)('tokenizer parity with Hugging Face tokenizers: 
     }
   });
 
+  it('encodeBatch views: empty batch, empty texts, each a Uint32Array of its own length', () => {
+    expect(native.encodeBatch([], 2)).toEqual([]);
+    const texts = ['', 'hello world', '', 'a'];
+    const got = native.encodeBatch(texts, 2);
+    expect(got).toHaveLength(texts.length);
+    got.forEach((ids, i) => {
+      expect(ids).toBeInstanceOf(Uint32Array);
+      expect(Array.from(ids)).toEqual(Array.from(native.encode(texts[i]!)));
+    });
+    expect(got[0]!.length).toBe(0);
+  });
+
   it('the prefix cache changes no id and hits on a shared prompt', () => {
     const system = corpus.find((c) => c.name === 'chat.txt')!.text;
     const requests = corpus.flatMap((c) => c.text.split('\n\n').slice(0, 8)).map((t) => system + t);
