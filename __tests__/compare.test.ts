@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { compare } from '../src/compare/compare.js';
 import { parseRules } from '../src/compare/rules.js';
 import { InputError } from '../src/errors.js';
+import { renderTerminal } from '../src/report/render.js';
 import type { Metric } from '../src/model/results.js';
 import type { VerdictReport } from '../src/model/verdicts.js';
 import { around, baselineOf, gemmCase, lane, machine, metric, run } from './fixtures/compare/build.js';
@@ -84,6 +85,19 @@ describe('baseline verdicts', () => {
     expect(r.conclusion).toBe('failure');
     expect(r.lanes[0]?.conclusion).toBe('failure');
     expect(r.lanes[0]?.summary).toBe('1 failing: 1 regressed, 6 pass (avx2)');
+  });
+
+  it('a missed fail-severity gate fails the lane and is counted apart from regressions', () => {
+    const [a, b, c, d] = steady();
+    const r = judge([a!, b!, c!, d!, excess(1.5)]);
+    expect(find(r, 'lora_tax_excess_pp', 'gate')).toMatchObject({ state: 'regressed', severity: 'fail' });
+    expect(r.conclusion).toBe('failure');
+    // the same value is also a regression against the baseline (0.5 pp then): both are counted
+    expect(find(r, 'lora_tax_excess_pp')).toMatchObject({ state: 'regressed', severity: 'fail' });
+    expect(r.lanes[0]?.summary).toBe('2 failing: 1 gate missed, 1 regressed, 5 pass (avx2)');
+    expect(renderTerminal(r).split('\n')[0]).toMatch(
+      /^infeng perf: FAILED \(2 failing\) - 1 regressed, 1 gate missed, 0 improved, 5 unchanged/,
+    );
   });
 
   it('improved: beyond tolerance in the good direction and significant', () => {

@@ -62998,6 +62998,14 @@ function emptyCounts() {
 function isWarning(v) {
     return v.severity === 'warn' && v.state === 'regressed';
 }
+/**
+ * A fail-severity absolute gate (rules.yml `gates`) this run's value misses: it fails the check
+ * like a regression, but it is not a change against a baseline or the base, so summaries count
+ * it apart ("gates missed").
+ */
+function isMissedGate(v) {
+    return v.source === 'gate' && v.severity === 'fail' && v.state === 'regressed';
+}
 /** The one definition of what fails the gate. */
 function isFailing(v) {
     return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');
@@ -63773,16 +63781,22 @@ const SUMMARY_ORDER = [
 ];
 function laneSummary(verdicts, path, incomparable, otherClass) {
     const counts = emptyCounts();
-    // a missed warn-severity gate or tolerance is a warning, not a regression: the gate passes
+    // a missed warn-severity gate or tolerance is a warning, not a regression: the gate passes;
+    // a missed fail-severity gate fails, but is no change against a baseline either
     let warnings = 0;
+    let gatesMissed = 0;
     for (const v of verdicts) {
         if (isWarning(v))
             warnings++;
+        else if (isMissedGate(v))
+            gatesMissed++;
         else
             counts[v.state]++;
     }
     const failing = verdicts.filter(isFailing).length;
     const parts = SUMMARY_ORDER.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
+    if (gatesMissed > 0)
+        parts.unshift(`${gatesMissed} gate${gatesMissed === 1 ? '' : 's'} missed`);
     if (warnings > 0)
         parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
     let text = parts.length > 0 ? parts.join(', ') : 'nothing to judge';
@@ -65608,8 +65622,13 @@ function baselineAge(report) {
 }
 function countsLine(report) {
     const c = report.counts;
-    const warnings = allVerdicts(report).filter((v) => isWarning(v)).length;
-    const parts = [`${c.regressed - warnings} regressed`, `${c.improved} improved`, `${c.pass} unchanged`];
+    const all = allVerdicts(report);
+    const warnings = all.filter((v) => isWarning(v)).length;
+    const gatesMissed = all.filter((v) => isMissedGate(v)).length;
+    const parts = [`${c.regressed - warnings - gatesMissed} regressed`];
+    if (gatesMissed > 0)
+        parts.push(`${gatesMissed} gate${gatesMissed === 1 ? '' : 's'} missed`);
+    parts.push(`${c.improved} improved`, `${c.pass} unchanged`);
     if (warnings > 0)
         parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
     if (c.noisy > 0)

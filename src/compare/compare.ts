@@ -15,6 +15,7 @@ import type { GateRule, Rules } from '../model/rules.js';
 import {
   emptyCounts,
   isFailing,
+  isMissedGate,
   isWarning,
   type CheckConclusion,
   type LaneVerdicts,
@@ -541,14 +542,18 @@ function laneSummary(
   otherClass: boolean,
 ): string {
   const counts = emptyCounts();
-  // a missed warn-severity gate or tolerance is a warning, not a regression: the gate passes
+  // a missed warn-severity gate or tolerance is a warning, not a regression: the gate passes;
+  // a missed fail-severity gate fails, but is no change against a baseline either
   let warnings = 0;
+  let gatesMissed = 0;
   for (const v of verdicts) {
     if (isWarning(v)) warnings++;
+    else if (isMissedGate(v)) gatesMissed++;
     else counts[v.state]++;
   }
   const failing = verdicts.filter(isFailing).length;
   const parts = SUMMARY_ORDER.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
+  if (gatesMissed > 0) parts.unshift(`${gatesMissed} gate${gatesMissed === 1 ? '' : 's'} missed`);
   if (warnings > 0) parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
   let text = parts.length > 0 ? parts.join(', ') : 'nothing to judge';
   if (failing > 0) text = `${failing} failing: ${text}`;

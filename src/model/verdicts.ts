@@ -111,6 +111,15 @@ export function isWarning(v: Verdict): boolean {
   return v.severity === 'warn' && v.state === 'regressed';
 }
 
+/**
+ * A fail-severity absolute gate (rules.yml `gates`) this run's value misses: it fails the check
+ * like a regression, but it is not a change against a baseline or the base, so summaries count
+ * it apart ("gates missed").
+ */
+export function isMissedGate(v: Verdict): boolean {
+  return v.source === 'gate' && v.severity === 'fail' && v.state === 'regressed';
+}
+
 /** The one definition of what fails the gate. */
 export function isFailing(v: Verdict): boolean {
   return v.severity === 'fail' && (v.state === 'regressed' || v.state === 'error');

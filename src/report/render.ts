@@ -18,7 +18,7 @@
 import { markdownTable } from 'markdown-table';
 import { formatAbsDelta, formatPct, formatValue } from '../compare/format.js';
 import { boundText } from '../compare/compare.js';
-import { isFailing, isWarning } from '../model/verdicts.js';
+import { isFailing, isMissedGate, isWarning } from '../model/verdicts.js';
 import type {
   CheckConclusion,
   LaneVerdicts,
@@ -203,8 +203,12 @@ function baselineAge(report: VerdictReport): string | undefined {
 
 function countsLine(report: VerdictReport): string {
   const c = report.counts;
-  const warnings = allVerdicts(report).filter((v) => isWarning(v)).length;
-  const parts = [`${c.regressed - warnings} regressed`, `${c.improved} improved`, `${c.pass} unchanged`];
+  const all = allVerdicts(report);
+  const warnings = all.filter((v) => isWarning(v)).length;
+  const gatesMissed = all.filter((v) => isMissedGate(v)).length;
+  const parts = [`${c.regressed - warnings - gatesMissed} regressed`];
+  if (gatesMissed > 0) parts.push(`${gatesMissed} gate${gatesMissed === 1 ? '' : 's'} missed`);
+  parts.push(`${c.improved} improved`, `${c.pass} unchanged`);
   if (warnings > 0) parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
   if (c.noisy > 0) parts.push(`${c.noisy} noisy`);
   if (c.incomparable > 0) parts.push(`${c.incomparable} incomparable`);
