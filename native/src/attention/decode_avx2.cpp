@@ -87,62 +87,109 @@ void scores_f16(const std::uint16_t* k, int D, int nsub, const float* q, int G, 
   }
 }
 
+// Lane i of the result is op over the 8 lanes of v[i]: a transposing tree, 21 shuffles and ops
+// for 8 reductions where one reduction per vector is a chain of 5. For a sum the tree adds in
+// hsum's order (the halves, then lanes two apart, then neighbours), so each total has hsum's bits.
+template <class Op>
+inline __m256 lane_totals8(const __m256 (&v)[8], Op op) {
+  __m256 t[4], u[2];
+  // t[i] = [v[i]'s 4 partials | v[i + 4]'s 4 partials]
+  for (int i = 0; i < 4; ++i)
+    t[i] = op(_mm256_permute2f128_ps(v[i], v[i + 4], 0x20), _mm256_permute2f128_ps(v[i], v[i + 4], 0x31));
+  // u[0] = [v0: 2, v1: 2 | v4: 2, v5: 2], u[1] the same for v2, v3, v6, v7
+  for (int i = 0; i < 2; ++i)
+    u[i] = op(_mm256_shuffle_ps(t[2 * i], t[2 * i + 1], 0x44), _mm256_shuffle_ps(t[2 * i], t[2 * i + 1], 0xEE));
+  return op(_mm256_shuffle_ps(u[0], u[1], 0x88), _mm256_shuffle_ps(u[0], u[1], 0xDD));
+}
+
 // The query of one K group as one int16 level (QuantQuery's hi/s_hi/b_hi fields, the
 // buffers VNNI uses for its two int8 levels: G·D int16 take the same 2·G·D bytes): q16_c =
 // round(q_c·ks_c / s16), s16 = max|q·ks| / L. L keeps every score's integer sum exact in
 // int32: Σ_c |q16|·ku ≤ D·255·L < 2^31 (L = 32767 up to D = 256). The rounding step is
 // max|q'|/32767, finer than the two-level int8 query's max|q'|/(127·254).
-// NC > 0: D = 8·NC, fully unrolled (the common widths: a loop over a run-time width left each
-// head's short sum and max chains serial).
+//
+// It runs once per 64-token K group, so per token it costs a tenth of the score kernel's
+// arithmetic; one head at a time it cost a quarter of the score kernel's time, each head's
+// horizontal max, division and sum a serial chain. Here 8 heads share one vector for their
+// reductions, divisions and scales, as in the AVX-512 VNNI preparation, with the same bits.
+// NC > 0: D = 8·NC, fully unrolled (the common widths).
 template <int NC>
-void prepare_query_i16_w(const float* qs, const float* ks, const float* mid, int G, int D, bool int_levels,
-                         const QueryBuffers& out) {
+void prepare_heads_i16(const float* qs, const float* ks, const float* mid, int G, int D, bool int_levels,
+                       const QueryBuffers& out) {
   if constexpr (NC > 0) D = 8 * NC;
   const int L = static_cast<int>(std::min<long long>(32767, 2147483647LL / (255LL * D)));
-  for (int h = 0; h < G; ++h) {
-    const float* q = qs + h * D;
-    __m256 z[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, am[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-    auto step = [&](int c, int j) {
-      const __m256 qc = _mm256_loadu_ps(q + c);
-      z[j] = _mm256_fmadd_ps(qc, _mm256_loadu_ps(mid + c), z[j]);
-      am[j] = _mm256_max_ps(am[j], _mm256_and_ps(absmask, _mm256_mul_ps(qc, _mm256_loadu_ps(ks + c))));
-    };
-    if constexpr (NC > 0) {
-      for (int i = 0; i < NC; ++i) step(8 * i, i & 1);
-    } else {
-      for (int c = 0; c < D; c += 8) step(c, (c >> 3) & 1);
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const auto add = [](__m256 a, __m256 b) { return _mm256_add_ps(a, b); };
+  for (int h0 = 0; h0 < G; h0 += 8) {
+    const int gh = std::min(8, G - h0);
+    __m256 z[8], amax[8];
+    for (int h = 0; h < 8; ++h) z[h] = amax[h] = _mm256_setzero_ps();
+    for (int h = 0; h < gh; ++h) {
+      const float* q = qs + (h0 + h) * D;
+      // Two chains each for the sum and the max.
+      __m256 zz[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, am[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+      auto step = [&](int c, int j) {
+        const __m256 qc = _mm256_loadu_ps(q + c);
+        zz[j] = _mm256_fmadd_ps(qc, _mm256_loadu_ps(mid + c), zz[j]);
+        am[j] = _mm256_max_ps(am[j], _mm256_and_ps(absmask, _mm256_mul_ps(qc, _mm256_loadu_ps(ks + c))));
+      };
+      if constexpr (NC > 0) {
+        for (int i = 0; i < NC; ++i) step(8 * i, i & 1);
+      } else {
+        for (int c = 0; c < D; c += 8) step(c, (c >> 3) & 1);
+      }
+      z[h] = _mm256_add_ps(zz[0], zz[1]);
+      amax[h] = _mm256_max_ps(am[0], am[1]);
     }
-    const __m256 amax = _mm256_max_ps(am[0], am[1]);
-    out.zq[h] = hsum(_mm256_add_ps(z[0], z[1]));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, lane_totals8(z, add));
+    std::memcpy(out.zq + h0, lanes, sizeof(float) * gh);
     if (!int_levels) continue;
-    const float at = hmax(amax);
-    const float s16 = at / static_cast<float>(L);
-    const __m256 inv = _mm256_set1_ps(s16 > 0.0f ? 1.0f / s16 : 0.0f);
-    auto* q16 = reinterpret_cast<std::int16_t*>(out.hi) + h * D;
-    __m256i sum = _mm256_setzero_si256();
-    for (int c = 0; c < D; c += 8) {
-      // |q·ks·inv| ≤ L (up to one rounding), so the int32 → int16 pack never saturates.
-      const __m256 f = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(q + c), _mm256_loadu_ps(ks + c)), inv);
-      const __m256i i = _mm256_cvtps_epi32(f);
-      sum = _mm256_add_epi32(sum, i);
-      const __m128i packed = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(q16 + c), packed);
+    const __m256 at = lane_totals8(amax, [](__m256 a, __m256 b) { return _mm256_max_ps(a, b); });
+    const __m256 s16 = _mm256_div_ps(at, _mm256_set1_ps(static_cast<float>(L)));
+    // 1/s16, and 0 for a head whose scaled query is all zero
+    const __m256 inv = _mm256_and_ps(_mm256_cmp_ps(s16, _mm256_setzero_ps(), _CMP_GT_OQ),
+                                     _mm256_div_ps(_mm256_set1_ps(1.0f), s16));
+    _mm256_store_ps(lanes, s16);
+    std::memcpy(out.s_hi + h0, lanes, sizeof(float) * gh);
+    alignas(32) float invs[8];
+    _mm256_store_ps(invs, inv);
+    __m256 sums[8];
+    for (int h = 0; h < 8; ++h) sums[h] = _mm256_setzero_ps();
+    for (int h = 0; h < gh; ++h) {
+      const float* q = qs + (h0 + h) * D;
+      auto* q16 = reinterpret_cast<std::int16_t*>(out.hi) + (h0 + h) * D;
+      const __m256 vinv = _mm256_set1_ps(invs[h]);
+      __m256i sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+      auto step = [&](int c, int j) {
+        // |q·ks·inv| ≤ L (up to one rounding), so the int32 → int16 pack never saturates.
+        const __m256 f = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(q + c), _mm256_loadu_ps(ks + c)), vinv);
+        const __m256i i = _mm256_cvtps_epi32(f);
+        sum[j] = _mm256_add_epi32(sum[j], i);
+        const __m128i packed = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(q16 + c), packed);
+      };
+      if constexpr (NC > 0) {
+        for (int i = 0; i < NC; ++i) step(8 * i, i & 1);
+      } else {
+        for (int c = 0; c < D; c += 8) step(c, (c >> 3) & 1);
+      }
+      // |Σ| ≤ D·L < 2^24: exact as a float in any order.
+      sums[h] = _mm256_cvtepi32_ps(_mm256_add_epi32(sum[0], sum[1]));
     }
-    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
-    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
-    out.s_hi[h] = s16;
-    out.b_hi[h] = 128 * _mm_cvtsi128_si32(t);
+    const __m256i b = _mm256_slli_epi32(_mm256_cvttps_epi32(lane_totals8(sums, add)), 7);
+    alignas(32) std::int32_t bl[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bl), b);
+    std::memcpy(out.b_hi + h0, bl, sizeof(std::int32_t) * gh);
   }
 }
 
 void prepare_query_i16(const float* qs, const float* ks, const float* mid, int G, int D, bool int_levels,
                        const QueryBuffers& out) {
   switch (D) {
-    case 64: prepare_query_i16_w<8>(qs, ks, mid, G, D, int_levels, out); break;
-    case 128: prepare_query_i16_w<16>(qs, ks, mid, G, D, int_levels, out); break;
-    default: prepare_query_i16_w<0>(qs, ks, mid, G, D, int_levels, out); break;
+    case 64: prepare_heads_i16<8>(qs, ks, mid, G, D, int_levels, out); break;
+    case 128: prepare_heads_i16<16>(qs, ks, mid, G, D, int_levels, out); break;
+    default: prepare_heads_i16<0>(qs, ks, mid, G, D, int_levels, out); break;
   }
 }
 
