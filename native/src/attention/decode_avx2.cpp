@@ -541,18 +541,11 @@ void apply_outliers_avx2(const std::int32_t* row_ptr, const std::uint16_t* col, 
   const int f0 = row_ptr[t0];
   const int n = t1 - t0;
   {
-    // The ranges may run past their arrays (and col/val are null for a cache without
-    // outliers): a prefetch never faults, so the addresses are formed as integers.
-    const auto span = [](const void* p, std::size_t bytes) {
-      const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
-      if (a == 0) return;
-      for (std::uintptr_t l = a & ~std::uintptr_t{63}; l < a + bytes; l += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(l), _MM_HINT_T1);
-    };
+    // col and val are null for a cache without outliers.
     const int f1 = row_ptr[t1], fn = std::max(f1 - f0, n);
-    span(row_ptr + t1, static_cast<std::size_t>(n + 1) * sizeof(std::int32_t));
-    if (col) span(col + f1, static_cast<std::size_t>(fn) * sizeof(std::uint16_t));
-    if (val) span(val + f1, static_cast<std::size_t>(fn) * sizeof(float));
+    prefetch_span_l2(row_ptr + t1, static_cast<std::size_t>(n + 1) * sizeof(std::int32_t));
+    if (col) prefetch_span_l2(col + f1, static_cast<std::size_t>(fn) * sizeof(std::uint16_t));
+    if (val) prefetch_span_l2(val + f1, static_cast<std::size_t>(fn) * sizeof(float));
   }
   if (f0 == row_ptr[t1]) return;
   const int nf = row_ptr[t0 + 1] - f0;

@@ -221,17 +221,12 @@ bool fuse_outliers(const OutlierCsr& csr, int a, int b, int G, int D, Scratch& s
   // row pointer or column that comes from DRAM stalls the whole thread (it was ~10 % of int8
   // decode's time on AVX2, docs/MEASUREMENTS.md). rp[e] was prefetched one group earlier.
   const int last = static_cast<int>(csr.row_ptr.size()) - 1;
-  const auto prefetch = [](const void* p, std::size_t bytes) {
-    const auto first = reinterpret_cast<std::uintptr_t>(p);
-    for (std::uintptr_t l = first & ~std::uintptr_t{63}; l < first + bytes; l += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(l), _MM_HINT_T1);
-  };
   if (b < last) {
     const int e = rp[std::min(last, b + kKvGroup)];
-    prefetch(csr.val.data() + rp[b], sizeof(float) * (e - rp[b]));
-    if (!csr.col.empty()) prefetch(csr.col.data() + rp[b], sizeof(std::uint16_t) * (e - rp[b]));
+    detail::prefetch_span_l2(csr.val.data() + rp[b], sizeof(float) * (e - rp[b]));
+    detail::prefetch_span_l2(csr.col.data() + rp[b], sizeof(std::uint16_t) * (e - rp[b]));
     const int r1 = std::min(last, b + kKvGroup), r2 = std::min(last, b + 2 * kKvGroup);
-    prefetch(rp + r1, sizeof(std::int32_t) * (r2 - r1 + 1));
+    detail::prefetch_span_l2(rp + r1, sizeof(std::int32_t) * (r2 - r1 + 1));
   }
   if (nf == 0) return true;
   const std::uint16_t* cols = csr.col.data() + f0;

@@ -36,14 +36,6 @@ inline __mmask32 lanes32(int k) {
   return static_cast<__mmask32>(k >= 32 ? 0xFFFFFFFFu : (1u << std::max(k, 0)) - 1u);
 }
 
-// L2 prefetch of [p, p + bytes), one per 64-byte line; the range may run past the end of its
-// array (a prefetch never faults), so the address is formed as an integer.
-inline void prefetch_span_l2(const void* p, std::size_t bytes) {
-  const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
-  for (std::uintptr_t l = a & ~std::uintptr_t{63}; l < a + bytes; l += 64)
-    _mm_prefetch(reinterpret_cast<const char*>(l), _MM_HINT_T1);
-}
-
 // Lane i of the result is op over the 16 lanes of v[i]. A transposing tree (halves of pairs of
 // vectors, then quarters, ...) does 16 reductions in 46 shuffles and ops, where one
 // reduction per vector takes 8. Used for max and for sums of integers (exact in any order).
