@@ -350,6 +350,36 @@ describe('A/B verdicts', () => {
   });
 });
 
+describe('A/B: a base build identical to the head', () => {
+  const digest = 'ab'.repeat(32);
+  // the head's one plain run: samples, no rounds
+  const plain = (name: string, v: number): Metric => ({ ...abMetric(name, [v]), rounds: undefined });
+
+  it('passes every metric without a paired test and still judges the head against its gates', () => {
+    const l = abLane(
+      [plain('fused_gflops', 90), plain('peer_gflops', 300)],
+      baseSide([], { identical: digest }),
+    );
+    const r = judge(l);
+    const fused = find(r, 'fused_gflops');
+    expect(fused).toMatchObject({ state: 'pass' });
+    expect(fused.reason).toMatch(/byte-identical .*abababababab/);
+    expect(fused.ab).toBeUndefined();
+    // the floor of 100 is missed by the head's own value: identical to the base or not, it fails
+    expect(find(r, 'fused_gflops', 'gate').state).toBe('regressed');
+    expect(r.lanes[0]?.ab?.baseStatus).toBe('identical');
+    expect(r.lanes[0]?.summary).toMatch(/byte-identical, no A\/B rounds/);
+    expect(r.conclusion).toBe('failure');
+  });
+
+  it('a healthy head on an identical base succeeds, and nothing of the base is missing', () => {
+    const l = abLane([plain('fused_gflops', 400)], baseSide([], { identical: digest }));
+    const r = judge(l);
+    expect(r.lanes[0]?.verdicts.filter((v) => v.state !== 'pass')).toEqual([]);
+    expect(r.conclusion).toBe('success');
+  });
+});
+
 describe('A/B: what one side lacks', () => {
   it('a metric the base did not measure is new', () => {
     const base = baseRounds();

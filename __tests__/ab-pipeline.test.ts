@@ -1,8 +1,10 @@
 // `infeng-perf ab` end to end on the smoke profile, in a temporary clone of this repository:
-// the base (HEAD~1, whose native/ differs) is exported, built and measured in alternating rounds
-// beside the head, and compare judges the paired rounds. Then the bad inputs: a base ref that is
-// not in the clone, and a base that does not build; each falls back to the committed baselines
-// with the reason in the report, the head still measured.
+// the base (HEAD~2, whose GEMM code differs) is exported, built and measured in alternating
+// rounds beside the head, and compare judges the paired rounds. A base whose native/ differs
+// from the head's by a comment only (HEAD~1) builds to the same bytes: no rounds, the head runs
+// once. Then the bad inputs: a base ref that is not in the clone, and a base that does not
+// build; each falls back to the committed baselines with the reason in the report, the head
+// still measured.
 import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
@@ -38,7 +40,13 @@ beforeAll(() => {
   mkdirSync(path.join(repo, 'build'), { recursive: true });
   const toolchain = path.join(root, 'build', 'toolchain.env');
   if (existsSync(toolchain)) copyFileSync(toolchain, path.join(repo, 'build', 'toolchain.env'));
-  // a head whose native/ differs from its base's, so the base is a build of its own
+  // HEAD~1: a change to the GEMM driver's object code (a variable the linker keeps)
+  appendFileSync(
+    path.join(repo, 'native', 'src', 'gemm', 'gemm_driver.cpp'),
+    '\nextern "C" {\nint infeng_ab_test_marker = 2;\n}\n',
+  );
+  git('commit', '--quiet', '-am', 'a variable in the GEMM driver');
+  // HEAD: a comment only; its native/ tree differs from HEAD~1's, its binaries do not
   appendFileSync(path.join(repo, 'native', 'src', 'gemm', 'gemm_driver.cpp'), '\n// head\n');
   git('commit', '--quiet', '-am', 'head: a comment in the GEMM driver');
   // a branch whose native/ does not compile
@@ -55,15 +63,15 @@ beforeAll(() => {
 }, 120_000);
 
 describe('ab on the smoke profile', () => {
-  it('measures the head against HEAD~1 in paired rounds and judges them', async () => {
-    const results = await abStage(config, 'HEAD~1', quiet);
+  it('measures the head against HEAD~2 in paired rounds and judges them', async () => {
+    const results = await abStage(config, 'HEAD~2', quiet);
     expect(results.abFallback).toBeUndefined();
     expect(results.ab).toMatchObject({
-      baseRef: 'HEAD~1',
-      baseCommit: git('rev-parse', 'HEAD~1'),
+      baseRef: 'HEAD~2',
+      baseCommit: git('rev-parse', 'HEAD~2'),
       baseCached: false,
     });
-    expect(results.ab?.baseNativeTree).toBe(git('rev-parse', 'HEAD~1:native'));
+    expect(results.ab?.baseNativeTree).toBe(git('rev-parse', 'HEAD~2:native'));
     const lane = results.lanes[0]!;
     expect(lane.status).toBe('ok');
     expect(lane.base?.status).toBe('ok');
@@ -88,11 +96,27 @@ describe('ab on the smoke profile', () => {
     expect(ab.every((v) => ['pass', 'improved', 'regressed', 'noisy'].includes(v.state))).toBe(true);
     expect(out.report.lanes[0]!.ab).toMatchObject({ rounds, baseStatus: 'ok' });
     expect(out.markdown).toContain(`Changes against the base (${results.ab!.baseCommit.slice(0, 12)}`);
-    expect(out.terminal).toContain('A/B against HEAD~1');
+    expect(out.terminal).toContain('A/B against HEAD~2');
 
     // the second time, the base's export is reused
-    const again = await abStage(config, 'HEAD~1', quiet);
+    const again = await abStage(config, 'HEAD~2', quiet);
     expect(again.ab?.baseCached).toBe(true);
+  }, 600_000);
+
+  it('a base that differs by a comment builds to the same bytes: no rounds, every A/B verdict passes', async () => {
+    const results = await abStage(config, 'HEAD~1', quiet);
+    expect(results.ab?.baseNativeTree).not.toBe(git('rev-parse', 'HEAD:native'));
+    const lane = results.lanes[0]!;
+    expect(lane.status).toBe('ok');
+    expect(lane.base).toMatchObject({ status: 'ok', cases: [] });
+    expect(lane.base?.identical).toMatch(/^[0-9a-f]{64}$/);
+    expect(lane.info.ab_rounds).toBe(0);
+    const out = await compareStage(config, results);
+    const ab = out.report.lanes[0]!.verdicts.filter((v) => v.source === 'ab');
+    expect(ab.length).toBeGreaterThan(10);
+    expect(ab.every((v) => v.state === 'pass' && /byte-identical/.test(v.reason))).toBe(true);
+    expect(out.report.lanes[0]!.ab?.baseStatus).toBe('identical');
+    expect(out.markdown).toContain("is byte-identical to the head's, so it was not run again");
   }, 600_000);
 
   it('a base ref that is not in the clone: the head is measured, the baselines judge, the report says why', async () => {

@@ -1,10 +1,12 @@
 // A/B rounds: the ABBA order, the pooling of each side's rounds into one lane result, and the
 // runner that alternates the sides, adds rounds while inconclusive, and keeps the head when the
 // base fails. The lane is a fake whose result depends on the build dir it is given.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { firstInRound } from '../src/lanes/ab-order.js';
-import { runLaneAb, runLanesAb, type AbPlan, type AbSides } from '../src/lanes/ab-runner.js';
+import { identicalBuilds, runLaneAb, runLanesAb, type AbPlan, type AbSides } from '../src/lanes/ab-runner.js';
 import type { Lane, LaneContext } from '../src/lanes/lane.js';
 import type { LaneName } from '../src/model/lanes.js';
 import type { CaseResult, LaneResult, Metric } from '../src/model/results.js';
@@ -436,6 +438,70 @@ describe('runLaneAb', () => {
     expect(written.result.base?.status).toBe('ok');
     expect(findMetric(written.result, 'c1', 'gflops').samples).toHaveLength(9);
     expect(r.artifacts).toEqual(['gemm.csv']);
+  });
+});
+
+describe('runLaneAb on identical builds', () => {
+  // each side's "build": a bench file and a data folder, written per test
+  function builds(head: string, base: string, data = { head: 'model', base: 'model' }) {
+    const root = mkdtempSync(path.join(tmpdir(), 'ab-identical-'));
+    for (const [side, bench] of [
+      ['head', head],
+      ['base', base],
+    ] as const) {
+      mkdirSync(path.join(root, side, 'testdata'), { recursive: true });
+      writeFileSync(path.join(root, side, 'bench'), bench);
+      writeFileSync(path.join(root, side, 'testdata', 'm.bin'), data[side]);
+    }
+    return (buildDir: string) => {
+      const side = buildDir === BASE_DIR ? 'base' : 'head';
+      return [path.join(root, side, 'bench'), path.join(root, side, 'testdata')];
+    };
+  }
+
+  it('runs the head once with the profile repetitions and marks the base identical', async () => {
+    const lane = { ...fakeLane(), inputs: builds('ELF same', 'ELF same') };
+    const log: string[] = [];
+    const r = await runLaneAb(lane, sides({}, log), plan(), () => true);
+    expect(sequence(lane)).toBe('H');
+    // the head context as a plain run gets it: its own repetitions and reports dir, all work done
+    expect(lane.calls[0]).toMatchObject({ repetitions: 99, reportsDir: REPORTS, abRound: undefined });
+    expect(r.base).toMatchObject({ status: 'ok', cases: [] });
+    expect(r.base?.identical).toMatch(/^[0-9a-f]{64}$/);
+    expect(r.info.ab_rounds).toBe(0);
+    expect(log.join('\n')).toMatch(/byte-identical/);
+  });
+
+  it('measures both sides when one byte of the bench differs, or of the data it reads', async () => {
+    for (const inputs of [
+      builds('ELF same', 'ELF samE'),
+      builds('ELF same', 'ELF same', { head: 'model', base: 'modeL' }),
+    ]) {
+      const lane = { ...fakeLane(), inputs };
+      const r = await runLaneAb(lane, sides(), plan({ rounds: 2, maxRounds: 2 }), () => false);
+      expect(sequence(lane)).toBe('B H H B');
+      expect(r.base?.identical).toBeUndefined();
+    }
+  });
+
+  it('measures both sides when an input cannot be read, or when the plan asks for an A/A run', async () => {
+    const missing = { ...fakeLane(), inputs: (b: string) => [path.join(b, 'no-such-bench')] };
+    await runLaneAb(missing, sides(), plan({ rounds: 2, maxRounds: 2 }), () => false);
+    expect(sequence(missing)).toBe('B H H B');
+    const forced = { ...fakeLane(), inputs: builds('ELF same', 'ELF same') };
+    const r = await runLaneAb(
+      forced,
+      sides(),
+      plan({ rounds: 2, maxRounds: 2, measureIdentical: true }),
+      () => false,
+    );
+    expect(sequence(forced)).toBe('B H H B');
+    expect(r.info.ab_rounds).toBe(2);
+  });
+
+  it('a lane that lists no inputs is always measured on both sides', async () => {
+    const lane = fakeLane();
+    expect(identicalBuilds(lane, HEAD_DIR, BASE_DIR)).toBeUndefined();
   });
 });
 

@@ -58070,6 +58070,7 @@ function metricFromSamples(name, spec, samples) {
 
 
 
+
 // quick is what a developer runs before pushing; full is the calibration and nightly grid;
 // smoke exists for the pipeline's own integration test and finishes in seconds.
 const GEMM_GRIDS = {
@@ -58203,6 +58204,7 @@ function gemmResultFromJson(text, planned) {
 const gemmLane = {
     name: 'gemm',
     targets: ['infeng_gemm_bench'],
+    inputs: (buildDir) => [external_node_path_default().join(buildDir, 'bench', 'infeng_gemm_bench')],
     plannedCases(profile) {
         const g = GEMM_GRIDS[profile];
         return g.m.flatMap((m) => g.h.flatMap((h) => g.r.map((r) => gemmCaseId(m, h, r))));
@@ -58544,6 +58546,9 @@ function childArgs(grid, root, ctx, outFile) {
 const tokenizerLane = {
     name: 'tokenizer',
     targets: ['infeng_tokenizer_addon'],
+    // the addon, the child that drives it and the side's own corpus; the tokenizer files and the
+    // peers come from the same node_modules on both sides
+    inputs: (buildDir) => [addonPath(buildDir), laneChildPath(buildDir), corpusDir(rootOfBuildDir(buildDir))],
     plannedCases(profile) {
         return [...TOKENIZER_GRIDS[profile].models, ...TOKENIZER_GRIDS[profile].families];
     },
@@ -58759,6 +58764,12 @@ const ATTN_DECODE_REPORT = {
 const writeAttnDecodeReports = (result, reportsDir) => writeAttnReports(ATTN_DECODE_REPORT, result, reportsDir);
 
 ;// CONCATENATED MODULE: ./src/lanes/attention/lane.ts
+// What the two attention lanes (attn-decode, attn-prefill) share: both benches take the same
+// shape grid and flags, name their cases "<bench>/q<Q>kv<KV>d<D>/<axis><N>" plus a model-level
+// perplexity case, report per-case facts and counters the same way, and run the same way (a
+// failed run is an error result, never an exception). Each lane keeps its own grid, sequence
+// axis, metric tables and report files, and describes them to attnLane.
+
 
 
 
@@ -58871,6 +58882,11 @@ function attnLane(spec) {
     return {
         name: lane,
         targets: [spec.bin],
+        // the bench and the model it reads through <build>/testdata (native/src/attention/CMakeLists.txt)
+        inputs: (buildDir) => [
+            external_node_path_default().join(buildDir, 'bench', spec.bin),
+            external_node_path_default().join(buildDir, 'testdata', 'stories260K.bin'),
+        ],
         plannedCases,
         samplesPerMetric: (profile) => spec.grids[profile].repetitions,
         writeReports: spec.writeReports,
@@ -59484,6 +59500,12 @@ function writeSchedReports(result, reportsDir) {
 }
 
 ;// CONCATENATED MODULE: ./src/lanes/sched/lane.ts
+// The scheduler lane: multi-adapter serving under a seeded Zipf trace. The bench
+// (native/bench/sched_bench.cpp) probes the real kernels into a cost table each repetition,
+// runs every policy on the same trace in virtual time and searches each policy's capacity; a
+// short real-thread run checks the simulation. This adapter picks the sweep and the knobs per
+// profile and turns the bench's `<policy>.<metric>` counters into one case per policy and point.
+
 
 
 
@@ -59895,6 +59917,7 @@ function schedResultFromJson(text, planned) {
 const schedLane = {
     name: 'sched',
     targets: ['infeng_sched_bench'],
+    inputs: (buildDir) => [external_node_path_default().join(buildDir, 'bench', 'infeng_sched_bench')],
     plannedCases: schedPlannedCases,
     samplesPerMetric: (profile) => SCHED_GRIDS[profile].repetitions,
     writeReports: writeSchedReports,
@@ -59995,6 +60018,7 @@ function buildConfig(raw, env = process.env) {
         ...(raw.historyBranch ? { historyBranch: raw.historyBranch } : {}),
         charts: raw.charts ?? true,
         showIncomparable: raw.showIncomparable ?? false,
+        measureIdentical: raw.measureIdentical ?? false,
     };
 }
 
@@ -60817,6 +60841,46 @@ async function servedRounds(adapter, ctxFor, plan, needsMore, log, now = Date.no
     }
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/lanes/lane-inputs.ts
+// The digest of what a lane runs: the bytes of its binaries and of the data they read, in the
+// order the lane lists them, folders walked in name order. Paths are not part of it (only the
+// names inside a folder), so the same build in another folder, an A/B run's base, digests the
+// same. Symbolic links are followed: <build>/testdata is a link to the sources' testdata/.
+
+
+
+function addPath(hash, file, name) {
+    const st = (0,external_node_fs_.statSync)(file);
+    if (st.isDirectory()) {
+        hash.update(`dir ${name}\n`);
+        for (const entry of (0,external_node_fs_.readdirSync)(file).sort())
+            addPath(hash, external_node_path_default().join(file, entry), `${name}/${entry}`);
+        return;
+    }
+    const bytes = (0,external_node_fs_.readFileSync)(file);
+    hash.update(`file ${name} ${bytes.length}\n`);
+    hash.update(bytes);
+}
+/**
+ * sha-256 over the listed files and folders, or undefined when one of them cannot be read (a
+ * lane whose inputs are unknown is measured, never assumed unchanged).
+ */
+function inputsDigest(files) {
+    if (files.length === 0)
+        return undefined;
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    try {
+        for (const [i, file] of files.entries())
+            addPath(hash, file, String(i));
+    }
+    catch {
+        return undefined;
+    }
+    return hash.digest('hex');
+}
+
 ;// CONCATENATED MODULE: ./src/lanes/ab-runner.ts
 // A/B: each lane runs the base's binaries and the head's alternately, in rounds, the order
 // flipping every round (src/lanes/ab-order.ts). Each round is a short run of every case. After
@@ -60826,7 +60890,11 @@ async function servedRounds(adapter, ctxFor, plan, needsMore, log, now = Date.no
 // runs on serving benches instead, one case at a time (src/lanes/ab-served.ts).
 //
 // The lanes are the head's adapters in both sides: only the binaries differ. A base whose bench
-// does not take a flag the head passes fails its side, and the head is still measured.
+// does not take a flag the head passes fails its side, and the head is still measured. A lane
+// whose base build is byte-identical to the head's (binaries and data, src/lanes/lane-inputs.ts)
+// would be an A/A run: it gets no rounds, only the head's one run for its gates, unless the plan
+// asks to measure it anyway (the gate's own A/A proof).
+
 
 
 
@@ -60841,6 +60909,25 @@ async function runSide(adapter, ctx) {
     catch (e) {
         return emptyResult(adapter.name, 'error', 'run', e instanceof Error ? e.message : String(e));
     }
+}
+/** The digest both builds share for the lane, or undefined when they differ or cannot be read. */
+function identicalBuilds(adapter, headBuild, baseBuild) {
+    if (!adapter.inputs)
+        return undefined;
+    const head = inputsDigest(adapter.inputs(headBuild));
+    return head !== undefined && head === inputsDigest(adapter.inputs(baseBuild)) ? head : undefined;
+}
+/** Base and head run the same bytes: the head's one plain run, the base marked identical. */
+async function identicalRun(adapter, head, digest, now) {
+    head.log(`lane ${adapter.name}: the base's build of this lane is byte-identical to the head's (sha-256 ${digest.slice(0, 12)}); no A/B rounds, the head runs once for its gates`);
+    const start = now();
+    const result = await runSide(adapter, head);
+    return {
+        ...result,
+        base: { status: 'ok', path: result.path, cases: [], durationS: 0, info: {}, identical: digest },
+        durationS: (now() - start) / 1000,
+        info: { ...result.info, ab_rounds: 0 },
+    };
 }
 /**
  * Runs one lane in A/B rounds and returns the head's result with the base's beside it.
@@ -60872,6 +60959,11 @@ async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
             log: (l) => log(`${side}: ${l}`),
         };
     };
+    if (!baseMissing && plan.measureIdentical !== true) {
+        const digest = identicalBuilds(adapter, head.buildDir, baseCtx.buildDir);
+        if (digest)
+            return identicalRun(adapter, head, digest, now);
+    }
     const start = now();
     const rounds = (!baseMissing && plan.serve === true
         ? await servedRounds(adapter, ctxFor, plan, needsMore, log, now)
@@ -62198,6 +62290,12 @@ function baseUnusable(base) {
 }
 /** The base's side of a metric, or why it has none (then the metric is `new` or `incomparable`). */
 function pairedInputs(lane, c, m, rules) {
+    if (lane.base?.identical) {
+        return {
+            state: 'pass',
+            reason: `the base's build of this lane is byte-identical to the head's (sha-256 ${lane.base.identical.slice(0, 12)}): the same code on the same data, not measured twice`,
+        };
+    }
     const unusable = baseUnusable(lane.base);
     if (unusable)
         return { state: 'new', reason: `${unusable}: not compared` };
@@ -62395,7 +62493,7 @@ function abLaneSummary(lane, verdicts) {
     return {
         rounds,
         ...(mdes.length > 0 ? { mdePct: stats_median(mdes) } : {}),
-        baseStatus: lane.base?.status ?? 'absent',
+        baseStatus: lane.base?.identical ? 'identical' : (lane.base?.status ?? 'absent'),
         ...(lane.base?.error ? { baseError: lane.base.error.message.split('\n')[0] ?? '' } : {}),
     };
 }
@@ -63488,6 +63586,9 @@ function compareLane(lane, machine, baselineInput, rules, notes, ab = false, pro
         const mde = abSummary.mdePct !== undefined ? `±${abSummary.mdePct.toFixed(1)} %` : 'none';
         summary += `; ${abSummary.rounds} A/B rounds, smallest detectable change ${mde}`;
     }
+    else if (abSummary?.baseStatus === 'identical') {
+        summary += "; the base's build is byte-identical, no A/B rounds";
+    }
     return {
         ...base,
         conclusion,
@@ -63884,7 +63985,7 @@ const laneSchema = {
         base: {
             type: 'object',
             required: ['status', 'path', 'cases', 'durationS', 'info'],
-            properties: sideProperties,
+            properties: { ...sideProperties, identical: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
         },
         abOrder: { type: 'array', items: { enum: ['base', 'head'] } },
     },
@@ -65721,7 +65822,10 @@ function headSection(report) {
 function notesSection(report) {
     const items = [];
     for (const l of report.lanes) {
-        if (l.ab && l.ab.baseStatus !== 'ok') {
+        if (l.ab?.baseStatus === 'identical') {
+            items.push(`**${escapeMarkdown(l.lane)}**: the base's build of this lane (its binaries and the data they read) is byte-identical to the head's, so it was not run again; the head ran once for its gates.`);
+        }
+        else if (l.ab && l.ab.baseStatus !== 'ok') {
             items.push(`**${escapeMarkdown(l.lane)}**: the base side did not run (${escapeMarkdown(l.ab.baseStatus)}${l.ab.baseError ? `: ${escapeMarkdown(l.ab.baseError)}` : ''}); the head's metrics were not compared, its gates were judged.`);
         }
         if (l.error) {
@@ -65985,7 +66089,9 @@ function renderTerminal(report, options = {}) {
     if (report.abFallback)
         notes.push(`A/B: ${report.abFallback}`);
     for (const l of report.lanes) {
-        if (l.ab && l.ab.baseStatus !== 'ok')
+        if (l.ab?.baseStatus === 'identical')
+            notes.push(`${l.lane}: the base's build is byte-identical to the head's; no A/B rounds`);
+        else if (l.ab && l.ab.baseStatus !== 'ok')
             notes.push(`${l.lane}: the base side did not run (${l.ab.baseStatus}${l.ab.baseError ? `: ${l.ab.baseError}` : ''})`);
         if (l.error)
             notes.push(`${l.lane} failed at ${l.error.step}: ${l.error.message.split(/\r?\n/).slice(-5).join(' | ')}`);
@@ -66213,6 +66319,7 @@ async function runAbLanes(config, base, headUnbuilt, rules, log) {
         repetitions: rules.ab.repetitions,
         laneBudgetMs: rules.ab.laneBudgetS * 1000,
         serve: rules.ab.serve,
+        measureIdentical: config.measureIdentical,
     }, (merged) => abInconclusive(merged, rules));
 }
 /** The `ab` section of results.json for a prepared base. */
@@ -69101,7 +69208,7 @@ function core_setSecret(secret) {
  * Prepends inputPath to the PATH (for this action and future actions)
  * @param inputPath
  */
-function addPath(inputPath) {
+function core_addPath(inputPath) {
     const filePath = process.env['GITHUB_PATH'] || '';
     if (filePath) {
         issueFileCommand('PATH', inputPath);
@@ -69694,8 +69801,6 @@ function readActionInputs(env) {
     };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/action/cache-key.ts
 // The key of the native build cache. The build is reusable exactly when the sources, the
 // compiler and the machine kind are the same, so the key is a hash of every file under
@@ -77006,6 +77111,7 @@ function src_program(setCode) {
         .command('ab')
         .description('A/B: build the base commit beside this checkout, run both in alternating rounds, judge the paired change'), { run: true })
         .requiredOption('--base <ref>', 'the commit to compare with (a SHA, a branch, HEAD~1)')
+        .option('--measure-identical', "run the A/B rounds even for a lane whose base build is byte-identical to the head's (an A/A run)")
         .action(async (o) => {
         setCode(await doAb(o));
     });

@@ -107,6 +107,8 @@ function abRun(label, base) {
       opt.profile,
       '--reports-dir',
       reports,
+      // an A/A run's two builds are byte-identical, which `ab` would otherwise not measure
+      '--measure-identical',
     ],
     { encoding: 'utf8', cwd: repo },
   );

@@ -40,6 +40,8 @@ export interface Config {
   charts: boolean;
   /** list incomparable metrics in the lane details (by default they are counted, not listed) */
   showIncomparable: boolean;
+  /** A/B: run the rounds even for a lane whose base build is byte-identical to the head's */
+  measureIdentical: boolean;
 }
 
 export interface RawOptions {
@@ -58,6 +60,7 @@ export interface RawOptions {
   historyBranch?: string;
   charts?: boolean;
   showIncomparable?: boolean;
+  measureIdentical?: boolean;
 }
 
 const DEFAULT_TIMEOUT_S: Record<Profile, number> = { smoke: 300, quick: 1200, full: 5400 };
@@ -123,5 +126,6 @@ export function buildConfig(raw: RawOptions, env: NodeJS.ProcessEnv = process.en
     ...(raw.historyBranch ? { historyBranch: raw.historyBranch } : {}),
     charts: raw.charts ?? true,
     showIncomparable: raw.showIncomparable ?? false,
+    measureIdentical: raw.measureIdentical ?? false,
   };
 }

@@ -190,6 +190,10 @@ function program(setCode: (code: number) => void): Command {
     { run: true },
   )
     .requiredOption('--base <ref>', 'the commit to compare with (a SHA, a branch, HEAD~1)')
+    .option(
+      '--measure-identical',
+      "run the A/B rounds even for a lane whose base build is byte-identical to the head's (an A/A run)",
+    )
     .action(async (o: RawOptions & { base: string }) => {
       setCode(await doAb(o));
     });

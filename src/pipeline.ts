@@ -257,6 +257,7 @@ export async function runAbLanes(
       repetitions: rules.ab.repetitions,
       laneBudgetMs: rules.ab.laneBudgetS * 1000,
       serve: rules.ab.serve,
+      measureIdentical: config.measureIdentical,
     },
     (merged) => abInconclusive(merged, rules),
   );

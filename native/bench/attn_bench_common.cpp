@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -78,8 +79,12 @@ void quiesce() {
 }
 
 std::string model_path(int& argc, char** argv) {
-  const auto v = take_flag(argc, argv, "model");
-  return v ? *v : std::string(INFENG_TESTDATA_DIR) + "/stories260K.bin";
+  if (const auto v = take_flag(argc, argv, "model")) return *v;
+  // <build>/bench/<this binary> → <build>/testdata/, the link CMake makes to the sources' testdata/
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) usage_error("--model: no default without /proc/self/exe (" + ec.message() + "); pass --model=PATH");
+  return (exe.parent_path().parent_path() / "testdata" / "stories260K.bin").string();
 }
 
 double nmse(const float* got, const float* ref, std::size_t n) {

@@ -302,7 +302,7 @@ void print_lane_flags() {
       "  --stream_bytes=N     cache rotation footprint per variant (default: 1 GiB)\n"
       "  --ppl_sequences=N    model samples of 512 tokens for the perplexity guard (default: 32)\n"
       "  --residual_groups=N  int8 cache: newest tokens kept FP16, in 64-token groups (default: 1)\n"
-      "  --model=PATH         llama2.c checkpoint (default: native/testdata/stories260K.bin)\n\n");
+      "  --model=PATH         llama2.c checkpoint (default: <build>/testdata/stories260K.bin, a link to native/testdata)\n\n");
 }
 
 void parse_lane_flags(int& argc, char** argv) {

@@ -202,7 +202,7 @@ void print_lane_flags() {
       "  --attn_seq=LIST      prompt lengths (default: 512,1024,2048,4096)\n"
       "  --tile=N             query/key rows per tile, a multiple of 16 (default: heuristic)\n"
       "  --ppl_sequences=N    model samples of 512 tokens for the perplexity guard (default: 8)\n"
-      "  --model=PATH         llama2.c checkpoint (default: native/testdata/stories260K.bin)\n\n");
+      "  --model=PATH         llama2.c checkpoint (default: <build>/testdata/stories260K.bin, a link to native/testdata)\n\n");
 }
 
 void parse_lane_flags(int& argc, char** argv) {

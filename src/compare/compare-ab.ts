@@ -190,7 +190,13 @@ function pairedInputs(
   c: CaseResult,
   m: Metric,
   rules: Rules,
-): PairedInputs | { state: 'new' | 'incomparable'; reason: string; bm?: Metric } {
+): PairedInputs | { state: 'new' | 'incomparable' | 'pass'; reason: string; bm?: Metric } {
+  if (lane.base?.identical) {
+    return {
+      state: 'pass',
+      reason: `the base's build of this lane is byte-identical to the head's (sha-256 ${lane.base.identical.slice(0, 12)}): the same code on the same data, not measured twice`,
+    };
+  }
   const unusable = baseUnusable(lane.base);
   if (unusable) return { state: 'new', reason: `${unusable}: not compared` };
   const baseCase = lane.base?.cases.find((x) => x.id === c.id);
@@ -414,7 +420,7 @@ export function abLaneSummary(
   return {
     rounds,
     ...(mdes.length > 0 ? { mdePct: median(mdes) } : {}),
-    baseStatus: lane.base?.status ?? 'absent',
+    baseStatus: lane.base?.identical ? 'identical' : (lane.base?.status ?? 'absent'),
     ...(lane.base?.error ? { baseError: lane.base.error.message.split('\n')[0] ?? '' } : {}),
   };
 }

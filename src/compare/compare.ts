@@ -228,6 +228,8 @@ function compareLane(
   if (abSummary && abSummary.baseStatus === 'ok') {
     const mde = abSummary.mdePct !== undefined ? `±${abSummary.mdePct.toFixed(1)} %` : 'none';
     summary += `; ${abSummary.rounds} A/B rounds, smallest detectable change ${mde}`;
+  } else if (abSummary?.baseStatus === 'identical') {
+    summary += "; the base's build is byte-identical, no A/B rounds";
   }
   return {
     ...base,

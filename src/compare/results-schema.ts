@@ -68,7 +68,7 @@ const laneSchema = {
     base: {
       type: 'object',
       required: ['status', 'path', 'cases', 'durationS', 'info'],
-      properties: sideProperties,
+      properties: { ...sideProperties, identical: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
     },
     abOrder: { type: 'array', items: { enum: ['base', 'head'] } },
   },

@@ -6,7 +6,10 @@
 // runs on serving benches instead, one case at a time (src/lanes/ab-served.ts).
 //
 // The lanes are the head's adapters in both sides: only the binaries differ. A base whose bench
-// does not take a flag the head passes fails its side, and the head is still measured.
+// does not take a flag the head passes fails its side, and the head is still measured. A lane
+// whose base build is byte-identical to the head's (binaries and data, src/lanes/lane-inputs.ts)
+// would be an A/A run: it gets no rounds, only the head's one run for its gates, unless the plan
+// asks to measure it anyway (the gate's own A/A proof).
 import path from 'node:path';
 import type { LaneName } from '../model/lanes.js';
 import type { LaneResult } from '../model/results.js';
@@ -17,6 +20,7 @@ import { emptyResult } from './runner.js';
 import { laneStartLine, withHeartbeat } from './progress.js';
 import { firstInRound } from './ab-order.js';
 import { servedRounds } from './ab-served.js';
+import { inputsDigest } from './lane-inputs.js';
 
 export interface AbPlan {
   /** rounds every lane runs */
@@ -29,6 +33,8 @@ export interface AbPlan {
   laneBudgetMs: number;
   /** true: a lane whose bench can serve runs on serving benches (rules.yml `ab.serve`) */
   serve?: boolean;
+  /** true: run the rounds even for a lane whose base build is identical to the head's */
+  measureIdentical?: boolean;
 }
 
 export interface AbSides {
@@ -46,6 +52,33 @@ async function runSide(adapter: Lane, ctx: LaneContext): Promise<LaneResult> {
   } catch (e) {
     return emptyResult(adapter.name, 'error', 'run', e instanceof Error ? e.message : String(e));
   }
+}
+
+/** The digest both builds share for the lane, or undefined when they differ or cannot be read. */
+export function identicalBuilds(adapter: Lane, headBuild: string, baseBuild: string): string | undefined {
+  if (!adapter.inputs) return undefined;
+  const head = inputsDigest(adapter.inputs(headBuild));
+  return head !== undefined && head === inputsDigest(adapter.inputs(baseBuild)) ? head : undefined;
+}
+
+/** Base and head run the same bytes: the head's one plain run, the base marked identical. */
+async function identicalRun(
+  adapter: Lane,
+  head: LaneContext,
+  digest: string,
+  now: () => number,
+): Promise<LaneResult> {
+  head.log(
+    `lane ${adapter.name}: the base's build of this lane is byte-identical to the head's (sha-256 ${digest.slice(0, 12)}); no A/B rounds, the head runs once for its gates`,
+  );
+  const start = now();
+  const result = await runSide(adapter, head);
+  return {
+    ...result,
+    base: { status: 'ok', path: result.path, cases: [], durationS: 0, info: {}, identical: digest },
+    durationS: (now() - start) / 1000,
+    info: { ...result.info, ab_rounds: 0 },
+  };
 }
 
 /**
@@ -84,6 +117,11 @@ export async function runLaneAb(
       log: (l) => log(`${side}: ${l}`),
     };
   };
+
+  if (!baseMissing && plan.measureIdentical !== true) {
+    const digest = identicalBuilds(adapter, head.buildDir, baseCtx!.buildDir);
+    if (digest) return identicalRun(adapter, head, digest, now);
+  }
 
   const start = now();
   const rounds =

@@ -41,6 +41,13 @@ export interface Lane {
    * rounds run it as a serving process, one case at a time (src/lanes/ab-served.ts).
    */
   benchSpec?(ctx: LaneContext): BenchSpec;
+  /**
+   * The files (and folders) under a build whose bytes decide what a run of this lane measures:
+   * its binaries and the data they read. Two builds with the same bytes here run the same code
+   * on the same data, so an A/B run of them is an A/A run and is skipped (src/lanes/ab-runner.ts).
+   * A lane without it is always run on both sides.
+   */
+  inputs?(buildDir: string): string[];
   /** writes the lane's report files (CSV, summary) for a result; returns their names */
   writeReports(result: LaneResult, reportsDir: string): string[];
 }

@@ -71,6 +71,12 @@ export interface SideResult {
   cases: CaseResult[];
   durationS: number;
   info: Record<string, string | number>;
+  /**
+   * Set when the base's build of the lane (its binaries and the data they read) was
+   * byte-identical to the head's: the sha-256 of those inputs. The lane cannot have changed, so
+   * the base was not run and `cases` is empty.
+   */
+  identical?: string;
 }
 
 /** How an A/B run was set up: the PR's base built and measured beside its head. */

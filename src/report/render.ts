@@ -315,7 +315,11 @@ function headSection(report: VerdictReport): string {
 function notesSection(report: VerdictReport): string | undefined {
   const items: string[] = [];
   for (const l of report.lanes) {
-    if (l.ab && l.ab.baseStatus !== 'ok') {
+    if (l.ab?.baseStatus === 'identical') {
+      items.push(
+        `**${esc(l.lane)}**: the base's build of this lane (its binaries and the data they read) is byte-identical to the head's, so it was not run again; the head ran once for its gates.`,
+      );
+    } else if (l.ab && l.ab.baseStatus !== 'ok') {
       items.push(
         `**${esc(l.lane)}**: the base side did not run (${esc(l.ab.baseStatus)}${l.ab.baseError ? `: ${esc(l.ab.baseError)}` : ''}); the head's metrics were not compared, its gates were judged.`,
       );
@@ -622,7 +626,9 @@ export function renderTerminal(report: VerdictReport, options: RenderOptions = {
   const notes: string[] = [];
   if (report.abFallback) notes.push(`A/B: ${report.abFallback}`);
   for (const l of report.lanes) {
-    if (l.ab && l.ab.baseStatus !== 'ok')
+    if (l.ab?.baseStatus === 'identical')
+      notes.push(`${l.lane}: the base's build is byte-identical to the head's; no A/B rounds`);
+    else if (l.ab && l.ab.baseStatus !== 'ok')
       notes.push(
         `${l.lane}: the base side did not run (${l.ab.baseStatus}${l.ab.baseError ? `: ${l.ab.baseError}` : ''})`,
       );

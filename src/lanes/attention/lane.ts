@@ -3,6 +3,7 @@
 // perplexity case, report per-case facts and counters the same way, and run the same way (a
 // failed run is an error result, never an exception). Each lane keeps its own grid, sequence
 // axis, metric tables and report files, and describes them to attnLane.
+import path from 'node:path';
 import type { Lane, LaneContext } from '../lane.js';
 import type { LaneName, Profile } from '../../model/lanes.js';
 import type { CaseResult, LaneResult, Metric } from '../../model/results.js';
@@ -175,6 +176,11 @@ export function attnLane<G extends AttnGrid>(spec: AttnLaneSpec<G>): Lane {
   return {
     name: lane,
     targets: [spec.bin],
+    // the bench and the model it reads through <build>/testdata (native/src/attention/CMakeLists.txt)
+    inputs: (buildDir) => [
+      path.join(buildDir, 'bench', spec.bin),
+      path.join(buildDir, 'testdata', 'stories260K.bin'),
+    ],
     plannedCases,
     samplesPerMetric: (profile: Profile) => spec.grids[profile].repetitions,
     writeReports: spec.writeReports,

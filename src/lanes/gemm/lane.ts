@@ -2,6 +2,7 @@
 // shapes, timed round-robin inside one process (native/bench/gemm_bench.cpp). This adapter
 // picks the shapes per profile, runs the binary, and turns its counters into metrics.
 import { median } from 'simple-statistics';
+import path from 'node:path';
 import type { Lane, LaneContext } from '../lane.js';
 import type { Profile } from '../../model/lanes.js';
 import type { CaseResult, LaneResult, Metric } from '../../model/results.js';
@@ -164,6 +165,7 @@ export function gemmResultFromJson(
 export const gemmLane: Lane = {
   name: 'gemm',
   targets: ['infeng_gemm_bench'],
+  inputs: (buildDir) => [path.join(buildDir, 'bench', 'infeng_gemm_bench')],
   plannedCases(profile) {
     const g = GEMM_GRIDS[profile];
     return g.m.flatMap((m) => g.h.flatMap((h) => g.r.map((r) => gemmCaseId(m, h, r))));

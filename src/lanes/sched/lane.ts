@@ -3,6 +3,7 @@
 // runs every policy on the same trace in virtual time and searches each policy's capacity; a
 // short real-thread run checks the simulation. This adapter picks the sweep and the knobs per
 // profile and turns the bench's `<policy>.<metric>` counters into one case per policy and point.
+import path from 'node:path';
 import type { Lane, LaneContext } from '../lane.js';
 import type { Profile } from '../../model/lanes.js';
 import type { CaseResult, LaneResult, Metric } from '../../model/results.js';
@@ -482,6 +483,7 @@ export function schedResultFromJson(
 export const schedLane: Lane = {
   name: 'sched',
   targets: ['infeng_sched_bench'],
+  inputs: (buildDir) => [path.join(buildDir, 'bench', 'infeng_sched_bench')],
   plannedCases: schedPlannedCases,
   samplesPerMetric: (profile) => SCHED_GRIDS[profile].repetitions,
   writeReports: writeSchedReports,

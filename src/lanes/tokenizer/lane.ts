@@ -208,6 +208,9 @@ function childArgs(grid: Grid, root: string, ctx: LaneContext, outFile: string):
 export const tokenizerLane: Lane = {
   name: 'tokenizer',
   targets: ['infeng_tokenizer_addon'],
+  // the addon, the child that drives it and the side's own corpus; the tokenizer files and the
+  // peers come from the same node_modules on both sides
+  inputs: (buildDir) => [addonPath(buildDir), laneChildPath(buildDir), corpusDir(rootOfBuildDir(buildDir))],
   plannedCases(profile) {
     return [...TOKENIZER_GRIDS[profile].models, ...TOKENIZER_GRIDS[profile].families];
   },
