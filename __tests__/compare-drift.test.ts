@@ -220,3 +220,50 @@ lanes:
     ).toThrow(/controlMoves needs a control/);
   });
 });
+
+describe("the tokenizer's ratio over the reference, under the shipped rules", () => {
+  const shipped = parseRules(readFileSync(new URL('../baselines/rules.yml', import.meta.url), 'utf8'));
+  const native = [80, 81, 79, 80, 82, 80, 79];
+  const hf = [2.5, 2.52, 2.48, 2.5, 2.51, 2.49, 2.5];
+  const tokRun = (nativeFactor: number, hfFactor: number): RunResults =>
+    runOf([
+      lane('tokenizer', [
+        {
+          id: 'qwen3',
+          params: {},
+          metrics: [
+            metric('native_mb_s', scale(native, nativeFactor), { unit: 'MB/s' }),
+            metric('hf_mb_s', scale(hf, hfFactor), { unit: 'MB/s' }),
+            metric(
+              'speedup_vs_hf',
+              native.map((x, i) => (x * nativeFactor) / ((hf[i] as number) * hfFactor)),
+              { unit: '×', kind: 'same-run' },
+            ),
+          ],
+        },
+      ]),
+    ]);
+  const tokBaseline = baselineOf(tokRun(1, 1).lanes[0]!, machine());
+  const verdict = (r: RunResults, name: string) =>
+    compare(r, { tokenizer: tokBaseline }, shipped).lanes[0]!.verdicts.find(
+      (v) => v.metric === name && v.source === 'baseline',
+    )!;
+
+  it('a reference 17 % faster today takes the ratio down without failing it', () => {
+    const r = tokRun(1.03, 1.17);
+    expect(verdict(r, 'speedup_vs_hf')).toMatchObject({ state: 'noisy', severity: 'fail' });
+    expect(verdict(r, 'native_mb_s').state).toBe('pass');
+  });
+
+  it('a native tokenizer 15 % slower, the reference steady, fails through both', () => {
+    const r = tokRun(0.85, 1.0);
+    expect(verdict(r, 'speedup_vs_hf').state).toBe('regressed');
+    expect(verdict(r, 'native_mb_s').state).toBe('regressed');
+  });
+
+  it('a slower native tokenizer still fails through its own rate when the reference sped up too', () => {
+    const r = tokRun(0.85, 1.17);
+    expect(verdict(r, 'speedup_vs_hf').state).toBe('noisy');
+    expect(verdict(r, 'native_mb_s').state).toBe('regressed');
+  });
+});
