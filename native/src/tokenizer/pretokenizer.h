@@ -3,9 +3,14 @@
 //   |\s*[\r\n]+|\s+(?!\S)|\s+
 // (D = 3 for Llama-3, 1 for Qwen) through Oniguruma in the reference, and GPT-2's
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-// which ByteLevel applies itself when use_regex is true (Claude's file). Running a regex engine per
-// piece would cost more than the BPE itself, so the alternatives are decided here directly
-// from character classes, in the pattern's order and with its backtracking outcomes.
+// which ByteLevel applies itself when use_regex is true (Claude's file), and the o200k style of
+// GPT-OSS (C = the contractions as a suffix, D = 3) and Mistral NeMo (no C, D = 1):
+//   [^\r\n\p{L}\p{N}]?U*W+C?|[^\r\n\p{L}\p{N}]?U+W*C?|\p{N}{1,D}| ?[^\s\p{L}\p{N}]+[\r\n/]*
+//   |\s*[\r\n]+|\s+(?!\S)|\s+
+// with U = [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}], W = [\p{Ll}\p{Lm}\p{Lo}\p{M}],
+// C = (?i:'s|'t|'re|'ve|'m|'ll|'d)?. Running a regex engine per piece would cost more than the
+// BPE itself, so the alternatives are decided here directly from character classes, in the
+// pattern's order and with its backtracking outcomes.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +21,8 @@ namespace infeng::tok {
 struct SplitPattern {
   int max_digits;     // D above
   bool gpt2 = false;  // GPT-2's pattern instead
+  bool o200k = false;  // the o200k style instead
+  bool contraction_suffix = false;  // o200k style: C above
 };
 
 // GPT-2's pattern, as ByteLevel's use_regex spells it.

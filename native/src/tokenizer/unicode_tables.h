@@ -1,7 +1,8 @@
 // Unicode data the tokenizer needs and nothing more: the character classes of the GPT-4-style
-// pre-tokenizer pattern (\p{L}, \p{N}, \s), the tables of NFC and NFKC, and lowercase
-// mappings. Generated into unicode_tables.cpp by gen/gen_unicode_tables.mjs, each piece at the
-// Unicode version the reference uses for it (see there), so the fast path needs no regex call.
+// pre-tokenizer patterns (\p{L}, \p{N}, \s, and the o200k-style case classes), the tables of
+// NFC and NFKC, and lowercase mappings. Generated into unicode_tables.cpp by
+// gen/gen_unicode_tables.mjs, each piece at the Unicode version the reference uses for it (see
+// there), so the fast path needs no regex call.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,9 @@ enum : uint8_t {
   kNfcCheck = 4,   // NFC may change text around this code point
   kNfkcCheck = 8,  // NFKC may change text around this code point
   kHasLower = 16,  // has a lowercase mapping
+  // The o200k-style pattern's case classes (pretokenizer.h); marks are in both and are not letters.
+  kCaseUpper = 32,  // [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]
+  kCaseLower = 64,  // [\p{Ll}\p{Lm}\p{Lo}\p{M}]
 };
 
 extern const char kUnicodeVersion[];           // of the classes: the reference regex engine's

@@ -46,13 +46,14 @@ describe.each(PARITY_FAMILIES)('tokenizer family parity with the reference: %s',
 });
 
 describe('pre-tokenizer path chosen at load', () => {
-  it('the hand-written split for the Llama-3 and Qwen patterns, the regex engine otherwise', () => {
+  it('the hand-written split for the Llama-3, Qwen and o200k patterns, the regex engine otherwise', () => {
     const path = (f: (typeof PARITY_FAMILIES)[number]) =>
       addon.Tokenizer.fromFile(tokenizerFile(root, f)).preTokenizer;
     expect(path('llama3')).toBe('hand-written');
     expect(path('qwen3')).toBe('hand-written');
     expect(path('gpt35turbo')).toBe('hand-written'); // Removed + invert of the same pattern
-    expect(path('gptoss')).toBe('regex');
+    expect(path('gptoss')).toBe('hand-written'); // o200k, contractions as a suffix
+    expect(path('mistral_nemo')).toBe('hand-written'); // o200k style, no contractions, one digit
     expect(path('deepseek_v3')).toBe('regex');
     expect(path('claude')).toBe('hand-written'); // ByteLevel's own GPT-2 regex
     expect(path('llama2')).toBe('none');

@@ -1,8 +1,10 @@
 /* Prints, for every code point, its class under the patterns the hand-written pre-tokenizer
    decides (\s, \p{L}, \p{N}) as the vendored Oniguruma (the reference's engine and Unicode
-   tables) matches them: one line "first last class" per run, class 1 letter, 2 number,
-   3 white space (runs of class 0 are omitted). gen_unicode_tables.py reads it, so the fast
-   path's classes are the regex engine's, not the build machine's Python's.
+   tables) matches them: one line "first last value" per run, value = class (1 letter, 2 number,
+   3 white space) plus 32 when the code point is in [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and 64
+   when it is in [\p{Ll}\p{Lm}\p{Lo}\p{M}], the two case classes of the o200k-style pattern
+   (runs of value 0 are omitted). gen_unicode_tables.mjs reads it, so the fast path's classes are
+   the regex engine's, not the build machine's.
 
    cc -O2 -Inative/third_party/oniguruma/src -Inative/third_party/oniguruma \
       native/src/tokenizer/gen/dump_onig_classes.c build/native/release/third_party/oniguruma/libinfeng_onig.a \
@@ -38,7 +40,9 @@ int main(void) {
   /* same precedence as the generator always had: white space first, then letter, number */
   regex_t* re[3] = {compile("\\A\\s\\z"), compile("\\A\\p{L}\\z"), compile("\\A\\p{N}\\z")};
   const int cls[3] = {3, 1, 2};
-  if (!re[0] || !re[1] || !re[2]) return 1;
+  regex_t* upper = compile("\\A[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]\\z");
+  regex_t* lower = compile("\\A[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]\\z");
+  if (!re[0] || !re[1] || !re[2] || !upper || !lower) return 1;
   printf("# Oniguruma %s\n", onig_version());
   unsigned run_first = 0;
   int run_cls = 0;
@@ -49,6 +53,8 @@ int main(void) {
       int n = utf8(cp, b);
       for (int i = 0; i < 3 && !k; ++i)
         if (onig_match(re[i], b, b + n, b, NULL, ONIG_OPTION_NONE) == n) k = cls[i];
+      if (onig_match(upper, b, b + n, b, NULL, ONIG_OPTION_NONE) == n) k |= 32;
+      if (onig_match(lower, b, b + n, b, NULL, ONIG_OPTION_NONE) == n) k |= 64;
     }
     if (cp == 0x110000 || k != run_cls) {
       if (run_cls) printf("%X %X %d\n", run_first, cp - 1, run_cls);

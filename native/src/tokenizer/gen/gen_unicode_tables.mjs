@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Generates unicode_tables.cpp, every piece of Unicode data the tokenizer uses, each at the
 // Unicode version the reference (Hugging Face tokenizers) uses for that piece:
-//  - the character classes of the hand-written pre-tokenizer (\p{L}, \p{N}, \s) from the
+//  - the character classes of the hand-written pre-tokenizers (\p{L}, \p{N}, \s, and the
+//    o200k-style pattern's [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and [\p{Ll}\p{Lm}\p{Lo}\p{M}]) from the
 //    vendored Oniguruma (dump_onig_classes.c): Unicode 16.0, the reference's regex engine;
 //  - NFC and NFKC (combining classes, full canonical and compatibility decompositions,
 //    primary composites, quick-check flags) at Unicode 9.0: the reference normalizes with the
@@ -71,7 +72,7 @@ const loadCase = async (rel) => {
 };
 const hex = (s) => parseInt(s, 16);
 
-// --- classes from the Oniguruma dump: "first last class" lines
+// --- classes from the Oniguruma dump: "first last value" lines (class and case-class bits)
 const klass = new Uint8Array(MAX);
 let onig = null;
 for (const line of readFileSync(dumpPath, 'utf8').split('\n')) {
@@ -141,7 +142,8 @@ const isJamoVT = (cp) => (cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11a8 && cp <
 
 // Class byte: bits 0-1 the pre-tokenizer class; bit 2: NFC may change the text here
 // (NFC_QC is not Yes, or a nonzero combining class); bit 3: the same for NFKC; bit 4: the
-// code point has a lowercase mapping.
+// code point has a lowercase mapping; bits 5 and 6, from the dump: the o200k-style pattern's
+// case classes [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and [\p{Ll}\p{Lm}\p{Lo}\p{M}].
 const flags = (cp) => {
   let k = klass[cp];
   const mark = ccc.has(cp);
