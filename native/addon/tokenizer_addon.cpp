@@ -24,7 +24,6 @@
 
 #include "infeng/dispatch.h"
 #include "infeng/tokenizer.h"
-#include "utf8.h"
 
 namespace {
 
@@ -103,34 +102,28 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
     if (info.Length() > 1 && info[1].IsNumber()) threads = info[1].As<Napi::Number>().Int32Value();
     if (threads < 1 || threads > 256) throw Napi::RangeError::New(env, "encodeBatch: threads must be 1..256");
     const uint32_t count = arr.Length();
-    // Each text gets room for its UTF-16 units and for its worst case in UTF-8 (3 bytes a
-    // unit), which only needs the length. This thread, the only one that may touch JavaScript
-    // values, just copies the units; the worker that takes a text transcodes it, so that part
-    // of the batch runs on every thread instead of serially here.
+    // Each text gets room for its worst case (3 UTF-8 bytes per UTF-16 unit, which only needs
+    // the length) and is converted once, straight into place.
     std::vector<napi_value> values(count);
-    std::vector<size_t> slots(count + 1, 0), wide(count + 1, 0), units(count, 0);
+    std::vector<size_t> slots(count + 1, 0);
     for (uint32_t i = 0; i < count; ++i) {
       NAPI_THROW_IF_FAILED(env, napi_get_element(env, arr, i, &values[i]), Napi::Value());
-      if (napi_get_value_string_utf16(env, values[i], nullptr, 0, &units[i]) != napi_ok)
+      size_t units = 0;
+      if (napi_get_value_string_utf16(env, values[i], nullptr, 0, &units) != napi_ok)
         throw Napi::TypeError::New(env, "encodeBatch: every text must be a string");
-      slots[i + 1] = slots[i] + 3 * units[i] + 1;
-      wide[i + 1] = wide[i] + units[i] + 1;
+      slots[i + 1] = slots[i] + 3 * units + 1;
     }
     text_buf_.resize(slots[count]);
-    wide_buf_.resize(wide[count]);
     std::vector<std::string_view> views(count);
-    auto results = tok_->encode_batch_streaming(
-        views, threads, flag(info, 2),
-        [&](std::atomic<size_t>& ready) {
-          for (uint32_t i = 0; i < count; ++i) {
-            napi_get_value_string_utf16(env, values[i], wide_buf_.data() + wide[i], wide[i + 1] - wide[i], &units[i]);
-            ready.store(i + 1, std::memory_order_release);
-          }
-        },
-        [&](size_t i) {
-          char* out = text_buf_.data() + slots[i];
-          views[i] = std::string_view(out, infeng::tok::utf16_to_utf8(wide_buf_.data() + wide[i], units[i], out));
-        });
+    // Conversion runs on this thread while the workers already encode the converted texts.
+    auto results = tok_->encode_batch_streaming(views, threads, flag(info, 2), [&](std::atomic<size_t>& ready) {
+      for (uint32_t i = 0; i < count; ++i) {
+        size_t written = 0;
+        napi_get_value_string_utf8(env, values[i], text_buf_.data() + slots[i], slots[i + 1] - slots[i], &written);
+        views[i] = std::string_view(text_buf_.data() + slots[i], written);
+        ready.store(i + 1, std::memory_order_release);
+      }
+    });
     // One Uint32Array holds every text's ids and a second one the offsets; the per-text views
     // are made by a JavaScript helper (AddonData::views), one call where creating each view
     // and setting it through N-API cost two calls a text on this serial part.
@@ -204,7 +197,6 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
   std::unique_ptr<PrefixCache> prefix_;
   std::vector<uint32_t> ids_;
   std::vector<char> text_buf_;
-  std::vector<char16_t> wide_buf_;
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

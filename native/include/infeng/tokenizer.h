@@ -65,15 +65,12 @@ class Tokenizer {
                                                   int threads, bool add_special_tokens = false) const;
 
   // The same, for a caller that produces the texts while the workers already encode (the Node
-  // addon copies JavaScript strings on its own thread): `produce` runs first on the calling
-  // thread and sets `ready` to i + 1 once text i is available, in order; the calling thread then
-  // joins the encoding. The worker that takes text i calls `prepare(i)` first, when given, and
-  // then reads texts[i]: the addon transcodes there what `produce` only copied, so that work is
-  // shared by the workers. texts must be sized to the batch beforehand.
+  // addon converts JavaScript strings on its own thread): `produce` runs first on the calling
+  // thread, sets texts[i] and then `ready` to i + 1, in order; the calling thread then joins
+  // the encoding. texts must be sized to the batch beforehand.
   std::vector<std::vector<uint32_t>> encode_batch_streaming(
       std::vector<std::string_view>& texts, int threads, bool add_special_tokens,
-      const std::function<void(std::atomic<size_t>& ready)>& produce,
-      const std::function<void(size_t i)>& prepare = {}) const;
+      const std::function<void(std::atomic<size_t>& ready)>& produce) const;
 
   // Ids → text, as the reference decodes with skip_special_tokens = false. Throws
   // std::out_of_range for an id outside the vocabulary.

@@ -248,8 +248,7 @@ std::vector<std::vector<uint32_t>> Tokenizer::encode_batch(const std::vector<std
 
 std::vector<std::vector<uint32_t>> Tokenizer::encode_batch_streaming(
     std::vector<std::string_view>& texts, int threads, bool add_special_tokens,
-    const std::function<void(std::atomic<size_t>& ready)>& produce,
-    const std::function<void(size_t i)>& prepare) const {
+    const std::function<void(std::atomic<size_t>& ready)>& produce) const {
   const size_t n = texts.size();
   std::vector<std::vector<uint32_t>> results(n);
   threads = std::max(1, std::min<int>({threads, int(std::max<size_t>(n, 1)), int(Model::kMaxBatchThreads)}));
@@ -269,7 +268,6 @@ std::vector<std::vector<uint32_t>> Tokenizer::encode_batch_streaming(
     std::vector<uint32_t> ids;
     for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) {
       while (ready.load(std::memory_order_acquire) <= i) std::this_thread::yield();  // not produced yet
-      if (prepare) prepare(i);
       ids.clear();
       encode(texts[i], add_special_tokens, ids, cache, nullptr);
       results[i].assign(ids.begin(), ids.end());

@@ -73,34 +73,4 @@ std::string utf8_repair(std::string_view sv) {
   return out;
 }
 
-size_t utf16_to_utf8(const char16_t* s, size_t n, char* out) {
-  char* o = out;
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t c = s[i];
-    if (c < 0x80) {
-      *o++ = char(c);
-      continue;
-    }
-    if (c >= 0xD800 && c <= 0xDFFF) {
-      const bool pair = c <= 0xDBFF && i + 1 < n && s[i + 1] >= 0xDC00 && s[i + 1] <= 0xDFFF;
-      if (pair) c = 0x10000 + ((c - 0xD800) << 10) + (s[++i] - 0xDC00);
-      else c = 0xFFFD;
-    }
-    if (c < 0x800) {
-      *o++ = char(0xC0 | (c >> 6));
-      *o++ = char(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-      *o++ = char(0xE0 | (c >> 12));
-      *o++ = char(0x80 | ((c >> 6) & 0x3F));
-      *o++ = char(0x80 | (c & 0x3F));
-    } else {
-      *o++ = char(0xF0 | (c >> 18));
-      *o++ = char(0x80 | ((c >> 12) & 0x3F));
-      *o++ = char(0x80 | ((c >> 6) & 0x3F));
-      *o++ = char(0x80 | (c & 0x3F));
-    }
-  }
-  return size_t(o - out);
-}
-
 }  // namespace infeng::tok

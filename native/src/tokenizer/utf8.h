@@ -54,8 +54,4 @@ size_t utf8_valid_prefix(std::string_view s);
 // s with every maximal invalid subsequence replaced by U+FFFD (WHATWG decoding).
 std::string utf8_repair(std::string_view s);
 
-// UTF-16 → UTF-8 into out (room for 3 bytes a unit), a lone surrogate becoming U+FFFD as
-// JavaScript's own conversion does; returns the bytes written.
-size_t utf16_to_utf8(const char16_t* s, size_t n, char* out);
-
 }  // namespace infeng::tok

@@ -150,26 +150,6 @@ describe.each(TOKENIZER_MODELS)('tokenizer parity with Hugging Face tokenizers: 
     expect(got[0]!.length).toBe(0);
   });
 
-  it("encodeBatch transcodes UTF-16 on its workers as JavaScript's own conversion in encode does", () => {
-    // lone and reversed surrogates, a pair split across a text boundary, astral and BMP text
-    const texts = [
-      'a\uD800b',
-      '\uDC00',
-      '\uDBFF',
-      'x\uDC00\uD800y',
-      '\uD83D',
-      '\uDE00 end',
-      'é€😀 ok',
-      '日本語\u0301',
-      'plain ascii',
-    ];
-    for (const threads of [1, 2]) {
-      expect(native.encodeBatch(texts, threads).map((ids) => Array.from(ids))).toEqual(
-        texts.map((t) => Array.from(native.encode(t))),
-      );
-    }
-  });
-
   it('the prefix cache changes no id and hits on a shared prompt', () => {
     const system = corpus.find((c) => c.name === 'chat.txt')!.text;
     const requests = corpus.flatMap((c) => c.text.split('\n\n').slice(0, 8)).map((t) => system + t);
