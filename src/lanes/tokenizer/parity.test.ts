@@ -150,6 +150,15 @@ describe.each(TOKENIZER_MODELS)('tokenizer parity with Hugging Face tokenizers: 
     expect(got[0]!.length).toBe(0);
   });
 
+  it('encodeBatch converts lone and reversed surrogates as encode does, on 1 and 2 threads', () => {
+    const texts = ['a\uD800b', '\uDC00', '\uDBFF', 'x\uDC00\uD800y', '\uD83D', '\uDE00 end', 'é€😀 ok'];
+    for (const threads of [1, 2]) {
+      expect(native.encodeBatch(texts, threads).map((ids) => Array.from(ids))).toEqual(
+        texts.map((t) => Array.from(native.encode(t))),
+      );
+    }
+  });
+
   it('the prefix cache changes no id and hits on a shared prompt', () => {
     const system = corpus.find((c) => c.name === 'chat.txt')!.text;
     const requests = corpus.flatMap((c) => c.text.split('\n\n').slice(0, 8)).map((t) => system + t);
