@@ -51,24 +51,6 @@ std::vector<std::string> split(const SplitPattern& p, const std::string& text) {
   return out;
 }
 
-void append_utf8(std::string& s, uint32_t cp) {
-  if (cp < 0x80) {
-    s += char(cp);
-  } else if (cp < 0x800) {
-    s += char(0xC0 | (cp >> 6));
-    s += char(0x80 | (cp & 63));
-  } else if (cp < 0x10000) {
-    s += char(0xE0 | (cp >> 12));
-    s += char(0x80 | ((cp >> 6) & 63));
-    s += char(0x80 | (cp & 63));
-  } else {
-    s += char(0xF0 | (cp >> 18));
-    s += char(0x80 | ((cp >> 12) & 63));
-    s += char(0x80 | ((cp >> 6) & 63));
-    s += char(0x80 | (cp & 63));
-  }
-}
-
 // Characters where the alternatives differ, by what they are.
 const std::vector<uint32_t> kAlphabet = {
     'A', 'B', 'Z', 'S', 'T', 'R', 'E', 'V', 'M', 'L', 'D',  // Lu, and the contractions' capitals
@@ -87,7 +69,7 @@ const std::vector<uint32_t> kAlphabet = {
 std::string random_text(std::mt19937& rng, size_t len) {
   std::uniform_int_distribution<size_t> pick(0, kAlphabet.size() - 1);
   std::string s;
-  for (size_t i = 0; i < len; ++i) append_utf8(s, kAlphabet[pick(rng)]);
+  for (size_t i = 0; i < len; ++i) utf8_append(s, kAlphabet[pick(rng)]);
   return s;
 }
 

@@ -196,6 +196,32 @@ size_t whitespace_piece(const uint8_t* s, size_t n, size_t i) {
   return last_start - i;
 }
 
+// Alternative 3 at i, a number of `len` bytes: one to D numbers.
+size_t digits_piece(const uint8_t* s, size_t n, size_t i, size_t len, int max_digits) {
+  size_t j = i + len;
+  for (int d = 1; d < max_digits && j < n; ++d) {
+    size_t l2;
+    if (cls(s, j, &l2) != kNumber) break;
+    j += l2;
+  }
+  return j - i;
+}
+
+// Alternative 4 at i: an optional space, characters that are none of space, letter, number,
+// then CRs and LFs (and slashes, in the o200k style); 0 when it does not match. `other_here`:
+// the character at i is such a character.
+size_t symbols_piece(const uint8_t* s, size_t n, size_t i, bool other_here, bool slashes) {
+  size_t start = i;
+  if (s[i] == ' ' && i + 1 < n) {
+    size_t l2;
+    if (cls(s, i + 1, &l2) == kOther) start = i + 1;
+  }
+  if (start == i && !other_here) return 0;
+  size_t j = run_end(s, n, start, kOther);
+  while (j < n && (is_crlf(s[j]) || (slashes && s[j] == '/'))) ++j;
+  return j - i;
+}
+
 // o200k style: the end of a letter piece's optional contraction suffix at e.
 inline size_t with_suffix(const uint8_t* s, size_t n, size_t e, const SplitPattern& p) {
   if (p.contraction_suffix && e < n && s[e] == '\'') return e + contraction(s, n, e);
@@ -243,25 +269,8 @@ size_t next_piece_o200k(const uint8_t* s, size_t n, size_t i, const SplitPattern
     if (size_t e = cased_upper(s, n, i + len, p)) return e - i;
   if (k & kCaseUpper)
     if (size_t e = cased_upper(s, n, i, p)) return e - i;
-  if (base == kNumber) {
-    size_t j = i + len;
-    for (int d = 1; d < p.max_digits && j < n; ++d) {
-      size_t l2;
-      if (cls(s, j, &l2) != kNumber) break;
-      j += l2;
-    }
-    return j - i;
-  }
-  size_t start = i;
-  if (s[i] == ' ' && i + 1 < n) {
-    size_t l2;
-    if (cls(s, i + 1, &l2) == kOther) start = i + 1;
-  }
-  if (start != i || base == kOther) {
-    size_t j = run_end(s, n, start, kOther);
-    while (j < n && (is_crlf(s[j]) || s[j] == '/')) ++j;
-    return j - i;
-  }
+  if (base == kNumber) return digits_piece(s, n, i, len, p.max_digits);
+  if (size_t e = symbols_piece(s, n, i, base == kOther, true)) return e;
   return whitespace_piece(s, n, i);
 }
 
@@ -307,26 +316,8 @@ size_t next_piece(const uint8_t* s, size_t n, size_t i, const SplitPattern& p) {
     size_t len2;
     if (cls(s, i + len, &len2) == kLetter) return run_end(s, n, i + len + len2, kLetter) - i;
   }
-  if (k == kNumber) {
-    size_t j = i + len;
-    for (int d = 1; d < p.max_digits && j < n; ++d) {
-      size_t l2;
-      if (cls(s, j, &l2) != kNumber) break;
-      j += l2;
-    }
-    return j - i;
-  }
-  // Alternative 4, with or without its leading space.
-  size_t start = i;
-  if (s[i] == ' ' && i + 1 < n) {
-    size_t l2;
-    if (cls(s, i + 1, &l2) == kOther) start = i + 1;
-  }
-  if (start != i || k == kOther) {
-    size_t j = run_end(s, n, start, kOther);
-    while (j < n && is_crlf(s[j])) ++j;
-    return j - i;
-  }
+  if (k == kNumber) return digits_piece(s, n, i, len, p.max_digits);
+  if (size_t e = symbols_piece(s, n, i, k == kOther, false)) return e;
   return whitespace_piece(s, n, i);
 }
 
