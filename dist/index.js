@@ -59192,6 +59192,8 @@ const SCHED_DEFINITIONS = {
     sim_error_pct: 'largest relative error of the simulation against a real-thread run (1 decode + 1 adapter thread) of the same trace and configuration, over p50, p95 and tokens/s; the simulation uses the mean of probes taken before and after the real run',
     free_loads_capacity_vs_fcfs: 'capacity of fcfs_lru with every adapter load free, over fcfs_lru’s: the most that hiding or avoiding loads can buy, so the ceiling of a residency policy’s capacity ratio',
     step_real_vs_model: 'calibration: the real loop’s decode steps over the cost model’s time for the same shapes (1 = exact); likewise prefill_real_vs_model and load_real_vs_model',
+    cold_real_vs_model: 'calibration: steps and prefills that were the decode thread’s first work after a wait, real over model; warm_real_vs_model the rest',
+    load_slowdown: 'probed: an adapter load with a decode step running beside it over the same load alone; the simulation applies it to loads that start during a step',
     probe_drift: 'calibration: a mid-sized decode step probed after the real run over the same probed before it',
     overlap_at_capacity: 'overlap_ratio of the capacity search’s last passing probe: at that rate decode is idle part of the time, so less adapter work can hide behind it than at an overloaded fixed rate',
     decode_util_at_capacity: 'decode_util of the capacity search’s last passing probe',
@@ -59208,7 +59210,7 @@ const SCHED_MODELLING = [
     'adapter load = a read of the adapter’s full size from its file + an unpack into the fused and segmented packed layouts; adapter_store storage drops the file’s pages before each read, so the read comes from the device: adapters outside the cache live on storage',
     'reads share the storage device: storage_lanes reads at full speed at once, the others wait (unpacks run on their own modelled adapter thread)',
     'decode_threads and adapter_threads are modelled lanes of a target machine, not threads of this one: a step spreads over decode_threads by Amdahl’s law at serial_fraction; one load per adapter thread',
-    'a decode step running beside an unpack is slowed by the probed unpack_slowdown per unpack',
+    'a decode step running beside an unpack is slowed by the probed unpack_slowdown per unpack; a load that starts while a step runs takes the probed load_slowdown times its time alone',
     'capacity: the highest offered rate whose p95 latency and queue-wait p95 stay within the targets, by bisection, capacity_requests requests per probe (same seed)',
 ];
 function sched_reports_val(c, name) {
@@ -59379,6 +59381,9 @@ function schedSummary(result) {
                     step_real_vs_model: sched_reports_round(sched_reports_val(calibration, 'step_real_vs_model')),
                     prefill_real_vs_model: sched_reports_round(sched_reports_val(calibration, 'prefill_real_vs_model')),
                     load_real_vs_model: sched_reports_round(sched_reports_val(calibration, 'load_real_vs_model')),
+                    cold_real_vs_model: sched_reports_round(sched_reports_val(calibration, 'cold_real_vs_model')),
+                    warm_real_vs_model: sched_reports_round(sched_reports_val(calibration, 'warm_real_vs_model')),
+                    load_slowdown: sched_reports_round(sched_reports_val(calibration, 'load_slowdown')),
                     probe_drift: sched_reports_round(sched_reports_val(calibration, 'probe_drift')),
                 },
             }
@@ -59666,6 +59671,7 @@ const SCHED_PROBE_METRICS = {
     unpack_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
     adapter_mb: { unit: 'MiB', better: 'lower', kind: 'absolute' },
     unpack_slowdown: { unit: '×', better: 'lower', kind: 'same-run' },
+    load_slowdown: { unit: '×', better: 'lower', kind: 'same-run' },
 };
 const SCHED_CALIBRATION_METRICS = {
     sim_error_pct: { unit: '%', better: 'lower', kind: 'same-run' },
@@ -59680,6 +59686,9 @@ const SCHED_CALIBRATION_METRICS = {
     step_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
     prefill_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
     load_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
+    cold_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
+    warm_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
+    load_slowdown: { unit: '×', better: 'lower', kind: 'same-run' },
     probe_drift: { unit: '×', better: 'lower', kind: 'same-run' },
 };
 /** Trace facts per point: deterministic from the seed, the same in every repetition. */

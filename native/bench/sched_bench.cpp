@@ -90,6 +90,7 @@ void run_point(benchmark::State& state, const lane::SweepPoint& point, const sc:
   set(state, "probe.prefill_ms_p128", cost.prefill_s(128, 1) * 1e3);
   set(state, "probe.load_ms", cost.load_s(point.rank) * 1e3);
   set(state, "probe.unpack_slowdown", table.unpack_slowdown);
+  set(state, "probe.load_slowdown", table.load_slowdown);
   set(state, "probe.step_ms_t16_a8", cost.decode_step_s(sc::StepShape{16, 8, point.rank, 1}) * 1e3);
   set(state, "probe.attn_ms_ctx256", cost.attention_s(sc::StepShape{1, 0, 0, 1, 256}) * 1e3);
   set(state, "probe.read_ms", table.read_s.front() * 1e3);
@@ -220,8 +221,11 @@ void bm_calibration(benchmark::State& state) {
     set(state, "step_real_vs_model", r.step_real_vs_model);
     set(state, "prefill_real_vs_model", r.prefill_real_vs_model);
     set(state, "load_real_vs_model", r.load_real_vs_model);
+    set(state, "cold_real_vs_model", r.cold_real_vs_model);
+    set(state, "warm_real_vs_model", r.warm_real_vs_model);
     set(state, "real_steps", r.real_steps);
     set(state, "probe_drift", r.probe_drift);
+    set(state, "load_slowdown", r.load_slowdown);
     set(state, "sim_steps", r.sim_steps);
     set(state, "real_loads", r.real_loads);
     set(state, "sim_loads", r.sim_loads);

@@ -86,6 +86,7 @@ void validate(const CostTable& t) {
   check_times(t.unpack_s, t.ranks.size(), "unpack_s");
   if (!(t.unpack_slowdown >= 1) || !std::isfinite(t.unpack_slowdown))
     bad("unpack_slowdown", "must be a finite factor >= 1");
+  if (!(t.load_slowdown >= 1) || !std::isfinite(t.load_slowdown)) bad("load_slowdown", "must be a finite factor >= 1");
 }
 
 CostModel cost_model_from(const CostTable& table, double serial_fraction) {
@@ -95,6 +96,7 @@ CostModel cost_model_from(const CostTable& table, double serial_fraction) {
   CostModel c;
   c.serial_fraction = serial_fraction;
   c.unpack_slowdown = table.unpack_slowdown;
+  c.load_slowdown = table.load_slowdown;
   // The functions own a copy: the model outlives the probe that made the table.
   const auto t = std::make_shared<const CostTable>(table);
   c.decode_step = [t, serial_fraction](const StepShape& s) {

@@ -26,6 +26,7 @@ struct CostTable {
   std::vector<double> read_warm_s;  // per rank: the same read from the page cache (reported)
   std::vector<double> unpack_s;     // per rank: unpacking it into the kernels' layouts
   double unpack_slowdown = 1.0;     // decode step time with an unpack beside it / alone
+  double load_slowdown = 1.0;       // load (read + unpack) time with decode beside it / alone
 
   double& step(int ri, int ai, int ti);
   double step(int ri, int ai, int ti) const;

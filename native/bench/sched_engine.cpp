@@ -60,6 +60,28 @@ double mean_time(int repeats, F&& f) {
   return std::max(1e-9, sum / static_cast<double>(t.size()));
 }
 
+// Mean read and unpack times of `repeats` loads (after an untimed one), each load after a wait
+// of the loading thread. A serving loop's loader sleeps between loads: timed back to back,
+// the loads found their buffers and the core warm and read 1.1-1.8x faster than the real
+// loop's (docs/MEASUREMENTS.md). load(false) reads an adapter, load(true) unpacks it.
+template <class F>
+std::pair<double, double> spaced_loads(int repeats, F&& load) {
+  constexpr auto kGap = std::chrono::milliseconds(10);
+  double read = 0, unpack = 0;
+  for (int i = 0; i <= repeats; ++i) {
+    std::this_thread::sleep_for(kGap);
+    const auto t0 = Clock::now();
+    load(false);
+    const auto t1 = Clock::now();
+    load(true);
+    const auto t2 = Clock::now();
+    if (i == 0) continue;  // untimed: first touch
+    read += seconds(t0, t1);
+    unpack += seconds(t1, t2);
+  }
+  return {std::max(1e-9, read / repeats), std::max(1e-9, unpack / repeats)};
+}
+
 // The mean time of each of `work`, timed in interleaved rounds (every item once per round,
 // after one untimed round). A serving loop alternates shapes step by step; timing one shape
 // back to back would let it find the caches and the clock in a state the loop never gives it.
@@ -89,6 +111,39 @@ bool pin_to(unsigned core) {
   CPU_SET(core, &set);
   return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
 }
+
+// The online cores other than the caller's, when the caller is pinned to exactly one core and
+// there is another; false otherwise (leave a new thread's inherited affinity alone).
+bool beside_caller(cpu_set_t& out) {
+  cpu_set_t mine;
+  if (pthread_getaffinity_np(pthread_self(), sizeof mine, &mine) != 0 || CPU_COUNT(&mine) != 1) return false;
+  CPU_ZERO(&out);
+  const unsigned n = std::thread::hardware_concurrency();
+  for (unsigned c = 0; c < n && c < CPU_SETSIZE; ++c)
+    if (!CPU_ISSET(c, &mine)) CPU_SET(c, &out);
+  return CPU_COUNT(&out) > 0;
+}
+
+// Pins the calling thread to one core for a scope and gives it its former affinity back on
+// every way out, an exception included: the rest of the bench runs unpinned.
+class PinnedScope {
+ public:
+  PinnedScope(bool want, unsigned core) {
+    if (!want || std::thread::hardware_concurrency() <= core) return;
+    saved_ = pthread_getaffinity_np(pthread_self(), sizeof before_, &before_) == 0;
+    pinned_ = saved_ && pin_to(core);
+  }
+  ~PinnedScope() {
+    if (pinned_) pthread_setaffinity_np(pthread_self(), sizeof before_, &before_);
+  }
+  PinnedScope(const PinnedScope&) = delete;
+  PinnedScope& operator=(const PinnedScope&) = delete;
+  bool pinned() const { return pinned_; }
+
+ private:
+  cpu_set_t before_{};
+  bool saved_ = false, pinned_ = false;
+};
 
 }  // namespace
 
@@ -410,8 +465,15 @@ CostTable probe_costs(Kernels& k, const ProbeGrid& g) {
     // Loads rotate over the adapters, as a serving loop's do: the configured read (the device
     // for Storage), the unpack, and the same read from the page cache (reported beside it).
     int next = 0;
-    t.read_s.push_back(mean_time(g.repeats, [&] { k.load_read(next++ % n); }));
-    t.unpack_s.push_back(mean_time(g.repeats, [&] { k.load_unpack(next++ % n); }));
+    const auto [read, unpack] = spaced_loads(g.repeats, [&](bool unpack_it) {
+      if (unpack_it) {
+        k.load_unpack(next++ % n);
+      } else {
+        k.load_read(next % n);
+      }
+    });
+    t.read_s.push_back(read);
+    t.unpack_s.push_back(unpack);
     for (int a = 0; a < n; ++a) {
       k.load_read(a);
       k.load_unpack(a);
@@ -459,13 +521,37 @@ CostTable probe_costs(Kernels& k, const ProbeGrid& g) {
   const std::vector<int> ctx(static_cast<std::size_t>(T), g.contexts[g.contexts.size() / 2]);
   const double alone = mean_time(g.repeats, [&] { k.decode_step(ctx, {0}); });
   std::atomic<bool> stop{false};
+  // A thread inherits its creator's affinity: when the caller is pinned to one core, the
+  // unpacker goes to the others, as the real loop's loader does, instead of time-slicing with
+  // the step it is meant to run beside.
+  cpu_set_t elsewhere;
+  const bool move = beside_caller(elsewhere);
   std::thread unpacker([&] {
+    if (move) pthread_setaffinity_np(pthread_self(), sizeof elsewhere, &elsewhere);
     while (!stop.load(std::memory_order_relaxed)) k.load_unpack(1);
   });
   const double beside = mean_time(g.repeats, [&] { k.decode_step(ctx, {0}); });
   stop = true;
   unpacker.join();
   t.unpack_slowdown = std::max(1.0, beside / alone);
+
+  // A load beside decode: adapter 1 read and unpacked, alone and with another thread running
+  // the same step for as long as the loads are timed (the real loop's loader runs beside its
+  // decode thread; alone, its loads took 1.2-1.9x the probe's figure).
+  auto load1 = [&] {
+    k.load_read(1);
+    k.load_unpack(1);
+  };
+  const double load_alone = mean_time(g.repeats, load1);
+  stop = false;
+  std::thread decoder([&] {
+    if (move) pthread_setaffinity_np(pthread_self(), sizeof elsewhere, &elsewhere);
+    while (!stop.load(std::memory_order_relaxed)) k.decode_step(ctx, {0});
+  });
+  const double load_beside = mean_time(g.repeats, load1);
+  stop = true;
+  decoder.join();
+  t.load_slowdown = std::max(1.0, load_beside / load_alone);
   validate(t);
   return t;
 }
@@ -489,6 +575,7 @@ CostTable mean_table(const CostTable& a, const CostTable& b) {
   mean(m.read_warm_s, b.read_warm_s);
   mean(m.unpack_s, b.unpack_s);
   m.unpack_slowdown = 0.5 * (a.unpack_slowdown + b.unpack_slowdown);
+  m.load_slowdown = 0.5 * (a.load_slowdown + b.load_slowdown);
   return m;
 }
 
@@ -512,6 +599,9 @@ struct RealRun {
   // same shape: decode steps (shape, seconds), prefills (prompt, seconds), loads (seconds).
   std::vector<std::pair<StepShape, double>> steps;
   std::vector<std::pair<int, double>> prefills;
+  // Per step and prefill: the first work after the decode thread waited (on an arrival or a
+  // load), in the order steps, then prefills.
+  std::vector<char> step_cold, prefill_cold;
   std::vector<double> loads;
   double idle_s = 0;  // the decode thread waiting: for an arrival or a load
   double tokens_per_s = 0;
@@ -522,10 +612,7 @@ struct RealRun {
 RealRun run_real(Kernels& k, const Trace& trace, const SchedulerConfig& cfg, const std::vector<double>& reload,
                  bool pin) {
   RealRun out;
-  // The caller's affinity comes back at the end: the rest of the bench runs unpinned.
-  cpu_set_t before;
-  const bool saved = pthread_getaffinity_np(pthread_self(), sizeof before, &before) == 0;
-  if (pin && saved && std::thread::hardware_concurrency() >= 2) out.pinned = pin_to(0);
+  out.pinned = pin;  // the caller pinned this thread to core 0 (run_calibration)
   std::mutex mu;
   std::condition_variable cv;
   std::deque<int> todo, done;
@@ -578,6 +665,7 @@ RealRun run_real(Kernels& k, const Trace& trace, const SchedulerConfig& cfg, con
   int finished = 0;
   std::int64_t tokens = 0;
   bool planned = false;
+  bool cold = true;  // nothing has run since the thread last waited
   StepPlan plan;
   const auto t0 = Clock::now();
   auto arrival = [&](std::size_t i) { return t0 + std::chrono::nanoseconds(reqs[i].arrival_ns); };
@@ -615,12 +703,15 @@ RealRun run_real(Kernels& k, const Trace& trace, const SchedulerConfig& cfg, con
       const auto w0 = Clock::now();
       cv.wait_until(lock, until, [&] { return !done.empty(); });
       out.idle_s += seconds(w0, Clock::now());
+      cold = true;
       continue;
     }
     for (int id : plan.admitted) {
       const auto p0 = Clock::now();
       k.prefill(reqs[id].prompt_tokens);
       out.prefills.emplace_back(reqs[id].prompt_tokens, seconds(p0, Clock::now()));
+      out.prefill_cold.push_back(cold);
+      cold = false;
     }
     contexts.clear();
     StepShape shape;
@@ -634,6 +725,8 @@ RealRun run_real(Kernels& k, const Trace& trace, const SchedulerConfig& cfg, con
     const auto s0 = Clock::now();
     k.decode_step(contexts, plan.adapters);
     out.steps.emplace_back(shape, seconds(s0, Clock::now()));
+    out.step_cold.push_back(cold);
+    cold = false;
     for (int id : plan.batch) ++generated[id];
     const auto end = Clock::now();
     for (int id : sched.finish_step()) {
@@ -650,7 +743,6 @@ RealRun run_real(Kernels& k, const Trace& trace, const SchedulerConfig& cfg, con
   }
   cv.notify_all();
   loader.join();
-  if (out.pinned) pthread_setaffinity_np(pthread_self(), sizeof before, &before);
   Clock::time_point last = t0;
   for (std::size_t i = 0; i < reqs.size(); ++i) {
     out.latency_ms.push_back(seconds(arrival(i), finish[i]) * 1e3);
@@ -695,6 +787,10 @@ CalibrationResult run_calibration(const CalibrationOptions& o) {
   g.prompts = {16, 64, 128};
   g.contexts = {16, 64, 160};
   g.repeats = 12;
+  // The probes run on the core the real loop decodes on: on a VM the cores differ (interrupts,
+  // the host's other guests), and a probe unpinned beside a loop pinned to core 0 read its
+  // steps 13-38 % faster than the loop ran them (docs/MEASUREMENTS.md).
+  const PinnedScope pinned(o.pin_cores, 0);
   // The probe runs before and after the real run and the simulation uses their mean: this
   // machine's speed drifts by tens of percent over seconds (a shared VM), and a probe on one
   // side only would carry that drift into sim_error_pct. The drift is reported.
@@ -709,7 +805,7 @@ CalibrationResult run_calibration(const CalibrationOptions& o) {
 
   std::vector<double> reload(o.adapters, cost_before.load_s(o.rank));
   k.set_adapters(o.adapters, o.rank);
-  const RealRun real = run_real(k, trace, cfg, reload, o.pin_cores);
+  const RealRun real = run_real(k, trace, cfg, reload, pinned.pinned());
   const CostTable after = probe_costs(k, g);
   const CostModel cost = cost_model_from(mean_table(before, after), 0.0);
 
@@ -735,20 +831,33 @@ CalibrationResult run_calibration(const CalibrationOptions& o) {
   // Where the simulation's time differs: the real loop's parts against the model's figure for
   // the same shapes (sums, so long parts weigh more).
   double real_step = 0, model_step = 0, real_pre = 0, model_pre = 0, real_load = 0;
-  for (const auto& [shape, t] : real.steps) {
+  // The first work after a wait, apart: cold items (caches and clocks after idle).
+  double real_cold = 0, model_cold = 0, real_warm = 0, model_warm = 0;
+  for (std::size_t i = 0; i < real.steps.size(); ++i) {
+    const auto& [shape, t] = real.steps[i];
+    const double m = cost.decode_step_s(shape);
     real_step += t;
-    model_step += cost.decode_step_s(shape);
+    model_step += m;
+    (real.step_cold[i] ? real_cold : real_warm) += t;
+    (real.step_cold[i] ? model_cold : model_warm) += m;
   }
-  for (const auto& [prompt, t] : real.prefills) {
+  for (std::size_t i = 0; i < real.prefills.size(); ++i) {
+    const auto& [prompt, t] = real.prefills[i];
+    const double m = cost.prefill_s(prompt, 1);
     real_pre += t;
-    model_pre += cost.prefill_s(prompt, 1);
+    model_pre += m;
+    (real.prefill_cold[i] ? real_cold : real_warm) += t;
+    (real.prefill_cold[i] ? model_cold : model_warm) += m;
   }
+  r.cold_real_vs_model = model_cold > 0 ? real_cold / model_cold : 0;
+  r.warm_real_vs_model = model_warm > 0 ? real_warm / model_warm : 0;
   for (double t : real.loads) real_load += t;
   r.step_real_vs_model = model_step > 0 ? real_step / model_step : 0;
   r.prefill_real_vs_model = model_pre > 0 ? real_pre / model_pre : 0;
   r.load_real_vs_model = real.loads.empty() ? 0 : real_load / real.loads.size() / cost.load_s(o.rank);
   const double step_before = cost_before.decode_step_s(StepShape{4, 1, o.rank, 1, 4 * 64});
   r.probe_drift = cost_model_from(after, 0.0).decode_step_s(StepShape{4, 1, o.rank, 1, 4 * 64}) / step_before;
+  r.load_slowdown = cost.load_slowdown;
   r.real_steps = static_cast<int>(real.steps.size());
   r.sim_steps = static_cast<int>(sim.steps);
   r.real_loads = static_cast<int>(real.loads.size());

@@ -128,7 +128,12 @@ struct CalibrationResult {
   double sim_error_pct = 0;
   // What the real loop measured against the cost model for the same shapes (1 = exact).
   double step_real_vs_model = 0, prefill_real_vs_model = 0, load_real_vs_model = 0;
+  // The same over steps and prefills together, apart for the first work after the decode
+  // thread waited (cold) and the rest (warm).
+  double cold_real_vs_model = 0, warm_real_vs_model = 0;
   int real_steps = 0, sim_steps = 0, real_loads = 0, sim_loads = 0;
+  // The probed load_slowdown the simulation used (the mean of the two probes).
+  double load_slowdown = 1;
   // A mid-sized decode step probed after the real run / before it: the machine's drift.
   double probe_drift = 1;
 };

@@ -159,6 +159,7 @@ lane::CostTable linear_table() {
   t.read_s = {1e-4, 4e-4};
   t.unpack_s = {2e-4, 8e-4};
   t.unpack_slowdown = 1.2;
+  t.load_slowdown = 1.3;
   return t;
 }
 
@@ -175,6 +176,7 @@ TEST(SchedLaneCosts, ExactAtProbedPointsAndLinearBetween) {
   EXPECT_NEAR(c.prefill_s(80, 1), 5e-5 * 80, 1e-12);
   EXPECT_NEAR(c.load_s(20), 2.5e-4 + 5e-4, 1e-12);
   EXPECT_DOUBLE_EQ(c.unpack_slowdown, 1.2);
+  EXPECT_DOUBLE_EQ(c.load_slowdown, 1.3);
 }
 
 TEST(SchedLaneCosts, BaseModelStepIgnoresTheRankAndExtrapolationNeverShrinks) {
@@ -208,9 +210,11 @@ TEST(SchedLaneCosts, MeanOfTwoProbes) {
   auto a = linear_table(), b = linear_table();
   for (double& x : b.step_s) x *= 3;
   b.read_s = {3e-4, 12e-4};
+  b.load_slowdown = 1.7;
   const auto m = lane::mean_table(a, b);
   EXPECT_DOUBLE_EQ(m.step(1, 2, 2), 2 * a.step(1, 2, 2));
   EXPECT_DOUBLE_EQ(m.read_s[1], 8e-4);
+  EXPECT_DOUBLE_EQ(m.load_slowdown, 1.5);
   b.contexts = {64, 512};
   EXPECT_THROW(lane::mean_table(a, b), std::invalid_argument);
 }
@@ -246,6 +250,9 @@ TEST(SchedLaneCosts, MalformedTableNamesTheField) {
   t = linear_table();
   t.unpack_slowdown = 0.5;
   expect_field(t, "unpack_slowdown");
+  t = linear_table();
+  t.load_slowdown = std::numeric_limits<double>::infinity();
+  expect_field(t, "load_slowdown");
   t = linear_table();
   t.contexts = {256, 64};
   expect_field(t, "contexts");
@@ -358,6 +365,7 @@ TEST(SchedLaneKernels, TheProbeFillsAValidTable) {
   // The base model's step is measured once and shared by every rank.
   EXPECT_EQ(t.step(0, 0, 1), t.step(1, 0, 1));
   EXPECT_GE(t.unpack_slowdown, 1.0);
+  EXPECT_GE(t.load_slowdown, 1.0);
 }
 
 }  // namespace

@@ -602,6 +602,21 @@ TEST(SchedulerSim, CriticalPathLoadsNeverOverlapDecode) {
   EXPECT_GT(mean_step(sc::simulate(trace, sim_config(sc::Policy::CostAware), cost)), mean_step(aware));
 }
 
+// A load that starts with a step (a prefetch issued as the step begins) or during one is
+// slowed by load_slowdown; a critical-path load, with decode waiting for it, is not.
+TEST(SchedulerSim, LoadSlowdownReachesOnlyLoadsBesideAStep) {
+  const auto trace = sc::generate_trace(sim_trace(400, 40));
+  sc::CostModel cost;
+  const auto fcfs = sc::simulate(trace, sim_config(sc::Policy::FcfsLru), cost);
+  const auto aware = sc::simulate(trace, sim_config(sc::Policy::CostAware), cost);
+  ASSERT_GT(aware.overlap_ratio, 0.0);
+  cost.load_slowdown = 2.0;
+  expect_same(sc::simulate(trace, sim_config(sc::Policy::FcfsLru), cost), fcfs);
+  EXPECT_GT(sc::simulate(trace, sim_config(sc::Policy::CostAware), cost).load_ms_p95, aware.load_ms_p95);
+  cost.load_slowdown = 0.9;
+  expect_invalid([&] { sc::simulate(trace, sim_config(sc::Policy::FcfsLru), cost); }, "load_slowdown");
+}
+
 // A hand-made trace: request 0 (prompt 10, 3 tokens) at 0, request 1 (prompt 100, 2 tokens)
 // while request 0 runs. Each step attends to prompt + tokens generated before it.
 TEST(SchedulerSim, StepsAttendToTheirRequestsGrowingContexts) {

@@ -258,6 +258,9 @@ struct CostModel {
   // Decode runs this many times slower per unpack running beside it (1 + (f − 1)·unpacks):
   // the unpack takes cores, cache and memory bandwidth the decode step would use.
   double unpack_slowdown = 1.15;
+  // A load (read and unpack) that starts while a decode step runs takes this many times its
+  // time alone: both stream memory, and the step takes the bandwidth the load would use.
+  double load_slowdown = 1.0;
 
   // The step without its attention; attention(mean context, threads) is one token's.
   std::function<double(const StepShape&)> decode_step;

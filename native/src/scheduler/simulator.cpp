@@ -104,6 +104,8 @@ void validate(const CostModel& c) {
     bad("cost model", "serial_fraction", "must be in [0, 1] (got " + std::to_string(c.serial_fraction) + ")");
   if (!(c.unpack_slowdown >= 1) || !std::isfinite(c.unpack_slowdown))
     bad("cost model", "unpack_slowdown", "must be a finite factor >= 1 (got " + std::to_string(c.unpack_slowdown) + ")");
+  if (!(c.load_slowdown >= 1) || !std::isfinite(c.load_slowdown))
+    bad("cost model", "load_slowdown", "must be a finite factor >= 1 (got " + std::to_string(c.load_slowdown) + ")");
 }
 
 void validate(const SimConfig& c) {
@@ -176,7 +178,9 @@ SimResult simulate(const Trace& trace, const SchedulerConfig& sched_cfg, const C
       Load l = waiting.front();
       waiting.pop_front();
       const int rank = trace.adapter_rank[l.adapter];
-      const double read = cost.load_read_s(rank), unpack = cost.load_unpack_s(rank);
+      // Beside a running step the whole load is slower; the factor is fixed at its start.
+      const double f = running ? cost.load_slowdown : 1.0;
+      const double read = f * cost.load_read_s(rank), unpack = f * cost.load_unpack_s(rank);
       // The read waits for a free storage lane (the device is shared); the unpack does not.
       std::int64_t read_start = clock.now_ns();
       const auto read_ns = static_cast<std::int64_t>(std::ceil(read * 1e9));
@@ -255,13 +259,14 @@ SimResult simulate(const Trace& trace, const SchedulerConfig& sched_cfg, const C
       plan = sched.plan_step();
       res.evictions += static_cast<std::int64_t>(plan.evicted.size());
       for (int a : plan.loads) waiting.push_back(Load{a, now});
-      start_loads();
       if (!plan.empty()) {
         if (plan.ready)
           start_step();
         else
           pending = true;
       }
+      // After the step has started: a prefetch issued with it runs beside it (load_slowdown).
+      start_loads();
     }
 
     const int unpacks = unpacking();

@@ -126,8 +126,17 @@ describe('sched lane adapter', () => {
     ])
       expect(point.metrics.find((m) => m.name === name)?.value, name).toBeGreaterThan(0);
     const cal = r.cases.find((x) => x.id === 'calibration')!;
-    for (const name of ['step_real_vs_model', 'prefill_real_vs_model', 'load_real_vs_model', 'probe_drift'])
+    for (const name of [
+      'step_real_vs_model',
+      'prefill_real_vs_model',
+      'load_real_vs_model',
+      'cold_real_vs_model',
+      'warm_real_vs_model',
+      'probe_drift',
+    ])
       expect(cal.metrics.find((m) => m.name === name)?.value, name).toBeGreaterThan(0);
+    expect(cal.metrics.find((m) => m.name === 'load_slowdown')?.value).toBeGreaterThanOrEqual(1);
+    expect(point.metrics.find((m) => m.name === 'probe_load_slowdown')?.value).toBeGreaterThanOrEqual(1);
     expect(r.info.adapter_store).toBe('storage');
     expect(Number(r.info.ffn)).toBe(704);
   });
@@ -332,7 +341,7 @@ describe('sched rules (baselines/rules.yml)', () => {
     expect(r.conclusion).not.toBe('failure');
   });
 
-  it('warns when the adapter-aware policies miss the capacity targets or the simulation drifts', async () => {
+  it('warns when the adapter-aware policies miss the capacity targets, fails when the simulation drifts', async () => {
     const r = await judge([
       pointCase(P, 1.1, 1.0),
       pointCase('uniform/N100/r16/m1.0', 1.0, 0.9),
@@ -342,7 +351,18 @@ describe('sched rules (baselines/rules.yml)', () => {
     expect(verdict(r, 'uniform/N100/r16/m1.0', 'sched-capacity-uniform')?.state).toBe('regressed');
     // the skew target is not applied to the uniform trace
     expect(verdict(r, 'uniform/N100/r16/m1.0', 'sched-capacity-skew')).toBeUndefined();
-    expect(verdict(r, 'calibration', 'sched-sim-error-bound')?.state).toBe('regressed');
+    expect(verdict(r, 'calibration', 'sched-sim-error-bound')).toMatchObject({
+      state: 'regressed',
+      severity: 'fail',
+    });
+    expect(r.conclusion).toBe('failure');
+    // 20 %: the warning alone
+    const near = await judge([calibration(20)]);
+    expect(verdict(near, 'calibration', 'sched-sim-error')).toMatchObject({
+      state: 'regressed',
+      severity: 'warn',
+    });
+    expect(verdict(near, 'calibration', 'sched-sim-error-bound')?.state).toBe('pass');
   });
 
   it('fails a throughput and capacity regression against the baseline, not a small drift', async () => {

@@ -202,6 +202,7 @@ export const SCHED_PROBE_METRICS: Record<string, MetricSpec> = {
   unpack_ms: { unit: 'ms', better: 'lower', kind: 'absolute' },
   adapter_mb: { unit: 'MiB', better: 'lower', kind: 'absolute' },
   unpack_slowdown: { unit: '×', better: 'lower', kind: 'same-run' },
+  load_slowdown: { unit: '×', better: 'lower', kind: 'same-run' },
 };
 
 export const SCHED_CALIBRATION_METRICS: Record<string, MetricSpec> = {
@@ -217,6 +218,9 @@ export const SCHED_CALIBRATION_METRICS: Record<string, MetricSpec> = {
   step_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
   prefill_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
   load_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
+  cold_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
+  warm_real_vs_model: { unit: '×', better: 'lower', kind: 'same-run' },
+  load_slowdown: { unit: '×', better: 'lower', kind: 'same-run' },
   probe_drift: { unit: '×', better: 'lower', kind: 'same-run' },
 };
 

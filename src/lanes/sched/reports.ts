@@ -68,6 +68,10 @@ export const SCHED_DEFINITIONS = {
     'capacity of fcfs_lru with every adapter load free, over fcfs_lru’s: the most that hiding or avoiding loads can buy, so the ceiling of a residency policy’s capacity ratio',
   step_real_vs_model:
     'calibration: the real loop’s decode steps over the cost model’s time for the same shapes (1 = exact); likewise prefill_real_vs_model and load_real_vs_model',
+  cold_real_vs_model:
+    'calibration: steps and prefills that were the decode thread’s first work after a wait, real over model; warm_real_vs_model the rest',
+  load_slowdown:
+    'probed: an adapter load with a decode step running beside it over the same load alone; the simulation applies it to loads that start during a step',
   probe_drift:
     'calibration: a mid-sized decode step probed after the real run over the same probed before it',
   overlap_at_capacity:
@@ -87,7 +91,7 @@ export const SCHED_MODELLING = [
   'adapter load = a read of the adapter’s full size from its file + an unpack into the fused and segmented packed layouts; adapter_store storage drops the file’s pages before each read, so the read comes from the device: adapters outside the cache live on storage',
   'reads share the storage device: storage_lanes reads at full speed at once, the others wait (unpacks run on their own modelled adapter thread)',
   'decode_threads and adapter_threads are modelled lanes of a target machine, not threads of this one: a step spreads over decode_threads by Amdahl’s law at serial_fraction; one load per adapter thread',
-  'a decode step running beside an unpack is slowed by the probed unpack_slowdown per unpack',
+  'a decode step running beside an unpack is slowed by the probed unpack_slowdown per unpack; a load that starts while a step runs takes the probed load_slowdown times its time alone',
   'capacity: the highest offered rate whose p95 latency and queue-wait p95 stay within the targets, by bisection, capacity_requests requests per probe (same seed)',
 ] as const;
 
@@ -276,6 +280,9 @@ export function schedSummary(result: LaneResult) {
             step_real_vs_model: round(val(calibration, 'step_real_vs_model')),
             prefill_real_vs_model: round(val(calibration, 'prefill_real_vs_model')),
             load_real_vs_model: round(val(calibration, 'load_real_vs_model')),
+            cold_real_vs_model: round(val(calibration, 'cold_real_vs_model')),
+            warm_real_vs_model: round(val(calibration, 'warm_real_vs_model')),
+            load_slowdown: round(val(calibration, 'load_slowdown')),
             probe_drift: round(val(calibration, 'probe_drift')),
           },
         }
