@@ -58763,12 +58763,28 @@ const ATTN_DECODE_REPORT = {
 /** Writes both files; returns their names relative to reportsDir. */
 const writeAttnDecodeReports = (result, reportsDir) => writeAttnReports(ATTN_DECODE_REPORT, result, reportsDir);
 
+;// CONCATENATED MODULE: ./src/lanes/bench-filter.ts
+// Google Benchmark --benchmark_filter values naming benchmarks exactly: used by the A/B runner's
+// serving benches (one case at a time) and by lanes that leave a case out of later A/B rounds.
+const REGEX_SPECIAL = /[.*+?^${}()|[\]\\]/g;
+// Google Benchmark appends suffixes to a name (/real_time, /repeats:3, …): a name ends at a '/'.
+const bench_filter_escape = (name) => name.replace(REGEX_SPECIAL, '\\$&');
+/** A --benchmark_filter that selects exactly the benchmark `name`, whatever its suffixes. */
+function exactFilter(name) {
+    return `^${bench_filter_escape(name)}(/|$)`;
+}
+/** A --benchmark_filter that selects every benchmark but `names` (Google Benchmark's leading '-'). */
+function exceptFilter(names) {
+    return `-^(${names.map(bench_filter_escape).join('|')})(/|$)`;
+}
+
 ;// CONCATENATED MODULE: ./src/lanes/attention/lane.ts
 // What the two attention lanes (attn-decode, attn-prefill) share: both benches take the same
 // shape grid and flags, name their cases "<bench>/q<Q>kv<KV>d<D>/<axis><N>" plus a model-level
 // perplexity case, report per-case facts and counters the same way, and run the same way (a
 // failed run is an error result, never an exception). Each lane keeps its own grid, sequence
 // axis, metric tables and report files, and describes them to attnLane.
+
 
 
 
@@ -58868,11 +58884,18 @@ function attnLane(spec) {
     };
     const benchSpec = (ctx) => {
         const grid = spec.grids[ctx.profile];
-        const planned = plannedCases(ctx.profile);
+        // The perplexity is deterministic for a build: an A/B round after the first would compute
+        // the same values again (5 s of every decode round in the quick profile), so it is left out
+        // and its A/B verdicts come from the first round; the gates judge the head's value.
+        const later = ctx.abRound === true;
+        const planned = plannedCases(ctx.profile).filter((id) => !later || id !== ATTN_PERPLEXITY_CASE);
+        const skip = later
+            ? [`--benchmark_filter=${exceptFilter([`${spec.output.prefix}/${ATTN_PERPLEXITY_CASE}`])}`]
+            : [];
         return {
             lane,
             bin: spec.bin,
-            args: attnBenchArgs(grid, ctx, spec.laneArgs(grid)),
+            args: [...attnBenchArgs(grid, ctx, spec.laneArgs(grid)), ...skip],
             planned,
             parse: (text) => lane_attnResultFromJson(text, planned, spec.output),
             write: spec.writeReports,
@@ -59923,6 +59946,24 @@ function schedResultFromJson(text, planned) {
     const path = typeof report.context.path === 'string' ? report.context.path : '';
     return { lane: 'sched', status: 'ok', path, cases, planned, info };
 }
+/**
+ * The bench run of a lane context. The calibration (real threads against the simulation) is
+ * judged on the head alone, by its gates: an A/B round after the first leaves it out (half of
+ * a quick round's time), and its values come from the first round.
+ */
+function schedBenchSpec(ctx) {
+    const grid = SCHED_GRIDS[ctx.profile];
+    const later = ctx.abRound === true;
+    const planned = schedPlannedCases(ctx.profile).filter((id) => !later || id !== 'calibration');
+    return {
+        lane: 'sched',
+        bin: 'infeng_sched_bench',
+        args: [...lane_benchArgs(grid, ctx), ...(later ? ['--calibrate=false'] : [])],
+        planned,
+        parse: (text) => schedResultFromJson(text, planned),
+        write: writeSchedReports,
+    };
+}
 const schedLane = {
     name: 'sched',
     targets: ['infeng_sched_bench'],
@@ -59930,18 +59971,7 @@ const schedLane = {
     plannedCases: schedPlannedCases,
     samplesPerMetric: (profile) => SCHED_GRIDS[profile].repetitions,
     writeReports: writeSchedReports,
-    async run(ctx) {
-        const grid = SCHED_GRIDS[ctx.profile];
-        const planned = schedPlannedCases(ctx.profile);
-        return runBenchLane(ctx, {
-            lane: 'sched',
-            bin: 'infeng_sched_bench',
-            args: lane_benchArgs(grid, ctx),
-            planned,
-            parse: (text) => schedResultFromJson(text, planned),
-            write: writeSchedReports,
-        });
-    },
+    run: (ctx) => runBenchLane(ctx, schedBenchSpec(ctx)),
 };
 
 ;// CONCATENATED MODULE: ./src/lanes/registry.ts
@@ -60717,17 +60747,7 @@ class BenchServer {
 
 
 
-const REGEX_SPECIAL = /[.*+?^${}()|[\]\\]/g;
-// Google Benchmark appends suffixes to a name (/real_time, /repeats:3, …): a name ends at a '/'.
-const ab_served_escape = (name) => name.replace(REGEX_SPECIAL, '\\$&');
-/** A --benchmark_filter that selects exactly the benchmark `name`, whatever its suffixes. */
-function exactFilter(name) {
-    return `^${ab_served_escape(name)}(/|$)`;
-}
-/** A --benchmark_filter that selects every benchmark but `names` (Google Benchmark's leading '-'). */
-function exceptFilter(names) {
-    return `-^(${names.map(ab_served_escape).join('|')})(/|$)`;
-}
+
 /**
  * Several runs' JSON documents of one bench as one document, as if one run had done them all:
  * the first run's context, every run's benchmarks. A run that selected nothing may leave an
@@ -60960,9 +60980,9 @@ async function runLaneAb(adapter, sides, plan, needsMore, now = Date.now) {
             repetitions: plan.repetitions,
             // The first round measures everything on both sides; later rounds skip what only the
             // head's gates or a deterministic check need (attn-prefill's timed naive reference, the
-            // tokenizer's parity pass and oversubscribed thread counts). Both sides alike: a head
-            // that timed the reference beside its kernel while the base did not would differ by
-            // that alone.
+            // attention lanes' perplexity, the scheduler's real-thread calibration, the tokenizer's
+            // parity pass and oversubscribed thread counts). Both sides alike: a head that timed the
+            // reference beside its kernel while the base did not would differ by that alone.
             abRound: round > 0,
             reportsDir: external_node_path_default().join(head.reportsDir, 'ab', side),
             log: (l) => log(`${side}: ${l}`),

@@ -109,9 +109,9 @@ export async function runLaneAb(
       repetitions: plan.repetitions,
       // The first round measures everything on both sides; later rounds skip what only the
       // head's gates or a deterministic check need (attn-prefill's timed naive reference, the
-      // tokenizer's parity pass and oversubscribed thread counts). Both sides alike: a head
-      // that timed the reference beside its kernel while the base did not would differ by
-      // that alone.
+      // attention lanes' perplexity, the scheduler's real-thread calibration, the tokenizer's
+      // parity pass and oversubscribed thread counts). Both sides alike: a head that timed the
+      // reference beside its kernel while the base did not would differ by that alone.
       abRound: round > 0,
       reportsDir: path.join(head.reportsDir, 'ab', side),
       log: (l) => log(`${side}: ${l}`),

@@ -20,6 +20,7 @@ import type { AbRound } from '../results/pair-rounds.js';
 import { gbenchDocument } from '../results/gbench.js';
 import { mergeAbRounds } from '../results/pair-rounds.js';
 import { extraRounds, firstInRound, sidesInRound, type AbSide } from './ab-order.js';
+import { exactFilter, exceptFilter } from './bench-filter.js';
 import { benchOutFile, benchResult, outputArgs, type BenchSpec } from './bench-lane.js';
 import { BenchServer } from './bench-server.js';
 import type { Lane, LaneContext } from './lane.js';
@@ -31,21 +32,6 @@ export interface ServedPlan {
   rounds: number;
   maxRounds: number;
   laneBudgetMs: number;
-}
-
-const REGEX_SPECIAL = /[.*+?^${}()|[\]\\]/g;
-
-// Google Benchmark appends suffixes to a name (/real_time, /repeats:3, …): a name ends at a '/'.
-const escape = (name: string) => name.replace(REGEX_SPECIAL, '\\$&');
-
-/** A --benchmark_filter that selects exactly the benchmark `name`, whatever its suffixes. */
-export function exactFilter(name: string): string {
-  return `^${escape(name)}(/|$)`;
-}
-
-/** A --benchmark_filter that selects every benchmark but `names` (Google Benchmark's leading '-'). */
-export function exceptFilter(names: string[]): string {
-  return `-^(${names.map(escape).join('|')})(/|$)`;
 }
 
 /**

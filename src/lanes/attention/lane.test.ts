@@ -185,6 +185,31 @@ describe('attnLane', () => {
     expect(result.cases.find((c) => c.id === 'q8kv2d16/len64')?.metrics[0]?.value).toBe(3);
     expect(result.cases.find((c) => c.id === 'perplexity' && !c.error)).toBeDefined();
   });
+
+  it('leaves the deterministic perplexity out of A/B rounds after the first', () => {
+    const ctx = {
+      buildDir: '/b',
+      reportsDir: '/r',
+      profile: 'smoke' as const,
+      forcePath: 'auto' as const,
+      threads: 2,
+      timeoutMs: 1,
+      log: () => {},
+    };
+    const first = toy.benchSpec!({ ...ctx, abRound: false });
+    expect(first.planned).toContain('perplexity');
+    expect(first.args.some((a) => a.startsWith('--benchmark_filter'))).toBe(false);
+    const later = toy.benchSpec!({ ...ctx, abRound: true });
+    expect(later.planned).toEqual(['q8kv2d16/len64', 'q8kv2d16/len128']);
+    const filter = later.args
+      .find((a) => a.startsWith('--benchmark_filter='))!
+      .slice('--benchmark_filter='.length);
+    // Google Benchmark's negative filter: a leading '-' and the regex of what to leave out
+    expect(filter.startsWith('-')).toBe(true);
+    const out = new RegExp(filter.slice(1));
+    expect(out.test('toy/perplexity/iterations:1')).toBe(true);
+    expect(out.test('toy/q8kv2d16/len64/real_time')).toBe(false);
+  });
 });
 
 describe('attention report rows and summary', () => {

@@ -11,6 +11,7 @@ import { parseGbenchJson, type GbenchCase } from '../../results/gbench.js';
 import { ATTN_PERPLEXITY_CASE } from './reports.js';
 import { runBenchLane, type BenchSpec, type ParsedResult } from '../bench-lane.js';
 import { metricFromSamples, type MetricSpec } from '../../results/metric.js';
+import { exceptFilter } from '../bench-filter.js';
 
 export type { MetricSpec };
 
@@ -162,11 +163,18 @@ export function attnLane<G extends AttnGrid>(spec: AttnLaneSpec<G>): Lane {
   };
   const benchSpec = (ctx: LaneContext): BenchSpec => {
     const grid = spec.grids[ctx.profile];
-    const planned = plannedCases(ctx.profile);
+    // The perplexity is deterministic for a build: an A/B round after the first would compute
+    // the same values again (5 s of every decode round in the quick profile), so it is left out
+    // and its A/B verdicts come from the first round; the gates judge the head's value.
+    const later = ctx.abRound === true;
+    const planned = plannedCases(ctx.profile).filter((id) => !later || id !== ATTN_PERPLEXITY_CASE);
+    const skip = later
+      ? [`--benchmark_filter=${exceptFilter([`${spec.output.prefix}/${ATTN_PERPLEXITY_CASE}`])}`]
+      : [];
     return {
       lane,
       bin: spec.bin,
-      args: attnBenchArgs(grid, ctx, spec.laneArgs(grid)),
+      args: [...attnBenchArgs(grid, ctx, spec.laneArgs(grid)), ...skip],
       planned,
       parse: (text) => attnResultFromJson(text, planned, spec.output),
       write: spec.writeReports,

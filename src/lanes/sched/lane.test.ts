@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   SCHED_GRIDS,
   pointName,
+  schedBenchSpec,
   schedLane,
   schedPlannedCases,
   schedResultFromJson,
@@ -53,6 +54,24 @@ describe('sched lane adapter', () => {
     ]);
     expect(r.cases.map((c) => c.id).sort()).toEqual([...planned].sort());
     expect(r.cases.every((c) => c.error === undefined)).toBe(true);
+  });
+
+  it('leaves the real-thread calibration out of A/B rounds after the first', () => {
+    const ctx = {
+      buildDir: '/b',
+      reportsDir: '/r',
+      profile: 'quick' as const,
+      forcePath: 'auto' as const,
+      threads: 2,
+      timeoutMs: 1,
+      log: () => {},
+    };
+    const first = schedBenchSpec({ ...ctx, abRound: false });
+    expect(first.planned).toEqual(schedPlannedCases('quick'));
+    expect(first.args).not.toContain('--calibrate=false');
+    const later = schedBenchSpec({ ...ctx, abRound: true });
+    expect(later.planned).toEqual(schedPlannedCases('quick').filter((id) => id !== 'calibration'));
+    expect(later.args).toContain('--calibrate=false');
   });
 
   it('names points as the bench does, and the full profile varies one knob at a time', () => {

@@ -8,7 +8,7 @@ import type { Lane, LaneContext } from '../lane.js';
 import type { Profile } from '../../model/lanes.js';
 import type { CaseResult, LaneResult, Metric } from '../../model/results.js';
 import { parseGbenchJson, type GbenchCase } from '../../results/gbench.js';
-import { runBenchLane } from '../bench-lane.js';
+import { runBenchLane, type BenchSpec } from '../bench-lane.js';
 import { writeSchedReports } from './reports.js';
 import { metricFromSamples, type MetricSpec } from '../../results/metric.js';
 
@@ -484,6 +484,25 @@ export function schedResultFromJson(
   return { lane: 'sched', status: 'ok', path, cases, planned, info };
 }
 
+/**
+ * The bench run of a lane context. The calibration (real threads against the simulation) is
+ * judged on the head alone, by its gates: an A/B round after the first leaves it out (half of
+ * a quick round's time), and its values come from the first round.
+ */
+export function schedBenchSpec(ctx: LaneContext): BenchSpec {
+  const grid = SCHED_GRIDS[ctx.profile];
+  const later = ctx.abRound === true;
+  const planned = schedPlannedCases(ctx.profile).filter((id) => !later || id !== 'calibration');
+  return {
+    lane: 'sched',
+    bin: 'infeng_sched_bench',
+    args: [...benchArgs(grid, ctx), ...(later ? ['--calibrate=false'] : [])],
+    planned,
+    parse: (text) => schedResultFromJson(text, planned),
+    write: writeSchedReports,
+  };
+}
+
 export const schedLane: Lane = {
   name: 'sched',
   targets: ['infeng_sched_bench'],
@@ -491,16 +510,5 @@ export const schedLane: Lane = {
   plannedCases: schedPlannedCases,
   samplesPerMetric: (profile) => SCHED_GRIDS[profile].repetitions,
   writeReports: writeSchedReports,
-  async run(ctx) {
-    const grid = SCHED_GRIDS[ctx.profile];
-    const planned = schedPlannedCases(ctx.profile);
-    return runBenchLane(ctx, {
-      lane: 'sched',
-      bin: 'infeng_sched_bench',
-      args: benchArgs(grid, ctx),
-      planned,
-      parse: (text) => schedResultFromJson(text, planned),
-      write: writeSchedReports,
-    });
-  },
+  run: (ctx) => runBenchLane(ctx, schedBenchSpec(ctx)),
 };
