@@ -17,6 +17,7 @@ import {
   writeAttnReports,
 } from '../../lanes/attention/reports.js';
 import type { CaseResult, LaneResult } from '../../model/results.js';
+import { laneContext } from '../../../__tests__/fixtures/lane-context.js';
 
 const calls: { cmd: string; args: string[] }[] = [];
 let benchJson = '';
@@ -187,19 +188,10 @@ describe('attnLane', () => {
   });
 
   it('leaves the deterministic perplexity out of A/B rounds after the first', () => {
-    const ctx = {
-      buildDir: '/b',
-      reportsDir: '/r',
-      profile: 'smoke' as const,
-      forcePath: 'auto' as const,
-      threads: 2,
-      timeoutMs: 1,
-      log: () => {},
-    };
-    const first = toy.benchSpec!({ ...ctx, abRound: false });
+    const first = toy.benchSpec!(laneContext({ profile: 'smoke', abRound: false }));
     expect(first.planned).toContain('perplexity');
     expect(first.args.some((a) => a.startsWith('--benchmark_filter'))).toBe(false);
-    const later = toy.benchSpec!({ ...ctx, abRound: true });
+    const later = toy.benchSpec!(laneContext({ profile: 'smoke', abRound: true }));
     expect(later.planned).toEqual(['q8kv2d16/len64', 'q8kv2d16/len128']);
     const filter = later.args
       .find((a) => a.startsWith('--benchmark_filter='))!

@@ -29,6 +29,7 @@ import { unreachableTolerances } from '../../compare/reachable.js';
 import type { LaneResult } from '../../model/results.js';
 import { PROFILES } from '../../model/lanes.js';
 import { around, baselineOf, lane, machine, metric, run } from '../../../__tests__/fixtures/compare/build.js';
+import { laneContext } from '../../../__tests__/fixtures/lane-context.js';
 
 const fixture = readFileSync(
   new URL('../../../__tests__/fixtures/gbench/sched_smoke.json', import.meta.url),
@@ -57,19 +58,10 @@ describe('sched lane adapter', () => {
   });
 
   it('leaves the real-thread calibration out of A/B rounds after the first', () => {
-    const ctx = {
-      buildDir: '/b',
-      reportsDir: '/r',
-      profile: 'quick' as const,
-      forcePath: 'auto' as const,
-      threads: 2,
-      timeoutMs: 1,
-      log: () => {},
-    };
-    const first = schedBenchSpec({ ...ctx, abRound: false });
+    const first = schedBenchSpec(laneContext({ profile: 'quick', abRound: false }));
     expect(first.planned).toEqual(schedPlannedCases('quick'));
     expect(first.args).not.toContain('--calibrate=false');
-    const later = schedBenchSpec({ ...ctx, abRound: true });
+    const later = schedBenchSpec(laneContext({ profile: 'quick', abRound: true }));
     expect(later.planned).toEqual(schedPlannedCases('quick').filter((id) => id !== 'calibration'));
     expect(later.args).toContain('--calibrate=false');
   });
