@@ -129,7 +129,7 @@ bool beside_caller(cpu_set_t& out) {
 class PinnedScope {
  public:
   PinnedScope(bool want, unsigned core) {
-    if (!want || std::thread::hardware_concurrency() <= core) return;
+    if (!want || core >= std::thread::hardware_concurrency()) return;
     saved_ = pthread_getaffinity_np(pthread_self(), sizeof before_, &before_) == 0;
     pinned_ = saved_ && pin_to(core);
   }
@@ -790,7 +790,8 @@ CalibrationResult run_calibration(const CalibrationOptions& o) {
   // The probes run on the core the real loop decodes on: on a VM the cores differ (interrupts,
   // the host's other guests), and a probe unpinned beside a loop pinned to core 0 read its
   // steps 13-38 % faster than the loop ran them (docs/MEASUREMENTS.md).
-  const PinnedScope pinned(o.pin_cores, 0);
+  // With one core there is nothing to pin apart: the loader would share it.
+  const PinnedScope pinned(o.pin_cores && std::thread::hardware_concurrency() >= 2, 0);
   // The probe runs before and after the real run and the simulation uses their mean: this
   // machine's speed drifts by tens of percent over seconds (a shared VM), and a probe on one
   // side only would carry that drift into sim_error_pct. The drift is reported.
