@@ -267,3 +267,41 @@ describe("the tokenizer's ratio over the reference, under the shipped rules", ()
     expect(verdict(r, 'native_mb_s').state).toBe('regressed');
   });
 });
+
+describe("prefill attention's ratio over the naive reference, under the shipped rules", () => {
+  const shipped = parseRules(readFileSync(new URL('../baselines/rules.yml', import.meta.url), 'utf8'));
+  const tiled = [203, 205, 201, 204, 202, 203, 204];
+  const reference = [11.6, 11.7, 11.5, 11.6, 11.7, 11.6, 11.5];
+  const prefillRun = (tiledFactor: number, referenceFactor: number): RunResults =>
+    runOf([
+      lane('attn-prefill', [
+        {
+          id: 'q32kv4d64/n512',
+          params: {},
+          metrics: [
+            metric('tiled_gflops', scale(tiled, tiledFactor)),
+            metric('reference_gflops', scale(reference, referenceFactor)),
+            metric(
+              'speedup_vs_reference',
+              tiled.map((x, i) => (x * tiledFactor) / ((reference[i] as number) * referenceFactor)),
+              { unit: '×', kind: 'same-run' },
+            ),
+          ],
+        },
+      ]),
+    ]);
+  const prefillBaseline = baselineOf(prefillRun(1, 1).lanes[0]!, machine());
+  const verdict = (r: RunResults, name: string) =>
+    compare(r, { 'attn-prefill': prefillBaseline }, shipped).lanes[0]!.verdicts.find(
+      (v) => v.metric === name && v.source === 'baseline',
+    )!;
+
+  it('a reference 33 % faster today (the kernel 15 %) takes the ratio down without failing it', () => {
+    const r = prefillRun(1.15, 1.33);
+    expect(verdict(r, 'speedup_vs_reference')).toMatchObject({ state: 'noisy', severity: 'fail' });
+  });
+
+  it('a tiled kernel 12 % slower, the reference steady, fails', () => {
+    expect(verdict(prefillRun(0.88, 1.0), 'speedup_vs_reference').state).toBe('regressed');
+  });
+});
