@@ -221,33 +221,52 @@ lanes:
   });
 });
 
-describe("the tokenizer's ratio over the reference, under the shipped rules", () => {
+// A lane with one case: our rate, a peer's rate and our same-run ratio over it, judged under the
+// shipped rules against a baseline of the unscaled samples; `verdict` finds a metric's verdict.
+function ratioOverPeer(
+  laneName: 'tokenizer' | 'attn-prefill',
+  caseId: string,
+  names: { ours: string; peer: string; ratio: string },
+  ours: number[],
+  peer: number[],
+  unit = 'GFLOP/s',
+) {
   const shipped = parseRules(readFileSync(new URL('../baselines/rules.yml', import.meta.url), 'utf8'));
-  const native = [80, 81, 79, 80, 82, 80, 79];
-  const hf = [2.5, 2.52, 2.48, 2.5, 2.51, 2.49, 2.5];
-  const tokRun = (nativeFactor: number, hfFactor: number): RunResults =>
+  const runAt = (oursFactor: number, peerFactor: number): RunResults =>
     runOf([
-      lane('tokenizer', [
+      lane(laneName, [
         {
-          id: 'qwen3',
+          id: caseId,
           params: {},
           metrics: [
-            metric('native_mb_s', scale(native, nativeFactor), { unit: 'MB/s' }),
-            metric('hf_mb_s', scale(hf, hfFactor), { unit: 'MB/s' }),
+            metric(names.ours, scale(ours, oursFactor), { unit }),
+            metric(names.peer, scale(peer, peerFactor), { unit }),
             metric(
-              'speedup_vs_hf',
-              native.map((x, i) => (x * nativeFactor) / ((hf[i] as number) * hfFactor)),
+              names.ratio,
+              ours.map((x, i) => (x * oursFactor) / ((peer[i] as number) * peerFactor)),
               { unit: '×', kind: 'same-run' },
             ),
           ],
         },
       ]),
     ]);
-  const tokBaseline = baselineOf(tokRun(1, 1).lanes[0]!, machine());
+  const base = baselineOf(runAt(1, 1).lanes[0]!, machine());
   const verdict = (r: RunResults, name: string) =>
-    compare(r, { tokenizer: tokBaseline }, shipped).lanes[0]!.verdicts.find(
+    compare(r, { [laneName]: base }, shipped).lanes[0]!.verdicts.find(
       (v) => v.metric === name && v.source === 'baseline',
     )!;
+  return { runAt, verdict };
+}
+
+describe("the tokenizer's ratio over the reference, under the shipped rules", () => {
+  const { runAt: tokRun, verdict } = ratioOverPeer(
+    'tokenizer',
+    'qwen3',
+    { ours: 'native_mb_s', peer: 'hf_mb_s', ratio: 'speedup_vs_hf' },
+    [80, 81, 79, 80, 82, 80, 79],
+    [2.5, 2.52, 2.48, 2.5, 2.51, 2.49, 2.5],
+    'MB/s',
+  );
 
   it('a reference 17 % faster today takes the ratio down without failing it', () => {
     const r = tokRun(1.03, 1.17);
@@ -269,32 +288,13 @@ describe("the tokenizer's ratio over the reference, under the shipped rules", ()
 });
 
 describe("prefill attention's ratio over the naive reference, under the shipped rules", () => {
-  const shipped = parseRules(readFileSync(new URL('../baselines/rules.yml', import.meta.url), 'utf8'));
-  const tiled = [203, 205, 201, 204, 202, 203, 204];
-  const reference = [11.6, 11.7, 11.5, 11.6, 11.7, 11.6, 11.5];
-  const prefillRun = (tiledFactor: number, referenceFactor: number): RunResults =>
-    runOf([
-      lane('attn-prefill', [
-        {
-          id: 'q32kv4d64/n512',
-          params: {},
-          metrics: [
-            metric('tiled_gflops', scale(tiled, tiledFactor)),
-            metric('reference_gflops', scale(reference, referenceFactor)),
-            metric(
-              'speedup_vs_reference',
-              tiled.map((x, i) => (x * tiledFactor) / ((reference[i] as number) * referenceFactor)),
-              { unit: '×', kind: 'same-run' },
-            ),
-          ],
-        },
-      ]),
-    ]);
-  const prefillBaseline = baselineOf(prefillRun(1, 1).lanes[0]!, machine());
-  const verdict = (r: RunResults, name: string) =>
-    compare(r, { 'attn-prefill': prefillBaseline }, shipped).lanes[0]!.verdicts.find(
-      (v) => v.metric === name && v.source === 'baseline',
-    )!;
+  const { runAt: prefillRun, verdict } = ratioOverPeer(
+    'attn-prefill',
+    'q32kv4d64/n512',
+    { ours: 'tiled_gflops', peer: 'reference_gflops', ratio: 'speedup_vs_reference' },
+    [203, 205, 201, 204, 202, 203, 204],
+    [11.6, 11.7, 11.5, 11.6, 11.7, 11.6, 11.5],
+  );
 
   it('a reference 33 % faster today (the kernel 15 %) takes the ratio down without failing it', () => {
     const r = prefillRun(1.15, 1.33);
